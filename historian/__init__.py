@@ -1,0 +1,38 @@
+"""historian: a time-series historian for industrial data.
+
+Collect from PLCs (Modbus, OPC UA), qualify, store compressed in open Parquet files, resample and
+correlate fast. Results are Arrow tables.
+
+Examples
+--------
+>>> import historian, tempfile, os
+>>> with historian.open(os.path.join(tempfile.mkdtemp(), "plant.hist")) as h:
+...     h.write("TIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [20.5, 20.7])
+...     h.read("TIC-101.PV").num_rows
+2
+"""
+
+from __future__ import annotations
+
+from historian.errors import HistorianError
+from historian.model import Tag, quality
+
+__version__ = "0.1.0"
+
+__all__ = ["Historian", "HistorianError", "Tag", "__version__", "open", "quality"]
+
+
+def __getattr__(name: str):  # lazy: keep `import historian` light
+    if name == "Historian":
+        from historian.storage.store import Historian
+
+        return Historian
+    if name == "open":
+        from historian.storage.store import open_store
+
+        return open_store
+    if name == "kernels":
+        import importlib
+
+        return importlib.import_module("historian.kernels")
+    raise AttributeError(f"module 'historian' has no attribute {name!r}")

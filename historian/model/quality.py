@@ -1,0 +1,157 @@
+"""Quality codes: OPC UA StatusCodes (uint32), as used end to end by historian.
+
+The top two bits give the severity: ``00`` Good, ``01`` Uncertain, ``10``/``11`` Bad. The low
+bits carry the historian info bits of OPC UA Part 4/13 (Calculated, Interpolated, Partial, ...).
+
+Examples
+--------
+>>> from historian.model import quality as q
+>>> q.is_bad(q.BAD_NO_COMMUNICATION), q.is_good(q.GOOD), q.is_uncertain(q.UNCERTAIN)
+(True, True, True)
+>>> q.name(0x80310000)
+'BadNoCommunication'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Severity masks
+SEVERITY_MASK = 0xC0000000
+GOOD = 0x00000000
+UNCERTAIN = 0x40000000
+BAD = 0x80000000
+
+# Sub-codes used by historian (values from the OPC UA StatusCode table).
+GOOD_CLAMPED = 0x00300000
+UNCERTAIN_LAST_USABLE_VALUE = 0x40900000
+UNCERTAIN_SENSOR_NOT_ACCURATE = 0x40930000
+UNCERTAIN_ENGINEERING_UNITS_EXCEEDED = 0x40940000
+UNCERTAIN_SUBSTITUTE_VALUE = 0x40910000
+UNCERTAIN_DATA_SUB_NORMAL = 0x40A40000
+UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE = 0x408F0000
+BAD_NO_COMMUNICATION = 0x80310000
+BAD_NOT_CONNECTED = 0x808A0000
+BAD_COMMUNICATION_ERROR = 0x80050000
+BAD_DEVICE_FAILURE = 0x808B0000
+BAD_SENSOR_FAILURE = 0x808C0000
+BAD_OUT_OF_RANGE = 0x803C0000
+BAD_NO_DATA = 0x809B0000
+BAD_DATA_LOST = 0x809D0000
+BAD_TIMEOUT = 0x800A0000
+BAD_DECODING_ERROR = 0x80070000
+BAD_TYPE_MISMATCH = 0x80740000
+BAD_INVALID_TIMESTAMP = 0x80230000
+BAD_CONFIGURATION_ERROR = 0x80890000
+BAD_OUT_OF_SERVICE = 0x808D0000
+BAD_WAITING_FOR_INITIAL_DATA = 0x80320000
+
+# Historian info bits (Part 4, 7.39.1; Part 13): InfoType=DataValue plus the data-location bits.
+INFO_TYPE_DATA_VALUE = 0x00000400
+HISTORIAN_RAW = 0x0
+HISTORIAN_CALCULATED = 0x1
+HISTORIAN_INTERPOLATED = 0x2
+HISTORIAN_PARTIAL = 0x4
+HISTORIAN_EXTRA_DATA = 0x8
+HISTORIAN_MULTI_VALUE = 0x10
+HISTORIAN_BITS_MASK = 0x1F
+
+_NAMES = {
+    GOOD: "Good",
+    UNCERTAIN: "Uncertain",
+    BAD: "Bad",
+    GOOD_CLAMPED: "GoodClamped",
+    UNCERTAIN_LAST_USABLE_VALUE: "UncertainLastUsableValue",
+    UNCERTAIN_SENSOR_NOT_ACCURATE: "UncertainSensorNotAccurate",
+    UNCERTAIN_ENGINEERING_UNITS_EXCEEDED: "UncertainEngineeringUnitsExceeded",
+    UNCERTAIN_SUBSTITUTE_VALUE: "UncertainSubstituteValue",
+    UNCERTAIN_DATA_SUB_NORMAL: "UncertainDataSubNormal",
+    UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE: "UncertainNoCommunicationLastUsableValue",
+    BAD_NO_COMMUNICATION: "BadNoCommunication",
+    BAD_NOT_CONNECTED: "BadNotConnected",
+    BAD_COMMUNICATION_ERROR: "BadCommunicationError",
+    BAD_DEVICE_FAILURE: "BadDeviceFailure",
+    BAD_SENSOR_FAILURE: "BadSensorFailure",
+    BAD_OUT_OF_RANGE: "BadOutOfRange",
+    BAD_NO_DATA: "BadNoData",
+    BAD_DATA_LOST: "BadDataLost",
+    BAD_TIMEOUT: "BadTimeout",
+    BAD_DECODING_ERROR: "BadDecodingError",
+    BAD_TYPE_MISMATCH: "BadTypeMismatch",
+    BAD_INVALID_TIMESTAMP: "BadInvalidTimestamp",
+    BAD_CONFIGURATION_ERROR: "BadConfigurationError",
+    BAD_OUT_OF_SERVICE: "BadOutOfService",
+    BAD_WAITING_FOR_INITIAL_DATA: "BadWaitingForInitialData",
+}
+_CODES = {v: k for k, v in _NAMES.items()}
+
+
+def is_good(code: int) -> bool:
+    """True when the severity bits of ``code`` say Good."""
+    return (int(code) & SEVERITY_MASK) == 0
+
+
+def is_uncertain(code: int) -> bool:
+    """True when the severity bits of ``code`` say Uncertain."""
+    return (int(code) & SEVERITY_MASK) == UNCERTAIN
+
+
+def is_bad(code: int) -> bool:
+    """True when the severity bits of ``code`` say Bad (``10`` or ``11``)."""
+    return (int(code) & 0x80000000) != 0
+
+
+def good_mask(codes: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`is_good` over a uint32 array.
+
+    >>> good_mask(np.array([0, 0x40000000, 0x80310000], dtype=np.uint32)).tolist()
+    [True, False, False]
+    """
+    return (np.asarray(codes, dtype=np.uint32) & np.uint32(SEVERITY_MASK)) == 0
+
+
+def bad_mask(codes: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`is_bad` over a uint32 array."""
+    return (np.asarray(codes, dtype=np.uint32) & np.uint32(0x80000000)) != 0
+
+
+def severity(code: int) -> int:
+    """The base severity code (GOOD, UNCERTAIN or BAD) of ``code``."""
+    c = int(code)
+    if c & 0x80000000:
+        return BAD
+    return c & SEVERITY_MASK
+
+
+def name(code: int) -> str:
+    """A readable name: the sub-code name plus historian bits, e.g. ``'Good, Calculated'``."""
+    c = int(code)
+    base = c & 0xFFFF0000
+    text = _NAMES.get(base) or _NAMES.get(severity(c), hex(c))
+    if base not in _NAMES:
+        text = f"{text} (0x{base:08X})"
+    bits = c & HISTORIAN_BITS_MASK
+    extras = []
+    if bits & 0x3 == HISTORIAN_CALCULATED:
+        extras.append("Calculated")
+    elif bits & 0x3 == HISTORIAN_INTERPOLATED:
+        extras.append("Interpolated")
+    if bits & HISTORIAN_PARTIAL:
+        extras.append("Partial")
+    if bits & HISTORIAN_EXTRA_DATA:
+        extras.append("ExtraData")
+    if bits & HISTORIAN_MULTI_VALUE:
+        extras.append("MultipleValues")
+    return ", ".join([text, *extras])
+
+
+def code(name_: str) -> int:
+    """The StatusCode for a name such as ``'BadNoCommunication'`` or ``'Bad_NoCommunication'``.
+
+    >>> hex(code("Bad_SensorFailure"))
+    '0x808c0000'
+    """
+    key = name_.replace("_", "")
+    if key not in _CODES:
+        raise KeyError(f"unknown StatusCode name {name_!r}; known: {sorted(_CODES)}")
+    return _CODES[key]

@@ -1,0 +1,253 @@
+"""Time parsing: everything becomes int64 nanoseconds since the Unix epoch, UTC.
+
+Accepted inputs: ISO-8601 strings (``"2026-01-01T00:00:00Z"``, offsets allowed), relative strings
+(``"now"``, ``"now-1h"``, ``"now+30s"``), ``datetime`` (naive means UTC), ``date``, numpy
+``datetime64``, pandas ``Timestamp``, and integers (nanoseconds). Durations (``every``) accept
+seconds as a number, ``timedelta``, numpy ``timedelta64`` or strings such as ``"1min"``, ``"500ms"``,
+``"1h30m"``.
+
+Examples
+--------
+>>> to_ns("2026-01-01T00:00:00Z")
+1767225600000000000
+>>> to_ns("2026-01-01T01:00:00+01:00") == to_ns("2026-01-01")
+True
+>>> duration_ns("1min"), duration_ns(0.5), duration_ns("1h30m")
+(60000000000, 500000000, 5400000000000)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time as _time
+from typing import Any
+
+import numpy as np
+
+from historian.errors import InvalidArgumentError, InvalidTimeError
+
+__all__ = ["duration_ns", "now_ns", "to_ns", "to_ns_array"]
+
+NS_PER_S = 1_000_000_000
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": NS_PER_S,
+    "sec": NS_PER_S,
+    "m": 60 * NS_PER_S,
+    "min": 60 * NS_PER_S,
+    "h": 3600 * NS_PER_S,
+    "hr": 3600 * NS_PER_S,
+    "d": 86400 * NS_PER_S,
+    "day": 86400 * NS_PER_S,
+    "days": 86400 * NS_PER_S,
+    "w": 7 * 86400 * NS_PER_S,
+}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|sec|s|min|m|hr|h|days|day|d|w)")
+_RELATIVE = re.compile(r"^\s*now\s*(?:([+-])\s*(.+))?$", re.IGNORECASE)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def now_ns() -> int:
+    """The current UTC time in nanoseconds."""
+    return _time.time_ns()
+
+
+def duration_ns(value: Any) -> int:
+    """A positive or zero duration in nanoseconds.
+
+    Numbers are seconds; strings combine parts such as ``"1h30m"``, ``"500ms"``, ``"2d"``.
+    """
+    if isinstance(value, bool):
+        raise InvalidArgumentError(f"duration must be seconds, a timedelta or a string, not {value!r}")
+    if isinstance(value, _dt.timedelta):
+        ns = (value.days * 86400 + value.seconds) * NS_PER_S + value.microseconds * 1000
+    elif isinstance(value, np.timedelta64):
+        ns = int(value.astype("timedelta64[ns]").astype(np.int64))
+    elif isinstance(value, int | float | np.integer | np.floating):
+        if not np.isfinite(value):
+            raise InvalidArgumentError(f"duration must be finite, got {value!r}")
+        ns = round(float(value) * NS_PER_S) if isinstance(value, float | np.floating) else int(value) * NS_PER_S
+    elif isinstance(value, str):
+        ns = _parse_duration_string(value)
+    elif hasattr(value, "value") and type(value).__name__ == "Timedelta":  # pandas
+        ns = int(value.value)
+    else:
+        raise InvalidArgumentError(
+            f"duration must be seconds, a timedelta or a string like '1min', not {type(value).__name__}"
+        )
+    if ns < 0:
+        raise InvalidArgumentError(f"duration must not be negative, got {value!r}")
+    return ns
+
+
+def _parse_duration_string(text: str) -> int:
+    pos, total, s = 0, 0.0, text.strip()
+    if not s:
+        raise InvalidArgumentError("empty duration string; use e.g. '1min', '10s', '500ms'")
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            raise InvalidArgumentError(
+                f"cannot parse duration {text!r}; use e.g. '1min', '10s', '500ms', '1h30m'"
+            )
+        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
+        pos = m.end()
+    return round(total)
+
+
+def _check_range(ns: int, original: Any) -> int:
+    if not (-(2**63) < ns < 2**63):
+        raise InvalidTimeError(
+            f"time {original!r} is outside the range of int64 nanoseconds (years 1677-2262)"
+        )
+    return ns
+
+
+def _datetime_to_ns(d: _dt.datetime) -> int:
+    if d.tzinfo is None:  # naive datetimes are UTC (documented)
+        d = d.replace(tzinfo=_dt.UTC)
+    delta = d - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
+
+
+def to_ns(value: Any) -> int:
+    """One time as int64 nanoseconds since the epoch (UTC).
+
+    Raises :class:`~historian.errors.InvalidTimeError` naming the accepted forms.
+    """
+    if isinstance(value, bool) or value is None:
+        raise InvalidTimeError(f"time must be a string, datetime, datetime64 or int ns, not {value!r}")
+    if isinstance(value, int | np.integer):
+        return _check_range(int(value), value)
+    if isinstance(value, float | np.floating):
+        raise InvalidTimeError(
+            f"time {value!r} is a float; pass int nanoseconds, a datetime or an ISO string"
+        )
+    if hasattr(value, "value") and type(value).__name__ == "Timestamp":  # pandas, without import
+        if value.tzinfo is None:
+            return int(value.value)
+        return int(value.tz_convert("UTC").value)
+    if isinstance(value, _dt.datetime):
+        return _check_range(_datetime_to_ns(value), value)
+    if isinstance(value, _dt.date):
+        return _datetime_to_ns(_dt.datetime(value.year, value.month, value.day))
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise InvalidTimeError("time is NaT (not a time)")
+        return int(value.astype("datetime64[ns]").astype(np.int64))
+    if isinstance(value, str):
+        return _parse_time_string(value)
+    raise InvalidTimeError(
+        f"cannot use {type(value).__name__} as a time; pass an ISO string, datetime, "
+        "numpy datetime64, pandas Timestamp or int nanoseconds"
+    )
+
+
+def _parse_time_string(text: str) -> int:
+    m = _RELATIVE.match(text)
+    if m:
+        base = now_ns()
+        if m.group(1) is None:
+            return base
+        try:
+            offset = duration_ns(m.group(2))
+        except InvalidArgumentError as exc:
+            raise InvalidTimeError(f"cannot parse relative time {text!r}: {exc}") from None
+        return base + offset if m.group(1) == "+" else base - offset
+    s = text.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    fraction = re.search(r"\.(\d+)", s)
+    if fraction is None or len(fraction.group(1)) <= 6:  # datetime keeps µs; numpy below keeps ns
+        try:
+            parsed = _dt.datetime.fromisoformat(s)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return _check_range(_datetime_to_ns(parsed), text)
+    # Sub-microsecond precision or forms datetime does not take: numpy parses ns.
+    try:
+        body, offset_ns = _split_offset(s)
+        if not np.datetime64("1677-09-22") <= np.datetime64(body, "D") <= np.datetime64("2262-04-10"):
+            raise OverflowError
+        ns = int(np.datetime64(body, "ns").astype(np.int64)) - offset_ns
+    except OverflowError:
+        raise InvalidTimeError(f"time {text!r} is outside years 1677-2262") from None
+    except ValueError:
+        raise InvalidTimeError(
+            f"cannot parse time {text!r}; use ISO 8601 such as '2026-01-31T12:00:00Z', "
+            "or a relative time such as 'now-1h'"
+        ) from None
+    return _check_range(ns, text)
+
+
+def _split_offset(s: str) -> tuple[str, int]:
+    m = re.search(r"([+-])(\d\d):?(\d\d)$", s)
+    if m and "T" in s:
+        sign = 1 if m.group(1) == "+" else -1
+        return s[: m.start()], sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60) * NS_PER_S
+    return s, 0
+
+
+def to_ns_array(values: Any) -> np.ndarray:
+    """Many times as an int64 ndarray of nanoseconds (UTC).
+
+    Accepts numpy int/datetime64 arrays, pandas Series/DatetimeIndex, pyarrow arrays, and lists of
+    anything :func:`to_ns` accepts.
+
+    >>> to_ns_array(["2026-01-01", "2026-01-01T00:00:01Z"]).tolist()
+    [1767225600000000000, 1767225601000000000]
+    """
+    mod = type(values).__module__
+    if mod.startswith("pyarrow"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if pa.types.is_timestamp(arr.type):
+            arr = pc.cast(arr, pa.timestamp("ns", arr.type.tz), safe=True)
+            if arr.null_count:
+                raise InvalidTimeError("time column contains nulls")
+            return np.asarray(arr.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        if pa.types.is_integer(arr.type):
+            if arr.null_count:
+                raise InvalidTimeError("time column contains nulls")
+            return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+        values = arr.to_pylist()
+    elif mod.startswith(("pandas", "polars")):
+        if mod.startswith("polars"):
+            values = values.to_numpy()
+        else:
+            import pandas as pd
+
+            idx = pd.DatetimeIndex(values) if not isinstance(values, pd.DatetimeIndex) else values
+            if idx.hasnans:
+                raise InvalidTimeError("times contain NaT (not a time)")
+            if idx.tz is not None:
+                idx = idx.tz_convert("UTC").tz_localize(None)
+            return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.ndim != 1:
+        if arr.ndim == 0:
+            raise InvalidTimeError("times must be a 1-D sequence, got a scalar")
+        raise InvalidTimeError(f"times must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind == "M":
+        if np.isnat(arr).any():
+            raise InvalidTimeError("times contain NaT (not a time)")
+        try:
+            return arr.astype("datetime64[ns]").astype(np.int64)
+        except OverflowError:
+            raise InvalidTimeError("a time is outside years 1677-2262") from None
+    if arr.dtype.kind in "iu":
+        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise InvalidTimeError("a time exceeds int64 nanoseconds")
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "f":
+        raise InvalidTimeError("times are floats; pass int nanoseconds, datetime64 or ISO strings")
+    if arr.dtype.kind == "b":
+        raise InvalidTimeError("times are booleans; pass int nanoseconds, datetime64 or ISO strings")
+    return np.fromiter((to_ns(v) for v in arr.tolist()), dtype=np.int64, count=len(arr))
