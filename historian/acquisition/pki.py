@@ -15,7 +15,7 @@ Examples
 >>> import tempfile
 >>> pki = make_pki(tempfile.mkdtemp())
 >>> sorted(pki)[:3]
-['ca_cert', 'ca_cert_der', 'client_cert', 'client_cert_der']
+['ca_cert', 'ca_cert_der', 'ca_key']
 >>> cert = load_certificate(pki["client_cert"])
 >>> application_uris(cert)
 ['urn:historian:client']
