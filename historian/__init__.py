@@ -7,7 +7,8 @@ Examples
 --------
 >>> import historian, tempfile, os
 >>> with historian.open(os.path.join(tempfile.mkdtemp(), "plant.hist")) as h:
-...     h.write("TIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [20.5, 20.7])
+...     _ = h.define("TIC-101.PV", unit="degC", kind="analog", lo=0, hi=200)
+...     _ = h.write("TIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [20.5, 20.7])
 ...     h.read("TIC-101.PV").num_rows
 2
 """
@@ -23,14 +24,10 @@ __all__ = ["Historian", "HistorianError", "Tag", "__version__", "open", "quality
 
 
 def __getattr__(name: str):  # lazy: keep `import historian` light
-    if name == "Historian":
-        from historian.storage.store import Historian
+    if name in ("Historian", "open"):
+        from historian import api
 
-        return Historian
-    if name == "open":
-        from historian.storage.store import open_store
-
-        return open_store
+        return getattr(api, name)
     if name == "kernels":
         import importlib
 

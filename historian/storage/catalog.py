@@ -1,0 +1,128 @@
+"""The tag catalog: ``tags.json`` in the store folder, replaced atomically by the writer.
+
+Readers reload it when its size or mtime changes; it is small and read in one ``open`` so a
+concurrent replace (rename) never shows a torn file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import threading
+import uuid
+from typing import Any
+
+from historian.errors import InvalidTagNameError, TagNotFoundError
+from historian.model.tags import Tag
+
+CATALOG_FILE = "tags.json"
+
+
+class Catalog:
+    """Tag definitions of one store."""
+
+    def __init__(self, store_dir: str) -> None:
+        self.path = os.path.join(store_dir, CATALOG_FILE)
+        self._tags: dict[str, Tag] = {}
+        self._folded: dict[str, str] = {}
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the file if another process replaced it."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        with open(self.path, encoding="utf-8") as f:
+            doc = json.load(f)
+        tags = {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
+        with self._lock:
+            self._tags = tags
+            self._folded = {name.casefold(): name for name in tags}
+            self._stamp = stamp
+
+    def get(self, name: str) -> Tag:
+        self.reload()
+        tag = self._tags.get(name)
+        if tag is None:
+            raise TagNotFoundError(self._missing_message(name))
+        return tag
+
+    def _missing_message(self, name: str) -> str:
+        hint = ""
+        same = self._folded.get(name.casefold()) if isinstance(name, str) else None
+        if same:
+            hint = f" Did you mean {same!r}? (tag names are case-sensitive)"
+        return (
+            f"unknown tag {name!r}: define it first with h.define({name!r}, unit=..., kind=...)"
+            f" or list the known tags with h.tags().{hint}"
+        )
+
+    def __contains__(self, name: object) -> bool:
+        self.reload()
+        return name in self._tags
+
+    def all(self) -> list[Tag]:
+        self.reload()
+        return [self._tags[k] for k in sorted(self._tags)]
+
+    def search(self, pattern: str | None) -> list[Tag]:
+        """Tags whose name matches a glob (``"TIC-*"``) or, with ``re:``, a regular expression."""
+        tags = self.all()
+        if pattern is None:
+            return tags
+        if pattern.startswith("re:"):
+            rx = re.compile(pattern[3:])
+            return [t for t in tags if rx.search(t.name)]
+        return [t for t in tags if fnmatch.fnmatchcase(t.name, pattern)]
+
+    def put(self, tag: Tag) -> Tag:
+        """Add or update a definition (the version increments when anything changes)."""
+        with self._lock:
+            other = self._folded.get(tag.name.casefold())
+            if other is not None and other != tag.name:
+                raise InvalidTagNameError(
+                    f"tag {tag.name!r} differs from the existing tag {other!r} only by case; "
+                    "use the existing name or choose a clearly different one"
+                )
+            old = self._tags.get(tag.name)
+            if old is not None:
+                if _same(old, tag):
+                    return old
+                tag = Tag.from_dict({**tag.to_dict(), "version": old.version + 1})
+            tags = dict(self._tags)
+            tags[tag.name] = tag
+            self._write(tags)
+            self._tags = tags
+            self._folded = {name.casefold(): name for name in tags}
+            return tag
+
+    def _write(self, tags: dict[str, Tag]) -> None:
+        doc: dict[str, Any] = {"format": 1, "tags": [tags[k].to_dict() for k in sorted(tags)]}
+        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        fd = os.open(os.path.dirname(self.path), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        st = os.stat(self.path)
+        self._stamp = (st.st_mtime_ns, st.st_size)
+
+
+def _same(a: Tag, b: Tag) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    da.pop("version")
+    db.pop("version")
+    return da == db

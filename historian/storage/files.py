@@ -1,0 +1,397 @@
+"""Immutable Parquet data files: encoding chosen by measurement, a row index, safe publication.
+
+One file holds the points of one UTC day, sorted by (tag, time, ingested). Columns (see
+``docs/format.md``):
+
+=========== ============================= =====================================================
+column      Parquet type / encoding        meaning
+=========== ============================= =====================================================
+tag         string, dictionary             tag name
+time        timestamp (ms/us/ns), delta    UTC; unit = the coarsest that holds every time exactly
+value       double, byte-stream-split      the value when it is not stored as ``value_int``
+value_int   int64, delta                   value * 10**decimals when that round-trips exactly
+decimals    int8, dictionary               see ``value_int``
+quality     int64, dictionary              OPC UA StatusCode (uint32)
+reasons     int32, dictionary              qualification reason bits
+ingested    timestamp[us], delta           when the point was written (for as-of reads)
+=========== ============================= =====================================================
+
+The value of a row is ``value_int / 10**decimals`` when ``value_int`` is not null, else ``value``
+(null = no value). Files carry page checksums and, in their key-value metadata, a small JSON
+index (row range and time range of every tag, first/last time of every row group) so that a read
+decodes only the row groups it needs.
+
+Files are written under the store's ``tmp/`` folder (outside the table: no reader lists it), fsynced, then renamed into place; a
+file becomes part of the store only when a commit names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time as _time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from historian.errors import CorruptDataError
+from historian.storage.wal import Points
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+INDEX_KEY = b"historian.index"
+FORMAT_VERSION = 1
+POW10 = 10.0 ** np.arange(0, 10)
+MAX_DECIMALS = 6
+_EXACT_INT_LIMIT = float(2**53)
+_UNIT_NS = {"ms": 1_000_000, "us": 1_000, "ns": 1}
+
+#: The Delta table schema (partition column ``day`` lives in the path, not in the file).
+TABLE_SCHEMA = pa.schema(
+    [
+        ("tag", pa.string()),
+        ("time", pa.timestamp("us", tz="UTC")),
+        ("value", pa.float64()),
+        ("value_int", pa.int64()),
+        ("decimals", pa.int8()),
+        ("quality", pa.int64()),
+        ("reasons", pa.int32()),
+        ("ingested", pa.timestamp("us", tz="UTC")),
+        ("day", pa.date32()),
+    ]
+)
+PARTITION_COLUMNS = ["day"]
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """Parquet writer settings (chosen by measurement; see docs/format.md)."""
+
+    row_group_rows: int = 16_384
+    compression: str = "zstd"
+    compression_level: int = 3
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A data file written and renamed into place, not yet committed."""
+
+    relpath: str  # relative to the store's table folder, e.g. "day=2026-01-01/part-....parquet"
+    day: str
+    size: int
+    rows: int
+    tag_min: str
+    tag_max: str
+    time_min_ns: int
+    time_max_ns: int
+    ingested_min_us: int
+    ingested_max_us: int
+
+
+def day_string(day_number: int) -> str:
+    return str(np.datetime64(int(day_number), "D"))
+
+
+def _time_unit(t_ns: np.ndarray) -> str:
+    if t_ns.size == 0 or not np.any(t_ns % 1_000_000):
+        return "ms"
+    if not np.any(t_ns % 1_000):
+        return "us"
+    return "ns"
+
+
+def _scale_values(value: np.ndarray, run_bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split values into (value_float_or_nan, value_int, decimals, int_valid) per tag run.
+
+    Per tag run, the smallest number of decimals d <= 6 such that ``round(v*10**d)/10**d == v``
+    exactly for every finite value; rows that do not round-trip (NaN, inf, -0.0) stay float.
+    """
+    n = value.size
+    as_int = np.zeros(n, dtype=np.int64)
+    decimals = np.zeros(n, dtype=np.int8)
+    int_valid = np.zeros(n, dtype=bool)
+    for lo, hi in zip(run_bounds[:-1], run_bounds[1:], strict=True):
+        v = value[lo:hi]
+        ok = np.isfinite(v) & ~((v == 0) & np.signbit(v))
+        vv = v[ok]
+        if vv.size == 0:
+            continue
+        biggest = float(np.max(np.abs(vv)))
+        for d in range(MAX_DECIMALS + 1):
+            if biggest * POW10[d] >= _EXACT_INT_LIMIT:
+                break
+            scaled = np.round(vv * POW10[d])
+            if np.array_equal(scaled / POW10[d], vv):
+                idx = np.flatnonzero(ok) + lo
+                as_int[idx] = scaled.astype(np.int64)
+                decimals[lo:hi] = d
+                int_valid[idx] = True
+                break
+    return as_int, decimals, int_valid
+
+
+def encode(points: Points) -> tuple[pa.Table, dict]:
+    """Encode points already sorted by (tag, time, ingested) as a file table plus its index."""
+    tags = points.tags
+    n = len(points)
+    change = np.flatnonzero(tags[1:] != tags[:-1]) + 1 if n else np.array([], dtype=np.int64)
+    bounds = np.concatenate([[0], change, [n]]).astype(np.int64)
+    run_tags = [str(tags[i]) for i in bounds[:-1]]
+    as_int, decimals, int_valid = _scale_values(points.value, bounds)
+    unit = _time_unit(points.time)
+    t_unit = points.time // _UNIT_NS[unit]
+    value_col = pa.array(points.value, pa.float64(), mask=int_valid | np.isnan(points.value))
+    table = pa.table(
+        {
+            "tag": pa.DictionaryArray.from_arrays(
+                pa.array(np.repeat(np.arange(len(run_tags), dtype=np.int32), np.diff(bounds))),
+                pa.array(run_tags, pa.string()),
+            ),
+            "time": pa.array(t_unit, pa.timestamp(unit, tz="UTC")),
+            "value": value_col,
+            "value_int": pa.array(as_int, pa.int64(), mask=~int_valid),
+            "decimals": pa.array(decimals, pa.int8()),
+            "quality": pa.array(points.quality.astype(np.int64), pa.int64()),
+            "reasons": pa.array(points.reasons.astype(np.int32), pa.int32()),
+            "ingested": pa.array(points.ingested, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    t = points.time
+    index = {
+        "format": FORMAT_VERSION,
+        "tags": run_tags,
+        "row_start": bounds[:-1].tolist(),
+        "tmin": [int(t[i]) for i in bounds[:-1]],
+        "tmax": [int(t[i - 1]) for i in bounds[1:]],
+    }
+    return table, index
+
+
+def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOptions) -> WrittenFile:
+    """Write sorted points of one UTC day to a new, uniquely named file; return its description."""
+    day_number = int(points.time[0] // NS_PER_DAY)
+    day = day_string(day_number)
+    table, index = encode(points)
+    rg = options.row_group_rows
+    n = len(points)
+    starts = np.arange(0, n, rg)
+    index["rg_rows"] = rg
+    index["rg_tfirst"] = points.time[starts].tolist()
+    index["rg_tlast"] = points.time[np.minimum(starts + rg, n) - 1].tolist()
+    index["ingested"] = [int(points.ingested.min()), int(points.ingested.max())]
+    schema = table.schema.with_metadata({INDEX_KEY: json.dumps(index, separators=(",", ":"))})
+    name = f"part-{_time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+    relpath = f"day={day}/{name}"
+    os.makedirs(tmp_dir, exist_ok=True)
+    tmp_path = os.path.join(tmp_dir, name + ".tmp")
+    final_dir = os.path.join(table_dir, f"day={day}")
+    os.makedirs(final_dir, exist_ok=True)
+    try:
+        with pq.ParquetWriter(
+            tmp_path,
+            schema,
+            compression=options.compression,
+            compression_level=options.compression_level,
+            use_dictionary=["tag", "decimals", "quality", "reasons"],
+            column_encoding={
+                "time": "DELTA_BINARY_PACKED",
+                "value": "BYTE_STREAM_SPLIT",
+                "value_int": "DELTA_BINARY_PACKED",
+                "ingested": "DELTA_BINARY_PACKED",
+            },
+            write_page_checksum=True,
+            write_statistics=["tag", "time", "ingested"],
+            data_page_version="2.0",
+            sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(1)],
+        ) as writer:
+            writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=rg)
+        if options.fsync:
+            fd = os.open(tmp_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        final_path = os.path.join(final_dir, name)
+        os.rename(tmp_path, final_path)
+        if options.fsync:
+            _fsync_dir(final_dir)
+    except BaseException:
+        try:
+            os.unlink(tmp_path)
+        except FileNotFoundError:
+            pass
+        raise
+    return WrittenFile(
+        relpath=relpath,
+        day=day,
+        size=os.path.getsize(final_path),
+        rows=n,
+        tag_min=index["tags"][0],
+        tag_max=index["tags"][-1],
+        time_min_ns=int(points.time.min()),
+        time_max_ns=int(points.time.max()),
+        ingested_min_us=index["ingested"][0],
+        ingested_max_us=index["ingested"][1],
+    )
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class TagSlice:
+    """Decoded points of one tag from one source (file or memory), sorted by time."""
+
+    time: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+    reasons: np.ndarray
+    ingested: np.ndarray
+
+
+class DataFile:
+    """An opened, immutable data file with its index; safe to share between threads."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._pf = pq.ParquetFile(path, page_checksum_verification=True)
+        except FileNotFoundError:
+            raise
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptDataError(f"cannot open data file {path}: {exc}") from exc
+        raw = (self._pf.metadata.metadata or {}).get(INDEX_KEY)
+        if raw is None:
+            raise CorruptDataError(f"{path} has no historian index; it is not a historian data file")
+        idx = json.loads(raw)
+        self.tags: list[str] = idx["tags"]
+        self._tag_pos = {t: i for i, t in enumerate(self.tags)}
+        self.row_start = np.asarray(idx["row_start"] + [self._pf.metadata.num_rows], dtype=np.int64)
+        self.tmin = np.asarray(idx["tmin"], dtype=np.int64)
+        self.tmax = np.asarray(idx["tmax"], dtype=np.int64)
+        self.rg_rows = int(idx["rg_rows"])
+        self.rg_tfirst = np.asarray(idx["rg_tfirst"], dtype=np.int64)
+        self.rg_tlast = np.asarray(idx["rg_tlast"], dtype=np.int64)
+        self.num_rows = self._pf.metadata.num_rows
+        self._lock = threading.Lock()  # ParquetFile reads are not documented thread-safe
+
+    def _rows_for(self, tag: str, start_ns: int, end_ns: int) -> tuple[int, int] | None:
+        """Candidate row range [lo, hi) of ``tag`` with times that may fall in [start, end)."""
+        i = self._tag_pos.get(tag)
+        if i is None or self.tmax[i] < start_ns or self.tmin[i] >= end_ns:
+            return None
+        lo, hi = int(self.row_start[i]), int(self.row_start[i + 1])
+        # Narrow by row groups: first/last time of the tag's rows inside each row group.
+        g0, g1 = lo // self.rg_rows, (hi - 1) // self.rg_rows
+        while g0 < g1 and self._seg_last(g0, lo, hi, i) < start_ns:
+            g0 += 1
+        while g1 > g0 and self._seg_first(g1, lo, hi, i) >= end_ns:
+            g1 -= 1
+        return max(lo, g0 * self.rg_rows), min(hi, (g1 + 1) * self.rg_rows)
+
+    def _seg_first(self, g: int, lo: int, hi: int, i: int) -> int:
+        return int(self.rg_tfirst[g]) if g * self.rg_rows >= lo else int(self.tmin[i])
+
+    def _seg_last(self, g: int, lo: int, hi: int, i: int) -> int:
+        return int(self.rg_tlast[g]) if (g + 1) * self.rg_rows <= hi else int(self.tmax[i])
+
+    def read(
+        self, tags: list[str], start_ns: int, end_ns: int, *, with_ingested: bool = True
+    ) -> dict[str, TagSlice]:
+        """Points of ``tags`` with start <= time < end, decoded, per tag."""
+        ranges = {}
+        for tag in tags:
+            r = self._rows_for(tag, start_ns, end_ns)
+            if r is not None:
+                ranges[tag] = r
+        if not ranges:
+            return {}
+        groups = sorted({g for lo, hi in ranges.values() for g in range(lo // self.rg_rows, (hi - 1) // self.rg_rows + 1)})
+        columns = ["time", "value", "value_int", "decimals", "quality", "reasons"]
+        if with_ingested:
+            columns.append("ingested")
+        with self._lock:
+            table = self._pf.read_row_groups(groups, columns=columns, use_threads=len(groups) > 8)
+        cols = _decode(table)
+        # Map file rows to positions in the concatenation of the chosen row groups.
+        group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
+        out = {}
+        for tag, (lo, hi) in ranges.items():
+            g0 = lo // self.rg_rows
+            base = group_pos[g0] - g0 * self.rg_rows
+            # Row groups of one tag range are consecutive in `groups` (all groups in between are chosen).
+            a, b = lo + base, hi + base
+            t = cols["time"][a:b]
+            i0, i1 = np.searchsorted(t, start_ns, "left"), np.searchsorted(t, end_ns, "left")
+            if i1 <= i0:
+                continue
+            a, b = a + i0, a + i1
+            out[tag] = TagSlice(
+                time=cols["time"][a:b],
+                value=cols["value"][a:b],
+                quality=cols["quality"][a:b],
+                reasons=cols["reasons"][a:b],
+                ingested=cols["ingested"][a:b] if with_ingested else np.zeros(b - a, np.int64),
+            )
+        return out
+
+
+def _decode(table: pa.Table) -> dict[str, np.ndarray]:
+    time_col = table.column("time")
+    factor = _UNIT_NS[time_col.type.unit]
+    t = time_col.cast(pa.int64()).to_numpy()
+    if factor != 1:
+        t = t * factor
+    vf = table.column("value").to_numpy()  # nulls become NaN
+    vi_col = table.column("value_int")
+    if vi_col.null_count == len(vi_col):
+        value = np.asarray(vf, dtype=np.float64)
+    else:
+        vi = vi_col.to_numpy()  # float64 with NaN for nulls; exact since |value_int| < 2**53
+        dec = table.column("decimals").to_numpy()
+        value = np.where(np.isnan(vi), vf, vi / POW10[dec])
+    out = {
+        "time": np.asarray(t, dtype=np.int64),
+        "value": np.asarray(value, dtype=np.float64),
+        "quality": table.column("quality").to_numpy().astype(np.uint32),
+        "reasons": table.column("reasons").to_numpy().astype(np.uint32),
+    }
+    if "ingested" in table.column_names:
+        out["ingested"] = table.column("ingested").cast(pa.int64()).to_numpy()
+    return out
+
+
+class FileCache:
+    """Opened data files by path (files are immutable, so caching is always valid)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._files: OrderedDict[str, DataFile] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> DataFile:
+        with self._lock:
+            f = self._files.get(path)
+            if f is not None:
+                self._files.move_to_end(path)
+                return f
+        f = DataFile(path)
+        with self._lock:
+            self._files[path] = f
+            while len(self._files) > self._capacity:
+                self._files.popitem(last=False)
+        return f
+
+    def drop(self, path: str) -> None:
+        with self._lock:
+            self._files.pop(path, None)

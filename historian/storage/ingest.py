@@ -1,0 +1,145 @@
+"""Turning user input (numpy, lists, pandas, polars, Arrow) into validated columns.
+
+Everything is checked *before* anything reaches the write-ahead log, so a bad call writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from historian.errors import InvalidDataError
+from historian.model import quality as q
+from historian.model.times import to_ns_array
+
+_QUALITY_MAX = 2**32 - 1
+
+
+def values_array(values: Any, n_expected: int | None = None) -> np.ndarray:
+    """Values as float64; numbers and booleans only."""
+    mod = type(values).__module__
+    if mod.startswith("pyarrow"):
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type)):
+            raise InvalidDataError(f"values must be numbers, got Arrow type {arr.type}")
+        out = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    elif mod.startswith("polars"):
+        out = values_array(values.to_arrow())
+    else:
+        if mod.startswith("pandas"):
+            values = values.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype.kind in "biufcO" else values.to_numpy()
+        arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+        if arr.ndim != 1:
+            raise InvalidDataError(f"values must be 1-D, got shape {arr.shape}")
+        if arr.dtype.kind in "fiub":
+            out = arr.astype(np.float64, copy=False)
+        elif arr.dtype.kind == "O":
+            try:
+                out = np.array([np.nan if v is None else _number(v) for v in arr.tolist()], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidDataError(
+                    "values must be numbers (float, int or bool; None for no value); "
+                    f"got {_first_bad(arr)!r}"
+                ) from None
+        else:
+            raise InvalidDataError(
+                f"values must be numbers (float, int or bool), got dtype {arr.dtype}; "
+                "convert strings with float(...) or store state codes with a state table"
+            )
+    if n_expected is not None and out.size != n_expected:
+        raise InvalidDataError(f"got {n_expected} times but {out.size} values; they must have the same length")
+    return np.ascontiguousarray(out)
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, str | bytes):
+        raise TypeError(v)
+    return float(v)
+
+
+def _first_bad(arr: np.ndarray) -> Any:
+    for v in arr.tolist():
+        if v is not None and (isinstance(v, str | bytes) or not isinstance(v, int | float | np.number)):
+            return v
+    return None
+
+
+def quality_array(quality: Any, n: int) -> np.ndarray:
+    """OPC UA StatusCodes as uint32; None means Good; a scalar applies to every point."""
+    if quality is None:
+        return np.zeros(n, dtype=np.uint32)
+    if isinstance(quality, int | np.integer) and not isinstance(quality, bool):
+        if not 0 <= int(quality) <= _QUALITY_MAX:
+            raise InvalidDataError(f"quality {quality} is not a uint32 OPC UA StatusCode")
+        return np.full(n, int(quality), dtype=np.uint32)
+    mod = type(quality).__module__
+    if mod.startswith(("pyarrow", "polars", "pandas")):
+        quality = np.asarray(quality.to_numpy() if hasattr(quality, "to_numpy") else quality)
+    arr = np.asarray(quality)
+    if arr.ndim != 1 or arr.size != n:
+        raise InvalidDataError(f"quality must be None, one StatusCode, or {n} StatusCodes; got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise InvalidDataError(f"quality must be integer OPC UA StatusCodes (uint32), got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > _QUALITY_MAX):
+        raise InvalidDataError("quality values must fit in uint32 (OPC UA StatusCodes)")
+    return arr.astype(np.uint32)
+
+
+def mark_nonfinite(values: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """NaN/inf values become Bad (unless already Bad); the raw value is kept.
+
+    NaN (no value) -> ``Bad``; +-inf -> ``Bad_OutOfRange``. DuckDB orders NaN above every number,
+    so keeping such points Good would poison ``max()`` and ``value > x`` in SQL.
+    """
+    bad_now = q.bad_mask(quality)
+    nan = np.isnan(values) & ~bad_now
+    inf = np.isinf(values) & ~bad_now
+    if nan.any() or inf.any():
+        quality = quality.copy()
+        quality[nan] = q.BAD
+        quality[inf] = q.BAD_OUT_OF_RANGE
+    return quality
+
+
+def last_per_time(t: np.ndarray) -> np.ndarray | None:
+    """Indices that sort ``t`` keeping the last of equal times, or None if already strictly sorted."""
+    if t.size < 2 or bool(np.all(t[1:] > t[:-1])):
+        return None
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    keep = np.ones(ts.size, dtype=bool)
+    keep[:-1] = ts[1:] != ts[:-1]
+    return order[keep]
+
+
+def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(tags, times ns, values, quality) from a long table: Arrow, pandas or polars."""
+    mod = type(table).__module__
+    if mod.startswith("pandas"):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    elif mod.startswith("polars"):
+        table = table.to_arrow()
+    elif isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    if not isinstance(table, pa.Table):
+        raise InvalidDataError(
+            f"write_table takes a pyarrow/pandas/polars table, not {type(table).__name__}"
+        )
+    missing = [c for c in ("tag", "time", "value") if c not in table.column_names]
+    if missing:
+        raise InvalidDataError(
+            f"the table lacks column(s) {missing}; a long table needs tag, time, value[, quality] "
+            f"(it has {table.column_names})"
+        )
+    tag_col = table.column("tag")
+    if not (pa.types.is_string(tag_col.type) or pa.types.is_large_string(tag_col.type) or pa.types.is_dictionary(tag_col.type)):
+        raise InvalidDataError(f"column 'tag' must hold strings, got {tag_col.type}")
+    if tag_col.null_count:
+        raise InvalidDataError("column 'tag' has nulls; every row needs a tag")
+    tags = np.asarray(tag_col.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    times = to_ns_array(table.column("time"))
+    values = values_array(table.column("value"), len(tags))
+    qual = quality_array(table.column("quality") if "quality" in table.column_names else None, len(tags))
+    return tags, times, values, qual

@@ -1,0 +1,60 @@
+"""The writer lock: one writer process per store, freed by the kernel when the holder dies."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from historian.errors import StoreLockedError
+
+
+class WriterLock:
+    """An exclusive, non-blocking ``flock`` on ``<store>/writer.lock``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> lock = WriterLock(tempfile.mkdtemp())
+    >>> lock.acquire(); lock.held
+    True
+    >>> lock.release()
+    """
+
+    def __init__(self, store_dir: str) -> None:
+        self.path = os.path.join(store_dir, "writer.lock")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise StoreLockedError(
+                f"the store {os.path.dirname(self.path)!r} is being written by another process "
+                f"({holder}); only one writer at a time. Open it read-only with "
+                "historian.open(path, mode='r') to read while it is written, or stop the other writer."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown pid"
+    except OSError:
+        return "unknown pid"

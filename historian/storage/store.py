@@ -1,0 +1,789 @@
+"""The storage engine: write-ahead log + memory table + immutable Parquet files in a Delta table.
+
+Store folder layout::
+
+    plant.hist/
+      tags.json          tag catalog (atomic replace)
+      writer.lock        flock held by the one writer process
+      wal/               Arrow IPC stream segments, CRC per batch
+      points/            the Delta table: _delta_log/ and day=YYYY-MM-DD/part-*.parquet
+      tmp/               files being written (never read)
+
+Write path: validate -> (qualify) -> WAL append (fsync, group commit) -> memory table -> return.
+A flush writes the memory table to one file per UTC day and commits them together with the WAL
+position they cover; the covered WAL segments are then deleted. Large writes (``bulk_points``)
+skip the WAL and go straight to files: durable when the commit returns.
+
+Read path: the files of one committed snapshot, plus points not yet flushed (the writer's own
+memory table, or — in another process — the WAL segments the snapshot does not cover), merged so
+that for a repeated (tag, time) the last write wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time as _time
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from historian.errors import (
+    InvalidArgumentError,
+    InvalidDataError,
+    ReadOnlyStoreError,
+    StoreClosedError,
+    StoreError,
+    TagNotFoundError,
+)
+from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
+from historian.model.tags import Tag, validate_tag_name
+from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array
+from historian.storage import ingest
+from historian.storage.catalog import Catalog
+from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
+from historian.storage.lock import WriterLock
+from historian.storage.memtable import MemTable, concat, merge
+from historian.storage.table import CommitLog, Snapshot
+from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["auto", "w", "r"]
+MIN_NS = -(2**63) + 1
+MAX_NS = 2**63 - 1
+
+
+class Store:
+    """A historian store on local disk. Use :func:`historian.open` to get one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store folder; created when missing (unless ``mode="r"``).
+    mode : {"auto", "w", "r"}
+        ``"auto"`` (default) reads freely and takes the writer lock at the first write;
+        ``"w"`` takes it now; ``"r"`` never writes. Reading never needs the lock.
+    flush_points, flush_seconds : int, float
+        Flush the memory table to Parquet when it holds this many points or is this old.
+    bulk_points : int
+        Writes of at least this many points go straight to Parquet files (no WAL).
+    fsync : bool
+        Turn off only for throwaway stores: without it, a power loss can lose acknowledged writes.
+    history : str or float
+        How long superseded values are kept by compaction so that ``read(as_of=...)`` can see
+        them (default ``"7d"``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: Mode = "auto",
+        *,
+        flush_points: int = 1_000_000,
+        flush_seconds: float = 60.0,
+        bulk_points: int = 250_000,
+        fsync: bool = True,
+        history: Any = "7d",
+        row_group_rows: int = 16_384,
+        auto_compact_files: int = 16,
+        grace_hours: int = 1,
+    ) -> None:
+        if mode not in ("auto", "w", "r"):
+            raise InvalidArgumentError(f"mode must be 'auto', 'w' or 'r', not {mode!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        self.mode = mode
+        if not os.path.isdir(self.path):
+            if mode == "r":
+                raise StoreError(f"no store at {self.path!r} (mode='r' does not create one)")
+            os.makedirs(self.path, exist_ok=True)
+        self._table_dir = os.path.join(self.path, "points")
+        self._wal_dir = os.path.join(self.path, "wal")
+        self._tmp_dir = os.path.join(self.path, "tmp")
+        self._options = WriterOptions(row_group_rows=row_group_rows, fsync=fsync)
+        self._flush_points = int(flush_points)
+        self._flush_ns = duration_ns(flush_seconds)
+        self._bulk_points = int(bulk_points)
+        self._fsync = fsync
+        self._history_ns = duration_ns(history)
+        self._auto_compact_files = auto_compact_files
+        self._grace_hours = grace_hours
+        self._lock = WriterLock(self.path)
+        self._catalog = Catalog(self.path)
+        self._files = FileCache()
+        self._log: CommitLog | None = None
+        self._wal: WalWriter | None = None
+        self._active = MemTable()
+        self._frozen: MemTable | None = None
+        self._active_since = _time.monotonic()
+        self._ingest_lock = threading.Lock()  # WAL append + memtable add vs. flush swap
+        self._flush_lock = threading.RLock()  # one flush/compaction at a time
+        self._last_ingest_us = 0
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._wal_cache: dict[str, tuple[int, list[Points]]] = {}
+        self._qualifiers: dict[str, Any] = {}
+        if mode == "w":
+            self._become_writer()
+        elif os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
+            self._log = CommitLog(self._table_dir, create=False)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"the store {self.path!r} is closed; open it again with historian.open()")
+
+    @property
+    def writable(self) -> bool:
+        """True once this object holds the writer lock."""
+        return self._lock.held
+
+    def _become_writer(self) -> None:
+        self._check_open()
+        if self._lock.held:
+            return
+        if self.mode == "r":
+            raise ReadOnlyStoreError(
+                f"the store {self.path!r} was opened read-only (mode='r'); open it with mode='auto' or 'w' to write"
+            )
+        self._lock.acquire()
+        try:
+            self._log = CommitLog(self._table_dir, create=True)
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
+            self._recover()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._flusher = threading.Thread(target=self._flush_loop, name="historian-flusher", daemon=True)
+        self._flusher.start()
+
+    def _recover(self) -> None:
+        """Replay WAL segments the last commit does not cover; remove the covered ones."""
+        assert self._log is not None
+        snap = self._log.snapshot()
+        segments = list_segments(self._wal_dir)
+        replayed = 0
+        for seg in segments:
+            path = os.path.join(self._wal_dir, segment_name(seg))
+            if seg <= snap.wal_upto:
+                os.unlink(path)
+                continue
+            for points in read_segment(path):
+                self._active.add(points)
+                self._last_ingest_us = max(self._last_ingest_us, int(points.ingested.max()))
+                replayed += len(points)
+        next_id = max([snap.wal_upto, *segments]) + 1
+        self._wal = WalWriter(self._wal_dir, next_id, fsync=self._fsync)
+        if replayed:
+            log.info("recovered %d acknowledged points from the write-ahead log of %s", replayed, self.path)
+            self.flush()
+
+    def close(self) -> None:
+        """Flush pending points, release the writer lock and close the store."""
+        if self._closed:
+            return
+        try:
+            if self._lock.held:
+                self._stop.set()
+                if self._flusher is not None:
+                    self._flusher.join(timeout=30)
+                self.flush()
+                assert self._wal is not None
+                self._wal.close()
+                empty = os.path.join(self._wal_dir, segment_name(self._wal.segment_id))
+                if self._frozen is None and len(self._active) == 0 and os.path.exists(empty):
+                    os.unlink(empty)
+        finally:
+            self._closed = True
+            self._lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            if not self._closed and self._lock.held:
+                log.warning("store %s was not closed; closing it (use `with historian.open(...)`)", self.path)
+                self.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ tags
+    def define(
+        self,
+        name: str,
+        *,
+        unit: str = "",
+        kind: str = "analog",
+        lo: float | None = None,
+        hi: float | None = None,
+        rules: dict[str, Any] | None = None,
+        description: str = "",
+        compression: dict[str, Any] | None = None,
+        states: dict[int, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Tag:
+        """Define (or update) a tag; returns the stored definition.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> h = historian.open(tempfile.mkdtemp())
+        >>> h.define("TIC-101.PV", unit="degC", lo=0, hi=200).version
+        1
+        >>> h.close()
+        """
+        tag = Tag(
+            name=validate_tag_name(name),
+            unit=unit,
+            description=description,
+            kind=kind,
+            lo=lo,
+            hi=hi,
+            rules=dict(rules or {}),
+            compression=dict(compression or {}),
+            states=dict(states or {}),
+            metadata=dict(metadata or {}),
+        )
+        self._validate_rules(tag)
+        self._become_writer()
+        stored = self._catalog.put(tag)
+        self._qualifiers.pop(name, None)
+        return stored
+
+    def _validate_rules(self, tag: Tag) -> None:
+        if tag.rules:
+            from historian.storage.qualifying import validate_rules
+
+            validate_rules(tag)
+
+    def tag(self, name: str) -> Tag:
+        """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`)."""
+        return self._catalog.get(name)
+
+    def tags(self, pattern: str | None = None) -> pa.Table:
+        """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``."""
+        rows = self._catalog.search(pattern)
+        return pa.table(
+            {
+                "name": pa.array([t.name for t in rows], pa.string()),
+                "unit": pa.array([t.unit for t in rows], pa.string()),
+                "kind": pa.array([t.kind for t in rows], pa.string()),
+                "lo": pa.array([t.lo for t in rows], pa.float64()),
+                "hi": pa.array([t.hi for t in rows], pa.float64()),
+                "description": pa.array([t.description for t in rows], pa.string()),
+                "version": pa.array([t.version for t in rows], pa.int32()),
+            }
+        )
+
+    # ------------------------------------------------------------------ writing
+    def _next_ingest_us(self) -> int:
+        us = max(_time.time_ns() // 1000, self._last_ingest_us + 1)
+        self._last_ingest_us = us
+        return us
+
+    def write(self, tag: str, times: Any, values: Any, quality: Any = None) -> int:
+        """Write points of one tag; durable when it returns. Returns the number of points.
+
+        ``times``: ISO strings, datetimes (naive = UTC), datetime64, pandas timestamps or int ns.
+        ``values``: numbers (NaN/inf are stored with Bad quality, the raw value kept).
+        ``quality``: None (Good), one OPC UA StatusCode, or one per point.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("FIC-101.PV", unit="m3/h")
+        ...     h.write("FIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [1.5, 1.6])
+        2
+        """
+        self._check_open()
+        if isinstance(tag, str):
+            validate_tag_name(tag)
+        else:
+            raise InvalidDataError(f"tag must be a str, not {type(tag).__name__}; use write_table for many tags")
+        self._catalog.get(tag)
+        t = to_ns_array(times)
+        v = ingest.values_array(values, t.size)
+        qual = ingest.quality_array(quality, t.size)
+        keep = ingest.last_per_time(t)
+        if keep is not None:
+            t, v, qual = t[keep], v[keep], qual[keep]
+        tags = np.full(t.size, tag, dtype=object)
+        return self._ingest(tags, t, v, qual)
+
+    def write_table(self, table: Any) -> int:
+        """Write a long table (tag, time, value[, quality]) from Arrow, pandas or polars.
+
+        Examples
+        --------
+        >>> import historian, tempfile, pyarrow as pa
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("B")
+        ...     h.write_table(pa.table({"tag": ["A", "B"], "time": [0, 0], "value": [1.0, 2.0]}))
+        2
+        """
+        self._check_open()
+        tags, t, v, qual = ingest.table_columns(table)
+        names = np.unique(tags) if tags.size else np.array([], dtype=object)
+        unknown = []
+        for name in names.tolist():
+            validate_tag_name(name)
+            if name not in self._catalog:
+                unknown.append(name)
+        if unknown:
+            raise TagNotFoundError(
+                f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them first "
+                "with h.define(name, ...); nothing was written"
+            )
+        # Within one call, the last row of a repeated (tag, time) wins.
+        if t.size > 1:
+            order = np.lexsort((np.arange(t.size), t, tags.astype(str)))
+            ts, gs = t[order], tags[order]
+            keep = np.ones(t.size, dtype=bool)
+            keep[:-1] = (ts[1:] != ts[:-1]) | (gs[1:] != gs[:-1])
+            sel = order[keep]
+            if sel.size != t.size:
+                tags, t, v, qual = tags[sel], t[sel], v[sel], qual[sel]
+        return self._ingest(tags, t, v, qual)
+
+    def _ingest(self, tags: np.ndarray, t: np.ndarray, v: np.ndarray, qual: np.ndarray) -> int:
+        n = int(t.size)
+        if n == 0:
+            return 0
+        self._become_writer()
+        qual = ingest.mark_nonfinite(v, qual)
+        reasons = np.zeros(n, dtype=np.uint32)
+        qual, reasons = self._qualify(tags, t, v, qual, reasons)
+        if n >= self._bulk_points:
+            ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
+            self._write_files_now(Points(tags, t, v, qual, reasons, ing))
+            return n
+        assert self._wal is not None
+        with self._ingest_lock:
+            points = Points(tags, t, v, qual, reasons, np.full(n, self._next_ingest_us(), dtype=np.int64))
+            ticket = self._wal.write(points)
+            self._active.add(points)
+            size = len(self._active)
+        self._wal.sync(ticket)
+        if size >= self._flush_points:
+            self.flush()
+        return n
+
+    def _qualify(self, tags, t, v, qual, reasons):  # type: ignore[no-untyped-def]
+        from historian.storage.qualifying import qualify_points
+
+        return qualify_points(self, tags, t, v, qual, reasons)
+
+    def _write_files_now(self, points: Points) -> None:
+        """Bulk path: sorted files per day, one commit; durable when it returns."""
+        order = np.lexsort((points.ingested, points.time, points.tags.astype(str)))
+        points = _take_points(points, order)
+        with self._flush_lock:
+            written = [write_file(self._table_dir, self._tmp_dir, p, self._options) for p in _split_days(points)]
+            assert self._log is not None
+            self._log.commit(written, operation="bulk-write")
+        self._maybe_compact(sorted({f.day for f in written}))
+
+    # ------------------------------------------------------------------ flushing
+    def flush(self) -> None:
+        """Write pending points to Parquet files and commit them (also runs in the background)."""
+        self._check_open()
+        if not self._lock.held:
+            return
+        assert self._wal is not None and self._log is not None
+        with self._flush_lock:
+            with self._ingest_lock:
+                if len(self._active) == 0:
+                    return
+                frozen, self._frozen = self._active, self._active
+                self._active = MemTable()
+                self._active_since = _time.monotonic()
+                closed_segment = self._wal.rotate()
+            points = frozen.to_points()
+            days = []
+            try:
+                written = [write_file(self._table_dir, self._tmp_dir, p, self._options) for p in _split_days(points)]
+                self._log.commit(written, wal_upto=closed_segment, operation="flush")
+                days = sorted({f.day for f in written})
+            except BaseException:
+                # Keep the points readable and flushable: merge them back (the WAL still has them).
+                with self._ingest_lock:
+                    frozen_points = frozen.to_points()
+                    self._active.add(frozen_points)
+                    self._frozen = None
+                raise
+            self._frozen = None
+            for seg in list_segments(self._wal_dir):
+                if seg <= closed_segment:
+                    os.unlink(os.path.join(self._wal_dir, segment_name(seg)))
+            log.debug("flushed %d points into %d file(s)", len(points), len(written))
+        self._maybe_compact(days)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            age = (_time.monotonic() - self._active_since) * 1e9
+            if len(self._active) and age >= self._flush_ns:
+                try:
+                    self.flush()
+                except StoreClosedError:
+                    return
+                except Exception:  # keep the collector alive; the next write will surface it
+                    log.exception("background flush of %s failed; will retry", self.path)
+
+    # ------------------------------------------------------------------ reading
+    def _snapshot_and_pending(self) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
+        """A committed snapshot plus the not-yet-flushed points consistent with it."""
+        if self._lock.held:
+            with self._ingest_lock:
+                mems = [m for m in (self._frozen, self._active) if m is not None]
+            assert self._log is not None
+            return self._log.snapshot(), mems
+        if self._log is None:
+            if not os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
+                return None, self._wal_points(-1)
+            self._log = CommitLog(self._table_dir, create=False)
+        for _ in range(20):
+            snap = self._log.snapshot()
+            try:
+                pending = self._wal_points(snap.wal_upto)
+            except FileNotFoundError:
+                continue  # a segment was flushed and removed meanwhile: take a newer snapshot
+            if self._log.snapshot().version == snap.version:
+                return snap, pending
+        raise StoreError(f"could not get a stable snapshot of {self.path!r}; the writer flushes too often")
+
+    def _wal_points(self, wal_upto: int) -> dict[str, list[TagSlice]]:
+        """Points in WAL segments after ``wal_upto`` (another process's unflushed writes)."""
+        mem = MemTable()
+        live = set()
+        for seg in list_segments(self._wal_dir):
+            if seg <= wal_upto:
+                continue
+            path = os.path.join(self._wal_dir, segment_name(seg))
+            live.add(path)
+            size = os.path.getsize(path)
+            cached = self._wal_cache.get(path)
+            if cached is None or cached[0] != size:
+                cached = (size, list(read_segment(path)))
+                self._wal_cache[path] = cached
+            for p in cached[1]:
+                mem.add(p)
+        for path in list(self._wal_cache):
+            if path not in live:
+                del self._wal_cache[path]
+        return {tag: mem.read(tag, MIN_NS, MAX_NS) for tag in mem.tags()}
+
+    def _series(
+        self,
+        tags: Sequence[str],
+        start_ns: int,
+        end_ns: int,
+        as_of_us: int | None = None,
+    ) -> dict[str, TagSlice | None]:
+        """Merged points per tag in [start, end)."""
+        snap, pending = self._snapshot_and_pending()
+        parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
+        if snap is not None:
+            for i in snap.select(start_ns, end_ns, list(tags)):
+                path = os.path.join(self._table_dir, snap.paths[i])
+                try:
+                    f = self._files.get(path)
+                except FileNotFoundError:
+                    raise StoreError(
+                        f"data file {snap.paths[i]} of snapshot {snap.version} is gone; it was "
+                        "vacuumed while this read ran; retry the read"
+                    ) from None
+                for tag, sl in f.read(list(tags), start_ns, end_ns).items():
+                    parts[tag].append(sl)
+        if isinstance(pending, list):
+            for mem in pending:
+                for tag in tags:
+                    parts[tag].extend(mem.read(tag, start_ns, end_ns))
+        else:
+            for tag in tags:
+                for c in pending.get(tag, ()):
+                    keep = (c.time >= start_ns) & (c.time < end_ns)
+                    if keep.any():
+                        parts[tag].append(TagSlice(c.time[keep], c.value[keep], c.quality[keep], c.reasons[keep], c.ingested[keep]))
+        return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+    def _resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
+        if tags is None:
+            return [t.name for t in self._catalog.all()]
+        names = [tags] if isinstance(tags, str) else list(tags)
+        for name in names:
+            if not isinstance(name, str):
+                raise InvalidDataError(f"tag names must be str, got {name!r}")
+            validate_tag_name(name)
+            self._catalog.get(name)
+        return list(dict.fromkeys(names))
+
+    def read(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        as_of: Any = None,
+        reasons: bool = False,
+    ) -> pa.Table:
+        """Raw points with start <= time < end as a table (tag, time, value, quality), sorted.
+
+        ``tags``: one name, a list, or None for all tags. ``start``/``end``: any time input, None
+        for unbounded. ``as_of``: return what the store held at that moment (ingest time).
+        ``reasons=True`` adds the qualification reason bits. Values are null where there is no
+        value (NaN).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("LIC-101.PV")
+        ...     _ = h.write("LIC-101.PV", [2_000_000_000, 1_000_000_000], [2.0, 1.0])
+        ...     h.read("LIC-101.PV").column("value").to_pylist()
+        [1.0, 2.0]
+        """
+        self._check_open()
+        names = self._resolve_tags(tags)
+        start_ns = MIN_NS if start is None else to_ns(start)
+        end_ns = MAX_NS if end is None else to_ns(end)
+        as_of_us = None if as_of is None else to_ns(as_of) // 1000
+        series = self._series(names, start_ns, end_ns, as_of_us)
+        return _points_table(sorted(names), series, reasons)
+
+    # ------------------------------------------------------------------ maintenance
+    def _maybe_compact(self, days: list[str]) -> None:
+        if not days or self._auto_compact_files <= 0 or self._log is None:
+            return
+        snap = self._log.snapshot()
+        for day in days:
+            prefix = f"day={day}/"
+            count = sum(1 for p in snap.paths if p.startswith(prefix))
+            if count >= self._auto_compact_files:
+                self.compact(days=[day])
+
+    def compact(self, days: Iterable[str] | None = None, *, progress: bool = False) -> int:
+        """Merge each day's files into one and resolve duplicates; safe while readers run.
+
+        Superseded values younger than ``history`` are kept for ``read(as_of=...)``. Replaced
+        files stay on disk for a grace period (readers of older snapshots keep working).
+        Returns the number of files replaced.
+        """
+        self._check_open()
+        self._become_writer()
+        assert self._log is not None
+        replaced = 0
+        with self._flush_lock:
+            snap = self._log.snapshot()
+            by_day: dict[str, list[str]] = {}
+            for p in snap.paths:
+                by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
+            wanted = sorted(by_day) if days is None else [d for d in days if d in by_day]
+            iterator = _progress(wanted, progress, "compacting")
+            for day in iterator:
+                files = by_day[day]
+                if len(files) < 2:
+                    continue
+                merged = self._merge_files(files)
+                written = [write_file(self._table_dir, self._tmp_dir, merged, self._options)] if len(merged) else []
+                self._log.commit(written, files, operation="compact")
+                for f in files:
+                    self._files.drop(os.path.join(self._table_dir, f))
+                replaced += len(files)
+            self._vacuum()
+        return replaced
+
+    def _merge_files(self, relpaths: list[str]) -> Points:
+        slices_by_tag: dict[str, list[TagSlice]] = {}
+        for rel in relpaths:
+            f = self._files.get(os.path.join(self._table_dir, rel))
+            for tag, sl in f.read(f.tags, MIN_NS, MAX_NS).items():
+                slices_by_tag.setdefault(tag, []).append(sl)
+        horizon_us = (now_ns() - self._history_ns) // 1000
+        tags_out, parts = [], []
+        for tag in sorted(slices_by_tag):
+            s = concat(slices_by_tag[tag])
+            order = np.lexsort((s.ingested, s.time))
+            s = TagSlice(s.time[order], s.value[order], s.quality[order], s.reasons[order], s.ingested[order])
+            t = s.time
+            # Keep the last version of each time, and older versions still inside the history
+            # window (superseded after the horizon), for as-of reads.
+            nxt_same = np.zeros(t.size, dtype=bool)
+            nxt_same[:-1] = t[1:] == t[:-1]
+            superseded_at = np.full(t.size, np.iinfo(np.int64).max)
+            superseded_at[:-1] = s.ingested[1:]
+            exact_dup = np.zeros(t.size, dtype=bool)
+            exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
+            keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
+            parts.append(TagSlice(t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]))
+            tags_out.append(np.full(int(keep.sum()), tag, dtype=object))
+        if not parts:
+            e = np.zeros(0)
+            return Points(np.zeros(0, object), e.astype(np.int64), e, e.astype(np.uint32), e.astype(np.uint32), e.astype(np.int64))
+        allp = concat(parts)
+        return Points(np.concatenate(tags_out), allp.time, allp.value, allp.quality, allp.reasons, allp.ingested)
+
+    def _vacuum(self) -> None:
+        assert self._log is not None
+        try:
+            removed = self._log.vacuum(self._grace_hours)
+        except Exception:  # vacuum is housekeeping: never fail a compaction over it
+            log.exception("vacuum of %s failed; replaced files stay on disk for now", self.path)
+            return
+        if removed:
+            log.info("vacuum removed %d replaced file(s) older than %d h", len(removed), self._grace_hours)
+
+    def retain(self, older_than: Any) -> int:
+        """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
+
+        Whole days before the cutoff are dropped from the table; the day that straddles it is
+        rewritten. Safe while readers run.
+        """
+        self._check_open()
+        self._become_writer()
+        assert self._log is not None
+        if isinstance(older_than, str) and not older_than.strip().lower().startswith("now") and _looks_like_duration(older_than):
+            cutoff = now_ns() - duration_ns(older_than)
+        elif hasattr(older_than, "total_seconds"):
+            cutoff = now_ns() - duration_ns(older_than)
+        else:
+            cutoff = to_ns(older_than)
+        self.flush()
+        dropped = 0
+        with self._flush_lock:
+            snap = self._log.snapshot()
+            remove, rewrite = [], []
+            for i, rel in enumerate(snap.paths):
+                if snap.tmax[i] < cutoff:
+                    remove.append(rel)
+                    dropped += int(snap.rows[i])
+                elif snap.tmin[i] < cutoff:
+                    rewrite.append(rel)
+            written = []
+            for rel in rewrite:
+                f = self._files.get(os.path.join(self._table_dir, rel))
+                slices = f.read(f.tags, MIN_NS, MAX_NS)
+                keep_tags, keep = [], []
+                for tag in sorted(slices):
+                    s = slices[tag]
+                    m = s.time >= cutoff
+                    dropped += int((~m).sum())
+                    if m.any():
+                        keep.append(TagSlice(s.time[m], s.value[m], s.quality[m], s.reasons[m], s.ingested[m]))
+                        keep_tags.append(np.full(int(m.sum()), tag, dtype=object))
+                if keep:
+                    allp = concat(keep)
+                    written.append(write_file(self._table_dir, self._tmp_dir, Points(np.concatenate(keep_tags), allp.time, allp.value, allp.quality, allp.reasons, allp.ingested), self._options))
+                remove.append(rel)
+            if remove:
+                self._log.commit(written, remove, operation="retain")
+            self._vacuum()
+        return dropped
+
+    # ------------------------------------------------------------------ info
+    def info(self) -> dict[str, Any]:
+        """Path, tags, points, files, bytes on disk, time span, pending points."""
+        snap, pending = self._snapshot_and_pending()
+        n_pending = sum(len(m) for m in pending) if isinstance(pending, list) else sum(
+            len(c.time) for cs in pending.values() for c in cs
+        )
+        files = 0 if snap is None else len(snap.paths)
+        size = 0 if snap is None else int(snap.sizes.sum())
+        rows = 0 if snap is None else int(snap.rows.sum())
+        span = (None, None)
+        if snap is not None and files:
+            span = (int(snap.tmin.min()), int(snap.tmax.max()))
+        return {
+            "path": self.path,
+            "tags": len(self._catalog.all()),
+            "points_in_files": rows,
+            "points_pending": n_pending,
+            "files": files,
+            "bytes": size,
+            "bytes_per_point": (size / rows) if rows else None,
+            "first_ns": span[0],
+            "last_ns": span[1],
+            "version": None if snap is None else snap.version,
+            "writer": self._lock.held,
+        }
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"<historian store {self.path!r} (closed)>"
+        i = self.info()
+        return (
+            f"<historian store {i['path']!r}: {i['tags']} tags, "
+            f"{i['points_in_files'] + i['points_pending']:,} points, {i['files']} files, "
+            f"{i['bytes'] / 1e6:.1f} MB{', writer' if i['writer'] else ''}>"
+        )
+
+
+def _looks_like_duration(text: str) -> bool:
+    try:
+        duration_ns(text)
+    except InvalidArgumentError:
+        return False
+    return True
+
+
+def _take_points(p: Points, sel: np.ndarray) -> Points:
+    return Points(p.tags[sel], p.time[sel], p.value[sel], p.quality[sel], p.reasons[sel], p.ingested[sel])
+
+
+def _split_days(points: Points) -> list[Points]:
+    """Sorted points split by UTC day (each part stays sorted by tag, time)."""
+    if len(points) == 0:
+        return []
+    day = points.time // NS_PER_DAY
+    if day.min() == day.max():
+        return [points]
+    out = []
+    for d in np.unique(day):
+        out.append(_take_points(points, np.flatnonzero(day == d)))
+    return out
+
+
+def _progress(items: list, enabled: bool, desc: str):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc)
+
+
+def _points_table(names: list[str], series: dict[str, TagSlice | None], with_reasons: bool) -> pa.Table:
+    present = [(n, series[n]) for n in names if series.get(n) is not None]
+    counts = np.array([len(s.time) for _, s in present], dtype=np.int64)  # type: ignore[union-attr]
+    if not present:
+        schema = POINTS_SCHEMA.append(pa.field("reasons", pa.uint32())) if with_reasons else POINTS_SCHEMA
+        return schema.empty_table()
+    idx = np.repeat(np.arange(len(present), dtype=np.int32), counts)
+    tag_col = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array([n for n, _ in present], pa.string())).cast(pa.string())
+    t = np.concatenate([s.time for _, s in present])  # type: ignore[union-attr]
+    v = np.concatenate([s.value for _, s in present])  # type: ignore[union-attr]
+    qual = np.concatenate([s.quality for _, s in present])  # type: ignore[union-attr]
+    cols = [
+        tag_col,
+        pa.array(t, TIME_TYPE),
+        pa.array(v, pa.float64(), mask=np.isnan(v)),
+        pa.array(qual, pa.uint32()),
+    ]
+    schema = POINTS_SCHEMA
+    if with_reasons:
+        cols.append(pa.array(np.concatenate([s.reasons for _, s in present]), pa.uint32()))  # type: ignore[union-attr]
+        schema = schema.append(pa.field("reasons", pa.uint32()))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:
+    """Open (or create) a store; see :class:`Store` for options."""
+    return Store(path, mode, **options)
