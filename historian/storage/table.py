@@ -163,11 +163,15 @@ class CommitLog:
                     size=f.size,
                     partition_values={"day": f.day},
                     modification_time=int(os.path.getmtime(full) * 1000),
-                    data_change=True,
+                    data_change=operation != "compact",
                     stats=json.dumps(stats),
                 )
             )
         now_ms = int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)
+        sizes = {}
+        if removed:
+            snap = self.snapshot()
+            sizes = dict(zip(snap.paths, snap.sizes.tolist(), strict=True))
         for relpath in removed or []:
             day = relpath.split("/", 1)[0].removeprefix("day=")
             actions.append(
@@ -175,7 +179,7 @@ class CommitLog:
                     path=relpath,
                     deletion_timestamp=now_ms,
                     data_change=operation != "compact",
-                    extended_file_metadata=True,
+                    size=sizes.get(relpath),
                     partition_values={"day": day},
                 )
             )
