@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +71,14 @@ class CertKey:
         )
 
     def write(self, folder: str | os.PathLike[str], stem: str) -> dict[str, str]:
-        """Write ``stem.pem``, ``stem.der`` and ``stem.key`` (0600); return their paths."""
+        """Write ``stem.pem``, ``stem.der`` and ``stem-key.pem`` (0600); return their paths."""
         d = Path(folder)
         d.mkdir(parents=True, exist_ok=True)
-        paths = {"cert": d / f"{stem}.pem", "cert_der": d / f"{stem}.der", "key": d / f"{stem}.key"}
+        paths = {
+            "cert": d / f"{stem}.pem",
+            "cert_der": d / f"{stem}.der",
+            "key": d / f"{stem}-key.pem",  # asyncua picks the format from the suffix
+        }
         paths["cert"].write_bytes(self.cert_pem())
         paths["cert_der"].write_bytes(self.cert_der())
         fd = os.open(paths["key"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -189,10 +194,11 @@ def make_pki(
     folder holding the CA's DER certificate (an OPC UA trust list).
     """
     ca = make_ca(ca_name)
+    hosts = tuple(dict.fromkeys(("localhost", socket.gethostname())))
     out: dict[str, str] = {}
     for stem, ck in (
         ("ca", ca),
-        ("server", make_cert(ca, "historian sim server", uris=(server_uri,))),
+        ("server", make_cert(ca, "historian sim server", uris=(server_uri,), dns=hosts)),
         ("client", make_cert(ca, "historian client", uris=(client_uri,))),
     ):
         for kind, path in ck.write(folder, stem).items():
