@@ -1,0 +1,906 @@
+"""OPC UA source (asyncua): subscriptions or polling, secure by default, reconnecting.
+
+- **Subscribe** (``acquire = "subscribe"``): data-change monitored items, consumed in asyncua's
+  bounded *iterator* mode (never unbounded callbacks). Each notification keeps its source
+  timestamp (else the server timestamp, else the receive time) and its StatusCode; a Bad
+  notification carries a null value, stored as NaN with the Bad code kept.
+- **Poll** (``acquire = "poll"``): full DataValues via a Read service with
+  ``TimestampsToReturn.Both`` every ``every``; unchanged values (same source timestamp, status
+  and value) are not emitted twice.
+- ``nsu=<namespace URI>;...`` node ids are resolved to namespace indexes on *every* connect
+  (indexes may change when a server restarts).
+- On a lost connection the source records one ``Bad_NoCommunication`` point per tag at the time
+  the loss is detected, reconnects with jittered exponential backoff (a fresh session), recreates
+  its subscription and resumes. asyncua's own auto-reconnect is not used: it sends no status
+  change and restores subscriptions with the *old* namespace indexes.
+- **Security**: ``SecurityPolicy None`` is refused unless ``allow_insecure = true`` (then a
+  WARNING is logged at every connect); otherwise Basic256Sha256 (or Aes*) Sign/SignAndEncrypt
+  with a client certificate whose SAN URI becomes the application URI; the server certificate is
+  validated against the ``trust`` folder (asyncua alone would accept any); user/password come
+  from the environment variables named in the config and are never logged.
+- Errors map to :class:`~historian.errors.SourceError` subclasses; asyncua exceptions never
+  escape raw.
+
+Examples
+--------
+>>> from historian.acquisition.config import OpcUaPoint, OpcUaSourceConfig
+>>> cfg = OpcUaSourceConfig(name="r", url="opc.tcp://127.0.0.1:4840",
+...     points=(OpcUaPoint("TIC-101.PV", "nsu=urn:example:plant;s=Reactor.Temperature"),))
+>>> OpcUaSource(cfg)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+historian.errors.SourceSecurityError: opcua 'r': certificate: missing; ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from historian.acquisition.config import (
+    OpcUaSourceConfig,
+    check_node_id,
+    check_opcua_security,
+)
+from historian.acquisition.opcua_security import (
+    certificate_uri,
+    file_format,
+    install_log_redaction,
+)
+from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
+from historian.errors import (
+    InvalidArgumentError,
+    SourceConnectError,
+    SourceError,
+    SourceProtocolError,
+    SourceSecurityError,
+    SourceTimeoutError,
+)
+from historian.model import quality as q
+
+__all__ = ["BrowsedVariable", "OpcUaSource", "abrowse", "browse", "config_stub"]
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_READ_CHUNK = 1000
+_MAX_DRAIN = 20_000
+
+# StatusCodes that mean "security refused" (certificates, policies, identity).
+_SECURITY_CODES = {
+    0x80130000,  # BadSecurityChecksFailed
+    0x80140000,  # BadCertificateInvalid
+    0x80150000,  # BadSecurityPolicyRejected
+    0x80160000,  # BadCertificateTimeInvalid
+    0x80170000,  # BadCertificateIssuerTimeInvalid
+    0x80180000,  # BadCertificateHostNameInvalid
+    0x80190000,  # BadCertificateUriInvalid
+    0x801A0000,  # BadCertificateUseNotAllowed
+    0x801B0000,  # BadCertificateIssuerUseNotAllowed
+    0x801C0000,  # BadCertificateUntrusted
+    0x801D0000,  # BadCertificateRevocationUnknown
+    0x801E0000,  # BadCertificateIssuerRevocationUnknown
+    0x801F0000,  # BadUserAccessDenied
+    0x80200000,  # BadIdentityTokenInvalid
+    0x80210000,  # BadIdentityTokenRejected
+    0x80CA0000,  # BadCertificateRevoked (0x80CB0000 issuer revoked)
+    0x80CB0000,
+    0x80E50000,  # BadUserSignatureInvalid
+}
+
+
+# --------------------------------------------------------------------------- helpers
+def _dt_to_ns(d: _dt.datetime | None) -> int | None:
+    if d is None:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.UTC)
+    delta = d - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    return ns if ns > 0 else None  # OPC UA "MinDateTime" (1601) means "not set"
+
+
+def _to_float(value: Any) -> float | None:
+    """A float for numeric/bool scalars; None for anything else (strings, arrays, structures)."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, np.integer | np.floating | np.bool_):
+        return float(value)
+    return None
+
+
+def _status_code(dv: Any) -> int:
+    sc = getattr(dv, "StatusCode", None)
+    if sc is None:
+        sc = getattr(dv, "StatusCode_", None)
+    if sc is None:
+        return q.GOOD
+    return int(getattr(sc, "value", sc)) & 0xFFFFFFFF
+
+
+def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int]:
+    """(t_ns, value, quality) for one DataValue; Bad -> NaN with the code kept."""
+    code = _status_code(dv)
+    t = _dt_to_ns(getattr(dv, "SourceTimestamp", None)) or _dt_to_ns(
+        getattr(dv, "ServerTimestamp", None)
+    )
+    if t is None:
+        t = received_ns
+    if code & 0x80000000:
+        return t, math.nan, code
+    if value is None:
+        return t, math.nan, q.BAD_NO_DATA
+    f = _to_float(value)
+    if f is None:
+        return t, math.nan, q.BAD_TYPE_MISMATCH
+    return t, f, code
+
+
+class _Rate:
+    """Points/s over a sliding window of about 10 s."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, int]] = [(time.monotonic(), 0)]
+
+    def rate(self, total: int) -> float:
+        now = time.monotonic()
+        self.marks.append((now, total))
+        while len(self.marks) > 2 and now - self.marks[1][0] > 10.0:
+            self.marks.pop(0)
+        t0, n0 = self.marks[0]
+        return (total - n0) / (now - t0) if now > t0 else 0.0
+
+
+def _map_error(exc: BaseException, where: str) -> SourceError:
+    """An asyncua/OS exception as a SourceError subclass (never leaks secrets: only names)."""
+    if isinstance(exc, SourceError):
+        return exc
+    from asyncua import ua
+
+    if isinstance(exc, ua.UaStatusCodeError):
+        code = int(exc.code) & 0xFFFFFFFF
+        name = ua.StatusCode(code).name
+        if code & 0xFFFF0000 in _SECURITY_CODES:
+            fix = ""
+            if code & 0xFFFF0000 == 0x801C0000:
+                fix = (
+                    " (the server certificate is not in the trust folder: copy it or its CA "
+                    "into `trust`; or the server does not trust our client certificate)"
+                )
+            elif code & 0xFFFF0000 in (0x801F0000, 0x80210000, 0x80200000):
+                fix = " (check the user name/password in username_env/password_env)"
+            return SourceSecurityError(f"{where}: security refused: {name}{fix}")
+        if code & 0xFFFF0000 == 0x800A0000:
+            return SourceTimeoutError(f"{where}: {name}")
+        return SourceProtocolError(f"{where}: {name}")
+    if isinstance(exc, ua.UaError) and "No matching endpoints" in str(exc):
+        return SourceSecurityError(
+            f"{where}: the server offers no endpoint with this security_policy/security_mode "
+            f"({exc}); check the server's endpoints or adjust the config"
+        )
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return SourceTimeoutError(f"{where}: no answer in time")
+    if isinstance(exc, ConnectionRefusedError):
+        return SourceConnectError(f"{where}: connection refused")
+    if isinstance(exc, OSError | ConnectionError):
+        return SourceConnectError(f"{where}: {type(exc).__name__}: {exc}")
+    return SourceProtocolError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _security_policy_class(name: str) -> Any:
+    from asyncua.crypto import security_policies as sp
+
+    return getattr(sp, f"SecurityPolicy{name}")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    tag: str
+    node: Any  # ua.NodeId
+    sampling_ms: float
+
+
+# --------------------------------------------------------------------------- the source
+class OpcUaSource:
+    """One OPC UA server: subscribes to (or polls) the configured nodes and emits batches.
+
+    Parameters
+    ----------
+    config : OpcUaSourceConfig
+        The ``[[opcua]]`` section (see :mod:`historian.acquisition.config`).
+
+    Raises
+    ------
+    SourceSecurityError
+        At construction, for ``security_policy = "None"`` without ``allow_insecure``, a password
+        over None, or missing certificate/key/trust settings.
+
+    Notes
+    -----
+    :meth:`run` implements the :class:`~historian.acquisition.samples.Source` protocol: it never
+    raises because of the server; it emits Bad points, counts errors and reconnects.
+    :meth:`connect` / :meth:`read` / :meth:`disconnect` are there for one-off use and raise
+    :class:`~historian.errors.SourceError` subclasses.
+    """
+
+    def __init__(self, config: OpcUaSourceConfig) -> None:
+        try:
+            check_opcua_security(config)
+        except ValueError as exc:
+            raise SourceSecurityError(f"opcua {config.name!r}: {exc}") from None
+        if "@" in (config.url.split("//", 1)[-1].split("/", 1)[0]):
+            raise SourceSecurityError(
+                f"opcua {config.name!r}: credentials in the URL are refused; use "
+                "username_env/password_env"
+            )
+        for p in config.points:
+            try:
+                check_node_id(p.node)
+            except ValueError as exc:
+                raise InvalidArgumentError(f"opcua {config.name!r} tag {p.tag!r}: {exc}") from None
+        self.config = config
+        self.name = config.name
+        self.tags = [p.tag for p in config.points]
+        self._client: Any = None
+        self._health = SourceHealth()
+        self._rate = _Rate()
+        self._resolved: list[_Resolved] = []
+        self._unresolved: list[tuple[str, int]] = []
+        self._warned_insecure = False
+        self._last_polled: dict[str, tuple[int, float, int]] = {}
+
+    def __repr__(self) -> str:
+        return f"OpcUaSource(name={self.name!r}, url={self.config.url!r}, points={len(self.tags)})"
+
+    # -- health ----------------------------------------------------------------------------
+    def health(self) -> SourceHealth:
+        """A snapshot: connected, last good time, errors, reconnects, points and points/s."""
+        h = self._health
+        return replace(h, points_per_s=self._rate.rate(h.points), extra=dict(h.extra))
+
+    def _emit(self, emit: Emit, batch: SampleBatch) -> None:
+        if not len(batch):
+            return
+        self._health.points += len(batch)
+        good = q.good_mask(batch.quality)
+        if good.any():
+            self._health.last_good_ns = int(batch.t_ns[good].max())
+        emit(batch)
+
+    def _emit_all(self, emit: Emit, code: int) -> None:
+        n, now = len(self.tags), time.time_ns()
+        batch = SampleBatch.from_points(self.tags, now, [None] * n, code, source=self.name)
+        self._emit(emit, batch)
+
+    # -- connection ----------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Connect, secure the channel, log in and resolve namespaces (raises SourceError)."""
+        from asyncua import Client
+
+        cfg = self.config
+        where = f"opcua {cfg.name!r} ({cfg.url})"
+        install_log_redaction()
+        client = Client(cfg.url, timeout=cfg.timeout_s, watchdog_intervall=1.0)
+        client.strip_url_credentials = True
+        client.name = client.description = "historian collector"
+        client.product_uri = "urn:historian:collector"
+        client.session_timeout = 60_000
+        try:
+            if cfg.security_policy == "None":
+                log = logger.debug if self._warned_insecure else logger.warning
+                log("%s: SecurityPolicy None (allow_insecure = true): data travels unsigned and "
+                    "unencrypted", where)  # fmt: skip
+                self._warned_insecure = True
+            else:
+                await self._secure(client, where)
+            await asyncio.wait_for(client.connect(), timeout=cfg.timeout_s * 3)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                raise
+            raise _map_error(exc, where) from None
+        self._client = client
+        try:
+            self._resolved, self._unresolved = await self._resolve(client)
+        except BaseException as exc:
+            await self._teardown()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise _map_error(exc, where) from None
+        mode = cfg.security_mode if cfg.security_policy != "None" else "no security"
+        logger.info("%s: connected (%s, %s)", where, cfg.security_policy, mode)
+
+    async def _secure(self, client: Any, where: str) -> None:
+        from asyncua import ua
+        from asyncua.crypto.truststore import TrustStore
+        from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+
+        cfg = self.config
+        assert cfg.certificate and cfg.private_key and cfg.trust
+        for key in ("certificate", "private_key"):
+            path = getattr(cfg, key)
+            if not Path(path).is_file():
+                raise SourceSecurityError(f"{where}: {key} file {str(path)!r} not found")
+        trust = Path(cfg.trust)
+        if not trust.is_dir() or not any(
+            re.search(r"\.(der|pem|crt)$", f.name, re.I) for f in trust.iterdir()
+        ):
+            raise SourceSecurityError(
+                f"{where}: trust folder {str(trust)!r} is missing or holds no certificate; copy "
+                "the server's certificate (or its CA) there as .der/.pem"
+            )
+        uri = certificate_uri(Path(cfg.certificate))
+        if uri is None:
+            raise SourceSecurityError(
+                f"{where}: the client certificate has no URI in its SubjectAltName; OPC UA needs "
+                "one (the application URI)"
+            )
+        if cfg.application_uri and cfg.application_uri != uri:
+            raise SourceSecurityError(
+                f"{where}: application_uri {cfg.application_uri!r} does not match the client "
+                f"certificate's SAN URI {uri!r}; remove application_uri or fix the certificate"
+            )
+        client.application_uri = uri
+        key_password = None
+        if cfg.private_key_password_env:
+            key_password = os.environ.get(cfg.private_key_password_env)
+            if key_password is None:
+                raise SourceSecurityError(
+                    f"{where}: environment variable {cfg.private_key_password_env} "
+                    "(private_key_password_env) is not set"
+                )
+        if cfg.username_env:
+            user = os.environ.get(cfg.username_env)
+            password = os.environ.get(cfg.password_env or "")
+            missing = [n for n, v in ((cfg.username_env, user), (cfg.password_env, password))
+                       if v is None]  # fmt: skip
+            if missing:
+                raise SourceSecurityError(
+                    f"{where}: environment variable(s) {', '.join(map(str, missing))} not set "
+                    "(username_env/password_env)"
+                )
+            client.set_user(user)
+            client.set_password(password)
+        store = TrustStore([trust], [Path(cfg.crl)] if cfg.crl else [])
+        await store.load()
+        options = (
+            CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER
+        )
+        client.certificate_validator = CertificateValidator(options, store)
+        from asyncua.crypto.uacrypto import CertProperties
+
+        mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
+        cert = CertProperties(str(cfg.certificate), file_format(Path(cfg.certificate)))
+        key = CertProperties(str(cfg.private_key), file_format(Path(cfg.private_key)),
+                             key_password)  # fmt: skip
+        try:
+            await asyncio.wait_for(
+                client.set_security(
+                    _security_policy_class(cfg.security_policy), cert, key, mode=mode,
+                ),
+                timeout=cfg.timeout_s * 2,
+            )  # fmt: skip
+        except Exception as exc:
+            raise _map_error(exc, where) from None
+
+    async def _resolve(self, client: Any) -> tuple[list[_Resolved], list[tuple[str, int]]]:
+        """Node ids with namespace URIs turned into indexes for *this* session."""
+        from asyncua import ua
+
+        ns_array = list(await client.get_namespace_array())
+        ok: list[_Resolved] = []
+        bad: list[tuple[str, int]] = []
+        default_ms = self.config.every_s * 1000.0
+        for p in self.config.points:
+            nid = ua.NodeId.from_string(p.node)
+            uri = getattr(nid, "NamespaceUri", None)
+            if uri:
+                if uri not in ns_array:
+                    logger.error("opcua %r: tag %r: namespace %r is not on the server (has %s)",
+                                 self.name, p.tag, uri, ns_array)  # fmt: skip
+                    bad.append((p.tag, q.BAD_CONFIGURATION_ERROR))
+                    continue
+                nid = ua.NodeId(nid.Identifier, ns_array.index(uri), nid.NodeIdType)
+            else:
+                nid = ua.NodeId(nid.Identifier, nid.NamespaceIndex, nid.NodeIdType)
+            ms = p.sampling_s * 1000.0 if p.sampling_s is not None else default_ms
+            ok.append(_Resolved(p.tag, nid, ms))
+        return ok, bad
+
+    async def _teardown(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            await asyncio.wait_for(client.disconnect(), timeout=2.0)
+        except BaseException:  # a dead connection cannot close cleanly
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+
+    async def disconnect(self) -> None:
+        """Close the session (no error if not connected)."""
+        await self._teardown()
+        self._health.connected = False
+
+    async def read(self) -> SampleBatch:
+        """One Read of every point (full DataValues, both timestamps). Needs :meth:`connect`."""
+        if self._client is None:
+            raise SourceConnectError(f"opcua {self.name!r}: not connected; call connect() first")
+        try:
+            return await self._read_all(self._client)
+        except Exception as exc:
+            raise _map_error(exc, f"opcua {self.name!r}") from None
+
+    async def _read_all(self, client: Any) -> SampleBatch:
+        from asyncua import ua
+
+        tags: list[str] = []
+        ts: list[int] = []
+        vs: list[float] = []
+        qs: list[int] = []
+        for i in range(0, len(self._resolved), _READ_CHUNK):
+            chunk = self._resolved[i : i + _READ_CHUNK]
+            params = ua.ReadParameters()
+            params.TimestampsToReturn = ua.TimestampsToReturn.Both
+            params.MaxAge = 0
+            for r in chunk:
+                rv = ua.ReadValueId()
+                rv.NodeId = r.node
+                rv.AttributeId = ua.AttributeIds.Value
+                params.NodesToRead.append(rv)
+            results = await client.uaclient.read(params)
+            now = time.time_ns()
+            for r, dv in zip(chunk, results, strict=True):
+                value = dv.Value.Value if dv.Value is not None else None
+                t, v, c = _point(dv, value, now)
+                tags.append(r.tag)
+                ts.append(t)
+                vs.append(v)
+                qs.append(c)
+        return SampleBatch(tags, np.array(ts, np.int64), np.array(vs, np.float64),
+                           np.array(qs, np.uint32), self.name)  # fmt: skip
+
+    # -- run loop --------------------------------------------------------------------------
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Acquire until ``stop`` is set; reconnect on loss and record outages as Bad points."""
+        cfg = self.config
+        delay = 0.5
+        outage_recorded = False
+        ever_connected = False
+        while not stop.is_set():
+            try:
+                await self.connect()
+            except asyncio.CancelledError:
+                raise
+            except SourceError as exc:
+                h = self._health
+                h.errors += 1
+                h.last_error = str(exc)
+                h.connected = False
+                log = logger.error if isinstance(exc, SourceSecurityError) else logger.warning
+                log("%s; retrying in %.1f s", exc, delay)
+                if not outage_recorded:
+                    code = (q.BAD_NO_COMMUNICATION if not isinstance(exc, SourceSecurityError)
+                            else 0x80130000)  # BadSecurityChecksFailed  # fmt: skip
+                    self._emit_all(emit, code)
+                    outage_recorded = True
+                if isinstance(exc, SourceSecurityError):
+                    delay = max(delay, min(cfg.reconnect_max_delay_s, 10.0))
+                await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, cfg.reconnect_max_delay_s)
+                continue
+            if ever_connected:
+                self._health.reconnects += 1
+                logger.info("opcua %r: reconnected after an outage", self.name)
+            ever_connected = True
+            self._health.connected = True
+            delay = 0.5
+            outage_recorded = False
+            if self._unresolved:
+                self._emit(emit, SampleBatch.from_points(
+                    [t for t, _ in self._unresolved], time.time_ns(),
+                    [None] * len(self._unresolved), [c for _, c in self._unresolved],
+                    source=self.name))  # fmt: skip
+            try:
+                if cfg.acquire == "poll":
+                    await self._poll_loop(emit, stop)
+                else:
+                    await self._subscribe_loop(emit, stop)
+            except asyncio.CancelledError:
+                await self._teardown()
+                raise
+            except Exception as exc:
+                err = _map_error(exc, f"opcua {self.name!r}")
+                self._health.errors += 1
+                self._health.last_error = str(err)
+                logger.warning("opcua %r: connection lost (%s); recording Bad_NoCommunication "
+                               "and reconnecting", self.name, err)  # fmt: skip
+            self._health.connected = False
+            await self._teardown()
+            if not stop.is_set():
+                self._emit_all(emit, q.BAD_NO_COMMUNICATION)
+                outage_recorded = True
+                await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
+        await self._teardown()
+        self._health.connected = False
+        logger.info("opcua %r: stopped", self.name)
+
+    def _check_alive(self, client: Any) -> None:
+        from asyncua.client.ua_client import UaClientState
+
+        if client.uaclient.state is not UaClientState.CONNECTED:
+            raise SourceConnectError(f"connection state {client.uaclient.state.name}")
+
+    async def _subscribe_loop(self, emit: Emit, stop: asyncio.Event) -> None:
+        from asyncua import ua
+        from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+
+        client = self._client
+        cfg = self.config
+        lost = asyncio.Event()
+
+        async def on_lost(exc: Exception) -> None:
+            lost.set()
+
+        client.connection_lost_callback = on_lost
+        period_ms = cfg.every_s * 1000.0
+        sub = await client.create_subscription(
+            period_ms, None, queue_maxsize=cfg.queue_size, overflow=OverflowPolicy.DROP_OLDEST
+        )
+        by_node: dict[Any, list[str]] = {}
+        groups: dict[float, list[_Resolved]] = {}
+        for r in self._resolved:
+            groups.setdefault(r.sampling_ms, []).append(r)
+        failed: list[tuple[str, int]] = []
+        for sampling_ms, rs in groups.items():
+            queuesize = max(1, min(1000, math.ceil(period_ms / max(sampling_ms, 1.0)) + 1))
+            nodes = [client.get_node(r.node) for r in rs]
+            for start in range(0, len(nodes), 1000):
+                handles = await sub.subscribe_data_change(
+                    nodes[start : start + 1000], sampling_interval=sampling_ms, queuesize=queuesize
+                )
+                for r, h in zip(rs[start : start + 1000], handles, strict=True):
+                    if isinstance(h, ua.StatusCode):
+                        logger.warning("opcua %r: tag %r (%s) cannot be monitored: %s",
+                                       self.name, r.tag, r.node.to_string(), h.name)  # fmt: skip
+                        failed.append((r.tag, int(h.value)))
+                    else:
+                        by_node.setdefault(r.node, []).append(r.tag)
+        if failed:
+            self._emit(emit, SampleBatch.from_points(
+                [t for t, _ in failed], time.time_ns(), [None] * len(failed),
+                [c for _, c in failed], source=self.name))  # fmt: skip
+        logger.info("opcua %r: subscribed to %d nodes (publishing %.0f ms)",
+                    self.name, len(by_node), period_ms)  # fmt: skip
+        queue = getattr(sub, "_event_queue", None)  # drained in bulk; next_event() otherwise
+        while not stop.is_set():
+            if lost.is_set():
+                raise SourceConnectError("connection lost")
+            self._check_alive(client)
+            try:
+                ev = await sub.next_event(timeout=0.25)
+            except StopAsyncIteration:
+                raise SourceConnectError("subscription closed") from None
+            if ev is None:
+                continue
+            events = [ev]
+            if queue is not None:
+                while len(events) < _MAX_DRAIN:
+                    try:
+                        nxt = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if nxt is None:
+                        break
+                    events.append(nxt)
+            now = time.time_ns()
+            tags: list[str] = []
+            ts: list[int] = []
+            vs: list[float] = []
+            qs: list[int] = []
+            for e in events:
+                if isinstance(e, DataChangeEvent):
+                    node_tags = by_node.get(e.node.nodeid)
+                    if not node_tags:
+                        continue
+                    t, v, c = _point(e.data.monitored_item.Value, e.value, now)
+                    for tag in node_tags:
+                        tags.append(tag)
+                        ts.append(t)
+                        vs.append(v)
+                        qs.append(c)
+                elif isinstance(e, StatusChangeEvent):
+                    status = e.notification.Status
+                    if not status.is_good():
+                        raise SourceConnectError(f"subscription status {status.name}")
+            if tags:
+                self._emit(emit, SampleBatch(
+                    tags, np.array(ts, np.int64), np.array(vs, np.float64),
+                    np.array(qs, np.uint32), self.name))  # fmt: skip
+
+    async def _poll_loop(self, emit: Emit, stop: asyncio.Event) -> None:
+        client = self._client
+        every = self.config.every_s
+        next_t = time.monotonic()
+        skipped = 0
+        while not stop.is_set():
+            self._check_alive(client)
+            timeout = self.config.timeout_s * 2
+            batch = await asyncio.wait_for(self._read_all(client), timeout=timeout)
+            self._emit(emit, self._only_changed(batch))
+            next_t += every
+            now = time.monotonic()
+            if next_t < now:  # fell behind: skip ticks instead of piling up requests
+                missed = int((now - next_t) / every) + 1
+                skipped += missed
+                next_t += missed * every
+                self._health.extra["skipped_ticks"] = skipped
+            await _sleep_or_stop(stop, next_t - time.monotonic())
+
+    def _only_changed(self, batch: SampleBatch) -> SampleBatch:
+        keep = np.ones(len(batch), bool)
+        for i, tag in enumerate(batch.tags):
+            cur = (int(batch.t_ns[i]), float(batch.values[i]), int(batch.quality[i]))
+            prev = self._last_polled.get(tag)
+            if prev is not None and prev[0] == cur[0] and prev[2] == cur[2] and (
+                prev[1] == cur[1] or (math.isnan(prev[1]) and math.isnan(cur[1]))
+            ):
+                keep[i] = False
+            self._last_polled[tag] = cur
+        if keep.all():
+            return batch
+        idx = np.flatnonzero(keep)
+        return SampleBatch([batch.tags[i] for i in idx], batch.t_ns[idx], batch.values[idx],
+                           batch.quality[idx], batch.source)  # fmt: skip
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        await asyncio.sleep(0)
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+# --------------------------------------------------------------------------- browse
+@dataclass(frozen=True)
+class BrowsedVariable:
+    """A variable found by :func:`browse`.
+
+    Attributes
+    ----------
+    node : str
+        Node id in namespace-URI form (``nsu=<uri>;s=...``), stable across server restarts.
+    path : str
+        Browse path from the start node, e.g. ``"Objects/Reactor/Temperature"``.
+    data_type : str
+        The variable's data type name (``"Double"``, ``"Boolean"``, ...).
+    tag : str
+        A suggested tag name derived from the path.
+    """
+
+    node: str
+    path: str
+    data_type: str
+    tag: str
+
+
+def _nsu_form(nid: Any, ns_array: Sequence[str]) -> str:
+    text = nid.to_string()
+    if nid.NamespaceIndex == 0 or nid.NamespaceIndex >= len(ns_array):
+        return text
+    body = text.split(";", 1)[1] if text.startswith("ns=") else text
+    return f"nsu={ns_array[nid.NamespaceIndex]};{body}"
+
+
+def _suggest_tag(path: str) -> str:
+    parts = path.split("/")
+    if parts and parts[0] == "Objects":
+        parts = parts[1:]
+    name = ".".join(re.sub(r"[^A-Za-z0-9._:-]+", "_", p).strip("_.") for p in parts if p)
+    name = re.sub(r"\.{2,}", ".", name).lstrip("._-:") or "tag"
+    return name[:200]
+
+
+async def abrowse(
+    url: str,
+    *,
+    security: OpcUaSourceConfig | None = None,
+    allow_insecure: bool = False,
+    root: str = "i=85",
+    max_depth: int = 10,
+    limit: int = 10_000,
+) -> list[BrowsedVariable]:
+    """Async :func:`browse`."""
+    if security is not None:
+        cfg = replace(security, url=url, points=())
+    else:
+        cfg = OpcUaSourceConfig(name="browse", url=url, security_policy="None",
+                                allow_insecure=allow_insecure)  # fmt: skip
+    src = OpcUaSource.__new__(OpcUaSource)
+    try:
+        check_opcua_security(cfg)
+    except ValueError as exc:
+        raise SourceSecurityError(
+            f"browse {url}: {exc} (pass security=OpcUaSourceConfig(...) with certificate, "
+            "private_key and trust, or allow_insecure=True)"
+        ) from None
+    src.config, src.name, src.tags = cfg, cfg.name, []
+    src._client, src._health, src._rate, src._last_polled = None, SourceHealth(), _Rate(), {}
+    src._resolved, src._unresolved, src._warned_insecure = [], [], False
+    await src.connect()
+    client = src._client
+    try:
+        return await _walk(client, root, max_depth, limit)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise _map_error(exc, f"browse {url}") from None
+    finally:
+        await src._teardown()
+
+
+async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[BrowsedVariable]:
+    from asyncua import ua
+
+    ns_array = list(await client.get_namespace_array())
+    out: list[BrowsedVariable] = []
+    seen: set[Any] = set()
+    start = client.get_node(root)
+    start_name = (await start.read_browse_name()).Name
+    frontier: list[tuple[Any, str, int]] = [(start, start_name, 0)]
+    variables: list[tuple[Any, str]] = []
+    mask = ua.NodeClass.Object | ua.NodeClass.Variable
+    while frontier and len(variables) < limit:
+        node, path, depth = frontier.pop(0)
+        refs = await node.get_references(
+            refs=ua.ObjectIds.HierarchicalReferences, direction=ua.BrowseDirection.Forward,
+            nodeclassmask=mask,
+        )  # fmt: skip
+        for ref in refs:
+            nid = ref.NodeId
+            if nid in seen or ref.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasProperty):
+                continue
+            seen.add(nid)
+            if nid.NamespaceIndex == 0:  # the server's own objects (Server, Types, ...)
+                continue
+            child_path = f"{path}/{ref.BrowseName.Name}"
+            if ref.NodeClass == ua.NodeClass.Variable:
+                variables.append((nid, child_path))
+                if len(variables) >= limit:
+                    break
+            if depth + 1 < max_depth:
+                frontier.append((client.get_node(nid), child_path, depth + 1))
+    for i in range(0, len(variables), _READ_CHUNK):
+        chunk = variables[i : i + _READ_CHUNK]
+        params = ua.ReadParameters()
+        for nid, _ in chunk:
+            rv = ua.ReadValueId()
+            rv.NodeId = nid
+            rv.AttributeId = ua.AttributeIds.DataType
+            params.NodesToRead.append(rv)
+        results = await client.uaclient.read(params)
+        for (nid, path), dv in zip(chunk, results, strict=True):
+            dtype = "Unknown"
+            if dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId):
+                dt = dv.Value.Value
+                if dt.NamespaceIndex == 0 and isinstance(dt.Identifier, int):
+                    dtype = ua.ObjectIdNames.get(dt.Identifier, str(dt.Identifier))
+                else:
+                    dtype = _nsu_form(dt, ns_array)
+            out.append(BrowsedVariable(_nsu_form(nid, ns_array), path, dtype, _suggest_tag(path)))
+    return out
+
+
+def browse(
+    url: str,
+    *,
+    security: OpcUaSourceConfig | None = None,
+    allow_insecure: bool = False,
+    root: str = "i=85",
+    max_depth: int = 10,
+    limit: int = 10_000,
+) -> list[BrowsedVariable]:
+    """List the variables of an OPC UA server (for writing a config; never adds tags itself).
+
+    Parameters
+    ----------
+    url : str
+        ``opc.tcp://host:port[/path]``, without credentials.
+    security : OpcUaSourceConfig, optional
+        Security settings (certificate, private_key, trust, username_env, ...) to connect with;
+        its ``url`` and ``points`` are ignored. Without it only an insecure connection is possible,
+        which needs ``allow_insecure=True``.
+    allow_insecure : bool
+        Allow SecurityPolicy None when ``security`` is not given.
+    root : str
+        Node id to start from (default the Objects folder, ``i=85``).
+    max_depth, limit : int
+        How deep to descend and how many variables to return at most.
+
+    Returns
+    -------
+    list of BrowsedVariable
+        ``node`` in ``nsu=`` form, ``path``, ``data_type`` and a suggested ``tag``; pass them to
+        :func:`config_stub` for a TOML section.
+    """
+    from historian._sync import sync
+
+    return sync(abrowse(url, security=security, allow_insecure=allow_insecure, root=root,
+                        max_depth=max_depth, limit=limit))  # fmt: skip
+
+
+_NUMERIC_TYPES = {
+    "Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64", "Float",
+    "Double", "Number", "Integer", "UInteger", "Enumeration", "BaseDataType", "Unknown",
+}  # fmt: skip
+
+
+def config_stub(
+    variables: Sequence[BrowsedVariable],
+    *,
+    name: str = "server",
+    url: str = "opc.tcp://127.0.0.1:4840",
+    numeric_only: bool = True,
+) -> str:
+    """A TOML ``[[opcua]]`` section for ``variables``, secure by default, to edit and paste.
+
+    Examples
+    --------
+    >>> v = BrowsedVariable("nsu=urn:plant;s=Reactor.T", "Objects/Reactor/T", "Double", "Reactor.T")
+    >>> print(config_stub([v], name="reactor", url="opc.tcp://10.0.0.9:4840"))  # doctest: +ELLIPSIS
+    [[opcua]]
+    name = "reactor"
+    url = "opc.tcp://10.0.0.9:4840"
+    ...
+      [[opcua.points]]
+      tag = "Reactor.T"
+      node = "nsu=urn:plant;s=Reactor.T"   # Objects/Reactor/T (Double)
+    <BLANKLINE>
+    """
+
+    def s(x: str) -> str:
+        return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [
+        "[[opcua]]",
+        f"name = {s(name)}",
+        f"url = {s(url)}",
+        'acquire = "subscribe"               # subscribe | poll',
+        'every = "500ms"                     # publishing (subscribe) or polling interval',
+        'security_policy = "Basic256Sha256"  # "None" is refused unless allow_insecure = true',
+        'security_mode = "SignAndEncrypt"    # Sign | SignAndEncrypt',
+        'certificate = "pki/client.der"',
+        'private_key = "pki/client.pem"',
+        'trust = "pki/trusted"               # folder with the server certificate (or its CA)',
+        '# username_env = "PLANT_OPCUA_USER"',
+        '# password_env = "PLANT_OPCUA_PASSWORD"',
+        "",
+    ]
+    used: set[str] = set()
+    for v in variables:
+        if numeric_only and v.data_type not in _NUMERIC_TYPES:
+            continue
+        tag, n = v.tag, 2
+        while tag in used:
+            tag, n = f"{v.tag}_{n}", n + 1
+        used.add(tag)
+        lines += ["  [[opcua.points]]", f"  tag = {s(tag)}",
+                  f"  node = {s(v.node)}   # {v.path} ({v.data_type})", ""]  # fmt: skip
+    return "\n".join(lines)
