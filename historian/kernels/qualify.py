@@ -1,0 +1,797 @@
+"""Qualification: per-tag rules that downgrade a point's OPC UA quality and say why.
+
+Each rule that fires on a point sets a :class:`Reason` bit and proposes an OPC UA StatusCode; the
+worst proposal wins, and it replaces the source's quality only when it is strictly worse (a
+source's Bad is never upgraded, its sub-code is kept). The raw value is never changed.
+
+========== =================================================== ==================================
+reason     fires when                                          default quality
+========== =================================================== ==================================
+RANGE      value < lo or value > hi                            BadOutOfRange (``mode="hard"``) or
+                                                               UncertainEngineeringUnitsExceeded
+ROC        |dv/dt| > max_per_s against the previous point      UncertainSensorNotAccurate
+FLATLINE   value within epsilon of the run start for longer    UncertainLastUsableValue
+           than duration
+SPIKE      |x - median| > k * 1.4826 * MAD over the last       UncertainSensorNotAccurate
+           ``window`` points (Hampel)
+GAP        first point after more than ``expected`` without   UncertainDataSubNormal
+           data
+NONFINITE  value is NaN or +/-inf (on unless disabled)         BadSensorFailure
+FUTURE     time > now + tolerance                              BadInvalidTimestamp
+PAST       time < earliest, or older than now - max_age        BadInvalidTimestamp
+========== =================================================== ==================================
+
+Streaming: a :class:`Qualifier` (one per tag) carries its state across calls, so the result for a
+stream never depends on how it was cut into batches. Points are taken in arrival order; a point
+older than the newest time seen so far (a *late* point), or one flagged FUTURE/PAST, is judged by
+the stateless rules only (range, non-finite, future, past) and leaves the state untouched. The
+stateful rules (rate of change, flatline, spike) look only at finite points whose source quality is
+not Bad; the gap rule looks at every in-order point. See ``docs/qualification.md``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from historian.kernels.qualify import Qualifier, reason_names
+>>> qual = Qualifier({"range": {"lo": 0, "hi": 100}, "roc": {"max_per_s": 5}})
+>>> t = np.array([0, 1, 2, 3], dtype=np.int64) * 1_000_000_000
+>>> quality, reasons = qual.qualify(t, [10.0, 12.0, 150.0, np.nan], now_ns=10**18)
+>>> [hex(int(c)) for c in quality]
+['0x0', '0x0', '0x803c0000', '0x808c0000']
+>>> [reason_names(r) for r in reasons]
+[[], [], ['range', 'roc'], ['nonfinite']]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from historian.errors import InvalidArgumentError, InvalidDataError
+from historian.kernels import _qualify_jit as _jit
+from historian.model import quality as _q
+from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array
+
+__all__ = [
+    "REASONS_DTYPE",
+    "QualificationRules",
+    "Qualifier",
+    "Reason",
+    "find_gaps",
+    "qualify_history",
+    "reason_names",
+]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+REASONS_DTYPE = np.dtype(np.uint16)
+"""dtype of the reasons array (16 bits; 8 are in use)."""
+
+
+class Reason(enum.IntFlag):
+    """Which rule fired on a point: one bit per rule, OR-ed together (stored as uint16)."""
+
+    RANGE = 1 << 0
+    ROC = 1 << 1
+    FLATLINE = 1 << 2
+    SPIKE = 1 << 3
+    GAP = 1 << 4
+    NONFINITE = 1 << 5
+    FUTURE = 1 << 6
+    PAST = 1 << 7
+
+
+# When several rules of the same severity fire, the first in this order gives the sub-code.
+_PRIORITY = (
+    Reason.NONFINITE,
+    Reason.FUTURE,
+    Reason.PAST,
+    Reason.RANGE,
+    Reason.SPIKE,
+    Reason.ROC,
+    Reason.FLATLINE,
+    Reason.GAP,
+)
+_RULE_OF_REASON = {
+    Reason.RANGE: "range",
+    Reason.ROC: "roc",
+    Reason.FLATLINE: "flatline",
+    Reason.SPIKE: "spike",
+    Reason.GAP: "gap",
+    Reason.NONFINITE: "nonfinite",
+    Reason.FUTURE: "future",
+    Reason.PAST: "past",
+}
+_DEFAULT_QUALITY = {
+    "range": _q.BAD_OUT_OF_RANGE,
+    "roc": _q.UNCERTAIN_SENSOR_NOT_ACCURATE,
+    "flatline": _q.UNCERTAIN_LAST_USABLE_VALUE,
+    "spike": _q.UNCERTAIN_SENSOR_NOT_ACCURATE,
+    "gap": _q.UNCERTAIN_DATA_SUB_NORMAL,
+    "nonfinite": _q.BAD_SENSOR_FAILURE,
+    "future": _q.BAD_INVALID_TIMESTAMP,
+    "past": _q.BAD_INVALID_TIMESTAMP,
+}
+_RANGE_MODES = {"hard": _q.BAD_OUT_OF_RANGE, "engineering": _q.UNCERTAIN_ENGINEERING_UNITS_EXCEEDED}
+_KEYS = {
+    "range": ("lo", "hi", "mode", "quality"),
+    "roc": ("max_per_s", "quality"),
+    "flatline": ("duration", "epsilon", "quality"),
+    "spike": ("window", "k", "min_deviation", "quality"),
+    "gap": ("expected", "quality"),
+    "nonfinite": ("quality",),
+    "future": ("tolerance", "quality"),
+    "past": ("max_age", "earliest", "quality"),
+}
+_EXAMPLE = (
+    '{"range": {"lo": 0, "hi": 200}, "roc": {"max_per_s": 5}, '
+    '"flatline": {"duration": "10min", "epsilon": 0}, "spike": {"window": 11, "k": 5}, '
+    '"gap": {"expected": "5s"}, "future": {"tolerance": "5min"}, "past": {"max_age": "365d"}}'
+)
+
+
+def reason_names(reasons: int) -> list[str]:
+    """The rule names in a reasons bitmask, e.g. ``['range', 'roc']``.
+
+    >>> reason_names(Reason.RANGE | Reason.SPIKE)
+    ['range', 'spike']
+    """
+    r = int(reasons)
+    return [_RULE_OF_REASON[b] for b in Reason if r & b]
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def _format_ns(ns: int) -> str:
+    """An exact, readable duration string (``600000000000`` -> ``'10min'``)."""
+    for unit, size in (
+        ("d", 86400 * 10**9),
+        ("h", 3600 * 10**9),
+        ("min", 60 * 10**9),
+        ("s", 10**9),
+        ("ms", 10**6),
+        ("us", 10**3),
+    ):
+        if ns and ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"
+
+
+def _number(
+    rule: str, key: str, value: Any, *, minimum: float | None = None, strict: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidArgumentError(
+            f"qualification rule {rule!r}: {key!r} must be a number, not {value!r}"
+        )
+    f = float(value)
+    if not math.isfinite(f):
+        raise InvalidArgumentError(f"qualification rule {rule!r}: {key!r} must be finite, not {f}")
+    if minimum is not None and (f < minimum or (strict and f == minimum)):
+        op = ">" if strict else ">="
+        raise InvalidArgumentError(
+            f"qualification rule {rule!r}: {key!r} must be {op} {minimum:g}, got {f:g}"
+        )
+    return f
+
+
+def _duration(rule: str, key: str, value: Any) -> int:
+    try:
+        ns = duration_ns(value)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(
+            f"qualification rule {rule!r}: {key!r} is not a duration ({exc}); "
+            "use seconds or a string such as '5s', '10min'"
+        ) from None
+    if ns > INT64_MAX:
+        raise InvalidArgumentError(
+            f"qualification rule {rule!r}: {key!r} is longer than int64 nanoseconds (292 years)"
+        )
+    return ns
+
+
+def _quality(rule: str, value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            return _q.code(value)
+        except KeyError:
+            raise InvalidArgumentError(
+                f"qualification rule {rule!r}: unknown quality {value!r}; use an OPC UA StatusCode "
+                "name such as 'Bad_OutOfRange' or 'Uncertain_SensorNotAccurate', or an int"
+            ) from None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and 0 <= value < 2**32:
+        return int(value)
+    raise InvalidArgumentError(
+        f"qualification rule {rule!r}: 'quality' must be a StatusCode name or a uint32, "
+        f"not {value!r}"
+    )
+
+
+def _quality_text(code: int) -> str | int:
+    text = _q.name(code)
+    try:
+        if _q.code(text) == code:
+            return text
+    except KeyError:
+        pass
+    return code
+
+
+@dataclasses.dataclass(frozen=True)
+class QualificationRules:
+    """A validated, normalised rule set (durations in ns, qualities as StatusCodes).
+
+    Build it with :meth:`from_dict`; ``None`` for a rule means the rule is off. ``nonfinite`` is
+    on unless the dict says ``"nonfinite": False``.
+
+    Examples
+    --------
+    >>> r = QualificationRules.from_dict({"flatline": {"duration": "600s"}})
+    >>> r.to_dict()["flatline"]
+    {'duration': '10min', 'epsilon': 0.0, 'quality': 'UncertainLastUsableValue'}
+    >>> r.version == QualificationRules.from_dict({"flatline": {"duration": "10min"}}).version
+    True
+    """
+
+    range_lo: float | None = None
+    range_hi: float | None = None
+    range_mode: str | None = None  # None: the range rule is off
+    range_quality: int = _q.BAD_OUT_OF_RANGE
+    roc_max_per_s: float | None = None
+    roc_quality: int = _DEFAULT_QUALITY["roc"]
+    flatline_ns: int | None = None
+    flatline_epsilon: float = 0.0
+    flatline_quality: int = _DEFAULT_QUALITY["flatline"]
+    spike_window: int | None = None
+    spike_k: float = 3.0
+    spike_min_deviation: float = 0.0
+    spike_quality: int = _DEFAULT_QUALITY["spike"]
+    gap_ns: int | None = None
+    gap_quality: int = _DEFAULT_QUALITY["gap"]
+    nonfinite: bool = True
+    nonfinite_quality: int = _DEFAULT_QUALITY["nonfinite"]
+    future_tolerance_ns: int | None = None
+    future_quality: int = _DEFAULT_QUALITY["future"]
+    past_max_age_ns: int | None = None
+    past_earliest_ns: int | None = None
+    past_quality: int = _DEFAULT_QUALITY["past"]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> QualificationRules:
+        """Parse and validate a rules dict (the JSON form stored on :class:`~historian.Tag`).
+
+        Raises :class:`~historian.errors.InvalidArgumentError` naming the bad key and the fix.
+
+        >>> QualificationRules.from_dict({"rnage": {}})
+        Traceback (most recent call last):
+        ...
+        historian.errors.InvalidArgumentError: unknown qualification rule 'rnage'; ...
+        """
+        if d is None:
+            return cls()
+        if isinstance(d, QualificationRules):
+            return d
+        if not isinstance(d, Mapping):
+            raise InvalidArgumentError(
+                f"qualification rules must be a dict such as {_EXAMPLE}, not {type(d).__name__}"
+            )
+        kw: dict[str, Any] = {}
+        for rule, body in d.items():
+            if rule not in _KEYS:
+                raise InvalidArgumentError(
+                    f"unknown qualification rule {rule!r}; known rules: {', '.join(_KEYS)} "
+                    f"(example: {_EXAMPLE})"
+                )
+            if body is None or body is False:
+                if rule == "nonfinite":
+                    kw["nonfinite"] = False
+                continue
+            if body is True:
+                body = {}
+            if not isinstance(body, Mapping):
+                raise InvalidArgumentError(
+                    f"qualification rule {rule!r} must be a dict of settings, not {body!r}"
+                )
+            for key in body:
+                if key not in _KEYS[rule]:
+                    raise InvalidArgumentError(
+                        f"qualification rule {rule!r}: unknown key {key!r}; "
+                        f"allowed: {', '.join(_KEYS[rule])}"
+                    )
+            getattr(cls, f"_parse_{rule}")(body, kw)
+        return cls(**kw)
+
+    @staticmethod
+    def _parse_range(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        lo = None if b.get("lo") is None else _number("range", "lo", b["lo"])
+        hi = None if b.get("hi") is None else _number("range", "hi", b["hi"])
+        if lo is None and hi is None:
+            raise InvalidArgumentError(
+                "qualification rule 'range' needs 'lo' and/or 'hi', e.g. {'lo': 0, 'hi': 200}"
+            )
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidArgumentError(
+                f"qualification rule 'range': lo ({lo:g}) is above hi ({hi:g})"
+            )
+        mode = b.get("mode", "hard")
+        if mode not in _RANGE_MODES:
+            raise InvalidArgumentError(
+                f"qualification rule 'range': 'mode' must be 'hard' (Bad_OutOfRange) or "
+                f"'engineering' (Uncertain_EngineeringUnitsExceeded), not {mode!r}"
+            )
+        kw.update(range_lo=lo, range_hi=hi, range_mode=mode)
+        code = _quality("range", b["quality"]) if "quality" in b else _RANGE_MODES[mode]
+        kw["range_quality"] = code
+
+    @staticmethod
+    def _parse_roc(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        if "max_per_s" not in b:
+            raise InvalidArgumentError(
+                "qualification rule 'roc' needs 'max_per_s' (largest |change| per second)"
+            )
+        kw["roc_max_per_s"] = _number("roc", "max_per_s", b["max_per_s"], minimum=0.0)
+        if "quality" in b:
+            kw["roc_quality"] = _quality("roc", b["quality"])
+
+    @staticmethod
+    def _parse_flatline(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        if "duration" not in b:
+            raise InvalidArgumentError(
+                "qualification rule 'flatline' needs 'duration', e.g. {'duration': '10min'}"
+            )
+        kw["flatline_ns"] = _duration("flatline", "duration", b["duration"])
+        kw["flatline_epsilon"] = _number("flatline", "epsilon", b.get("epsilon", 0.0), minimum=0.0)
+        if "quality" in b:
+            kw["flatline_quality"] = _quality("flatline", b["quality"])
+
+    @staticmethod
+    def _parse_spike(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        w = b.get("window", 11)
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or not 3 <= w <= 100_000:
+            raise InvalidArgumentError(
+                f"qualification rule 'spike': 'window' must be an int from 3 to 100000 "
+                f"(points, including the current one), not {w!r}"
+            )
+        kw["spike_window"] = int(w)
+        kw["spike_k"] = _number("spike", "k", b.get("k", 3.0), minimum=0.0, strict=True)
+        kw["spike_min_deviation"] = _number(
+            "spike", "min_deviation", b.get("min_deviation", 0.0), minimum=0.0
+        )
+        if "quality" in b:
+            kw["spike_quality"] = _quality("spike", b["quality"])
+
+    @staticmethod
+    def _parse_gap(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        if "expected" not in b:
+            raise InvalidArgumentError(
+                "qualification rule 'gap' needs 'expected' (longest normal time between points), "
+                "e.g. {'expected': '5s'}"
+            )
+        kw["gap_ns"] = _duration("gap", "expected", b["expected"])
+        if "quality" in b:
+            kw["gap_quality"] = _quality("gap", b["quality"])
+
+    @staticmethod
+    def _parse_nonfinite(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        kw["nonfinite"] = True
+        if "quality" in b:
+            kw["nonfinite_quality"] = _quality("nonfinite", b["quality"])
+
+    @staticmethod
+    def _parse_future(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        kw["future_tolerance_ns"] = _duration("future", "tolerance", b.get("tolerance", "5min"))
+        if "quality" in b:
+            kw["future_quality"] = _quality("future", b["quality"])
+
+    @staticmethod
+    def _parse_past(b: Mapping[str, Any], kw: dict[str, Any]) -> None:
+        if b.get("max_age") is None and b.get("earliest") is None:
+            raise InvalidArgumentError(
+                "qualification rule 'past' needs 'max_age' (e.g. '365d', relative to now) and/or "
+                "'earliest' (an absolute time such as '2000-01-01T00:00:00Z')"
+            )
+        if b.get("max_age") is not None:
+            kw["past_max_age_ns"] = _duration("past", "max_age", b["max_age"])
+        if b.get("earliest") is not None:
+            try:
+                kw["past_earliest_ns"] = to_ns(b["earliest"])
+            except Exception as exc:
+                raise InvalidArgumentError(
+                    f"qualification rule 'past': 'earliest' is not a time ({exc})"
+                ) from None
+        if "quality" in b:
+            kw["past_quality"] = _quality("past", b["quality"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON-serialisable form (equivalent spellings give equal dicts)."""
+        d: dict[str, Any] = {}
+        if self.range_mode is not None:
+            d["range"] = {
+                "lo": self.range_lo,
+                "hi": self.range_hi,
+                "mode": self.range_mode,
+                "quality": _quality_text(self.range_quality),
+            }
+        if self.roc_max_per_s is not None:
+            d["roc"] = {"max_per_s": self.roc_max_per_s, "quality": _quality_text(self.roc_quality)}
+        if self.flatline_ns is not None:
+            d["flatline"] = {
+                "duration": _format_ns(self.flatline_ns),
+                "epsilon": self.flatline_epsilon,
+                "quality": _quality_text(self.flatline_quality),
+            }
+        if self.spike_window is not None:
+            d["spike"] = {
+                "window": self.spike_window,
+                "k": self.spike_k,
+                "min_deviation": self.spike_min_deviation,
+                "quality": _quality_text(self.spike_quality),
+            }
+        if self.gap_ns is not None:
+            d["gap"] = {
+                "expected": _format_ns(self.gap_ns),
+                "quality": _quality_text(self.gap_quality),
+            }
+        d["nonfinite"] = (
+            {"quality": _quality_text(self.nonfinite_quality)} if self.nonfinite else False
+        )
+        if self.future_tolerance_ns is not None:
+            d["future"] = {
+                "tolerance": _format_ns(self.future_tolerance_ns),
+                "quality": _quality_text(self.future_quality),
+            }
+        if self.past_max_age_ns is not None or self.past_earliest_ns is not None:
+            past: dict[str, Any] = {}
+            if self.past_max_age_ns is not None:
+                past["max_age"] = _format_ns(self.past_max_age_ns)
+            if self.past_earliest_ns is not None:
+                past["earliest"] = self.past_earliest_ns
+            past["quality"] = _quality_text(self.past_quality)
+            d["past"] = past
+        return d
+
+    @property
+    def version(self) -> str:
+        """A stable hash of the canonical rules (12 hex digits): store it with the results."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def stateful(self) -> bool:
+        """True when a rule needs the state carried between batches."""
+        return any(
+            x is not None
+            for x in (self.roc_max_per_s, self.flatline_ns, self.spike_window, self.gap_ns)
+        )
+
+    def _lut(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every reasons byte: the winning StatusCode and its severity rank (0, 1, 2)."""
+        codes = {
+            Reason.RANGE: self.range_quality,
+            Reason.ROC: self.roc_quality,
+            Reason.FLATLINE: self.flatline_quality,
+            Reason.SPIKE: self.spike_quality,
+            Reason.GAP: self.gap_quality,
+            Reason.NONFINITE: self.nonfinite_quality,
+            Reason.FUTURE: self.future_quality,
+            Reason.PAST: self.past_quality,
+        }
+        lut_code = np.zeros(256, dtype=np.uint32)
+        lut_rank = np.zeros(256, dtype=np.int64)
+        for r in range(1, 256):
+            best, rank = 0, -1
+            for bit in _PRIORITY:
+                if r & bit:
+                    c = codes[bit]
+                    k = _severity_rank(c)
+                    if k > rank:
+                        best, rank = c, k
+            lut_code[r] = best
+            lut_rank[r] = rank
+        return lut_code, lut_rank
+
+
+def _severity_rank(code: int) -> int:
+    if code & 0x80000000:
+        return 2
+    return 1 if code & 0x40000000 else 0
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _inputs(t_ns: Any, values: Any, quality: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(t_ns, np.ndarray) and t_ns.dtype == np.int64 and t_ns.ndim == 1:
+        t = np.ascontiguousarray(t_ns)
+    else:
+        t = to_ns_array(t_ns)
+    try:
+        v = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidDataError(
+            f"values must be numbers convertible to float64, got {type(values).__name__}"
+        ) from None
+    if v.ndim != 1:
+        raise InvalidDataError(f"values must be 1-D, got shape {v.shape}")
+    if v.shape[0] != t.shape[0]:
+        raise InvalidDataError(f"{t.shape[0]} times but {v.shape[0]} values; they must match")
+    if quality is None:
+        q = np.zeros(t.shape[0], dtype=np.uint32)
+    else:
+        qa = np.asarray(quality)
+        if qa.ndim == 0:
+            qa = np.full(t.shape[0], qa)
+        if qa.dtype.kind not in "iu" and not (qa.size == 0 and qa.dtype.kind == "f"):
+            raise InvalidDataError(f"quality must be uint32 StatusCodes, got dtype {qa.dtype}")
+        if qa.ndim != 1 or qa.shape[0] != t.shape[0]:
+            raise InvalidDataError(f"{t.shape[0]} times but quality of shape {qa.shape}")
+        if qa.dtype.kind == "i" and qa.size and (qa.min() < 0 or qa.max() >= 2**32):
+            raise InvalidDataError("quality codes must lie in 0 .. 2**32-1 (uint32 StatusCodes)")
+        q = np.ascontiguousarray(qa, dtype=np.uint32)
+    return t, v, q
+
+
+# ----------------------------------------------------------------------------- streaming
+
+_STATE_FORMAT = 1
+
+
+class Qualifier:
+    """Streaming qualification for one tag: call :meth:`qualify` on each batch as it arrives.
+
+    Parameters
+    ----------
+    rules : dict, QualificationRules or None
+        The tag's rules (see :meth:`QualificationRules.from_dict`).
+
+    Notes
+    -----
+    The result for a stream does not depend on how it is cut into batches, provided ``now_ns`` is
+    the same (it only matters for the future/past rules). One instance is not thread-safe; the
+    kernels release the GIL, so different tags can be qualified in parallel threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> qual = Qualifier({"flatline": {"duration": "2s"}})
+    >>> t = np.arange(5, dtype=np.int64) * 1_000_000_000
+    >>> _, r1 = qual.qualify(t[:2], [1.0, 1.0], now_ns=0)
+    >>> _, r2 = qual.qualify(t[2:], [1.0, 1.0, 2.0], now_ns=0)
+    >>> r1.tolist() + r2.tolist()  # stuck for more than 2 s from t=3 s on
+    [0, 0, 0, 4, 0]
+    """
+
+    def __init__(self, rules: QualificationRules | Mapping[str, Any] | None = None) -> None:
+        self._rules = QualificationRules.from_dict(rules)
+        self._lut_code, self._lut_rank = self._rules._lut()
+        self._istate = np.zeros(_jit.ISTATE_SIZE, dtype=np.int64)
+        self._fstate = np.zeros(_jit.FSTATE_SIZE, dtype=np.float64)
+        w = self._rules.spike_window or 0
+        self._ring = np.zeros(w, dtype=np.float64)
+        self._sorted = np.zeros(w, dtype=np.float64)
+
+    @classmethod
+    def for_tag(cls, tag: Any) -> Qualifier:
+        """A qualifier for a :class:`~historian.Tag`; a ``range`` rule without ``lo``/``hi``
+        takes the tag's engineering range."""
+        rules = dict(tag.rules or {})
+        rng = rules.get("range")
+        if isinstance(rng, Mapping) and rng.get("lo") is None and rng.get("hi") is None:
+            if tag.lo is None and tag.hi is None:
+                raise InvalidArgumentError(
+                    f"tag {tag.name!r}: the 'range' rule has no lo/hi and the tag has no range"
+                )
+            rules["range"] = {**rng, "lo": tag.lo, "hi": tag.hi}
+        return cls(rules)
+
+    @property
+    def rules(self) -> QualificationRules:
+        """The rules this qualifier applies."""
+        return self._rules
+
+    def reset(self) -> None:
+        """Forget the stream seen so far."""
+        self._istate[:] = 0
+        self._fstate[:] = 0.0
+
+    def qualify(
+        self, t_ns: Any, values: Any, quality: Any = None, now_ns: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Qualify one batch; returns ``(quality_out uint32, reasons uint16)``.
+
+        Parameters
+        ----------
+        t_ns : array of int64 ns (or anything :func:`historian.model.to_ns_array` takes)
+        values : array of float64
+        quality : array of uint32 StatusCodes from the source, or None (all Good)
+        now_ns : int, optional
+            The current time for the future/past rules (default: the clock at the call).
+        """
+        t, v, q = _inputs(t_ns, values, quality)
+        return self._run(t, v, q, now_ns)
+
+    def _run(
+        self, t: np.ndarray, v: np.ndarray, q: np.ndarray, now: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        r = self._rules
+        n = t.shape[0]
+        out_q = np.empty(n, dtype=np.uint32)
+        out_r = np.empty(n, dtype=np.uint16)
+        if n == 0:
+            return out_q, out_r
+        if now is None and (r.future_tolerance_ns is not None or r.past_max_age_ns is not None):
+            now = now_ns()
+        future_limit, past_limit = INT64_MAX, INT64_MIN
+        if r.future_tolerance_ns is not None:
+            future_limit = min(int(now) + r.future_tolerance_ns, INT64_MAX)  # type: ignore[arg-type]
+        if r.past_max_age_ns is not None:
+            past_limit = max(int(now) - r.past_max_age_ns, INT64_MIN)  # type: ignore[arg-type]
+        if r.past_earliest_ns is not None:
+            past_limit = max(past_limit, r.past_earliest_ns)
+        spike = r.spike_window is not None
+        elig = np.zeros(n if spike else 0, dtype=np.uint8)
+        use_range = r.range_mode is not None
+        _jit._qualify_core(
+            t,
+            v,
+            q,
+            out_q,
+            out_r,
+            elig,
+            use_range,
+            -np.inf if r.range_lo is None else r.range_lo,
+            np.inf if r.range_hi is None else r.range_hi,
+            r.roc_max_per_s is not None,
+            r.roc_max_per_s or 0.0,
+            r.flatline_ns is not None,
+            r.flatline_ns or 0,
+            r.flatline_epsilon,
+            r.gap_ns is not None,
+            r.gap_ns or 0,
+            r.nonfinite,
+            np.int64(future_limit),
+            np.int64(past_limit),
+            self._lut_code,
+            self._lut_rank,
+            self._istate,
+            self._fstate,
+        )
+        if spike:
+            _jit._spike_pass(
+                v,
+                q,
+                elig,
+                out_q,
+                out_r,
+                r.spike_window,
+                r.spike_k * _jit.HAMPEL_SCALE,
+                r.spike_min_deviation,
+                self._ring,
+                self._sorted,
+                self._istate,
+                self._lut_code,
+                self._lut_rank,
+            )
+        return out_q, out_r
+
+    def state_dict(self) -> dict[str, Any]:
+        """The streaming state as a JSON-serialisable dict (persist it with the store)."""
+        s, f = self._istate, self._fstate
+        w = self._rules.spike_window or 0
+        head, count = int(s[_jit.S_HEAD]), int(s[_jit.S_COUNT])
+        window = [float(self._ring[(head + i) % w]) for i in range(count)] if w else []
+        return {
+            "format": _STATE_FORMAT,
+            "rules": self._rules.to_dict(),
+            "rules_version": self._rules.version,
+            "last_t_ns": int(s[_jit.S_LAST_T]) if s[_jit.S_HAS_LAST] else None,
+            "roc": [int(s[_jit.S_ROC_T]), float(f[_jit.F_ROC_V])] if s[_jit.S_HAS_ROC] else None,
+            "flatline": (
+                [int(s[_jit.S_RUN_T]), float(f[_jit.F_RUN_V])] if s[_jit.S_HAS_RUN] else None
+            ),
+            "spike_window": window,
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, Any], rules: QualificationRules | Mapping[str, Any] | None = None
+    ) -> Qualifier:
+        """Rebuild a qualifier from :meth:`state_dict`.
+
+        With ``rules`` (e.g. after the tag's rules changed) the new rules continue from the saved
+        state: the time clock, last value and flatline run carry over, and the spike window keeps
+        its most recent points up to the new window length.
+        """
+        if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
+            raise InvalidArgumentError(
+                f"not a Qualifier state (expected a dict with format={_STATE_FORMAT})"
+            )
+        self = cls(state["rules"] if rules is None else rules)
+        s, f = self._istate, self._fstate
+        try:
+            if state.get("last_t_ns") is not None:
+                s[_jit.S_HAS_LAST], s[_jit.S_LAST_T] = 1, int(state["last_t_ns"])
+            if state.get("roc") is not None:
+                s[_jit.S_HAS_ROC], s[_jit.S_ROC_T] = 1, int(state["roc"][0])
+                f[_jit.F_ROC_V] = float(state["roc"][1])
+            if state.get("flatline") is not None:
+                s[_jit.S_HAS_RUN], s[_jit.S_RUN_T] = 1, int(state["flatline"][0])
+                f[_jit.F_RUN_V] = float(state["flatline"][1])
+            w = self._rules.spike_window or 0
+            window = [float(x) for x in state.get("spike_window", [])][-w:] if w else []
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            raise InvalidArgumentError(f"corrupt Qualifier state: {exc}") from None
+        if w:
+            self._ring[: len(window)] = window
+            self._sorted[: len(window)] = sorted(window)
+            s[_jit.S_HEAD], s[_jit.S_COUNT] = 0, len(window)
+            if len(window) == w:
+                s[_jit.S_HEAD] = 0
+        return self
+
+
+def qualify_history(
+    t_ns: Any,
+    values: Any,
+    quality: Any = None,
+    *,
+    rules: QualificationRules | Mapping[str, Any] | None,
+    now_ns: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Qualify a whole series in one call (fresh state); returns ``(quality_out, reasons)``.
+
+    For re-qualifying stored history pass the raw source quality (not an earlier result) and a
+    fixed ``now_ns`` so the result is reproducible.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(6, dtype=np.int64) * 1_000_000_000
+    >>> q, r = qualify_history(t, [1, 1, 1, 9, 1, 1], rules={"spike": {"window": 3, "k": 3}})
+    >>> r.tolist(), hex(int(q[3]))
+    ([0, 0, 0, 8, 0, 0], '0x40930000')
+    """
+    return Qualifier(rules).qualify(t_ns, values, quality, now_ns=now_ns)
+
+
+def find_gaps(
+    t_ns: Any,
+    expected: Any,
+    *,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Intervals longer than ``expected`` without data: ``(gap_start_ns, gap_end_ns)``.
+
+    Each gap runs from the last point before it to the first point after it. With ``start_ns`` /
+    ``end_ns`` the window edges count as well (a sensor silent since its last point up to
+    ``end_ns`` gives a final gap ending at ``end_ns``). Times are sorted first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, e = find_gaps(np.array([0, 1, 2, 10, 11], dtype=np.int64) * 10**9, "5s")
+    >>> (s // 10**9).tolist(), (e // 10**9).tolist()
+    ([2], [10])
+    """
+    gap = duration_ns(expected)
+    ts = np.sort(to_ns_array(t_ns))
+    lo = None if start_ns is None else to_ns(start_ns)
+    hi = None if end_ns is None else to_ns(end_ns)
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidArgumentError(f"start_ns ({lo}) is after end_ns ({hi})")
+    if lo is not None:
+        ts = np.concatenate([np.array([lo], dtype=np.int64), ts[ts >= lo]])
+    if hi is not None:
+        ts = np.concatenate([ts[ts <= hi], np.array([hi], dtype=np.int64)])
+    out_s = np.empty(max(ts.shape[0] - 1, 0), dtype=np.int64)
+    out_e = np.empty_like(out_s)
+    k = _jit._find_gaps(ts, gap, out_s, out_e)
+    return out_s[:k].copy(), out_e[:k].copy()
