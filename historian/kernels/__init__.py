@@ -1,0 +1,27 @@
+"""Numba kernels on plain numpy arrays: Part 13 aggregates, interpolation, plot values.
+
+Import numpy and numba only (no pyarrow, no store). Times are int64 ns, values float64,
+quality uint32 OPC UA StatusCodes.
+"""
+
+from historian.kernels._config import AggregateConfig
+from historian.kernels.aggregates import (
+    FRIENDLY_NAMES,
+    PART13_NAMES,
+    AggregateResult,
+    aggregate,
+    aggregate_many,
+    resolve_stat,
+)
+
+__all__ = [
+    "FRIENDLY_NAMES",
+    "PART13_NAMES",
+    "AggregateConfig",
+    "AggregateResult",
+    "aggregate",
+    "aggregate_many",
+    "resolve_stat",
+]
+
+# --- qualification and compression (other module) ---

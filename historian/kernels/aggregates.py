@@ -1,0 +1,263 @@
+"""OPC UA Part 13 aggregates over plain arrays (int64 ns times, float64 values, uint32 quality).
+
+Every aggregate of Part 13 v1.05 is available by its Part 13 name, and the common ones by a
+friendly name (``twa``, ``mean``, ``min``, ...); see ``docs/aggregates.md`` for both, side by side.
+
+The caller passes the raw samples of ``[start, end)`` *plus* the samples just outside needed for
+bounding values (back to the latest Good sample before ``start``, forward to the first Good one
+after ``end``); extra samples further out never change the result.
+
+Examples
+--------
+>>> import numpy as np
+>>> t = np.array([0, 10, 20, 30], dtype=np.int64) * 1_000_000_000
+>>> r = aggregate(t, np.array([1.0, 2.0, 3.0, 4.0]), start_ns=0, end_ns=30 * 10**9,
+...               every_ns=10 * 10**9, stat="twa")
+>>> r.values.tolist()
+[1.5, 2.5, 3.5]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from historian.errors import InvalidArgumentError
+from historian.kernels import _fast, _part13
+from historian.kernels._config import AggregateConfig, interval_edges, prepare_series
+
+__all__ = [
+    "FRIENDLY_NAMES",
+    "PART13_NAMES",
+    "AggregateResult",
+    "aggregate",
+    "aggregate_many",
+    "resolve_stat",
+]
+
+#: Part 13 name -> internal id.
+PART13_NAMES: dict[str, int] = {
+    "Interpolative": _part13.A_INTERPOLATIVE,
+    "Average": _part13.A_AVERAGE,
+    "TimeAverage": _part13.A_TIME_AVERAGE,
+    "TimeAverage2": _part13.A_TIME_AVERAGE2,
+    "Total": _part13.A_TOTAL,
+    "Total2": _part13.A_TOTAL2,
+    "Minimum": _part13.A_MINIMUM,
+    "Maximum": _part13.A_MAXIMUM,
+    "MinimumActualTime": _part13.A_MINIMUM_ACTUAL_TIME,
+    "MaximumActualTime": _part13.A_MAXIMUM_ACTUAL_TIME,
+    "Range": _part13.A_RANGE,
+    "Minimum2": _part13.A_MINIMUM2,
+    "Maximum2": _part13.A_MAXIMUM2,
+    "MinimumActualTime2": _part13.A_MINIMUM_ACTUAL_TIME2,
+    "MaximumActualTime2": _part13.A_MAXIMUM_ACTUAL_TIME2,
+    "Range2": _part13.A_RANGE2,
+    "Count": _part13.A_COUNT,
+    "Start": _part13.A_START,
+    "End": _part13.A_END,
+    "Delta": _part13.A_DELTA,
+    "StartBound": _part13.A_START_BOUND,
+    "EndBound": _part13.A_END_BOUND,
+    "DeltaBounds": _part13.A_DELTA_BOUNDS,
+    "DurationGood": _part13.A_DURATION_GOOD,
+    "DurationBad": _part13.A_DURATION_BAD,
+    "PercentGood": _part13.A_PERCENT_GOOD,
+    "PercentBad": _part13.A_PERCENT_BAD,
+    "WorstQuality": _part13.A_WORST_QUALITY,
+    "WorstQuality2": _part13.A_WORST_QUALITY2,
+    "DurationInStateZero": _part13.A_DURATION_IN_STATE_ZERO,
+    "DurationInStateNonZero": _part13.A_DURATION_IN_STATE_NON_ZERO,
+    "NumberOfTransitions": _part13.A_NUMBER_OF_TRANSITIONS,
+    "StandardDeviationSample": _part13.A_STD_SAMPLE,
+    "StandardDeviationPopulation": _part13.A_STD_POPULATION,
+    "VarianceSample": _part13.A_VAR_SAMPLE,
+    "VariancePopulation": _part13.A_VAR_POPULATION,
+}
+
+#: Friendly name -> Part 13 name (documented side by side in docs/aggregates.md).
+FRIENDLY_NAMES: dict[str, str] = {
+    "interpolative": "Interpolative",
+    "twa": "TimeAverage2",
+    "time_average": "TimeAverage",
+    "mean": "Average",
+    "min": "MinimumActualTime",
+    "max": "MaximumActualTime",
+    "min_bounded": "Minimum2",
+    "max_bounded": "Maximum2",
+    "first": "Start",
+    "last": "End",
+    "count": "Count",
+    "std": "StandardDeviationSample",
+    "std_population": "StandardDeviationPopulation",
+    "var": "VarianceSample",
+    "var_population": "VariancePopulation",
+    "range": "Range",
+    "delta": "Delta",
+    "delta_bounds": "DeltaBounds",
+    "total": "Total2",
+    "integral": "Total2",
+    "duration_good": "DurationGood",
+    "duration_bad": "DurationBad",
+    "pct_good": "PercentGood",
+    "pct_bad": "PercentBad",
+    "duration_in_state_zero": "DurationInStateZero",
+    "duration_in_state_nonzero": "DurationInStateNonZero",
+    "transitions": "NumberOfTransitions",
+    "worst_quality": "WorstQuality",
+    "worst_quality2": "WorstQuality2",
+    "start_bound": "StartBound",
+    "end_bound": "EndBound",
+}
+
+#: Aggregates whose value is a duration; the kernels give nanoseconds.
+DURATION_AGGREGATES = frozenset(
+    {"DurationGood", "DurationBad", "DurationInStateZero", "DurationInStateNonZero"}
+)
+
+
+def resolve_stat(name: str) -> str:
+    """The Part 13 name for a friendly or Part 13 stat name (case-insensitive).
+
+    >>> resolve_stat("twa"), resolve_stat("timeaverage2"), resolve_stat("min")
+    ('TimeAverage2', 'TimeAverage2', 'MinimumActualTime')
+    """
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"stat names are strings, got {name!r}")
+    if name in PART13_NAMES:
+        return name
+    if name in FRIENDLY_NAMES:
+        return FRIENDLY_NAMES[name]
+    low = name.lower()
+    for key in PART13_NAMES:
+        if key.lower() == low:
+            return key
+    if low in FRIENDLY_NAMES:
+        return FRIENDLY_NAMES[low]
+    raise InvalidArgumentError(
+        f"unknown stat {name!r}; valid friendly names: {', '.join(sorted(FRIENDLY_NAMES))}; "
+        f"valid Part 13 names: {', '.join(PART13_NAMES)}"
+    )
+
+
+@dataclass
+class AggregateResult:
+    """One aggregate over all intervals: interval starts, values, reported times, StatusCodes."""
+
+    start_ns: np.ndarray  # int64 interval starts
+    values: np.ndarray  # float64, NaN where no value
+    time_ns: np.ndarray  # int64 timestamp each result reports
+    status: np.ndarray  # uint32 StatusCodes with historian bits
+
+
+def _prepared(t_ns, values, quality, data_end_ns):
+    return prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
+
+
+def aggregate_many(
+    t_ns: Any,
+    values: Any,
+    quality: Any = None,
+    *,
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    stats: Any,
+    config: Any = None,
+    stepped: bool = False,
+    data_end_ns: int | None = None,
+) -> dict[str, AggregateResult]:
+    """Several aggregates over the same intervals, sharing validation and interval search.
+
+    ``stats`` are friendly or Part 13 names; the result is keyed by the names as given.
+    """
+    if isinstance(stats, str):
+        stats = [stats]
+    names = [(s, resolve_stat(s)) for s in stats]
+    cfg = AggregateConfig.from_any(config)
+    series = _prepared(t_ns, values, quality, data_end_ns)
+    edges = interval_edges(start_ns, end_ns, every_ns)
+    t = series.t_ns
+    idx = np.searchsorted(t, edges).astype(np.int64)
+    out: dict[str, AggregateResult] = {}
+    fast = None
+    if series.all_good and t.size:
+        fast = _fast.FastPath(t, series.values, edges, idx, series.data_end_ns, stepped)
+    sev = None
+    for given, p13 in names:
+        if given in out:
+            continue
+        res = fast.compute(p13) if fast is not None else None
+        if res is None:
+            if sev is None:
+                sev = _part13.severities(series.values, series.quality)
+            res = _part13.aggregate_general(
+                np.int64(PART13_NAMES[p13]),
+                t,
+                series.values,
+                series.quality,
+                sev,
+                edges,
+                idx,
+                cfg.treat_uncertain_as_bad,
+                cfg.percent_data_bad,
+                cfg.percent_data_good,
+                cfg.use_sloped_extrapolation,
+                bool(stepped),
+                np.int64(series.data_end_ns),
+            )
+        out[given] = AggregateResult(edges[:-1].copy(), res[0], res[1], res[2])
+    return out
+
+
+def aggregate(
+    t_ns: Any,
+    values: Any,
+    quality: Any = None,
+    *,
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    stat: str,
+    config: Any = None,
+    stepped: bool = False,
+    data_end_ns: int | None = None,
+) -> AggregateResult:
+    """One Part 13 aggregate (friendly or Part 13 name) over ``[start, end)`` in ``every`` steps.
+
+    Parameters
+    ----------
+    t_ns, values, quality
+        Raw samples: int64 ns, float64, uint32 StatusCodes (``None``: all Good). Unsorted input
+        is sorted stably; of duplicate times the last one wins; non-finite values count as Bad;
+        ``Bad_NoData`` samples are markers, not values, and are dropped.
+    start_ns, end_ns, every_ns
+        The intervals ``[start + k*every, start + (k+1)*every)``; the last one ends at ``end``.
+    stat
+        A Part 13 name (``"TimeAverage2"``) or a friendly name (``"twa"``).
+    config
+        :class:`AggregateConfig` or a dict with the Part 13 AggregateConfiguration names.
+    stepped
+        Step (held) values instead of linear interpolation between samples.
+    data_end_ns
+        End of the known history (exclusive); default: 1 ns after the last sample.
+
+    Returns
+    -------
+    AggregateResult
+        Durations are in nanoseconds, Total/Total2 in value x seconds, percentages 0..100.
+    """
+    return aggregate_many(
+        t_ns,
+        values,
+        quality,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        every_ns=every_ns,
+        stats=[stat],
+        config=config,
+        stepped=stepped,
+        data_end_ns=data_end_ns,
+    )[stat]
