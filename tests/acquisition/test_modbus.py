@@ -1,0 +1,454 @@
+"""Modbus source against real pymodbus servers on 127.0.0.1 (port 0)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import math
+import pathlib
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from historian.acquisition.modbus import ModbusSource, read_only_guard
+from historian.acquisition.modbus_plan import TYPES, parse_points
+from historian.acquisition.pki import make_pki
+from historian.acquisition.samples import SampleBatch, Source
+from historian.errors import SourceConnectError, SourceSecurityError
+from historian.model import quality as q
+from historian.sim import SimModbusServer, SimServers, server_ssl_context
+
+NUMERIC = [t for t in TYPES if t not in ("bool", "string")]
+ORDERS = [(w, b) for w in ("big", "little") for b in ("big", "little")]
+
+
+def all_types_map() -> list[dict]:
+    """Every numeric type in every word/byte order, strings, register bits, coils, inputs."""
+    points, address = [], 100
+    for typ in NUMERIC:
+        for wo, bo in ORDERS:
+            points.append({"tag": f"T.{typ}.{wo}.{bo}", "address": address, "type": typ,
+                           "word_order": wo, "byte_order": bo})  # fmt: skip
+            address += {"int16": 1, "uint16": 1, "float32": 2, "int32": 2, "uint32": 2}.get(typ, 4)
+    for wo, bo in ORDERS:
+        points.append({"tag": f"S.{wo}.{bo}", "address": address, "type": "string", "count": 5,
+                       "word_order": wo, "byte_order": bo})  # fmt: skip
+        address += 5
+    points += [
+        {"tag": "BIT5", "address": address, "type": "bool", "bit": 5},
+        {"tag": "SCALED", "table": "input", "address": 7, "type": "int16", "scale": 0.5,
+         "offset": -10.0},
+        {"tag": "C1", "table": "coil", "address": 1},
+        {"tag": "C3", "table": "coil", "address": 3},
+        {"tag": "D0", "table": "discrete", "address": 0},
+    ]  # fmt: skip
+    return points
+
+
+def random_value(rng: np.random.Generator, typ: str):
+    if typ == "float32":
+        return float(np.float32(rng.normal(0, 1e4)))
+    if typ == "float64":
+        return float(rng.normal(0, 1e12))
+    bits = int(typ.removeprefix("u").removeprefix("int"))
+    lo, hi = (0, 2**bits - 1) if typ.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    edges = [lo, hi, 0, 1]
+    if rng.random() < 0.3:
+        return edges[int(rng.integers(4))]
+    return lo + int.from_bytes(rng.bytes(8), "big") % (hi - lo + 1)
+
+
+def by_tag(batch: SampleBatch) -> dict[str, tuple[float, int, str | None]]:
+    text = batch.text or [None] * len(batch)
+    return {t: (v, int(s), x) for t, v, s, x in zip(batch.tags, batch.values, batch.quality, text,
+                                                     strict=True)}  # fmt: skip
+
+
+async def collect(source: ModbusSource, seconds: float, during=None) -> list[SampleBatch]:
+    """Run ``source`` for ``seconds``; ``during`` (a coroutine function) runs alongside."""
+    got: list[SampleBatch] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(source.run(got.append, stop))
+    if during is not None:
+        await during()
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    return got
+
+
+def test_every_type_and_order_decodes_exactly_over_the_wire():
+    async def main():
+        server = SimModbusServer(all_types_map())
+        await server.start()
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=all_types_map(), every=0.05)
+        assert isinstance(src, Source)
+        rng = np.random.default_rng(7)
+        await src._connect()
+        try:
+            for _ in range(25):
+                expected: dict[str, float | str] = {}
+                for p in server.points.values():
+                    if p.tag.startswith("T."):
+                        value = random_value(rng, p.type)
+                    elif p.tag.startswith("S."):
+                        value = "".join(chr(c) for c in rng.integers(32, 127, rng.integers(0, 11)))
+                    elif p.tag == "SCALED":
+                        value = float(rng.integers(-32768, 32767)) * 0.5 - 10.0
+                    else:
+                        value = bool(rng.integers(2))
+                    await server.set_value(p.tag, value)
+                    expected[p.tag] = value
+                got = by_tag(await src.poll_once())
+                assert set(got) == set(expected)
+                for tag, want in expected.items():
+                    v, status, text = got[tag]
+                    assert status == q.GOOD, tag
+                    if tag.startswith("S."):
+                        assert text == want.rstrip(" "), tag
+                    else:
+                        assert v == float(want), (tag, v, want)
+            assert server.write_count == 0
+        finally:
+            src._close()
+            await server.stop()
+
+    asyncio.run(main())
+
+
+def test_raw_registers_on_the_wire_match_the_documented_orders():
+    """Check the server against hand-made bytes: 0x4142_4344 in each order, read by pymodbus."""
+
+    async def main():
+        pts = [{"tag": f"F.{wo}.{bo}", "address": 2 * i, "type": "uint32", "word_order": wo,
+                "byte_order": bo} for i, (wo, bo) in enumerate(ORDERS)]  # fmt: skip
+        server = SimModbusServer(pts)
+        await server.start()
+        for p in pts:
+            await server.set_value(p["tag"], 0x41424344)
+        from pymodbus.client import AsyncModbusTcpClient
+
+        client = AsyncModbusTcpClient("127.0.0.1", port=server.port, trace_pdu=read_only_guard)
+        await client.connect()
+        rr = await client.read_holding_registers(0, count=8)
+        client.close()
+        await server.stop()
+        raw = struct.pack(">8H", *rr.registers)
+        assert [raw[i : i + 4] for i in range(0, 16, 4)] == [b"ABCD", b"BADC", b"CDAB", b"DCBA"]
+
+    asyncio.run(main())
+
+
+def test_plant_map_through_the_source_matches_the_plant():
+    async def main():
+        async with SimServers(opcua=False, seed=3) as sim:
+            cfg = sim.config()["modbus"][0]
+            src = ModbusSource.from_config(cfg)
+            await src._connect()
+            sim.modbus.freeze()  # stable values while we compare
+            batch = await src.poll_once()
+            src._close()
+            values = sim.plant.values()
+        got = by_tag(batch)
+        assert all(s == q.GOOD for _, s, _ in got.values())
+        assert got["FIC-104.PV"][0] == pytest.approx(values["FIC-104.PV"], rel=1e-6)
+        assert got["TT-101.RAW"][0] == pytest.approx(values["TIC-101.PV"], abs=150 / 27648)
+        assert got["FQ-104.TOTAL"][0] == values["FQ-104.TOTAL"]
+        assert got["PI-103.MB"][0] == pytest.approx(values["PI-103.PV"], abs=1e-3)
+        assert got["REACTOR.STATE"][2] == values["REACTOR.STATE"]
+        assert got["REACTOR.BATCH.MB"][2] == values["REACTOR.BATCH"]
+        assert got["P-106.RUN"][0] == float(values["P-106.RUN"])
+
+    asyncio.run(main())
+
+
+def test_restart_gives_bad_no_communication_for_the_gap_then_resumes():
+    async def main():
+        async with SimServers(opcua=False) as sim:
+            cfg = dict(sim.config()["modbus"][0], every="50ms", timeout="300ms", retries=0)
+            src = ModbusSource.from_config(cfg)
+            src.backoff_initial, src.backoff_max = 0.05, 0.2
+            marks = {}
+
+            async def outage():
+                await asyncio.sleep(0.5)
+                marks["down"] = time.time_ns()
+                await sim.modbus.stop()
+                await asyncio.sleep(0.8)
+                await sim.modbus.start()
+                marks["up"] = time.time_ns()
+
+            got = await collect(src, 1.0, during=outage)
+            return got, marks, src.health(), len(src.points)
+
+    got, marks, health, n = asyncio.run(main())
+    tag = "FIC-104.PV"
+    series = [(t, s) for b in got for tg, t, s in zip(b.tags, b.t_ns, b.quality, strict=True)
+              if tg == tag]  # fmt: skip
+    bad = [(t, s) for t, s in series if q.is_bad(s)]
+    assert len(bad) == 1, "one Bad point per tag per state change, not one per poll"
+    assert bad[0][1] == q.BAD_NO_COMMUNICATION
+    assert marks["down"] <= bad[0][0] <= marks["up"]
+    before = [t for t, s in series if s == q.GOOD and t < bad[0][0]]
+    after = [t for t, s in series if s == q.GOOD and t > bad[0][0]]
+    assert len(before) >= 5 and len(after) >= 5
+    assert after[0] >= marks["up"]
+    # every tag got exactly one Bad point
+    all_bad = [tg for b in got for tg, s in zip(b.tags, b.quality, strict=True) if q.is_bad(s)]
+    assert sorted(all_bad) == sorted(set(all_bad)) and len(all_bad) == n
+    assert health.reconnects >= 1 and health.errors >= 1 and health.last_good_ns >= marks["up"]
+
+
+def test_silence_gives_bad_timeout_then_recovers():
+    async def main():
+        pts = [{"tag": "A", "address": 0, "type": "float32"}]
+        server = SimModbusServer(pts)
+        await server.start()
+        await server.set_value("A", 1.25)
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, every=0.05, timeout=0.2,
+                           retries=0, backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+
+        async def hush():
+            await asyncio.sleep(0.3)
+            server.silence()
+            await asyncio.sleep(0.6)
+            server.silence(False)
+
+        got = await collect(src, 0.8, during=hush)
+        await server.stop()
+        return got
+
+    got = asyncio.run(main())
+    statuses = [int(s) for b in got for s in b.quality]
+    first_bad = statuses.index(q.BAD_TIMEOUT)
+    assert statuses[:first_bad] == [q.GOOD] * first_bad and first_bad >= 3
+    assert q.GOOD in statuses[first_bad:], "collection resumed after the silence"
+    bad = [s for s in statuses if q.is_bad(s)]
+    assert len(bad) <= 3, f"Bad points only on status changes, got {bad}"
+
+
+def test_exception_responses_become_bad_quality_not_crashes():
+    async def main():
+        pts = [{"tag": "A", "address": 0, "type": "float32"},
+               {"tag": "B", "address": 10, "type": "uint16"},
+               {"tag": "C", "table": "input", "address": 0, "type": "int16"}]  # fmt: skip
+        server = SimModbusServer(pts)
+        await server.start()
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, every=0.05)
+        await src._connect()
+        first = by_tag(await src.poll_once())
+        server.fail("B", exception_code=4)
+        server.fail("input", 0, exception_code=2)
+        second = by_tag(await src.poll_once())
+        third = await src.poll_once()  # unchanged Bad status: not emitted again
+        server.clear_faults()
+        fourth = by_tag(await src.poll_once())
+        health = src.health()
+        src._close()
+        await server.stop()
+        return first, second, third, fourth, health
+
+    first, second, third, fourth, health = asyncio.run(main())
+    assert {s for _, s, _ in first.values()} == {q.GOOD}
+    assert second["A"][1] == q.GOOD
+    assert second["B"][1] == q.BAD_DEVICE_FAILURE and math.isnan(second["B"][0])
+    assert second["C"][1] == q.BAD_CONFIGURATION_ERROR
+    assert list(third.tags) == ["A"]
+    assert {s for _, s, _ in fourth.values()} == {q.GOOD}
+    assert health.errors >= 2 and "exception response" in health.last_error
+
+
+def test_max_gap_zero_never_reads_unserved_addresses():
+    async def main():
+        pts = [{"tag": "A", "address": 0}, {"tag": "B", "address": 5}]  # 1-4 not served
+        server = SimModbusServer(pts)
+        await server.start()
+        out = []
+        for gap in (0, 10):
+            src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, max_gap=gap)
+            await src._connect()
+            out.append((len(src.requests), by_tag(await src.poll_once())))
+            src._close()
+        await server.stop()
+        return out
+
+    (n0, ok), (n10, bad) = asyncio.run(main())
+    assert n0 == 2 and {s for _, s, _ in ok.values()} == {q.GOOD}
+    assert n10 == 1 and {s for _, s, _ in bad.values()} == {q.BAD_CONFIGURATION_ERROR}
+
+
+def test_unreachable_device_emits_bad_once_and_keeps_trying():
+    async def main():
+        from historian.sim.opcua_server import free_port
+
+        port = free_port()
+        src = ModbusSource("dev", "127.0.0.1", port, points=[{"tag": "A", "address": 0}],
+                           timeout=0.2, backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+        got = await collect(src, 0.6)
+        return got, src.health()
+
+    got, health = asyncio.run(main())
+    assert [(list(b.tags), b.quality.tolist()) for b in got] == [(["A"], [q.BAD_NO_COMMUNICATION])]
+    assert not health.connected and health.errors >= 3 and health.last_good_ns is None
+    assert "cannot connect" in health.last_error
+
+
+def test_overrunning_polls_skip_ticks_instead_of_piling_up():
+    async def main():
+        pts = [{"tag": "A", "address": 0}]
+        server = SimModbusServer(pts)
+        await server.start()
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, every=0.02)
+        polls = []
+
+        def slow_emit(batch):  # a slow consumer makes every poll overrun its 20 ms slot
+            polls.append(time.monotonic())
+            time.sleep(0.05)
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(src.run(slow_emit, stop))
+        await asyncio.sleep(0.6)
+        stop.set()
+        await task
+        await server.stop()
+        return polls, src.health()
+
+    polls, health = asyncio.run(main())
+    gaps = np.diff(polls)
+    assert health.extra["skipped_ticks"] >= len(polls)  # each overrun skipped >= 1 tick
+    assert gaps.min() >= 0.05  # no burst of catch-up polls
+    assert len(polls) <= 0.6 / 0.05 + 1
+
+
+# --- read-only guarantee -------------------------------------------------------------------
+
+
+def test_the_server_never_receives_a_write_request():
+    async def main():
+        async with SimServers(opcua=False) as sim:
+            cfg = dict(sim.config()["modbus"][0], every="20ms")
+            await collect(ModbusSource.from_config(cfg), 0.5)
+            return sim.modbus.write_count, dict(sim.modbus.requests)
+
+    writes, requests = asyncio.run(main())
+    assert writes == 0
+    assert set(requests) <= {1, 2, 3, 4} and sum(requests.values()) >= 20
+
+
+def test_a_write_through_the_guarded_client_is_blocked_before_sending():
+    async def main():
+        pts = [{"tag": "A", "address": 0}, {"tag": "C", "table": "coil", "address": 0}]
+        server = SimModbusServer(pts)
+        await server.start()
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts)
+        await src._connect()
+        client = src._client  # the pymodbus client the source uses
+        errors = []
+        for call in (lambda: client.write_register(0, 1, device_id=1),
+                     lambda: client.write_coil(0, True, device_id=1),
+                     lambda: client.write_registers(0, [1, 2], device_id=1),
+                     lambda: client.readwrite_registers(read_address=0, read_count=1,
+                                                        write_address=0, values=[1], device_id=1),
+                     lambda: client.mask_write_register(address=0, and_mask=0, or_mask=1,
+                                                        device_id=1)):  # fmt: skip
+            with pytest.raises(SourceSecurityError, match="blocked Modbus function code") as ei:
+                await call()
+            errors.append(str(ei.value))
+        still_works = await src.poll_once()  # the connection survived
+        src._close()
+        await server.stop()
+        return errors, server.write_count, dict(server.requests), still_works
+
+    errors, writes, requests, still_works = asyncio.run(main())
+    assert len(errors) == 5 and writes == 0 and set(requests) <= {1, 2, 3, 4}
+    assert {s for s in still_works.quality.tolist()} == {q.GOOD}
+
+
+def _pymodbus_request_methods() -> tuple[set[str], set[str]]:
+    """(pymodbus client methods that send anything but FC 1-4, the four read methods)."""
+    from pymodbus.client.mixin import ModbusClientMixin
+
+    reads = {"read_coils", "read_discrete_inputs", "read_holding_registers",
+             "read_input_registers"}  # fmt: skip
+    names = {n for n in dir(ModbusClientMixin) if not n.startswith("_")}
+    senders = {n for n in names if n.startswith(("write_", "read", "mask_", "diag_", "report_"))}
+    return senders - reads, reads
+
+
+def test_no_pymodbus_write_method_is_called_anywhere_in_acquisition():
+    forbidden, _ = _pymodbus_request_methods()
+    assert {"write_register", "write_coil", "write_registers", "readwrite_registers",
+            "mask_write_register", "write_file_record"} <= forbidden  # fmt: skip
+    root = pathlib.Path(__file__).parents[2] / "historian" / "acquisition"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        modbus_module = "modbus" in path.name
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                name = node.value  # getattr(client, "write_register")
+            else:
+                continue
+            # execute() sends any PDU: not allowed in the Modbus modules either
+            if name in forbidden or (modbus_module and name == "execute"):
+                offenders.append(f"{path.name}:{node.lineno}: {name}")
+    assert offenders == []
+
+
+# --- Modbus/TLS ------------------------------------------------------------------------------
+
+
+def test_modbus_tls_with_generated_certificates(tmp_path):
+    async def main():
+        async with SimServers(opcua=False, modbus_tls=True, pki_dir=str(tmp_path / "pki")) as sim:
+            cfg = sim.config()["modbus"][0]
+            assert set(cfg["tls"]) == {"ca", "certificate", "private_key"}
+            got = await collect(ModbusSource.from_config(dict(cfg, every="50ms")), 0.4)
+            return got, sim.modbus.write_count
+
+    got, writes = asyncio.run(main())
+    assert len(got) >= 3 and writes == 0
+    assert {s for b in got for s in b.quality.tolist()} == {q.GOOD}
+
+
+def test_modbus_tls_refuses_an_untrusted_server_certificate(tmp_path):
+    async def main():
+        server_pki = make_pki(tmp_path / "server")
+        rogue_view = make_pki(tmp_path / "client")  # a CA that never signed the server
+        pts = [{"tag": "A", "address": 0}]
+        server = SimModbusServer(pts, sslctx=server_ssl_context(server_pki))
+        await server.start()
+        tls = {"ca": rogue_view["ca_cert"], "certificate": rogue_view["client_cert"],
+               "private_key": rogue_view["client_key"]}  # fmt: skip
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, tls=tls, timeout=0.5)
+        with pytest.raises(SourceSecurityError, match="certificate"):
+            await src._connect()
+        got = await collect(src, 0.3)
+        await server.stop()
+        return got, src.health(), server.requests
+
+    got, health, requests = asyncio.run(main())
+    assert got[0].quality.tolist() == [q.BAD_NO_COMMUNICATION]
+    assert "certificate" in health.last_error and not health.connected
+    assert sum(requests.values()) == 0  # nothing was ever sent in clear or otherwise
+
+
+def test_from_config_and_errors():
+    cfg = {"name": "plc1", "host": "127.0.0.1", "port": 5020, "every": "250ms",
+           "points": [{"tag": "A", "address": 0, "type": "float32"}]}  # fmt: skip
+    src = ModbusSource.from_config(cfg)
+    assert src.every_s == 0.25 and src.timeout_s == 1.0 and src.port == 5020
+    from historian.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'evry'"):
+        ModbusSource.from_config(dict(cfg, evry="1s"))
+    with pytest.raises(ConfigError, match="type"):
+        ModbusSource.from_config(dict(cfg, points=[{"tag": "A", "address": 0, "type": "f32"}]))
+    with pytest.raises(ConfigError, match="no points"):
+        ModbusSource("x", "h", points=[])
+    assert parse_points(cfg["points"])[0].width == 2
+    with pytest.raises(SourceConnectError):
+        asyncio.run(ModbusSource.from_config(cfg).poll_once())
