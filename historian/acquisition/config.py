@@ -74,7 +74,6 @@ _REGISTER_COUNT = {
     "float32": 2, "float64": 4,
 }  # fmt: skip
 ORDERS = ("big", "little")
-COMPRESSION_KEYS = ("deadband", "swinging_door", "max_interval")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -114,7 +113,7 @@ class CollectorSettings:
     spool_max_bytes: int = 1_000_000_000
     spool_segment_bytes: int = 8_000_000
     health_every_s: float = 60.0
-    write_timeout_s: float = 10.0
+    write_timeout_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -500,18 +499,17 @@ class _Reader:
             raise ConfigError(f"{prefix}: lo ({lo}) is above hi ({hi}); swap them")
         rules = self.table(d, "rules", prefix) or {}
         compression = self.table(d, "compression", prefix) or {}
-        cpre = _join(prefix, "compression")
-        _check_keys(compression, cpre, COMPRESSION_KEYS)
-        for key in ("deadband", "swinging_door"):
-            if key in compression:
-                v = self.float_(compression, key, cpre)
-                if v < 0:
-                    raise ConfigError(f"{cpre}.{key}: must be >= 0 (engineering units), not {v}")
-        if "deadband" in compression and "swinging_door" in compression:
-            raise ConfigError(f"{cpre}: choose one of deadband or swinging_door, not both")
-        if "max_interval" in compression:
-            compression = {**compression,
-                           "max_interval": self.duration(compression, "max_interval", cpre, None)}
+        if compression:
+            from historian.kernels.compress import compressor_from_dict
+
+            try:
+                compressor_from_dict(compression)
+            except HistorianError as exc:
+                raise ConfigError(
+                    f"{_join(prefix, 'compression')}: {exc}; e.g. compression = "
+                    "{ deadband = 0.5 } or "
+                    "{ swinging_door = { deviation = 0.2, max_time = \"10min\" } }"
+                ) from None
         states_raw = self.table(d, "states", prefix) or {}
         states: dict[int, str] = {}
         for k, v in states_raw.items():

@@ -153,21 +153,21 @@ def prepare_series(
         raise InvalidDataError(
             f"lengths differ: t_ns has {t.size}, values {v.size}, quality {q.size}"
         )
-    from historian.kernels._prep import increasing_state, last_of_duplicates
+    from historian.kernels._prep import last_of_duplicates, scan
 
-    state = increasing_state(t) if t.size else 0
+    state, all_good = scan(t, v, q) if t.size else (0, True)
     if state != 0:  # 1: sorted with duplicates, 2: unsorted
         if state == 2:
             order = np.argsort(t, kind="stable")
             t, v, q = t[order], v[order], q[order]
         keep = last_of_duplicates(t)
         t, v, q = t[keep], v[keep], q[keep]
-    if drop_no_data and t.size:
+        all_good = not q.any() and bool(np.isfinite(v).all())
+    if drop_no_data and t.size and not all_good:
         marker = (q & np.uint32(0xFFFF0000)) == np.uint32(_q.BAD_NO_DATA)
         if marker.any():
             keep = ~marker
             t, v, q = t[keep], v[keep], q[keep]
-    all_good = not q.any() and bool(np.isfinite(v).all()) if t.size else True
     if data_end_ns is None:
         data_end_ns = int(t[-1]) + 1 if t.size else np.iinfo(np.int64).min
     return PreparedSeries(t, v, q, all_good, int(data_end_ns))

@@ -27,3 +27,22 @@ def last_of_duplicates(t):  # pragma: no cover - compiled
         if t[i] == t[i + 1]:
             keep[i] = False
     return keep
+
+
+@njit(cache=True, nogil=True)
+def scan(t, v, q):  # pragma: no cover - compiled
+    """One pass: (order state as in increasing_state, every quality Good and value finite)."""
+    n = t.size
+    unsorted = False
+    dups = False
+    for i in range(1, n):
+        d = t[i] - t[i - 1]
+        unsorted |= t[i] < t[i - 1]
+        dups |= d == 0
+    acc = 0.0
+    qor = np.uint32(0)
+    for i in range(n):
+        acc += v[i] - v[i]
+        qor |= q[i]
+    state = 2 if unsorted else (1 if dups else 0)
+    return state, qor == 0 and acc == 0.0

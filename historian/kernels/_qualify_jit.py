@@ -113,7 +113,8 @@ def _qualify_core(
                     elig[i] = 1
                 if use_roc:
                     if has_roc != 0 and ti != roc_t:
-                        dt = np.float64(np.uint64(ti) - np.uint64(roc_t))
+                        d = ti - roc_t  # wraps only beyond 292 years: then take it unsigned
+                        dt = np.float64(d) if d > 0 else np.float64(np.uint64(ti) - np.uint64(roc_t))
                         if abs(vi - roc_v) * 1e9 > roc_scaled * dt:
                             r |= R_ROC
                     roc_t = ti

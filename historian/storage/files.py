@@ -137,11 +137,11 @@ def _scale_values(value: np.ndarray, run_bounds: np.ndarray) -> tuple[np.ndarray
 
 def encode(points: Points) -> tuple[pa.Table, dict]:
     """Encode points already sorted by (tag, time, ingested) as a file table plus its index."""
-    tags = points.tags
+    codes = points.codes
     n = len(points)
-    change = np.flatnonzero(tags[1:] != tags[:-1]) + 1 if n else np.array([], dtype=np.int64)
+    change = np.flatnonzero(codes[1:] != codes[:-1]) + 1 if n else np.array([], dtype=np.int64)
     bounds = np.concatenate([[0], change, [n]]).astype(np.int64)
-    run_tags = [str(tags[i]) for i in bounds[:-1]]
+    run_tags = [str(points.names[codes[i]]) for i in bounds[:-1]]
     as_int, decimals, int_valid = _scale_values(points.value, bounds)
     unit = _time_unit(points.time)
     t_unit = points.time // _UNIT_NS[unit]

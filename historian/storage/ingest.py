@@ -114,8 +114,13 @@ def last_per_time(t: np.ndarray) -> np.ndarray | None:
     return order[keep]
 
 
-def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(tags, times ns, values, quality) from a long table: Arrow, pandas or polars."""
+def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(names, codes, times ns, values, quality) from a long table: Arrow, pandas or polars.
+
+    ``names`` are the distinct tags, sorted; ``codes`` index them per row.
+    """
+    from historian.storage.wal import encode_tags
+
     mod = type(table).__module__
     if mod.startswith("pandas"):
         table = pa.Table.from_pandas(table, preserve_index=False)
@@ -134,12 +139,15 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             f"(it has {table.column_names})"
         )
     tag_col = table.column("tag")
-    if not (pa.types.is_string(tag_col.type) or pa.types.is_large_string(tag_col.type) or pa.types.is_dictionary(tag_col.type)):
+    value_type = tag_col.type.value_type if pa.types.is_dictionary(tag_col.type) else tag_col.type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type) or pa.types.is_string_view(value_type)):
         raise InvalidDataError(f"column 'tag' must hold strings, got {tag_col.type}")
     if tag_col.null_count:
         raise InvalidDataError("column 'tag' has nulls; every row needs a tag")
-    tags = np.asarray(tag_col.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    if not pa.types.is_dictionary(tag_col.type) and not pa.types.is_string(tag_col.type):
+        tag_col = tag_col.cast(pa.string())
+    names, codes = encode_tags(tag_col)
     times = to_ns_array(table.column("time"))
-    values = values_array(table.column("value"), len(tags))
-    qual = quality_array(table.column("quality") if "quality" in table.column_names else None, len(tags))
-    return tags, times, values, qual
+    values = values_array(table.column("value"), len(codes))
+    qual = quality_array(table.column("quality") if "quality" in table.column_names else None, len(codes))
+    return names, codes, times, values, qual

@@ -22,15 +22,18 @@ class MemTable:
         return self.points
 
     def add(self, points: Points) -> None:
-        tags = points.tags
-        if len(tags) and (tags[0] == tags).all():
-            groups = [(str(tags[0]), slice(None))]
+        codes = points.codes
+        if len(points.names) == 1:
+            groups = [(str(points.names[0]), slice(None))]
         else:
-            order = np.argsort(tags, kind="stable")
-            sorted_tags = tags[order]
-            cut = np.flatnonzero(sorted_tags[1:] != sorted_tags[:-1]) + 1
+            order = np.argsort(codes, kind="stable")
+            sorted_codes = codes[order]
+            cut = np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1
             bounds = np.concatenate([[0], cut, [len(order)]])
-            groups = [(str(sorted_tags[a]), order[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            groups = [
+                (str(points.names[sorted_codes[a]]), order[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
         with self._lock:
             for tag, sel in groups:
                 self._chunks.setdefault(tag, []).append(
@@ -64,18 +67,23 @@ class MemTable:
         """All points sorted by (tag, time, ingested), for writing a file."""
         with self._lock:
             items = sorted(self._chunks.items())
-        tags, slices = [], []
-        for tag, chunks in items:
-            merged = concat(chunks)
-            order = np.lexsort((merged.ingested, merged.time))
-            slices.append(_take(merged, order))
-            tags.append(np.full(len(order), tag, dtype=object))
-        if not slices:
-            empty = np.zeros(0)
-            return Points(np.zeros(0, object), empty.astype(np.int64), empty, empty.astype(np.uint32),
-                          empty.astype(np.uint32), empty.astype(np.int64))
-        allp = concat(slices)
-        return Points(np.concatenate(tags), allp.time, allp.value, allp.quality, allp.reasons, allp.ingested)
+        return points_from_slices([name for name, _ in items], [concat(c) for _, c in items])
+
+
+def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:
+    """Points sorted by (tag, time, ingested) from per-tag slices (``names`` sorted)."""
+    if not slices:
+        return Points.empty()
+    ordered = []
+    for s in slices:
+        t = s.time
+        if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
+            s = _take(s, np.lexsort((s.ingested, t)))
+        ordered.append(s)
+    allp = concat(ordered)
+    codes = np.repeat(np.arange(len(names), dtype=np.int32), [len(s.time) for s in ordered])
+    return Points(np.array(names, dtype=object), codes, allp.time, allp.value, allp.quality,
+                  allp.reasons, allp.ingested)
 
 
 def _take(s: TagSlice, sel: np.ndarray) -> TagSlice:

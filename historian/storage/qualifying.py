@@ -14,5 +14,5 @@ def validate_rules(tag: Tag) -> None:
     return None
 
 
-def qualify_points(store: Any, tags: np.ndarray, t: np.ndarray, v: np.ndarray, q: np.ndarray, reasons: np.ndarray):  # type: ignore[no-untyped-def]
-    return q, reasons
+def qualify_points(store: Any, points: Any, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return quality, np.zeros(len(quality), dtype=np.uint32)

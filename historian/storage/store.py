@@ -27,6 +27,7 @@ import shutil
 import threading
 import time as _time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -47,7 +48,7 @@ from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
 from historian.storage.lock import WriterLock
-from historian.storage.memtable import MemTable, concat, merge
+from historian.storage.memtable import MemTable, concat, merge, points_from_slices
 from historian.storage.table import CommitLog, Snapshot
 from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
 
@@ -77,6 +78,10 @@ class Store:
     history : str or float
         How long superseded values are kept by compaction so that ``read(as_of=...)`` can see
         them (default ``"7d"``).
+    auto_compact_files, compact_rows : int
+        A day with this many files of fewer than ``compact_rows`` rows is compacted after a flush.
+    grace_hours : int
+        Replaced files are deleted this long after a compaction (readers of older snapshots).
     """
 
     def __init__(
@@ -90,7 +95,8 @@ class Store:
         fsync: bool = True,
         history: Any = "7d",
         row_group_rows: int = 16_384,
-        auto_compact_files: int = 16,
+        auto_compact_files: int = 8,
+        compact_rows: int = 4_000_000,
         grace_hours: int = 1,
     ) -> None:
         if mode not in ("auto", "w", "r"):
@@ -111,6 +117,7 @@ class Store:
         self._fsync = fsync
         self._history_ns = duration_ns(history)
         self._auto_compact_files = auto_compact_files
+        self._compact_rows = compact_rows
         self._grace_hours = grace_hours
         self._lock = WriterLock(self.path)
         self._catalog = Catalog(self.path)
@@ -317,8 +324,9 @@ class Store:
         keep = ingest.last_per_time(t)
         if keep is not None:
             t, v, qual = t[keep], v[keep], qual[keep]
-        tags = np.full(t.size, tag, dtype=object)
-        return self._ingest(tags, t, v, qual)
+        n = t.size
+        zeros = np.zeros(n, dtype=np.uint32)
+        return self._ingest(Points.of_tag(tag, t, v, qual, zeros, np.zeros(n, np.int64)))
 
     def write_table(self, table: Any) -> int:
         """Write a long table (tag, time, value[, quality]) from Arrow, pandas or polars.
@@ -332,8 +340,7 @@ class Store:
         2
         """
         self._check_open()
-        tags, t, v, qual = ingest.table_columns(table)
-        names = np.unique(tags) if tags.size else np.array([], dtype=object)
+        names, codes, t, v, qual = ingest.table_columns(table)
         unknown = []
         for name in names.tolist():
             validate_tag_name(name)
@@ -344,32 +351,33 @@ class Store:
                 f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them first "
                 "with h.define(name, ...); nothing was written"
             )
+        n = t.size
+        points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
         # Within one call, the last row of a repeated (tag, time) wins.
-        if t.size > 1:
-            order = np.lexsort((np.arange(t.size), t, tags.astype(str)))
-            ts, gs = t[order], tags[order]
-            keep = np.ones(t.size, dtype=bool)
-            keep[:-1] = (ts[1:] != ts[:-1]) | (gs[1:] != gs[:-1])
-            sel = order[keep]
-            if sel.size != t.size:
-                tags, t, v, qual = tags[sel], t[sel], v[sel], qual[sel]
-        return self._ingest(tags, t, v, qual)
+        if n > 1:
+            order = np.lexsort((np.arange(n), t, codes))
+            ts, cs = t[order], codes[order]
+            keep = np.ones(n, dtype=bool)
+            keep[:-1] = (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])
+            points = points.take(order[keep])
+        return self._ingest(points)
 
-    def _ingest(self, tags: np.ndarray, t: np.ndarray, v: np.ndarray, qual: np.ndarray) -> int:
-        n = int(t.size)
+    def _ingest(self, points: Points) -> int:
+        """Qualify, then log and buffer (or, for bulk writes, write files) the validated points."""
+        n = len(points)
         if n == 0:
             return 0
         self._become_writer()
-        qual = ingest.mark_nonfinite(v, qual)
-        reasons = np.zeros(n, dtype=np.uint32)
-        qual, reasons = self._qualify(tags, t, v, qual, reasons)
+        qual = ingest.mark_nonfinite(points.value, points.quality)
+        qual, reasons = self._qualify(points, qual)
         if n >= self._bulk_points:
             ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
-            self._write_files_now(Points(tags, t, v, qual, reasons, ing))
+            self._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
             return n
         assert self._wal is not None
         with self._ingest_lock:
-            points = Points(tags, t, v, qual, reasons, np.full(n, self._next_ingest_us(), dtype=np.int64))
+            ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
+            points = replace(points, quality=qual, reasons=reasons, ingested=ing)
             ticket = self._wal.write(points)
             self._active.add(points)
             size = len(self._active)
@@ -378,15 +386,14 @@ class Store:
             self.flush()
         return n
 
-    def _qualify(self, tags, t, v, qual, reasons):  # type: ignore[no-untyped-def]
+    def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from historian.storage.qualifying import qualify_points
 
-        return qualify_points(self, tags, t, v, qual, reasons)
+        return qualify_points(self, points, quality)
 
     def _write_files_now(self, points: Points) -> None:
         """Bulk path: sorted files per day, one commit; durable when it returns."""
-        order = np.lexsort((points.ingested, points.time, points.tags.astype(str)))
-        points = _take_points(points, order)
+        points = points.sorted()
         with self._flush_lock:
             written = [write_file(self._table_dir, self._tmp_dir, p, self._options) for p in _split_days(points)]
             assert self._log is not None
@@ -561,22 +568,39 @@ class Store:
         return _points_table(sorted(names), series, reasons)
 
     # ------------------------------------------------------------------ maintenance
+    def _small_files(self, snap: Snapshot) -> dict[str, list[str]]:
+        """Per day, the files below the compaction size (the ones worth merging)."""
+        by_day: dict[str, list[str]] = {}
+        for path, rows in zip(snap.paths, snap.rows.tolist(), strict=True):
+            if rows < self._compact_rows:
+                by_day.setdefault(path.split("/", 1)[0].removeprefix("day="), []).append(path)
+        return by_day
+
     def _maybe_compact(self, days: list[str]) -> None:
         if not days or self._auto_compact_files <= 0 or self._log is None:
             return
-        snap = self._log.snapshot()
-        for day in days:
-            prefix = f"day={day}/"
-            count = sum(1 for p in snap.paths if p.startswith(prefix))
-            if count >= self._auto_compact_files:
-                self.compact(days=[day])
+        small = self._small_files(self._log.snapshot())
+        due = [d for d in days if len(small.get(d, ())) >= self._auto_compact_files]
+        if due:
+            self.compact(days=due)
 
-    def compact(self, days: Iterable[str] | None = None, *, progress: bool = False) -> int:
-        """Merge each day's files into one and resolve duplicates; safe while readers run.
+    def compact(self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False) -> int:
+        """Merge small files per day and resolve duplicates; safe while readers run.
 
-        Superseded values younger than ``history`` are kept for ``read(as_of=...)``. Replaced
-        files stay on disk for a grace period (readers of older snapshots keep working).
-        Returns the number of files replaced.
+        Files of a day below ``compact_rows`` rows are merged into one (``full=True`` merges every
+        file of the day). Superseded values younger than ``history`` are kept for
+        ``read(as_of=...)``. Replaced files stay on disk for a grace period, so readers of older
+        snapshots keep working. Returns the number of files replaced.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     for i in range(3):
+        ...         _ = h.write("A", [i], [float(i)]); h.flush()
+        ...     h.compact()
+        3
         """
         self._check_open()
         self._become_writer()
@@ -584,12 +608,14 @@ class Store:
         replaced = 0
         with self._flush_lock:
             snap = self._log.snapshot()
-            by_day: dict[str, list[str]] = {}
-            for p in snap.paths:
-                by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
+            if full:
+                by_day: dict[str, list[str]] = {}
+                for p in snap.paths:
+                    by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
+            else:
+                by_day = self._small_files(snap)
             wanted = sorted(by_day) if days is None else [d for d in days if d in by_day]
-            iterator = _progress(wanted, progress, "compacting")
-            for day in iterator:
+            for day in _progress(wanted, progress, "compacting"):
                 files = by_day[day]
                 if len(files) < 2:
                     continue
@@ -609,14 +635,15 @@ class Store:
             for tag, sl in f.read(f.tags, MIN_NS, MAX_NS).items():
                 slices_by_tag.setdefault(tag, []).append(sl)
         horizon_us = (now_ns() - self._history_ns) // 1000
-        tags_out, parts = [], []
-        for tag in sorted(slices_by_tag):
+        names = sorted(slices_by_tag)
+        parts = []
+        for tag in names:
             s = concat(slices_by_tag[tag])
             order = np.lexsort((s.ingested, s.time))
             s = TagSlice(s.time[order], s.value[order], s.quality[order], s.reasons[order], s.ingested[order])
             t = s.time
             # Keep the last version of each time, and older versions still inside the history
-            # window (superseded after the horizon), for as-of reads.
+            # window (superseded after the horizon), for as-of reads; drop exact copies.
             nxt_same = np.zeros(t.size, dtype=bool)
             nxt_same[:-1] = t[1:] == t[:-1]
             superseded_at = np.full(t.size, np.iinfo(np.int64).max)
@@ -625,12 +652,7 @@ class Store:
             exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
             keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
             parts.append(TagSlice(t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]))
-            tags_out.append(np.full(int(keep.sum()), tag, dtype=object))
-        if not parts:
-            e = np.zeros(0)
-            return Points(np.zeros(0, object), e.astype(np.int64), e, e.astype(np.uint32), e.astype(np.uint32), e.astype(np.int64))
-        allp = concat(parts)
-        return Points(np.concatenate(tags_out), allp.time, allp.value, allp.quality, allp.reasons, allp.ingested)
+        return points_from_slices(names, parts)
 
     def _vacuum(self) -> None:
         assert self._log is not None
@@ -671,18 +693,13 @@ class Store:
             written = []
             for rel in rewrite:
                 f = self._files.get(os.path.join(self._table_dir, rel))
-                slices = f.read(f.tags, MIN_NS, MAX_NS)
-                keep_tags, keep = [], []
-                for tag in sorted(slices):
-                    s = slices[tag]
-                    m = s.time >= cutoff
-                    dropped += int((~m).sum())
-                    if m.any():
-                        keep.append(TagSlice(s.time[m], s.value[m], s.quality[m], s.reasons[m], s.ingested[m]))
-                        keep_tags.append(np.full(int(m.sum()), tag, dtype=object))
-                if keep:
-                    allp = concat(keep)
-                    written.append(write_file(self._table_dir, self._tmp_dir, Points(np.concatenate(keep_tags), allp.time, allp.value, allp.quality, allp.reasons, allp.ingested), self._options))
+                slices = f.read(f.tags, cutoff, MAX_NS)
+                kept = sum(len(sl.time) for sl in slices.values())
+                dropped += f.num_rows - kept
+                if kept:
+                    names = sorted(slices)
+                    points = points_from_slices(names, [slices[n] for n in names])
+                    written.append(write_file(self._table_dir, self._tmp_dir, points, self._options))
                 remove.append(rel)
             if remove:
                 self._log.commit(written, remove, operation="retain")
@@ -735,10 +752,6 @@ def _looks_like_duration(text: str) -> bool:
     return True
 
 
-def _take_points(p: Points, sel: np.ndarray) -> Points:
-    return Points(p.tags[sel], p.time[sel], p.value[sel], p.quality[sel], p.reasons[sel], p.ingested[sel])
-
-
 def _split_days(points: Points) -> list[Points]:
     """Sorted points split by UTC day (each part stays sorted by tag, time)."""
     if len(points) == 0:
@@ -746,10 +759,7 @@ def _split_days(points: Points) -> list[Points]:
     day = points.time // NS_PER_DAY
     if day.min() == day.max():
         return [points]
-    out = []
-    for d in np.unique(day):
-        out.append(_take_points(points, np.flatnonzero(day == d)))
-    return out
+    return [points.take(np.flatnonzero(day == d)) for d in np.unique(day)]
 
 
 def _progress(items: list, enabled: bool, desc: str):  # type: ignore[no-untyped-def]

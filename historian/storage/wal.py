@@ -46,9 +46,14 @@ SUFFIX = ".arrows"
 
 @dataclass(frozen=True)
 class Points:
-    """Columnar points as plain numpy arrays (the unit the store moves around)."""
+    """Columnar points as plain numpy arrays (the unit the store moves around).
 
-    tags: np.ndarray  # object array of str
+    Tags are dictionary-encoded: ``names`` holds each distinct tag once, sorted, and ``codes``
+    indexes it per point, so sorting by code sorts by tag name.
+    """
+
+    names: np.ndarray  # object array of str, unique and sorted
+    codes: np.ndarray  # int32, one per point
     time: np.ndarray  # int64 ns
     value: np.ndarray  # float64 (NaN = no value)
     quality: np.ndarray  # uint32
@@ -58,10 +63,37 @@ class Points:
     def __len__(self) -> int:
         return len(self.time)
 
+    @property
+    def tags(self) -> np.ndarray:
+        """The tag of every point (object array)."""
+        return self.names[self.codes]
+
+    @classmethod
+    def of_tag(cls, name: str, time: np.ndarray, value: np.ndarray, quality: np.ndarray,
+               reasons: np.ndarray, ingested: np.ndarray) -> Points:
+        return cls(np.array([name], dtype=object), np.zeros(len(time), np.int32), time, value,
+                   quality, reasons, ingested)
+
+    @classmethod
+    def empty(cls) -> Points:
+        e = np.zeros(0)
+        return cls(np.zeros(0, object), e.astype(np.int32), e.astype(np.int64), e,
+                   e.astype(np.uint32), e.astype(np.uint32), e.astype(np.int64))
+
+    def take(self, sel: np.ndarray | slice) -> Points:
+        return Points(self.names, self.codes[sel], self.time[sel], self.value[sel],
+                      self.quality[sel], self.reasons[sel], self.ingested[sel])
+
+    def sorted(self) -> Points:
+        """Sorted by (tag, time, ingested)."""
+        order = np.lexsort((self.ingested, self.time, self.codes))
+        return self.take(order)
+
     def to_batch(self) -> pa.RecordBatch:
+        tags = pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.names, pa.string()))
         return pa.record_batch(
             [
-                pa.array(self.tags, pa.string()),
+                tags.cast(pa.string()),
                 pa.array(self.time, pa.int64()),
                 pa.array(self.value, pa.float64()),
                 pa.array(self.quality, pa.uint32()),
@@ -76,14 +108,31 @@ class Points:
         def col(i: int, dtype: type) -> np.ndarray:
             return np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype=dtype)
 
-        return cls(
-            tags=np.asarray(batch.column(0).to_numpy(zero_copy_only=False), dtype=object),
-            time=col(1, np.int64),
-            value=col(2, np.float64),
-            quality=col(3, np.uint32),
-            reasons=col(4, np.uint32),
-            ingested=col(5, np.int64),
-        )
+        names, codes = encode_tags(batch.column(0))
+        return cls(names, codes, col(1, np.int64), col(2, np.float64), col(3, np.uint32),
+                   col(4, np.uint32), col(5, np.int64))
+
+
+def encode_tags(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique names, int32 codes) for an Arrow string or dictionary column."""
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    names = np.asarray(column.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    codes = np.asarray(column.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    order = np.argsort(names.astype(str), kind="stable") if len(names) > 1 else np.arange(len(names))
+    if len(names) > 1 and not np.array_equal(order, np.arange(len(names))):
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        names, codes = names[order], rank[codes].astype(np.int32)
+    # Dictionaries may repeat a value (e.g. after concatenation): fold duplicates.
+    if len(names) > 1 and np.any(names[1:] == names[:-1]):
+        uniq, inverse = np.unique(names.astype(str), return_inverse=True)
+        names, codes = uniq.astype(object), inverse[codes].astype(np.int32)
+    return names, codes
 
 
 def _crc(batch: pa.RecordBatch) -> str:

@@ -17,9 +17,8 @@ T0 = 1_767_225_600_000_000_000
 
 def _points(n: int, start: int = 0) -> Points:
     t = T0 + np.arange(start, start + n, dtype=np.int64)
-    return Points(
-        np.full(n, "A", dtype=object), t, t.astype(np.float64), np.zeros(n, np.uint32),
-        np.zeros(n, np.uint32), np.full(n, 7, np.int64),
+    return Points.of_tag(
+        "A", t, t.astype(np.float64), np.zeros(n, np.uint32), np.zeros(n, np.uint32), np.full(n, 7, np.int64)
     )
 
 

@@ -1,0 +1,646 @@
+"""The collector: many sources, one bounded queue, batched writes, a store-and-forward spool.
+
+::
+
+    sources (Modbus, OPC UA; one asyncio loop)
+        │ emit(SampleBatch)       never blocks: a bounded queue of points, drop-oldest + counter
+        ▼
+    queue ──► batcher (batch_size points or batch_interval) ──► source compression (per tag)
+                 │
+                 ├─► store.write_table() in a worker thread  (acquisition never waits on it)
+                 │      slow (> write_timeout) or raising ──► spool (Arrow IPC + CRC, fsync)
+                 └─◄ spool drained oldest first when the store is healthy again
+
+- What is dropped past a bound (queue full, spool full) is counted and recorded as one
+  ``Bad_DataLost`` point per affected tag at the time of its first lost point.
+- Sources record ``Bad_NoCommunication`` themselves when a device is down; a source that crashes
+  is restarted, and its tags get ``Bad_NoCommunication`` too.
+- Tags are defined in the store at start from the config (unit, kind, lo/hi, rules,
+  compression); the store applies qualification rules on write.
+- Health per source and for the pipeline: :meth:`Collector.health`, logged at INFO every
+  ``health_every``.
+
+Use it from sync code (``run``; ``start``/``stop`` for services, the loop lives in a daemon thread,
+also inside Jupyter) or from asyncio (``await arun()``).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "plant.toml").write_text('[store]\\npath = "plant.hist"\\n')
+>>> c = Collector(folder / "plant.toml")
+>>> c.run(seconds=0.1)
+>>> c.health().running
+False
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from historian.acquisition.config import Config, load_config
+from historian.acquisition.samples import SampleBatch, Source, SourceHealth
+from historian.acquisition.spool import Loss, Spool
+from historian.errors import ConfigError, HistorianError, TagNotFoundError
+from historian.model import quality as q
+from historian.model.schema import TIME_TYPE
+
+__all__ = ["Collector", "CollectorHealth"]
+
+logger = logging.getLogger(__name__)
+
+_LATENCY_SAMPLES = 4096
+
+
+@dataclass
+class CollectorHealth:
+    """A snapshot of the collector.
+
+    Attributes
+    ----------
+    running : bool
+    sources : dict of str to SourceHealth
+        Per source: connected, last good value time, errors, reconnects, points, points/s.
+    queue_points, queue_capacity : int
+        Points waiting in memory, and the bound.
+    dropped_points : int
+        Points lost past a bound (queue full, spool full); each loss is also recorded in the
+        store as a ``Bad_DataLost`` point per affected tag.
+    written_points : int
+        Points written to the store (live and drained from the spool).
+    spooled_points : int
+        Points sent to the spool since start.
+    spool_points, spool_bytes : int
+        What the spool holds now.
+    store_ok : bool
+        False after a failed store write, until one succeeds.
+    store_errors : int
+    last_store_error : str
+    latency_p50_s, latency_p95_s : float or None
+        Recent source timestamp → readable-in-store latency of live Good points.
+    """
+
+    running: bool = False
+    sources: dict[str, SourceHealth] = field(default_factory=dict)
+    queue_points: int = 0
+    queue_capacity: int = 0
+    dropped_points: int = 0
+    written_points: int = 0
+    spooled_points: int = 0
+    spool_points: int = 0
+    spool_bytes: int = 0
+    store_ok: bool = True
+    store_errors: int = 0
+    last_store_error: str = ""
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+
+
+def _batch_table(b: SampleBatch) -> pa.Table:
+    tags = b.tags if isinstance(b.tags, list) else list(b.tags)
+    return pa.table({
+        "tag": pa.array(tags, pa.string()),
+        "time": pa.array(b.t_ns, pa.int64()).cast(TIME_TYPE),
+        "value": pa.array(b.values, pa.float64()),
+        "quality": pa.array(b.quality, pa.uint32()),
+    })  # fmt: skip
+
+
+class Collector:
+    """Collect from the sources of a config into a store.
+
+    Parameters
+    ----------
+    config : Config, str or path-like
+        A :class:`~historian.acquisition.config.Config` or the path of a TOML file.
+    store : Historian-like, optional
+        Anything with ``define(name, **settings)`` and ``write_table(table)`` (a
+        ``historian.open(...)`` store, or a wrapper feeding a remote one). By default the store at
+        ``[store] path`` is opened at start and closed at stop.
+    sources : sequence of Source, optional
+        Extra sources (objects with ``name``, ``async run(emit, stop)`` and ``health()``) to run
+        besides those of the config; their ``tags`` (if they have that attribute) are defined with
+        default settings when unknown to the store.
+
+    Examples
+    --------
+    See the module docstring; ``historian collect plant.toml`` runs one from the command line.
+    """
+
+    def __init__(
+        self,
+        config: Config | str | os.PathLike[str],
+        store: Any = None,
+        *,
+        sources: Sequence[Source] = (),
+    ) -> None:
+        self.config = config if isinstance(config, Config) else load_config(config)
+        self._given_store = store
+        self.store: Any = store
+        self.sources: list[Any] = self._build_sources() + list(sources)
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"source names must be unique, got {names}")
+        st = self.config.collector
+        self._queue: deque[SampleBatch] = deque()
+        self._queue_points = 0
+        self._capacity = st.queue_size
+        self._losses: dict[str, list[int]] = {}  # tag -> [first_ns, count] not yet recorded
+        self._compressors: dict[str, Any] = {}
+        self._health = CollectorHealth(queue_capacity=st.queue_size)
+        self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
+        self._spool: Spool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._future: concurrent.futures.Future[None] | None = None
+        self._store_retry_at = 0.0
+        self._store_backoff = 0.5
+
+    def __repr__(self) -> str:
+        names = [s.name for s in self.sources]
+        return f"Collector(sources={names}, store={str(self.config.store.path)!r})"
+
+    # ------------------------------------------------------------------ setup
+    def _build_sources(self) -> list[Any]:
+        out: list[Any] = []
+        if self.config.opcua:
+            from historian.acquisition.opcua import OpcUaSource
+
+            out += [OpcUaSource(c) for c in self.config.opcua]
+        if self.config.modbus:
+            try:
+                from historian.acquisition.modbus import ModbusSource
+            except ImportError as exc:  # pragma: no cover - until the Modbus source lands
+                raise ConfigError(f"modbus: the Modbus source is not available ({exc})") from None
+            out += [ModbusSource(c) for c in self.config.modbus]
+        return out
+
+    def _open_store(self) -> None:
+        if self.store is None:
+            import historian
+
+            self.store = historian.open(self.config.store.path)
+        tags = self.config.tags()
+        for name, tag in tags.items():
+            try:
+                self.store.define(
+                    name, unit=tag.unit, kind=tag.kind, lo=tag.lo, hi=tag.hi, rules=tag.rules,
+                    description=tag.description, compression=tag.compression, states=tag.states,
+                    metadata=tag.metadata,
+                )  # fmt: skip
+            except HistorianError as exc:
+                raise ConfigError(f"tag {name!r}: the store refused its definition: {exc}") from exc
+        for src in self.sources:
+            for name in getattr(src, "tags", ()):
+                if name not in tags:
+                    self._define_default(name)
+        from historian.kernels.compress import compressor_from_dict
+
+        self._compressors = {}
+        for name, tag in tags.items():
+            if tag.compression:
+                self._compressors[name] = compressor_from_dict(tag.compression)
+
+    def _define_default(self, name: str) -> None:
+        try:
+            self.store.tag(name)
+        except TagNotFoundError:
+            self.store.define(name)
+        except AttributeError:  # a sink without tag(): define is expected to be idempotent
+            self.store.define(name)
+
+    # ------------------------------------------------------------------ emit / queue
+    def _emit(self, batch: SampleBatch) -> None:
+        """Called by sources in the loop thread; never blocks."""
+        n = len(batch)
+        if not n:
+            return
+        self._queue.append(batch)
+        self._queue_points += n
+        while self._queue_points > self._capacity and len(self._queue) > 1:
+            old = self._queue.popleft()
+            self._queue_points -= len(old)
+            self._record_drop(old.tags, old.t_ns)
+            logger.warning("collector queue full (%d points): dropped %d oldest points",
+                           self._capacity, len(old))  # fmt: skip
+        if self._wake is not None and (
+            self._queue_points >= self.config.collector.batch_size or len(self._queue) == 1
+        ):
+            self._wake.set()
+
+    def _record_drop(self, tags: Any, t_ns: np.ndarray) -> None:
+        tags_arr = np.asarray(tags, dtype=object)
+        self._health.dropped_points += len(tags_arr)
+        for tag in set(tags_arr.tolist()):
+            sel = t_ns[tags_arr == tag]
+            self._add_loss(Loss(tag, int(sel.min()), int(sel.max()), int(sel.size)))
+
+    def _add_loss(self, loss: Loss) -> None:
+        cur = self._losses.get(loss.tag)
+        if cur is None:
+            self._losses[loss.tag] = [loss.first_ns, loss.count]
+        else:
+            cur[0] = min(cur[0], loss.first_ns)
+            cur[1] += loss.count
+
+    def _take(self, limit: int) -> SampleBatch | None:
+        """Up to about ``limit`` queued points (whole batches) plus loss markers, compressed."""
+        parts: list[SampleBatch] = []
+        n = 0
+        while self._queue and (n < limit or not parts):
+            b = self._queue.popleft()
+            self._queue_points -= len(b)
+            parts.append(b)
+            n += len(b)
+        if self._losses:
+            tags = list(self._losses)
+            firsts = [self._losses[t][0] for t in tags]
+            parts.append(SampleBatch.from_points(tags, firsts, [None] * len(tags),
+                                                 q.BAD_DATA_LOST, source="collector"))  # fmt: skip
+            for t, (first, count) in self._losses.items():
+                logger.error("collector: %d points of %r lost from %s on; recorded Bad_DataLost",
+                             count, t, np.datetime64(first, "ns"))  # fmt: skip
+            self._losses = {}
+        if not parts:
+            return None
+        batch = parts[0] if len(parts) == 1 else SampleBatch.concat(parts)
+        return self._compress(batch) if self._compressors else batch
+
+    def _compress(self, batch: SampleBatch, final: bool = False) -> SampleBatch:
+        tags = np.asarray(batch.tags, dtype=object)
+        keep = np.ones(len(tags), dtype=bool)
+        extra: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = []
+        for name, comp in self._compressors.items():
+            sel = np.flatnonzero(tags == name)
+            if sel.size == 0:
+                continue
+            keep[sel] = False
+            e = comp.push(batch.t_ns[sel], batch.values[sel], batch.quality[sel])
+            if len(e.t_ns):
+                extra.append((e.t_ns, e.values, e.quality, [name] * len(e.t_ns)))
+        if not extra and keep.all():
+            return batch
+        idx = np.flatnonzero(keep)
+        t_parts = [batch.t_ns[idx], *[x[0] for x in extra]]
+        v_parts = [batch.values[idx], *[x[1] for x in extra]]
+        q_parts = [batch.quality[idx], *[x[2] for x in extra]]
+        names = [tags[i] for i in idx.tolist()]
+        for x in extra:
+            names.extend(x[3])
+        return SampleBatch(names, np.concatenate(t_parts).astype(np.int64),
+                           np.concatenate(v_parts).astype(np.float64),
+                           np.concatenate(q_parts).astype(np.uint32), batch.source)  # fmt: skip
+
+    def _flush_compressors(self) -> SampleBatch | None:
+        tags: list[str] = []
+        ts, vs, qs = [], [], []
+        for name, comp in self._compressors.items():
+            e = comp.flush()
+            tags += [name] * len(e.t_ns)
+            ts.append(e.t_ns)
+            vs.append(e.values)
+            qs.append(e.quality)
+        if not tags:
+            return None
+        return SampleBatch(tags, np.concatenate(ts).astype(np.int64),
+                           np.concatenate(vs).astype(np.float64),
+                           np.concatenate(qs).astype(np.uint32), "collector")  # fmt: skip
+
+    # ------------------------------------------------------------------ store / spool (threads)
+    def _write_store(self, table: pa.Table) -> None:
+        try:
+            self.store.write_table(table)
+        except TagNotFoundError:
+            for name in set(table.column("tag").to_pylist()):
+                self._define_default(name)
+            self.store.write_table(table)
+
+    def _write_live(self, batch: SampleBatch) -> None:
+        table = _batch_table(batch)
+        self._write_store(table)
+        now = time.time_ns()
+        good = q.good_mask(batch.quality)
+        if good.any():
+            lat = (now - batch.t_ns[good]) / 1e9
+            self._latencies.extend(lat[:: max(1, lat.size // 64)].tolist())
+
+    def _to_spool(self, batch: SampleBatch) -> None:
+        assert self._spool is not None
+        losses = self._spool.append(_batch_table(batch))
+        self._health.spooled_points += len(batch)
+        if losses:
+            self._health.dropped_points += sum(x.count for x in losses)
+            for loss in losses:
+                self._add_loss(loss)
+
+    def _drain_one(self) -> int:
+        assert self._spool is not None
+        seg = self._spool.oldest()
+        if seg is None:
+            return 0
+        table = self._spool.read(seg)
+        if table.num_rows:
+            self._write_store(table)
+        self._spool.remove(seg)
+        logger.info("collector: wrote %d spooled points to the store (%d left in the spool)",
+                    table.num_rows, self._spool.points)  # fmt: skip
+        return table.num_rows
+
+    # ------------------------------------------------------------------ the pipeline
+    def _store_failed(self, exc: BaseException) -> None:
+        h = self._health
+        h.store_ok = False
+        h.store_errors += 1
+        h.last_store_error = f"{type(exc).__name__}: {exc}"
+        self._store_retry_at = time.monotonic() + self._store_backoff
+        logger.warning("collector: store write failed (%s); spooling, retry in %.1f s",
+                       h.last_store_error, self._store_backoff)  # fmt: skip
+        self._store_backoff = min(self._store_backoff * 2, 30.0)
+
+    def _store_succeeded(self, n: int) -> None:
+        h = self._health
+        if not h.store_ok:
+            logger.info("collector: store writes succeed again")
+        h.store_ok = True
+        h.written_points += n
+        self._store_backoff = 0.5
+
+    async def _pump(self) -> None:
+        """Move queued points to the store (or the spool) until stopped and drained.
+
+        One store write at a time runs in a worker thread. While the spool holds data, live
+        batches go to the spool too and the store drains it oldest first (one FIFO). A write
+        running longer than ``write_timeout`` (or a queue half full) sends new batches to the
+        spool; so does a failed write, with a growing retry delay.
+        """
+        assert self._stop is not None and self._wake is not None and self._spool is not None
+        st = self.config.collector
+        spool = self._spool
+        inflight: asyncio.Future[int] | None = None
+        inflight_live: SampleBatch | None = None
+        inflight_since = 0.0
+        started: float | None = None  # when the oldest untaken point was first seen
+
+        def due(have: bool, stopping: bool, started: float | None) -> bool:
+            return have and (stopping or self._queue_points >= st.batch_size
+                             or (started is not None
+                                 and time.monotonic() >= started + st.batch_interval_s))
+
+        def slow(inflight: Any, since: float) -> bool:
+            return inflight is not None and (
+                time.monotonic() - since >= st.write_timeout_s
+                or self._queue_points > self._capacity // 2
+            )
+
+        while True:
+            stopping = self._stop.is_set()
+            have = bool(self._queue or self._losses)
+            if stopping and inflight is None and not have:
+                return
+            now = time.monotonic()
+            if have and started is None:
+                started = now
+            if not have:
+                started = None
+
+            store_ready = now >= self._store_retry_at
+            idle_drain = inflight is None and store_ready and bool(spool) and not stopping
+            if not idle_drain and not (due(have, stopping, started)
+                                       and (inflight is None or slow(inflight, inflight_since))):
+                timeouts = [st.batch_interval_s if started is None
+                            else started + st.batch_interval_s - now]  # fmt: skip
+                if inflight is not None:
+                    timeouts.append(inflight_since + st.write_timeout_s - now)
+                if not store_ready:
+                    timeouts.append(self._store_retry_at - now)
+                self._wake.clear()
+                waiters: list[asyncio.Future[Any]] = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(self._stop.wait()),
+                ]
+                if inflight is not None:
+                    waiters.append(inflight)
+                await asyncio.wait(waiters, timeout=max(0.001, min(timeouts)),
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                for w in waiters[:2]:
+                    w.cancel()
+            # a finished store write
+            if inflight is not None and inflight.done():
+                exc = inflight.exception()
+                if exc is None:
+                    self._store_succeeded(inflight.result())
+                else:
+                    self._store_failed(exc)
+                    if inflight_live is not None:  # a live batch the store did not take
+                        await asyncio.to_thread(self._to_spool, inflight_live)
+                inflight, inflight_live = None, None
+            stopping = self._stop.is_set()
+            have = bool(self._queue or self._losses)
+            store_ready = time.monotonic() >= self._store_retry_at
+            if inflight is None and store_ready:
+                if spool and not stopping:
+                    if due(have, stopping, started):  # keep one FIFO while the spool drains
+                        batch = self._take(st.batch_size * 10)
+                        started = None
+                        if batch is not None:
+                            await asyncio.to_thread(self._to_spool, batch)
+                    inflight_live, inflight_since = None, time.monotonic()
+                    inflight = asyncio.ensure_future(asyncio.to_thread(self._drain_one))
+                elif due(have, stopping, started):
+                    batch = self._take(st.batch_size * 10)
+                    started = None
+                    if batch is not None:
+                        inflight_live, inflight_since = batch, time.monotonic()
+                        inflight = asyncio.ensure_future(self._run_write(batch))
+            elif due(have, stopping, started) and (inflight is None
+                                                   or slow(inflight, inflight_since)):
+                # the store is failing (retry later) or stuck on a write: spool, never wait
+                batch = self._take(st.batch_size * 10 if not stopping else 10**12)
+                started = None
+                if batch is not None:
+                    await asyncio.to_thread(self._to_spool, batch)
+
+    async def _run_write(self, batch: SampleBatch) -> int:
+        await asyncio.to_thread(self._write_live, batch)
+        return len(batch)
+
+    # ------------------------------------------------------------------ sources
+    async def _run_source(self, src: Any, stop: asyncio.Event) -> None:
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await src.run(self._emit, stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.exception("collector: source %r crashed (%s); restarting in %.0f s",
+                                 src.name, exc, delay)  # fmt: skip
+                tags = list(getattr(src, "tags", ()))
+                if tags:
+                    n, now = len(tags), time.time_ns()
+                    self._emit(SampleBatch.from_points(
+                        tags, now, [None] * n, q.BAD_NO_COMMUNICATION, source=src.name))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, 60.0)
+
+    async def _health_loop(self) -> None:
+        assert self._stop is not None
+        every = self.config.collector.health_every_s
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), every)
+            if not self._stop.is_set():
+                self.log_health()
+
+    def log_health(self) -> None:
+        """Log one INFO line per source and one for the pipeline."""
+        h = self.health()
+        for name, s in h.sources.items():
+            last = "never" if s.last_good_ns is None else str(np.datetime64(s.last_good_ns, "ms"))
+            logger.info("source %s: connected=%s points/s=%.1f points=%d errors=%d reconnects=%d "
+                        "last_good=%s%s", name, s.connected, s.points_per_s, s.points, s.errors,
+                        s.reconnects, last,
+                        f" last_error={s.last_error!r}" if s.last_error else "")  # fmt: skip
+        logger.info("collector: queue=%d/%d written=%d spool=%d points (%d bytes) dropped=%d "
+                    "store_ok=%s latency p50/p95=%s/%s s", h.queue_points, h.queue_capacity,
+                    h.written_points, h.spool_points, h.spool_bytes, h.dropped_points, h.store_ok,
+                    _fmt(h.latency_p50_s), _fmt(h.latency_p95_s))  # fmt: skip
+
+    def health(self) -> CollectorHealth:
+        """Health of the collector and of each source (cheap; callable from any thread)."""
+        h = self._health
+        lat = np.array(self._latencies, dtype=float) if self._latencies else None
+        sp = self._spool
+        return CollectorHealth(
+            running=h.running,
+            sources={s.name: s.health() for s in self.sources},
+            queue_points=self._queue_points, queue_capacity=self._capacity,
+            dropped_points=h.dropped_points, written_points=h.written_points,
+            spooled_points=h.spooled_points,
+            spool_points=sp.points if sp else 0, spool_bytes=sp.nbytes if sp else 0,
+            store_ok=h.store_ok, store_errors=h.store_errors, last_store_error=h.last_store_error,
+            latency_p50_s=float(np.percentile(lat, 50)) if lat is not None else None,
+            latency_p95_s=float(np.percentile(lat, 95)) if lat is not None else None,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ run
+    async def arun(self, seconds: float | None = None) -> None:
+        """Collect until :meth:`stop` (or ``seconds``), then drain and return (asyncio)."""
+        if self._health.running:
+            raise RuntimeError("this collector is already running")
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._health.running = True
+        opened = self.store is None
+        try:
+            await asyncio.to_thread(self._open_store)
+            st = self.config.collector
+            self._spool = Spool(self.config.spool_path, max_bytes=st.spool_max_bytes,
+                                segment_bytes=st.spool_segment_bytes)  # fmt: skip
+            logger.info("collector: %d source(s) -> %s", len(self.sources), self.config.store.path)
+            src_stop = asyncio.Event()
+            src_tasks = [asyncio.create_task(self._run_source(s, src_stop), name=f"source:{s.name}")
+                         for s in self.sources]  # fmt: skip
+            pump = asyncio.create_task(self._pump(), name="collector:pump")
+            health = asyncio.create_task(self._health_loop(), name="collector:health")
+            try:
+                waiters = [asyncio.ensure_future(self._stop.wait()), pump]
+                await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+                waiters[0].cancel()
+                if pump.done() and pump.exception() is not None:
+                    raise pump.exception()  # type: ignore[misc]
+            finally:
+                await asyncio.shield(self._shutdown(src_stop, src_tasks, pump, health))
+        finally:
+            self._health.running = False
+            if opened and self.store is not None:
+                store, self.store = self.store, None
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(store.close)
+
+    async def _shutdown(self, src_stop: asyncio.Event, src_tasks: list[asyncio.Task[None]],
+                        pump: asyncio.Task[None], health: asyncio.Task[None]) -> None:  # fmt: skip
+        assert self._stop is not None
+        src_stop.set()
+        if src_tasks:
+            _, pending = await asyncio.wait(src_tasks, timeout=10)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*src_tasks, return_exceptions=True)
+        if self._compressors:
+            tail = self._flush_compressors()
+            if tail is not None:
+                self._queue.append(tail)  # bypasses compression (already decided)
+                self._queue_points += len(tail)
+        self._stop.set()
+        if not pump.done():
+            await asyncio.wait([pump], timeout=max(30.0, self.config.collector.write_timeout_s * 3))
+        if not pump.done():
+            pump.cancel()
+            logger.error("collector: store writes did not finish in time at shutdown")
+        await asyncio.gather(pump, health, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            if self.store is not None and hasattr(self.store, "flush"):
+                await asyncio.to_thread(self.store.flush)
+        self.log_health()
+        logger.info("collector: stopped")
+
+    def run(self, seconds: float | None = None) -> None:
+        """Collect (blocking) until ``seconds`` pass or Ctrl-C; stops cleanly either way."""
+        from historian._sync import sync
+
+        try:
+            sync(self.arun(seconds))
+        except KeyboardInterrupt:
+            logger.info("collector: interrupted; stopping")
+            self.stop()
+
+    def start(self) -> None:
+        """Start collecting in the background (services); see :meth:`stop`."""
+        from historian._sync import submit
+
+        if self._future is not None and not self._future.done():
+            raise RuntimeError("this collector is already running")
+        self._future = submit(self.arun())
+        deadline = time.monotonic() + 30
+        while self._stop is None and not self._future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Ask the collector to stop, and wait (from any thread) until it has drained."""
+        loop, ev = self._loop, self._stop
+        if loop is not None and ev is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(ev.set)
+        fut = self._future
+        if fut is not None:
+            fut.result(timeout)
+
+    def __enter__(self) -> Collector:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
