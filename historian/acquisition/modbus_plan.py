@@ -89,9 +89,13 @@ _NUMERIC = {
 }
 TYPES = (*_NUMERIC, "bool", "string")
 _ORDERS = ("big", "little")
+# tag settings the collector/store use; accepted and ignored here
+_TAG_SETTING_KEYS = {
+    "unit", "description", "kind", "lo", "hi", "rules", "compression", "states", "metadata",
+}
 _KEYS = {
-    "tag", "table", "address", "type", "word_order", "byte_order", "scale", "offset", "unit",
-    "count", "bit", "description",
+    "tag", "table", "address", "type", "word_order", "byte_order", "scale", "offset", "count",
+    "bit", *_TAG_SETTING_KEYS,
 }
 
 

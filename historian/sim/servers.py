@@ -147,7 +147,9 @@ def plant_config(
         "port": int(modbus_port),
         "unit": 1,
         "every": every,
-        "points": [dict(p) for p in MODBUS_POINTS],
+        "points": [
+            _with_settings(p, MODBUS_SOURCES.get(p["tag"], p["tag"])) for p in MODBUS_POINTS
+        ],
     }
     if modbus_tls:
         if not pki:
@@ -179,9 +181,26 @@ def plant_config(
     else:
         opcua.update(security_policy="None", allow_insecure=True)
     opcua["points"] = [
-        {"tag": tag, "node": f"nsu={NAMESPACE_URI};s={TAGS[tag].opcua}"} for tag in OPCUA_TAGS
+        _with_settings({"tag": tag, "node": f"nsu={NAMESPACE_URI};s={TAGS[tag].opcua}"}, tag)
+        for tag in OPCUA_TAGS
     ]
     return {"store": {"path": store}, "modbus": [modbus], "opcua": [opcua]}
+
+
+def _with_settings(point: Mapping[str, Any], plant_tag: str) -> dict[str, Any]:
+    """The point plus the tag settings (description, unit, kind, range) of its plant signal."""
+    info = TAGS[plant_tag]
+    out = dict(point)
+    copy = "" if plant_tag == point["tag"] else f" (from {plant_tag})"
+    out["description"] = info.description + copy
+    if info.unit and "unit" not in out:
+        out["unit"] = info.unit
+    out["kind"] = info.kind
+    if info.lo is not None:
+        out["lo"] = info.lo
+    if info.hi is not None:
+        out["hi"] = info.hi
+    return out
 
 
 def _toml_value(v: Any) -> str:
@@ -206,7 +225,7 @@ def plant_config_toml(*args: Any, **kwargs: Any) -> str:
             lines += [f"{k} = {_toml_value(v)}" for k, v in dev.items() if k != "points"]
             for p in dev["points"]:
                 body = ", ".join(f"{k} = {_toml_value(v)}" for k, v in p.items())
-                lines.append(f"  [[{section}.points]]")
+                lines.append(f"\n  [[{section}.points]]")
                 lines.append(f"  {body.replace(', ', chr(10) + '  ')}")
     return "\n".join(lines) + "\n"
 
