@@ -151,7 +151,7 @@ class SimOpcuaServer:
             server.set_certificate_validator(CertificateValidator(opts, store))
         else:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-            server.set_identity_tokens([ua.AnonymousIdentityToken, ua.UserNameIdentityToken])
+            server.set_identity_tokens([ua.AnonymousIdentityToken])  # no passwords in clear
         idx = await server.register_namespace(NAMESPACE_URI)
         self.namespace_index = idx
         objects = server.nodes.objects
