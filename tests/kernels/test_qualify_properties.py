@@ -188,6 +188,25 @@ def test_median_mad_selection_matches_sorting(window, data):
 
 
 @SETTINGS
+@given(
+    st.lists(
+        st.one_of(st.sampled_from([0.0, 1.0, 2.0, 5.0]), st.floats(-1e3, 1e3)),
+        min_size=3,
+        max_size=40,
+    ),
+    st.sampled_from([0.1, 1.0, 1.4, 3.0, 5.0]),
+    st.sampled_from([0.0, 0.5]),
+    st.data(),
+)
+def test_counting_hampel_test_matches_the_exact_mad(window, k, min_dev, data):
+    """The kernel decides most windows by counting deviations; it must agree exactly."""
+    x = data.draw(st.sampled_from(window))
+    s = np.sort(np.array(window))
+    got = jit._is_spike(s, len(s), x, k * jit.HAMPEL_SCALE, min_dev)
+    assert got == hampel_is_spike(window, x, k, min_dev)
+
+
+@SETTINGS
 @given(streams(), st.sampled_from([0, 1, S, 2 * S]))
 def test_find_gaps_matches_reference(stream, gap):
     t = np.array(stream[0], dtype=np.int64)
