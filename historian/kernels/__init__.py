@@ -25,3 +25,37 @@ __all__ = [
 ]
 
 # --- qualification and compression (other module) ---
+from historian.kernels.compress import (
+    DeadbandCompressor,
+    Emitted,
+    SwingingDoorCompressor,
+    compressor_from_dict,
+    deadband_mask,
+    swinging_door_mask,
+)
+from historian.kernels.qualify import (
+    REASONS_DTYPE,
+    QualificationRules,
+    Qualifier,
+    Reason,
+    find_gaps,
+    qualify_history,
+    reason_names,
+)
+
+__all__ += [
+    "REASONS_DTYPE",
+    "DeadbandCompressor",
+    "Emitted",
+    "QualificationRules",
+    "Qualifier",
+    "Reason",
+    "SwingingDoorCompressor",
+    "compressor_from_dict",
+    "deadband_mask",
+    "find_gaps",
+    "qualify_history",
+    "reason_names",
+    "swinging_door_mask",
+]
+# --- end of qualification and compression ---
