@@ -13,6 +13,8 @@ from historian.kernels.aggregates import (
     aggregate_many,
     resolve_stat,
 )
+from historian.kernels.interpolate import grid, interpolate
+from historian.kernels.plot import plot, plot_indices
 
 __all__ = [
     "FRIENDLY_NAMES",
@@ -21,6 +23,10 @@ __all__ = [
     "AggregateResult",
     "aggregate",
     "aggregate_many",
+    "grid",
+    "interpolate",
+    "plot",
+    "plot_indices",
     "resolve_stat",
 ]
 

@@ -13,7 +13,13 @@ import numpy as np
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.model import quality as _q
 
-__all__ = ["AggregateConfig", "PreparedSeries", "interval_edges", "prepare_series"]
+__all__ = [
+    "AggregateConfig",
+    "PreparedSeries",
+    "interval_edges",
+    "prepare_series",
+    "validate_arrays",
+]
 
 # StatusCodes the aggregates produce (plain ints, usable inside numba code as globals).
 GOOD = _q.GOOD
@@ -119,19 +125,8 @@ def _as_1d(name: str, arr: Any) -> np.ndarray:
     return a
 
 
-def prepare_series(
-    t_ns: Any,
-    values: Any,
-    quality: Any = None,
-    *,
-    data_end_ns: int | None = None,
-    drop_no_data: bool = True,
-) -> PreparedSeries:
-    """Validate dtypes and lengths, sort stably, keep the last of duplicate times.
-
-    Samples whose StatusCode is ``Bad_NoData`` are markers ("no data here", e.g. the first
-    archive entry of a point), not values: they are dropped when ``drop_no_data``.
-    """
+def validate_arrays(t_ns: Any, values: Any, quality: Any = None):
+    """Check dtypes and lengths; return int64 t, float64 v, uint32 q (no copy if possible)."""
     t = _as_1d("t_ns", t_ns)
     if t.dtype.kind == "M":
         t = t.astype("datetime64[ns]").astype(np.int64)
@@ -153,6 +148,23 @@ def prepare_series(
         raise InvalidDataError(
             f"lengths differ: t_ns has {t.size}, values {v.size}, quality {q.size}"
         )
+    return t, v, q
+
+
+def prepare_series(
+    t_ns: Any,
+    values: Any,
+    quality: Any = None,
+    *,
+    data_end_ns: int | None = None,
+    drop_no_data: bool = True,
+) -> PreparedSeries:
+    """Validate dtypes and lengths, sort stably, keep the last of duplicate times.
+
+    Samples whose StatusCode is ``Bad_NoData`` are markers ("no data here", e.g. the first
+    archive entry of a point), not values: they are dropped when ``drop_no_data``.
+    """
+    t, v, q = validate_arrays(t_ns, values, quality)
     from historian.kernels._prep import last_of_duplicates, scan
 
     state, all_good = scan(t, v, q) if t.size else (0, True)

@@ -1,12 +1,368 @@
-"""Fast path for the common case: every sample Good and finite, sorted, no duplicates."""
+"""Fast path for the common case: every sample Good and finite, sorted, no duplicates.
+
+One pass over the samples of ``[start, end)`` gives count/mean/min/max/first/last (and checks the
+preconditions on the way); a second kernel gives the time-weighted average and total. Results are
+identical to the general Part 13 path on such data; intervals at the edges of the data (before the
+first sample, after the last) are recomputed by the general path, which owns those rules.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+from numba import njit
+
+from historian.kernels import _part13
+from historian.kernels._config import (
+    BAD_NO_DATA,
+    CALCULATED,
+    GOOD,
+    INFO_DATA_VALUE,
+    MULTI_VALUE,
+    PARTIAL,
+)
+from historian.kernels._prep import scan
+
+_BASIC = {
+    "Count",
+    "Average",
+    "Minimum",
+    "Maximum",
+    "MinimumActualTime",
+    "MaximumActualTime",
+    "Start",
+    "End",
+    "Range",
+}
+_TWA = {"TimeAverage", "TimeAverage2", "Total", "Total2"}
+FAST_NAMES = frozenset(_BASIC | _TWA)
+
+
+@njit(cache=True, nogil=True)
+def edge_index(t, edges):  # pragma: no cover - compiled
+    """searchsorted(t, edges, 'left') for sorted edges by galloping from the previous edge."""
+    m = edges.size
+    n = t.size
+    out = np.empty(m, dtype=np.int64)
+    lo = 0
+    for k in range(m):
+        x = edges[k]
+        if lo >= n or t[lo] >= x:
+            out[k] = lo
+            continue
+        # t[lo] < x: gallop to find hi with t[hi] >= x
+        step = 1
+        hi = lo + 1
+        while hi < n and t[hi] < x:
+            lo = hi
+            step *= 2
+            hi = lo + step
+        if hi > n:
+            hi = n
+        # t[lo] < x <= t[hi] (or hi == n): binary search in (lo, hi]
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if t[mid] < x:
+                lo = mid
+            else:
+                hi = mid
+        lo = hi
+        out[k] = lo
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sum_min_max(w):  # pragma: no cover - compiled
+    # fastmath lets LLVM vectorise the reductions. Finiteness is checked by the caller (outside
+    # fastmath) on the returned sum; results are discarded when it is not finite.
+    # Loops run over views with range(size): then no negative-index wraparound blocks SIMD.
+    s = 0.0
+    lo = w[0]
+    hi = w[0]
+    for i in range(w.size):
+        x = w[i]
+        s += x
+        lo = min(lo, x)
+        hi = max(hi, x)
+    return s, lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _checks(tw, tprev, qw):  # pragma: no cover - compiled
+    qor = np.uint32(0)
+    for i in range(qw.size):
+        qor |= qw[i]
+    bad = 0
+    for i in range(1, tw.size):
+        bad += tw[i] <= tw[i - 1]
+    bad += tw[0] <= tprev
+    return qor == 0 and bad == 0
+
+
+@njit(cache=True, nogil=True)
+def _count_eq(w, lo, hi):  # pragma: no cover - compiled
+    c_mn = 0
+    c_mx = 0
+    for i in range(w.size):
+        x = w[i]
+        c_mn += x == lo
+        c_mx += x == hi
+    return c_mn, c_mx
+
+
+@njit(cache=True, nogil=True)
+def _basic_nb(t, v, q, idx):  # pragma: no cover - compiled
+    """Per interval: count, sum, min, max, times of the first min/max, counts of min/max,
+    times and values of the first and last sample.
+
+    Also verifies, over the samples it reads, strictly increasing times, Good quality and finite
+    values; returns ok=False as soon as the verification fails (caller falls back).
+    """
+    m = idx.size - 1
+    cnt = np.zeros(m, dtype=np.int64)
+    sm = np.zeros(m)
+    mn = np.full(m, np.nan)
+    mx = np.full(m, np.nan)
+    imn = np.full(m, -1, dtype=np.int64)
+    imx = np.full(m, -1, dtype=np.int64)
+    cmn = np.zeros(m, dtype=np.int64)
+    cmx = np.zeros(m, dtype=np.int64)
+    ends = np.zeros((m, 2), dtype=np.int64)
+    endv = np.zeros((m, 2))
+    ok = True
+    for k in range(m):
+        i0 = idx[k]
+        i1 = idx[k + 1]
+        if i1 <= i0:
+            continue
+        w = v[i0:i1]
+        s, lo, hi = _sum_min_max(w)
+        tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+        if not np.isfinite(s) or not _checks(t[i0:i1], tprev, q[i0:i1]):
+            ok = False
+            break
+        c_mn, c_mx = _count_eq(w, lo, hi)
+        a_mn = i0
+        while v[a_mn] != lo:
+            a_mn += 1
+        a_mx = i0
+        while v[a_mx] != hi:
+            a_mx += 1
+        cnt[k] = i1 - i0
+        sm[k] = s
+        mn[k] = lo
+        mx[k] = hi
+        imn[k] = t[a_mn]
+        imx[k] = t[a_mx]
+        cmn[k] = c_mn
+        cmx[k] = c_mx
+        ends[k, 0] = t[i0]
+        ends[k, 1] = t[i1 - 1]
+        endv[k, 0] = v[i0]
+        endv[k, 1] = v[i1 - 1]
+    return ok, cnt, sm, mn, mx, imn, imx, cmn, cmx, ends, endv
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _trap2(tw, w):  # pragma: no cover - compiled
+    acc = 0.0
+    for i in range(tw.size - 1):
+        acc += (w[i] + w[i + 1]) * float(tw[i + 1] - tw[i])
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _step_area(tw, w):  # pragma: no cover - compiled
+    acc = 0.0
+    for i in range(tw.size - 1):
+        acc += w[i] * float(tw[i + 1] - tw[i])
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _twa_nb(t, v, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - compiled
+    """Integral (value*ns) per interval k in [k_lo, k_hi): requires t[0] <= a and b <= t[-1]."""
+    m = edges.size - 1
+    area = np.zeros(m)
+    for k in range(k_lo, k_hi):
+        a = edges[k]
+        b = edges[k + 1]
+        i0 = idx[k]
+        i1 = idx[k + 1]
+        # value at a
+        if t[i0] == a:
+            va = v[i0]
+        elif stepped:
+            va = v[i0 - 1]
+        else:
+            va = v[i0 - 1] + (v[i0] - v[i0 - 1]) * ((a - t[i0 - 1]) / (t[i0] - t[i0 - 1]))
+        if t[i1] == b:
+            vb = v[i1]
+        elif stepped:
+            vb = v[i1 - 1]
+        else:
+            vb = v[i1 - 1] + (v[i1] - v[i1 - 1]) * ((b - t[i1 - 1]) / (t[i1] - t[i1 - 1]))
+        if i1 <= i0:
+            area[k] = (va if stepped else 0.5 * (va + vb)) * float(b - a)
+            continue
+        tw = t[i0:i1]
+        w = v[i0:i1]
+        if stepped:
+            acc = va * float(t[i0] - a) + _step_area(tw, w) + v[i1 - 1] * float(b - t[i1 - 1])
+        else:
+            acc = (va + v[i0]) * float(t[i0] - a) + _trap2(tw, w)
+            acc += (v[i1 - 1] + vb) * float(b - t[i1 - 1])
+            acc *= 0.5
+        area[k] = acc
+    return area
+
+
+_BASIC_CODES = {
+    "Count": 0,
+    "Average": 1,
+    "Minimum": 2,
+    "Maximum": 3,
+    "MinimumActualTime": 4,
+    "MaximumActualTime": 5,
+    "Start": 6,
+    "End": 7,
+    "Range": 8,
+}
+
+
+@njit(cache=True, nogil=True)
+def _basic_results(kind, edges, cnt, sm, mn, mx, tmn, tmx, cmn, cmx, ends, endv, ds,
+                   de):  # pragma: no cover - compiled
+    m = edges.size - 1
+    vals = np.full(m, np.nan)
+    times = edges[:m].copy()
+    status = np.full(m, np.uint32(BAD_NO_DATA))
+    for k in range(m):
+        a = edges[k]
+        b = edges[k + 1]
+        if a >= de or b <= ds:
+            continue
+        bits = PARTIAL if (a < ds or b > de) else 0
+        n = cnt[k]
+        if kind == 0:
+            vals[k] = float(n)
+            bits |= CALCULATED
+        elif n == 0:
+            continue
+        elif kind == 1:
+            vals[k] = sm[k] / n
+            bits = CALCULATED
+        elif kind == 8:
+            vals[k] = mx[k] - mn[k]
+            bits |= CALCULATED
+        elif kind <= 5:
+            is_min = kind == 2 or kind == 4
+            vals[k] = mn[k] if is_min else mx[k]
+            at = tmn[k] if is_min else tmx[k]
+            if (cmn[k] if is_min else cmx[k]) > 1:
+                bits |= MULTI_VALUE
+            if kind >= 4:
+                times[k] = at
+            elif at != a:
+                bits |= CALCULATED
+        else:
+            j = 0 if kind == 6 else 1
+            vals[k] = endv[k, j]
+            times[k] = ends[k, j]
+        status[k] = np.uint32(GOOD | bits | (INFO_DATA_VALUE if bits != 0 else 0))
+    return vals, times, status
+
+
+def _status(base: int, bits: np.ndarray) -> np.ndarray:
+    bits = bits.astype(np.uint32)
+    out = np.full(bits.size, base, dtype=np.uint32) | bits
+    out[bits != 0] |= np.uint32(INFO_DATA_VALUE)
+    return out
+
 
 class FastPath:
-    def __init__(self, t, v, edges, idx, data_end_ns, stepped):
-        self.t, self.v, self.edges, self.idx = t, v, edges, idx
-        self.de, self.stepped = data_end_ns, stepped
+    """Cached fast-path results for one series and one set of intervals (all-Good data)."""
 
-    def compute(self, name):
+    def __init__(self, t, v, q, edges, idx, data_end_ns, stepped, general):
+        self.t, self.v, self.q, self.edges, self.idx = t, v, q, edges, idx
+        self.de, self.stepped = int(data_end_ns), bool(stepped)
+        self.general = general  # callable(p13_name, k_lo, k_hi) -> (values, times, status)
+        self._basic = None
+        self.ok = True
+        m = edges.size - 1
+        a, b = edges[:-1], edges[1:]
+        ds = int(t[0])
+        self.nodata = (a >= self.de) | (b <= ds)
+        self.partial = np.where((a < ds) | (b > self.de), PARTIAL, 0).astype(np.uint32)
+        self.m = m
+
+    def verify_outside(self) -> bool:
+        """Check the samples outside the intervals (bounding values) the basic kernel skips."""
+        lo, hi = int(self.idx[0]), int(self.idx[-1])
+        for a, b in ((0, min(lo + 1, self.t.size)), (max(hi - 1, 0), self.t.size)):
+            if b - a > 0:
+                state, good = scan(self.t[a:b], self.v[a:b], self.q[a:b])
+                if state != 0 or not good:
+                    return False
+        return True
+
+    def basic(self):
+        if self._basic is None:
+            res = _basic_nb(self.t, self.v, self.q, self.idx)
+            self.ok = bool(res[0])
+            self._basic = res
+        return self._basic
+
+    def compute(self, name: str):
+        if name in _BASIC:
+            return self._compute_basic(name)
+        if name in _TWA:
+            return self._compute_twa(name)
         return None
+
+    def _compute_basic(self, name):
+        res = self.basic()
+        if not res[0]:
+            return None
+        return _basic_results(_BASIC_CODES[name], self.edges, *res[1:], self.t[0], self.de)
+
+    def _compute_twa(self, name):
+        _ok = self.basic()[0]
+        if not self.ok:
+            return None
+        t, edges = self.t, self.edges
+        # interior intervals: t[0] <= a and b <= t[-1]
+        k_lo = int(np.searchsorted(edges[:-1], t[0], side="left"))
+        k_hi = int(np.searchsorted(edges[1:], t[-1], side="right"))
+        k_hi = max(k_hi, k_lo)
+        stepped = self.stepped and name in ("TimeAverage2", "Total2", "Total")
+        area = _twa_nb(t, self.v, edges, self.idx, stepped, k_lo, k_hi)
+        span = (edges[1:] - edges[:-1]).astype(np.float64)
+        vals = area / span if name in ("TimeAverage", "TimeAverage2") else area / 1000000000.0
+        status = np.full(self.m, GOOD | CALCULATED | INFO_DATA_VALUE, dtype=np.uint32)
+        times = edges[:-1].copy()
+        if k_lo > 0:
+            gv, _gt, gs = self.general(name, 0, k_lo)
+            vals[:k_lo], status[:k_lo] = gv, gs
+        if k_hi < self.m:
+            gv, _gt, gs = self.general(name, k_hi, self.m)
+            vals[k_hi:], status[k_hi:] = gv, gs
+        return vals, times, status
+
+
+def general_slice(p13_id, t, v, q, sev, edges, idx, cfg, stepped, de, k_lo, k_hi):
+    """The general kernel on intervals k_lo..k_hi-1 only."""
+    return _part13.aggregate_general(
+        np.int64(p13_id),
+        t,
+        v,
+        q,
+        sev,
+        edges[k_lo : k_hi + 1],
+        idx[k_lo : k_hi + 1],
+        cfg.treat_uncertain_as_bad,
+        cfg.percent_data_bad,
+        cfg.percent_data_good,
+        cfg.use_sloped_extrapolation,
+        bool(stepped),
+        np.int64(de),
+    )

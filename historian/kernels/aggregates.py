@@ -26,7 +26,12 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError
 from historian.kernels import _fast, _part13
-from historian.kernels._config import AggregateConfig, interval_edges, prepare_series
+from historian.kernels._config import (
+    AggregateConfig,
+    interval_edges,
+    prepare_series,
+    validate_arrays,
+)
 
 __all__ = [
     "FRIENDLY_NAMES",
@@ -152,10 +157,6 @@ class AggregateResult:
     status: np.ndarray  # uint32 StatusCodes with historian bits
 
 
-def _prepared(t_ns, values, quality, data_end_ns):
-    return prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
-
-
 def aggregate_many(
     t_ns: Any,
     values: Any,
@@ -177,39 +178,68 @@ def aggregate_many(
         stats = [stats]
     names = [(s, resolve_stat(s)) for s in stats]
     cfg = AggregateConfig.from_any(config)
-    series = _prepared(t_ns, values, quality, data_end_ns)
     edges = interval_edges(start_ns, end_ns, every_ns)
+    out: dict[str, AggregateResult] = {}
+    starts = edges[:-1].copy()
+    wanted = [(g, p) for g, p in dict(names).items() if p in _fast.FAST_NAMES]
+    if wanted:
+        for given, res in _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped,
+                                    data_end_ns).items():
+            out[given] = AggregateResult(starts, res[0], res[1], res[2])
+    rest = [(g, p) for g, p in dict(names).items() if g not in out]
+    if not rest:
+        return {g: out[g] for g, _p in names}
+    series = prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
     t = series.t_ns
     idx = np.searchsorted(t, edges).astype(np.int64)
-    out: dict[str, AggregateResult] = {}
-    fast = None
-    if series.all_good and t.size:
-        fast = _fast.FastPath(t, series.values, edges, idx, series.data_end_ns, stepped)
-    sev = None
-    for given, p13 in names:
-        if given in out:
-            continue
-        res = fast.compute(p13) if fast is not None else None
+    sev = _part13.severities(series.values, series.quality)
+    for given, p13 in rest:
+        res = _part13.aggregate_general(
+            np.int64(PART13_NAMES[p13]),
+            t,
+            series.values,
+            series.quality,
+            sev,
+            edges,
+            idx,
+            cfg.treat_uncertain_as_bad,
+            cfg.percent_data_bad,
+            cfg.percent_data_good,
+            cfg.use_sloped_extrapolation,
+            bool(stepped),
+            np.int64(series.data_end_ns),
+        )
+        out[given] = AggregateResult(starts, res[0], res[1], res[2])
+    return {g: out[g] for g, _p in names}
+
+
+def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
+    """Fast-path results for ``wanted`` (given, Part 13 name) pairs, or {} if not applicable."""
+    t, v, q = validate_arrays(t_ns, values, quality)
+    if t.size == 0:
+        return {}
+    de = int(t[-1]) + 1 if data_end_ns is None else int(data_end_ns)
+    if de <= int(t[-1]):
+        return {}
+    idx = _fast.edge_index(t, edges)
+    sev_cache: list[np.ndarray] = []
+
+    def general(name: str, k_lo: int, k_hi: int):
+        if not sev_cache:
+            sev_cache.append(np.zeros(t.size, dtype=np.int8))
+        return _fast.general_slice(PART13_NAMES[name], t, v, q, sev_cache[0], edges, idx, cfg,
+                                   stepped, de, k_lo, k_hi)
+
+    fp = _fast.FastPath(t, v, q, edges, idx, de, stepped, general)
+    if not fp.verify_outside():
+        return {}
+    results = {}
+    for given, p13 in wanted:
+        res = fp.compute(p13)
         if res is None:
-            if sev is None:
-                sev = _part13.severities(series.values, series.quality)
-            res = _part13.aggregate_general(
-                np.int64(PART13_NAMES[p13]),
-                t,
-                series.values,
-                series.quality,
-                sev,
-                edges,
-                idx,
-                cfg.treat_uncertain_as_bad,
-                cfg.percent_data_bad,
-                cfg.percent_data_good,
-                cfg.use_sloped_extrapolation,
-                bool(stepped),
-                np.int64(series.data_end_ns),
-            )
-        out[given] = AggregateResult(edges[:-1].copy(), res[0], res[1], res[2])
-    return out
+            return {}
+        results[given] = res
+    return results
 
 
 def aggregate(
