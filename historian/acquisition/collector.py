@@ -166,6 +166,7 @@ class Collector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
+        self._final = asyncio.Event()
         self._future: concurrent.futures.Future[None] | None = None
         self._store_retry_at = 0.0
         self._store_backoff = 0.5
@@ -204,24 +205,25 @@ class Collector:
                 )  # fmt: skip
             except HistorianError as exc:
                 raise ConfigError(f"tag {name!r}: the store refused its definition: {exc}") from exc
+        compression = {name: tag.compression for name, tag in tags.items() if tag.compression}
         for src in self.sources:
             for name in getattr(src, "tags", ()):
                 if name not in tags:
-                    self._define_default(name)
+                    defined = self._define_default(name)
+                    if getattr(defined, "compression", None):
+                        compression[name] = defined.compression
         from historian.kernels.compress import compressor_from_dict
 
-        self._compressors = {}
-        for name, tag in tags.items():
-            if tag.compression:
-                self._compressors[name] = compressor_from_dict(tag.compression)
+        self._compressors = {n: compressor_from_dict(c) for n, c in compression.items()}
 
-    def _define_default(self, name: str) -> None:
+    def _define_default(self, name: str) -> Any:
+        """The store's definition of ``name``, defining it with defaults when unknown."""
         try:
-            self.store.tag(name)
+            return self.store.tag(name)
         except TagNotFoundError:
-            self.store.define(name)
+            return self.store.define(name)
         except AttributeError:  # a sink without tag(): define is expected to be idempotent
-            self.store.define(name)
+            return self.store.define(name)
 
     # ------------------------------------------------------------------ emit / queue
     def _emit(self, batch: SampleBatch) -> None:
@@ -409,7 +411,7 @@ class Collector:
         while True:
             stopping = self._stop.is_set()
             have = bool(self._queue or self._losses)
-            if stopping and inflight is None and not have:
+            if self._final.is_set() and inflight is None and not have:
                 return
             now = time.monotonic()
             if have and started is None:
@@ -430,7 +432,7 @@ class Collector:
                 self._wake.clear()
                 waiters: list[asyncio.Future[Any]] = [
                     asyncio.ensure_future(self._wake.wait()),
-                    asyncio.ensure_future(self._stop.wait()),
+                    asyncio.ensure_future(self._final.wait() if stopping else self._stop.wait()),
                 ]
                 if inflight is not None:
                     waiters.append(inflight)
@@ -547,6 +549,7 @@ class Collector:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+        self._final = asyncio.Event()  # sources stopped: drain the queue and return
         self._health.running = True
         opened = self.store is None
         try:
@@ -584,12 +587,16 @@ class Collector:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*src_tasks, return_exceptions=True)
-        if self._compressors:
-            tail = self._flush_compressors()
-            if tail is not None:
-                self._queue.append(tail)  # bypasses compression (already decided)
-                self._queue_points += len(tail)
         self._stop.set()
+        if self._compressors:  # push what is queued through, then release the held points
+            pending = [b for b in (self._take(10**12), self._flush_compressors()) if b is not None]
+            self._compressors = {}
+            for b in pending:
+                self._queue.append(b)
+                self._queue_points += len(b)
+        self._final.set()
+        if self._wake is not None:
+            self._wake.set()
         if not pump.done():
             await asyncio.wait([pump], timeout=max(30.0, self.config.collector.write_timeout_s * 3))
         if not pump.done():
@@ -623,12 +630,24 @@ class Collector:
         while self._stop is None and not self._future.done() and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Ask the collector to stop, and wait (from any thread) until it has drained."""
+    def request_stop(self) -> None:
+        """Ask the collector to stop (from any thread or the loop itself); does not wait."""
         loop, ev = self._loop, self._stop
-        if loop is not None and ev is not None and not loop.is_closed():
+        if loop is None or ev is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            ev.set()
+        else:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(ev.set)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Ask the collector to stop, and wait (from any thread) until it has drained."""
+        self.request_stop()
         fut = self._future
         if fut is not None:
             fut.result(timeout)

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from historian.model.quality import BAD_DATA_LOST
+
 __all__ = ["Loss", "Segment", "Spool"]
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Loss:
-    """Points of one tag dropped from the spool: the first time and how many."""
+    """Points of one tag dropped from the spool: the time range and how many (loss markers
+    written earlier by the collector are not counted again)."""
 
     tag: str
     first_ns: int
@@ -212,9 +215,10 @@ class Spool:
                 if not self._closed:
                     break
             seg = self._closed.pop(0)
-            losses.extend(self._summarise(seg))
+            lost = self._summarise(seg)
+            losses.extend(lost)
             seg.path.unlink(missing_ok=True)
-            self.dropped_points += seg.points
+            self.dropped_points += sum(x.count for x in lost)
             logger.error("spool full (max %d bytes): dropped the oldest segment with %d points",
                          self.max_bytes, seg.points)
         return losses
@@ -230,10 +234,14 @@ class Spool:
         t = pa.concat_tables(tables)
         tags = np.asarray(t.column("tag").to_numpy(zero_copy_only=False), dtype=object)
         times = np.asarray(t.column("time").cast(pa.int64()).to_numpy(), dtype=np.int64)
+        marker = np.zeros(len(tags), dtype=bool)
+        if "quality" in t.column_names:  # earlier loss markers are not data: not counted again
+            marker = np.asarray(t.column("quality").to_numpy(), dtype=np.uint32) == BAD_DATA_LOST
         out = []
         for tag in np.unique(tags.astype(str)):
-            sel = times[tags == tag]
-            out.append(Loss(str(tag), int(sel.min()), int(sel.max()), int(sel.size)))
+            sel = tags == tag
+            tt = times[sel]
+            out.append(Loss(str(tag), int(tt.min()), int(tt.max()), int((sel & ~marker).sum())))
         return out
 
     # -- draining --------------------------------------------------------------------------
