@@ -73,7 +73,7 @@ class WriterOptions:
 
     row_group_rows: int = 16_384
     compression: str = "zstd"
-    compression_level: int = 3
+    compression_level: int = 1
     fsync: bool = True
 
 
@@ -205,7 +205,7 @@ def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOpti
                 "ingested": "DELTA_BINARY_PACKED",
             },
             write_page_checksum=True,
-            write_statistics=["tag", "time", "ingested"],
+            write_statistics=["tag", "time"],
             data_page_version="2.0",
             sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(1)],
         ) as writer:

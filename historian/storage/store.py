@@ -96,7 +96,9 @@ class Store:
         history: Any = "7d",
         row_group_rows: int = 16_384,
         auto_compact_files: int = 8,
-        compact_rows: int = 4_000_000,
+        compact_rows: int = 2_000_000,
+        part_rows: int = 2_000_000,
+        write_threads: int = 2,
         grace_hours: int = 1,
     ) -> None:
         if mode not in ("auto", "w", "r"):
@@ -118,6 +120,8 @@ class Store:
         self._history_ns = duration_ns(history)
         self._auto_compact_files = auto_compact_files
         self._compact_rows = compact_rows
+        self._part_rows = part_rows
+        self._write_threads = write_threads
         self._grace_hours = grace_hours
         self._lock = WriterLock(self.path)
         self._catalog = Catalog(self.path)
@@ -354,7 +358,7 @@ class Store:
         n = t.size
         points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
         # Within one call, the last row of a repeated (tag, time) wins.
-        if n > 1:
+        if n > 1 and not points.is_sorted():
             order = np.lexsort((np.arange(n), t, codes))
             ts, cs = t[order], codes[order]
             keep = np.ones(n, dtype=bool)
@@ -391,11 +395,21 @@ class Store:
 
         return qualify_points(self, points, quality)
 
+    def _write_files(self, points: Points) -> list:
+        """Write sorted points as files (per day, split by tag ranges), two at a time."""
+        parts = _split_parts(points, self._part_rows)
+        if len(parts) == 1:
+            return [write_file(self._table_dir, self._tmp_dir, parts[0], self._options)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
+            return list(pool.map(lambda p: write_file(self._table_dir, self._tmp_dir, p, self._options), parts))
+
     def _write_files_now(self, points: Points) -> None:
         """Bulk path: sorted files per day, one commit; durable when it returns."""
         points = points.sorted()
         with self._flush_lock:
-            written = [write_file(self._table_dir, self._tmp_dir, p, self._options) for p in _split_days(points)]
+            written = self._write_files(points)
             assert self._log is not None
             self._log.commit(written, operation="bulk-write")
         self._maybe_compact(sorted({f.day for f in written}))
@@ -418,7 +432,7 @@ class Store:
             points = frozen.to_points()
             days = []
             try:
-                written = [write_file(self._table_dir, self._tmp_dir, p, self._options) for p in _split_days(points)]
+                written = self._write_files(points)
                 self._log.commit(written, wal_upto=closed_segment, operation="flush")
                 days = sorted({f.day for f in written})
             except BaseException:
@@ -587,8 +601,9 @@ class Store:
     def compact(self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False) -> int:
         """Merge small files per day and resolve duplicates; safe while readers run.
 
-        Files of a day below ``compact_rows`` rows are merged into one (``full=True`` merges every
-        file of the day). Superseded values younger than ``history`` are kept for
+        A day with at least two files below ``compact_rows`` rows (any two files with ``full=True``)
+        is rewritten: all its files merged into files of about ``part_rows`` rows, each holding a
+        range of tags, so that one tag's day lives in one file. Superseded values younger than ``history`` are kept for
         ``read(as_of=...)``. Replaced files stay on disk for a grace period, so readers of older
         snapshots keep working. Returns the number of files replaced.
 
@@ -608,19 +623,17 @@ class Store:
         replaced = 0
         with self._flush_lock:
             snap = self._log.snapshot()
-            if full:
-                by_day: dict[str, list[str]] = {}
-                for p in snap.paths:
-                    by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
-            else:
-                by_day = self._small_files(snap)
-            wanted = sorted(by_day) if days is None else [d for d in days if d in by_day]
+            by_day: dict[str, list[str]] = {}
+            for p in snap.paths:
+                by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
+            small = self._small_files(snap)
+            wanted = [
+                d for d in (sorted(by_day) if days is None else days)
+                if len(small.get(d, ())) >= 2 or (full and len(by_day.get(d, ())) >= 2)
+            ]
             for day in _progress(wanted, progress, "compacting"):
                 files = by_day[day]
-                if len(files) < 2:
-                    continue
-                merged = self._merge_files(files)
-                written = [write_file(self._table_dir, self._tmp_dir, merged, self._options)] if len(merged) else []
+                written = self._rewrite_day(files)
                 self._log.commit(written, files, operation="compact")
                 for f in files:
                     self._files.drop(os.path.join(self._table_dir, f))
@@ -628,30 +641,57 @@ class Store:
             self._vacuum()
         return replaced
 
-    def _merge_files(self, relpaths: list[str]) -> Points:
+    def _rewrite_day(self, relpaths: list[str]) -> list:
+        """Merge one day's files into files of about ``part_rows`` rows, tag range by tag range."""
+        opened = [self._files.get(os.path.join(self._table_dir, rel)) for rel in relpaths]
+        rows_per_tag: dict[str, int] = {}
+        for f in opened:
+            for tag, n in zip(f.tags, np.diff(f.row_start).tolist(), strict=True):
+                rows_per_tag[tag] = rows_per_tag.get(tag, 0) + n
+        batches: list[list[str]] = [[]]
+        acc = 0
+        for tag in sorted(rows_per_tag):
+            if batches[-1] and acc + rows_per_tag[tag] > self._part_rows:
+                batches.append([])
+                acc = 0
+            batches[-1].append(tag)
+            acc += rows_per_tag[tag]
+
+        def rewrite(tags: list[str]):  # type: ignore[no-untyped-def]
+            points = self._merge_tags(opened, tags)
+            return write_file(self._table_dir, self._tmp_dir, points, self._options) if len(points) else None
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
+            return [w for w in pool.map(rewrite, batches) if w is not None]
+
+    def _merge_tags(self, opened: list, tags: list[str]) -> Points:
         slices_by_tag: dict[str, list[TagSlice]] = {}
-        for rel in relpaths:
-            f = self._files.get(os.path.join(self._table_dir, rel))
-            for tag, sl in f.read(f.tags, MIN_NS, MAX_NS).items():
+        for f in opened:
+            for tag, sl in f.read(tags, MIN_NS, MAX_NS).items():
                 slices_by_tag.setdefault(tag, []).append(sl)
         horizon_us = (now_ns() - self._history_ns) // 1000
         names = sorted(slices_by_tag)
         parts = []
         for tag in names:
             s = concat(slices_by_tag[tag])
-            order = np.lexsort((s.ingested, s.time))
-            s = TagSlice(s.time[order], s.value[order], s.quality[order], s.reasons[order], s.ingested[order])
             t = s.time
-            # Keep the last version of each time, and older versions still inside the history
-            # window (superseded after the horizon), for as-of reads; drop exact copies.
-            nxt_same = np.zeros(t.size, dtype=bool)
-            nxt_same[:-1] = t[1:] == t[:-1]
-            superseded_at = np.full(t.size, np.iinfo(np.int64).max)
-            superseded_at[:-1] = s.ingested[1:]
-            exact_dup = np.zeros(t.size, dtype=bool)
-            exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
-            keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
-            parts.append(TagSlice(t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]))
+            if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
+                order = np.lexsort((s.ingested, s.time))
+                s = TagSlice(s.time[order], s.value[order], s.quality[order], s.reasons[order], s.ingested[order])
+                t = s.time
+                # Keep the last version of each time, and older versions still inside the history
+                # window (superseded after the horizon), for as-of reads; drop exact copies.
+                nxt_same = np.zeros(t.size, dtype=bool)
+                nxt_same[:-1] = t[1:] == t[:-1]
+                superseded_at = np.full(t.size, np.iinfo(np.int64).max)
+                superseded_at[:-1] = s.ingested[1:]
+                exact_dup = np.zeros(t.size, dtype=bool)
+                exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
+                keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
+                s = TagSlice(t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep])
+            parts.append(s)
         return points_from_slices(names, parts)
 
     def _vacuum(self) -> None:
@@ -752,14 +792,30 @@ def _looks_like_duration(text: str) -> bool:
     return True
 
 
-def _split_days(points: Points) -> list[Points]:
-    """Sorted points split by UTC day (each part stays sorted by tag, time)."""
+def _split_parts(points: Points, part_rows: int) -> list[Points]:
+    """Sorted points split by UTC day, then at tag boundaries into parts of about ``part_rows``."""
     if len(points) == 0:
         return []
     day = points.time // NS_PER_DAY
-    if day.min() == day.max():
-        return [points]
-    return [points.take(np.flatnonzero(day == d)) for d in np.unique(day)]
+    if day[0] == day[-1] and day.min() == day.max():
+        days = [points]
+    else:
+        order = np.argsort(day, kind="stable")  # keeps (tag, time) order inside each day
+        sorted_day = day[order]
+        cut = np.flatnonzero(sorted_day[1:] != sorted_day[:-1]) + 1
+        days = [points.take(idx) for idx in np.split(order, cut)]
+    parts = []
+    for p in days:
+        n = len(p)
+        if n <= part_rows:
+            parts.append(p)
+            continue
+        tag_starts = np.flatnonzero(np.diff(p.codes)) + 1
+        at = np.searchsorted(tag_starts, np.arange(part_rows, n, part_rows))
+        cuts = np.unique(tag_starts[at[at < tag_starts.size]])
+        bounds = [0, *cuts.tolist(), n]
+        parts.extend(p.take(slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a)
+    return parts
 
 
 def _progress(items: list, enabled: bool, desc: str):  # type: ignore[no-untyped-def]

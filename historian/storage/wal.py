@@ -84,8 +84,17 @@ class Points:
         return Points(self.names, self.codes[sel], self.time[sel], self.value[sel],
                       self.quality[sel], self.reasons[sel], self.ingested[sel])
 
+    def is_sorted(self) -> bool:
+        """True when already sorted by (tag, time) with no repeated (tag, time)."""
+        if len(self.time) < 2:
+            return True
+        dc = np.diff(self.codes)
+        return bool(np.all((dc > 0) | ((dc == 0) & (np.diff(self.time) > 0))))
+
     def sorted(self) -> Points:
         """Sorted by (tag, time, ingested)."""
+        if self.is_sorted():
+            return self
         order = np.lexsort((self.ingested, self.time, self.codes))
         return self.take(order)
 
