@@ -187,7 +187,7 @@ class Collector:
                 from historian.acquisition.modbus import ModbusSource
             except ImportError as exc:  # pragma: no cover - until the Modbus source lands
                 raise ConfigError(f"modbus: the Modbus source is not available ({exc})") from None
-            out += [ModbusSource(c) for c in self.config.modbus]
+            out += [ModbusSource.from_config(c) for c in self.config.modbus]
         return out
 
     def _open_store(self) -> None:

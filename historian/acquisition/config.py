@@ -138,6 +138,7 @@ class ModbusPoint:
     scale: float = 1.0
     offset: float = 0.0
     count: int = 1  # registers, for type = "string"
+    bit: int | None = None  # a bool taken from one bit (0-15) of a holding/input register
     settings: TagSettings = field(default_factory=TagSettings)
 
     @property
@@ -163,6 +164,7 @@ class ModbusSourceConfig:
     retries: int = 1
     max_gap: int = 0
     max_block: int = 125
+    backoff_max_s: float = 30.0
     tls: ModbusTls | None = None
     points: tuple[ModbusPoint, ...] = ()
 
@@ -330,10 +332,10 @@ def parse_size(value: Any) -> int:
 _COMMON_TAG_KEYS = ("unit", "description", "kind", "lo", "hi", "rules", "compression", "states",
                     "metadata")  # fmt: skip
 _MODBUS_POINT_KEYS = ("tag", "table", "address", "type", "word_order", "byte_order", "scale",
-                      "offset", "count", *_COMMON_TAG_KEYS)  # fmt: skip
+                      "offset", "count", "bit", *_COMMON_TAG_KEYS)  # fmt: skip
 _OPCUA_POINT_KEYS = ("tag", "node", "sampling", *_COMMON_TAG_KEYS)
 _MODBUS_KEYS = ("name", "host", "port", "unit", "every", "timeout", "retries", "max_gap",
-                "max_block", "tls", "points")  # fmt: skip
+                "max_block", "backoff_max", "tls", "points")  # fmt: skip
 _OPCUA_KEYS = ("name", "url", "acquire", "every", "security_policy", "security_mode",
                "certificate", "private_key", "private_key_password_env", "trust", "crl",
                "application_uri", "username_env", "password_env", "allow_insecure", "timeout",
@@ -553,6 +555,12 @@ class _Reader:
             count = self.int_(pd, "count", ppre, 1, lo=1, hi=max_block)
             if "count" in pd and typ != "string":
                 raise ConfigError(f"{ppre}.count: only used with type = \"string\"; remove it")
+            bit = self.int_(pd, "bit", ppre, None, lo=0, hi=15)
+            if bit is not None and (typ != "bool" or table in ("coil", "discrete")):
+                raise ConfigError(
+                    f"{ppre}.bit: only a type = \"bool\" point in a holding/input register "
+                    "takes bit = 0..15"
+                )
             points.append(ModbusPoint(
                 tag=self.tag(pd, ppre), address=self.int_(pd, "address", ppre, lo=0, hi=65535),
                 table=table, type=typ,
@@ -560,7 +568,7 @@ class _Reader:
                 byte_order=self.str_(pd, "byte_order", ppre, "big", choices=ORDERS),
                 scale=self.float_(pd, "scale", ppre, 1.0),
                 offset=self.float_(pd, "offset", ppre, 0.0),
-                count=count, settings=self.settings(pd, ppre),
+                count=count, bit=bit, settings=self.settings(pd, ppre),
             ))  # fmt: skip
         if not points:
             raise ConfigError(f"{pre}.points: no points; add at least one [[modbus.points]]")
@@ -572,7 +580,9 @@ class _Reader:
             timeout_s=self.duration(d, "timeout", pre, 1.0, minimum_s=0.01),
             retries=self.int_(d, "retries", pre, 1, lo=0, hi=10),
             max_gap=self.int_(d, "max_gap", pre, 0, lo=0, hi=124),
-            max_block=max_block, tls=tls, points=tuple(points),
+            max_block=max_block,
+            backoff_max_s=self.duration(d, "backoff_max", pre, 30.0, minimum_s=0.1),
+            tls=tls, points=tuple(points),
         )  # fmt: skip
 
     def opcua(self, d: dict[str, Any], pre: str) -> OpcUaSourceConfig:

@@ -330,3 +330,40 @@ def test_sync_start_stop_and_run(tmp_path):
         _sync.sync(server.stop())
     rows = stored(tmp_path / "plant.hist", "L1.Temp")
     assert rows and all(not math.isnan(v) for _, v, c in rows if c == 0)
+
+
+def test_simulated_plant_over_both_protocols_secure_opcua(tmp_path, monkeypatch):
+    from historian.acquisition.config import from_dict
+    from historian.sim import SimServers
+    from historian.sim.servers import (
+        DEFAULT_PASSWORD,
+        DEFAULT_USER,
+        MODBUS_POINTS,
+        OPCUA_TAGS,
+        PASSWORD_ENV,
+        USER_ENV,
+    )
+
+    monkeypatch.setenv(USER_ENV, DEFAULT_USER)
+    monkeypatch.setenv(PASSWORD_ENV, DEFAULT_PASSWORD)
+
+    async def main():
+        async with SimServers(secure=True, pki_dir=str(tmp_path / "pki")) as sim:
+            doc = sim.config(store=str(tmp_path / "plant.hist"), every="200ms",
+                             opcua_every="200ms")  # fmt: skip
+            c = Collector(from_dict(doc, base_dir=tmp_path))
+            task = asyncio.create_task(c.arun())
+            await wait_until(lambda: all(s.connected for s in c.health().sources.values()), 20)
+            await asyncio.sleep(2.0)
+            c.request_stop()
+            await task
+            return c.health()
+
+    h = asyncio.run(main())
+    assert set(h.sources) == {"plc1", "reactor"} and h.dropped_points == 0
+    with historian.open(tmp_path / "plant.hist", mode="r") as store:
+        t = store.read()
+    tags = set(t.column("tag").to_pylist())
+    assert {p["tag"] for p in MODBUS_POINTS} <= tags and set(OPCUA_TAGS) <= tags
+    good = pa.compute.sum(pa.compute.equal(t.column("quality"), 0)).as_py()
+    assert good >= 0.9 * t.num_rows and t.num_rows >= 5 * len(tags)
