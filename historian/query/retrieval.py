@@ -1,0 +1,274 @@
+"""Arrow tables on top of the kernels: summaries, interpolated (wide) values, plot values.
+
+These functions take plain arrays (one tag) or a dict ``tag -> (t_ns, values, quality)`` (what the
+store read, including the bounding samples just outside the window) and return
+:mod:`pyarrow` tables with the schemas of :mod:`historian.model.schema`.
+
+Examples
+--------
+>>> import numpy as np
+>>> t = np.array(["2026-01-01T00:00:00", "2026-01-01T00:00:30", "2026-01-01T00:01:00"],
+...              dtype="datetime64[ns]")
+>>> tbl = summarize(t, [1.0, 3.0, 5.0], start="2026-01-01T00:00:00Z",
+...                 end="2026-01-01T00:01:00Z", every="1min", stats=["twa", "max", "count"])
+>>> tbl.column("stat").to_pylist(), tbl.column("value").to_pylist()
+(['twa', 'max', 'count'], [3.0, 3.0, 2.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from historian.errors import InvalidArgumentError, InvalidDataError
+from historian.kernels import AggregateConfig, aggregate_many, interpolate, plot, resolve_stat
+from historian.kernels._config import interval_edges
+from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
+from historian.kernels.interpolate import grid
+from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
+from historian.model.times import duration_ns, to_ns, to_ns_array
+
+__all__ = [
+    "AggregateConfig",
+    "interpolated_for_tags",
+    "plot_for_tag",
+    "summarize",
+    "summary_for_tags",
+]
+
+_BAD_BIT = np.uint32(0x80000000)
+Series = tuple[Any, Any, Any]
+
+
+def _stats_list(stats: Any) -> list[str]:
+    if isinstance(stats, str):
+        stats = [stats]
+    try:
+        out = list(stats)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"stats must be a name or a list of names, not {stats!r}"
+        ) from None
+    if not out:
+        raise InvalidArgumentError("stats is empty; ask for at least one, e.g. stats=['twa']")
+    for s in out:
+        resolve_stat(s)  # raises InvalidArgumentError listing the valid names
+    return list(dict.fromkeys(out))
+
+
+def _value_scale(given: str) -> float:
+    """Durations: seconds for friendly names, milliseconds (OPC UA Duration) for Part 13 names."""
+    p13 = resolve_stat(given)
+    if p13 not in DURATION_AGGREGATES:
+        return 1.0
+    friendly = given in FRIENDLY_NAMES or given.lower() in FRIENDLY_NAMES
+    return 1e-9 if friendly else 1e-6
+
+
+def _series_arrays(tag: str, item: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    try:
+        t, v, q = item
+    except (TypeError, ValueError):
+        raise InvalidDataError(
+            f"series[{tag!r}] must be a (t_ns, values, quality) tuple of arrays"
+        ) from None
+    return np.asarray(t), np.asarray(v), None if q is None else np.asarray(q)
+
+
+def _time_array(t: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(t, dtype=np.int64), type=pa.int64()).view(TIME_TYPE)
+
+
+def _repeat_strings(values: list[str], indices: np.ndarray) -> pa.Array:
+    dictionary = pa.array(values, type=pa.string())
+    arr = pa.DictionaryArray.from_arrays(pa.array(indices, type=pa.int32()), dictionary)
+    return arr.cast(pa.string())
+
+
+def summary_for_tags(
+    series: Mapping[str, Series],
+    *,
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    stats: Iterable[str] | str,
+    config: Any = None,
+    stepped_by_tag: Mapping[str, bool] | None = None,
+) -> pa.Table:
+    """The long summary table (``SUMMARY_SCHEMA``) for several tags.
+
+    ``series`` maps tag -> ``(t_ns, values, quality)`` with the samples of the window plus the
+    bounding samples outside it. Rows are ordered by tag (as given), interval start, then stat
+    (as asked). ``value`` is null where the status is Bad.
+    """
+    names = _stats_list(stats)
+    cfg = AggregateConfig.from_any(config)
+    stepped_by_tag = stepped_by_tag or {}
+    edges = interval_edges(start_ns, end_ns, every_ns)
+    m = edges.size - 1
+    ns = len(names)
+    tags = list(series)
+    tag_idx, starts, stat_idx, vals, times, status = [], [], [], [], [], []
+    for ti, tag in enumerate(tags):
+        t, v, q = _series_arrays(tag, series[tag])
+        res = aggregate_many(
+            t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
+            config=cfg, stepped=bool(stepped_by_tag.get(tag, False)),
+        )
+        # interleave: interval-major, stat-minor
+        val = np.empty((m, ns))
+        tim = np.empty((m, ns), dtype=np.int64)
+        sts = np.empty((m, ns), dtype=np.uint32)
+        for si, name in enumerate(names):
+            r = res[name]
+            val[:, si] = r.values * _value_scale(name)
+            tim[:, si] = r.time_ns
+            sts[:, si] = r.status
+        tag_idx.append(np.full(m * ns, ti, dtype=np.int32))
+        starts.append(np.repeat(edges[:-1], ns))
+        stat_idx.append(np.tile(np.arange(ns, dtype=np.int32), m))
+        vals.append(val.ravel())
+        times.append(tim.ravel())
+        status.append(sts.ravel())
+    if not tags:
+        return SUMMARY_SCHEMA.empty_table()
+    value = np.concatenate(vals)
+    st = np.concatenate(status)
+    null = ((st & _BAD_BIT) != 0) | ~np.isfinite(value)
+    columns = [
+        _repeat_strings(tags, np.concatenate(tag_idx)),
+        _time_array(np.concatenate(starts)),
+        _repeat_strings(names, np.concatenate(stat_idx)),
+        pa.array(value, mask=null, type=pa.float64()),
+        _time_array(np.concatenate(times)),
+        pa.array(st, type=pa.uint32()),
+    ]
+    return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
+
+
+def summarize(
+    times: Any,
+    values: Any,
+    quality: Any = None,
+    *,
+    start: Any,
+    end: Any,
+    every: Any,
+    stats: Iterable[str] | str,
+    config: Any = None,
+    stepped: bool = False,
+    tag: str = "",
+) -> pa.Table:
+    """Part 13 summaries of arrays that never entered a store (``historian.summarize``).
+
+    Parameters
+    ----------
+    times
+        Sample times: datetime64, pandas/pyarrow timestamps, ISO strings or int ns.
+    values, quality
+        float values and uint32 OPC UA StatusCodes (``None``: all Good).
+    start, end
+        Window ``[start, end)``: ISO strings, datetimes, ``"now-1h"``, int ns ...
+    every
+        Interval length: seconds, a ``timedelta`` or a string such as ``"1min"``.
+    stats
+        Friendly names (``"twa"``, ``"mean"``, ``"min"``...) and/or Part 13 names
+        (``"TimeAverage2"``); see ``docs/aggregates.md``.
+    config
+        Part 13 AggregateConfiguration as a dict (``{"TreatUncertainAsBad": True}``) or
+        :class:`AggregateConfig`.
+    stepped
+        Hold values between samples (step tags) instead of interpolating linearly.
+    tag
+        The value of the ``tag`` column.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``tag, start, stat, value, time, status`` (``historian.model.schema.SUMMARY_SCHEMA``).
+    """
+    t_ns = to_ns_array(times)
+    v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
+        values.to_numpy(), dtype=np.float64
+    )
+    q = None if quality is None else np.asarray(quality)
+    return summary_for_tags(
+        {tag: (t_ns, v, q)},
+        start_ns=to_ns(start),
+        end_ns=to_ns(end),
+        every_ns=duration_ns(every),
+        stats=stats,
+        config=config,
+        stepped_by_tag={tag: stepped},
+    )
+
+
+def interpolated_for_tags(
+    series: Mapping[str, Series],
+    *,
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    stepped_by_tag: Mapping[str, bool] | None = None,
+    max_gap_ns: int | None = None,
+    extrapolate: bool = False,
+    quality: bool = False,
+    config: Any = None,
+) -> pa.Table:
+    """Wide table: ``time`` (start, start+every, ... up to and including end) + one float64
+    column per tag (Part 13 Interpolative), null where there is no value, the status is Bad, or
+    the samples around the grid time are more than ``max_gap_ns`` apart.
+
+    With ``quality=True`` each tag column is followed by ``<tag>.quality`` (uint32 StatusCode:
+    raw code where a sample sits on the grid time, else Good/UncertainDataSubNormal with the
+    Interpolated bit, Bad_NoData where null).
+    """
+    g = grid(start_ns, end_ns, every_ns)
+    stepped_by_tag = stepped_by_tag or {}
+    cfg = AggregateConfig.from_any(config)
+    names = ["time"]
+    columns: list[pa.Array] = [_time_array(g)]
+    for tag, item in series.items():
+        t, v, q = _series_arrays(tag, item)
+        vals, st = interpolate(
+            t, v, q, grid_ns=g, stepped=bool(stepped_by_tag.get(tag, False)), config=cfg,
+            max_gap_ns=max_gap_ns, extrapolate=extrapolate,
+        )
+        null = ((st & _BAD_BIT) != 0) | ~np.isfinite(vals)
+        names.append(tag)
+        columns.append(pa.array(vals, mask=null, type=pa.float64()))
+        if quality:
+            names.append(f"{tag}.quality")
+            columns.append(pa.array(st, type=pa.uint32()))
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def plot_for_tag(
+    t_ns: Any,
+    values: Any,
+    quality: Any,
+    *,
+    start_ns: int,
+    end_ns: int,
+    width: int,
+    tag: str = "",
+) -> pa.Table:
+    """Plot values (PI PlotValues / M4) as raw points ``tag, time, value, quality``.
+
+    Per pixel interval of ``[start, end)``: the first, last, minimum and maximum sample and the
+    first non-Good one, plus the nearest samples outside the window; sorted, no duplicates.
+    """
+    t, v, q = plot(t_ns, values, quality, start_ns=start_ns, end_ns=end_ns, width=width)
+    n = t.size
+    return pa.Table.from_arrays(
+        [
+            _repeat_strings([tag], np.zeros(n, dtype=np.int32)),
+            _time_array(t),
+            pa.array(v, mask=~np.isfinite(v), type=pa.float64()),
+            pa.array(q, type=pa.uint32()),
+        ],
+        schema=POINTS_SCHEMA,
+    )
