@@ -266,9 +266,7 @@ class Store:
         )
         self._validate_rules(tag)
         self._become_writer()
-        stored = self._catalog.put(tag)
-        self._qualifiers.pop(name, None)
-        return stored
+        return self._catalog.put(tag)
 
     def _validate_rules(self, tag: Tag) -> None:
         if tag.rules:
@@ -366,14 +364,17 @@ class Store:
             points = points.take(order[keep])
         return self._ingest(points)
 
-    def _ingest(self, points: Points) -> int:
+    def _ingest(self, points: Points, *, qualified: bool = False) -> int:
         """Qualify, then log and buffer (or, for bulk writes, write files) the validated points."""
         n = len(points)
         if n == 0:
             return 0
         self._become_writer()
-        qual = ingest.mark_nonfinite(points.value, points.quality)
-        qual, reasons = self._qualify(points, qual)
+        if qualified:
+            qual, reasons = points.quality, points.reasons
+        else:
+            qual = ingest.mark_nonfinite(points.value, points.quality)
+            qual, reasons = self._qualify(points, qual)
         if n >= self._bulk_points:
             ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
             self._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
@@ -393,7 +394,7 @@ class Store:
     def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from historian.storage.qualifying import qualify_points
 
-        return qualify_points(self, points, quality)
+        return qualify_points(self._catalog, self._qualifiers, points, quality)
 
     def _write_files(self, points: Points) -> list:
         """Write sorted points as files (per day, split by tag ranges), two at a time."""
@@ -580,6 +581,75 @@ class Store:
         as_of_us = None if as_of is None else to_ns(as_of) // 1000
         series = self._series(names, start_ns, end_ns, as_of_us)
         return _points_table(sorted(names), series, reasons)
+
+    def qualify(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        rules: dict[str, Any] | None = None,
+        apply: bool = False,
+        now: Any = None,
+        progress: bool = False,
+    ) -> pa.Table:
+        """Run qualification rules over stored history (the tag's own rules, or ``rules``).
+
+        Returns tag, time, value, quality (new), reasons and previous_quality. With
+        ``apply=True`` the points whose quality or reasons changed are written again with the new
+        quality (the old versions stay readable with ``read(as_of=...)``). The source quality of a
+        point flagged by an earlier qualification is taken as Good (only the result was stored).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 2 * 10**9], [1.0, 500.0, 2.0])
+        ...     h.qualify("A", rules={"range": {"lo": 0, "hi": 100}}).column("reasons").to_pylist()
+        [0, 1, 0]
+        """
+        from historian.kernels.qualify import qualify_history
+
+        self._check_open()
+        names = self._resolve_tags(tags)
+        start_ns = MIN_NS if start is None else to_ns(start)
+        end_ns = MAX_NS if end is None else to_ns(end)
+        now_value = now_ns() if now is None else to_ns(now)
+        series = self._series(names, start_ns, end_ns)
+        out: dict[str, TagSlice | None] = {}
+        previous: list[np.ndarray] = []
+        changed_points = []
+        for name in _progress(sorted(names), progress, "qualifying"):
+            s = series[name]
+            if s is None:
+                continue
+            tag = self._catalog.get(name)
+            tag_rules = rules if rules is not None else tag.rules
+            if rules is not None or not tag.rules:
+                tag = Tag.from_dict({**tag.to_dict(), "rules": dict(tag_rules or {})})
+            source_q = np.where(s.reasons == 0, s.quality, 0).astype(np.uint32)
+            from historian.kernels.qualify import Qualifier
+
+            qual = Qualifier.for_tag(tag)
+            new_q, new_r = qualify_history(s.time, s.value, source_q, rules=qual.rules, now_ns=now_value)
+            new_q = ingest.mark_nonfinite(s.value, new_q.astype(np.uint32))
+            new_r = new_r.astype(np.uint32)
+            previous.append(s.quality)
+            out[name] = TagSlice(s.time, s.value, new_q, new_r, s.ingested)
+            diff = (new_q != s.quality) | (new_r != s.reasons)
+            if apply and diff.any():
+                sel = np.flatnonzero(diff)
+                changed_points.append((name, s, new_q, new_r, sel))
+        if apply and changed_points:
+            self._become_writer()
+            for name, s, new_q, new_r, sel in changed_points:
+                n = sel.size
+                pts = Points.of_tag(name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64))
+                self._ingest(pts, qualified=True)
+        table = _points_table(sorted(out), out, True)
+        prev = np.concatenate(previous) if previous else np.zeros(0, np.uint32)
+        return table.append_column("previous_quality", pa.array(prev, pa.uint32()))
 
     # ------------------------------------------------------------------ maintenance
     def _small_files(self, snap: Snapshot) -> dict[str, list[str]]:
