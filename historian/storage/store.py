@@ -538,6 +538,39 @@ class Store:
                         parts[tag].append(TagSlice(c.time[keep], c.value[keep], c.quality[keep], c.reasons[keep], c.ingested[keep]))
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
 
+    def scan_sources(self) -> tuple[list[str], pa.Table]:
+        """What a query engine reads for one consistent view of the store.
+
+        Returns the absolute paths of one committed snapshot's data files (columns as in
+        ``docs/format.md``: the value of a row is ``coalesce(value, value_int / 10^decimals)``)
+        and the points not yet in files as a table with columns tag, time (timestamp[ns, UTC]),
+        value, quality (int64), reasons (int32), ingested (timestamp[us, UTC]). A (tag, time) may
+        appear more than once across both: the row with the largest ``ingested`` wins.
+        """
+        self._check_open()
+        snap, pending = self._snapshot_and_pending()
+        paths = [] if snap is None else [os.path.join(self._table_dir, p) for p in snap.paths]
+        if isinstance(pending, list):
+            by_tag: dict[str, list[TagSlice]] = {}
+            for mem in pending:
+                for tag in mem.tags():
+                    by_tag.setdefault(tag, []).extend(mem.read(tag, MIN_NS, MAX_NS))
+        else:
+            by_tag = pending
+        names = sorted(t for t, sl in by_tag.items() if sl)
+        pts = points_from_slices(names, [concat(by_tag[t]) for t in names]) if names else Points.empty()
+        table = pa.table(
+            {
+                "tag": pa.DictionaryArray.from_arrays(pa.array(pts.codes, pa.int32()), pa.array(pts.names, pa.string())).cast(pa.string()),
+                "time": pa.array(pts.time, TIME_TYPE),
+                "value": pa.array(pts.value, pa.float64()),
+                "quality": pa.array(pts.quality.astype(np.int64), pa.int64()),
+                "reasons": pa.array(pts.reasons.astype(np.int32), pa.int32()),
+                "ingested": pa.array(pts.ingested, pa.timestamp("us", tz="UTC")),
+            }
+        )
+        return paths, table
+
     def _resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
         if tags is None:
             return [t.name for t in self._catalog.all()]
