@@ -5,7 +5,7 @@ is used, so ``import historian.acquisition`` stays light.
 
 Examples
 --------
->>> from historian.acquisition import load_config, OpcUaSource, browse
+>>> from historian.acquisition import load_config, Collector, OpcUaSource, browse
 >>> callable(load_config) and callable(browse)
 True
 """

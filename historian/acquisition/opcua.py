@@ -295,7 +295,9 @@ class OpcUaSource:
         cfg = self.config
         where = f"opcua {cfg.name!r} ({cfg.url})"
         install_log_redaction()
-        client = Client(cfg.url, timeout=cfg.timeout_s, watchdog_intervall=1.0)
+        # The keep-alive probe (a Read of ServerState) times out after watchdog_intervall: a busy
+        # server answers slowly, so give it the request timeout rather than asyncua's 1 s.
+        client = Client(cfg.url, timeout=cfg.timeout_s, watchdog_intervall=max(2.0, cfg.timeout_s))
         client.strip_url_credentials = True
         client.name = client.description = "historian collector"
         client.product_uri = "urn:historian:collector"

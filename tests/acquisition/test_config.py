@@ -239,3 +239,14 @@ def test_node_ids_and_uniqueness():
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_toml_examples_in_the_docs_are_valid():
+    import re
+
+    doc = Path(__file__).parents[2] / "docs" / "acquisition.md"
+    blocks = re.findall(r"```toml\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        cfg = loads(block, base_dir="/plant")
+        assert cfg.store.path == Path("/plant/plant.hist") and (cfg.modbus or cfg.opcua)
