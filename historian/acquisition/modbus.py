@@ -313,11 +313,9 @@ class ModbusSource:
         method = getattr(self._client, _READ_METHOD[req.table])
         from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-        try:
-            return await asyncio.wait_for(
-                method(req.address, count=req.count, device_id=self.unit),
-                self.timeout_s * (self.retries + 1) + 1.0,
-            )
+        try:  # pymodbus times out each try itself; this is a backstop (no extra task)
+            async with asyncio.timeout(self.timeout_s * (self.retries + 1) + 1.0):
+                return await method(req.address, count=req.count, device_id=self.unit)
         except ConnectionException as exc:
             raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from None
         except (ModbusIOException, TimeoutError) as exc:
@@ -331,11 +329,15 @@ class ModbusSource:
                 text: list[str | None] | None) -> SampleBatch | None:
         """Good points always; others only when their status changed since last emitted."""
         last = self._last[index]
-        emit = (status & np.uint32(0x80000000)) == 0
-        emit |= status != last
-        last[:] = status
         dec = self._decoders[index]
-        n = int(emit.sum())
+        if not status.any():  # all Good (the usual case): everything is emitted
+            n = dec.n
+            last.fill(0)
+        else:
+            emit = (status & np.uint32(0x80000000)) == 0
+            emit |= status != last
+            last[:] = status
+            n = int(emit.sum())
         if n == 0:
             return None
         if n == dec.n:

@@ -262,16 +262,21 @@ def plan_requests(
     return requests
 
 
-def _register_index(point: ModbusPoint, base: int) -> list[int]:
-    idx = list(range(point.address - base, point.address - base + point.width))
-    return idx[::-1] if point.word_order == "little" else idx
+def _byte_index(point: ModbusPoint, base: int) -> list[int]:
+    """Offsets, in the big-endian bytes of a response, of the value's bytes, most significant
+    first."""
+    regs = list(range(point.address - base, point.address - base + point.width))
+    if point.word_order == "little":
+        regs.reverse()
+    hi_lo = (1, 0) if point.byte_order == "little" else (0, 1)
+    return [2 * r + b for r in regs for b in hi_lo]
 
 
 class RequestDecoder:
     """Decode the response of one :class:`ReadRequest` into values, StatusCodes and texts.
 
-    The work is prepared once; :meth:`decode` then costs a few numpy operations per distinct
-    ``(type, byte_order)`` in the request.
+    The work is prepared once; :meth:`decode` then costs one ``struct`` pack and a few numpy
+    operations per numeric type in the request.
     """
 
     def __init__(self, request: ReadRequest, points: Sequence[ModbusPoint]):
@@ -281,7 +286,7 @@ class RequestDecoder:
         self.n = len(self.points)
         self.is_bits = request.table in BIT_TABLES
         base = request.address
-        groups: dict[tuple[str, bool], list[int]] = {}
+        groups: dict[str, list[int]] = {}
         self._strings: list[int] = []
         self._bools: list[tuple[int, int, int | None]] = []
         for k, p in enumerate(self.points):
@@ -290,17 +295,21 @@ class RequestDecoder:
             elif p.type == "string":
                 self._strings.append(k)
             else:
-                groups.setdefault((p.type, p.byte_order == "little"), []).append(k)
+                groups.setdefault(p.type, []).append(k)
+        # One gather per type: the byte positions of each point's value, big-endian, with the
+        # word order (register order) and byte order (bytes within a register) folded in.
         self._groups = []
-        for (typ, swap), ks in groups.items():
-            index = np.array([_register_index(self.points[k], base) for k in ks], dtype=np.intp)
+        for typ, ks in groups.items():
+            index = np.array([_byte_index(self.points[k], base) for k in ks], dtype=np.intp)
             scale = np.array([self.points[k].scale for k in ks])
             offset = np.array([self.points[k].offset for k in ks])
             plain = bool(np.all(scale == 1.0) and np.all(offset == 0.0))
+            every = ks == list(range(self.n))
             self._groups.append(
-                (np.array(ks, dtype=np.intp), index, swap, np.dtype(_NUMERIC[typ][1]), scale,
-                 offset, plain, typ.startswith("float"))
+                (np.array(ks, dtype=np.intp), index, np.dtype(_NUMERIC[typ][1]), scale,
+                 offset, plain, typ.startswith("float"), every)
             )
+        self._pack = struct.Struct(f">{request.count}H").pack if not self.is_bits else None
         self.has_text = bool(self._strings)
 
     def decode(
@@ -312,32 +321,41 @@ class RequestDecoder:
         request, or a value that cannot be decoded (a NaN/Inf float, invalid UTF-8), gives
         ``Bad_DecodingError`` with a NaN value; the other points keep their values.
         """
-        values = np.full(self.n, np.nan)
         status = np.zeros(self.n, dtype=np.uint32)
         text: list[str | None] | None = [None] * self.n if self.has_text else None
         if len(data) < self.request.count:
             status[:] = q.BAD_DECODING_ERROR
-            return values, status, text
+            return np.full(self.n, np.nan), status, text
         if self.is_bits:
+            values = np.empty(self.n)
             for k, off, _ in self._bools:
                 values[k] = 1.0 if data[off] else 0.0
             return values, status, text
-        regs = np.asarray(data[: self.request.count], dtype=np.int64)
-        if regs.size and (regs.min() < 0 or regs.max() > 0xFFFF):
+        assert self._pack is not None
+        try:  # anything that is not a register 0..65535 is garbage
+            buf = np.frombuffer(self._pack(*data[: self.request.count]), dtype=np.uint8)
+        except (struct.error, TypeError):
             status[:] = q.BAD_DECODING_ERROR
-            return values, status, text
-        regs = regs.astype(np.uint16)
-        for ks, index, swap, dtype, scale, offset, plain, is_float in self._groups:
-            sub = regs[index]
-            if swap:
-                sub = sub.byteswap()
-            raw = np.frombuffer(sub.astype(">u2").tobytes(), dtype=dtype).astype(np.float64)
+            return np.full(self.n, np.nan), status, text
+        values = None
+        for ks, index, dtype, scale, offset, plain, is_float, every in self._groups:
+            raw = buf[index].view(dtype).ravel().astype(np.float64)
             if is_float:
                 bad = ~np.isfinite(raw)
                 if bad.any():
                     status[ks[bad]] = q.BAD_DECODING_ERROR
                     raw[bad] = np.nan
-            values[ks] = raw if plain else raw * scale + offset
+            if not plain:
+                raw = raw * scale + offset
+            if every:  # one type fills the whole request, in order
+                values = raw
+            else:
+                if values is None:
+                    values = np.full(self.n, np.nan)
+                values[ks] = raw
+        if values is None:
+            values = np.full(self.n, np.nan)
+        regs = data
         for k, off, bit in self._bools:
             reg = int(regs[off])
             values[k] = float((reg >> bit) & 1) if bit is not None else float(reg != 0)

@@ -1,0 +1,138 @@
+"""Modbus polls/s: historian's ModbusSource against raw pymodbus on the same server.
+
+The server (historian.sim.SimModbusServer, 100 holding registers = 50 float32 points) runs in a
+subprocess; the client side runs here, one connection, one FC3 request of 100 registers per poll.
+
+Peers, each polling back to back for ``--seconds`` per round, rounds interleaved:
+
+- raw pymodbus read            : ``read_holding_registers(0, count=100)``, nothing else
+- raw pymodbus read + decode   : the same plus ``convert_from_registers`` of the 50 floats
+- ModbusSource.poll_once       : historian's read + vectorised decode + SampleBatch
+- ModbusSource.run (every=0)   : the full source loop, emitting each batch to a callback
+
+Run: ``python benchmarks/bench_modbus.py [--seconds 3] [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+
+POINTS = [
+    {"tag": f"R{i:02d}", "table": "holding", "address": 2 * i, "type": "float32"}
+    for i in range(50)
+]
+
+SERVER = """
+import asyncio, sys
+from historian.sim import SimModbusServer
+POINTS = [{"tag": f"R{i:02d}", "table": "holding", "address": 2 * i, "type": "float32"}
+          for i in range(50)]
+async def main():
+    srv = SimModbusServer(POINTS)
+    await srv.start()
+    for i, p in enumerate(POINTS):
+        await srv.set_value(p["tag"], 1.5 * i)
+    print(srv.port, flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+async def raw_read(port: int, seconds: float, decode: bool) -> tuple[float, float]:
+    from pymodbus.client import AsyncModbusTcpClient
+
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    await client.connect()
+    dt = client.DATATYPE.FLOAT32
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        rr = await client.read_holding_registers(0, count=100, device_id=1)
+        if decode:
+            client.convert_from_registers(rr.registers, dt)
+        n += 1
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    client.close()
+    return n / elapsed, cpu / n
+
+
+async def source_poll(port: int, seconds: float) -> tuple[float, float]:
+    from historian.acquisition.modbus import ModbusSource
+
+    src = ModbusSource("bench", "127.0.0.1", port, points=POINTS, every=0, timeout=2)
+    await src._connect()
+    assert len(src.requests) == 1 and src.requests[0].count == 100
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        await src.poll_once()
+        n += 1
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    src._close()
+    return n / elapsed, cpu / n
+
+
+async def source_run(port: int, seconds: float) -> tuple[float, float]:
+    from historian.acquisition.modbus import ModbusSource
+
+    src = ModbusSource("bench", "127.0.0.1", port, points=POINTS, every=0, timeout=2)
+    batches = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(src.run(batches.append, stop))
+    while not src.health().connected:
+        await asyncio.sleep(0.01)
+    start_n, t0, c0 = len(batches), time.perf_counter(), time.process_time()
+    await asyncio.sleep(seconds)
+    n, elapsed = len(batches) - start_n, time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    stop.set()
+    await task
+    assert all(int(q) == 0 for q in batches[-1].quality)
+    return n / elapsed, cpu / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=11)
+    args = ap.parse_args()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        peers = {
+            "raw pymodbus read": lambda: raw_read(port, args.seconds, False),
+            "raw pymodbus read + decode": lambda: raw_read(port, args.seconds, True),
+            "ModbusSource.poll_once": lambda: source_poll(port, args.seconds),
+            "ModbusSource.run (every=0)": lambda: source_run(port, args.seconds),
+        }
+        results: dict[str, list[float]] = {k: [] for k in peers}
+        cpu: dict[str, list[float]] = {k: [] for k in peers}
+        for _ in range(args.rounds):
+            for name, bench in peers.items():
+                rate, cpu_s = asyncio.run(bench())
+                results[name].append(rate)
+                cpu[name].append(cpu_s)
+    finally:
+        proc.terminate()
+        proc.wait()
+    raw = results["raw pymodbus read"]
+    raw_cpu = cpu["raw pymodbus read"]
+    print(f"Modbus FC3, 100 registers (50 x float32) per poll, server in a subprocess, "
+          f"1 connection; {args.rounds} interleaved rounds x {args.seconds:g} s")
+    print(f"{'peer':<28} {'polls/s':>8} {'(min-max)':>15} {'vs raw':>7} {'client CPU/poll':>16}")
+    for name, vals in results.items():
+        # ratio per round (same load on this shared machine), then the median
+        ratio = statistics.median(v / r for v, r in zip(vals, raw, strict=True))
+        c = statistics.median(cpu[name])
+        print(f"{name:<28} {statistics.median(vals):>8,.0f} {min(vals):>7,.0f}-{max(vals):<7,.0f}"
+              f" {ratio:>6.0%} {c * 1e6:>13.0f} us")
+    extra = statistics.median(
+        (a - b) * 1e6 for a, b in zip(cpu["ModbusSource.poll_once"], raw_cpu, strict=True)
+    )
+    print(f"historian's added client CPU per poll (poll_once - raw read): {extra:.0f} us")
+
+if __name__ == "__main__":
+    main()
