@@ -573,6 +573,7 @@ class Collector:
                 await asyncio.shield(self._shutdown(src_stop, src_tasks, pump, health))
         finally:
             self._health.running = False
+            self._stop = None
             if opened and self.store is not None:
                 store, self.store = self.store, None
                 with contextlib.suppress(Exception):
@@ -610,14 +611,25 @@ class Collector:
         logger.info("collector: stopped")
 
     def run(self, seconds: float | None = None) -> None:
-        """Collect (blocking) until ``seconds`` pass or Ctrl-C; stops cleanly either way."""
-        from historian._sync import sync
+        """Collect (blocking) until ``seconds`` pass or Ctrl-C; stops cleanly either way.
 
+        Ctrl-C asks the collector to stop and waits until the queue is in the store (or the
+        spool); a second Ctrl-C abandons the wait.
+        """
+        from historian._sync import submit
+
+        if self._future is not None and not self._future.done():
+            raise RuntimeError("this collector is already running")
+        self._future = future = submit(self.arun(seconds))
         try:
-            sync(self.arun(seconds))
+            future.result()
         except KeyboardInterrupt:
             logger.info("collector: interrupted; stopping")
-            self.stop()
+            if self._stop is None:
+                future.cancel()
+                return
+            self.request_stop()
+            future.result()
 
     def start(self) -> None:
         """Start collecting in the background (services); see :meth:`stop`."""
