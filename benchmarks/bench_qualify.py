@@ -2,7 +2,7 @@
 
     python benchmarks/bench_qualify.py [--n 10000000] [--repeat 3]
 
-One tag of ``n`` irregular points (about 1 s apart, a random walk with noise, some NaN, spikes and
+One tag of ``n`` irregular points (about 1 s apart, slow waves with noise, some NaN, spikes and
 stuck stretches). Each row gives the best wall time of ``--repeat`` runs, including allocating the
 outputs, and points per second. The pandas rows are written as a skilled user would: vectorised
 comparisons, ``diff``, a run id with ``cumsum`` + ``groupby().transform("first")`` for the
@@ -31,7 +31,8 @@ ALL = {**FAMILY, **TIMING, **SPIKE}
 def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     t = 1_767_225_600 * S + np.cumsum(rng.integers(S // 2, 3 * S // 2, n, dtype=np.int64))
-    v = 100 + np.cumsum(rng.normal(0, 0.05, n)) + rng.normal(0, 0.02, n)
+    i = np.arange(n)
+    v = 100 + 30 * np.sin(i / 20_000) + 5 * np.sin(i / 700) + rng.normal(0, 0.05, n)
     v[rng.integers(0, n, n // 10_000)] += rng.choice([-15.0, 15.0], n // 10_000)  # spikes
     for start in rng.integers(0, n - 2000, max(n // 500_000, 1)):  # stuck sensor for ~30 min
         v[start : start + 2000] = v[start]

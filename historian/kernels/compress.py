@@ -233,6 +233,12 @@ class _Compressor:
     def _kernel(self, t: np.ndarray, v: np.ndarray, q: np.ndarray, out: np.ndarray) -> int:
         raise NotImplementedError
 
+    def _indices(self, t: np.ndarray, v: np.ndarray, q: np.ndarray) -> np.ndarray:
+        # each point is emitted at most once, plus the one held from an earlier batch
+        out = np.empty(t.shape[0] + 1, dtype=np.int64)
+        k = self._kernel(t, v, q, out)
+        return out[:k] if k > t.shape[0] // 2 else out[:k].copy()
+
     def push(self, t_ns: Any, values: Any, quality: Any = None) -> Emitted:
         """Feed one batch; returns the points decided as kept (see the module notes)."""
         t, v, q = _inputs(t_ns, values, quality)
@@ -247,9 +253,8 @@ class _Compressor:
             else None
         )
         base = int(self._ist[I_SEEN])
-        out = np.empty(2 * t.shape[0] + 1, dtype=np.int64)
-        k = self._kernel(t, v, q, out)
-        idx = out[:k].copy()
+        idx = self._indices(t, v, q)
+        k = idx.shape[0]
         if k == 0:
             return Emitted(idx, idx.copy(), np.zeros(0), np.zeros(0, dtype=np.uint32))
         local = idx - base
@@ -432,7 +437,7 @@ def compressor_from_dict(
 def _mask(c: _Compressor, t_ns: Any, values: Any, quality: Any) -> np.ndarray:
     t, v, q = _inputs(t_ns, values, quality)
     mask = np.zeros(t.shape[0], dtype=bool)
-    mask[c.push(t, v, q).index] = True
+    mask[c._indices(t, v, q)] = True  # a fresh compressor: global indices are positions
     mask[c.flush().index] = True
     return mask
 
