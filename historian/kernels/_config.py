@@ -196,6 +196,8 @@ def interval_edges(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
         raise InvalidArgumentError(f"every must be positive, got {every_ns} ns")
     if end_ns <= start_ns:
         raise InvalidArgumentError(f"end ({end_ns}) must be after start ({start_ns})")
+    if start_ns < -(2**63) or end_ns >= 2**63:
+        raise InvalidArgumentError("start and end must be int64 nanoseconds (years 1677-2262)")
     n = -(-(end_ns - start_ns) // every_ns)
     if n > 50_000_000:
         raise InvalidArgumentError(f"{n} intervals requested; use a larger `every`")
