@@ -196,7 +196,7 @@ def _swinging_door(t, v, q, deviation, min_ns, max_ns, ist, fst, out):
 class Emitted(NamedTuple):
     """Points a compressor decided to keep, in the order decided (times may not be sorted)."""
 
-    index: np.ndarray  # int64: position in the whole stream since the compressor started
+    indices: np.ndarray  # int64: position in the whole stream since the compressor started
     t_ns: np.ndarray  # int64
     values: np.ndarray  # float64
     quality: np.ndarray  # uint32
@@ -320,11 +320,11 @@ class DeadbandCompressor(_Compressor):
     Examples
     --------
     >>> c = DeadbandCompressor(deviation=0.5)
-    >>> c.push([0, 1, 2], [1.0, 1.2, 1.3]).index.tolist()
+    >>> c.push([0, 1, 2], [1.0, 1.2, 1.3]).indices.tolist()
     [0]
-    >>> c.push([3], [2.0]).index.tolist()  # reports the held point 2, then point 3
+    >>> c.push([3], [2.0]).indices.tolist()  # reports the held point 2, then point 3
     [2, 3]
-    >>> c.flush().index.tolist()
+    >>> c.flush().indices.tolist()
     []
     """
 
@@ -358,9 +358,9 @@ class SwingingDoorCompressor(_Compressor):
     Examples
     --------
     >>> c = SwingingDoorCompressor(deviation=0.1)
-    >>> c.push([0, 1, 2], [0.0, 1.0, 2.0]).index.tolist()  # a straight line so far
+    >>> c.push([0, 1, 2], [0.0, 1.0, 2.0]).indices.tolist()  # a straight line so far
     [0]
-    >>> c.push([3], [0.0]).index.tolist(), c.flush().index.tolist()
+    >>> c.push([3], [0.0]).indices.tolist(), c.flush().indices.tolist()
     ([2], [3])
     """
 
@@ -438,7 +438,7 @@ def _mask(c: _Compressor, t_ns: Any, values: Any, quality: Any) -> np.ndarray:
     t, v, q = _inputs(t_ns, values, quality)
     mask = np.zeros(t.shape[0], dtype=bool)
     mask[c._indices(t, v, q)] = True  # a fresh compressor: global indices are positions
-    mask[c.flush().index] = True
+    mask[c.flush().indices] = True
     return mask
 
 

@@ -264,7 +264,7 @@ class QualificationRules:
     past_quality: int = _DEFAULT_QUALITY["past"]
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> QualificationRules:
+    def from_dict(cls, d: Mapping[str, Any] | QualificationRules | None) -> QualificationRules:
         """Parse and validate a rules dict (the JSON form stored on :class:`~historian.Tag`).
 
         Raises :class:`~historian.errors.InvalidArgumentError` naming the bad key and the fix.

@@ -92,12 +92,12 @@ def _push_in_batches(comp, t, v, q, cuts):
     idx, tt, vv = [], [], []
     for a, b in zip([0, *cuts], [*cuts, n], strict=True):
         e = comp.push(t[a:b], v[a:b], q[a:b])
-        idx += e.index.tolist()
+        idx += e.indices.tolist()
         tt += e.t_ns.tolist()
         vv += e.values.tolist()
         comp = type(comp).from_state(json.loads(json.dumps(comp.state_dict())))
     e = comp.flush()
-    return idx + e.index.tolist(), tt + e.t_ns.tolist(), vv + e.values.tolist()
+    return idx + e.indices.tolist(), tt + e.t_ns.tolist(), vv + e.values.tolist()
 
 
 @SETTINGS
@@ -192,7 +192,7 @@ def test_max_time_forces_reports():
 def test_late_points_pass_through():
     c = DeadbandCompressor(deviation=1.0)
     e = c.push([10, 20, 15, 30], [0.0, 0.1, 99.0, 0.2])
-    assert e.index.tolist() == [0, 2]
+    assert e.indices.tolist() == [0, 2]
     assert c.flush().t_ns.tolist() == [30]
 
 
@@ -200,7 +200,7 @@ def test_held_point_from_an_earlier_batch_is_emitted_with_its_values():
     c = SwingingDoorCompressor(deviation=0.1)
     c.push([0, S, 2 * S], [0.0, 1.0, 2.0], [0, 0, 0])
     e = c.push([3 * S], [0.0], [0])
-    assert e.index.tolist() == [2]
+    assert e.indices.tolist() == [2]
     assert (
         e.t_ns.tolist() == [2 * S] and e.values.tolist() == [2.0] and e.quality.dtype == np.uint32
     )
