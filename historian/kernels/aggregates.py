@@ -4,8 +4,9 @@ Every aggregate of Part 13 v1.05 is available by its Part 13 name, and the commo
 friendly name (``twa``, ``mean``, ``min``, ...); see ``docs/aggregates.md`` for both, side by side.
 
 The caller passes the raw samples of ``[start, end)`` *plus* the samples just outside needed for
-bounding values (back to the latest Good sample before ``start``, forward to the first Good one
-after ``end``); extra samples further out never change the result.
+bounding values (back to the latest Good sample before ``start`` -- the second-latest with
+UseSlopedExtrapolation, which needs a slope -- and forward to the first Good one after ``end``);
+extra samples further out never change the result.
 
 Examples
 --------

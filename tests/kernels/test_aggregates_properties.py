@@ -103,8 +103,9 @@ def test_int64_extremes(name, data):
             or name in ("TimeAverage2", "Interpolative", "Minimum2")  # float ns rounding
 
 
-def _trim(t, v, q, lo, end):
-    """What the store passes: the window plus bounding samples out to the nearest Good one."""
+def _trim(t, v, q, lo, end, goods_needed_before=1):
+    """What the store passes: the window plus bounding samples out to the nearest Good one
+    (the second-nearest before ``start`` when UseSlopedExtrapolation needs a slope)."""
     latest = {}
     for ti, vi, qi in zip(t, v, q, strict=True):
         latest[ti] = (vi, qi)
@@ -116,8 +117,8 @@ def _trim(t, v, q, lo, end):
 
     before = [x for x in ts if x < lo]
     goods_before = [x for x in before if good(x)]
-    if goods_before:
-        before = [x for x in before if x >= goods_before[-1]]
+    if len(goods_before) >= goods_needed_before:
+        before = [x for x in before if x >= goods_before[-goods_needed_before]]
     after = [x for x in ts if x >= end]
     goods_after = [x for x in after if good(x)]
     if goods_after:
@@ -132,7 +133,7 @@ def _trim(t, v, q, lo, end):
 def test_extra_outside_points_do_not_change_the_result(name, data):
     t, v, q, lo, end, every, cfg = data
     full = _kernel(name, t, v, q, lo, end, every, cfg)
-    tt, vv, qq = _trim(t, v, q, lo, end)
+    tt, vv, qq = _trim(t, v, q, lo, end, 2 if cfg["sloped_extrap"] else 1)
     part = _kernel(name, tt, vv, qq, lo, end, every, cfg)
     np.testing.assert_array_equal(full.status, part.status)
     np.testing.assert_array_equal(full.time_ns, part.time_ns)
