@@ -1,0 +1,1278 @@
+"""The ``historian`` command: demo, sim, collect, browse, info, query, compact, retain, import,
+export.
+
+Every command has ``--help`` with an example (``historian demo --help``). Errors raised by the
+library (:class:`~historian.errors.HistorianError`) are printed as one line on stderr with exit
+code 2; ``--debug`` shows the traceback. ``-v`` logs at INFO, ``-vv`` at DEBUG (the library logs,
+the command prints). Heavy modules are imported inside the commands, so ``historian --help`` is
+quick.
+
+Examples
+--------
+>>> main(["--version"])  # doctest: +ELLIPSIS
+historian ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from historian.errors import HistorianError
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEMO_STORE = "demo.hist"
+
+
+class CliError(Exception):
+    """A usage problem the command reports as one line (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- output helpers
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _fmt_int(n: int | float | None) -> str:
+    return "-" if n is None else f"{int(n):,}"
+
+
+def _fmt_num(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "-"
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if xf != xf:  # NaN
+        return "NaN"
+    if xf == 0:
+        return "0"
+    mag = abs(xf)
+    if mag >= 1e6 or mag < 1e-3:
+        return f"{xf:.{digits - 1}e}"
+    return f"{xf:.{max(0, digits - len(str(int(mag))))}f}".rstrip("0").rstrip(".") if mag < 1e4 \
+        else f"{xf:.0f}"
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def _fmt_time(ns: int | None, ms: bool = False) -> str:
+    if ns is None:
+        return "-"
+    import datetime as _dt
+
+    d = _dt.datetime.fromtimestamp(ns / 1e9, _dt.UTC)
+    text = d.isoformat(timespec="milliseconds" if ms else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    """A plain text table; ``align`` per column: 'l' or 'r' (default: l for text, r for numbers)."""
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [len(h) for h in headers]
+    for r in cells:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    if not align:
+        align = "".join("r" if rows and all(_is_number(r[i]) for r in rows) else "l"
+                        for i in range(len(headers)))  # fmt: skip
+
+    def line(vals: Sequence[str]) -> str:
+        parts = [v.rjust(w) if a == "r" else v.ljust(w)
+                 for v, w, a in zip(vals, widths, align, strict=True)]  # fmt: skip
+        return "  ".join(parts).rstrip()
+
+    out = [line(list(headers)), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _is_number(x: Any) -> bool:
+    if isinstance(x, int | float):
+        return True
+    if isinstance(x, str):
+        try:
+            float(x.replace(",", ""))
+        except ValueError:
+            return x in ("-", "")
+        return True
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Stop on SIGTERM like on Ctrl-C (services, ``timeout``, container stops)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _open_store(path: str, mode: str = "r") -> Any:
+    import historian
+
+    if mode == "r" and not os.path.isdir(path):
+        raise CliError(f"no store at {path!r} (a store is a folder made by historian.open)")
+    return historian.open(path, mode=mode)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- demo
+_DEMO_SUMMARY_TAGS = (
+    "TIC-101.PV", "TIC-101.SP", "TIC-101.OUT", "TI-102.PV", "PI-103.PV",
+    "FIC-104.PV", "LIC-105.PV",
+)  # fmt: skip
+
+_DEMO_TEXT_TAGS = ("REACTOR.BATCH", "REACTOR.STATE", "REACTOR.BATCH.MB")
+
+#: Process signals the correlation looks at (counters and alarms left out).
+_DEMO_CORRELATE = (
+    "TIC-101.PV", "TIC-101.OUT", "TI-102.PV", "PI-103.PV", "FIC-104.PV", "FV-104.POS",
+    "LIC-105.PV", "TT-101.RAW", "TI-102.MB", "PI-103.MB", "TIC-101.OUT.MB",
+)  # fmt: skip
+
+#: Measurements (noisy analog signals) that get the full set of qualification rules.
+_DEMO_MEASUREMENTS = (
+    "TIC-101.PV", "TI-102.PV", "PI-103.PV",  # OPC UA
+    "FIC-104.PV", "LIC-105.PV", "TT-101.RAW", "TI-102.MB", "PI-103.MB",  # Modbus
+)  # fmt: skip
+
+
+def _demo_rules(point: dict[str, Any], seconds: float) -> dict[str, Any] | None:
+    """Qualification rules the demo puts on a point (None: the tag's defaults)."""
+    tag = point["tag"]
+    if point.get("kind", "analog") != "analog":
+        return None
+    lo, hi = point.get("lo"), point.get("hi")
+    rules: dict[str, Any] = {}
+    if lo is not None or hi is not None:
+        rules["range"] = {k: v for k, v in (("lo", lo), ("hi", hi)) if v is not None}
+    if tag in _DEMO_MEASUREMENTS:
+        span = (hi - lo) if lo is not None and hi is not None else 100.0
+        flat = max(1.5, min(5.0, seconds / 8))
+        rules.update(
+            roc={"max_per_s": round(span / 2, 3)},
+            spike={"window": 11, "k": 6, "min_deviation": round(span / 100, 3)},
+            flatline={"duration": f"{flat:g}s", "epsilon": 0},
+            gap={"expected": "1.5s"},
+        )
+    return rules or None
+
+
+def _demo_config(sim: Any, store: str, spool: str, seconds: float) -> dict[str, Any]:
+    doc = sim.config(store=store, every="200ms", opcua_every="200ms")
+    doc["collector"] = {"spool": spool, "health_every": "1h", "batch_interval": "200ms"}
+    for section in ("modbus", "opcua"):
+        for dev in doc.get(section, []):
+            # values are float64: the plant's text signals (state, batch id) are left out
+            dev["points"] = [p for p in dev["points"]
+                             if p.get("type") != "string" and p["tag"] not in _DEMO_TEXT_TAGS]
+            for p in dev["points"]:
+                rules = _demo_rules(p, seconds)
+                if rules:
+                    p["rules"] = rules
+    return doc
+
+
+async def _demo_faults(sim: Any, seconds: float, note: Callable[[str], None]) -> None:
+    """A few sensor faults, so that qualification has something to find."""
+    import asyncio
+
+    from historian.model import quality as q
+
+    async def at(fraction: float) -> None:
+        await asyncio.sleep(max(0.0, t0 + fraction * seconds - time.monotonic()))
+
+    t0 = time.monotonic()
+    mb, ua = sim.modbus, sim.opcua
+    if mb is not None:
+        await at(0.25)  # a wild sample on the Modbus feed flow
+        note("spike: FIC-104.PV (Modbus) reads 99 m3/h for 0.45 s")
+        mb.freeze(True)
+        await mb.set_value("FIC-104.PV", 99.0)
+        await asyncio.sleep(0.45)
+        mb.freeze(False)
+    if ua is not None:
+        await at(0.4)  # the jacket thermometer fails
+        note("sensor failure: TI-102.PV (OPC UA) reports Bad_SensorFailure for 1 s")
+        ua.set_status("TI-102.PV", q.BAD_SENSOR_FAILURE)
+        await asyncio.sleep(1.0)
+        ua.set_status("TI-102.PV", None)
+    if mb is not None:
+        await at(0.55)  # the PLC answers stale data
+        stuck = max(2.5, min(6.0, seconds / 5))
+        note(f"stuck: the Modbus PLC answers frozen values for {stuck:g} s")
+        mb.freeze(True)
+        await asyncio.sleep(stuck)
+        mb.freeze(False)
+    if ua is not None:
+        await at(0.8)  # the OPC UA server stops publishing
+        note("silence: the OPC UA server publishes nothing for 2 s")
+        ua.freeze(True)
+        await asyncio.sleep(2.0)
+        ua.freeze(False)
+
+
+async def _demo_collect(args: argparse.Namespace, store: str, workdir: str) -> dict[str, Any]:
+    import asyncio
+
+    from historian.acquisition import Collector
+    from historian.acquisition.config import from_dict
+    from historian.sim import SimServers
+    from historian.sim.servers import DEFAULT_PASSWORD, DEFAULT_USER, PASSWORD_ENV, USER_ENV
+
+    seconds = float(args.seconds)
+    secure = not args.insecure
+    users = {os.environ.setdefault(USER_ENV, DEFAULT_USER):
+             os.environ.setdefault(PASSWORD_ENV, DEFAULT_PASSWORD)}  # fmt: skip
+    notes: list[str] = []
+    sim = SimServers(secure=secure, pki_dir=os.path.join(workdir, "pki") if secure else None,
+                     users=users)  # fmt: skip
+    async with sim:
+        doc = _demo_config(sim, store, os.path.join(workdir, "spool"), seconds)
+        collector = Collector(from_dict(doc, base_dir=os.getcwd()))
+        _out(f"  Modbus TCP  {sim.endpoints['modbus']}  ({len(doc['modbus'][0]['points'])} points, "
+             "polled every 200 ms)")  # fmt: skip
+        ua_security = ("Basic256Sha256 SignAndEncrypt, certificates + user/password" if secure
+                       else "SecurityPolicy None (allow_insecure, --insecure)")  # fmt: skip
+        _out(f"  OPC UA      {sim.endpoints['opcua']}  ({len(doc['opcua'][0]['points'])} "
+             f"variables, subscribed; {ua_security})")  # fmt: skip
+        t_start = time.time_ns()
+        task = asyncio.create_task(collector.arun())
+        # wait (bounded) until both sources connect, so the N seconds are N seconds of data
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not task.done():
+            sources = collector.health().sources
+            if sources and all(s.connected for s in sources.values()):
+                break
+            await asyncio.sleep(0.05)
+        faults = None if args.no_faults else asyncio.create_task(
+            _demo_faults(sim, seconds, notes.append))
+        bar = None
+        if not args.no_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=round(seconds), desc="collecting", unit="s", leave=True,
+                       bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s{postfix}")  # fmt: skip
+        t0 = time.monotonic()
+        try:
+            while not task.done():
+                elapsed = time.monotonic() - t0
+                if elapsed >= seconds:
+                    break
+                await asyncio.sleep(min(0.25, seconds - elapsed))
+                if bar is not None:
+                    h = collector.health()
+                    got = sum(s.points for s in h.sources.values())
+                    bar.n = min(round(seconds), round(time.monotonic() - t0))
+                    bar.set_postfix_str(f"{got:,} points")
+        finally:
+            if bar is not None:
+                bar.n = round(seconds) if time.monotonic() - t0 >= seconds else bar.n
+                bar.refresh()
+                bar.close()
+            if faults is not None:
+                faults.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await faults
+            collector.request_stop()
+            await task  # drains the queue, flushes and closes the store
+        t_end = time.time_ns()
+    return {"health": collector.health(), "start": t_start, "end": t_end, "secure": secure,
+            "notes": notes, "config": doc}  # fmt: skip
+
+
+def _prepare_demo_store(path: str, fresh: bool) -> str:
+    """'new', 'reused' or 'fresh'; a folder that is not a store is never touched."""
+    if not os.path.exists(path):
+        return "new"
+    looks_like_store = os.path.isdir(path) and (os.path.exists(os.path.join(path, "tags.json"))
+                                                or os.path.isdir(os.path.join(path, "points")))
+    if not looks_like_store:
+        if os.path.isdir(path) and not os.listdir(path):
+            return "new"
+        raise CliError(
+            f"{path!r} exists and is not a historian store; choose another --store path"
+        )
+    if not fresh:
+        return "reused"
+    import shutil
+
+    shutil.rmtree(path)
+    return "fresh"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    store = os.path.abspath(args.store)
+    if args.seconds <= 0:
+        raise CliError("--seconds must be > 0")
+    state = _prepare_demo_store(store, args.fresh)
+    _out("historian demo: a simulated reactor served over Modbus TCP and OPC UA on 127.0.0.1,")
+    _out(f"collected for {args.seconds:g} s through the Collector into {args.store}")
+    _out({
+        "new": "  store: new",
+        "reused": "  store: exists, reused (new points are added; --fresh starts over)",
+        "fresh": "  store: existed, deleted and started fresh (--fresh)",
+    }[state])  # fmt: skip
+    import asyncio
+
+    with tempfile.TemporaryDirectory(prefix="historian-demo-") as workdir:
+        result = asyncio.run(_demo_collect(args, store, workdir))
+    _demo_report(args, store, result)
+    return 0
+
+
+def _demo_report(args: argparse.Namespace, store: str, result: dict[str, Any]) -> None:
+    import numpy as np
+
+    import historian
+    from historian.kernels import reason_names
+    from historian.model import quality as q
+
+    health, start, end = result["health"], result["start"], result["end"]
+    cfg = result["config"]
+    for note in result["notes"]:
+        _out(f"  fault injected: {note}")
+    with historian.open(store, mode="r") as h:
+        pts = h.read(None, start, end, reasons=True)
+        info = h.info()
+        tags_tbl = h.tags()
+        units = dict(zip(tags_tbl.column("name").to_pylist(), tags_tbl.column("unit").to_pylist(),
+                         strict=True))  # fmt: skip
+        kinds = dict(zip(tags_tbl.column("name").to_pylist(), tags_tbl.column("kind").to_pylist(),
+                         strict=True))  # fmt: skip
+        tag_col = np.asarray(pts.column("tag").to_pylist(), dtype=object)
+        quality = pts.column("quality").to_numpy()
+        reasons = pts.column("reasons").to_numpy()
+        n = pts.num_rows
+        by_proto = {
+            "Modbus TCP": {p["tag"] for d in cfg.get("modbus", []) for p in d["points"]},
+            "OPC UA": {p["tag"] for d in cfg.get("opcua", []) for p in d["points"]},
+        }
+        seen = set(tag_col.tolist())
+        _out()
+        _out("== Collected")
+        secs = (end - start) / 1e9
+        for proto, tags in by_proto.items():
+            m = int(np.isin(tag_col, list(tags)).sum())
+            _out(f"  {proto:<11} {len(tags & seen):>2} tags  {_fmt_int(m):>8} points")
+        _out(f"  total       {len(seen):>2} tags  {_fmt_int(n):>8} points in {secs:.1f} s "
+             f"({n / max(secs, 1e-9):,.0f} points/s)")  # fmt: skip
+        for name, s in health.sources.items():
+            last = "-" if s.last_good_ns is None else _fmt_time(s.last_good_ns, ms=True)
+            _out(f"  source {name}: {_fmt_int(s.points)} points, {s.errors} errors, "
+                 f"{s.reconnects} reconnects, last good value {last}")  # fmt: skip
+        _out(f"  collector: written={_fmt_int(health.written_points)} dropped="
+             f"{_fmt_int(health.dropped_points)} latency p50="
+             f"{_fmt_num(health.latency_p50_s, 3)} s")  # fmt: skip
+        total_points = info["points_in_files"] + info["points_pending"]
+        bpp = info["bytes_per_point"]
+        _out(f"  store: {_fmt_int(total_points)} points in {info['files']} file(s), "
+             f"{_fmt_bytes(info['bytes'])}, "
+             f"{'-' if bpp is None else f'{bpp:.2f}'} bytes/point"
+             + (" (small files: Parquet footers dominate a short run)" if bpp and bpp > 4 else ""))
+
+        _out()
+        _out("== Quality and qualification")
+        good = int(q.good_mask(quality).sum()) if n else 0
+        bad = int(q.bad_mask(quality).sum()) if n else 0
+        unc = n - good - bad
+        _out(f"  Good {_fmt_int(good)}   Uncertain {_fmt_int(unc)}   Bad {_fmt_int(bad)}")
+        codes, counts = np.unique(quality[quality != 0], return_counts=True)
+        for code, c in sorted(zip(codes.tolist(), counts.tolist(), strict=True),
+                              key=lambda x: -x[1])[:6]:  # fmt: skip
+            _out(f"    {q.name(code):<36} {_fmt_int(c):>7}")
+        flagged = int((reasons != 0).sum())
+        bits: dict[str, int] = {}
+        for r, c in zip(*np.unique(reasons[reasons != 0], return_counts=True), strict=True):
+            for rule in reason_names(int(r)):
+                bits[rule] = bits.get(rule, 0) + int(c)
+        _out(f"  rules flagged {_fmt_int(flagged)} point(s) (a point can trip several rules):")
+        if bits:
+            _out("    " + "   ".join(f"{k} {_fmt_int(v)}" for k, v in
+                                     sorted(bits.items(), key=lambda x: -x[1])))  # fmt: skip
+        else:
+            _out("    none")
+
+        _demo_summary(h, start, end, float(args.seconds), seen, units, kinds)
+        _demo_correlations(h, start, end, seen, kinds)
+    rel = args.store
+    _out()
+    _out("== Next")
+    _out(f"  historian info {rel}")
+    _out(f"  historian query {rel} "
+         "\"SELECT tag, count(*) AS n, avg(value) FROM points GROUP BY tag\"")
+    _out("  in a notebook:")
+    _out("    import historian")
+    _out(f"    h = historian.open({rel!r})")
+    _out("    h.tags().to_pandas()")
+    _out("    h.read('TIC-101.PV').to_pandas()")
+    _out("    h.summary(['TIC-101.PV', 'TI-102.PV'], start, end, every='5s',"
+         " stats=['twa', 'min', 'max'])")
+
+
+def _summary_table(h: Any, tags: list[str], start: int, end: int, every_ns: int,
+                   stats: Sequence[str], kinds: dict[str, str]) -> Any:  # fmt: skip
+    """``h.summary`` when the store has it, else the query layer over ``h.read``."""
+    if hasattr(h, "summary"):
+        return h.summary(tags, start, end, every_ns / 1e9, stats=list(stats))
+    import numpy as np
+
+    from historian.query import summary_for_tags
+
+    t = h.read(tags)
+    series = {}
+    tag_col = np.asarray(t.column("tag").to_pylist(), dtype=object)
+    times = t.column("time").cast("int64").to_numpy()
+    vals = t.column("value").to_numpy(zero_copy_only=False)
+    qual = t.column("quality").to_numpy()
+    for tag in tags:
+        sel = tag_col == tag
+        series[tag] = (times[sel], np.nan_to_num(vals[sel], nan=np.nan), qual[sel])
+    return summary_for_tags(series, start_ns=start, end_ns=end, every_ns=every_ns, stats=stats,
+                            stepped_by_tag={k: kinds.get(k) == "step" for k in tags})  # fmt: skip
+
+
+def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
+                  units: dict[str, str], kinds: dict[str, str]) -> None:  # fmt: skip
+    every_s = 5 if seconds <= 25 else 10 if seconds <= 60 else 30
+    every_ns = int(every_s * 1e9)
+    first = -(-start // every_ns) * every_ns  # whole intervals only
+    last = end // every_ns * every_ns
+    if last <= first:
+        first, last = start, end
+        every_ns = max(1, last - first)
+    tags = [t for t in _DEMO_SUMMARY_TAGS if t in seen]
+    _out()
+    _out(f"== Summary ({every_ns / 1e9:.3g} s intervals; twa = time-weighted average, "
+         "OPC UA Part 13)")
+    if not tags:
+        _out("  no data")
+        return
+    table = _summary_table(h, tags, first, last, every_ns, ("twa", "min", "max", "pct_good"), kinds)
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for tag, st, stat, value in zip(table.column("tag").to_pylist(),
+                                    table.column("start").cast("int64").to_pylist(),
+                                    table.column("stat").to_pylist(),
+                                    table.column("value").to_pylist(), strict=True):  # fmt: skip
+        rows.setdefault((tag, st), {})[stat] = value
+    out = []
+    for (tag, st), vals in rows.items():
+        pct = vals.get("pct_good")
+        out.append([tag, units.get(tag, ""), _fmt_time(st)[11:19], _fmt_num(vals.get("twa")),
+                    _fmt_num(vals.get("min")), _fmt_num(vals.get("max")),
+                    "-" if pct is None else f"{pct:.0f}"])  # fmt: skip
+    text = _table(["tag", "unit", "start", "twa", "min", "max", "% good"], out, "lllrrrr")
+    _out("\n".join("  " + line for line in text.splitlines()))
+
+
+def _lagged_correlations(
+    wide: Any, tags: list[str], every_s: float, max_lag_s: float, same: Callable[[str, str], bool]
+) -> list[tuple[float, str, str, float]]:
+    """(r, a, b, lag_s) per pair, best |r| over lags; b lags a by lag_s when lag_s > 0."""
+    import numpy as np
+
+    cols = {}
+    for tag in tags:
+        v = wide.column(tag).to_numpy(zero_copy_only=False).astype(float)
+        ok = np.isfinite(v)
+        if ok.sum() >= 8 and np.nanstd(v) > 0:
+            x = np.flatnonzero(ok)
+            slope, icept = np.polyfit(x, v[ok], 1)  # a shared drift is not a relation
+            cols[tag] = v - (slope * np.arange(v.size) + icept)
+    names = list(cols)
+    max_k = round(max_lag_s / every_s)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if same(a, b):
+                continue
+            best = (0.0, 0)
+            x, y = cols[a], cols[b]
+            n = x.size
+            for k in range(-max_k, max_k + 1):
+                xs, ys = (x[: n - k], y[k:]) if k >= 0 else (x[-k:], y[: n + k])
+                ok = np.isfinite(xs) & np.isfinite(ys)
+                if ok.sum() < max(8, n // 3):
+                    continue
+                xa, ya = xs[ok], ys[ok]
+                if xa.std() == 0 or ya.std() == 0:
+                    continue
+                r = float(np.corrcoef(xa, ya)[0, 1])
+                if abs(r) > abs(best[0]) + 1e-12:
+                    best = (r, k)
+            if best[0] != 0.0:
+                out.append((best[0], a, b, best[1] * every_s))
+    out.sort(key=lambda x: -abs(x[0]))
+    return out
+
+
+def _demo_correlations(h: Any, start: int, end: int, seen: set[str], kinds: dict[str, str]) -> None:
+    from historian.sim.servers import MODBUS_SOURCES
+
+    def plant_signal(tag: str) -> str:
+        return MODBUS_SOURCES.get(tag, tag)
+
+    def same(a: str, b: str) -> bool:  # one plant signal read over both protocols
+        return plant_signal(a) == plant_signal(b)
+
+    tags = [t for t in _DEMO_CORRELATE if t in seen]
+    span_s = (end - start) / 1e9
+    every_s = 0.25 if span_s <= 40 else 1.0
+    max_lag_s = max(1.0, min(10.0, round(span_s / 4)))
+    _out()
+    _out(f"== Strongest lagged correlations (linear trend removed; {every_s:g} s grid, lags up to "
+         f"±{max_lag_s:g} s)")  # fmt: skip
+    every_ns = int(every_s * 1e9)
+    start_g = -(-start // every_ns) * every_ns
+    if hasattr(h, "interpolated"):
+        wide = h.interpolated(tags, start_g, end, every_s)
+    else:
+        import numpy as np
+
+        from historian.query import interpolated_for_tags
+
+        t = h.read(tags)
+        tag_col = np.asarray(t.column("tag").to_pylist(), dtype=object)
+        times = t.column("time").cast("int64").to_numpy()
+        vals = t.column("value").to_numpy(zero_copy_only=False)
+        qual = t.column("quality").to_numpy()
+        series = {tag: (times[tag_col == tag], vals[tag_col == tag], qual[tag_col == tag])
+                  for tag in tags}  # fmt: skip
+        stepped = {k: kinds.get(k) == "step" for k in tags}
+        wide = interpolated_for_tags(series, start_ns=start_g, end_ns=end, every_ns=every_ns,
+                                     stepped_by_tag=stepped)  # fmt: skip
+    pairs = _lagged_correlations(wide, tags, every_s, max_lag_s, same)
+    if not pairs:
+        _out("  not enough data")
+        return
+    rows = []
+    for r, a, b, lag in pairs[:6]:
+        if lag < 0:
+            a, b, lag = b, a, -lag
+        lead = f"{b} follows {a} by {lag:.2f} s" if lag > 0 else "no lag"
+        rows.append([a, b, f"{r:+.3f}", f"{lag:.2f}", lead])
+    text = _table(["tag", "tag", "r", "lag s", ""], rows, "llrrl")
+    _out("\n".join("  " + line for line in text.splitlines()))
+    # the cross-protocol check: one plant signal read over Modbus and OPC UA
+    checks = [(a, b) for a in tags for b in tags if a < b and same(a, b)]
+    if checks:
+        import numpy as np
+
+        parts = []
+        for a, b in checks[:3]:
+            x = wide.column(a).to_numpy(zero_copy_only=False).astype(float)
+            y = wide.column(b).to_numpy(zero_copy_only=False).astype(float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() > 8 and x[ok].std() > 0 and y[ok].std() > 0:
+                parts.append(f"{a} ~ {b} r={np.corrcoef(x[ok], y[ok])[0, 1]:+.3f}")
+        if parts:
+            _out("  same signal, both protocols: " + "; ".join(parts))
+
+
+# --------------------------------------------------------------------------- sim / collect / browse
+def cmd_sim(args: argparse.Namespace) -> int:
+    from historian.sim import plant_config_toml, serve_plant
+
+    def ready(sim: Any) -> None:
+        _out("simulated plant serving on 127.0.0.1 (Ctrl-C to stop):")
+        for proto, url in sim.endpoints.items():
+            _out(f"  {proto:<7} {url}")
+        if args.secure:
+            _out("  OPC UA: Basic256Sha256 SignAndEncrypt; login from HISTORIAN_SIM_USER/"
+                 "HISTORIAN_SIM_PASSWORD (default operator/operator-pw)")  # fmt: skip
+            _out(f"  certificates in {os.path.dirname(sim.pki['ca_cert'])}")
+        if args.print_config:
+            _out()
+            _out(plant_config_toml(sim.modbus_port, sim.opcua_port, store=args.store,
+                                   secure=args.secure, pki=sim.pki))  # fmt: skip
+
+    with _sigterm_as_interrupt():
+        try:
+            serve_plant(modbus_port=args.modbus_port, opcua_port=args.opcua_port,
+                        seconds=args.seconds, secure=args.secure, pki_dir=args.pki,
+                        on_ready=ready)  # fmt: skip
+        except OSError as exc:
+            raise CliError(f"cannot serve the plant: {exc} (a port in use? try --modbus-port/"
+                           "--opcua-port, or 0 for free ports)") from None  # fmt: skip
+    _out("stopped")
+    return 0
+
+
+def _print_health(health: Any) -> None:
+    _out("collector health:")
+    for name, s in health.sources.items():
+        last = "never" if s.last_good_ns is None else _fmt_time(s.last_good_ns, ms=True)
+        err = f"  last error: {s.last_error}" if s.last_error else ""
+        _out(f"  {name}: connected={s.connected} points={_fmt_int(s.points)} "
+             f"errors={s.errors} reconnects={s.reconnects} last good {last}{err}")  # fmt: skip
+    _out(f"  written={_fmt_int(health.written_points)} dropped={_fmt_int(health.dropped_points)}"
+         f" spooled={_fmt_int(health.spooled_points)} (spool now {_fmt_int(health.spool_points)})"
+         f" store_ok={health.store_ok}")  # fmt: skip
+    if health.last_store_error:
+        _out(f"  last store error: {health.last_store_error}")
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from historian.acquisition import Collector, load_config
+
+    config = load_config(args.config)
+    c = Collector(config)
+    names = ", ".join(s.name for s in c.sources) or "none"
+    until = f"for {args.seconds:g} s" if args.seconds else "until Ctrl-C"
+    _out(f"collecting from {len(c.sources)} source(s) ({names}) into {config.store.path} {until}")
+    interrupted = False
+    with _sigterm_as_interrupt():
+        c.start()
+        try:
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            fut = c._future
+            while deadline is None or time.monotonic() < deadline:
+                if fut is not None and fut.done():
+                    break
+                left = 0.2 if deadline is None else deadline - time.monotonic()
+                time.sleep(min(0.2, max(0.0, left)))
+        except KeyboardInterrupt:
+            interrupted = True
+            _out("stopping (flushing to the store)...")
+        finally:
+            try:
+                c.stop()
+            except HistorianError:
+                raise
+            except Exception as exc:
+                raise CliError(f"collector failed: {_one_line(exc)}") from exc
+    _print_health(c.health())
+    return 130 if interrupted else 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    from historian.acquisition import browse, config_stub
+
+    security = None
+    if args.certificate or args.trust or args.username_env:
+        from pathlib import Path
+
+        from historian.acquisition.config import OpcUaSourceConfig
+
+        def path(p: str | None) -> Path | None:
+            return Path(p).expanduser().resolve() if p else None
+
+        security = OpcUaSourceConfig(
+            name="browse", url=args.url, security_policy=args.security_policy,
+            security_mode=args.security_mode, certificate=path(args.certificate),
+            private_key=path(args.private_key), trust=path(args.trust),
+            username_env=args.username_env, password_env=args.password_env,
+            allow_insecure=args.allow_insecure,
+        )  # fmt: skip
+    found = browse(args.url, security=security, allow_insecure=args.allow_insecure,
+                   root=args.root, max_depth=args.max_depth, limit=args.limit)  # fmt: skip
+    if args.config_stub:
+        _out(config_stub(found, name=args.name, url=args.url))
+        return 0
+    rows = [[v.tag, v.data_type, v.node] for v in found]
+    _out(_table(["suggested tag", "type", "node"], rows, "lll"))
+    _out(f"{len(found)} variable(s); --config-stub prints a [[opcua]] section to paste")
+    return 0
+
+
+# --------------------------------------------------------------------------- store commands
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_store(args.store) as h:
+        i = h.info()
+        tags = h.tags()
+    points = i["points_in_files"] + i["points_pending"]
+    bpp = i["bytes_per_point"]
+    _out(f"path        {i['path']}")
+    _out(f"tags        {_fmt_int(i['tags'])}")
+    pending = f" ({_fmt_int(i['points_pending'])} not yet in files)" if i["points_pending"] else ""
+    _out(f"points      {_fmt_int(points)}{pending}")
+    _out(f"files       {_fmt_int(i['files'])}  ({_fmt_bytes(i['bytes'])})")
+    _out(f"bytes/point {'-' if bpp is None else f'{bpp:.2f}'}")
+    _out(f"time span   {_fmt_time(i['first_ns'], ms=True)} .. {_fmt_time(i['last_ns'], ms=True)}")
+    _out(f"version     {i['version'] if i['version'] is not None else '-'}")
+    if tags.num_rows:
+        _out()
+        cols = [tags.column(c).to_pylist() for c in ("name", "unit", "kind", "description")]
+        rows = [[n, u or "", k, d or ""] for n, u, k, d in zip(*cols, strict=True)]
+        shown = rows[: args.max_tags] if args.max_tags else rows
+        _out(_table(["tag", "unit", "kind", "description"], shown, "llll"))
+        if len(shown) < len(rows):
+            _out(f"... and {len(rows) - len(shown)} more (--max-tags 0 lists all)")
+    return 0
+
+
+def _param_value(text: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip().lstrip("$")
+        if not sep or not name.isidentifier():
+            raise CliError(f"--param {item!r}: use NAME=VALUE, e.g. --param tag=TIC-101.PV")
+        params[name] = _param_value(value)
+    return params
+
+
+def _print_table(table: Any, fmt: str, limit: int | None) -> None:
+    import pyarrow as pa
+
+    if fmt == "csv":
+        import io
+
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf)
+        sys.stdout.write(buf.getvalue().decode())
+        return
+    if fmt == "json":
+        import json
+
+        rows = table.to_pylist()
+        print(json.dumps(rows, default=_json_default, indent=None))
+        return
+    shown = table if limit is None else table.slice(0, limit)
+    cols = []
+    for name in shown.column_names:
+        col = shown.column(name)
+        if pa.types.is_timestamp(col.type):
+            ns = col.cast(pa.timestamp("ns", col.type.tz)).cast(pa.int64()).to_pylist()
+            cols.append([_fmt_time(x, ms=True) if x is not None else "null" for x in ns])
+        elif pa.types.is_floating(col.type):
+            cols.append([_fmt_num(x, 6) if x is not None else "null" for x in col.to_pylist()])
+        else:
+            cols.append(["null" if x is None else str(x) for x in col.to_pylist()])
+    rows = [list(r) for r in zip(*cols, strict=True)] if cols else []
+    _out(_table(shown.column_names, rows))
+    more = ""
+    if shown.num_rows < table.num_rows:
+        more = f" (first {shown.num_rows} shown; --limit 0 for all)"
+    _out(f"{table.num_rows:,} row(s){more}")
+
+
+def _json_default(x: Any) -> Any:
+    import datetime as _dt
+
+    if isinstance(x, _dt.datetime | _dt.date):
+        return x.isoformat().replace("+00:00", "Z")
+    if isinstance(x, bytes):
+        return x.hex()
+    return str(x)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    params = _parse_params(args.param or [])
+    with _open_store(args.store) as h:
+        if not hasattr(h, "sql"):
+            raise CliError("this version of historian has no SQL support yet (h.sql)")
+        rel = h.sql(args.sql, params) if params else h.sql(args.sql)
+        table = _to_arrow(rel)
+    _print_table(table, args.format, args.limit or None)
+    return 0
+
+
+def _to_arrow(rel: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(rel, pa.Table):
+        return rel
+    for name in ("to_arrow_table", "arrow", "fetch_arrow_table"):
+        fn = getattr(rel, name, None)
+        if fn is not None:
+            out = fn()
+            if isinstance(out, pa.RecordBatchReader):
+                out = out.read_all()
+            return out
+    raise CliError(f"h.sql returned {type(rel).__name__}, which is not a table")
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    with _open_store(args.store, mode="w") as h:
+        before = h.info()
+        replaced = h.compact(full=args.full, progress=not args.no_progress)
+        after = h.info()
+    _out(f"compacted {args.store}: {replaced} file(s) replaced; files {before['files']} -> "
+         f"{after['files']}, {_fmt_bytes(before['bytes'])} -> "
+         f"{_fmt_bytes(after['bytes'])}")  # fmt: skip
+    if replaced:
+        _out("replaced files are deleted after a grace period (readers of older snapshots)")
+    return 0
+
+
+def cmd_retain(args: argparse.Namespace) -> int:
+    with _open_store(args.store, mode="w") as h:
+        dropped = h.retain(args.older_than)
+        info = h.info()
+    _out(f"dropped {_fmt_int(dropped)} point(s) older than {args.older_than}; "
+         f"{_fmt_int(info['points_in_files'] + info['points_pending'])} left, time span "
+         f"{_fmt_time(info['first_ns'])} .. {_fmt_time(info['last_ns'])}")  # fmt: skip
+    return 0
+
+
+# --------------------------------------------------------------------------- import / export
+def _file_format(path: str, given: str | None) -> str:
+    if given:
+        return given
+    low = path.lower()
+    for ext, fmt in ((".parquet", "parquet"), (".pq", "parquet"), (".csv", "csv"),
+                     (".csv.gz", "csv"), (".tsv", "csv")):  # fmt: skip
+        if low.endswith(ext):
+            return fmt
+    raise CliError(f"cannot tell the format of {path!r} from its name; use --format csv|parquet")
+
+
+def _read_input(path: str, fmt: str) -> Any:
+    import pyarrow as pa
+
+    if not os.path.exists(path):
+        raise CliError(f"no such file: {path!r}")
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        import pyarrow.csv as pacsv
+
+        # every column as text: values are parsed row by row so one bad row rejects only itself
+        with open(path, "rb") as f:
+            header = f.readline()
+        delimiter = "\t" if path.lower().endswith(".tsv") else ","
+        names = [c.strip().strip('"') for c in header.decode("utf-8-sig").strip().split(delimiter)]
+        return pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CliError(f"cannot read {path!r}: {_one_line(exc)}") from None
+
+
+def _parse_times(col: Any) -> tuple[Any, list[str | None]]:
+    """int64 ns per row and a reason per row (None when parsed)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from historian.errors import InvalidTimeError
+    from historian.model.times import to_ns, to_ns_array
+
+    n = len(col)
+    out = np.zeros(n, dtype=np.int64)
+    why: list[str | None] = [None] * n
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+    if arr.null_count == 0 and not text:
+        with contextlib.suppress(HistorianError, ValueError, TypeError):
+            return to_ns_array(arr), why
+    values = arr.to_pylist()
+    if text:
+        stripped = [None if v is None else v.strip() for v in values]
+        if all(v is not None and v.lstrip("-").isdigit() for v in stripped):  # int ns
+            return np.array([int(v) for v in stripped], dtype=np.int64), why  # type: ignore[arg-type]
+        with contextlib.suppress(HistorianError, ValueError, TypeError, OverflowError):
+            if all(v for v in stripped):
+                return to_ns_array(stripped), why
+        values = stripped
+    for i, v in enumerate(values):
+        if v is None or v == "":
+            why[i] = "empty time"
+            continue
+        try:
+            out[i] = int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else to_ns(v)
+        except (InvalidTimeError, HistorianError, ValueError, TypeError, OverflowError):
+            why[i] = f"unparseable time {str(v)[:40]!r}"
+    return out, why
+
+
+def _parse_floats(col: Any, what: str) -> tuple[Any, list[str | None]]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(col)
+    why: list[str | None] = [None] * n
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_boolean(arr.type):
+        arr = pc.cast(arr, pa.float64())
+    if (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)) and arr.null_count == 0:
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64), why
+    out = np.zeros(n, dtype=np.float64)
+    for i, v in enumerate(arr.to_pylist()):
+        if v is None or (isinstance(v, str) and not v.strip()):
+            why[i] = f"empty {what}"
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            why[i] = f"non-numeric {what} {str(v)[:40]!r}"
+    return out, why
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pyarrow as pa
+
+    from historian.model.schema import TIME_TYPE
+    from historian.model.tags import validate_tag_name
+
+    fmt = _file_format(args.file, args.format)
+    table = _read_input(args.file, fmt)
+    cols = {"tag": args.tag_column, "time": args.time_column, "value": args.value_column}
+    for role, name in cols.items():
+        if name not in table.column_names:
+            raise CliError(f"{args.file}: no column {name!r} for the {role} (columns: "
+                           f"{', '.join(table.column_names)}; use --{role}-column)")  # fmt: skip
+    n = table.num_rows
+    reasons: list[str | None] = [None] * n
+    tag_vals = [None if v is None else str(v).strip()
+                for v in table.column(cols["tag"]).to_pylist()]  # fmt: skip
+    t_ns, why_t = _parse_times(table.column(cols["time"]))
+    vals, why_v = _parse_floats(table.column(cols["value"]), "value")
+    qcol = args.quality_column if args.quality_column in table.column_names else None
+    if qcol is not None:
+        qf, why_q = _parse_floats(table.column(qcol), "quality")
+    else:
+        qf, why_q = np.zeros(n), [None] * n
+    valid_names: dict[str, str | None] = {}
+    for name in set(tag_vals):
+        if name is None or name == "":
+            continue
+        try:
+            validate_tag_name(name)
+            valid_names[name] = None
+        except HistorianError as exc:
+            valid_names[name] = f"invalid tag name ({_one_line(exc)[:80]})"
+    with _new_store(args.store) as h:
+        known = set(h.tags().column("name").to_pylist())
+        unknown = sorted(n_ for n_, bad in valid_names.items() if bad is None and n_ not in known)
+        if unknown and args.define:
+            for name in unknown:
+                h.define(name)
+            known.update(unknown)
+        for i in range(n):
+            name = tag_vals[i]
+            if not name:
+                reasons[i] = "empty tag"
+            elif valid_names.get(name):
+                reasons[i] = valid_names[name]
+            elif name not in known:
+                reasons[i] = "unknown tag (define it first, or pass --define)"
+            else:
+                reasons[i] = why_t[i] or why_v[i] or why_q[i]
+            if reasons[i] is None and qcol is not None:
+                qv = qf[i]
+                if not (0 <= qv <= 0xFFFFFFFF) or qv != int(qv):
+                    reasons[i] = f"quality {qv!r} is not a uint32 StatusCode"
+        ok = np.array([r is None for r in reasons], dtype=bool)
+        good_idx = np.flatnonzero(ok)
+        written = 0
+        if good_idx.size:
+            out = pa.table({
+                "tag": pa.array([tag_vals[i] for i in good_idx.tolist()], pa.string()),
+                "time": pa.array(t_ns[good_idx], pa.int64()).cast(TIME_TYPE),
+                "value": pa.array(vals[good_idx], pa.float64()),
+                "quality": pa.array(qf[good_idx].astype(np.uint32), pa.uint32()),
+            })  # fmt: skip
+            written = h.write_table(out)
+            h.flush()
+    rejected = n - int(ok.sum())
+    defined = f"; defined {len(unknown)} new tag(s)" if unknown and args.define else ""
+    _out(f"imported {args.file} into {args.store}: {_fmt_int(written)} row(s) written, "
+         f"{_fmt_int(rejected)} rejected, of {_fmt_int(n)}{defined}")  # fmt: skip
+    if rejected:
+        counts: dict[str, list[int]] = {}
+        for i, r in enumerate(reasons):
+            if r is not None:
+                key = r
+                if r.startswith(("unparseable", "non-numeric", "invalid tag")):
+                    key = r.split(" '")[0].split(" (")[0]
+                counts.setdefault(key, []).append(i)
+        line0 = 2 if fmt == "csv" else 0  # CSV: line numbers in the file (header is line 1)
+        where = "line" if fmt == "csv" else "row"
+        for key, rows in sorted(counts.items(), key=lambda x: -len(x[1])):
+            _out(f"  {_fmt_int(len(rows)):>7}  {key}")
+        _out("  first rejected rows:")
+        shown = [i for i, r in enumerate(reasons) if r is not None][: args.show_rejected]
+        for i in shown:
+            _out(f"    {where} {i + line0}: {reasons[i]}")
+    return 0 if written or not n else 1
+
+
+@contextlib.contextmanager
+def _new_store(path: str) -> Iterator[Any]:
+    import historian
+
+    with historian.open(path) as h:
+        yield h
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    fmt = _file_format(args.out, args.format)
+    with _open_store(args.store) as h:
+        tags: list[str] | None = None
+        if args.tags:
+            tags = []
+            for item in args.tags:
+                for part in item.split(","):
+                    part = part.strip()
+                    if not part:
+                        continue
+                    if any(c in part for c in "*?[") or part.startswith("re:"):
+                        tags += h.tags(part).column("name").to_pylist()
+                    else:
+                        tags.append(part)
+            if not tags:
+                raise CliError(f"--tags {' '.join(args.tags)} matched no tag")
+        table = h.read(tags, args.start, args.end)
+    out = os.path.abspath(args.out)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            import pyarrow.compute as pc
+            import pyarrow.csv as pacsv
+
+            t_str = pc.strftime(table.column("time"), format="%Y-%m-%dT%H:%M:%S", unit="ns")
+            table = table.set_column(1, pa.field("time", pa.string()), pc.binary_join_element_wise(
+                t_str, pa.scalar("Z"), ""))  # fmt: skip
+            pacsv.write_csv(table, tmp)
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    ntags = len(set(table.column("tag").to_pylist())) if table.num_rows else 0
+    _out(f"exported {_fmt_int(table.num_rows)} point(s) of {ntags} tag(s) to {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+_COMMANDS: list[tuple[str, str, str, Callable[[argparse.Namespace], int]]] = []
+
+
+def _add(sub: Any, name: str, help_: str, example: str, func: Callable[[argparse.Namespace], int],
+         parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:  # fmt: skip
+    p = sub.add_parser(
+        name, help=help_, description=help_, epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
+    )
+    p.set_defaults(func=func, command=name)
+    _COMMANDS.append((name, help_, example, func))
+    return p
+
+
+def _common(default_verbose: Any, default_debug: Any) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=default_verbose,
+                        help="log at INFO (-v) or DEBUG (-vv)")  # fmt: skip
+    common.add_argument("--debug", action="store_true", default=default_debug,
+                        help="show tracebacks of errors")  # fmt: skip
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``historian`` command."""
+    from historian import __version__
+
+    common = _common(0, False)
+    after = _common(argparse.SUPPRESS, argparse.SUPPRESS)  # -v/--debug after the command too
+    parser = argparse.ArgumentParser(
+        prog="historian",
+        description="A time-series historian for industrial data: collect (Modbus, OPC UA), "
+                    "qualify, store in open Parquet, summarise and correlate.",
+        epilog="example:\n  historian demo\n\n'historian COMMAND --help' shows the options of "
+               "a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"historian {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _COMMANDS.clear()
+
+    def add(name: str, help_: str, example: str, func: Callable[[argparse.Namespace], int]) -> Any:
+        return _add(sub, name, help_, example, func, [after])
+
+    p = add("demo", "Run the simulated plant, collect it over Modbus TCP and OPC UA, and report.",
+            "historian demo --seconds 20 --store demo.hist", cmd_demo)  # fmt: skip
+    p.add_argument("--store", default=DEFAULT_DEMO_STORE,
+                   help=f"store folder (default ./{DEFAULT_DEMO_STORE}; an existing store is "
+                        "reused: points are added)")  # fmt: skip
+    p.add_argument("--fresh", action="store_true",
+                   help="delete an existing store at --store first (only a historian store)")
+    p.add_argument("--seconds", type=float, default=20.0, help="how long to collect (default 20)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-faults", action="store_true",
+                   help="do not inject sensor faults (spike, sensor failure, stuck, silence)")
+    p.add_argument("--insecure", action="store_true",
+                   help="OPC UA without security (default: Basic256Sha256 SignAndEncrypt)")
+
+    p = add("sim", "Serve the simulated plant (Modbus TCP + OPC UA on 127.0.0.1) until Ctrl-C.",
+            "historian sim --print-config > plant.toml", cmd_sim)  # fmt: skip
+    p.add_argument("--modbus-port", type=int, default=5020, help="default 5020 (0: a free port)")
+    p.add_argument("--opcua-port", type=int, default=4840, help="default 4840 (0: a free port)")
+    p.add_argument("--secure", action="store_true",
+                   help="OPC UA Basic256Sha256 SignAndEncrypt with generated certificates")
+    p.add_argument("--pki", help="folder for the generated certificates (default: a temp folder)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print a collector TOML config matching the servers")
+    p.add_argument("--store", default="plant.hist", help="store path put in the printed config")
+    p.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+
+    p = add("collect", "Run the collector of a TOML config until Ctrl-C or --seconds.",
+            "historian collect plant.toml --seconds 60", cmd_collect)  # fmt: skip
+    p.add_argument("config", help="collector config (TOML, see docs/acquisition.md)")
+    p.add_argument("--seconds", type=float, default=None, help="stop cleanly after N seconds")
+
+    p = add("browse", "List the variables of an OPC UA server (and print a config stub).",
+            "historian browse opc.tcp://127.0.0.1:4840 --allow-insecure --config-stub", cmd_browse)
+    p.add_argument("url", help="opc.tcp://host:port[/path]")
+    p.add_argument("--config-stub", action="store_true", help="print a [[opcua]] TOML section")
+    p.add_argument("--name", default="server", help="source name in the config stub")
+    p.add_argument("--allow-insecure", action="store_true", help="allow SecurityPolicy None")
+    p.add_argument("--security-policy", default="Basic256Sha256")
+    p.add_argument("--security-mode", default="SignAndEncrypt", choices=("Sign", "SignAndEncrypt"))
+    p.add_argument("--certificate", help="client certificate (DER or PEM)")
+    p.add_argument("--private-key", help="client private key (PEM)")
+    p.add_argument("--trust", help="folder of trusted server/CA certificates")
+    p.add_argument("--username-env", help="environment variable holding the user name")
+    p.add_argument("--password-env", help="environment variable holding the password")
+    p.add_argument("--root", default="i=85", help="node to browse from (default Objects, i=85)")
+    p.add_argument("--max-depth", type=int, default=10)
+    p.add_argument("--limit", type=int, default=10_000)
+
+    p = add("info", "Show a store: path, tags, points, files, bytes/point, time span.",
+            "historian info demo.hist", cmd_info)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("--max-tags", type=int, default=50, help="tags to list (0: all; default 50)")
+
+    p = add("query", "Run SQL over a store (table 'points'); parameters are bound, never pasted.",
+            "historian query demo.hist \"SELECT count(*) FROM points WHERE tag = $tag\" "
+            "--param tag=TIC-101.PV", cmd_query)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("sql")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="bind $NAME (repeatable); numbers are passed as numbers")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--limit", type=int, default=100, help="rows shown in table format (0: all)")
+
+    p = add("compact", "Merge small files and resolve duplicates (safe while readers run).",
+            "historian compact demo.hist --full", cmd_compact)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("--full", action="store_true", help="rewrite every day with 2+ files")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = add("retain", "Drop points older than an age or a time (safe while readers run).",
+            "historian retain demo.hist --older-than 30d", cmd_retain)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("--older-than", required=True, help="an age (30d, 12h) or a time (ISO)")
+
+    p = add("import", "Import a long CSV/Parquet file (tag,time,value[,quality]); bad rows are "
+            "rejected one by one.", "historian import demo.hist data.csv --define", cmd_import)
+    p.add_argument("store")
+    p.add_argument("file", help="FILE.csv or FILE.parquet")
+    p.add_argument("--define", action="store_true", help="define unknown tags (default settings)")
+    p.add_argument("--tag-column", default="tag")
+    p.add_argument("--time-column", default="time")
+    p.add_argument("--value-column", default="value")
+    p.add_argument("--quality-column", default="quality", help="used when present")
+    p.add_argument("--format", choices=("csv", "parquet"), help="default: from the file name")
+    p.add_argument("--show-rejected", type=int, default=10, help="rejected rows to list")
+
+    p = add("export", "Export raw points (tag,time,value,quality) to Parquet or CSV.",
+            "historian export demo.hist out.parquet --tags 'TIC-*' --start now-1h", cmd_export)
+    p.add_argument("store")
+    p.add_argument("out", help="OUT.parquet or OUT.csv")
+    p.add_argument("--tags", nargs="+", help="names or globs (TIC-*), comma-separated or repeated")
+    p.add_argument("--start", help="ISO time or now-1h (default: the beginning)")
+    p.add_argument("--end", help="ISO time or now (default: the end)")
+    p.add_argument("--format", choices=("csv", "parquet"), help="default: from the file name")
+    return parser
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)  # fmt: skip
+    if verbose < 2:  # the protocol libraries are chatty (e.g. a certificate without DNS names)
+        for name in ("asyncua", "pymodbus"):
+            logging.getLogger(name).setLevel(logging.ERROR if verbose <= 0 else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``historian`` command; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except (HistorianError, CliError) as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"historian {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `historian query ... | head`
+        with contextlib.suppress(Exception):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
