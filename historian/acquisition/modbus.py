@@ -263,6 +263,7 @@ class ModbusSource:
             port=self.port, timeout=self.timeout_s, retries=self.retries,
             reconnect_delay=0, trace_pdu=read_only_guard, name=self.name,
         )  # reconnect_delay=0: we reconnect ourselves, with backoff and health accounting
+        client: Any
         if self.sslctx is not None:
             client = AsyncModbusTlsClient(self.host, sslctx=self.sslctx, **kwargs)
         else:

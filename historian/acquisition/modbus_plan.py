@@ -327,17 +327,17 @@ class RequestDecoder:
             status[:] = q.BAD_DECODING_ERROR
             return np.full(self.n, np.nan), status, text
         if self.is_bits:
-            values = np.empty(self.n)
+            bits = np.empty(self.n)
             for k, off, _ in self._bools:
-                values[k] = 1.0 if data[off] else 0.0
-            return values, status, text
+                bits[k] = 1.0 if data[off] else 0.0
+            return bits, status, text
         assert self._pack is not None
         try:  # anything that is not a register 0..65535 is garbage
             buf = np.frombuffer(self._pack(*data[: self.request.count]), dtype=np.uint8)
         except (struct.error, TypeError):
             status[:] = q.BAD_DECODING_ERROR
             return np.full(self.n, np.nan), status, text
-        values = None
+        values: np.ndarray | None = None
         for ks, index, dtype, scale, offset, plain, is_float, every in self._groups:
             raw = buf[index].view(dtype).ravel().astype(np.float64)
             if is_float:

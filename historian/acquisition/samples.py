@@ -118,7 +118,7 @@ class SampleBatch:
         tags: list[str] = []
         for b in batches:
             tags.extend(b.tags.tolist() if isinstance(b.tags, np.ndarray) else b.tags)
-        text = None
+        text: list[str | None] | None = None
         if any(b.text is not None for b in batches):
             text = []
             for b in batches:

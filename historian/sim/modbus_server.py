@@ -29,7 +29,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from historian.acquisition.modbus_plan import (
     BIT_TABLES,
@@ -131,8 +131,9 @@ class SimModbusServer:
                                      datatype=DataType.REGISTERS if table not in BIT_TABLES
                                      else DataType.BITS))
             blocks.append(block)
-        device = SimDevice(id=self.unit, simdata=tuple(blocks), action=self._action)
+        device = SimDevice(id=self.unit, simdata=cast(Any, tuple(blocks)), action=self._action)
         kwargs: dict[str, Any] = {"address": (self.host, self.port), "trace_pdu": self._trace_pdu}
+        server: Any
         if self.sslctx is not None:
             server = ModbusTlsServer(device, sslctx=self.sslctx, **kwargs)
         else:
@@ -217,7 +218,7 @@ class SimModbusServer:
 
     async def registers(self, table: str, address: int, count: int) -> list[int] | list[bool]:
         """What the server holds now (read without the network)."""
-        return [self._data[table][a] for a in range(address, address + count)]  # type: ignore
+        return cast(Any, [self._data[table][a] for a in range(address, address + count)])
 
     # -- pymodbus hooks ----------------------------------------------------------------------
     def _trace_pdu(self, sending: bool, pdu: Any) -> Any:

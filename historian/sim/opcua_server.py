@@ -21,7 +21,7 @@ import logging
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from historian.model import quality as q
 from historian.sim.plant import TAGS, TagInfo
@@ -40,6 +40,12 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _node_id(name: str, idx: int) -> Any:
+    from asyncua import ua
+
+    return ua.NodeId(cast(Any, name), cast(Any, idx))  # asyncua's stubs want its own int types
 
 
 class _Users:
@@ -123,7 +129,7 @@ class SimOpcuaServer:
             return
         from asyncua import Server, ua
 
-        server = Server(user_manager=_Users(self.users) if self.secure else None)
+        server = Server(user_manager=cast(Any, _Users(self.users)) if self.secure else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("historian simulated plant")
@@ -161,11 +167,11 @@ class SimOpcuaServer:
             folder_name = info.opcua.split(".")[0]
             if folder_name not in folders:
                 folders[folder_name] = await objects.add_object(
-                    ua.NodeId(folder_name, idx), ua.QualifiedName(folder_name, idx)
+                    _node_id(folder_name, idx), ua.QualifiedName(folder_name, idx)
                 )
             vt, init = self._variant_type(tag)
             var = await folders[folder_name].add_variable(
-                ua.NodeId(info.opcua, idx), ua.QualifiedName(info.opcua.split(".", 1)[-1], idx),
+                _node_id(info.opcua, idx), ua.QualifiedName(info.opcua.split(".", 1)[-1], idx),
                 init, vt,
             )
             await var.write_attribute(
@@ -246,8 +252,8 @@ class SimOpcuaServer:
         ts = _dt.datetime.fromtimestamp(t_ns / 1e9, _dt.UTC)
         dv = ua.DataValue(
             variant,
-            StatusCode=ua.StatusCode(status),
-            SourceTimestamp=ts,
-            ServerTimestamp=_dt.datetime.now(_dt.UTC),
+            StatusCode=ua.StatusCode(cast(Any, status)),
+            SourceTimestamp=cast(Any, ts),
+            ServerTimestamp=cast(Any, _dt.datetime.now(_dt.UTC)),
         )
         await self._server.write_attribute_value(self._nodes[tag], dv)
