@@ -20,7 +20,17 @@ from historian.model import Tag, quality
 
 __version__ = "0.1.0"
 
-__all__ = ["Historian", "HistorianError", "Tag", "__version__", "open", "quality"]
+__all__ = [
+    "Historian",
+    "HistorianError",
+    "Tag",
+    "__version__",
+    "errors",
+    "kernels",
+    "open",
+    "quality",
+    "summarize",
+]
 
 
 def __getattr__(name: str):  # lazy: keep `import historian` light
@@ -28,8 +38,12 @@ def __getattr__(name: str):  # lazy: keep `import historian` light
         from historian import api
 
         return getattr(api, name)
-    if name == "kernels":
+    if name == "summarize":
+        from historian.query.retrieval import summarize
+
+        return summarize
+    if name in ("kernels", "errors"):
         import importlib
 
-        return importlib.import_module("historian.kernels")
+        return importlib.import_module(f"historian.{name}")
     raise AttributeError(f"module 'historian' has no attribute {name!r}")

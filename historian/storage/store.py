@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "w", "r"]
 MIN_NS = -(2**63) + 1
 MAX_NS = 2**63 - 1
+HOUR_NS = 3600 * 1_000_000_000
+DAY_NS = 24 * HOUR_NS
 
 
 class Store:
@@ -537,6 +539,55 @@ class Store:
                     if keep.any():
                         parts[tag].append(TagSlice(c.time[keep], c.value[keep], c.quality[keep], c.reasons[keep], c.ingested[keep]))
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+    def _bounded_series(
+        self, tags: Sequence[str], start_ns: int, end_ns: int
+    ) -> dict[str, TagSlice | None]:
+        """Points in [start, end) plus the bounding points outside it that aggregates need.
+
+        Before ``start``: back to and including the latest Good point; after ``end``: up to and
+        including the first Good point (looking further out step by step).
+        """
+        from historian.model import quality as q
+
+        inside = self._series(tags, start_ns, end_ns)
+        before: dict[str, list[TagSlice]] = {t: [] for t in tags}
+        after: dict[str, list[TagSlice]] = {t: [] for t in tags}
+        for side, parts in (("before", before), ("after", after)):
+            todo = list(tags)
+            reach = HOUR_NS
+            edge = start_ns if side == "before" else end_ns
+            covered = edge
+            while todo:
+                if side == "before":
+                    lo = MIN_NS if reach is None else max(MIN_NS, edge - reach)
+                    got = self._series(todo, lo, covered)
+                    covered = lo
+                else:
+                    hi = MAX_NS if reach is None else min(MAX_NS, edge + reach)
+                    got = self._series(todo, covered, hi)
+                    covered = hi
+                still = []
+                for tag in todo:
+                    sl = got[tag]
+                    good = np.flatnonzero(q.good_mask(sl.quality)) if sl is not None else np.zeros(0, int)
+                    if sl is not None and good.size:
+                        cut = slice(int(good[-1]), None) if side == "before" else slice(0, int(good[0]) + 1)
+                        parts[tag].append(TagSlice(sl.time[cut], sl.value[cut], sl.quality[cut], sl.reasons[cut], sl.ingested[cut]))
+                    else:
+                        if sl is not None:
+                            parts[tag].append(sl)
+                        if reach is not None:
+                            still.append(tag)
+                todo = still
+                reach = None if reach is None or reach >= 400 * DAY_NS else reach * 30
+        out: dict[str, TagSlice | None] = {}
+        for tag in tags:
+            pieces = sorted(before[tag], key=lambda s: int(s.time[0]))
+            pieces += [inside[tag]] if inside[tag] is not None else []
+            pieces += sorted(after[tag], key=lambda s: int(s.time[0]))
+            out[tag] = concat(pieces) if pieces else None
+        return out
 
     def scan_sources(self) -> tuple[list[str], pa.Table]:
         """What a query engine reads for one consistent view of the store.
