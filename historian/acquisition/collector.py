@@ -664,6 +664,18 @@ class Collector:
         if fut is not None:
             fut.result(timeout)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until a collector started with :meth:`start` has stopped (by itself, or via
+        :meth:`stop` from another thread); True if it has. Re-raises its error, if any."""
+        fut = self._future
+        if fut is None:
+            return True
+        try:
+            fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
     def __enter__(self) -> Collector:
         self.start()
         return self

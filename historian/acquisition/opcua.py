@@ -571,7 +571,9 @@ class OpcUaSource:
             groups.setdefault(r.sampling_ms, []).append(r)
         failed: list[tuple[str, int]] = []
         for sampling_ms, rs in groups.items():
-            queuesize = max(2, min(1000, 2 * math.ceil(period_ms / max(sampling_ms, 1.0)) + 1))
+            # Server-side queue per item: the samples of one publishing interval, with room for
+            # publish responses that are late (a busy server or network) before values drop.
+            queuesize = min(1000, max(10, 4 * math.ceil(period_ms / max(sampling_ms, 1.0)) + 1))
             nodes = [client.get_node(r.node) for r in rs]
             for start in range(0, len(nodes), 1000):
                 handles = await sub.subscribe_data_change(
