@@ -13,6 +13,7 @@ flatline, ``rolling(w).median()`` for the Hampel rule (pandas has no rolling MAD
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -139,9 +140,11 @@ def main() -> None:
         "compress: swinging door (dev 0.5)", lambda: swinging_door_mask(t, v, deviation=0.5)
     )
 
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     print(
         f"\nQualification and source compression, 1 tag x {n:,} points "
-        f"({platform.machine()}, {platform.python_version()}; best of {args.repeat})\n"
+        f"({platform.machine()}, {os.cpu_count()} cores{load}, Python "
+        f"{platform.python_version()}; best of {args.repeat})\n"
     )
     print(f"| {'engine':<9} | {'case':<45} | {'seconds':>8} | {'M points/s':>10} |")
     print(f"|{'-' * 11}|{'-' * 47}|{'-' * 10}|{'-' * 12}|")

@@ -260,3 +260,28 @@ def test_reason_names_and_bits():
     assert [int(b) for b in Reason] == [1 << i for i in range(8)]
     assert reason_names(0) == []
     assert reason_names(Reason.GAP | Reason.PAST) == ["gap", "past"]
+
+
+def test_now_defaults_to_the_clock_and_for_tag_without_rules():
+    from historian.model import now_ns
+
+    t = np.array([now_ns(), now_ns() + 3600 * S], dtype=np.int64)
+    _, r = qualify_history(t, [1.0, 1.0], rules={"future": {"tolerance": "5min"}})
+    assert r.tolist() == [0, Reason.FUTURE]
+    _, r = Qualifier.for_tag(Tag("FI-7.PV")).qualify(t, [np.nan, 1.0])
+    assert r.tolist() == [Reason.NONFINITE, 0]
+
+
+def test_hampel_odd_and_even_windows_are_batch_invariant_on_long_streams():
+    """Long stream, even window: the counting shortcut and exact MAD paths both run."""
+    rng = np.random.default_rng(3)
+    v = np.round(rng.normal(0, 1, 5000), 1)  # ties make the even-window exact path run
+    t = NOW + np.arange(v.size, dtype=np.int64) * S
+    for w in (4, 10, 33):
+        whole = run({"spike": {"window": w, "k": 2}}, t, v)[1]
+        qual = Qualifier({"spike": {"window": w, "k": 2}})
+        parts = [
+            qual.qualify(t[a : a + 777], v[a : a + 777], now_ns=NOW)[1]
+            for a in range(0, v.size, 777)
+        ]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
