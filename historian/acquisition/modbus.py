@@ -324,6 +324,12 @@ class ModbusSource:
             raise SourceProtocolError(f"modbus {self.name}: {exc}") from None
         except OSError as exc:
             raise SourceConnectError(f"modbus {self.name}: {exc}") from None
+        except SourceError:
+            raise
+        except Exception as exc:  # anything else pymodbus may raise: never escapes raw
+            raise SourceProtocolError(
+                f"modbus {self.name}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _select(self, index: int, t_ns: int, values: np.ndarray, status: np.ndarray,
                 text: list[str | None] | None) -> SampleBatch | None:
@@ -362,7 +368,10 @@ class ModbusSource:
         for i, dec in enumerate(self._decoders):
             rr = await self._read(i)
             t_ns = time.time_ns()
-            if rr.isError():
+            if not hasattr(rr, "isError"):  # no usable response object: garbage
+                values, text = np.full(dec.n, np.nan), None
+                status = np.full(dec.n, q.BAD_DECODING_ERROR, dtype=np.uint32)
+            elif rr.isError():
                 code = getattr(rr, "exception_code", None)
                 status = np.full(dec.n, exception_status(code or 4), dtype=np.uint32)
                 values, text = np.full(dec.n, np.nan), None

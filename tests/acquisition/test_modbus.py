@@ -456,5 +456,62 @@ def test_from_config_and_errors():
     with pytest.raises(ConfigError, match="no points"):
         ModbusSource("x", "h", points=[])
     assert parse_points(cfg["points"])[0].width == 2
+    # the collector's parsed config (historian.acquisition.config) works as well
+    from historian.acquisition.config import loads
+    from historian.sim import plant_config_toml
+
+    parsed = loads(plant_config_toml(5020, 4840, modbus_tls=False)).modbus[0]
+    src = ModbusSource.from_config(parsed)
+    assert len(src.points) == len(parsed.points) and src.port == 5020
+    assert [p.tag for p in src.points] == [p.tag for p in parsed.points]
+    assert {p.type for p in src.points} >= {"float32", "float64", "string", "int64", "bool"}
     with pytest.raises(SourceConnectError):
         asyncio.run(ModbusSource.from_config(cfg).poll_once())
+
+
+def test_a_device_answering_garbage_gives_bad_points_not_a_crash():
+    """A raw TCP server that answers every request with junk, then with a frame too short."""
+
+    async def main():
+        answers = [b"\xde\xad\xbe\xef" * 8]
+
+        async def handle(reader, writer):
+            try:
+                while True:
+                    request = await reader.read(260)
+                    if not request:
+                        break
+                    if len(answers) > 1:  # a well-framed FC3 reply with 1 register, not 2
+                        tid = request[:2]
+                        writer.write(tid + b"\x00\x00\x00\x05\x01\x03\x02\x00\x07")
+                    else:
+                        writer.write(answers[0])
+                    await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        src = ModbusSource("dev", "127.0.0.1", port, points=[
+            {"tag": "A", "address": 0, "type": "float32"}], every=0.05, timeout=0.2, retries=0,
+            backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+
+        async def switch():
+            await asyncio.sleep(0.6)
+            answers.append(b"short")
+
+        got = await collect(src, 0.6, during=switch)
+        server.close()
+        await server.wait_closed()
+        return got, src.health()
+
+    got, health = asyncio.run(main())
+    statuses = [int(s) for b in got for s in b.quality]
+    assert statuses and all(q.is_bad(s) for s in statuses), statuses
+    assert set(statuses) <= {q.BAD_TIMEOUT, q.BAD_DECODING_ERROR, q.BAD_COMMUNICATION_ERROR,
+                             q.BAD_NO_COMMUNICATION}  # fmt: skip
+    assert statuses[0] == q.BAD_TIMEOUT  # junk is not a frame: no response
+    assert q.BAD_DECODING_ERROR in statuses  # a frame with too few registers
+    assert health.errors >= 1
