@@ -86,6 +86,14 @@ def _sum_min_max(w):  # pragma: no cover - compiled
     return s, lo, hi
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _sum(w):  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(w.size):
+        s += w[i]
+    return s
+
+
 @njit(cache=True, nogil=True)
 def _checks(tw, tprev, qw):  # pragma: no cover - compiled
     qor = np.uint32(0)
@@ -179,15 +187,25 @@ def _step_area(tw, w):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _twa_nb(t, v, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - compiled
-    """Integral (value*ns) per interval k in [k_lo, k_hi): requires t[0] <= a and b <= t[-1]."""
+def _twa_nb(t, v, q, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - compiled
+    """(ok, integral value*ns per interval k in [k_lo, k_hi)).
+
+    Intervals k_lo..k_hi-1 must satisfy t[0] <= a and b <= t[-1]. Every slice is also verified
+    (times increasing, quality Good, values finite); ok=False means: use the general path.
+    """
     m = edges.size - 1
     area = np.zeros(m)
-    for k in range(k_lo, k_hi):
-        a = edges[k]
-        b = edges[k + 1]
+    for k in range(m):
         i0 = idx[k]
         i1 = idx[k + 1]
+        if i1 > i0:
+            tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+            if not _checks(t[i0:i1], tprev, q[i0:i1]) or not np.isfinite(_sum(v[i0:i1])):
+                return False, area
+        if k < k_lo or k >= k_hi:
+            continue
+        a = edges[k]
+        b = edges[k + 1]
         # value at a
         if t[i0] == a:
             va = v[i0]
@@ -213,7 +231,7 @@ def _twa_nb(t, v, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - compil
             acc += (v[i1 - 1] + vb) * float(b - t[i1 - 1])
             acc *= 0.5
         area[k] = acc
-    return area
+    return True, area
 
 
 _BASIC_CODES = {
@@ -326,16 +344,15 @@ class FastPath:
         return _basic_results(_BASIC_CODES[name], self.edges, *res[1:], self.t[0], self.de)
 
     def _compute_twa(self, name):
-        _ok = self.basic()[0]
-        if not self.ok:
-            return None
         t, edges = self.t, self.edges
         # interior intervals: t[0] <= a and b <= t[-1]
         k_lo = int(np.searchsorted(edges[:-1], t[0], side="left"))
         k_hi = int(np.searchsorted(edges[1:], t[-1], side="right"))
         k_hi = max(k_hi, k_lo)
         stepped = self.stepped and name in ("TimeAverage2", "Total2", "Total")
-        area = _twa_nb(t, self.v, edges, self.idx, stepped, k_lo, k_hi)
+        ok, area = _twa_nb(t, self.v, self.q, edges, self.idx, stepped, k_lo, k_hi)
+        if not ok:
+            return None
         span = (edges[1:] - edges[:-1]).astype(np.float64)
         vals = area / span if name in ("TimeAverage", "TimeAverage2") else area / 1000000000.0
         status = np.full(self.m, GOOD | CALCULATED | INFO_DATA_VALUE, dtype=np.uint32)
