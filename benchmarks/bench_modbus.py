@@ -3,7 +3,10 @@
 The server (historian.sim.SimModbusServer, 100 holding registers = 50 float32 points) runs in a
 subprocess; the client side runs here, one connection, one FC3 request of 100 registers per poll.
 
-Peers, each polling back to back for ``--seconds`` per round, rounds interleaved:
+1. Paired (the headline figure, robust on a busy machine): one connection, raw pymodbus reads
+   and ModbusSource.poll_once alternating call by call; polls/s = 1 / median time per poll.
+2. Back to back, each peer on its own connection for ``--seconds`` per round, rounds
+   interleaved, the ratio to raw taken per round (same machine load) and then the median:
 
 - raw pymodbus read            : ``read_holding_registers(0, count=100)``, nothing else
 - raw pymodbus read + decode   : the same plus ``convert_from_registers`` of the 50 floats
@@ -94,10 +97,33 @@ async def source_run(port: int, seconds: float) -> tuple[float, float]:
     return n / elapsed, cpu / n
 
 
+async def paired(port: int, pairs: int) -> dict[str, list[float]]:
+    from historian.acquisition.modbus import ModbusSource
+
+    src = ModbusSource("bench", "127.0.0.1", port, points=POINTS, every=0, timeout=2)
+    await src._connect()
+    client, clock = src._client, time.perf_counter
+    out: dict[str, list[float]] = {"raw pymodbus read": [], "ModbusSource.poll_once": []}
+    for _ in range(200):  # warm up both paths
+        await client.read_holding_registers(0, count=100, device_id=1)
+        await src.poll_once()
+    for _ in range(pairs):
+        t0 = clock()
+        await client.read_holding_registers(0, count=100, device_id=1)
+        t1 = clock()
+        await src.poll_once()
+        t2 = clock()
+        out["raw pymodbus read"].append(t1 - t0)
+        out["ModbusSource.poll_once"].append(t2 - t1)
+    src._close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=11)
+    ap.add_argument("--pairs", type=int, default=5000)
     args = ap.parse_args()
     proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
     try:
@@ -108,6 +134,7 @@ def main() -> None:
             "ModbusSource.poll_once": lambda: source_poll(port, args.seconds),
             "ModbusSource.run (every=0)": lambda: source_run(port, args.seconds),
         }
+        pair = asyncio.run(paired(port, args.pairs))
         results: dict[str, list[float]] = {k: [] for k in peers}
         cpu: dict[str, list[float]] = {k: [] for k in peers}
         for _ in range(args.rounds):
@@ -118,10 +145,21 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+    print(f"Modbus FC3, 100 registers (50 x float32) per poll, server in a subprocess (pymodbus "
+          f"{_pymodbus_version()}, Python {sys.version.split()[0]})")
+    print()
+    print(f"1. paired on one connection, {args.pairs} alternating polls each")
+    print(f"{'peer':<28} {'median':>9} {'p90':>9} {'polls/s':>8} {'vs raw':>7}")
+    raw_median = statistics.median(pair["raw pymodbus read"])
+    for name, xs in pair.items():
+        med, p90 = statistics.median(xs), statistics.quantiles(xs, n=10)[-1]
+        print(f"{name:<28} {med * 1e6:>6.0f} us {p90 * 1e6:>6.0f} us {1 / med:>8,.0f}"
+              f" {raw_median / med:>6.0%}")
+    print()
     raw = results["raw pymodbus read"]
     raw_cpu = cpu["raw pymodbus read"]
-    print(f"Modbus FC3, 100 registers (50 x float32) per poll, server in a subprocess, "
-          f"1 connection; {args.rounds} interleaved rounds x {args.seconds:g} s")
+    print(f"2. back to back, 1 connection each, {args.rounds} interleaved rounds x "
+          f"{args.seconds:g} s (median; ratio per round)")
     print(f"{'peer':<28} {'polls/s':>8} {'(min-max)':>15} {'vs raw':>7} {'client CPU/poll':>16}")
     for name, vals in results.items():
         # ratio per round (same load on this shared machine), then the median
@@ -133,6 +171,12 @@ def main() -> None:
         (a - b) * 1e6 for a, b in zip(cpu["ModbusSource.poll_once"], raw_cpu, strict=True)
     )
     print(f"historian's added client CPU per poll (poll_once - raw read): {extra:.0f} us")
+
+def _pymodbus_version() -> str:
+    import pymodbus
+
+    return str(pymodbus.__version__)
+
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import ssl
@@ -312,8 +313,7 @@ class ModbusSource:
     async def _read(self, index: int) -> Any:
         req = self.requests[index]
         method = getattr(self._client, _READ_METHOD[req.table])
-        from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-
+        ConnectionException, ModbusException, ModbusIOException = _pymodbus_errors()
         try:  # bounded: pymodbus waits timeout_s per try (and per connect) itself
             return await method(req.address, count=req.count, device_id=self.unit)
         except ConnectionException as exc:
@@ -475,6 +475,14 @@ class ModbusSource:
         batch = self._fail_all(status)
         if batch is not None:
             emit(batch)
+
+
+@functools.cache
+def _pymodbus_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """pymodbus' exception classes, imported once on first use (keeps the import lazy)."""
+    from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+    return ConnectionException, ModbusException, ModbusIOException
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -341,8 +341,9 @@ class RequestDecoder:
         for ks, index, dtype, scale, offset, plain, is_float, every in self._groups:
             raw = buf[index].view(dtype).ravel().astype(np.float64)
             if is_float:
-                bad = ~np.isfinite(raw)
-                if bad.any():
+                finite = np.isfinite(raw)
+                if not finite.all():
+                    bad = ~finite
                     status[ks[bad]] = q.BAD_DECODING_ERROR
                     raw[bad] = np.nan
             if not plain:
