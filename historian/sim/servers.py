@@ -364,6 +364,9 @@ class SimServers:
         next_t = time.monotonic()
         while True:
             next_t += self.tick_s
+            behind = time.monotonic() - self._t0 - self.plant.real_time_s
+            if behind > 10.0:  # the process was suspended: do not replay minutes at once
+                self._t0 += behind - self.tick_s
             self.plant.advance_to(time.monotonic() - self._t0)
             try:
                 await self._publish()
