@@ -147,6 +147,236 @@ class Historian(Store):
         t, v, q = _arrays(series)
         return plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
 
+    # --- query: sql, asof, correlate, events (query developer) ---
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: Mode = "auto",
+        *,
+        duckdb_threads: int | None = None,
+        duckdb_memory_limit: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(path, mode, **options)
+        from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
+
+        self._sql_engine = SqlEngine(self, threads=duckdb_threads, memory_limit=duckdb_memory_limit)
+
+    def close(self) -> None:
+        """Close the store (and its DuckDB database, if one was opened)."""
+        engine = getattr(self, "_sql_engine", None)
+        if engine is not None:
+            engine.close()
+        super().close()
+
+    def sql(self, query: str, params: Any = None) -> Any:
+        """Run a read-only SQL ``SELECT`` over the store; returns a lazy DuckDB relation.
+
+        Views: ``points`` (tag, time, time_ns, value, quality, good, reasons, ingested; one row per
+        (tag, time), last write wins, NaN stored as NULL), ``points_all`` (every version) and
+        ``tags``. Each call sees one consistent snapshot: the files of one commit plus the points
+        not yet flushed. Pass values as parameters (``$name`` with a dict, ``?`` with a list);
+        they are bound, never formatted into the SQL. Get results with ``.to_arrow_table()``,
+        ``.df()`` (pandas), ``.pl()`` (polars) or ``.fetchall()``. DuckDB's threads:
+        ``historian.open(path, duckdb_threads=N)``. See ``docs/query.md``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV")
+        ...     _ = h.write("TIC-101.PV", [0, 10**9], [20.0, 80.0])
+        ...     h.sql("SELECT count(*) FROM points WHERE tag = ? AND value > ?",
+        ...           ["TIC-101.PV", 50]).fetchall()
+        [(1,)]
+        """
+        self._check_open()
+        return self._sql_engine.query(query, params)
+
+    def asof(
+        self,
+        events: Any,
+        tags: str | Iterable[str],
+        *,
+        on: str = "time",
+        tolerance: Any = None,
+        direction: str = "backward",
+        quality: bool = True,
+        sample_time: bool = False,
+    ) -> pa.Table:
+        """Attach each tag's raw value (and quality) at each event time, like pandas
+        ``merge_asof`` or DuckDB's ``ASOF JOIN``.
+
+        ``events``: a table (Arrow, pandas, polars) with a time column ``on``, or a list/array
+        of times. ``direction``: ``"backward"`` (last sample at or before the event),
+        ``"forward"`` or ``"nearest"`` (ties go to the earlier sample); ``tolerance``: the
+        largest distance (e.g. ``"5min"``). Adds ``<tag>`` (value, null when unmatched) and
+        ``<tag>.quality`` (Bad_NoData when unmatched) per tag, and ``<tag>.time`` with
+        ``sample_time=True``. Rows keep the events' order.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10 * 10**9], [1.0, 2.0])
+        ...     h.asof([5 * 10**9, 10 * 10**9], "A").column("A").to_pylist()
+        [1.0, 2.0]
+        """
+        from historian.query.asof import asof_join, event_times
+
+        names = self._resolve_tags(tags)
+        _, ev = event_times(events, on)
+        if direction not in ("backward", "forward", "nearest"):
+            raise InvalidArgumentError(
+                f"direction must be 'backward', 'forward' or 'nearest', not {direction!r}"
+            )
+        series: dict[str, Any] = {n: None for n in names}
+        if ev.size:
+            tol = None if tolerance is None else duration_ns(tolerance)
+            lo = None if direction != "forward" and tol is None else int(ev.min()) - (tol or 0)
+            hi = None if direction != "backward" and tol is None else int(ev.max()) + (tol or 0) + 1
+            table = self.read(names, lo, hi)
+            tag_col = table.column("tag").to_numpy(zero_copy_only=False)
+            t = table.column("time").cast(pa.int64()).to_numpy()
+            v = table.column("value").to_numpy(zero_copy_only=False)
+            q = table.column("quality").to_numpy()
+            for n in names:
+                sel = tag_col == n
+                series[n] = (t[sel], v[sel].astype("float64"), q[sel])
+        return asof_join(events, series, on=on, tolerance=tolerance, direction=direction,
+                         quality=quality, sample_time=sample_time)
+
+    def read_wide(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        quality: bool = False,
+        as_of: Any = None,
+    ) -> pa.Table:
+        """Raw points pivoted wide: ``time`` (every distinct sample time) + one column per tag,
+        null where a tag has no sample at that time (``quality=True`` adds ``<tag>.quality``).
+
+        For a regular grid use :meth:`interpolated`. Same as
+        ``h.read(...).to_pandas().pivot(index="time", columns="tag", values="value")``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"), h.define("B")
+        ...     _ = h.write("A", [0, 1], [1.0, 2.0]), h.write("B", [1], [5.0])
+        ...     h.read_wide().to_pydict()["B"]
+        [None, 5.0]
+        """
+        from historian.query.asof import wide
+
+        return wide(self.read(tags, start, end, as_of=as_of), quality=quality)
+
+    def correlate(
+        self,
+        tags: str | Iterable[str] | None,
+        start: Any,
+        end: Any,
+        every: Any,
+        max_lag: Any = None,
+        *,
+        method: str = "pearson",
+        target: str | None = None,
+        max_gap: Any = None,
+        min_samples: int = 3,
+        progress: bool = True,
+        threads: int | None = None,
+    ) -> pa.Table:
+        """Correlation of every pair of tags (or of each tag with ``target``), with lags.
+
+        The tags are aligned on a grid ``start, start+every, ... < end`` with
+        :meth:`interpolated` (Bad, missing and stale values - see ``max_gap`` - left out
+        pairwise). One row per pair, strongest first:
+
+        - ``tag_a``, ``tag_b``; ``r`` and ``n``: the coefficient at lag 0 and the number of grid
+          samples where both tags had a good value;
+        - with ``max_lag`` (a duration, e.g. ``"30min"``): ``lag`` (duration), ``lag_steps``,
+          ``r_at_lag``, ``n_at_lag``: the lag in ``[-max_lag, max_lag]`` with the largest
+          ``|r|`` (ties: the smallest ``|lag|``). **A positive lag means tag_b lags tag_a** (tag_a
+          leads): ``r_at_lag = corr(a(t), b(t + lag))``. With ``target``, ``tag_b`` is the target,
+          so a positive lag reads "tag_a leads the target by lag".
+
+        ``method``: ``"pearson"`` or ``"spearman"`` (ranks; the lag search ranks each series once,
+        the reported figures are re-ranked per pair as pandas does). Pairs with fewer than
+        ``min_samples`` common samples, or constant over them, give null. ``progress`` shows a
+        tqdm bar for long runs; ``threads`` bounds the worker threads (default 2).
+
+        Examples
+        --------
+        >>> import historian, tempfile, numpy as np
+        >>> t = np.arange(600) * 60 * 10**9                      # 10 h at 1 min
+        >>> a = np.sin(np.arange(600) / 20.0)
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"), h.define("B")
+        ...     _ = h.write("A", t, a)
+        ...     _ = h.write("B", t + 5 * 60 * 10**9, 2 * a)       # B = A, 5 minutes later
+        ...     c = h.correlate(["A", "B"], t[0], t[-1], "1min", max_lag="15min", progress=False)
+        >>> c.column("lag_steps")[0].as_py(), round(c.column("r_at_lag")[0].as_py(), 3)
+        (5, 1.0)
+        """
+        from historian.query.correlate import correlate
+
+        self._check_open()
+        return correlate(self, tags, start, end, every, max_lag, method=method, target=target,
+                         max_gap=max_gap, min_samples=min_samples, progress=progress,
+                         threads=threads)
+
+    def events(
+        self,
+        condition: Any,
+        start: Any,
+        end: Any,
+        *,
+        min_duration: Any = None,
+        every: Any = None,
+        max_gap: Any = None,
+        tags: Iterable[str] | None = None,
+        stats_tags: str | Iterable[str] | None = None,
+        stats: Iterable[str] = ("min", "max", "mean"),
+    ) -> pa.Table:
+        """The periods in ``[start, end)`` where ``condition`` holds, with statistics.
+
+        ``condition``: a string such as ``"TIC-101.PV > 80 and FIC-101.PV < 2"`` (comparisons,
+        ``and``/``or``/``not``, numbers, tag names bare or quoted; grammar in ``docs/query.md``;
+        parsed safely, never evaluated as Python or SQL), or a callable that takes the aligned
+        table (``time`` + one column per tag in ``tags``) and returns one boolean per row.
+
+        Alignment: with ``every`` the tags are interpolated on a regular grid
+        (:meth:`interpolated`, with ``max_gap``); without, at the union of their own sample
+        times (interpolated, or held for step tags). A missing value makes a comparison
+        unknown (SQL logic): an event holds only where the condition is true.
+
+        Returns one row per event: ``start``, ``end`` (the first aligned time where the
+        condition no longer holds, or ``end`` of the window), ``duration``, ``ongoing`` (still
+        true at the window end), and ``<tag>.<stat>`` over the raw Good samples in
+        ``[start, end)`` for each tag of ``stats_tags`` (default: the condition's tags); stats
+        from ``min, max, mean, count, first, last, std, range``. ``min_duration`` drops
+        shorter events.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV")
+        ...     _ = h.write("TIC-101.PV", [0, 1, 2, 3, 4], [70.0, 85.0, 90.0, 60.0, 95.0])
+        ...     e = h.events("TIC-101.PV > 80", 0, 10)
+        ...     e.select(["start", "ongoing", "TIC-101.PV.max"]).to_pylist()[0]["TIC-101.PV.max"]
+        90.0
+        """
+        from historian.query.events import events
+
+        self._check_open()
+        return events(self, condition, start, end, tags=tags, min_duration=min_duration,
+                      every=every, max_gap=max_gap, stats_tags=stats_tags, stats=stats)
+
 
 def _arrays(s: Any) -> tuple[Any, Any, Any]:
     import numpy as np

@@ -1,0 +1,449 @@
+"""Events: the periods where a condition on one or more tags holds, with statistics per event.
+
+Conditions are a small, safe expression language (never ``eval``-ed, never pasted into SQL):
+
+.. code-block:: text
+
+    condition  := or_expr
+    or_expr    := and_expr ("or" and_expr)*
+    and_expr   := not_expr ("and" not_expr)*
+    not_expr   := "not" not_expr | comparison
+    comparison := operand (("<" | "<=" | ">" | ">=" | "==" | "=" | "!=" | "<>") operand)*
+                | "(" condition ")"
+    operand    := tag | number | "true" | "false"
+    tag        := bare name (starts with a letter or "_", then letters, digits, "_ . : / -")
+                | 'quoted name' | "quoted name"
+
+Keywords are case-insensitive (``AND``, ``Or``). A bare name may contain ``-``, so
+``TIC-101.PV > 80`` compares the tag ``TIC-101.PV``: there is no arithmetic. Quote names that
+start with a digit or equal a keyword. A tag alone is true where its value is not 0 (digital
+tags). Comparisons chain as in Python (``70 < TIC-101.PV <= 80``).
+
+Missing values follow SQL's three-valued logic: a comparison with a missing (null, Bad or stale)
+value is *unknown*; ``unknown and false`` is false, ``unknown or true`` is true, ``not unknown``
+is unknown; an event holds only where the condition is *true*.
+
+The text is split by a tokenizer that knows tag names, rebuilt as a Python expression whose tag
+names are placeholders, parsed with :mod:`ast` and checked against an allow-list of node types;
+the tree is then evaluated by hand over numpy arrays.
+
+Examples
+--------
+>>> cond = parse_condition("TIC-101.PV > 80 and not 'FIC-101.PV' < 2.5")
+>>> cond.tags
+['TIC-101.PV', 'FIC-101.PV']
+>>> import numpy as np
+>>> cond.holds({"TIC-101.PV": np.array([79.0, 85, 90, np.nan]),
+...             "FIC-101.PV": np.array([3.0, 3, 1, 3])}).tolist()
+[False, True, False, False]
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from historian.errors import InvalidArgumentError
+from historian.model.schema import TIME_TYPE
+from historian.model.times import duration_ns, to_ns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
+
+__all__ = ["Condition", "event_periods", "events", "parse_condition"]
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<quoted>'[^']*'|"[^"]*")
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<op><=|>=|==|!=|<>|<|>|=|\(|\)|-)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.:/\-]*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"and": "and", "or": "or", "not": "not", "true": "True", "false": "False"}
+_OPS = {"=": "==", "<>": "!=", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+        "(": "(", ")": ")", "-": "-"}
+_COMPARE = {
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+}
+_MAX_LENGTH = 10_000
+
+
+def _tokenize(text: str) -> tuple[str, list[str]]:
+    """Python source with tag names replaced by placeholders ``_t0, _t1, ...``, and the names."""
+    if not isinstance(text, str):
+        raise InvalidArgumentError(
+            f"a condition must be a str or a callable, not {type(text).__name__}"
+        )
+    if len(text) > _MAX_LENGTH:
+        raise InvalidArgumentError(f"condition longer than {_MAX_LENGTH} characters")
+    out: list[str] = []
+    names: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise InvalidArgumentError(
+                f"cannot read the condition at position {pos}: {text[pos:pos + 20]!r} "
+                "(quote tag names that contain other characters)"
+            )
+        kind, tok = m.lastgroup, m.group()
+        pos = m.end()
+        if kind == "ws":
+            continue
+        if kind == "number":
+            out.append(repr(float(tok)))
+        elif kind == "op":
+            out.append(_OPS[tok])
+        elif kind == "name" and tok.lower() in _KEYWORDS:
+            out.append(_KEYWORDS[tok.lower()])
+        else:
+            name = tok[1:-1] if kind == "quoted" else tok
+            if name not in names:
+                names.append(name)
+            out.append(f"_t{names.index(name)}")
+    if not out:
+        raise InvalidArgumentError("the condition is empty")
+    return " ".join(out), names
+
+
+def _check(node: ast.AST, n_names: int, text: str) -> None:
+    """Allow-list of the node types a condition may contain."""
+    def bad(what: str) -> InvalidArgumentError:
+        return InvalidArgumentError(f"unsupported in a condition: {what} (in {text!r})")
+
+    if isinstance(node, ast.Expression):
+        _check(node.body, n_names, text)
+    elif isinstance(node, ast.BoolOp):
+        if not isinstance(node.op, (ast.And, ast.Or)):
+            raise bad(type(node.op).__name__)
+        for v in node.values:
+            _check(v, n_names, text)
+    elif isinstance(node, ast.UnaryOp):
+        negative_number = isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
+        if isinstance(node.op, ast.Not) or negative_number:
+            _check(node.operand, n_names, text)
+        else:
+            raise bad("'-' before something other than a number (no arithmetic)")
+    elif isinstance(node, ast.Compare):
+        for op in node.ops:
+            if type(op) not in _COMPARE:
+                raise bad(type(op).__name__)
+        for v in [node.left, *node.comparators]:
+            if not isinstance(v, (ast.Name, ast.Constant, ast.UnaryOp)):
+                raise bad("a comparison of something other than tags and numbers")
+            _check(v, n_names, text)
+    elif isinstance(node, ast.Name):
+        if not re.fullmatch(r"_t\d+", node.id) or int(node.id[2:]) >= n_names:
+            raise bad(node.id)
+    elif isinstance(node, ast.Constant):
+        if type(node.value) not in (int, float, bool):
+            raise bad(repr(node.value))
+    else:
+        raise bad(type(node).__name__)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition: the tag names it reads and its (checked) expression tree."""
+
+    text: str
+    tags: list[str]
+    tree: ast.Expression
+
+    def holds(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Boolean array: where the condition is true (unknown counts as not holding).
+
+        ``columns`` maps each tag in :attr:`tags` to a float array (NaN = missing).
+        """
+        n = None
+        for name in self.tags:
+            if name not in columns:
+                raise InvalidArgumentError(f"no values for tag {name!r} of condition {self.text!r}")
+            n = len(columns[name])
+        value, known = self._eval(self.tree.body, columns, 1 if n is None else n)
+        return value & known
+
+    def _eval(
+        self, node: ast.AST, cols: Mapping[str, np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(node, ast.BoolOp):
+            parts = [self._eval(v, cols, n) for v in node.values]
+            if isinstance(node.op, ast.And):
+                false = np.zeros(n, bool)
+                true = np.ones(n, bool)
+                for v, k in parts:
+                    false |= k & ~v
+                    true &= k & v
+            else:
+                false = np.ones(n, bool)
+                true = np.zeros(n, bool)
+                for v, k in parts:
+                    true |= k & v
+                    false &= k & ~v
+            return true, true | false
+        if isinstance(node, ast.UnaryOp):  # not (USub only appears under Compare)
+            v, k = self._eval(node.operand, cols, n)
+            return ~v, k
+        if isinstance(node, ast.Compare):
+            operands = [self._operand(x, cols, n) for x in [node.left, *node.comparators]]
+            value = np.ones(n, bool)
+            known = np.ones(n, bool)
+            for op, a, b in zip(node.ops, operands[:-1], operands[1:], strict=True):
+                k = ~np.isnan(a) & ~np.isnan(b)
+                with np.errstate(invalid="ignore"):
+                    value &= _COMPARE[type(op)](a, b)
+                known &= k
+            # a false, known link makes the chain false even if another link is unknown
+            return value, known | (~value & _any_false_known(node, operands))
+        x = self._operand(node, cols, n)  # a bare tag or constant: true where not 0
+        return (x != 0) & ~np.isnan(x), ~np.isnan(x)
+
+    def _operand(self, node: ast.AST, cols: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        if isinstance(node, ast.Name):
+            return np.asarray(cols[self.tags[int(node.id[2:])]], dtype=np.float64)
+        if isinstance(node, ast.UnaryOp):
+            return np.full(n, -float(node.operand.value))  # type: ignore[attr-defined]
+        return np.full(n, float(node.value))  # type: ignore[attr-defined]
+
+
+def _any_false_known(node: ast.Compare, operands: list[np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(operands[0]), bool)
+    for op, a, b in zip(node.ops, operands[:-1], operands[1:], strict=True):
+        k = ~np.isnan(a) & ~np.isnan(b)
+        with np.errstate(invalid="ignore"):
+            out |= k & ~_COMPARE[type(op)](a, b)
+    return out
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse a condition (see the module docstring); raises InvalidArgumentError when invalid."""
+    source, names = _tokenize(text)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        raise InvalidArgumentError(f"cannot parse the condition {text!r}") from None
+    _check(tree, len(names), text)
+    return Condition(text, names, tree)
+
+
+def event_periods(
+    t_ns: np.ndarray, holds: np.ndarray, end_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of ``holds`` on sorted times: (start, end, ongoing).
+
+    An event starts at the first time the condition holds and ends at the next time it does not
+    (or at ``end_ns`` when it still holds at the last time: ``ongoing``).
+
+    >>> event_periods(np.array([0, 1, 2, 3, 4]), np.array([0, 1, 1, 0, 1], bool), 9)
+    (array([1, 4]), array([3, 9]), array([False,  True]))
+    """
+    h = np.asarray(holds, dtype=np.int8)
+    d = np.diff(np.concatenate([[0], h, [0]]))
+    starts = np.flatnonzero(d == 1)
+    stops = np.flatnonzero(d == -1)  # index of the first time that no longer holds
+    t = np.asarray(t_ns, dtype=np.int64)
+    ongoing = stops >= t.size
+    ends = np.where(ongoing, end_ns, t[np.minimum(stops, max(t.size - 1, 0))] if t.size else end_ns)
+    return t[starts], ends.astype(np.int64), ongoing
+
+
+_STATS = ("min", "max", "mean", "count", "first", "last", "std", "range")
+
+
+def _event_stats(
+    t: np.ndarray, v: np.ndarray, starts: np.ndarray, ends: np.ndarray, stats: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Statistics of the samples with start <= time < end, per event (NaN where none)."""
+    lo = np.searchsorted(t, starts, side="left")
+    hi = np.searchsorted(t, ends, side="left")
+    count = (hi - lo).astype(np.int64)
+    out: dict[str, np.ndarray] = {}
+    m = len(starts)
+    nonempty = count > 0
+    idx = lo[nonempty]
+
+    def reduce(ufunc: Any, arr: np.ndarray) -> np.ndarray:
+        res = np.full(m, np.nan)
+        if idx.size and arr.size:
+            # reduceat over the pairs (lo, hi): even positions reduce arr[lo:hi]
+            ext = np.append(arr, 0.0)  # so that hi == len(arr) is a valid index
+            cuts = np.empty(2 * idx.size, dtype=np.int64)
+            cuts[0::2] = idx
+            cuts[1::2] = hi[nonempty]
+            red = ufunc.reduceat(ext, cuts)[0::2]
+            res[nonempty] = red
+        return res
+
+    if any(s in stats for s in ("mean", "std")):
+        sums = reduce(np.add, v)
+        mean = sums / np.maximum(count, 1)
+    for s in stats:
+        if s == "min":
+            out[s] = reduce(np.minimum, v)
+        elif s == "max":
+            out[s] = reduce(np.maximum, v)
+        elif s == "range":
+            out[s] = reduce(np.maximum, v) - reduce(np.minimum, v)
+        elif s == "mean":
+            out[s] = np.where(nonempty, mean, np.nan)
+        elif s == "std":
+            sq = reduce(np.add, v * v)
+            var = np.maximum(sq / np.maximum(count, 1) - mean * mean, 0.0)
+            out[s] = np.where(count > 1, np.sqrt(var * count / np.maximum(count - 1, 1)), np.nan)
+        elif s == "count":
+            out[s] = count.astype(np.float64)
+        elif s == "first":
+            first = v[np.minimum(lo, max(v.size - 1, 0))] if v.size else np.nan
+            out[s] = np.where(nonempty, first, np.nan)
+        elif s == "last":
+            last = v[np.maximum(hi - 1, 0)] if v.size else np.nan
+            out[s] = np.where(nonempty, last, np.nan)
+    return out
+
+
+def _good_series(
+    store: Store, names: list[str], start_ns: int, end_ns: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Raw Good samples with a value per tag in [start, end): (t_ns, values)."""
+    table = store.read(names, start_ns, end_ns)
+    tag = table.column("tag").to_numpy(zero_copy_only=False)
+    t = table.column("time").cast(pa.int64()).to_numpy()
+    v = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    q = table.column("quality").to_numpy()
+    good = ((q & 0xC0000000) == 0) & ~np.isnan(v)
+    out = {}
+    for name in names:
+        sel = (tag == name) & good
+        out[name] = (t[sel], v[sel])
+    return out
+
+
+def events(
+    store: Store,
+    condition: str | Callable[[pa.Table], Any],
+    start: Any,
+    end: Any,
+    *,
+    tags: Sequence[str] | None = None,
+    min_duration: Any = None,
+    every: Any = None,
+    max_gap: Any = None,
+    stats_tags: Sequence[str] | str | None = None,
+    stats: Sequence[str] = ("min", "max", "mean"),
+) -> pa.Table:
+    """The periods in [start, end) where ``condition`` holds; see :meth:`Historian.events`."""
+    start_ns, end_ns = to_ns(start), to_ns(end)
+    if end_ns <= start_ns:
+        raise InvalidArgumentError(f"end ({end!r}) must be after start ({start!r})")
+    if isinstance(stats, str):
+        stats = [stats]
+    stats = list(dict.fromkeys(stats))
+    for s in stats:
+        if s not in _STATS:
+            raise InvalidArgumentError(f"unknown event stat {s!r}; choose from {_STATS}")
+    if callable(condition):
+        cond = None
+        if not tags:
+            raise InvalidArgumentError("a callable condition needs tags=[...] to align")
+        names = store._resolve_tags(tags)
+    else:
+        cond = parse_condition(condition)
+        names = store._resolve_tags(cond.tags)
+    grid_t, aligned = _align(store, names, start_ns, end_ns, every, max_gap)
+    if cond is None:
+        table = pa.table(
+            {
+                "time": pa.array(grid_t, TIME_TYPE),
+                **{n: pa.array(aligned[n], pa.float64(), mask=np.isnan(aligned[n])) for n in names},
+            }
+        )
+        result = condition(table)  # type: ignore[operator]
+        if isinstance(result, (pa.Array, pa.ChunkedArray)):
+            result = result.to_numpy(zero_copy_only=False)
+        holds = np.asarray(result)
+        if holds.shape != (grid_t.size,):
+            raise InvalidArgumentError(
+                f"the condition returned shape {holds.shape}, expected ({grid_t.size},)"
+            )
+        holds = np.where(_isnull(holds), False, holds).astype(bool)
+    else:
+        holds = cond.holds(aligned)
+    s, e, ongoing = event_periods(grid_t, holds, end_ns)
+    dur = e - s
+    if min_duration is not None:
+        keep = dur >= duration_ns(min_duration)
+        s, e, ongoing, dur = s[keep], e[keep], ongoing[keep], dur[keep]
+    cols: dict[str, pa.Array] = {
+        "start": pa.array(s, TIME_TYPE),
+        "end": pa.array(e, TIME_TYPE),
+        "duration": pa.array(dur, pa.duration("ns")),
+        "ongoing": pa.array(ongoing, pa.bool_()),
+    }
+    stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
+    if stats and stat_names:
+        series = _good_series(store, stat_names, start_ns, end_ns)
+        for name in stat_names:
+            t, v = series[name]
+            for stat, arr in _event_stats(t, v, s, e, stats).items():
+                cols[f"{name}.{stat}"] = pa.array(arr, pa.float64(), mask=np.isnan(arr))
+    return pa.table(cols)
+
+
+def _isnull(a: np.ndarray) -> np.ndarray:
+    """Null-like entries of an object or float array (None, NaN)."""
+    if a.dtype == object:
+        return np.array([x is None or (isinstance(x, float) and np.isnan(x)) for x in a], bool)
+    if np.issubdtype(a.dtype, np.floating):
+        return np.isnan(a)
+    return np.zeros(a.shape, bool)
+
+
+def _align(
+    store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Grid times in [start, end) and each tag's value there (NaN = missing).
+
+    ``every`` given: a regular grid from ``h.interpolated``. None: the union of the tags' own
+    sample times, each tag interpolated (or held, for step tags) at the others' times.
+    """
+    if every is not None:
+        table = store.interpolated(names, start_ns, end_ns, every, max_gap=max_gap)  # type: ignore[attr-defined]
+        t = table.column("time").cast(pa.int64()).to_numpy()
+        keep = t < end_ns
+        cols = {n: table.column(n).to_numpy(zero_copy_only=False) for n in names}
+        return t[keep], {n: c.astype(np.float64)[keep] for n, c in cols.items()}
+    from historian.kernels.interpolate import interpolate
+
+    gap_ns = None if max_gap is None else duration_ns(max_gap)
+    pad = max(gap_ns or 0, 3_600_000_000_000)
+    table = store.read(names, start_ns - pad, end_ns + pad)
+    tag = table.column("tag").to_numpy(zero_copy_only=False)
+    t_all = table.column("time").cast(pa.int64()).to_numpy()
+    v_all = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    q_all = table.column("quality").to_numpy()
+    inside = (t_all >= start_ns) & (t_all < end_ns)
+    grid_t = np.unique(t_all[inside])
+    out = {}
+    for n in names:
+        sel = tag == n
+        vals, status = interpolate(
+            t_all[sel], v_all[sel], q_all[sel], grid_ns=grid_t, stepped=store.tag(n).stepped,
+            max_gap_ns=gap_ns,
+        )
+        vals = np.where((status & np.uint32(0x80000000)) != 0, np.nan, vals)
+        out[n] = vals
+    return grid_t, out
