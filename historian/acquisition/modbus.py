@@ -263,6 +263,7 @@ class ModbusSource:
         kwargs: dict[str, Any] = dict(
             port=self.port, timeout=self.timeout_s, retries=self.retries,
             reconnect_delay=0, trace_pdu=read_only_guard, name=self.name,
+            trace_connect=self._on_connection_change,
         )  # reconnect_delay=0: we reconnect ourselves, with backoff and health accounting
         client: Any
         if self.sslctx is not None:
@@ -283,6 +284,16 @@ class ModbusSource:
                 f"modbus {self.name}: cannot connect to {self.host}:{self.port}"
             )
         self._client = client
+
+    def _on_connection_change(self, connected: bool) -> None:
+        """pymodbus ``trace_connect`` hook: when the connection drops during a request, fail
+        that request now instead of letting it wait out its timeout(s)."""
+        if connected or self._client is None:
+            return
+        future = getattr(getattr(self._client, "ctx", None), "response_future", None)
+        if isinstance(future, asyncio.Future) and not future.done():
+            connection_exception = _pymodbus_errors()[0]
+            future.set_exception(connection_exception("connection lost during a request"))
 
     async def _diagnose_tls(self) -> None:
         """pymodbus only says False: find out whether TLS refused the certificate."""
@@ -319,6 +330,8 @@ class ModbusSource:
         except ConnectionException as exc:
             raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from None
         except (ModbusIOException, TimeoutError) as exc:
+            if self._client is not None and not self._client.connected:
+                raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from None
             raise SourceTimeoutError(f"modbus {self.name}: no response: {exc}") from None
         except ModbusException as exc:
             raise SourceProtocolError(f"modbus {self.name}: {exc}") from None
