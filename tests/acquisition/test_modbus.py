@@ -515,3 +515,24 @@ def test_a_device_answering_garbage_gives_bad_points_not_a_crash():
     assert statuses[0] == q.BAD_TIMEOUT  # junk is not a frame: no response
     assert q.BAD_DECODING_ERROR in statuses  # a frame with too few registers
     assert health.errors >= 1
+
+
+def test_connection_lost_during_a_request_fails_it_at_once():
+    async def main():
+        pts = [{"tag": "A", "address": 0}]
+        server = SimModbusServer(pts)
+        await server.start()
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, timeout=3, retries=1)
+        await src._connect()
+        server.silence()  # the request below waits for an answer that never comes ...
+        pending = asyncio.create_task(src.poll_once())
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        await server.stop()  # ... until the device goes away
+        with pytest.raises(SourceConnectError, match="connection lost"):
+            await pending
+        elapsed = time.monotonic() - t0
+        src._close()
+        return elapsed
+
+    assert asyncio.run(main()) < 1.0  # not timeout x (retries + 1) = 6 s
