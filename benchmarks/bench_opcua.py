@@ -39,10 +39,17 @@ SERVER = textwrap.dedent(
     from asyncua import Server, ua
     logging.disable(logging.WARNING)
     port, n, hz = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    cert, key, uri = (sys.argv[4:7] + [None] * 3)[:3]
     async def main():
         s = Server(); await s.init()
         s.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench/")
-        s.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if cert:
+            s.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            await s.load_certificate(cert)
+            await s.load_private_key(key, format="pem")
+            await s.set_application_uri(uri)
+        else:
+            s.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         s.disable_clock()
         idx = await s.register_namespace("@NS@")
         obj = await s.nodes.objects.add_object(ua.NodeId("Bench", idx), "Bench")
@@ -93,9 +100,15 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def start_server(n: int, hz: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(n: int, hz: float, pki: dict[str, str] | None = None,
+                 ) -> tuple[subprocess.Popen[str], str]:  # fmt: skip
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(n), str(hz)],
+    extra = []
+    if pki is not None:
+        from historian.acquisition.pki import SERVER_URI
+
+        extra = [pki["server_cert_der"], pki["server_key"], SERVER_URI]
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(n), str(hz), *extra],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -158,7 +171,8 @@ async def bench_raw(url: str, n: int, hz: float, seconds: float) -> dict[str, fl
             "rss_start": rss[0], "rss_max": max(rss), "rss_end": rss[-1]}  # fmt: skip
 
 
-async def bench_collector(url: str, n: int, hz: float, seconds: float) -> dict[str, float]:
+async def bench_collector(url: str, n: int, hz: float, seconds: float,
+                          pki: dict[str, str] | None = None) -> dict[str, float]:  # fmt: skip
     import pyarrow as pa
 
     import historian
@@ -175,11 +189,14 @@ health_every = "1h"
 [[opcua]]
 name = "bench"
 url = "{url}"
-security_policy = "None"
-allow_insecure = true
 every = "{every}"
 queue_size = 100000
 """
+    if pki is None:
+        text += 'security_policy = "None"\nallow_insecure = true\n'
+    else:
+        text += (f'certificate = "{pki["client_cert_der"]}"\nprivate_key = "{pki["client_key"]}"\n'
+                 f'trust = "{pki["trusted"]}"\n')  # fmt: skip
     for i in range(n):
         text += f'[[opcua.points]]\ntag = "V{i:05d}"\nnode = "nsu={NS};s=V{i:05d}"\n'
     store = historian.open(os.path.join(folder, "bench.hist"))
@@ -221,17 +238,26 @@ def main() -> None:
     ap.add_argument("--vars", type=int, default=1000)
     ap.add_argument("--hz", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--secure", action="store_true",
+                    help="add a collector run over Basic256Sha256 SignAndEncrypt")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
     import logging
 
     logging.basicConfig(level=logging.ERROR)
     results = {}
-    for name, fn in (("raw asyncua", bench_raw), ("collector", bench_collector)):
-        proc, url = start_server(args.vars, args.hz)
+    runs: list[tuple[str, object, dict[str, str] | None]] = [
+        ("raw asyncua", bench_raw, None), ("collector", bench_collector, None)]
+    if args.secure:
+        from historian.acquisition.pki import make_pki
+
+        runs.append(("collector S&E", bench_collector, make_pki(tempfile.mkdtemp())))
+    for name, fn, pki in runs:
+        proc, url = start_server(args.vars, args.hz, pki)
         try:
             time.sleep(1.0)
-            results[name] = asyncio.run(fn(url, args.vars, args.hz, args.seconds))
+            kw = {"pki": pki} if pki is not None else {}
+            results[name] = asyncio.run(fn(url, args.vars, args.hz, args.seconds, **kw))  # type: ignore[operator]
         finally:
             proc.kill()
             proc.wait()
@@ -241,11 +267,11 @@ def main() -> None:
     target = args.vars * args.hz
     print(f"OPC UA subscription: {args.vars} variables at {args.hz:g} Hz "
           f"(target {target:,.0f} notifications/s), {args.seconds:g} s, server in a subprocess")
-    print(f"{'client':<12} {'notif/s':>9} {'received':>10} {'missing':>8} {'p50 ms':>8} "
+    print(f"{'client':<14} {'notif/s':>9} {'received':>10} {'missing':>8} {'p50 ms':>8} "
           f"{'p95 ms':>8} {'CPU %':>6} {'RSS MB start/max/end':>22}")
     for name, r in results.items():
         rss = f"{r['rss_start']:.0f}/{r['rss_max']:.0f}/{r['rss_end']:.0f}"
-        print(f"{name:<12} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
+        print(f"{name:<14} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
               f"{r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} {100 * r['cpu']:>6.0f} {rss:>22}")
     c = results["collector"]
     print(f"collector: dropped {c['dropped']}, non-Good points {c['bad']}; latency = source "

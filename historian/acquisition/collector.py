@@ -590,9 +590,9 @@ class Collector:
             await asyncio.gather(*src_tasks, return_exceptions=True)
         self._stop.set()
         if self._compressors:  # push what is queued through, then release the held points
-            pending = [b for b in (self._take(10**12), self._flush_compressors()) if b is not None]
+            leftover = [b for b in (self._take(10**12), self._flush_compressors()) if b is not None]
             self._compressors = {}
-            for b in pending:
+            for b in leftover:
                 self._queue.append(b)
                 self._queue_points += len(b)
         self._final.set()

@@ -217,8 +217,10 @@ class Config:
     def tags(self) -> dict[str, Tag]:
         """Every tag the sources write, as :class:`~historian.model.Tag` definitions."""
         out: dict[str, Tag] = {}
-        for src in (*self.modbus, *self.opcua):
-            for p in src.points:
+        sources: list[ModbusSourceConfig | OpcUaSourceConfig] = [*self.modbus, *self.opcua]
+        for src in sources:
+            points: tuple[ModbusPoint | OpcUaPoint, ...] = src.points
+            for p in points:
                 s = p.settings
                 out[p.tag] = Tag(
                     p.tag, unit=s.unit, description=s.description, kind=s.kind, lo=s.lo, hi=s.hi,
@@ -694,16 +696,20 @@ def _check_unique(
 ) -> None:
     names: dict[str, str] = {}
     tags: dict[str, str] = {}
-    for kind, sources in (("modbus", modbus), ("opcua", opcua)):
+    groups: list[tuple[str, tuple[ModbusSourceConfig | OpcUaSourceConfig, ...]]] = [
+        ("modbus", modbus), ("opcua", opcua),
+    ]  # fmt: skip
+    for kind, sources in groups:
         for i, src in enumerate(sources):
             where = f"{kind}[{i}]"
+            points: tuple[ModbusPoint | OpcUaPoint, ...] = src.points
             if src.name in names:
                 raise ConfigError(
                     f"{where}.name: {src.name!r} is already used by {names[src.name]}; names "
                     "must be unique"
                 )
             names[src.name] = where
-            for j, p in enumerate(src.points):
+            for j, p in enumerate(points):
                 pwhere = f"{where}.points[{j}]"
                 if p.tag in tags:
                     raise ConfigError(

@@ -174,7 +174,7 @@ def _map_error(exc: BaseException, where: str) -> SourceError:
 
     if isinstance(exc, ua.UaStatusCodeError):
         code = int(exc.code) & 0xFFFFFFFF
-        name = ua.StatusCode(code).name
+        name = ua.StatusCode(code).name  # type: ignore[arg-type]
         if code & 0xFFFF0000 in _SECURITY_CODES:
             fix = ""
             if code & 0xFFFF0000 == 0x801C0000:
@@ -388,13 +388,13 @@ class OpcUaSource:
         from asyncua.crypto.uacrypto import CertProperties
 
         mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
-        cert = CertProperties(str(cfg.certificate), file_format(Path(cfg.certificate)))
-        key = CertProperties(str(cfg.private_key), file_format(Path(cfg.private_key)),
-                             key_password)  # fmt: skip
+        cert_props = CertProperties(str(cfg.certificate), file_format(Path(cfg.certificate)))
+        key_props = CertProperties(str(cfg.private_key), file_format(Path(cfg.private_key)),
+                                   key_password)  # fmt: skip
         try:
             await asyncio.wait_for(
                 client.set_security(
-                    _security_policy_class(cfg.security_policy), cert, key, mode=mode,
+                    _security_policy_class(cfg.security_policy), cert_props, key_props, mode=mode,
                 ),
                 timeout=cfg.timeout_s * 2,
             )  # fmt: skip
@@ -418,7 +418,8 @@ class OpcUaSource:
                                  self.name, p.tag, uri, ns_array)  # fmt: skip
                     bad.append((p.tag, q.BAD_CONFIGURATION_ERROR))
                     continue
-                nid = ua.NodeId(nid.Identifier, ns_array.index(uri), nid.NodeIdType)
+                index = ns_array.index(uri)
+                nid = ua.NodeId(nid.Identifier, index, nid.NodeIdType)  # type: ignore[arg-type]
             else:
                 nid = ua.NodeId(nid.Identifier, nid.NamespaceIndex, nid.NodeIdType)
             ms = p.sampling_s * 1000.0 if p.sampling_s is not None else default_ms
@@ -737,7 +738,6 @@ async def abrowse(
     else:
         cfg = OpcUaSourceConfig(name="browse", url=url, security_policy="None",
                                 allow_insecure=allow_insecure)  # fmt: skip
-    src = OpcUaSource.__new__(OpcUaSource)
     try:
         check_opcua_security(cfg)
     except ValueError as exc:
@@ -745,9 +745,7 @@ async def abrowse(
             f"browse {url}: {exc} (pass security=OpcUaSourceConfig(...) with certificate, "
             "private_key and trust, or allow_insecure=True)"
         ) from None
-    src.config, src.name, src.tags = cfg, cfg.name, []
-    src._client, src._health, src._rate, src._last_polled = None, SourceHealth(), _Rate(), {}
-    src._resolved, src._unresolved, src._warned_insecure = [], [], False
+    src = OpcUaSource(cfg)
     await src.connect()
     client = src._client
     try:
@@ -764,6 +762,7 @@ async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[Brow
     from asyncua import ua
 
     ns_array = list(await client.get_namespace_array())
+    has_property = ua.NodeId(ua.ObjectIds.HasProperty)  # type: ignore[arg-type]
     out: list[BrowsedVariable] = []
     seen: set[Any] = set()
     start = client.get_node(root)
@@ -779,7 +778,7 @@ async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[Brow
         )  # fmt: skip
         for ref in refs:
             nid = ref.NodeId
-            if nid in seen or ref.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasProperty):
+            if nid in seen or ref.ReferenceTypeId == has_property:
                 continue
             seen.add(nid)
             if nid.NamespaceIndex == 0:  # the server's own objects (Server, Types, ...)
