@@ -108,66 +108,21 @@ def _checks(tw, tprev, qw):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _count_eq(w, lo, hi):  # pragma: no cover - compiled
+    """How often lo and hi occur in w, and where first (branch-free, so it vectorises)."""
+    n = w.size
     c_mn = 0
     c_mx = 0
-    for i in range(w.size):
+    f_mn = n
+    f_mx = n
+    for i in range(n):
         x = w[i]
-        c_mn += x == lo
-        c_mx += x == hi
-    return c_mn, c_mx
-
-
-@njit(cache=True, nogil=True)
-def _basic_nb(t, v, q, idx):  # pragma: no cover - compiled
-    """Per interval: count, sum, min, max, times of the first min/max, counts of min/max,
-    times and values of the first and last sample.
-
-    Also verifies, over the samples it reads, strictly increasing times, Good quality and finite
-    values; returns ok=False as soon as the verification fails (caller falls back).
-    """
-    m = idx.size - 1
-    cnt = np.zeros(m, dtype=np.int64)
-    sm = np.zeros(m)
-    mn = np.full(m, np.nan)
-    mx = np.full(m, np.nan)
-    imn = np.full(m, -1, dtype=np.int64)
-    imx = np.full(m, -1, dtype=np.int64)
-    cmn = np.zeros(m, dtype=np.int64)
-    cmx = np.zeros(m, dtype=np.int64)
-    ends = np.zeros((m, 2), dtype=np.int64)
-    endv = np.zeros((m, 2))
-    ok = True
-    for k in range(m):
-        i0 = idx[k]
-        i1 = idx[k + 1]
-        if i1 <= i0:
-            continue
-        w = v[i0:i1]
-        s, lo, hi = _sum_min_max(w)
-        tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
-        if not np.isfinite(s) or not _checks(t[i0:i1], tprev, q[i0:i1]):
-            ok = False
-            break
-        c_mn, c_mx = _count_eq(w, lo, hi)
-        a_mn = i0
-        while v[a_mn] != lo:
-            a_mn += 1
-        a_mx = i0
-        while v[a_mx] != hi:
-            a_mx += 1
-        cnt[k] = i1 - i0
-        sm[k] = s
-        mn[k] = lo
-        mx[k] = hi
-        imn[k] = t[a_mn]
-        imx[k] = t[a_mx]
-        cmn[k] = c_mn
-        cmx[k] = c_mx
-        ends[k, 0] = t[i0]
-        ends[k, 1] = t[i1 - 1]
-        endv[k, 0] = v[i0]
-        endv[k, 1] = v[i1 - 1]
-    return ok, cnt, sm, mn, mx, imn, imx, cmn, cmx, ends, endv
+        e_mn = x == lo
+        e_mx = x == hi
+        c_mn += e_mn
+        c_mx += e_mx
+        f_mn = min(f_mn, i if e_mn else n)
+        f_mx = min(f_mx, i if e_mx else n)
+    return c_mn, c_mx, f_mn, f_mx
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -248,63 +203,89 @@ _BASIC_CODES = {
 
 
 @njit(cache=True, nogil=True)
-def _basic_results(kind, edges, cnt, sm, mn, mx, tmn, tmx, cmn, cmx, ends, endv, ds,
-                   de):  # pragma: no cover - compiled
+def _basic_fused(t, v, q, edges, idx, want, ds, de):  # pragma: no cover - compiled
+    """One pass: verify each interval's samples and write the wanted kinds (see _BASIC_CODES).
+
+    Returns (ok, values, times, status) with arrays shaped (len(want), m); ok=False when a
+    sample is not Good/finite or times are not strictly increasing (caller falls back).
+    """
     m = edges.size - 1
-    vals = np.full(m, np.nan)
-    times = edges[:m].copy()
-    status = np.full(m, np.uint32(BAD_NO_DATA))
+    nk = want.size
+    vals = np.empty((nk, m))
+    times = np.empty((nk, m), dtype=np.int64)
+    status = np.empty((nk, m), dtype=np.uint32)
+    info = np.uint32(INFO_DATA_VALUE)
+    calc = np.uint32(CALCULATED)
+    zero = np.uint32(0)
     for k in range(m):
         a = edges[k]
         b = edges[k + 1]
-        if a >= de or b <= ds:
-            continue
-        bits = PARTIAL if (a < ds or b > de) else 0
-        n = cnt[k]
-        if kind == 0:
-            vals[k] = float(n)
-            bits |= CALCULATED
-        elif n == 0:
-            continue
-        elif kind == 1:
-            vals[k] = sm[k] / n
-            bits = CALCULATED
-        elif kind == 8:
-            vals[k] = mx[k] - mn[k]
-            bits |= CALCULATED
-        elif kind <= 5:
-            is_min = kind == 2 or kind == 4
-            vals[k] = mn[k] if is_min else mx[k]
-            at = tmn[k] if is_min else tmx[k]
-            if (cmn[k] if is_min else cmx[k]) > 1:
-                bits |= MULTI_VALUE
-            if kind >= 4:
-                times[k] = at
-            elif at != a:
-                bits |= CALCULATED
-        else:
-            j = 0 if kind == 6 else 1
-            vals[k] = endv[k, j]
-            times[k] = ends[k, j]
-        status[k] = np.uint32(GOOD | bits | (INFO_DATA_VALUE if bits != 0 else 0))
-    return vals, times, status
-
-
-def _status(base: int, bits: np.ndarray) -> np.ndarray:
-    bits = bits.astype(np.uint32)
-    out = np.full(bits.size, base, dtype=np.uint32) | bits
-    out[bits != 0] |= np.uint32(INFO_DATA_VALUE)
-    return out
+        i0 = idx[k]
+        i1 = idx[k + 1]
+        n = i1 - i0
+        s = 0.0
+        lo = 0.0
+        hi = 0.0
+        c_mn = 0
+        c_mx = 0
+        t_mn = a
+        t_mx = a
+        if n > 0:
+            w = v[i0:i1]
+            s, lo, hi = _sum_min_max(w)
+            tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+            if not np.isfinite(s) or not _checks(t[i0:i1], tprev, q[i0:i1]):
+                return False, vals, times, status
+            c_mn, c_mx, f_mn, f_mx = _count_eq(w, lo, hi)
+            t_mn = t[i0 + f_mn]
+            t_mx = t[i0 + f_mx]
+        out = a >= de or b <= ds
+        part = np.uint32(PARTIAL) if (a < ds or b > de) else zero
+        for j in range(nk):
+            kind = want[j]
+            times[j, k] = a
+            vals[j, k] = np.nan
+            status[j, k] = np.uint32(BAD_NO_DATA)
+            if out or (n == 0 and kind != 0):
+                continue
+            if kind == 0:
+                vals[j, k] = float(n)
+                bits = calc | part
+            elif kind == 1:
+                vals[j, k] = s / n
+                bits = calc
+            elif kind == 8:
+                vals[j, k] = hi - lo
+                bits = calc | part
+            elif kind <= 5:
+                is_min = kind == 2 or kind == 4
+                at = t_mn if is_min else t_mx
+                vals[j, k] = lo if is_min else hi
+                bits = part
+                if (c_mn if is_min else c_mx) > 1:
+                    bits |= np.uint32(MULTI_VALUE)
+                if kind >= 4:
+                    times[j, k] = at
+                elif at != a:
+                    bits |= calc
+            else:
+                e = i0 if kind == 6 else i1 - 1
+                vals[j, k] = v[e]
+                times[j, k] = t[e]
+                bits = part
+            status[j, k] = GOOD | bits | (info if bits != 0 else zero)
+    return True, vals, times, status
 
 
 class FastPath:
     """Cached fast-path results for one series and one set of intervals (all-Good data)."""
 
-    def __init__(self, t, v, q, edges, idx, data_end_ns, stepped, general):
+    def __init__(self, t, v, q, edges, idx, data_end_ns, stepped, general, wanted=()):
         self.t, self.v, self.q, self.edges, self.idx = t, v, q, edges, idx
         self.de, self.stepped = int(data_end_ns), bool(stepped)
         self.general = general  # callable(p13_name, k_lo, k_hi) -> (values, times, status)
-        self._basic = None
+        self._results = None
+        self.wanted = list(wanted)
         self.ok = True
         m = edges.size - 1
         a, b = edges[:-1], edges[1:]
@@ -323,13 +304,6 @@ class FastPath:
                     return False
         return True
 
-    def basic(self):
-        if self._basic is None:
-            res = _basic_nb(self.t, self.v, self.q, self.idx)
-            self.ok = bool(res[0])
-            self._basic = res
-        return self._basic
-
     def compute(self, name: str):
         if name in _BASIC:
             return self._compute_basic(name)
@@ -338,10 +312,19 @@ class FastPath:
         return None
 
     def _compute_basic(self, name):
-        res = self.basic()
-        if not res[0]:
+        if self._results is None:
+            kinds = [_BASIC_CODES[n] for n in self.wanted if n in _BASIC_CODES]
+            if _BASIC_CODES[name] not in kinds:
+                kinds.append(_BASIC_CODES[name])
+            want = np.array(kinds, dtype=np.int64)
+            self._results = (kinds, _basic_fused(self.t, self.v, self.q, self.edges, self.idx,
+                                                 want, self.t[0], self.de))
+        kinds, (ok, vals, times, status) = self._results
+        if not ok:
+            self.ok = False
             return None
-        return _basic_results(_BASIC_CODES[name], self.edges, *res[1:], self.t[0], self.de)
+        j = kinds.index(_BASIC_CODES[name])
+        return vals[j], times[j], status[j]
 
     def _compute_twa(self, name):
         t, edges = self.t, self.edges

@@ -231,7 +231,7 @@ def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
         return _fast.general_slice(PART13_NAMES[name], t, v, q, sev_cache[0], edges, idx, cfg,
                                    stepped, de, k_lo, k_hi)
 
-    fp = _fast.FastPath(t, v, q, edges, idx, de, stepped, general)
+    fp = _fast.FastPath(t, v, q, edges, idx, de, stepped, general, [p for _g, p in wanted])
     if not fp.verify_outside():
         return {}
     results = {}
