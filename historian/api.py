@@ -293,8 +293,9 @@ class Historian(Store):
         """Correlation of every pair of tags (or of each tag with ``target``), with lags.
 
         The tags are aligned on a grid ``start, start+every, ... < end`` with
-        :meth:`interpolated` (Bad, missing and stale values - see ``max_gap`` - left out
-        pairwise). One row per pair, strongest first:
+        :meth:`interpolated`; only Good grid values count (Bad, missing, stale - see
+        ``max_gap`` - and values bridged across Bad samples are left out, pairwise). One row per
+        pair, strongest first:
 
         - ``tag_a``, ``tag_b``; ``r`` and ``n``: the coefficient at lag 0 and the number of grid
           samples where both tags had a good value;
@@ -351,8 +352,9 @@ class Historian(Store):
 
         Alignment: with ``every`` the tags are interpolated on a regular grid
         (:meth:`interpolated`, with ``max_gap``); without, at the union of their own sample
-        times (interpolated, or held for step tags). A missing value makes a comparison
-        unknown (SQL logic): an event holds only where the condition is true.
+        times (interpolated, or held for step tags). A value that is not Good (Bad, missing,
+        stale, bridged across Bad samples) makes a comparison unknown (SQL logic): an event
+        holds only where the condition is true.
 
         Returns one row per event: ``start``, ``end`` (the first aligned time where the
         condition no longer holds, or ``end`` of the window), ``duration``, ``ongoing`` (still

@@ -32,18 +32,25 @@ __all__ = ["aligned_matrix", "correlate"]
 
 log = logging.getLogger(__name__)
 
+_SEVERITY = np.uint32(0xC0000000)
+
 
 def aligned_matrix(
     store: Store, names: list[str], start: Any, end: Any, every: Any, max_gap: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid times (int64 ns, ``start <= t < end``) and a (n_tags, n_times) float64 matrix of
-    interpolated values, NaN where the value is null (Bad, no data, stale)."""
-    table = store.interpolated(names, start, end, every, max_gap=max_gap)  # type: ignore[attr-defined]
+    interpolated values, NaN where the value is not Good: null (Bad, no data, stale) or
+    bridged across Bad samples (Uncertain)."""
+    table = store.interpolated(  # type: ignore[attr-defined]
+        names, start, end, every, max_gap=max_gap, quality=True
+    )
     t = table.column("time").cast(pa.int64()).to_numpy()
     keep = t < to_ns(end)
     x = np.empty((len(names), int(keep.sum())))
     for i, name in enumerate(names):
-        x[i] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[keep]
+        v = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        q = table.column(f"{name}.quality").to_numpy()
+        x[i] = np.where((q & _SEVERITY) == 0, v, np.nan)[keep]
     return t[keep], x
 
 

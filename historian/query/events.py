@@ -421,11 +421,10 @@ def _align(
     sample times, each tag interpolated (or held, for step tags) at the others' times.
     """
     if every is not None:
-        table = store.interpolated(names, start_ns, end_ns, every, max_gap=max_gap)  # type: ignore[attr-defined]
-        t = table.column("time").cast(pa.int64()).to_numpy()
-        keep = t < end_ns
-        cols = {n: table.column(n).to_numpy(zero_copy_only=False) for n in names}
-        return t[keep], {n: c.astype(np.float64)[keep] for n, c in cols.items()}
+        from historian.query.correlate import aligned_matrix
+
+        t, x = aligned_matrix(store, names, start_ns, end_ns, every, max_gap)
+        return t, {n: x[i] for i, n in enumerate(names)}
     from historian.kernels.interpolate import interpolate
 
     gap_ns = None if max_gap is None else duration_ns(max_gap)
@@ -444,6 +443,6 @@ def _align(
             t_all[sel], v_all[sel], q_all[sel], grid_ns=grid_t, stepped=store.tag(n).stepped,
             max_gap_ns=gap_ns,
         )
-        vals = np.where((status & np.uint32(0x80000000)) != 0, np.nan, vals)
+        vals = np.where((status & np.uint32(0xC0000000)) != 0, np.nan, vals)  # Good only
         out[n] = vals
     return grid_t, out
