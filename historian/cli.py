@@ -618,7 +618,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if args.print_config:
             _out()
             _out(plant_config_toml(sim.modbus_port, sim.opcua_port, store=args.store,
-                                   secure=args.secure, pki=sim.pki))  # fmt: skip
+                                   secure=args.secure, pki=sim.pki).rstrip())  # fmt: skip
+            _out("# end of collector config")
 
     with _sigterm_as_interrupt():
         try:
@@ -807,8 +808,15 @@ def cmd_query(args: argparse.Namespace) -> int:
     with _open_store(args.store) as h:
         if not hasattr(h, "sql"):
             raise CliError("this version of historian has no SQL support yet (h.sql)")
-        rel = h.sql(args.sql, params) if params else h.sql(args.sql)
-        table = _to_arrow(rel)
+        try:
+            rel = h.sql(args.sql, params) if params else h.sql(args.sql)
+            table = _to_arrow(rel)
+        except HistorianError:
+            raise
+        except Exception as exc:  # the SQL engine's own errors (syntax, binder): one line too
+            if not type(exc).__module__.lstrip("_").startswith("duckdb"):
+                raise
+            raise CliError(_one_line(exc)) from exc
     _print_table(table, args.format, args.limit or None)
     return 0
 
@@ -927,7 +935,7 @@ def _parse_times(col: Any) -> tuple[Any, list[str | None]]:
     return out, why
 
 
-def _parse_floats(col: Any, what: str) -> tuple[Any, list[str | None]]:
+def _parse_floats(col: Any, what: str, empty: float | None = None) -> tuple[Any, list[str | None]]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -942,7 +950,10 @@ def _parse_floats(col: Any, what: str) -> tuple[Any, list[str | None]]:
     out = np.zeros(n, dtype=np.float64)
     for i, v in enumerate(arr.to_pylist()):
         if v is None or (isinstance(v, str) and not v.strip()):
-            why[i] = f"empty {what}"
+            if empty is None:
+                why[i] = f"empty {what}"
+            else:
+                out[i] = empty
             continue
         try:
             out[i] = float(v)
@@ -972,10 +983,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     t_ns, why_t = _parse_times(table.column(cols["time"]))
     vals, why_v = _parse_floats(table.column(cols["value"]), "value")
     qcol = args.quality_column if args.quality_column in table.column_names else None
-    if qcol is not None:
-        qf, why_q = _parse_floats(table.column(qcol), "quality")
+    if qcol is not None:  # an empty quality is Good
+        qf, why_q = _parse_floats(table.column(qcol), "quality", empty=0.0)
     else:
         qf, why_q = np.zeros(n), [None] * n
+    for i, w in enumerate(why_v):  # no value is fine for a Bad point (e.g. Bad_NoCommunication)
+        if w == "empty value" and why_q[i] is None and qf[i] >= 0x80000000:
+            why_v[i], vals[i] = None, np.nan
     valid_names: dict[str, str | None] = {}
     for name in set(tag_vals):
         if name is None or name == "":
@@ -984,7 +998,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             validate_tag_name(name)
             valid_names[name] = None
         except HistorianError as exc:
-            valid_names[name] = f"invalid tag name ({_one_line(exc)[:80]})"
+            valid_names[name] = f"invalid tag name ({_one_line(exc)})"
     with _new_store(args.store) as h:
         known = set(h.tags().column("name").to_pylist())
         unknown = sorted(n_ for n_, bad in valid_names.items() if bad is None and n_ not in known)
@@ -1030,7 +1044,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 if r.startswith(("unparseable", "non-numeric", "invalid tag")):
                     key = r.split(" '")[0].split(" (")[0]
                 counts.setdefault(key, []).append(i)
-        line0 = 2 if fmt == "csv" else 0  # CSV: line numbers in the file (header is line 1)
+        line0 = 2 if fmt == "csv" else 1  # CSV: line numbers in the file (header is line 1)
         where = "line" if fmt == "csv" else "row"
         for key, rows in sorted(counts.items(), key=lambda x: -len(x[1])):
             _out(f"  {_fmt_int(len(rows)):>7}  {key}")
@@ -1080,9 +1094,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             import pyarrow.compute as pc
             import pyarrow.csv as pacsv
 
-            t_str = pc.strftime(table.column("time"), format="%Y-%m-%dT%H:%M:%S", unit="ns")
-            table = table.set_column(1, pa.field("time", pa.string()), pc.binary_join_element_wise(
-                t_str, pa.scalar("Z"), ""))  # fmt: skip
+            t_str = pc.strftime(table.column("time"), format="%Y-%m-%dT%H:%M:%SZ")
+            table = table.set_column(1, pa.field("time", pa.string()), t_str)
             pacsv.write_csv(table, tmp)
         os.replace(tmp, out)
     finally:
