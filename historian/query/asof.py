@@ -85,6 +85,8 @@ def event_times(events: Any, on: str = "time") -> tuple[pa.Table | None, np.ndar
     elif hasattr(events, "columns") and hasattr(events, "iloc"):  # pandas
         table = pa.Table.from_pandas(events, preserve_index=False)
     if table is None:
+        if isinstance(events, (list, tuple)) and not events:
+            return None, np.zeros(0, np.int64)
         return None, to_ns_array(events)
     if on not in table.column_names:
         raise InvalidArgumentError(
