@@ -372,8 +372,6 @@ def _demo_report(args: argparse.Namespace, store: str, result: dict[str, Any]) -
         tags_tbl = h.tags()
         units = dict(zip(tags_tbl.column("name").to_pylist(), tags_tbl.column("unit").to_pylist(),
                          strict=True))  # fmt: skip
-        kinds = dict(zip(tags_tbl.column("name").to_pylist(), tags_tbl.column("kind").to_pylist(),
-                         strict=True))  # fmt: skip
         tag_col = np.asarray(pts.column("tag").to_pylist(), dtype=object)
         quality = pts.column("quality").to_numpy()
         reasons = pts.column("reasons").to_numpy()
@@ -427,47 +425,27 @@ def _demo_report(args: argparse.Namespace, store: str, result: dict[str, Any]) -
         else:
             _out("    none")
 
-        _demo_summary(h, start, end, float(args.seconds), seen, units, kinds)
-        _demo_correlations(h, start, end, seen, kinds)
+        _demo_summary(h, start, end, float(args.seconds), seen, units)
+        _demo_correlations(h, start, end, seen)
     rel = args.store
+    t0, t1 = _fmt_time(start), _fmt_time(end)
     _out()
     _out("== Next")
     _out(f"  historian info {rel}")
     _out(f"  historian query {rel} "
-         "\"SELECT tag, count(*) AS n, avg(value) FROM points GROUP BY tag\"")
+         "\"SELECT tag, count(*) AS n, avg(value) AS mean FROM points GROUP BY tag\"")
     _out("  in a notebook:")
     _out("    import historian")
     _out(f"    h = historian.open({rel!r})")
     _out("    h.tags().to_pandas()")
     _out("    h.read('TIC-101.PV').to_pandas()")
-    _out("    h.summary(['TIC-101.PV', 'TI-102.PV'], start, end, every='5s',"
-         " stats=['twa', 'min', 'max'])")
-
-
-def _summary_table(h: Any, tags: list[str], start: int, end: int, every_ns: int,
-                   stats: Sequence[str], kinds: dict[str, str]) -> Any:  # fmt: skip
-    """``h.summary`` when the store has it, else the query layer over ``h.read``."""
-    if hasattr(h, "summary"):
-        return h.summary(tags, start, end, every_ns / 1e9, stats=list(stats))
-    import numpy as np
-
-    from historian.query import summary_for_tags
-
-    t = h.read(tags)
-    series = {}
-    tag_col = np.asarray(t.column("tag").to_pylist(), dtype=object)
-    times = t.column("time").cast("int64").to_numpy()
-    vals = t.column("value").to_numpy(zero_copy_only=False)
-    qual = t.column("quality").to_numpy()
-    for tag in tags:
-        sel = tag_col == tag
-        series[tag] = (times[sel], np.nan_to_num(vals[sel], nan=np.nan), qual[sel])
-    return summary_for_tags(series, start_ns=start, end_ns=end, every_ns=every_ns, stats=stats,
-                            stepped_by_tag={k: kinds.get(k) == "step" for k in tags})  # fmt: skip
+    _out(f"    h.summary(['TIC-101.PV', 'TI-102.PV'], {t0!r}, {t1!r}, '5s',")
+    _out("              stats=['twa', 'min', 'max']).to_pandas()")
+    _out(f"    h.correlate(None, {t0!r}, {t1!r}, '1s', max_lag='10s').to_pandas()")
 
 
 def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
-                  units: dict[str, str], kinds: dict[str, str]) -> None:  # fmt: skip
+                  units: dict[str, str]) -> None:  # fmt: skip
     every_s = 5 if seconds <= 25 else 10 if seconds <= 60 else 30
     every_ns = int(every_s * 1e9)
     first = -(-start // every_ns) * every_ns  # whole intervals only
@@ -482,7 +460,7 @@ def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
     if not tags:
         _out("  no data")
         return
-    table = _summary_table(h, tags, first, last, every_ns, ("twa", "min", "max", "pct_good"), kinds)
+    table = h.summary(tags, first, last, every_ns / 1e9, stats=["twa", "min", "max", "pct_good"])
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     for tag, st, stat, value in zip(table.column("tag").to_pylist(),
                                     table.column("start").cast("int64").to_pylist(),
@@ -499,108 +477,49 @@ def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
     _out("\n".join("  " + line for line in text.splitlines()))
 
 
-def _lagged_correlations(
-    wide: Any, tags: list[str], every_s: float, max_lag_s: float, same: Callable[[str, str], bool]
-) -> list[tuple[float, str, str, float]]:
-    """(r, a, b, lag_s) per pair, best |r| over lags; b lags a by lag_s when lag_s > 0."""
-    import numpy as np
-
-    cols = {}
-    for tag in tags:
-        v = wide.column(tag).to_numpy(zero_copy_only=False).astype(float)
-        ok = np.isfinite(v)
-        if ok.sum() >= 8 and np.nanstd(v) > 0:
-            x = np.flatnonzero(ok)
-            slope, icept = np.polyfit(x, v[ok], 1)  # a shared drift is not a relation
-            cols[tag] = v - (slope * np.arange(v.size) + icept)
-    names = list(cols)
-    max_k = round(max_lag_s / every_s)
-    out = []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            if same(a, b):
-                continue
-            best = (0.0, 0)
-            x, y = cols[a], cols[b]
-            n = x.size
-            for k in range(-max_k, max_k + 1):
-                xs, ys = (x[: n - k], y[k:]) if k >= 0 else (x[-k:], y[: n + k])
-                ok = np.isfinite(xs) & np.isfinite(ys)
-                if ok.sum() < max(8, n // 3):
-                    continue
-                xa, ya = xs[ok], ys[ok]
-                if xa.std() == 0 or ya.std() == 0:
-                    continue
-                r = float(np.corrcoef(xa, ya)[0, 1])
-                if abs(r) > abs(best[0]) + 1e-12:
-                    best = (r, k)
-            if best[0] != 0.0:
-                out.append((best[0], a, b, best[1] * every_s))
-    out.sort(key=lambda x: -abs(x[0]))
-    return out
-
-
-def _demo_correlations(h: Any, start: int, end: int, seen: set[str], kinds: dict[str, str]) -> None:
+def _demo_correlations(h: Any, start: int, end: int, seen: set[str]) -> None:
     from historian.sim.servers import MODBUS_SOURCES
 
-    def plant_signal(tag: str) -> str:
-        return MODBUS_SOURCES.get(tag, tag)
-
     def same(a: str, b: str) -> bool:  # one plant signal read over both protocols
-        return plant_signal(a) == plant_signal(b)
+        return MODBUS_SOURCES.get(a, a) == MODBUS_SOURCES.get(b, b)
 
     tags = [t for t in _DEMO_CORRELATE if t in seen]
     span_s = (end - start) / 1e9
-    every_s = 0.25 if span_s <= 40 else 1.0
-    max_lag_s = max(1.0, min(10.0, round(span_s / 4)))
+    every_s = 0.25 if span_s <= 40 else 0.5 if span_s <= 120 else 1.0
+    max_lag_s = max(1.0, min(30.0, round(span_s / 4)))
     _out()
-    _out(f"== Strongest lagged correlations (linear trend removed; {every_s:g} s grid, lags up to "
+    _out(f"== Strongest lagged correlations (h.correlate: {every_s:g} s grid, lags up to "
          f"±{max_lag_s:g} s)")  # fmt: skip
+    if len(tags) < 2:
+        _out("  not enough tags")
+        return
     every_ns = int(every_s * 1e9)
-    start_g = -(-start // every_ns) * every_ns
-    if hasattr(h, "interpolated"):
-        wide = h.interpolated(tags, start_g, end, every_s)
-    else:
-        import numpy as np
-
-        from historian.query import interpolated_for_tags
-
-        t = h.read(tags)
-        tag_col = np.asarray(t.column("tag").to_pylist(), dtype=object)
-        times = t.column("time").cast("int64").to_numpy()
-        vals = t.column("value").to_numpy(zero_copy_only=False)
-        qual = t.column("quality").to_numpy()
-        series = {tag: (times[tag_col == tag], vals[tag_col == tag], qual[tag_col == tag])
-                  for tag in tags}  # fmt: skip
-        stepped = {k: kinds.get(k) == "step" for k in tags}
-        wide = interpolated_for_tags(series, start_ns=start_g, end_ns=end, every_ns=every_ns,
-                                     stepped_by_tag=stepped)  # fmt: skip
-    pairs = _lagged_correlations(wide, tags, every_s, max_lag_s, same)
-    if not pairs:
+    first = -(-start // every_ns) * every_ns
+    table = h.correlate(tags, first, end, every_s, max_lag=f"{max_lag_s:g}s", progress=False)
+    rows, checks = [], []
+    for row in table.to_pylist():
+        a, b, r, lag = row["tag_a"], row["tag_b"], row["r_at_lag"], row["lag"]
+        if r is None:
+            continue
+        if same(a, b):
+            if row["r"] is not None:
+                checks.append(f"{a} ~ {b} r={row['r']:+.3f}")
+            continue
+        lag_s = lag.total_seconds() if lag is not None else 0.0
+        if lag_s < 0:  # read it as "b follows a"
+            a, b, lag_s = b, a, -lag_s
+        lead = f"{b} follows {a} by {lag_s:.2f} s" if lag_s > 0 else "in step"
+        rows.append([a, b, f"{r:+.3f}", f"{lag_s:.2f}", str(row["n_at_lag"]), lead])
+    if not rows:
         _out("  not enough data")
         return
-    rows = []
-    for r, a, b, lag in pairs[:6]:
-        if lag < 0:
-            a, b, lag = b, a, -lag
-        lead = f"{b} follows {a} by {lag:.2f} s" if lag > 0 else "no lag"
-        rows.append([a, b, f"{r:+.3f}", f"{lag:.2f}", lead])
-    text = _table(["tag", "tag", "r", "lag s", ""], rows, "llrrl")
+    text = _table(["tag", "tag", "r", "lag s", "n", ""], rows[:6], "llrrrl")
     _out("\n".join("  " + line for line in text.splitlines()))
-    # the cross-protocol check: one plant signal read over Modbus and OPC UA
-    checks = [(a, b) for a in tags for b in tags if a < b and same(a, b)]
+    if span_s < 60:
+        _out(f"  (over {span_s:.0f} s, shared slow trends dominate; --seconds 120 shows the "
+             "process lags better)")  # fmt: skip
     if checks:
-        import numpy as np
-
-        parts = []
-        for a, b in checks[:3]:
-            x = wide.column(a).to_numpy(zero_copy_only=False).astype(float)
-            y = wide.column(b).to_numpy(zero_copy_only=False).astype(float)
-            ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() > 8 and x[ok].std() > 0 and y[ok].std() > 0:
-                parts.append(f"{a} ~ {b} r={np.corrcoef(x[ok], y[ok])[0, 1]:+.3f}")
-        if parts:
-            _out("  same signal, both protocols: " + "; ".join(parts))
+        _out("  same signal over Modbus and OPC UA (lag 0): " + "; ".join(checks[:3]))
 
 
 # --------------------------------------------------------------------------- sim / collect / browse
