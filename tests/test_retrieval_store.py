@@ -42,7 +42,13 @@ def test_store_level_calls_match_array_level_functions(tmp_path_factory, data, a
         got = h.summary("A", start, end, every, stats=STATS)  # every: seconds
         want = historian.summarize(t, v, qual, start=start, end=end, every=every, stats=STATS,
                                    stepped=kind == "step", tag="A")
-        assert got.equals(want)
+        assert got.drop(["value"]).equals(want.drop(["value"]))
+        # Sums may round differently when the store passes fewer points outside the window.
+        np.testing.assert_allclose(
+            got.column("value").to_numpy(zero_copy_only=False),
+            want.column("value").to_numpy(zero_copy_only=False), rtol=1e-9, atol=1e-9,
+        )
+        assert got.column("value").is_null().equals(want.column("value").is_null())
         got_i = h.interpolated("A", start, end, every, quality=True)
         want_i = interpolated_for_tags({"A": (t, v, qual)}, start_ns=start, end_ns=end, every_ns=every * S,
                                        stepped_by_tag={"A": kind == "step"}, quality=True)

@@ -283,7 +283,13 @@ class DataFile:
         self.rg_tfirst = np.asarray(idx["rg_tfirst"], dtype=np.int64)
         self.rg_tlast = np.asarray(idx["rg_tlast"], dtype=np.int64)
         self.num_rows = self._pf.metadata.num_rows
+        names = self._pf.schema_arrow.names
+        self._col = {name: names.index(name) for name in names}
         self._lock = threading.Lock()  # ParquetFile reads are not documented thread-safe
+
+    def has_rows(self, tag: str, start_ns: int, end_ns: int) -> bool:
+        """Whether this file may hold points of ``tag`` in [start, end) (index only, no I/O)."""
+        return self._rows_for(tag, start_ns, end_ns) is not None
 
     def _rows_for(self, tag: str, start_ns: int, end_ns: int) -> tuple[int, int] | None:
         """Candidate row range [lo, hi) of ``tag`` with times that may fall in [start, end)."""
@@ -320,8 +326,9 @@ class DataFile:
         columns = ["time", "value", "value_int", "decimals", "quality", "reasons"]
         if with_ingested:
             columns.append("ingested")
-        with self._lock:
-            table = self._pf.read_row_groups(groups, columns=columns, use_threads=len(groups) > 8)
+        indices = [self._col[c] for c in columns]
+        with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
+            table = self._pf.reader.read_row_groups(groups, column_indices=indices, use_threads=len(groups) > 8)
         cols = _decode(table)
         # Map file rows to positions in the concatenation of the chosen row groups.
         group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
@@ -346,12 +353,12 @@ class DataFile:
         return out
 
 
+def _as_ns(col: pa.ChunkedArray) -> np.ndarray:
+    """A timestamp column as int64 ns, without an Arrow cast."""
+    return np.asarray(col.to_numpy()).astype("datetime64[ns]").view(np.int64)
+
+
 def _decode(table: pa.Table) -> dict[str, np.ndarray]:
-    time_col = table.column("time")
-    factor = _UNIT_NS[time_col.type.unit]
-    t = time_col.cast(pa.int64()).to_numpy()
-    if factor != 1:
-        t = t * factor
     vf = table.column("value").to_numpy()  # nulls become NaN
     vi_col = table.column("value_int")
     if vi_col.null_count == len(vi_col):
@@ -361,13 +368,13 @@ def _decode(table: pa.Table) -> dict[str, np.ndarray]:
         dec = table.column("decimals").to_numpy()
         value = np.where(np.isnan(vi), vf, vi / POW10[dec])
     out = {
-        "time": np.asarray(t, dtype=np.int64),
+        "time": _as_ns(table.column("time")),
         "value": np.asarray(value, dtype=np.float64),
         "quality": table.column("quality").to_numpy().astype(np.uint32),
         "reasons": table.column("reasons").to_numpy().astype(np.uint32),
     }
     if "ingested" in table.column_names:
-        out["ingested"] = table.column("ingested").cast(pa.int64()).to_numpy()
+        out["ingested"] = np.asarray(table.column("ingested").to_numpy()).astype("datetime64[us]").view(np.int64)
     return out
 
 

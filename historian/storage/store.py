@@ -516,18 +516,6 @@ class Store:
         """Merged points per tag in [start, end)."""
         snap, pending = self._snapshot_and_pending()
         parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
-        if snap is not None:
-            for i in snap.select(start_ns, end_ns, list(tags)):
-                path = os.path.join(self._table_dir, snap.paths[i])
-                try:
-                    f = self._files.get(path)
-                except FileNotFoundError:
-                    raise StoreError(
-                        f"data file {snap.paths[i]} of snapshot {snap.version} is gone; it was "
-                        "vacuumed while this read ran; retry the read"
-                    ) from None
-                for tag, sl in f.read(list(tags), start_ns, end_ns).items():
-                    parts[tag].append(sl)
         if isinstance(pending, list):
             for mem in pending:
                 for tag in tags:
@@ -538,6 +526,30 @@ class Store:
                     keep = (c.time >= start_ns) & (c.time < end_ns)
                     if keep.any():
                         parts[tag].append(TagSlice(c.time[keep], c.value[keep], c.quality[keep], c.reasons[keep], c.ingested[keep]))
+        if snap is not None:
+            opened = []
+            for i in snap.select(start_ns, end_ns, list(tags)):
+                path = os.path.join(self._table_dir, snap.paths[i])
+                try:
+                    opened.append(self._files.get(path))
+                except FileNotFoundError:
+                    raise StoreError(
+                        f"data file {snap.paths[i]} of snapshot {snap.version} is gone; it was "
+                        "vacuumed while this read ran; retry the read"
+                    ) from None
+            # Ingest times are only needed to settle repeats: as-of reads, or several sources.
+            sources = {t: len(parts[t]) for t in tags}
+            for f in opened:
+                for t in tags:
+                    if f.has_rows(t, start_ns, end_ns):
+                        sources[t] += 1
+            for f in opened:
+                wanted = [t for t in tags if f.has_rows(t, start_ns, end_ns)]
+                if not wanted:
+                    continue
+                need_ingested = as_of_us is not None or any(sources[t] > 1 for t in wanted)
+                for tag, sl in f.read(wanted, start_ns, end_ns, with_ingested=need_ingested).items():
+                    parts[tag].append(sl)
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
 
     def _bounded_series(
@@ -986,8 +998,7 @@ def _points_table(names: list[str], series: dict[str, TagSlice | None], with_rea
     if not present:
         schema = POINTS_SCHEMA.append(pa.field("reasons", pa.uint32())) if with_reasons else POINTS_SCHEMA
         return schema.empty_table()
-    idx = np.repeat(np.arange(len(present), dtype=np.int32), counts)
-    tag_col = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array([n for n, _ in present], pa.string())).cast(pa.string())
+    tag_col = _repeated_strings([n for n, _ in present], counts)
     t = np.concatenate([s.time for _, s in present])  # type: ignore[union-attr]
     v = np.concatenate([s.value for _, s in present])  # type: ignore[union-attr]
     qual = np.concatenate([s.quality for _, s in present])  # type: ignore[union-attr]
@@ -1002,6 +1013,18 @@ def _points_table(names: list[str], series: dict[str, TagSlice | None], with_rea
         cols.append(pa.array(np.concatenate([s.reasons for _, s in present]), pa.uint32()))  # type: ignore[union-attr]
         schema = schema.append(pa.field("reasons", pa.uint32()))
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _repeated_strings(names: list[str], counts: np.ndarray) -> pa.Array:
+    """A string array with ``names[i]`` repeated ``counts[i]`` times, built from buffers."""
+    encoded = [n.encode() for n in names]
+    lengths = np.repeat(np.array([len(b) for b in encoded], dtype=np.int64), counts)
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(b * int(c) for b, c in zip(encoded, counts.tolist(), strict=True))
+    if offsets[-1] < 2**31:
+        return pa.Array.from_buffers(pa.string(), lengths.size, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.large_string(), lengths.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]).cast(pa.string())
 
 
 def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:
