@@ -142,21 +142,21 @@ def _step_area(tw, w):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _twa_nb(t, v, q, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - compiled
-    """(ok, integral value*ns per interval k in [k_lo, k_hi)).
+def _twa_nb(t, v, q, edges, idx, stepped, k_lo, k_hi, area):  # pragma: no cover - compiled
+    """ok; fills ``area`` with the integral (value*ns) per interval k in [k_lo, k_hi).
 
     Intervals k_lo..k_hi-1 must satisfy t[0] <= a and b <= t[-1]. Every slice is also verified
     (times increasing, quality Good, values finite); ok=False means: use the general path.
     """
     m = edges.size - 1
-    area = np.zeros(m)
     for k in range(m):
+        area[k] = 0.0
         i0 = idx[k]
         i1 = idx[k + 1]
         if i1 > i0:
             tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
             if not _checks(t[i0:i1], tprev, q[i0:i1]) or not np.isfinite(_sum(v[i0:i1])):
-                return False, area
+                return False
         if k < k_lo or k >= k_hi:
             continue
         a = edges[k]
@@ -186,7 +186,7 @@ def _twa_nb(t, v, q, edges, idx, stepped, k_lo, k_hi):  # pragma: no cover - com
             acc += (v[i1 - 1] + vb) * float(b - t[i1 - 1])
             acc *= 0.5
         area[k] = acc
-    return True, area
+    return True
 
 
 _BASIC_CODES = {
@@ -203,17 +203,17 @@ _BASIC_CODES = {
 
 
 @njit(cache=True, nogil=True)
-def _basic_fused(t, v, q, edges, idx, want, ds, de):  # pragma: no cover - compiled
-    """One pass: verify each interval's samples and write the wanted kinds (see _BASIC_CODES).
+def _basic_fused(t, v, q, edges, idx, want, ds, de, vals, times,
+                 status):  # pragma: no cover - compiled
+    """One pass: verify each interval's samples and write the wanted kinds (see _BASIC_CODES)
+    into ``vals``, ``times``, ``status`` (shaped (len(want), m), allocated by the caller: numpy
+    asks for huge pages, which makes first touch of large outputs several times cheaper).
 
-    Returns (ok, values, times, status) with arrays shaped (len(want), m); ok=False when a
-    sample is not Good/finite or times are not strictly increasing (caller falls back).
+    Returns ok=False when a sample is not Good/finite or times are not strictly increasing
+    (the caller falls back to the general path).
     """
     m = edges.size - 1
     nk = want.size
-    vals = np.empty((nk, m))
-    times = np.empty((nk, m), dtype=np.int64)
-    status = np.empty((nk, m), dtype=np.uint32)
     info = np.uint32(INFO_DATA_VALUE)
     calc = np.uint32(CALCULATED)
     zero = np.uint32(0)
@@ -235,7 +235,7 @@ def _basic_fused(t, v, q, edges, idx, want, ds, de):  # pragma: no cover - compi
             s, lo, hi = _sum_min_max(w)
             tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
             if not np.isfinite(s) or not _checks(t[i0:i1], tprev, q[i0:i1]):
-                return False, vals, times, status
+                return False
             c_mn, c_mx, f_mn, f_mx = _count_eq(w, lo, hi)
             t_mn = t[i0 + f_mn]
             t_mx = t[i0 + f_mx]
@@ -274,7 +274,7 @@ def _basic_fused(t, v, q, edges, idx, want, ds, de):  # pragma: no cover - compi
                 times[j, k] = t[e]
                 bits = part
             status[j, k] = GOOD | bits | (info if bits != 0 else zero)
-    return True, vals, times, status
+    return True
 
 
 class FastPath:
@@ -317,8 +317,12 @@ class FastPath:
             if _BASIC_CODES[name] not in kinds:
                 kinds.append(_BASIC_CODES[name])
             want = np.array(kinds, dtype=np.int64)
-            self._results = (kinds, _basic_fused(self.t, self.v, self.q, self.edges, self.idx,
-                                                 want, self.t[0], self.de))
+            shape = (len(kinds), self.m)
+            out = (np.empty(shape), np.empty(shape, dtype=np.int64),
+                   np.empty(shape, dtype=np.uint32))
+            ok = _basic_fused(self.t, self.v, self.q, self.edges, self.idx, want, self.t[0],
+                              self.de, *out)
+            self._results = (kinds, (ok, *out))
         kinds, (ok, vals, times, status) = self._results
         if not ok:
             self.ok = False
@@ -333,7 +337,8 @@ class FastPath:
         k_hi = int(np.searchsorted(edges[1:], t[-1], side="right"))
         k_hi = max(k_hi, k_lo)
         stepped = self.stepped and name in ("TimeAverage2", "Total2", "Total")
-        ok, area = _twa_nb(t, self.v, self.q, edges, self.idx, stepped, k_lo, k_hi)
+        area = np.empty(self.m)
+        ok = _twa_nb(t, self.v, self.q, edges, self.idx, stepped, k_lo, k_hi, area)
         if not ok:
             return None
         span = (edges[1:] - edges[:-1]).astype(np.float64)
