@@ -315,21 +315,31 @@ def _event_stats(
     return out
 
 
-def _good_series(
-    store: Store, names: list[str], start_ns: int, end_ns: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Raw Good samples with a value per tag in [start, end): (t_ns, values)."""
-    table = store.read(names, start_ns, end_ns)
-    tag = table.column("tag").to_numpy(zero_copy_only=False)
+def _split(table: pa.Table, names: Sequence[str]) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per tag (t_ns, values, quality) from a long points table (one pass, no string compares)."""
+    tags = table.column("tag").combine_chunks()
+    if not pa.types.is_dictionary(tags.type):
+        tags = tags.dictionary_encode()
+    codes = tags.indices.to_numpy(zero_copy_only=False)
+    dictionary = tags.dictionary.to_pylist()
     t = table.column("time").cast(pa.int64()).to_numpy()
     v = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     q = table.column("quality").to_numpy()
-    good = ((q & 0xC0000000) == 0) & ~np.isnan(v)
-    out = {}
-    for name in names:
-        sel = (tag == name) & good
-        out[name] = (t[sel], v[sel])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(dictionary) + 1))
+    out: dict[str, tuple[np.ndarray, ...]] = {
+        n: (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32)) for n in names
+    }
+    for code, name in enumerate(dictionary):
+        if name in out:
+            sel = order[bounds[code] : bounds[code + 1]]
+            out[name] = (t[sel], v[sel], q[sel])
     return out
+
+
+def _good_only(t: np.ndarray, v: np.ndarray, q: np.ndarray, start_ns: int, end_ns: int):
+    keep = ((q & np.uint32(0xC0000000)) == 0) & ~np.isnan(v) & (t >= start_ns) & (t < end_ns)
+    return t[keep], v[keep]
 
 
 def events(
@@ -363,7 +373,7 @@ def events(
     else:
         cond = parse_condition(condition)
         names = store._resolve_tags(cond.tags)
-    grid_t, aligned = _align(store, names, start_ns, end_ns, every, max_gap)
+    grid_t, aligned, raw = _align(store, names, start_ns, end_ns, every, max_gap)
     if cond is None:
         table = pa.table(
             {
@@ -395,9 +405,11 @@ def events(
     }
     stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
     if stats and stat_names:
-        series = _good_series(store, stat_names, start_ns, end_ns)
+        missing = [n for n in stat_names if n not in raw]
+        if missing:
+            raw.update(_split(store.read(missing, start_ns, end_ns), missing))
         for name in stat_names:
-            t, v = series[name]
+            t, v = _good_only(*raw[name], start_ns, end_ns)
             for stat, arr in _event_stats(t, v, s, e, stats).items():
                 cols[f"{name}.{stat}"] = pa.array(arr, pa.float64(), mask=np.isnan(arr))
     return pa.table(cols)
@@ -412,10 +424,22 @@ def _isnull(a: np.ndarray) -> np.ndarray:
     return np.zeros(a.shape, bool)
 
 
+def _union_sorted(arrays: list[np.ndarray]) -> np.ndarray:
+    """Sorted distinct values of sorted, duplicate-free int64 arrays."""
+    first = arrays[0]
+    if all(a.size == first.size and np.array_equal(a, first) for a in arrays[1:]):
+        return first
+    merged = np.sort(np.concatenate(arrays), kind="stable")  # runs of sorted input: fast
+    keep = np.ones(merged.size, bool)
+    keep[1:] = merged[1:] != merged[:-1]
+    return merged[keep]
+
+
 def _align(
     store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Grid times in [start, end) and each tag's value there (NaN = missing).
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, ...]]]:
+    """Grid times in [start, end), each tag's value there (NaN = missing), and the raw series
+    read (per tag: t, values, quality) for reuse.
 
     ``every`` given: a regular grid from ``h.interpolated``. None: the union of the tags' own
     sample times, each tag interpolated (or held, for step tags) at the others' times.
@@ -424,25 +448,28 @@ def _align(
         from historian.query.correlate import aligned_matrix
 
         t, x = aligned_matrix(store, names, start_ns, end_ns, every, max_gap)
-        return t, {n: x[i] for i, n in enumerate(names)}
+        return t, {n: x[i] for i, n in enumerate(names)}, {}
     from historian.kernels.interpolate import interpolate
 
     gap_ns = None if max_gap is None else duration_ns(max_gap)
     pad = max(gap_ns or 0, 3_600_000_000_000)
-    table = store.read(names, start_ns - pad, end_ns + pad)
-    tag = table.column("tag").to_numpy(zero_copy_only=False)
-    t_all = table.column("time").cast(pa.int64()).to_numpy()
-    v_all = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
-    q_all = table.column("quality").to_numpy()
-    inside = (t_all >= start_ns) & (t_all < end_ns)
-    grid_t = np.unique(t_all[inside])
+    raw = _split(store.read(names, start_ns - pad, end_ns + pad), names)
+    inside = []
+    for t, _, _ in raw.values():
+        lo, hi = np.searchsorted(t, [start_ns, end_ns])
+        inside.append(t[lo:hi])
+    grid_t = _union_sorted(inside)
     out = {}
     for n in names:
-        sel = tag == n
-        vals, status = interpolate(
-            t_all[sel], v_all[sel], q_all[sel], grid_ns=grid_t, stepped=store.tag(n).stepped,
-            max_gap_ns=gap_ns,
-        )
-        vals = np.where((status & np.uint32(0xC0000000)) != 0, np.nan, vals)  # Good only
+        t, v, q = raw[n]
+        lo, hi = np.searchsorted(t, [start_ns, end_ns])
+        if hi - lo == grid_t.size and np.array_equal(t[lo:hi], grid_t):
+            # the tag has a sample at every aligned time: its own values, Good ones only
+            vals = np.where((q[lo:hi] & np.uint32(0xC0000000)) == 0, v[lo:hi], np.nan)
+        else:
+            vals, status = interpolate(
+                t, v, q, grid_ns=grid_t, stepped=store.tag(n).stepped, max_gap_ns=gap_ns
+            )
+            vals = np.where((status & np.uint32(0xC0000000)) != 0, np.nan, vals)  # Good only
         out[n] = vals
-    return grid_t, out
+    return grid_t, out, raw
