@@ -536,3 +536,25 @@ def test_connection_lost_during_a_request_fails_it_at_once():
         return elapsed
 
     assert asyncio.run(main()) < 1.0  # not timeout x (retries + 1) = 6 s
+
+
+def test_modbus_tls_server_refusing_our_certificate_gives_bad_points(tmp_path):
+    async def main():
+        server_pki = make_pki(tmp_path / "server")
+        rogue = make_pki(tmp_path / "rogue")  # our client certificate is from a foreign CA
+        pts = [{"tag": "A", "address": 0}]
+        server = SimModbusServer(pts, sslctx=server_ssl_context(server_pki))
+        await server.start()
+        tls = {"ca": server_pki["ca_cert"], "certificate": rogue["client_cert"],
+               "private_key": rogue["client_key"]}  # fmt: skip
+        src = ModbusSource("dev", "127.0.0.1", server.port, points=pts, tls=tls, timeout=0.3,
+                           retries=0, backoff_initial=0.05, backoff_max=0.1)  # fmt: skip
+        got = await collect(src, 0.8)
+        await server.stop()
+        return got, src.health(), server.requests
+
+    got, health, requests = asyncio.run(main())
+    statuses = [int(s) for b in got for s in b.quality]
+    assert statuses and all(q.is_bad(s) for s in statuses), statuses
+    assert len(statuses) <= 2 and health.last_good_ns is None and health.errors >= 2
+    assert sum(requests.values()) == 0  # the server never accepted a request
