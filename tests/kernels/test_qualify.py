@@ -285,3 +285,26 @@ def test_hampel_odd_and_even_windows_are_batch_invariant_on_long_streams():
             for a in range(0, v.size, 777)
         ]
         np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_range_roc_flatline_match_pandas_oracle():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(11)
+    n = 5000
+    t = NOW + np.cumsum(rng.integers(S // 2, 2 * S, n))
+    v = np.round(np.cumsum(rng.normal(0, 1, n)), 0)  # rounding makes flat runs
+    s, ts = pd.Series(v), pd.Series(t)
+    rules = {
+        "range": {"lo": -20, "hi": 20},
+        "roc": {"max_per_s": 1.5},
+        "flatline": {"duration": "4s"},
+    }
+    _, r = run(rules, t, v)
+    expect_range = ((s < -20) | (s > 20)).to_numpy()
+    expect_roc = (s.diff().abs() / (ts.diff() / 1e9) > 1.5).to_numpy()
+    start = ts.groupby((s.diff() != 0).cumsum()).transform("first")
+    expect_flat = ((ts - start) > 4 * S).to_numpy()
+    np.testing.assert_array_equal((r & Reason.RANGE) != 0, expect_range)
+    np.testing.assert_array_equal((r & Reason.ROC) != 0, expect_roc)
+    np.testing.assert_array_equal((r & Reason.FLATLINE) != 0, expect_flat)
+    assert expect_range.any() and expect_roc.any() and expect_flat.any()
