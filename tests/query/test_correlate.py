@@ -110,3 +110,14 @@ def test_bad_arguments(store):
         store.correlate(["TIC-101.PV", "FIC-101.PV"], T0, T0 + MIN, "1min", method="kendall")
     with pytest.raises(historian.HistorianError):
         store.correlate(["TIC-101.PV", "nope"], T0, T0 + MIN, "1min")
+
+
+def test_docs_query_md_runs():
+    """docs/query.md: the three-call example and the other examples are doctests."""
+    import doctest
+    import pathlib
+
+    doc = pathlib.Path(__file__).parents[2] / "docs" / "query.md"
+    result = doctest.testfile(str(doc), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 10
