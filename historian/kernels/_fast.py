@@ -299,7 +299,8 @@ class FastPath:
         lo, hi = int(self.idx[0]), int(self.idx[-1])
         for a, b in ((0, min(lo + 1, self.t.size)), (max(hi - 1, 0), self.t.size)):
             if b - a > 0:
-                state, good = scan(self.t[a:b], self.v[a:b], self.q[a:b])
+                q = self.q[a:b] if self.q.size else np.zeros(b - a, dtype=np.uint32)
+                state, good = scan(self.t[a:b], self.v[a:b], q)
                 if state != 0 or not good:
                     return False
         return True
@@ -354,16 +355,16 @@ class FastPath:
         return vals, times, status
 
 
-def general_slice(p13_id, t, v, q, sev, edges, idx, cfg, stepped, de, k_lo, k_hi):
-    """The general kernel on intervals k_lo..k_hi-1 only."""
+def general_slice(p13_id, t, v, q, sev, edges, idx, cfg, stepped, de):
+    """The general kernel on the intervals of ``edges`` (samples and idx already cut to them)."""
     return _part13.aggregate_general(
         np.int64(p13_id),
         t,
         v,
         q,
         sev,
-        edges[k_lo : k_hi + 1],
-        idx[k_lo : k_hi + 1],
+        edges,
+        idx,
         cfg.treat_uncertain_as_bad,
         cfg.percent_data_bad,
         cfg.percent_data_good,

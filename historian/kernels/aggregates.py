@@ -217,19 +217,26 @@ def aggregate_many(
 def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
     """Fast-path results for ``wanted`` (given, Part 13 name) pairs, or {} if not applicable."""
     t, v, q = validate_arrays(t_ns, values, quality)
+    if quality is None:
+        q = np.empty(0, dtype=np.uint32)  # all Good: nothing to read or check
     if t.size == 0:
         return {}
     de = int(t[-1]) + 1 if data_end_ns is None else int(data_end_ns)
     if de <= int(t[-1]):
         return {}
     idx = _fast.edge_index(t, edges)
-    sev_cache: list[np.ndarray] = []
 
     def general(name: str, k_lo: int, k_hi: int):
-        if not sev_cache:
-            sev_cache.append(np.zeros(t.size, dtype=np.int8))
-        return _fast.general_slice(PART13_NAMES[name], t, v, q, sev_cache[0], edges, idx, cfg,
-                                   stepped, de, k_lo, k_hi)
+        # the general kernel on the few intervals at the edges of the data, over the samples
+        # they can need (two before, two after), so nothing of size n is allocated
+        n, m = t.size, edges.size - 1
+        lo = 0 if k_lo == 0 else max(0, int(idx[k_lo]) - 2)
+        hi = n if k_hi == m else min(n, int(idx[k_hi]) + 2)
+        sub_idx = np.clip(idx[k_lo : k_hi + 1] - lo, 0, hi - lo)
+        sub_q = q[lo:hi] if q.size else np.zeros(hi - lo, dtype=np.uint32)
+        return _fast.general_slice(PART13_NAMES[name], t[lo:hi], v[lo:hi], sub_q,
+                                   np.zeros(hi - lo, dtype=np.int8), edges[k_lo : k_hi + 1],
+                                   sub_idx, cfg, stepped, de)
 
     fp = _fast.FastPath(t, v, q, edges, idx, de, stepped, general, [p for _g, p in wanted])
     if not fp.verify_outside():
