@@ -230,7 +230,8 @@ queue_size = 100000
             "missing": missing, "dropped": h.dropped_points, "bad": bad,
             "p50_ms": 1000 * (h.latency_p50_s or float("nan")),
             "p95_ms": 1000 * (h.latency_p95_s or float("nan")),
-            "rss_start": rss[0], "rss_max": max(rss), "rss_end": rss[-1]}  # fmt: skip
+            "rss_start": rss[0], "rss_max": max(rss), "rss_end": rss[-1],
+            "rss_series": " ".join(f"{x:.0f}" for x in rss[::10])}  # fmt: skip
 
 
 def main() -> None:
@@ -240,6 +241,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--secure", action="store_true",
                     help="add a collector run over Basic256Sha256 SignAndEncrypt")
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw asyncua run")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
     import logging
@@ -248,6 +250,8 @@ def main() -> None:
     results = {}
     runs: list[tuple[str, object, dict[str, str] | None]] = [
         ("raw asyncua", bench_raw, None), ("collector", bench_collector, None)]
+    if args.no_raw:
+        runs.pop(0)
     if args.secure:
         from historian.acquisition.pki import make_pki
 
@@ -274,6 +278,7 @@ def main() -> None:
         print(f"{name:<14} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
               f"{r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} {100 * r['cpu']:>6.0f} {rss:>22}")
     c = results["collector"]
+    print(f"collector RSS MB every 10 s: {c['rss_series']}")
     print(f"collector: dropped {c['dropped']}, non-Good points {c['bad']}; latency = source "
           "timestamp -> write acknowledged (readable via read()); CPU % of one core, client "
           "process only; missing = gaps in each variable's update counter")

@@ -170,6 +170,7 @@ class Collector:
         self._future: concurrent.futures.Future[None] | None = None
         self._store_retry_at = 0.0
         self._store_backoff = 0.5
+        self._last_drop_log = -1e9
 
     def __repr__(self) -> str:
         names = [s.name for s in self.sources]
@@ -237,8 +238,12 @@ class Collector:
             old = self._queue.popleft()
             self._queue_points -= len(old)
             self._record_drop(old.tags, old.t_ns)
-            logger.warning("collector queue full (%d points): dropped %d oldest points",
-                           self._capacity, len(old))  # fmt: skip
+            now = time.monotonic()
+            if now - self._last_drop_log >= 5.0:  # at most one warning per 5 s
+                self._last_drop_log = now
+                logger.warning("collector queue full (%d points): dropping the oldest points "
+                               "(%d dropped so far)", self._capacity,
+                               self._health.dropped_points)  # fmt: skip
         if self._wake is not None and (
             self._queue_points >= self.config.collector.batch_size or len(self._queue) == 1
         ):
