@@ -24,7 +24,7 @@ T0_NS = 1772366400_000_000_000
 def insecure_cfg(server: UaServer, **kw) -> OpcUaSourceConfig:
     points = tuple(OpcUaPoint(f"L1.{n}", server.node_id(n)) for n in server.names)
     base = dict(name="line1", url=server.url, security_policy="None", allow_insecure=True,
-                every_s=0.05, points=points)  # fmt: skip
+                every_s=0.05, reconnect_max_delay_s=1.0, points=points)  # fmt: skip
     base.update(kw)
     return OpcUaSourceConfig(**base)
 
