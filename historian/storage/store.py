@@ -140,6 +140,7 @@ class Store:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._wal_cache: dict[str, tuple[int, list[Points]]] = {}
+        self._wal_view: tuple[tuple, dict[str, list[TagSlice]]] | None = None
         self._qualifiers: dict[str, Any] = {}
         if mode == "w":
             self._become_writer()
@@ -486,25 +487,34 @@ class Store:
         raise StoreError(f"could not get a stable snapshot of {self.path!r}; the writer flushes too often")
 
     def _wal_points(self, wal_upto: int) -> dict[str, list[TagSlice]]:
-        """Points in WAL segments after ``wal_upto`` (another process's unflushed writes)."""
-        mem = MemTable()
-        live = set()
+        """Points in WAL segments after ``wal_upto`` (another process's unflushed writes).
+
+        Segments only grow until they are flushed and deleted, so a segment is re-read only when
+        its size changed, and the per-tag view is rebuilt only when some segment changed.
+        """
+        live: list[tuple[str, int]] = []
         for seg in list_segments(self._wal_dir):
-            if seg <= wal_upto:
-                continue
-            path = os.path.join(self._wal_dir, segment_name(seg))
-            live.add(path)
-            size = os.path.getsize(path)
+            if seg > wal_upto:
+                path = os.path.join(self._wal_dir, segment_name(seg))
+                live.append((path, os.path.getsize(path)))
+        key = tuple(live)
+        if self._wal_view is not None and self._wal_view[0] == key:
+            return self._wal_view[1]
+        mem = MemTable()
+        for path, size in live:
             cached = self._wal_cache.get(path)
             if cached is None or cached[0] != size:
                 cached = (size, list(read_segment(path)))
                 self._wal_cache[path] = cached
             for p in cached[1]:
                 mem.add(p)
+        paths = {p for p, _ in live}
         for path in list(self._wal_cache):
-            if path not in live:
+            if path not in paths:
                 del self._wal_cache[path]
-        return {tag: mem.read(tag, MIN_NS, MAX_NS) for tag in mem.tags()}
+        view = {tag: mem.read(tag, MIN_NS, MAX_NS) for tag in mem.tags()}
+        self._wal_view = (key, view)
+        return view
 
     def _series(
         self,
