@@ -602,7 +602,7 @@ class Qualifier:
         self._fstate[:] = 0.0
 
     def qualify(
-        self, t_ns: Any, values: Any, quality: Any = None, now_ns: int | None = None
+        self, t_ns: Any, values: Any, quality: Any = None, now_ns: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Qualify one batch; returns ``(quality_out uint32, reasons uint16)``.
 
@@ -611,11 +611,13 @@ class Qualifier:
         t_ns : array of int64 ns (or anything :func:`historian.model.to_ns_array` takes)
         values : array of float64
         quality : array of uint32 StatusCodes from the source, or None (all Good)
-        now_ns : int, optional
+        now_ns : int ns or any time :func:`historian.model.to_ns` takes, optional
             The current time for the future/past rules (default: the clock at the call).
         """
         t, v, q = _inputs(t_ns, values, quality)
-        return self._run(t, v, q, now_ns)
+        if now_ns is not None and not isinstance(now_ns, int | np.integer):
+            now_ns = to_ns(now_ns)  # strings, datetimes; ints are taken as they are
+        return self._run(t, v, q, None if now_ns is None else int(now_ns))
 
     def _run(
         self, t: np.ndarray, v: np.ndarray, q: np.ndarray, now: int | None
