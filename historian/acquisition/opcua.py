@@ -262,6 +262,7 @@ class OpcUaSource:
         self._resolved: list[_Resolved] = []
         self._unresolved: list[tuple[str, int]] = []
         self._warned_insecure = False
+        self._overflow_logged = -1e9
         self._last_polled: dict[str, tuple[int, float, int]] = {}
 
     def __repr__(self) -> str:
@@ -606,6 +607,8 @@ class OpcUaSource:
                 continue
             events = [ev]
             if queue is not None:
+                if queue.qsize() + 1 >= cfg.queue_size:  # full: asyncua dropped the oldest
+                    self._note_overflow()
                 while len(events) < _MAX_DRAIN:
                     try:
                         nxt = queue.get_nowait()
@@ -638,6 +641,16 @@ class OpcUaSource:
                 self._emit(emit, SampleBatch(
                     tags, np.array(ts, np.int64), np.array(vs, np.float64),
                     np.array(qs, np.uint32), self.name))  # fmt: skip
+
+    def _note_overflow(self) -> None:
+        extra = self._health.extra
+        extra["queue_full"] = extra.get("queue_full", 0) + 1
+        now = time.monotonic()
+        if now - self._overflow_logged >= 10.0:
+            self._overflow_logged = now
+            logger.warning("opcua %r: the notification queue (queue_size = %d) was full: the "
+                           "collector does not keep up and the oldest notifications are dropped",
+                           self.name, self.config.queue_size)  # fmt: skip
 
     async def _poll_loop(self, emit: Emit, stop: asyncio.Event) -> None:
         client = self._client
