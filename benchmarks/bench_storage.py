@@ -28,9 +28,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 sys.path.insert(0, os.path.dirname(__file__))
-import datagen  # noqa: E402
+import itertools
 
-import historian  # noqa: E402
+import datagen
+
+import historian
 
 HOUR = 3600 * 1_000_000_000
 DAY = 24 * HOUR
@@ -80,7 +82,9 @@ def bench_historian(root: str, table: pa.Table, chunk_tags: int, names: list[str
             h.define(n)
         codes = table.column("tag").combine_chunks().indices.to_numpy()
         bounds = np.searchsorted(codes, np.arange(0, len(names) + chunk_tags, chunk_tags))
-        chunks = [table.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        chunks = [
+            table.slice(a, b - a) for a, b in itertools.pairwise(bounds) if b > a
+        ]
         gc.collect()
         t0 = time.perf_counter()
         for c in chunks:
@@ -90,13 +94,17 @@ def bench_historian(root: str, table: pa.Table, chunk_tags: int, names: list[str
         h.compact(full=True)
         out["compact_s"] = time.perf_counter() - t0
     h = historian.open(path, mode="r")
-    out["bytes"] = h.info()["bytes"]  # the files of the current snapshot (replaced ones await vacuum)
+    out["bytes"] = h.info()[
+        "bytes"
+    ]  # the files of the current snapshot (replaced ones await vacuum)
     out["reader"] = h
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tags", type=int, default=1000)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--chunk-tags", type=int, default=50, help="tags per write_table call")
@@ -106,9 +114,11 @@ def main() -> None:
     names = datagen.tag_names(args.tags)
     n_points = args.tags * args.points
     root = tempfile.mkdtemp(prefix="bench-storage-")
-    rows = []
     try:
-        print(f"generating {args.tags} tags x {args.points} points (1 s polling with jitter) ...", flush=True)
+        print(
+            f"generating {args.tags} tags x {args.points} points (1 s polling with jitter) ...",
+            flush=True,
+        )
         table = make_table(names, datagen.polled, args.points)
         n_points = table.num_rows
 
@@ -117,11 +127,20 @@ def main() -> None:
         h = hres.pop("reader")
         # ---- pyarrow dataset, defaults
         pa_dir = os.path.join(root, "peer-pyarrow")
-        tday = table.append_column("day", pa.compute.cast(pa.compute.cast(table.column("time"), pa.timestamp("ns")), pa.date32()))
+        tday = table.append_column(
+            "day",
+            pa.compute.cast(pa.compute.cast(table.column("time"), pa.timestamp("ns")), pa.date32()),
+        )
         tday = tday.set_column(0, "tag", tday.column("tag").cast(pa.string()))
         t0 = time.perf_counter()
-        ds.write_dataset(tday, pa_dir, format="parquet", partitioning=["day"], partitioning_flavor="hive",
-                         existing_data_behavior="overwrite_or_ignore")
+        ds.write_dataset(
+            tday,
+            pa_dir,
+            format="parquet",
+            partitioning=["day"],
+            partitioning_flavor="hive",
+            existing_data_behavior="overwrite_or_ignore",
+        )
         pa_write = time.perf_counter() - t0
         pa_bytes = folder_bytes(pa_dir)
         # ---- DuckDB writer
@@ -132,7 +151,9 @@ def main() -> None:
         duck_dir = os.path.join(root, "peer-duckdb")
         con.register("src", tday)
         t0 = time.perf_counter()
-        con.execute(f"COPY (SELECT * FROM src ORDER BY tag, time) TO '{duck_dir}' (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd)")
+        con.execute(
+            f"COPY (SELECT * FROM src ORDER BY tag, time) TO '{duck_dir}' (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd)"
+        )
         duck_write = time.perf_counter() - t0
         duck_bytes = folder_bytes(duck_dir)
         con.unregister("src")
@@ -163,7 +184,9 @@ def main() -> None:
         dataset = ds.dataset(pa_dir, format="parquet", partitioning="hive")
 
         def pa_read(tag, a, b):  # type: ignore[no-untyped-def]
-            f = (ds.field("time") >= pa.scalar(a, pa.timestamp("ns", tz="UTC"))) & (ds.field("time") < pa.scalar(b, pa.timestamp("ns", tz="UTC")))
+            f = (ds.field("time") >= pa.scalar(a, pa.timestamp("ns", tz="UTC"))) & (
+                ds.field("time") < pa.scalar(b, pa.timestamp("ns", tz="UTC"))
+            )
             if tag is not None:
                 f = f & (ds.field("tag") == tag)
             return dataset.to_table(filter=f)
@@ -200,17 +223,29 @@ def main() -> None:
 
         # ---- print
         print()
-        print(f"## Storage: {args.tags:,} tags x {args.points:,} points = {n_points:,} points (1 s polled)")
+        print(
+            f"## Storage: {args.tags:,} tags x {args.points:,} points = {n_points:,} points (1 s polled)"
+        )
         print()
         print("| | write M points/s | bytes/point (polled) | bytes/point (RBE) |")
         print("|---|---:|---:|---:|")
-        print(f"| historian | {n_points / hres['write_s'] / 1e6:.1f} (+ full compaction {hres['compact_s']:.1f} s) | {hres['bytes'] / n_points:.3f} | {rbe_bytes / rbe_table.num_rows:.3f} |")
-        print(f"| pyarrow dataset (defaults) | {n_points / pa_write / 1e6:.1f} | {pa_bytes / n_points:.3f} | {rbe_pa_bytes / rbe_table.num_rows:.3f} |")
-        print(f"| DuckDB COPY (zstd) | {n_points / duck_write / 1e6:.1f} | {duck_bytes / n_points:.3f} | |")
+        print(
+            f"| historian | {n_points / hres['write_s'] / 1e6:.1f} (+ full compaction {hres['compact_s']:.1f} s) | {hres['bytes'] / n_points:.3f} | {rbe_bytes / rbe_table.num_rows:.3f} |"
+        )
+        print(
+            f"| pyarrow dataset (defaults) | {n_points / pa_write / 1e6:.1f} | {pa_bytes / n_points:.3f} | {rbe_pa_bytes / rbe_table.num_rows:.3f} |"
+        )
+        print(
+            f"| DuckDB COPY (zstd) | {n_points / duck_write / 1e6:.1f} | {duck_bytes / n_points:.3f} | |"
+        )
         if arctic:
-            print(f"| ArcticDB (LMDB) | {arctic['write_mpts']:.1f} | {arctic['bytes_per_point']:.3f} | |")
+            print(
+                f"| ArcticDB (LMDB) | {arctic['write_mpts']:.1f} | {arctic['bytes_per_point']:.3f} | |"
+            )
         print()
-        print("| warm read latency (median) | rows | historian | pyarrow dataset | DuckDB | historian vs best peer |")
+        print(
+            "| warm read latency (median) | rows | historian | pyarrow dataset | DuckDB | historian vs best peer |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
         for label, r in reads.items():
             peer = min(r["pyarrow"], r["duckdb"])
@@ -223,17 +258,31 @@ def main() -> None:
             for label, ms in arctic["reads_ms"].items():
                 print(f"| {label} | {ms:.2f} |")
         elif args.arcticdb_python is None:
-            print("\nArcticDB: skipped (pass --arcticdb-python /path/to/venv/bin/python with arcticdb installed)")
+            print(
+                "\nArcticDB: skipped (pass --arcticdb-python /path/to/venv/bin/python with arcticdb installed)"
+            )
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"points": n_points, "historian": {k: v for k, v in hres.items()}, "reads": reads,
-                           "pyarrow_bytes": pa_bytes, "duck_bytes": duck_bytes, "rbe_bytes": rbe_bytes,
-                           "rbe_points": rbe_table.num_rows, "arcticdb": arctic}, f, indent=1, default=float)
+                json.dump(
+                    {
+                        "points": n_points,
+                        "historian": {k: v for k, v in hres.items()},
+                        "reads": reads,
+                        "pyarrow_bytes": pa_bytes,
+                        "duck_bytes": duck_bytes,
+                        "rbe_bytes": rbe_bytes,
+                        "rbe_points": rbe_table.num_rows,
+                        "arcticdb": arctic,
+                    },
+                    f,
+                    indent=1,
+                    default=float,
+                )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-ARCTIC_SCRIPT = r'''
+ARCTIC_SCRIPT = r"""
 import json, os, sys, time, shutil
 import numpy as np, pandas as pd
 sys.path.insert(0, sys.argv[4])
@@ -269,15 +318,18 @@ reads = {
   "all tags x 1 hour": med(lambda: lib.read_batch(names, query_builder=None) if False else [lib.read(n, date_range=rng(T0 + 10*H, T0 + 11*H)).data for n in names], k=3),
 }
 print(json.dumps({"write_mpts": total / w / 1e6, "bytes_per_point": size / total, "reads_ms": reads}))
-'''
+"""
 
 
 def run_arcticdb(python: str, tags: int, points: int, root: str) -> dict | None:
     script = os.path.join(root, "arctic_bench.py")
     with open(script, "w") as f:
         f.write(ARCTIC_SCRIPT)
-    proc = subprocess.run([python, script, str(tags), str(points), root, os.path.dirname(os.path.abspath(__file__))],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [python, script, str(tags), str(points), root, os.path.dirname(os.path.abspath(__file__))],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         print("ArcticDB run failed:", proc.stderr[-2000:])
         return None

@@ -19,7 +19,7 @@
         ├── SourceConnectError   (ConnectionError)
         ├── SourceTimeoutError   (TimeoutError)
         ├── SourceProtocolError                garbage, exception responses, bad types
-        └── SourceSecurityError                insecure endpoint, untrusted certificate, login refused
+        └── SourceSecurityError                insecure endpoint, untrusted cert, login refused
 
 Examples
 --------

@@ -42,8 +42,10 @@ def test_doc_code_blocks_run(path, tmp_path, monkeypatch):
             continue
         try:
             exec(compile(code, f"{path.name}[block {i}]", "exec"), namespace)
-        except Exception as exc:  # noqa: BLE001 - report which block failed
-            raise AssertionError(f"{path.name} block {i} failed: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise AssertionError(
+                f"{path.name} block {i} failed: {type(exc).__name__}: {exc}"
+            ) from exc
     for obj in list(namespace.values()):
         close = getattr(obj, "close", None)
         if type(obj).__name__ == "Historian" and callable(close):

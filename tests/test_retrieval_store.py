@@ -13,25 +13,56 @@ from historian.query.retrieval import interpolated_for_tags, plot_for_tag
 
 S = 1_000_000_000
 T0 = 1_767_225_600_000_000_000
-STATS = ["twa", "mean", "min", "max", "count", "first", "last", "pct_good", "delta", "TimeAverage", "Total2"]
+STATS = [
+    "twa",
+    "mean",
+    "min",
+    "max",
+    "count",
+    "first",
+    "last",
+    "pct_good",
+    "delta",
+    "TimeAverage",
+    "Total2",
+]
 
 
 @st.composite
 def series(draw):
     n = draw(st.integers(0, 40))
-    t = np.array(sorted(set(draw(st.lists(st.integers(0, 200), min_size=n, max_size=n)))), dtype=np.int64)
-    v = np.array(draw(st.lists(st.floats(-100, 100), min_size=t.size, max_size=t.size)), dtype=np.float64)
+    t = np.array(
+        sorted(set(draw(st.lists(st.integers(0, 200), min_size=n, max_size=n)))), dtype=np.int64
+    )
+    v = np.array(
+        draw(st.lists(st.floats(-100, 100), min_size=t.size, max_size=t.size)), dtype=np.float64
+    )
     qual = np.array(
-        draw(st.lists(st.sampled_from([0, 0, 0, q.UNCERTAIN, q.BAD_SENSOR_FAILURE]), min_size=t.size, max_size=t.size)),
+        draw(
+            st.lists(
+                st.sampled_from([0, 0, 0, q.UNCERTAIN, q.BAD_SENSOR_FAILURE]),
+                min_size=t.size,
+                max_size=t.size,
+            )
+        ),
         dtype=np.uint32,
     )
     return T0 + t * S, np.round(v, 2), qual
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=series(), a=st.integers(-20, 220), width=st.integers(1, 100), every=st.integers(1, 60),
-       kind=st.sampled_from(["analog", "step"]))
-def test_store_level_calls_match_array_level_functions(tmp_path_factory, data, a, width, every, kind):
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=series(),
+    a=st.integers(-20, 220),
+    width=st.integers(1, 100),
+    every=st.integers(1, 60),
+    kind=st.sampled_from(["analog", "step"]),
+)
+def test_store_level_calls_match_array_level_functions(
+    tmp_path_factory, data, a, width, every, kind
+):
     t, v, qual = data
     start, end = T0 + a * S, T0 + (a + width) * S
     with historian.open(tmp_path_factory.mktemp("h"), flush_points=10**9) as h:
@@ -40,18 +71,35 @@ def test_store_level_calls_match_array_level_functions(tmp_path_factory, data, a
         h.flush()
         # NaN-free data: the store keeps quality as given.
         got = h.summary("A", start, end, every, stats=STATS)  # every: seconds
-        want = historian.summarize(t, v, qual, start=start, end=end, every=every, stats=STATS,
-                                   stepped=kind == "step", tag="A")
+        want = historian.summarize(
+            t,
+            v,
+            qual,
+            start=start,
+            end=end,
+            every=every,
+            stats=STATS,
+            stepped=kind == "step",
+            tag="A",
+        )
         assert got.drop(["value"]).equals(want.drop(["value"]))
         # Sums may round differently when the store passes fewer points outside the window.
         np.testing.assert_allclose(
             got.column("value").to_numpy(zero_copy_only=False),
-            want.column("value").to_numpy(zero_copy_only=False), rtol=1e-9, atol=1e-9,
+            want.column("value").to_numpy(zero_copy_only=False),
+            rtol=1e-9,
+            atol=1e-9,
         )
         assert got.column("value").is_null().equals(want.column("value").is_null())
         got_i = h.interpolated("A", start, end, every, quality=True)
-        want_i = interpolated_for_tags({"A": (t, v, qual)}, start_ns=start, end_ns=end, every_ns=every * S,
-                                       stepped_by_tag={"A": kind == "step"}, quality=True)
+        want_i = interpolated_for_tags(
+            {"A": (t, v, qual)},
+            start_ns=start,
+            end_ns=end,
+            every_ns=every * S,
+            stepped_by_tag={"A": kind == "step"},
+            quality=True,
+        )
         assert got_i.equals(want_i)
         got_p = h.plot("A", start, end, width=min(width, 50))
         want_p = plot_for_tag(t, v, qual, start_ns=start, end_ns=end, width=min(width, 50), tag="A")

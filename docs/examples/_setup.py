@@ -16,8 +16,14 @@ _temp = 60 + 0.4 * np.roll(_flow - 100, 120) + _rng.normal(0, 0.05, _t.size)
 for _path in ("demo.hist", "plant.hist"):
     with historian.open(_path) as _h:
         _h.define("FIC-101.PV", unit="m3/h", lo=0, hi=300, description="feed flow")
-        _h.define("TIC-101.PV", unit="degC", lo=0, hi=200, description="reactor temperature",
-                  rules={"range": {}})
+        _h.define(
+            "TIC-101.PV",
+            unit="degC",
+            lo=0,
+            hi=200,
+            description="reactor temperature",
+            rules={"range": {}},
+        )
         _h.define("XV-101.ST", kind="step", states={0: "closed", 1: "open"})
         _h.write("FIC-101.PV", _t, np.round(_flow, 2))
         _h.write("TIC-101.PV", _t, np.round(_temp, 2))

@@ -112,7 +112,9 @@ class Tag:
         object.__setattr__(self, "lo", _finite_or_none(self.lo, "lo"))
         object.__setattr__(self, "hi", _finite_or_none(self.hi, "hi"))
         if self.lo is not None and self.hi is not None and self.lo > self.hi:
-            raise InvalidArgumentError(f"lo ({self.lo}) is above hi ({self.hi}) for tag {self.name!r}")
+            raise InvalidArgumentError(
+                f"lo ({self.lo}) is above hi ({self.hi}) for tag {self.name!r}"
+            )
         object.__setattr__(self, "states", {int(k): str(v) for k, v in self.states.items()})
 
     @property

@@ -3,8 +3,8 @@
 Accepted inputs: ISO-8601 strings (``"2026-01-01T00:00:00Z"``, offsets allowed), relative strings
 (``"now"``, ``"now-1h"``, ``"now+30s"``), ``datetime`` (naive means UTC), ``date``, numpy
 ``datetime64``, pandas ``Timestamp``, and integers (nanoseconds). Durations (``every``) accept
-seconds as a number, ``timedelta``, numpy ``timedelta64`` or strings such as ``"1min"``, ``"500ms"``,
-``"1h30m"``.
+seconds as a number, ``timedelta``, numpy ``timedelta64`` or strings such as ``"1min"``,
+``"500ms"``, ``"1h30m"``.
 
 Examples
 --------
@@ -46,7 +46,9 @@ _UNIT_NS = {
     "days": 86400 * NS_PER_S,
     "w": 7 * 86400 * NS_PER_S,
 }
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|sec|s|min|m|hr|h|days|day|d|w)")
+_DURATION_PART = re.compile(
+    r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|sec|s|min|m|hr|h|days|day|d|w)"
+)
 _RELATIVE = re.compile(r"^\s*now\s*(?:([+-])\s*(.+))?$", re.IGNORECASE)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
@@ -62,7 +64,9 @@ def duration_ns(value: Any) -> int:
     Numbers are seconds; strings combine parts such as ``"1h30m"``, ``"500ms"``, ``"2d"``.
     """
     if isinstance(value, bool):
-        raise InvalidArgumentError(f"duration must be seconds, a timedelta or a string, not {value!r}")
+        raise InvalidArgumentError(
+            f"duration must be seconds, a timedelta or a string, not {value!r}"
+        )
     if isinstance(value, _dt.timedelta):
         ns = (value.days * 86400 + value.seconds) * NS_PER_S + value.microseconds * 1000
     elif isinstance(value, np.timedelta64):
@@ -70,14 +74,19 @@ def duration_ns(value: Any) -> int:
     elif isinstance(value, int | float | np.integer | np.floating):
         if not np.isfinite(value):
             raise InvalidArgumentError(f"duration must be finite, got {value!r}")
-        ns = round(float(value) * NS_PER_S) if isinstance(value, float | np.floating) else int(value) * NS_PER_S
+        ns = (
+            round(float(value) * NS_PER_S)
+            if isinstance(value, float | np.floating)
+            else int(value) * NS_PER_S
+        )
     elif isinstance(value, str):
         ns = _parse_duration_string(value)
     elif hasattr(value, "value") and type(value).__name__ == "Timedelta":  # pandas
         ns = int(value.value)
     else:
         raise InvalidArgumentError(
-            f"duration must be seconds, a timedelta or a string like '1min', not {type(value).__name__}"
+            "duration must be seconds, a timedelta or a string like '1min', "
+            f"not {type(value).__name__}"
         )
     if ns < 0:
         raise InvalidArgumentError(f"duration must not be negative, got {value!r}")
@@ -120,7 +129,9 @@ def to_ns(value: Any) -> int:
     Raises :class:`~historian.errors.InvalidTimeError` naming the accepted forms.
     """
     if isinstance(value, bool) or value is None:
-        raise InvalidTimeError(f"time must be a string, datetime, datetime64 or int ns, not {value!r}")
+        raise InvalidTimeError(
+            f"time must be a string, datetime, datetime64 or int ns, not {value!r}"
+        )
     if isinstance(value, int | np.integer):
         return _check_range(int(value), value)
     if isinstance(value, float | np.floating):
@@ -172,7 +183,11 @@ def _parse_time_string(text: str) -> int:
     # Sub-microsecond precision or forms datetime does not take: numpy parses ns.
     try:
         body, offset_ns = _split_offset(s)
-        if not np.datetime64("1677-09-22") <= np.datetime64(body, "D") <= np.datetime64("2262-04-10"):
+        if (
+            not np.datetime64("1677-09-22")
+            <= np.datetime64(body, "D")
+            <= np.datetime64("2262-04-10")
+        ):
             raise OverflowError
         ns = int(np.datetime64(body, "ns").astype(np.int64)) - offset_ns
     except OverflowError:
@@ -249,5 +264,7 @@ def to_ns_array(values: Any) -> np.ndarray:
     if arr.dtype.kind == "f":
         raise InvalidTimeError("times are floats; pass int nanoseconds, datetime64 or ISO strings")
     if arr.dtype.kind == "b":
-        raise InvalidTimeError("times are booleans; pass int nanoseconds, datetime64 or ISO strings")
+        raise InvalidTimeError(
+            "times are booleans; pass int nanoseconds, datetime64 or ISO strings"
+        )
     return np.fromiter((to_ns(v) for v in arr.tolist()), dtype=np.int64, count=len(arr))

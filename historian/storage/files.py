@@ -21,12 +21,15 @@ The value of a row is ``value_int / 10**decimals`` when ``value_int`` is not nul
 index (row range and time range of every tag, first/last time of every row group) so that a read
 decodes only the row groups it needs.
 
-Files are written under the store's ``tmp/`` folder (outside the table: no reader lists it), fsynced, then renamed into place; a
+Files are written under the store's ``tmp/`` folder (outside the table: no reader lists it),
+fsynced, then renamed into place; a
 file becomes part of the store only when a commit names it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import threading
@@ -105,7 +108,9 @@ def _time_unit(t_ns: np.ndarray) -> str:
     return "ns"
 
 
-def _scale_values(value: np.ndarray, run_bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scale_values(
+    value: np.ndarray, run_bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split values into (value_float_or_nan, value_int, decimals, int_valid) per tag run.
 
     Per tag run, the smallest number of decimals d <= 6 such that ``round(v*10**d)/10**d == v``
@@ -115,7 +120,7 @@ def _scale_values(value: np.ndarray, run_bounds: np.ndarray) -> tuple[np.ndarray
     as_int = np.zeros(n, dtype=np.int64)
     decimals = np.zeros(n, dtype=np.int8)
     int_valid = np.zeros(n, dtype=bool)
-    for lo, hi in zip(run_bounds[:-1], run_bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(run_bounds):
         v = value[lo:hi]
         ok = np.isfinite(v) & ~((v == 0) & np.signbit(v))
         vv = v[ok]
@@ -221,10 +226,8 @@ def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOpti
         if options.fsync:
             _fsync_dir(final_dir)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
         raise
     return WrittenFile(
         relpath=relpath,
@@ -272,7 +275,9 @@ class DataFile:
             raise CorruptDataError(f"cannot open data file {path}: {exc}") from exc
         raw = (self._pf.metadata.metadata or {}).get(INDEX_KEY)
         if raw is None:
-            raise CorruptDataError(f"{path} has no historian index; it is not a historian data file")
+            raise CorruptDataError(
+                f"{path} has no historian index; it is not a historian data file"
+            )
         idx = json.loads(raw)
         self.tags: list[str] = idx["tags"]
         self._tag_pos = {t: i for i, t in enumerate(self.tags)}
@@ -322,13 +327,21 @@ class DataFile:
                 ranges[tag] = r
         if not ranges:
             return {}
-        groups = sorted({g for lo, hi in ranges.values() for g in range(lo // self.rg_rows, (hi - 1) // self.rg_rows + 1)})
+        groups = sorted(
+            {
+                g
+                for lo, hi in ranges.values()
+                for g in range(lo // self.rg_rows, (hi - 1) // self.rg_rows + 1)
+            }
+        )
         columns = ["time", "value", "value_int", "decimals", "quality", "reasons"]
         if with_ingested:
             columns.append("ingested")
         indices = [self._col[c] for c in columns]
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
-            table = self._pf.reader.read_row_groups(groups, column_indices=indices, use_threads=len(groups) > 8)
+            table = self._pf.reader.read_row_groups(
+                groups, column_indices=indices, use_threads=len(groups) > 8
+            )
         cols = _decode(table)
         # Map file rows to positions in the concatenation of the chosen row groups.
         group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
@@ -336,10 +349,11 @@ class DataFile:
         for tag, (lo, hi) in ranges.items():
             g0 = lo // self.rg_rows
             base = group_pos[g0] - g0 * self.rg_rows
-            # Row groups of one tag range are consecutive in `groups` (all groups in between are chosen).
+            # A tag's row groups are consecutive in `groups` (every group in between is chosen).
             a, b = lo + base, hi + base
             t = cols["time"][a:b]
-            i0, i1 = np.searchsorted(t, start_ns, "left"), np.searchsorted(t, end_ns, "left")
+            i0 = int(np.searchsorted(t, start_ns, "left"))
+            i1 = int(np.searchsorted(t, end_ns, "left"))
             if i1 <= i0:
                 continue
             a, b = a + i0, a + i1
@@ -374,7 +388,9 @@ def _decode(table: pa.Table) -> dict[str, np.ndarray]:
         "reasons": table.column("reasons").to_numpy().astype(np.uint32),
     }
     if "ingested" in table.column_names:
-        out["ingested"] = np.asarray(table.column("ingested").to_numpy()).astype("datetime64[us]").view(np.int64)
+        out["ingested"] = (
+            np.asarray(table.column("ingested").to_numpy()).astype("datetime64[us]").view(np.int64)
+        )
     return out
 
 

@@ -22,14 +22,23 @@ def values_array(values: Any, n_expected: int | None = None) -> np.ndarray:
     mod = type(values).__module__
     if mod.startswith("pyarrow"):
         arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type)):
+        if not (
+            pa.types.is_floating(arr.type)
+            or pa.types.is_integer(arr.type)
+            or pa.types.is_boolean(arr.type)
+            or pa.types.is_null(arr.type)
+        ):
             raise InvalidDataError(f"values must be numbers, got Arrow type {arr.type}")
         out = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     elif mod.startswith("polars"):
         out = values_array(values.to_arrow())
     else:
         if mod.startswith("pandas"):
-            values = values.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype.kind in "biufcO" else values.to_numpy()
+            values = (
+                values.to_numpy(dtype=np.float64, na_value=np.nan)
+                if values.dtype.kind in "biufcO"
+                else values.to_numpy()
+            )
         arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
         if arr.ndim != 1:
             raise InvalidDataError(f"values must be 1-D, got shape {arr.shape}")
@@ -37,7 +46,9 @@ def values_array(values: Any, n_expected: int | None = None) -> np.ndarray:
             out = arr.astype(np.float64, copy=False)
         elif arr.dtype.kind == "O":
             try:
-                out = np.array([np.nan if v is None else _number(v) for v in arr.tolist()], dtype=np.float64)
+                out = np.array(
+                    [np.nan if v is None else _number(v) for v in arr.tolist()], dtype=np.float64
+                )
             except (TypeError, ValueError):
                 raise InvalidDataError(
                     "values must be numbers (float, int or bool; None for no value); "
@@ -49,7 +60,9 @@ def values_array(values: Any, n_expected: int | None = None) -> np.ndarray:
                 "convert strings with float(...) or store state codes with a state table"
             )
     if n_expected is not None and out.size != n_expected:
-        raise InvalidDataError(f"got {n_expected} times but {out.size} values; they must have the same length")
+        raise InvalidDataError(
+            f"got {n_expected} times but {out.size} values; they must have the same length"
+        )
     return np.ascontiguousarray(out)
 
 
@@ -61,7 +74,9 @@ def _number(v: Any) -> float:
 
 def _first_bad(arr: np.ndarray) -> Any:
     for v in arr.tolist():
-        if v is not None and (isinstance(v, str | bytes) or not isinstance(v, int | float | np.number)):
+        if v is not None and (
+            isinstance(v, str | bytes) or not isinstance(v, int | float | np.number)
+        ):
             return v
     return None
 
@@ -79,9 +94,13 @@ def quality_array(quality: Any, n: int) -> np.ndarray:
         quality = np.asarray(quality.to_numpy() if hasattr(quality, "to_numpy") else quality)
     arr = np.asarray(quality)
     if arr.ndim != 1 or arr.size != n:
-        raise InvalidDataError(f"quality must be None, one StatusCode, or {n} StatusCodes; got shape {arr.shape}")
+        raise InvalidDataError(
+            f"quality must be None, one StatusCode, or {n} StatusCodes; got shape {arr.shape}"
+        )
     if arr.dtype.kind not in "iu":
-        raise InvalidDataError(f"quality must be integer OPC UA StatusCodes (uint32), got dtype {arr.dtype}")
+        raise InvalidDataError(
+            f"quality must be integer OPC UA StatusCodes (uint32), got dtype {arr.dtype}"
+        )
     if arr.size and (arr.min() < 0 or arr.max() > _QUALITY_MAX):
         raise InvalidDataError("quality values must fit in uint32 (OPC UA StatusCodes)")
     return arr.astype(np.uint32)
@@ -104,7 +123,7 @@ def mark_nonfinite(values: np.ndarray, quality: np.ndarray) -> np.ndarray:
 
 
 def last_per_time(t: np.ndarray) -> np.ndarray | None:
-    """Indices that sort ``t`` keeping the last of equal times, or None if already strictly sorted."""
+    """Indices sorting ``t`` that keep the last of equal times; None if already strictly sorted."""
     if t.size < 2 or bool(np.all(t[1:] > t[:-1])):
         return None
     order = np.argsort(t, kind="stable")
@@ -140,7 +159,11 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         )
     tag_col = table.column("tag")
     value_type = tag_col.type.value_type if pa.types.is_dictionary(tag_col.type) else tag_col.type
-    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type) or pa.types.is_string_view(value_type)):
+    if not (
+        pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+        or pa.types.is_string_view(value_type)
+    ):
         raise InvalidDataError(f"column 'tag' must hold strings, got {tag_col.type}")
     if tag_col.null_count:
         raise InvalidDataError("column 'tag' has nulls; every row needs a tag")
@@ -149,5 +172,7 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     names, codes = encode_tags(tag_col)
     times = to_ns_array(table.column("time"))
     values = values_array(table.column("value"), len(codes))
-    qual = quality_array(table.column("quality") if "quality" in table.column_names else None, len(codes))
+    qual = quality_array(
+        table.column("quality") if "quality" in table.column_names else None, len(codes)
+    )
     return names, codes, times, values, qual

@@ -40,7 +40,8 @@ class WriterLock:
             raise StoreLockedError(
                 f"the store {os.path.dirname(self.path)!r} is being written by another process "
                 f"({holder}); only one writer at a time. Open it read-only with "
-                "historian.open(path, mode='r') to read while it is written, or stop the other writer."
+                "historian.open(path, mode='r') to read while it is written, "
+                "or stop the other writer."
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}\n".encode())

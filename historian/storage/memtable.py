@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -23,6 +24,7 @@ class MemTable:
 
     def add(self, points: Points) -> None:
         codes = points.codes
+        groups: list[tuple[str, slice | np.ndarray]]
         if len(points.names) == 1:
             groups = [(str(points.names[0]), slice(None))]
         else:
@@ -32,7 +34,7 @@ class MemTable:
             bounds = np.concatenate([[0], cut, [len(order)]])
             groups = [
                 (str(points.names[sorted_codes[a]]), order[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                for a, b in itertools.pairwise(bounds)
             ]
         with self._lock:
             for tag, sel in groups:
@@ -82,8 +84,15 @@ def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:
         ordered.append(s)
     allp = concat(ordered)
     codes = np.repeat(np.arange(len(names), dtype=np.int32), [len(s.time) for s in ordered])
-    return Points(np.array(names, dtype=object), codes, allp.time, allp.value, allp.quality,
-                  allp.reasons, allp.ingested)
+    return Points(
+        np.array(names, dtype=object),
+        codes,
+        allp.time,
+        allp.value,
+        allp.quality,
+        allp.reasons,
+        allp.ingested,
+    )
 
 
 def _take(s: TagSlice, sel: np.ndarray) -> TagSlice:

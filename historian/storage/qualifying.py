@@ -49,7 +49,9 @@ def qualify_points(
         if not tag.rules:
             continue
         rows = slice(None) if single else np.flatnonzero(points.codes == code)
-        q, r = qualifier_for(cache, tag).qualify(points.time[rows], points.value[rows], quality[rows])
+        q, r = qualifier_for(cache, tag).qualify(
+            points.time[rows], points.value[rows], quality[rows]
+        )
         quality[rows] = q
         reasons[rows] = r
     return quality, reasons

@@ -21,6 +21,7 @@ that for a repeated (tag, time) the last write wins.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -150,7 +151,9 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreClosedError(f"the store {self.path!r} is closed; open it again with historian.open()")
+            raise StoreClosedError(
+                f"the store {self.path!r} is closed; open it again with historian.open()"
+            )
 
     @property
     def writable(self) -> bool:
@@ -163,7 +166,8 @@ class Store:
             return
         if self.mode == "r":
             raise ReadOnlyStoreError(
-                f"the store {self.path!r} was opened read-only (mode='r'); open it with mode='auto' or 'w' to write"
+                f"the store {self.path!r} was opened read-only (mode='r'); "
+                "open it with mode='auto' or 'w' to write"
             )
         self._lock.acquire()
         try:
@@ -173,7 +177,9 @@ class Store:
         except BaseException:
             self._lock.release()
             raise
-        self._flusher = threading.Thread(target=self._flush_loop, name="historian-flusher", daemon=True)
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="historian-flusher", daemon=True
+        )
         self._flusher.start()
 
     def _recover(self) -> None:
@@ -194,7 +200,11 @@ class Store:
         next_id = max([snap.wal_upto, *segments]) + 1
         self._wal = WalWriter(self._wal_dir, next_id, fsync=self._fsync)
         if replayed:
-            log.info("recovered %d acknowledged points from the write-ahead log of %s", replayed, self.path)
+            log.info(
+                "recovered %d acknowledged points from the write-ahead log of %s",
+                replayed,
+                self.path,
+            )
             self.flush()
 
     def close(self) -> None:
@@ -225,7 +235,10 @@ class Store:
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
             if not self._closed and self._lock.held:
-                log.warning("store %s was not closed; closing it (use `with historian.open(...)`)", self.path)
+                log.warning(
+                    "store %s was not closed; closing it (use `with historian.open(...)`)",
+                    self.path,
+                )
                 self.close()
         except Exception:
             pass
@@ -321,7 +334,9 @@ class Store:
         if isinstance(tag, str):
             validate_tag_name(tag)
         else:
-            raise InvalidDataError(f"tag must be a str, not {type(tag).__name__}; use write_table for many tags")
+            raise InvalidDataError(
+                f"tag must be a str, not {type(tag).__name__}; use write_table for many tags"
+            )
         self._catalog.get(tag)
         t = to_ns_array(times)
         v = ingest.values_array(values, t.size)
@@ -353,8 +368,8 @@ class Store:
                 unknown.append(name)
         if unknown:
             raise TagNotFoundError(
-                f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them first "
-                "with h.define(name, ...); nothing was written"
+                f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them "
+                "first with h.define(name, ...); nothing was written"
             )
         n = t.size
         points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
@@ -407,7 +422,11 @@ class Store:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
-            return list(pool.map(lambda p: write_file(self._table_dir, self._tmp_dir, p, self._options), parts))
+            return list(
+                pool.map(
+                    lambda p: write_file(self._table_dir, self._tmp_dir, p, self._options), parts
+                )
+            )
 
     def _write_files_now(self, points: Points) -> None:
         """Bulk path: sorted files per day, one commit; durable when it returns."""
@@ -465,7 +484,9 @@ class Store:
                     log.exception("background flush of %s failed; will retry", self.path)
 
     # ------------------------------------------------------------------ reading
-    def _snapshot_and_pending(self) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
+    def _snapshot_and_pending(
+        self,
+    ) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
         """A committed snapshot plus the not-yet-flushed points consistent with it."""
         if self._lock.held:
             with self._ingest_lock:
@@ -484,7 +505,9 @@ class Store:
                 continue  # a segment was flushed and removed meanwhile: take a newer snapshot
             if self._log.snapshot().version == snap.version:
                 return snap, pending
-        raise StoreError(f"could not get a stable snapshot of {self.path!r}; the writer flushes too often")
+        raise StoreError(
+            f"could not get a stable snapshot of {self.path!r}; the writer flushes too often"
+        )
 
     def _wal_points(self, wal_upto: int) -> dict[str, list[TagSlice]]:
         """Points in WAL segments after ``wal_upto`` (another process's unflushed writes).
@@ -535,7 +558,15 @@ class Store:
                 for c in pending.get(tag, ()):
                     keep = (c.time >= start_ns) & (c.time < end_ns)
                     if keep.any():
-                        parts[tag].append(TagSlice(c.time[keep], c.value[keep], c.quality[keep], c.reasons[keep], c.ingested[keep]))
+                        parts[tag].append(
+                            TagSlice(
+                                c.time[keep],
+                                c.value[keep],
+                                c.quality[keep],
+                                c.reasons[keep],
+                                c.ingested[keep],
+                            )
+                        )
         if snap is not None:
             opened = []
             for i in snap.select(start_ns, end_ns, list(tags)):
@@ -558,7 +589,9 @@ class Store:
                 if not wanted:
                     continue
                 need_ingested = as_of_us is not None or any(sources[t] > 1 for t in wanted)
-                for tag, sl in f.read(wanted, start_ns, end_ns, with_ingested=need_ingested).items():
+                for tag, sl in f.read(
+                    wanted, start_ns, end_ns, with_ingested=need_ingested
+                ).items():
                     parts[tag].append(sl)
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
 
@@ -577,7 +610,7 @@ class Store:
         after: dict[str, list[TagSlice]] = {t: [] for t in tags}
         for side, parts in (("before", before), ("after", after)):
             todo = list(tags)
-            reach = HOUR_NS
+            reach: int | None = HOUR_NS
             edge = start_ns if side == "before" else end_ns
             covered = edge
             while todo:
@@ -592,10 +625,26 @@ class Store:
                 still = []
                 for tag in todo:
                     sl = got[tag]
-                    good = np.flatnonzero(q.good_mask(sl.quality)) if sl is not None else np.zeros(0, int)
+                    good = (
+                        np.flatnonzero(q.good_mask(sl.quality))
+                        if sl is not None
+                        else np.zeros(0, int)
+                    )
                     if sl is not None and good.size:
-                        cut = slice(int(good[-1]), None) if side == "before" else slice(0, int(good[0]) + 1)
-                        parts[tag].append(TagSlice(sl.time[cut], sl.value[cut], sl.quality[cut], sl.reasons[cut], sl.ingested[cut]))
+                        cut = (
+                            slice(int(good[-1]), None)
+                            if side == "before"
+                            else slice(0, int(good[0]) + 1)
+                        )
+                        parts[tag].append(
+                            TagSlice(
+                                sl.time[cut],
+                                sl.value[cut],
+                                sl.quality[cut],
+                                sl.reasons[cut],
+                                sl.ingested[cut],
+                            )
+                        )
                     else:
                         if sl is not None:
                             parts[tag].append(sl)
@@ -606,7 +655,8 @@ class Store:
         out: dict[str, TagSlice | None] = {}
         for tag in tags:
             pieces = sorted(before[tag], key=lambda s: int(s.time[0]))
-            pieces += [inside[tag]] if inside[tag] is not None else []
+            mid = inside[tag]
+            pieces += [mid] if mid is not None else []
             pieces += sorted(after[tag], key=lambda s: int(s.time[0]))
             out[tag] = concat(pieces) if pieces else None
         return out
@@ -631,10 +681,16 @@ class Store:
         else:
             by_tag = pending
         names = sorted(t for t, sl in by_tag.items() if sl)
-        pts = points_from_slices(names, [concat(by_tag[t]) for t in names]) if names else Points.empty()
+        pts = (
+            points_from_slices(names, [concat(by_tag[t]) for t in names])
+            if names
+            else Points.empty()
+        )
         table = pa.table(
             {
-                "tag": pa.DictionaryArray.from_arrays(pa.array(pts.codes, pa.int32()), pa.array(pts.names, pa.string())).cast(pa.string()),
+                "tag": pa.DictionaryArray.from_arrays(
+                    pa.array(pts.codes, pa.int32()), pa.array(pts.names, pa.string())
+                ).cast(pa.string()),
                 "time": pa.array(pts.time, TIME_TYPE),
                 "value": pa.array(pts.value, pa.float64()),
                 "quality": pa.array(pts.quality.astype(np.int64), pa.int64()),
@@ -738,7 +794,9 @@ class Store:
             from historian.kernels.qualify import Qualifier
 
             qual = Qualifier.for_tag(tag)
-            new_q, new_r = qualify_history(s.time, s.value, source_q, rules=qual.rules, now_ns=now_value)
+            new_q, new_r = qualify_history(
+                s.time, s.value, source_q, rules=qual.rules, now_ns=now_value
+            )
             new_q = ingest.mark_nonfinite(s.value, new_q.astype(np.uint32))
             new_r = new_r.astype(np.uint32)
             previous.append(s.quality)
@@ -751,7 +809,9 @@ class Store:
             self._become_writer()
             for name, s, new_q, new_r, sel in changed_points:
                 n = sel.size
-                pts = Points.of_tag(name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64))
+                pts = Points.of_tag(
+                    name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64)
+                )
                 self._ingest(pts, qualified=True)
         table = _points_table(sorted(out), out, True)
         prev = np.concatenate(previous) if previous else np.zeros(0, np.uint32)
@@ -774,14 +834,16 @@ class Store:
         if due:
             self.compact(days=due)
 
-    def compact(self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False) -> int:
+    def compact(
+        self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False
+    ) -> int:
         """Merge small files per day and resolve duplicates; safe while readers run.
 
-        A day with at least two files below ``compact_rows`` rows (any two files with ``full=True``)
-        is rewritten: all its files merged into files of about ``part_rows`` rows, each holding a
-        range of tags, so that one tag's day lives in one file. Superseded values younger than ``history`` are kept for
-        ``read(as_of=...)``. Replaced files stay on disk for a grace period, so readers of older
-        snapshots keep working. Returns the number of files replaced.
+        A day with at least two files below ``compact_rows`` rows (any two with ``full=True``) is
+        rewritten: all its files merged into files of about ``part_rows`` rows, each holding a
+        range of tags, so that one tag's day lives in one file. Superseded values younger than
+        ``history`` are kept for ``read(as_of=...)``. Replaced files stay on disk for a grace
+        period, so readers of older snapshots keep working. Returns the number of files replaced.
 
         Examples
         --------
@@ -804,7 +866,8 @@ class Store:
                 by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
             small = self._small_files(snap)
             wanted = [
-                d for d in (sorted(by_day) if days is None else days)
+                d
+                for d in (sorted(by_day) if days is None else days)
                 if len(small.get(d, ())) >= 2 or (full and len(by_day.get(d, ())) >= 2)
             ]
             for day in _progress(wanted, progress, "compacting"):
@@ -833,9 +896,13 @@ class Store:
             batches[-1].append(tag)
             acc += rows_per_tag[tag]
 
-        def rewrite(tags: list[str]):  # type: ignore[no-untyped-def]
+        def rewrite(tags: list[str]) -> Any:
             points = self._merge_tags(opened, tags)
-            return write_file(self._table_dir, self._tmp_dir, points, self._options) if len(points) else None
+            return (
+                write_file(self._table_dir, self._tmp_dir, points, self._options)
+                if len(points)
+                else None
+            )
 
         from concurrent.futures import ThreadPoolExecutor
 
@@ -855,7 +922,13 @@ class Store:
             t = s.time
             if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
                 order = np.lexsort((s.ingested, s.time))
-                s = TagSlice(s.time[order], s.value[order], s.quality[order], s.reasons[order], s.ingested[order])
+                s = TagSlice(
+                    s.time[order],
+                    s.value[order],
+                    s.quality[order],
+                    s.reasons[order],
+                    s.ingested[order],
+                )
                 t = s.time
                 # Keep the last version of each time, and older versions still inside the history
                 # window (superseded after the horizon), for as-of reads; drop exact copies.
@@ -866,7 +939,9 @@ class Store:
                 exact_dup = np.zeros(t.size, dtype=bool)
                 exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
                 keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
-                s = TagSlice(t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep])
+                s = TagSlice(
+                    t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]
+                )
             parts.append(s)
         return points_from_slices(names, parts)
 
@@ -878,7 +953,11 @@ class Store:
             log.exception("vacuum of %s failed; replaced files stay on disk for now", self.path)
             return
         if removed:
-            log.info("vacuum removed %d replaced file(s) older than %d h", len(removed), self._grace_hours)
+            log.info(
+                "vacuum removed %d replaced file(s) older than %d h",
+                len(removed),
+                self._grace_hours,
+            )
 
     def retain(self, older_than: Any) -> int:
         """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
@@ -889,9 +968,11 @@ class Store:
         self._check_open()
         self._become_writer()
         assert self._log is not None
-        if isinstance(older_than, str) and not older_than.strip().lower().startswith("now") and _looks_like_duration(older_than):
-            cutoff = now_ns() - duration_ns(older_than)
-        elif hasattr(older_than, "total_seconds"):
+        if (
+            isinstance(older_than, str)
+            and not older_than.strip().lower().startswith("now")
+            and _looks_like_duration(older_than)
+        ) or hasattr(older_than, "total_seconds"):
             cutoff = now_ns() - duration_ns(older_than)
         else:
             cutoff = to_ns(older_than)
@@ -915,7 +996,9 @@ class Store:
                 if kept:
                     names = sorted(slices)
                     points = points_from_slices(names, [slices[n] for n in names])
-                    written.append(write_file(self._table_dir, self._tmp_dir, points, self._options))
+                    written.append(
+                        write_file(self._table_dir, self._tmp_dir, points, self._options)
+                    )
                 remove.append(rel)
             if remove:
                 self._log.commit(written, remove, operation="retain")
@@ -926,13 +1009,15 @@ class Store:
     def info(self) -> dict[str, Any]:
         """Path, tags, points, files, bytes on disk, time span, pending points."""
         snap, pending = self._snapshot_and_pending()
-        n_pending = sum(len(m) for m in pending) if isinstance(pending, list) else sum(
-            len(c.time) for cs in pending.values() for c in cs
+        n_pending = (
+            sum(len(m) for m in pending)
+            if isinstance(pending, list)
+            else sum(len(c.time) for cs in pending.values() for c in cs)
         )
         files = 0 if snap is None else len(snap.paths)
         size = 0 if snap is None else int(snap.sizes.sum())
         rows = 0 if snap is None else int(snap.rows.sum())
-        span = (None, None)
+        span: tuple[int | None, int | None] = (None, None)
         if snap is not None and files:
             span = (int(snap.tmin.min()), int(snap.tmax.max()))
         return {
@@ -990,11 +1075,13 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         at = np.searchsorted(tag_starts, np.arange(part_rows, n, part_rows))
         cuts = np.unique(tag_starts[at[at < tag_starts.size]])
         bounds = [0, *cuts.tolist(), n]
-        parts.extend(p.take(slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a)
+        parts.extend(
+            p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a
+        )
     return parts
 
 
-def _progress(items: list, enabled: bool, desc: str):  # type: ignore[no-untyped-def]
+def _progress(items: list, enabled: bool, desc: str) -> Any:
     if not enabled:
         return items
     from tqdm.auto import tqdm
@@ -1002,11 +1089,17 @@ def _progress(items: list, enabled: bool, desc: str):  # type: ignore[no-untyped
     return tqdm(items, desc=desc)
 
 
-def _points_table(names: list[str], series: dict[str, TagSlice | None], with_reasons: bool) -> pa.Table:
+def _points_table(
+    names: list[str], series: dict[str, TagSlice | None], with_reasons: bool
+) -> pa.Table:
     present = [(n, series[n]) for n in names if series.get(n) is not None]
     counts = np.array([len(s.time) for _, s in present], dtype=np.int64)  # type: ignore[union-attr]
     if not present:
-        schema = POINTS_SCHEMA.append(pa.field("reasons", pa.uint32())) if with_reasons else POINTS_SCHEMA
+        schema = (
+            POINTS_SCHEMA.append(pa.field("reasons", pa.uint32()))
+            if with_reasons
+            else POINTS_SCHEMA
+        )
         return schema.empty_table()
     tag_col = _repeated_strings([n for n, _ in present], counts)
     t = np.concatenate([s.time for _, s in present])  # type: ignore[union-attr]
@@ -1033,8 +1126,14 @@ def _repeated_strings(names: list[str], counts: np.ndarray) -> pa.Array:
     np.cumsum(lengths, out=offsets[1:])
     data = b"".join(b * int(c) for b, c in zip(encoded, counts.tolist(), strict=True))
     if offsets[-1] < 2**31:
-        return pa.Array.from_buffers(pa.string(), lengths.size, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
-    return pa.Array.from_buffers(pa.large_string(), lengths.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]).cast(pa.string())
+        return pa.Array.from_buffers(
+            pa.string(),
+            lengths.size,
+            [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+        )
+    return pa.Array.from_buffers(
+        pa.large_string(), lengths.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    ).cast(pa.string())
 
 
 def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:

@@ -75,7 +75,9 @@ class CommitLog:
         log_dir = os.path.join(table_dir, "_delta_log")
         if not os.path.isdir(log_dir) or not os.listdir(log_dir):
             if not create:
-                raise StoreError(f"{table_dir} holds no historian table yet; open it for writing first")
+                raise StoreError(
+                    f"{table_dir} holds no historian table yet; open it for writing first"
+                )
             os.makedirs(table_dir, exist_ok=True)
             DeltaTable.create(
                 table_dir,
@@ -108,7 +110,17 @@ class CommitLog:
         n = actions.num_rows
         if n == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return Snapshot(version, -1 if wal_upto is None else wal_upto, [], empty, empty, empty, empty, [], [])
+            return Snapshot(
+                version,
+                -1 if wal_upto is None else wal_upto,
+                [],
+                empty,
+                empty,
+                empty,
+                empty,
+                [],
+                [],
+            )
 
         def ns(col: str, fallback: int) -> np.ndarray:
             if col not in actions.column_names:
@@ -141,20 +153,32 @@ class CommitLog:
         wal_upto: int | None = None,
         operation: str = "write",
     ) -> int:
-        """Atomically publish ``added`` files and retire ``removed`` ones; return the new version."""
+        """Atomically publish ``added`` files and retire ``removed`` ones; returns the version."""
         from deltalake.transaction import AddAction, CommitProperties, RemoveAction, Transaction
 
         actions: list = []
         for f in added:
             full = os.path.realpath(os.path.join(self.dir, f.relpath))
             if os.path.isabs(f.relpath) or not full.startswith(os.path.realpath(self.dir) + os.sep):
-                raise StoreError(f"refusing to commit {f.relpath!r}: not a relative path inside the table")
+                raise StoreError(
+                    f"refusing to commit {f.relpath!r}: not a relative path inside the table"
+                )
             if not os.path.isfile(full) or os.path.getsize(full) != f.size:
-                raise CorruptDataError(f"refusing to commit {f.relpath!r}: file missing or size changed")
+                raise CorruptDataError(
+                    f"refusing to commit {f.relpath!r}: file missing or size changed"
+                )
             stats = {
                 "numRecords": f.rows,
-                "minValues": {"tag": f.tag_min, "time": _iso(f.time_min_ns), "ingested": _iso(f.ingested_min_us * 1000)},
-                "maxValues": {"tag": f.tag_max, "time": _iso(f.time_max_ns, up=True), "ingested": _iso(f.ingested_max_us * 1000)},
+                "minValues": {
+                    "tag": f.tag_min,
+                    "time": _iso(f.time_min_ns),
+                    "ingested": _iso(f.ingested_min_us * 1000),
+                },
+                "maxValues": {
+                    "tag": f.tag_max,
+                    "time": _iso(f.time_max_ns, up=True),
+                    "ingested": _iso(f.ingested_max_us * 1000),
+                },
                 "nullCount": {"tag": 0, "time": 0},
             }
             actions.append(
@@ -185,12 +209,17 @@ class CommitLog:
             )
         props = CommitProperties(
             custom_metadata={"historian.operation": operation},
-            app_transactions=[Transaction(app_id=WAL_APP_ID, version=wal_upto)] if wal_upto is not None else None,
+            app_transactions=[Transaction(app_id=WAL_APP_ID, version=wal_upto)]
+            if wal_upto is not None
+            else None,
         )
         with self._lock:
             self._dt.update_incremental()
             self._dt.create_write_transaction(
-                actions, mode="append", schema=TABLE_SCHEMA, partition_by=PARTITION_COLUMNS,
+                actions,
+                mode="append",
+                schema=TABLE_SCHEMA,
+                partition_by=PARTITION_COLUMNS,
                 commit_properties=props,
             )
             self._dt.update_incremental()  # a DeltaTable does not advance after its own commit
@@ -198,10 +227,13 @@ class CommitLog:
             return self._snapshot.version
 
     def vacuum(self, retention_hours: int) -> list[str]:
-        """Delete files retired more than ``retention_hours`` ago (readers of older snapshots are safe)."""
+        """Delete files retired more than ``retention_hours`` ago (older readers stay safe)."""
         with self._lock:
             return list(
                 self._dt.vacuum(
-                    retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True
+                    retention_hours=retention_hours,
+                    dry_run=False,
+                    enforce_retention_duration=False,
+                    full=True,
                 )
             )

@@ -69,20 +69,48 @@ class Points:
         return self.names[self.codes]
 
     @classmethod
-    def of_tag(cls, name: str, time: np.ndarray, value: np.ndarray, quality: np.ndarray,
-               reasons: np.ndarray, ingested: np.ndarray) -> Points:
-        return cls(np.array([name], dtype=object), np.zeros(len(time), np.int32), time, value,
-                   quality, reasons, ingested)
+    def of_tag(
+        cls,
+        name: str,
+        time: np.ndarray,
+        value: np.ndarray,
+        quality: np.ndarray,
+        reasons: np.ndarray,
+        ingested: np.ndarray,
+    ) -> Points:
+        return cls(
+            np.array([name], dtype=object),
+            np.zeros(len(time), np.int32),
+            time,
+            value,
+            quality,
+            reasons,
+            ingested,
+        )
 
     @classmethod
     def empty(cls) -> Points:
         e = np.zeros(0)
-        return cls(np.zeros(0, object), e.astype(np.int32), e.astype(np.int64), e,
-                   e.astype(np.uint32), e.astype(np.uint32), e.astype(np.int64))
+        return cls(
+            np.zeros(0, object),
+            e.astype(np.int32),
+            e.astype(np.int64),
+            e,
+            e.astype(np.uint32),
+            e.astype(np.uint32),
+            e.astype(np.int64),
+        )
 
     def take(self, sel: np.ndarray | slice) -> Points:
-        return Points(self.names, self.codes[sel], self.time[sel], self.value[sel],
-                      self.quality[sel], self.reasons[sel], self.ingested[sel])
+        return Points(
+            self.names,
+            self.codes[sel],
+            self.time[sel],
+            self.value[sel],
+            self.quality[sel],
+            self.reasons[sel],
+            self.ingested[sel],
+        )
 
     def is_sorted(self) -> bool:
         """True when already sorted by (tag, time) with no repeated (tag, time)."""
@@ -99,7 +127,9 @@ class Points:
         return self.take(order)
 
     def to_batch(self) -> pa.RecordBatch:
-        tags = pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32()), pa.array(self.names, pa.string()))
+        tags = pa.DictionaryArray.from_arrays(
+            pa.array(self.codes, pa.int32()), pa.array(self.names, pa.string())
+        )
         return pa.record_batch(
             [
                 tags.cast(pa.string()),
@@ -118,8 +148,15 @@ class Points:
             return np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype=dtype)
 
         names, codes = encode_tags(batch.column(0))
-        return cls(names, codes, col(1, np.int64), col(2, np.float64), col(3, np.uint32),
-                   col(4, np.uint32), col(5, np.int64))
+        return cls(
+            names,
+            codes,
+            col(1, np.int64),
+            col(2, np.float64),
+            col(3, np.uint32),
+            col(4, np.uint32),
+            col(5, np.int64),
+        )
 
 
 def encode_tags(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,9 +167,13 @@ def encode_tags(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
         column = column.combine_chunks()
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
-    names = np.asarray(column.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    names = np.asarray(
+        column.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object
+    )
     codes = np.asarray(column.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
-    order = np.argsort(names.astype(str), kind="stable") if len(names) > 1 else np.arange(len(names))
+    order = (
+        np.argsort(names.astype(str), kind="stable") if len(names) > 1 else np.arange(len(names))
+    )
     if len(names) > 1 and not np.array_equal(order, np.arange(len(names))):
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
@@ -205,8 +246,8 @@ def read_segment(path: str) -> Iterator[Points]:
                 log.warning("WAL segment %s: last batch fails its CRC; ignoring it", path)
                 return
             raise CorruptDataError(
-                f"WAL segment {path} has a batch that fails its CRC32 check followed by valid data; "
-                "the segment was corrupted on disk. Move it aside to open the store."
+                f"WAL segment {path} has a batch that fails its CRC32 check followed by valid "
+                "data; the segment was corrupted on disk. Move it aside to open the store."
             )
         yield Points.from_batch(batch)
 
@@ -271,8 +312,8 @@ class WalWriter:
             except OSError as exc:
                 # As PostgreSQL does since "fsyncgate": a failed fsync is not retried.
                 raise StoreError(
-                    f"fsync of the write-ahead log failed ({exc.strerror or exc}); the write was not "
-                    "acknowledged. Check the disk, then reopen the store."
+                    f"fsync of the write-ahead log failed ({exc.strerror or exc}); the write was "
+                    "not acknowledged. Check the disk, then reopen the store."
                 ) from exc
             self._synced = max(self._synced, target)
 

@@ -24,8 +24,13 @@ def value(tag_no: int, idx: np.ndarray) -> np.ndarray:
 def main() -> None:
     path, seed = sys.argv[1], int(sys.argv[2])
     rng = np.random.default_rng(seed)
-    h = historian.open(path, flush_points=int(rng.integers(200, 3000)), flush_seconds=0.2,
-                       auto_compact_files=int(rng.integers(3, 6)), bulk_points=2000)
+    h = historian.open(
+        path,
+        flush_points=int(rng.integers(200, 3000)),
+        flush_seconds=0.2,
+        auto_compact_files=int(rng.integers(3, 6)),
+        bulk_points=2000,
+    )
     for tag in TAGS:
         h.define(tag)
     print("ready", flush=True)

@@ -68,7 +68,9 @@ def _check_store(path: str, acked: dict[str, set[int]]) -> None:
             idx = (times - T0) // 1_000_000_000
             assert len(np.unique(idx)) == len(idx), f"{tag}: a point appears twice"
             missing = acked[tag] - set(idx.tolist())
-            assert not missing, f"{tag}: {len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
+            assert not missing, (
+                f"{tag}: {len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
+            )
             np.testing.assert_array_equal(got.column("value").to_numpy(), value(k, idx))
     # Every committed file opens with page-checksum verification, and DuckDB agrees on the count.
     log = CommitLog(os.path.join(path, "points"), create=False)

@@ -20,7 +20,9 @@ def store(store_path):
         for name in ("A", "B.PV", "C:x/y"):
             h.define(name)
         h.write("A", T0 + np.arange(100) * S, np.round(rng.normal(50, 5, 100), 2))
-        h.write("B.PV", T0 + np.arange(0, 100, 7) * S + 123_456, rng.normal(0, 1, 15))  # ns times, noisy floats
+        h.write(
+            "B.PV", T0 + np.arange(0, 100, 7) * S + 123_456, rng.normal(0, 1, 15)
+        )  # ns times, noisy floats
         h.write("C:x/y", T0 + np.arange(5) * S, [1.0, np.nan, -0.0, np.inf, 2.5])
         h.flush()
         h.write("A", T0 + np.arange(10) * S, np.arange(10.0))  # corrections: last write wins
@@ -61,7 +63,9 @@ def test_polars_reads_the_delta_table_like_h_read(store):
     path, expected = store
     df = (
         pl.scan_delta(str(path / "points"))
-        .with_columns(pl.coalesce("value", pl.col("value_int") / 10.0 ** pl.col("decimals")).alias("value"))
+        .with_columns(
+            pl.coalesce("value", pl.col("value_int") / 10.0 ** pl.col("decimals")).alias("value")
+        )
         .sort("tag", "time", "ingested")
         .group_by("tag", "time", maintain_order=True)
         .last()
@@ -70,7 +74,9 @@ def test_polars_reads_the_delta_table_like_h_read(store):
     assert df["tag"].to_list() == expected.column("tag").to_pylist()
     got_v = df["value"].to_numpy()
     exp_v = expected.column("value").to_numpy(zero_copy_only=False)
-    np.testing.assert_array_equal(np.nan_to_num(got_v, nan=-1e300), np.nan_to_num(exp_v, nan=-1e300))
+    np.testing.assert_array_equal(
+        np.nan_to_num(got_v, nan=-1e300), np.nan_to_num(exp_v, nan=-1e300)
+    )
 
 
 def test_pyarrow_reads_every_file_with_checksums(store):

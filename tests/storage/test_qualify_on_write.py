@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import historian
 from historian.errors import InvalidArgumentError
 from historian.kernels.qualify import Reason
 from historian.model import quality as q
@@ -58,4 +57,10 @@ def test_requalify_history_and_apply(h):
     h.qualify("A", apply=True)
     got = h.read("A", reasons=True)
     assert got.column("value").to_pylist() == [1.0, 2.0, 300.0, 3.0, -50.0]
-    assert [q.is_bad(c) for c in got.column("quality").to_pylist()] == [False, False, True, False, True]
+    assert [q.is_bad(c) for c in got.column("quality").to_pylist()] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]

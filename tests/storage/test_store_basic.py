@@ -182,7 +182,12 @@ def test_nan_and_inf_are_kept_with_bad_quality(h):
 
 def test_source_quality_is_kept(h):
     h.define("A")
-    h.write("A", T0 + np.arange(3) * S, [1.0, np.nan, 3.0], quality=[0, q.BAD_NO_COMMUNICATION, q.UNCERTAIN])
+    h.write(
+        "A",
+        T0 + np.arange(3) * S,
+        [1.0, np.nan, 3.0],
+        quality=[0, q.BAD_NO_COMMUNICATION, q.UNCERTAIN],
+    )
     got = h.read("A")
     assert got.column("quality").to_pylist() == [0, q.BAD_NO_COMMUNICATION, q.UNCERTAIN]
 
@@ -190,8 +195,22 @@ def test_source_quality_is_kept(h):
 # ---------------------------------------------------------------- bad input loses nothing
 @pytest.mark.parametrize(
     "name",
-    ["../x", "a/../b", "/abs", "x'; DROP TABLE points; --", 'q"uote', "nul\x00x", "", "x" * 201,
-     " lead", "a b", "a\\b", ".hidden", "a//b", "tail/"],
+    [
+        "../x",
+        "a/../b",
+        "/abs",
+        "x'; DROP TABLE points; --",
+        'q"uote',
+        "nul\x00x",
+        "",
+        "x" * 201,
+        " lead",
+        "a b",
+        "a\\b",
+        ".hidden",
+        "a//b",
+        "tail/",
+    ],
 )
 def test_hostile_tag_names_are_refused(h, name):
     with pytest.raises(InvalidTagNameError):

@@ -18,7 +18,12 @@ T0 = 1_767_225_600_000_000_000
 def _points(n: int, start: int = 0) -> Points:
     t = T0 + np.arange(start, start + n, dtype=np.int64)
     return Points.of_tag(
-        "A", t, t.astype(np.float64), np.zeros(n, np.uint32), np.zeros(n, np.uint32), np.full(n, 7, np.int64)
+        "A",
+        t,
+        t.astype(np.float64),
+        np.zeros(n, np.uint32),
+        np.zeros(n, np.uint32),
+        np.full(n, 7, np.int64),
     )
 
 
@@ -82,15 +87,17 @@ def test_replay_after_a_torn_tail(store_path):
         seg = list_segments(os.path.join(store_path, "wal"))[-1]
         path = os.path.join(store_path, "wal", segment_name(seg))
         data = _read(path)
-        h._closed = True  # simulate a crash: no flush, no close  # noqa: SLF001
-        h._lock.release()  # noqa: SLF001
+        h._closed = True  # simulate a crash: no flush, no close
+        h._lock.release()
     with open(path, "wb") as f:
         f.write(data[:-20])  # the last batch is torn
     with historian.open(store_path) as h:
         assert h.read("A").column("value").to_pylist() == [0.0, 1.0, 2.0, 3.0]
 
 
-def test_disk_full_during_wal_append_raises_and_keeps_what_was_acknowledged(store_path, monkeypatch):
+def test_disk_full_during_wal_append_raises_and_keeps_what_was_acknowledged(
+    store_path, monkeypatch
+):
     h = historian.open(store_path, flush_points=10**9)
     h.define("A")
     h.write("A", [T0], [1.0])
@@ -103,8 +110,8 @@ def test_disk_full_during_wal_append_raises_and_keeps_what_was_acknowledged(stor
     with pytest.raises(StoreError, match="fsync"):
         h.write("A", [T0 + 1], [2.0])
     monkeypatch.setattr(os, "fsync", real_fsync)
-    h._closed = True  # the process gives up after a failed fsync  # noqa: SLF001
-    h._lock.release()  # noqa: SLF001
+    h._closed = True  # the process gives up after a failed fsync
+    h._lock.release()
     with historian.open(store_path) as h2:
         values = h2.read("A").column("value").to_pylist()
         assert values[0] == 1.0  # acknowledged; the failed one may or may not have reached disk
