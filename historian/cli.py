@@ -131,6 +131,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
+        # Ctrl-C even when started from a shell that ignores SIGINT for background jobs
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread
         yield
         return
@@ -138,6 +140,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _open_store(path: str, mode: str = "r") -> Any:
@@ -557,8 +560,8 @@ def _print_health(health: Any) -> None:
     for name, s in health.sources.items():
         last = "never" if s.last_good_ns is None else _fmt_time(s.last_good_ns, ms=True)
         err = f"  last error: {s.last_error}" if s.last_error else ""
-        _out(f"  {name}: connected={s.connected} points={_fmt_int(s.points)} "
-             f"errors={s.errors} reconnects={s.reconnects} last good {last}{err}")  # fmt: skip
+        _out(f"  {name}: points={_fmt_int(s.points)} errors={s.errors} "
+             f"reconnects={s.reconnects} last good value {last}{err}")  # fmt: skip
     _out(f"  written={_fmt_int(health.written_points)} dropped={_fmt_int(health.dropped_points)}"
          f" spooled={_fmt_int(health.spooled_points)} (spool now {_fmt_int(health.spool_points)})"
          f" store_ok={health.store_ok}")  # fmt: skip
@@ -574,7 +577,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
     names = ", ".join(s.name for s in c.sources) or "none"
     until = f"for {args.seconds:g} s" if args.seconds else "until Ctrl-C"
     _out(f"collecting from {len(c.sources)} source(s) ({names}) into {config.store.path} {until}")
-    interrupted = False
     with _sigterm_as_interrupt():
         c.start()
         try:
@@ -586,7 +588,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 left = 0.2 if deadline is None else deadline - time.monotonic()
                 time.sleep(min(0.2, max(0.0, left)))
         except KeyboardInterrupt:
-            interrupted = True
             _out("stopping (flushing to the store)...")
         finally:
             try:
@@ -596,7 +597,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             except Exception as exc:
                 raise CliError(f"collector failed: {_one_line(exc)}") from exc
     _print_health(c.health())
-    return 130 if interrupted else 0
+    return 0  # Ctrl-C or SIGTERM is the normal way to stop a collector
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
