@@ -619,8 +619,19 @@ def cmd_browse(args: argparse.Namespace) -> int:
             username_env=args.username_env, password_env=args.password_env,
             allow_insecure=args.allow_insecure,
         )  # fmt: skip
-    found = browse(args.url, security=security, allow_insecure=args.allow_insecure,
-                   root=args.root, max_depth=args.max_depth, limit=args.limit)  # fmt: skip
+    from historian.errors import SourceSecurityError
+
+    try:
+        found = browse(args.url, security=security, allow_insecure=args.allow_insecure,
+                       root=args.root, max_depth=args.max_depth, limit=args.limit)  # fmt: skip
+    except SourceSecurityError as exc:
+        if security is not None or args.allow_insecure:
+            raise
+        raise CliError(
+            f"{args.url}: SecurityPolicy None is refused by default; pass --certificate, "
+            "--private-key and --trust (and --username-env/--password-env) for a secure "
+            "connection, or --allow-insecure on a trusted network segment"
+        ) from exc
     if args.config_stub:
         _out(config_stub(found, name=args.name, url=args.url))
         return 0
