@@ -26,6 +26,7 @@ __all__ = [
     "Tag",
     "__version__",
     "errors",
+    "import_history",
     "kernels",
     "open",
     "quality",
@@ -42,6 +43,10 @@ def __getattr__(name: str):  # lazy: keep `import historian` light
         from historian.query.retrieval import summarize
 
         return summarize
+    if name == "import_history":
+        from historian.importing import import_history
+
+        return import_history
     if name in ("kernels", "errors"):
         import importlib
 
