@@ -243,37 +243,39 @@ def _basic_fused(t, v, q, edges, idx, want, ds, de, vals, times,
         part = np.uint32(PARTIAL) if (a < ds or b > de) else zero
         for j in range(nk):
             kind = want[j]
-            times[j, k] = a
-            vals[j, k] = np.nan
-            status[j, k] = np.uint32(BAD_NO_DATA)
-            if out or (n == 0 and kind != 0):
-                continue
-            if kind == 0:
-                vals[j, k] = float(n)
-                bits = calc | part
-            elif kind == 1:
-                vals[j, k] = s / n
-                bits = calc
-            elif kind == 8:
-                vals[j, k] = hi - lo
-                bits = calc | part
-            elif kind <= 5:
-                is_min = kind == 2 or kind == 4
-                at = t_mn if is_min else t_mx
-                vals[j, k] = lo if is_min else hi
-                bits = part
-                if (c_mn if is_min else c_mx) > 1:
-                    bits |= np.uint32(MULTI_VALUE)
-                if kind >= 4:
-                    times[j, k] = at
-                elif at != a:
-                    bits |= calc
-            else:
-                e = i0 if kind == 6 else i1 - 1
-                vals[j, k] = v[e]
-                times[j, k] = t[e]
-                bits = part
-            status[j, k] = GOOD | bits | (info if bits != 0 else zero)
+            tt = a
+            val = np.nan
+            st = np.uint32(BAD_NO_DATA)
+            if not out and (n > 0 or kind == 0):
+                if kind == 0:
+                    val = float(n)
+                    bits = calc | part
+                elif kind == 1:
+                    val = s / n
+                    bits = calc
+                elif kind == 8:
+                    val = hi - lo
+                    bits = calc | part
+                elif kind <= 5:
+                    is_min = kind == 2 or kind == 4
+                    at = t_mn if is_min else t_mx
+                    val = lo if is_min else hi
+                    bits = part
+                    if (c_mn if is_min else c_mx) > 1:
+                        bits |= np.uint32(MULTI_VALUE)
+                    if kind >= 4:
+                        tt = at
+                    elif at != a:
+                        bits |= calc
+                else:
+                    e = i0 if kind == 6 else i1 - 1
+                    val = v[e]
+                    tt = t[e]
+                    bits = part
+                st = GOOD | bits | (info if bits != 0 else zero)
+            vals[j, k] = val
+            times[j, k] = tt
+            status[j, k] = st
     return True
 
 
