@@ -516,11 +516,12 @@ def _parse_times(arr: pa.Array) -> tuple[np.ndarray, dict[int, tuple[str, str]]]
     if pa.types.is_integer(arr.type):
         return _with_nulls(arr.cast(pa.int64()), "time")
     if pa.types.is_floating(arr.type):
-        why = ("unparseable time", "time is a float; use int nanoseconds or ISO 8601 text")
-        return np.zeros(n, np.int64), dict.fromkeys(range(n), why)
+        floats = ("unparseable time", "time is a float; use int nanoseconds or ISO 8601 text")
+        return np.zeros(n, np.int64), dict.fromkeys(range(n), floats)
     if _is_text(arr):
         text = pc.utf8_trim_whitespace(arr)
-        for ty in (TIME_TYPE, pa.timestamp("ns")):  # with a zone / without one (= UTC)
+        # with a zone / without one (= UTC) / int nanoseconds
+        for ty in (TIME_TYPE, pa.timestamp("ns"), pa.int64()):
             try:
                 return _with_nulls(pc.cast(text, ty).cast(pa.int64()), "time")
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
