@@ -1,0 +1,90 @@
+"""historian.plotting.plot_tag: h.plot() values drawn with matplotlib (Agg), Bad periods shaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import historian
+from historian.model import quality as q
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from historian.plotting import plot_tag  # noqa: E402
+
+S = 10**9
+
+
+@pytest.fixture
+def h(tmp_path):
+    with historian.open(tmp_path / "p.hist") as store:
+        store.define("TIC-101.PV", unit="degC", description="reactor temperature")
+        store.define("XV-101.ST", kind="step", states={0: "closed", 1: "open"})
+        n = 100_000
+        t = np.arange(n, dtype=np.int64) * S // 10  # 10 Hz for 10,000 s
+        quality = np.zeros(n, np.uint32)
+        quality[20_000:30_000] = q.BAD_NO_COMMUNICATION  # Bad from 2,000 s to 3,000 s
+        quality[60_000:60_010] = q.UNCERTAIN_ENGINEERING_UNITS_EXCEEDED
+        quality[-5:] = q.BAD_SENSOR_FAILURE  # Bad to the end
+        store.write("TIC-101.PV", t, 60 + np.sin(np.arange(n) / 1000), quality=quality)
+        store.write("XV-101.ST", [0, 5000 * S], [0.0, 1.0])
+        yield store
+    plt.close("all")
+
+
+def _span_seconds(patch):
+    # a Rectangle in matplotlib date numbers (days since the epoch)
+    x0, width = patch.get_x(), patch.get_width()
+    return round(float(x0) * 86400, 3), round(float(x0 + width) * 86400, 3)
+
+
+def test_bad_periods_are_shaded_and_the_line_breaks(h, tmp_path):
+    ax = plot_tag(h, "TIC-101.PV", 0, 10_000 * S, width=500)
+    spans = sorted(_span_seconds(p) for p in ax.patches)
+    assert spans == [(2000.0, 3000.0), (9999.5, 10000.0)]
+    line = ax.lines[0]
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y).any() and np.nanmax(y) <= 61.0
+    assert y.size <= 4 * 500 + 2  # plot() values, not the 100,000 points
+    assert ax.get_ylabel() == "degC"
+    assert ax.get_title() == "TIC-101.PV — reactor temperature"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["TIC-101.PV", "Uncertain", "Bad"]
+    out = tmp_path / "chart.png"
+    ax.figure.savefig(out)
+    assert out.stat().st_size > 1000
+
+
+def test_step_tags_draw_steps_into_given_axes(h):
+    fig, (a, b) = plt.subplots(2, sharex=True)
+    assert plot_tag(h, "XV-101.ST", 0, 10_000 * S, ax=b, color="k") is b
+    assert b.lines[0].get_drawstyle() == "steps-post"
+    assert not a.lines and not b.patches and b.get_legend() is None
+
+
+def test_errors_come_from_the_store(h):
+    with pytest.raises(historian.errors.TagNotFoundError, match="define it first"):
+        plot_tag(h, "NOPE", 0, 10)
+    with pytest.raises(historian.errors.InvalidArgumentError, match="width"):
+        plot_tag(h, "TIC-101.PV", 0, 10, width=0)
+
+
+def test_missing_matplotlib_names_the_extra(tmp_path):
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.pyplot'] = None\n"
+        "import historian\n"
+        "from historian.plotting import plot_tag\n"
+        f"h = historian.open({str(tmp_path / 's.hist')!r}); h.define('A'); h.write('A', [0], [1.0])\n"
+        "try:\n"
+        "    plot_tag(h, 'A', 0, 10)\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+        "h.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install historian[plot]" in out.stdout, out.stderr
