@@ -99,8 +99,7 @@ def test_int64_extremes(name, data):
     for k, (wv, wt, ws) in enumerate(want):
         assert int(got.status[k]) == ws and int(got.time_ns[k]) == wt
         gv = float(got.values[k])
-        assert (math.isnan(gv) and math.isnan(wv)) or abs(gv - wv) <= 1e-6 * max(1, abs(wv)) \
-            or name in ("TimeAverage2", "Interpolative", "Minimum2")  # float ns rounding
+        assert _close(gv, wv), (name, k, gv, wv)
 
 
 def _trim(t, v, q, lo, end, goods_needed_before=1):
