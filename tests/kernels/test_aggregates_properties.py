@@ -221,3 +221,20 @@ def test_fast_path_equals_general_path(n):
             np.testing.assert_array_equal(fast[name].status, general[name].status, err_msg=name)
             np.testing.assert_array_equal(fast[name].time_ns, general[name].time_ns)
             np.testing.assert_allclose(fast[name].values, general[name].values, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["TimeAverage", "TimeAverage2", "Total2", "Interpolative",
+                                  "DurationGood", "PercentGood", "Maximum2", "Count"])
+def test_span_wider_than_int64(name):
+    lo, hi = -(2**63) + 1, 2**63 - 1
+    t = [lo, -5, 0, 7, hi - 1]
+    v = [1.0, 2.0, math.nan, 4.0, 8.0]
+    q = [0, 0, 0x80000000, 0x40000000, 0]
+    start, end, every = lo, hi, 2**62
+    got = aggregate(np.array(t, np.int64), np.array(v), np.array(q, np.uint32), start_ns=start,
+                    end_ns=end, every_ns=every, stat=name)
+    want = ref.aggregate(name, t, v, q, start=start, end=end, every=every)
+    assert len(want) == 4
+    for k, (wv, wt, ws) in enumerate(want):
+        assert int(got.status[k]) == ws and int(got.time_ns[k]) == wt
+        assert _close(float(got.values[k]), wv), (k, got.values[k], wv)
