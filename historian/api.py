@@ -379,6 +379,83 @@ class Historian(Store):
         return events(self, condition, start, end, tags=tags, min_duration=min_duration,
                       every=every, max_gap=max_gap, stats_tags=stats_tags, stats=stats)
 
+    # --- notebook: repr (docs developer) ---
+    def _repr_facts(self) -> dict[str, Any]:
+        """Cheap facts for the reprs: the tag catalog and the commit log only.
+
+        No data file is opened: a reader counts the bytes of the write-ahead log segments not
+        yet in files instead of reading them (the writer knows its pending points in memory).
+        """
+        facts: dict[str, Any] = {"path": self.path, "writer": self.writable, "mode": self.mode}
+        names = self.tags().column("name").to_pylist()
+        facts["tag_names"] = names
+        if self.writable:
+            info = self.info()  # the writer's pending points are counted in memory
+            facts.update(points=info["points_in_files"], pending=info["points_pending"],
+                         pending_bytes=None, files=info["files"], bytes=info["bytes"],
+                         first_ns=info["first_ns"], last_ns=info["last_ns"])
+            return facts
+        snap = None
+        if self._log is not None or os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
+            if self._log is None:
+                from historian.storage.table import CommitLog
+
+                self._log = CommitLog(self._table_dir, create=False)
+            snap = self._log.snapshot()
+        files = 0 if snap is None else len(snap.paths)
+        wal_bytes = 0
+        if os.path.isdir(self._wal_dir):
+            with os.scandir(self._wal_dir) as it:
+                wal_bytes = sum(e.stat().st_size for e in it if e.is_file())
+        facts.update(points=0, pending=None, pending_bytes=wal_bytes, files=files, bytes=0,
+                     first_ns=None, last_ns=None)
+        if snap is not None and files:
+            facts.update(points=int(snap.rows.sum()), bytes=int(snap.sizes.sum()),
+                         first_ns=int(snap.tmin.min()), last_ns=int(snap.tmax.max()))
+        return facts
+
+    def __repr__(self) -> str:
+        """``Historian('plant.hist', reader): 3 tags, 21,600 points, 2026-01-01 00:00:00 ->
+        2026-01-01 02:00:00 UTC (2h), 1 file, 41.2 kB``: no data file is read."""
+        if self._closed:
+            return f"Historian({self.path!r}, closed)"
+        f = self._repr_facts()
+        role = "writer" if f["writer"] else ("read-only" if f["mode"] == "r" else "reader")
+        parts = [f"{len(f['tag_names'])} tag{'s' if len(f['tag_names']) != 1 else ''}"]
+        parts.append(f"{f['points']:,} points in files" + _pending_text(f))
+        if f["first_ns"] is not None:
+            parts.append(_span_text(f["first_ns"], f["last_ns"]))
+        parts.append(f"{f['files']} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}")
+        return f"Historian({self.path!r}, {role}): " + ", ".join(parts)
+
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: path, role, tags, time span, points, size on disk."""
+        import html
+
+        if self._closed:
+            return f"<b>Historian</b> <code>{html.escape(self.path)}</code> (closed)"
+        f = self._repr_facts()
+        names = f["tag_names"]
+        shown = ", ".join(html.escape(n) for n in names[:12]) + (" ..." if len(names) > 12 else "")
+        role = "writer" if f["writer"] else ("read-only" if f["mode"] == "r" else "reader")
+        rows = [
+            ("path", f"<code>{html.escape(f['path'])}</code>"),
+            ("opened as", role),
+            ("tags", f"{len(names):,}" + (f": {shown}" if names else " (define some with "
+                                          "<code>h.define(name, unit=...)</code>)")),
+            ("time span", _span_text(f["first_ns"], f["last_ns"]) if f["first_ns"] is not None
+             else "no points in files yet"),
+            ("points", f"{f['points']:,} in files" + html.escape(_pending_text(f))),
+            ("on disk", f"{f['files']:,} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}"
+             + (f" ({f['bytes'] / f['points']:.2f} bytes/point)" if f["points"] else "")),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+            for k, v in rows
+        )
+        return (f"<div><b>Historian</b><table>{body}</table><small>h.tags() lists the tags; "
+                "h.read / h.summary / h.plot get data</small></div>")
+
 
 def _arrays(s: Any) -> tuple[Any, Any, Any]:
     import numpy as np
@@ -410,3 +487,34 @@ def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> H
     >>> h.close()
     """
     return Historian(path, mode, **options)
+
+
+def _pending_text(f: dict[str, Any]) -> str:
+    if f["pending"]:
+        return f" + {f['pending']:,} not yet flushed"
+    if f["pending_bytes"]:
+        return f" + {_size(f['pending_bytes'])} of write-ahead log not yet flushed"
+    return ""
+
+
+def _span_text(first_ns: int, last_ns: int) -> str:
+    import datetime as _dt
+
+    def iso(ns: int) -> str:
+        d = _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=ns // 1000)
+        return d.strftime("%Y-%m-%d %H:%M:%S")
+
+    seconds = (last_ns - first_ns) / 1e9
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or unit == "s":
+            length = f"{seconds / size:.3g}{unit}"
+            break
+    return f"{iso(first_ns)} -> {iso(last_ns)} UTC ({length})"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n:.1f} TB"  # pragma: no cover
