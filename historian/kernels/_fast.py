@@ -107,22 +107,29 @@ def _checks(tw, tprev, qw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _count_eq(w, lo, hi):  # pragma: no cover - compiled
-    """How often lo and hi occur in w, and where first (branch-free, so it vectorises)."""
+def _checks_count(tw, tprev, qw, w, lo, hi):  # pragma: no cover - compiled
+    """Times increasing and quality Good (``qw`` may be empty: no quality given), plus how often
+    lo and hi occur in w and where first -- one branch-free loop that vectorises."""
+    qor = np.uint32(0)
+    for i in range(qw.size):
+        qor |= qw[i]
     n = w.size
+    bad = 0
     c_mn = 0
     c_mx = 0
     f_mn = n
     f_mx = n
     for i in range(n):
         x = w[i]
+        prev = tw[i - 1] if i > 0 else tprev
+        bad += tw[i] <= prev
         e_mn = x == lo
         e_mx = x == hi
         c_mn += e_mn
         c_mx += e_mx
         f_mn = min(f_mn, i if e_mn else n)
         f_mx = min(f_mx, i if e_mx else n)
-    return c_mn, c_mx, f_mn, f_mx
+    return qor == 0 and bad == 0, c_mn, c_mx, f_mn, f_mx
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -233,10 +240,12 @@ def _basic_fused(t, v, q, edges, idx, want, ds, de, vals, times,
         if n > 0:
             w = v[i0:i1]
             s, lo, hi = _sum_min_max(w)
-            tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
-            if not np.isfinite(s) or not _checks(t[i0:i1], tprev, q[i0:i1]):
+            if not np.isfinite(s):
                 return False
-            c_mn, c_mx, f_mn, f_mx = _count_eq(w, lo, hi)
+            tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+            ok, c_mn, c_mx, f_mn, f_mx = _checks_count(t[i0:i1], tprev, q[i0:i1], w, lo, hi)
+            if not ok:
+                return False
             t_mn = t[i0 + f_mn]
             t_mx = t[i0 + f_mx]
         out = a >= de or b <= ds
