@@ -34,6 +34,7 @@ def moto_endpoint():
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.stdin.close()
+        proc.stdout.close()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
