@@ -1,9 +1,10 @@
 """Fast path for the common case: every sample Good and finite, sorted, no duplicates.
 
-One pass over the samples of ``[start, end)`` gives count/mean/min/max/first/last (and checks the
-preconditions on the way); a second kernel gives the time-weighted average and total. Results are
-identical to the general Part 13 path on such data; intervals at the edges of the data (before the
-first sample, after the last) are recomputed by the general path, which owns those rules.
+One pass over the samples of ``[start, end)`` gives count/mean/min/max/first/last/range (and
+checks the preconditions on the way); another gives the time-weighted averages and totals.
+Results are identical to the general Part 13 path on such data; intervals at the edges of the
+data (before the first sample, after the last) are recomputed by the general path, which owns
+those rules.
 """
 
 from __future__ import annotations
@@ -298,12 +299,7 @@ class FastPath:
         self._results = None
         self.wanted = list(wanted)
         self.ok = True
-        m = edges.size - 1
-        a, b = edges[:-1], edges[1:]
-        ds = int(t[0])
-        self.nodata = (a >= self.de) | (b <= ds)
-        self.partial = np.where((a < ds) | (b > self.de), PARTIAL, 0).astype(np.uint32)
-        self.m = m
+        self.m = edges.size - 1
 
     def verify_outside(self) -> bool:
         """Check the samples outside the intervals (bounding values) the basic kernel skips."""
