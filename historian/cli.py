@@ -148,7 +148,7 @@ def _open_store(path: str, mode: str = "r") -> Any:
 
     if mode == "r" and not os.path.isdir(path):
         raise CliError(f"no store at {path!r} (a store is a folder made by historian.open)")
-    return historian.open(path, mode=mode)  # type: ignore[arg-type]
+    return historian.open(path, mode=mode)
 
 
 # --------------------------------------------------------------------------- demo
@@ -457,6 +457,8 @@ def _demo_report(args: argparse.Namespace, store: str, result: dict[str, Any]) -
             last = "-" if s.last_good_ns is None else _fmt_time(s.last_good_ns, ms=True)
             _out(f"  source {name}: {_fmt_int(s.points)} points, {s.errors} errors, "
                  f"{s.reconnects} reconnects, last good value {last}")  # fmt: skip
+            if s.last_error and (s.errors or not s.points):
+                _out(f"    last error: {_one_line(Exception(s.last_error))}")
         _out(f"  collector: written={_fmt_int(health.written_points)} dropped="
              f"{_fmt_int(health.dropped_points)} latency p50="
              f"{_fmt_num(health.latency_p50_s, 3)} s")  # fmt: skip
