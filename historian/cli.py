@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -512,7 +513,7 @@ def _demo_report(args: argparse.Namespace, store: str, result: dict[str, Any]) -
 
 def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
                   units: dict[str, str]) -> None:  # fmt: skip
-    every_s = 5 if seconds <= 25 else 10 if seconds <= 60 else 30
+    every_s = max(5, math.ceil(seconds / 4 / 5) * 5)  # about four intervals, whole 5 s
     every_ns = int(every_s * 1e9)
     first = -(-start // every_ns) * every_ns  # whole intervals only
     last = end // every_ns * every_ns
