@@ -263,6 +263,20 @@ class StoreFS:
         p = self.path(rel)
         return f"s3://{p}" if self.s3 is not None else p
 
+    def rel(self, uri: str) -> str:
+        """``uri`` (from :meth:`uri_of`, or a plain path under a local root) relative to the root."""
+        uri = str(uri)
+        for base in (self.uri, self.root):
+            if uri == base:
+                return ""
+            if uri.startswith(base.rstrip("/") + "/"):
+                return uri[len(base.rstrip("/")) + 1 :]
+        raise StoreError(f"{uri!r} is not inside the store {self.uri!r}")
+
+    def open_uri(self, uri: str) -> pa.NativeFile:
+        """:meth:`open_input` for a full URI or path inside the store (FileCache's opener)."""
+        return self.open_input(self.rel(uri))
+
     def delta_storage_options(self) -> dict[str, str] | None:
         """``storage_options`` for ``deltalake`` (None for a local folder)."""
         return None if self.s3 is None else self.s3.deltalake()

@@ -173,8 +173,8 @@ class WriterLease:
                 raise LeaseLostError(self._lost)
             self._etag, self._renewed = got[1], started
 
-    def check(self) -> None:
-        """Raise :class:`LeaseLostError` unless the lease is surely still ours (fencing)."""
+    def check(self) -> int:
+        """The epoch, or :class:`LeaseLostError` unless the lease is surely still ours (fencing)."""
         if self._etag is None:
             raise LeaseLostError(f"this process does not hold the writer lease of {self.fs.uri!r}")
         if self._lost is not None:
@@ -187,8 +187,10 @@ class WriterLease:
                 raise
             except Exception as exc:
                 raise LeaseLostError(
-                    f"the writer lease of {self.fs.uri!r} could not be renewed for {age:.0f} s: {exc}"
+                    f"the writer lease of {self.fs.uri!r} could not be renewed for {age:.0f} s: "
+                    f"{exc}"
                 ) from exc
+        return self.epoch
 
     def release(self) -> None:
         """Give the lease up: the next writer may take it at once."""
