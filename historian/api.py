@@ -172,13 +172,13 @@ class Historian(Store):
     def sql(self, query: str, params: Any = None) -> Any:
         """Run a read-only SQL ``SELECT`` over the store; returns a lazy DuckDB relation.
 
-        Views: ``points`` (tag, time, time_ns, value, quality, good, reasons, ingested; one row per
-        (tag, time), last write wins, NaN stored as NULL), ``points_all`` (every version) and
-        ``tags``. Each call sees one consistent snapshot: the files of one commit plus the points
-        not yet flushed. Pass values as parameters (``$name`` with a dict, ``?`` with a list);
-        they are bound, never formatted into the SQL. Get results with ``.to_arrow_table()``,
-        ``.df()`` (pandas), ``.pl()`` (polars) or ``.fetchall()``. DuckDB's threads:
-        ``historian.open(path, duckdb_threads=N)``. See ``docs/query.md``.
+        Views: ``points`` (tag, time [TIMESTAMPTZ_NS], time_ns, value, quality, good, reasons,
+        ingested; one row per (tag, time), last write wins, NaN stored as NULL), ``points_all``
+        (every version) and ``tags``. Each call sees one consistent snapshot: the files of one
+        commit plus the points not yet flushed. Pass values as parameters (``$name`` with a
+        dict, ``?`` with a list); they are bound, never formatted into the SQL. Get results with
+        ``.to_arrow_table()``, ``.df()`` (pandas), ``.pl()`` (polars) or ``.fetchall()``.
+        DuckDB's threads: ``historian.open(path, duckdb_threads=N)``. See ``docs/query.md``.
 
         Examples
         --------

@@ -11,8 +11,8 @@ Views
 
     ========== ============= =====================================================================
     tag        VARCHAR       tag name
-    time       TIMESTAMPTZ   UTC, microseconds (floored), for date functions and comparisons
-    time_ns    BIGINT        exact UTC nanoseconds since the epoch (files may store ns)
+    time       TIMESTAMPTZ_NS  UTC, exact nanoseconds (Arrow ``timestamp[ns, UTC]``)
+    time_ns    BIGINT        the same as nanoseconds since the epoch
     value      DOUBLE        NULL where there is no value (NaN is stored as NULL + Bad quality),
                              so NaN never reaches ``max()``, ``avg()`` or ``value > x``
     quality    UINTEGER      OPC UA StatusCode (0 = Good, 0x4... Uncertain, 0x8... Bad)
@@ -26,9 +26,13 @@ Views
 ``tags``
     The tag catalogue (``name, unit, kind, lo, hi, description, version``).
 
-Exact nanoseconds: DuckDB unifies the files' ``time`` columns (ms, us or ns per file) by name to
-the finest unit present, so ``time_ns`` is exact; ``time`` is floored to microseconds because
-DuckDB's TIMESTAMPTZ (not TIMESTAMPTZ_NS) works with every date function.
+Exact nanoseconds: files store ms, us or ns per file; DuckDB unifies them by name
+(``union_by_name``: without it the first file's unit would truncate the others) and the view
+casts to TIMESTAMPTZ_NS. Comparisons, ``time_bucket``, ``date_trunc``, ``extract``, ``epoch``
+and ``epoch_ns`` work on it; ``epoch_ms``, ``epoch_us`` and ``age`` need ``time::TIMESTAMPTZ``.
+A string or datetime parameter binds as a microsecond TIMESTAMPTZ: for nanosecond-exact
+filters write ``time > $t::TIMESTAMPTZ_NS`` or filter on ``time_ns``. Filters on ``tag`` and
+``time`` reach the Parquet scan through the deduplication window.
 
 Safety: values reach DuckDB only as bound parameters (``$name`` or ``?``); file paths go through
 the relation API, never into SQL text. After setup the database allows file access only under
@@ -85,31 +89,32 @@ _EMPTY_FILES = pa.schema(
 _ALL_VIEW = """
 CREATE OR REPLACE TEMP VIEW points_all AS
 SELECT tag,
-       make_timestamp((time_ns - (((time_ns % 1000) + 1000) % 1000)) // 1000)::TIMESTAMPTZ
-           AS time,
-       time_ns,
+       time,
+       epoch_ns(time) AS time_ns,
        CASE WHEN isnan(v) THEN NULL ELSE v END AS value,
        quality::UINTEGER AS quality,
        quality < 1073741824 AS good,
        reasons,
        ingested
 FROM (
-    SELECT tag, epoch_ns(time) AS time_ns,
+    SELECT tag, time::TIMESTAMPTZ_NS AS time,
            coalesce(value, value_int::DOUBLE / pow(10, decimals)) AS v,
            quality, reasons, ingested::TIMESTAMPTZ AS ingested
     FROM historian_files
     UNION ALL
-    SELECT tag, epoch_ns(time) AS time_ns, value AS v, quality, reasons,
+    SELECT tag, time::TIMESTAMPTZ_NS AS time, value AS v, quality, reasons,
            ingested::TIMESTAMPTZ AS ingested
     FROM historian_pending
 )
 """
 
+# Partitioning by the (tag, time) columns themselves lets DuckDB push filters on tag and time
+# through the window into the Parquet scan (row-group statistics).
 _POINTS_VIEW = """
 CREATE OR REPLACE TEMP VIEW points AS
 SELECT tag, time, time_ns, value, quality, good, reasons, ingested
 FROM points_all
-QUALIFY row_number() OVER (PARTITION BY tag, time_ns ORDER BY ingested DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY tag, time ORDER BY ingested DESC) = 1
 """
 
 _ALLOWED = {"SELECT", "EXPLAIN"}
