@@ -325,11 +325,18 @@ def _split(table: pa.Table, names: Sequence[str]) -> dict[str, tuple[np.ndarray,
     t = table.column("time").cast(pa.int64()).to_numpy()
     v = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     q = table.column("quality").to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(dictionary) + 1))
     out: dict[str, tuple[np.ndarray, ...]] = {
         n: (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32)) for n in names
     }
+    if codes.size and bool(np.all(codes[1:] >= codes[:-1])):  # grouped by tag: slices, no copy
+        bounds = np.searchsorted(codes, np.arange(len(dictionary) + 1))
+        for code, name in enumerate(dictionary):
+            if name in out:
+                a, b = bounds[code], bounds[code + 1]
+                out[name] = (t[a:b], v[a:b], q[a:b])
+        return out
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(dictionary) + 1))
     for code, name in enumerate(dictionary):
         if name in out:
             sel = order[bounds[code] : bounds[code + 1]]
