@@ -223,7 +223,7 @@ class Historian(Store):
         ...     h.asof([5 * 10**9, 10 * 10**9], "A").column("A").to_pylist()
         [1.0, 2.0]
         """
-        from historian.query.asof import asof_join, event_times
+        from historian.query.asof import asof_join, event_times, store_series
 
         names = self._resolve_tags(tags)
         _, ev = event_times(events, on)
@@ -231,21 +231,17 @@ class Historian(Store):
             raise InvalidArgumentError(
                 f"direction must be 'backward', 'forward' or 'nearest', not {direction!r}"
             )
-        series: dict[str, Any] = {n: None for n in names}
-        if ev.size:
-            tol = None if tolerance is None else duration_ns(tolerance)
-            lo = None if direction != "forward" and tol is None else int(ev.min()) - (tol or 0)
-            hi = None if direction != "backward" and tol is None else int(ev.max()) + (tol or 0) + 1
-            table = self.read(names, lo, hi)
-            tag_col = table.column("tag").to_numpy(zero_copy_only=False)
-            t = table.column("time").cast(pa.int64()).to_numpy()
-            v = table.column("value").to_numpy(zero_copy_only=False)
-            q = table.column("quality").to_numpy()
-            for n in names:
-                sel = tag_col == n
-                series[n] = (t[sel], v[sel].astype("float64"), q[sel])
-        return asof_join(events, series, on=on, tolerance=tolerance, direction=direction,
-                         quality=quality, sample_time=sample_time)
+        tol = None if tolerance is None else duration_ns(tolerance)
+        series = store_series(self, names, ev, direction, tol)
+        return asof_join(
+            events,
+            series,
+            on=on,
+            tolerance=tolerance,
+            direction=direction,
+            quality=quality,
+            sample_time=sample_time,
+        )
 
     def read_wide(
         self,

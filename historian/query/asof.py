@@ -185,3 +185,45 @@ def wide(table: pa.Table, *, quality: bool = False) -> pa.Table:
             cols.append(pa.array(qv, pa.uint32(), mask=~have))
             out_names.append(f"{name}.quality")
     return pa.Table.from_arrays(cols, names=out_names)
+
+
+_DAY_NS = 86_400 * 1_000_000_000
+_REACH_NS = (_DAY_NS, 30 * _DAY_NS, 366 * _DAY_NS, None)  # None: unbounded
+
+
+def store_series(
+    store: Any, names: list[str], event_ns: np.ndarray, direction: str, tolerance_ns: int | None
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Raw samples per tag that an as-of match of ``event_ns`` can use, read from ``store``.
+
+    With a tolerance: one read of ``[first event - tolerance, last event + tolerance]``. Without:
+    the window grows (1 day, 30 days, a year, everything) on the side(s) ``direction`` looks at,
+    until every tag has a sample at or beyond the outermost event on that side.
+    """
+    from historian.query.events import _split
+
+    if event_ns.size == 0:
+        return {n: None for n in names}
+    first, last = int(event_ns.min()), int(event_ns.max())
+    back = direction in ("backward", "nearest")
+    ahead = direction in ("forward", "nearest")
+    if tolerance_ns is not None:
+        reaches: tuple[int | None, ...] = (tolerance_ns,)
+    else:
+        reaches = _REACH_NS
+    for reach in reaches:
+        lo: int | None
+        hi: int | None
+        if tolerance_ns is not None:
+            lo, hi = first - tolerance_ns, last + tolerance_ns + 1
+        else:
+            lo = (None if reach is None else first - reach) if back else first
+            hi = (None if reach is None else last + reach + 1) if ahead else last + 1
+        split = _split(store.read(names, lo, hi), names)
+        done = reach is None or tolerance_ns is not None or all(
+            t.size and (not back or t[0] <= first) and (not ahead or t[-1] >= last)
+            for t, _, _ in split.values()
+        )
+        if done:
+            return {n: (t, v, q) for n, (t, v, q) in split.items()}
+    raise AssertionError("unreachable")  # pragma: no cover

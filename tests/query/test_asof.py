@@ -118,3 +118,19 @@ def test_wide_matches_pandas_pivot(store):
     assert w.column_names == ["time", "FIC-101.PV", "FIC-101.PV.quality", "TIC-101.PV",
                               "TIC-101.PV.quality"]
     assert wide(long.slice(0, 0)).column_names == ["time"]
+
+
+def test_far_samples_found_by_growing_windows(tmp_path):
+    day = 86_400 * S
+    with historian.open(tmp_path / "far.hist") as h:
+        h.define("A")
+        h.write("A", [T0 - 400 * day, T0 - 40 * day, T0 + 50 * day], [1.0, 2.0, 3.0])
+        h.flush()
+        ev = [T0 - 500 * day, T0 - 300 * day, T0, T0 + 60 * day]
+        back = h.asof(ev, "A").column("A").to_pylist()
+        assert back == [None, 1.0, 2.0, 3.0]
+        fwd = h.asof(ev, "A", direction="forward").column("A").to_pylist()
+        assert fwd == [1.0, 2.0, 3.0, None]
+        near = h.asof(ev, "A", direction="nearest").column("A").to_pylist()
+        assert near == [1.0, 1.0, 2.0, 3.0]
+        assert h.asof(ev, "A", tolerance="20d").column("A").to_pylist() == [None, None, None, 3.0]
