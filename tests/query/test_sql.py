@@ -254,3 +254,15 @@ def test_values_match_read(h):
     got = h.sql("SELECT time_ns, value FROM points ORDER BY time_ns").to_arrow_table()
     assert got.column("time_ns").to_pylist() == t.tolist()
     assert got.column("value").to_pylist() == v.tolist()
+
+
+def test_reader_process_view(tmp_path):
+    path = tmp_path / "shared.hist"
+    with historian.open(path) as w:
+        w.define("A")
+        w.write("A", [T0, T0 + S], [1.0, 2.0])
+        w.flush()
+        w.write("A", [T0 + 2 * S], [3.0])  # in the writer's WAL, not yet in a file
+        with historian.open(path, mode="r") as r:
+            got = _rows(r.sql("SELECT count(*), sum(value) FROM points WHERE tag = ?", ["A"]))
+            assert got in ([(2, 3.0)], [(3, 6.0)])  # files, plus the WAL if the reader sees it
