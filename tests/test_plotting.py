@@ -61,7 +61,7 @@ def test_bad_periods_are_shaded_and_the_line_breaks(h, tmp_path):
 
 
 def test_step_tags_draw_steps_into_given_axes(h):
-    fig, (a, b) = plt.subplots(2, sharex=True)
+    _fig, (a, b) = plt.subplots(2, sharex=True)
     assert plot_tag(h, "XV-101.ST", 0, 10_000 * S, ax=b, color="k") is b
     assert b.lines[0].get_drawstyle() == "steps-post"
     assert not a.lines and not b.patches and b.get_legend() is None
