@@ -73,8 +73,8 @@ def edge_index(t, edges):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _sum_min_max(w):  # pragma: no cover - compiled
-    # fastmath lets LLVM vectorise the reductions. Finiteness is checked by the caller (outside
-    # fastmath) on the returned sum; results are discarded when it is not finite.
+    # fastmath lets LLVM vectorise the reductions. It may assume no NaN/inf here, so finiteness is
+    # verified separately (_checks_count, without those flags) and results are discarded if not.
     # Loops run over views with range(size): then no negative-index wraparound blocks SIMD.
     s = 0.0
     lo = w[0]
@@ -107,14 +107,16 @@ def _checks(tw, tprev, qw):  # pragma: no cover - compiled
     return qor == 0 and bad == 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _checks_count(tw, tprev, qw, w, lo, hi):  # pragma: no cover - compiled
-    """Times increasing and quality Good (``qw`` may be empty: no quality given), plus how often
-    lo and hi occur in w and where first -- one branch-free loop that vectorises."""
+    """Values finite, times increasing and quality Good (``qw`` may be empty: no quality given),
+    plus how often lo and hi occur in w and where first -- one branch-free loop that vectorises.
+    Only "reassoc" here: no-NaN/no-inf assumptions would let LLVM fold the finiteness test."""
     qor = np.uint32(0)
     for i in range(qw.size):
         qor |= qw[i]
     n = w.size
+    fin = 0.0
     bad = 0
     c_mn = 0
     c_mx = 0
@@ -122,6 +124,7 @@ def _checks_count(tw, tprev, qw, w, lo, hi):  # pragma: no cover - compiled
     f_mx = n
     for i in range(n):
         x = w[i]
+        fin += x - x  # NaN as soon as one value is NaN or +-inf
         prev = tw[i - 1] if i > 0 else tprev
         bad += tw[i] <= prev
         e_mn = x == lo
@@ -130,7 +133,7 @@ def _checks_count(tw, tprev, qw, w, lo, hi):  # pragma: no cover - compiled
         c_mx += e_mx
         f_mn = min(f_mn, i if e_mn else n)
         f_mx = min(f_mx, i if e_mx else n)
-    return qor == 0 and bad == 0, c_mn, c_mx, f_mn, f_mx
+    return qor == 0 and bad == 0 and fin == 0.0, c_mn, c_mx, f_mn, f_mx
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -241,8 +244,6 @@ def _basic_fused(t, v, q, edges, idx, want, ds, de, vals, times,
         if n > 0:
             w = v[i0:i1]
             s, lo, hi = _sum_min_max(w)
-            if not np.isfinite(s):
-                return False
             tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
             ok, c_mn, c_mx, f_mn, f_mx = _checks_count(t[i0:i1], tprev, q[i0:i1], w, lo, hi)
             if not ok:
