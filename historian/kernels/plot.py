@@ -22,7 +22,9 @@ import numpy as np
 from numba import njit
 
 from historian.errors import InvalidArgumentError
-from historian.kernels._config import prepare_series
+from historian.kernels._config import prepare_series, validate_arrays
+from historian.kernels._fast import _sum_min_max, edge_index
+from historian.kernels._prep import increasing_state
 
 __all__ = ["plot", "plot_indices"]
 
@@ -88,6 +90,107 @@ def _plot_nb(t, v, q, start, end, width, edges):  # pragma: no cover - compiled
     return out[:m]
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _scan_pixel(tw, tprev, w, qw):  # pragma: no cover - compiled
+    """(times strictly increasing, every value finite, OR of the qualities) -- branch-free."""
+    bad_t = 0
+    fin = 0.0
+    for i in range(w.size):
+        fin += w[i] - w[i]  # NaN as soon as one value is NaN or +-inf
+        prev = tw[i - 1] if i > 0 else tprev
+        bad_t += tw[i] <= prev
+    qor = np.uint32(0)
+    for i in range(qw.size):
+        qor |= qw[i]
+    return bad_t == 0, fin == 0.0, qor
+
+
+@njit(cache=True, nogil=True)
+def _first_eq(w, lo, hi):  # pragma: no cover - compiled
+    n = w.size
+    f_mn = n
+    f_mx = n
+    for i in range(n):
+        x = w[i]
+        f_mn = min(f_mn, i if x == lo else n)
+        f_mx = min(f_mx, i if x == hi else n)
+    return f_mn, f_mx
+
+
+@njit(cache=True, nogil=True)
+def _plot_fast_nb(t, v, q, idx, width):  # pragma: no cover - compiled
+    """Like _plot_nb for interval starts ``idx`` (galloped, so times need not be verified
+    beforehand): returns ok=False if the times inside the window are not strictly increasing."""
+    n = t.size
+    out = np.empty(5 * width + 2, dtype=np.int64)
+    m = 0
+    lo = idx[0]
+    hi = idx[width]
+    if lo > 0:
+        out[m] = lo - 1
+        m += 1
+    cand = np.empty(5, dtype=np.int64)
+    for p in range(width):
+        i0 = idx[p]
+        i1 = idx[p + 1]
+        if i1 <= i0:
+            continue
+        w = v[i0:i1]
+        tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+        inc, finite, qor = _scan_pixel(t[i0:i1], tprev, w, q[i0:i1])
+        if not inc:
+            return False, out[:0]
+        imn = -1
+        imx = -1
+        ibad = -1
+        if finite:
+            _s, mn, mx = _sum_min_max(w)
+            f_mn, f_mx = _first_eq(w, mn, mx)
+            imn = i0 + f_mn
+            imx = i0 + f_mx
+            if qor != 0:
+                for i in range(i0, i1):
+                    if q[i] != 0:
+                        ibad = i
+                        break
+        else:
+            mn = np.inf
+            mx = -np.inf
+            for i in range(i0, i1):
+                x = v[i]
+                mn = x if x < mn else mn
+                mx = x if x > mx else mx
+            if mn <= mx:
+                for i in range(i0, i1):
+                    if v[i] == mn:
+                        imn = i
+                        break
+                for i in range(i0, i1):
+                    if v[i] == mx:
+                        imx = i
+                        break
+            for i in range(i0, i1):
+                if (q.size and q[i] != 0) or not np.isfinite(v[i]):
+                    ibad = i
+                    break
+        cand[0] = i0
+        cand[1] = imn
+        cand[2] = imx
+        cand[3] = ibad
+        cand[4] = i1 - 1
+        cand.sort()
+        last = -1
+        for c in cand:
+            if c >= 0 and c != last:
+                out[m] = c
+                m += 1
+                last = c
+    if hi < n:
+        out[m] = hi
+        m += 1
+    return True, out[:m]
+
+
 def plot_indices(
     t_ns: Any,
     values: Any,
@@ -98,22 +201,38 @@ def plot_indices(
     width: int,
 ) -> np.ndarray:
     """Indices (into the sorted, de-duplicated input) of the samples a chart needs."""
-    idx, _s = _plot(t_ns, values, quality, start_ns, end_ns, width)
-    return idx
+    return _plot(t_ns, values, quality, start_ns, end_ns, width)[0]
 
 
 def _plot(t_ns, values, quality, start_ns, end_ns, width):
+    """(indices, t, v, q) where the indices point into the returned (sorted, unique) arrays."""
     width = int(width)
     if width <= 0:
         raise InvalidArgumentError(f"width must be a positive number of pixels, got {width}")
     start_ns, end_ns = int(start_ns), int(end_ns)
     if end_ns <= start_ns:
         raise InvalidArgumentError(f"end ({end_ns}) must be after start ({start_ns})")
-    s = prepare_series(t_ns, values, quality, drop_no_data=False)
     span = end_ns - start_ns
     edges = np.array([start_ns + (span * p) // width for p in range(width + 1)], dtype=np.int64)
+    t, v, q = validate_arrays(t_ns, values, quality)
+    if quality is None:
+        q = np.empty(0, dtype=np.uint32)
+    if t.size:
+        # common case: sorted input, checked while the pixels are scanned (no separate pass)
+        idx = edge_index(t, edges)
+        lo, hi, n = int(idx[0]), int(idx[-1]), t.size
+        sorted_outside = all(
+            increasing_state(t[a:b]) == 0
+            for a, b in ((0, min(lo + 1, n)), (max(hi - 1, 0), n))
+            if b > a
+        )
+        if sorted_outside:
+            ok, out = _plot_fast_nb(t, v, q, idx, width)
+            if ok:
+                return out, t, v, (q if q.size else np.zeros(n, dtype=np.uint32))
+    s = prepare_series(t_ns, values, quality, drop_no_data=False)
     idx = _plot_nb(s.t_ns, s.values, s.quality, np.int64(start_ns), np.int64(end_ns), width, edges)
-    return idx, s
+    return idx, s.t_ns, s.values, s.quality
 
 
 def plot(
@@ -126,5 +245,5 @@ def plot(
     width: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plot samples themselves: ``(t_ns, values, quality)``, sorted and unique."""
-    idx, s = _plot(t_ns, values, quality, start_ns, end_ns, width)
-    return s.t_ns[idx], s.values[idx], s.quality[idx]
+    idx, t, v, q = _plot(t_ns, values, quality, start_ns, end_ns, width)
+    return t[idx], v[idx], q[idx]
