@@ -6,8 +6,12 @@ name, an unparseable time, a non-numeric value, an invalid quality. Nothing is g
 either written as it is or rejected with its reason.
 
 The input is a *long* table, one point a row: ``tag, time, value[, quality]`` (other column
-names with ``tag=``, ``time=``, ``value=``, ``quality=``). Times are ISO 8601 strings (``Z`` or an
-offset; without one, UTC), timestamps, or int nanoseconds. Quality is an OPC UA StatusCode as an
+names with ``tag=``, ``time=``, ``value=``, ``quality=``); a CSV may use ``,``, ``;`` or tabs.
+A *wide* export (a time column and one column per tag, as PI DataLink or a spreadsheet gives)
+becomes long with ``df.melt(id_vars="time", var_name="tag", value_name="value")``.
+
+Times are ISO 8601 strings (``Z`` or an offset; without one, UTC), timestamps, or int
+nanoseconds. Quality is an OPC UA StatusCode as an
 integer (``0``, ``2150694912``, ``0x80310000``) or a name (``Good``, ``Bad_NoCommunication``); a
 missing quality column or an empty cell means Good. A Bad row may have no value (e.g. a
 communication loss); any other row needs a number.
@@ -356,8 +360,7 @@ def _csv_batches(
 ) -> Iterator[pa.RecordBatch]:
     import pyarrow.csv as pacsv
 
-    delimiter = "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else ","
-    parse = pacsv.ParseOptions(delimiter=delimiter)
+    parse = pacsv.ParseOptions(delimiter=_sniff_delimiter(path))
     probe = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
                            parse_options=parse,
                            convert_options=pacsv.ConvertOptions(include_columns=[]))
@@ -384,6 +387,17 @@ def _csv_batches(
             pending, size = [], 0
     if pending:
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches(chunk_rows)
+
+
+def _sniff_delimiter(path: str) -> str:
+    """``,`` unless the header line holds more ``;`` (European spreadsheets) or tabs."""
+    if path.lower().endswith((".gz", ".bz2", ".zst")):
+        return "\t" if path.lower().rsplit(".", 1)[0].endswith(".tsv") else ","
+    with open(path, "rb") as f:
+        head = f.readline(64 * 1024).decode("utf-8", "replace")
+    counts = {d: head.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
 
 
 def _bar(progress: bool, total: int | None, label: str) -> Any:

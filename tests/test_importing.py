@@ -176,3 +176,14 @@ def test_progress_bar_and_a_bigger_file(h, tmp_path, capsys):
 
 def test_top_level_export():
     assert historian.import_history is import_history
+
+
+def test_semicolon_csv_with_a_bom_and_a_wide_export_melted(h, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufefftag;time;value\nTIC-101.PV;2026-03-01T00:00:00Z;1.5\n".encode())
+    report = import_history(h, path, progress=False)
+    assert report.ok and report.written == 1
+    wide = pd.DataFrame({"time": pd.date_range("2026-03-01 01:00", periods=2, freq="1min"),
+                         "TIC-101.PV": [1.0, 2.0]})
+    report = import_history(h, wide.melt(id_vars="time", var_name="tag"), progress=False)
+    assert report.ok and report.written == 2
