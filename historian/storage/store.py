@@ -99,7 +99,7 @@ class Store:
         history: Any = "7d",
         row_group_rows: int = 16_384,
         auto_compact_files: int = 8,
-        compact_rows: int = 2_000_000,
+        compact_rows: int = 1_000_000,
         part_rows: int = 2_000_000,
         write_threads: int = 2,
         grace_hours: int = 1,
@@ -839,9 +839,10 @@ class Store:
     ) -> int:
         """Merge small files per day and resolve duplicates; safe while readers run.
 
-        A day with at least two files below ``compact_rows`` rows (any two with ``full=True``) is
-        rewritten: all its files merged into files of about ``part_rows`` rows, each holding a
-        range of tags, so that one tag's day lives in one file. Superseded values younger than
+        A day with at least two files below ``compact_rows`` rows is rewritten: its small files
+        and the files whose tag ranges overlap theirs are merged into files of about
+        ``part_rows`` rows, each holding a range of tags, so one tag's day lives in one file
+        (``full=True``: every file of every day with more than one). Superseded values younger than
         ``history`` are kept for ``read(as_of=...)``. Replaced files stay on disk for a grace
         period, so readers of older snapshots keep working. Returns the number of files replaced.
 
@@ -870,8 +871,9 @@ class Store:
                 for d in (sorted(by_day) if days is None else days)
                 if len(small.get(d, ())) >= 2 or (full and len(by_day.get(d, ())) >= 2)
             ]
+            ranges = {p: (snap.tag_min[i], snap.tag_max[i]) for i, p in enumerate(snap.paths)}
             for day in _progress(wanted, progress, "compacting"):
-                files = by_day[day]
+                files = by_day[day] if full else _overlapping(small[day], by_day[day], ranges)
                 written = self._rewrite_day(files)
                 self._log.commit(written, files, operation="compact")
                 for f in files:
@@ -1053,6 +1055,24 @@ def _looks_like_duration(text: str) -> bool:
     return True
 
 
+def _overlapping(
+    small: list[str], files: list[str], ranges: dict[str, tuple[str, str]]
+) -> list[str]:
+    """The small files plus every file whose tag range overlaps theirs.
+
+    A bulk load by tag ranges then merges only its small leftovers, while small flush files
+    (which hold every tag) pull in the day's big files, so one tag's day ends up in one file.
+    """
+    chosen = set(small)
+    lo = min(ranges[p][0] for p in small)
+    hi = max(ranges[p][1] for p in small)
+    for p in files:
+        a, b = ranges[p]
+        if not (b < lo or a > hi):
+            chosen.add(p)
+    return [p for p in files if p in chosen]
+
+
 def _split_parts(points: Points, part_rows: int) -> list[Points]:
     """Sorted points split by UTC day, then at tag boundaries into parts of about ``part_rows``."""
     if len(points) == 0:
@@ -1071,8 +1091,10 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         if n <= part_rows:
             parts.append(p)
             continue
+        # Balanced parts (each at least part_rows / 2), cut at tag boundaries.
+        k = -(-n // part_rows)
         tag_starts = np.flatnonzero(np.diff(p.codes)) + 1
-        at = np.searchsorted(tag_starts, np.arange(part_rows, n, part_rows))
+        at = np.searchsorted(tag_starts, (np.arange(1, k) * n) // k)
         cuts = np.unique(tag_starts[at[at < tag_starts.size]])
         bounds = [0, *cuts.tolist(), n]
         parts.extend(

@@ -284,4 +284,4 @@ def test_repr_and_info(h):
     h.flush()
     info = h.info()
     assert info["tags"] == 1 and info["points_in_files"] == 10 and info["files"] == 1
-    assert "1 tags" in repr(h) and "10 points" in repr(h)
+    assert "1 tag" in repr(h) and "10 points" in repr(h)
