@@ -238,3 +238,22 @@ def test_span_wider_than_int64(name):
     for k, (wv, wt, ws) in enumerate(want):
         assert int(got.status[k]) == ws and int(got.time_ns[k]) == wt
         assert _close(float(got.values[k]), wv), (k, got.values[k], wv)
+
+
+def test_input_validation_errors():
+    from historian.errors import InvalidArgumentError, InvalidDataError
+
+    t = np.array([0, 1, 2], np.int64)
+    with pytest.raises(InvalidDataError, match="int64"):
+        aggregate(t.astype(float), np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="twa")
+    with pytest.raises(InvalidDataError, match="lengths differ"):
+        aggregate(t, np.ones(2), start_ns=0, end_ns=3, every_ns=1, stat="twa")
+    with pytest.raises(InvalidDataError, match="quality"):
+        aggregate(t, np.ones(3), np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="twa")
+    with pytest.raises(InvalidArgumentError, match="every"):
+        aggregate(t, np.ones(3), start_ns=0, end_ns=3, every_ns=0, stat="twa")
+    with pytest.raises(InvalidArgumentError, match="TimeAverage2"):
+        aggregate(t, np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="average_please")
+    with pytest.raises(InvalidArgumentError, match="PercentDataGood"):
+        aggregate(t, np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="twa",
+                  config={"PercentGoodish": 5})
