@@ -167,12 +167,22 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
         }
     )
     t = points.time
+    starts = bounds[:-1]
+    n_int = np.add.reduceat(int_valid.astype(np.int64), starts) if n else np.zeros(0, np.int64)
+    run_len = np.diff(bounds)
+    nonzero_q = np.add.reduceat((points.quality != 0).astype(np.int64), starts) if n else n_int
+    nonzero_r = np.add.reduceat((points.reasons != 0).astype(np.int64), starts) if n else n_int
     index = {
         "format": FORMAT_VERSION,
         "tags": run_tags,
-        "row_start": bounds[:-1].tolist(),
-        "tmin": [int(t[i]) for i in bounds[:-1]],
+        "row_start": starts.tolist(),
+        "tmin": [int(t[i]) for i in starts],
         "tmax": [int(t[i - 1]) for i in bounds[1:]],
+        # Per tag run, so a read decodes only the columns it needs:
+        "dec": [int(decimals[i]) for i in starts],  # decimals are constant within a run
+        "vkind": np.where(n_int == run_len, 0, np.where(n_int == 0, 1, 2)).tolist(),  # int/float/mixed
+        "qzero": (nonzero_q == 0).tolist(),
+        "rzero": (nonzero_r == 0).tolist(),
     }
     return table, index
 
@@ -284,6 +294,10 @@ class DataFile:
         self.row_start = np.asarray(idx["row_start"] + [self._pf.metadata.num_rows], dtype=np.int64)
         self.tmin = np.asarray(idx["tmin"], dtype=np.int64)
         self.tmax = np.asarray(idx["tmax"], dtype=np.int64)
+        self.dec = idx["dec"]
+        self.vkind = idx["vkind"]
+        self.qzero = idx["qzero"]
+        self.rzero = idx["rzero"]
         self.rg_rows = int(idx["rg_rows"])
         self.rg_tfirst = np.asarray(idx["rg_tfirst"], dtype=np.int64)
         self.rg_tlast = np.asarray(idx["rg_tlast"], dtype=np.int64)
@@ -317,9 +331,19 @@ class DataFile:
         return int(self.rg_tlast[g]) if (g + 1) * self.rg_rows <= hi else int(self.tmax[i])
 
     def read(
-        self, tags: list[str], start_ns: int, end_ns: int, *, with_ingested: bool = True
+        self,
+        tags: list[str],
+        start_ns: int,
+        end_ns: int,
+        *,
+        with_ingested: bool = True,
+        with_reasons: bool = True,
     ) -> dict[str, TagSlice]:
-        """Points of ``tags`` with start <= time < end, decoded, per tag."""
+        """Points of ``tags`` with start <= time < end, decoded, per tag.
+
+        Only the row groups and the columns the asked tags need are decoded: a tag whose values
+        are all scaled integers, all Good and never flagged costs two columns (time, value_int).
+        """
         ranges = {}
         for tag in tags:
             r = self._rows_for(tag, start_ns, end_ns)
@@ -334,7 +358,16 @@ class DataFile:
                 for g in range(lo // self.rg_rows, (hi - 1) // self.rg_rows + 1)
             }
         )
-        columns = ["time", "value", "value_int", "decimals", "quality", "reasons"]
+        pos = [self._tag_pos[t] for t in ranges]
+        columns = ["time"]
+        if any(self.vkind[i] != 0 for i in pos):
+            columns.append("value")
+        if any(self.vkind[i] != 1 for i in pos):
+            columns.append("value_int")
+        if not all(self.qzero[i] for i in pos):
+            columns.append("quality")
+        if with_reasons and not all(self.rzero[i] for i in pos):
+            columns.append("reasons")
         if with_ingested:
             columns.append("ingested")
         indices = [self._col[c] for c in columns]
@@ -347,6 +380,7 @@ class DataFile:
         group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
         out = {}
         for tag, (lo, hi) in ranges.items():
+            i = self._tag_pos[tag]
             g0 = lo // self.rg_rows
             base = group_pos[g0] - g0 * self.rg_rows
             # A tag's row groups are consecutive in `groups` (every group in between is chosen).
@@ -357,12 +391,23 @@ class DataFile:
             if i1 <= i0:
                 continue
             a, b = a + i0, a + i1
+            n = b - a
+            kind = self.vkind[i]
+            if kind == 1:
+                value = cols["value"][a:b]
+            else:
+                scaled = cols["value_int"][a:b] / POW10[self.dec[i]]
+                value = scaled if kind == 0 else np.where(np.isnan(scaled), cols["value"][a:b], scaled)
             out[tag] = TagSlice(
                 time=cols["time"][a:b],
-                value=cols["value"][a:b],
-                quality=cols["quality"][a:b],
-                reasons=cols["reasons"][a:b],
-                ingested=cols["ingested"][a:b] if with_ingested else np.zeros(b - a, np.int64),
+                value=value,
+                quality=np.zeros(n, np.uint32) if self.qzero[i] else cols["quality"][a:b],
+                reasons=(
+                    cols["reasons"][a:b]
+                    if with_reasons and not self.rzero[i]
+                    else np.zeros(n, np.uint32)
+                ),
+                ingested=cols["ingested"][a:b] if with_ingested else np.zeros(n, np.int64),
             )
         return out
 
@@ -373,20 +418,15 @@ def _as_ns(col: pa.ChunkedArray) -> np.ndarray:
 
 
 def _decode(table: pa.Table) -> dict[str, np.ndarray]:
-    vf = table.column("value").to_numpy()  # nulls become NaN
-    vi_col = table.column("value_int")
-    if vi_col.null_count == len(vi_col):
-        value = np.asarray(vf, dtype=np.float64)
-    else:
-        vi = vi_col.to_numpy()  # float64 with NaN for nulls; exact since |value_int| < 2**53
-        dec = table.column("decimals").to_numpy()
-        value = np.where(np.isnan(vi), vf, vi / POW10[dec])
-    out = {
-        "time": _as_ns(table.column("time")),
-        "value": np.asarray(value, dtype=np.float64),
-        "quality": table.column("quality").to_numpy().astype(np.uint32),
-        "reasons": table.column("reasons").to_numpy().astype(np.uint32),
-    }
+    """Columns as numpy: times in ns, values as float64 (nulls are NaN; ``value_int`` is exact as
+    float64 since |value_int| < 2**53), codes as uint32."""
+    out = {"time": _as_ns(table.column("time"))}
+    for name in ("value", "value_int"):
+        if name in table.column_names:
+            out[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+    for name in ("quality", "reasons"):
+        if name in table.column_names:
+            out[name] = table.column(name).to_numpy().astype(np.uint32)
     if "ingested" in table.column_names:
         out["ingested"] = (
             np.asarray(table.column("ingested").to_numpy()).astype("datetime64[us]").view(np.int64)

@@ -545,8 +545,9 @@ class Store:
         start_ns: int,
         end_ns: int,
         as_of_us: int | None = None,
+        with_reasons: bool = False,
     ) -> dict[str, TagSlice | None]:
-        """Merged points per tag in [start, end)."""
+        """Merged points per tag in [start, end) (reason bits only when asked)."""
         snap, pending = self._snapshot_and_pending()
         parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
         if isinstance(pending, list):
@@ -590,7 +591,7 @@ class Store:
                     continue
                 need_ingested = as_of_us is not None or any(sources[t] > 1 for t in wanted)
                 for tag, sl in f.read(
-                    wanted, start_ns, end_ns, with_ingested=need_ingested
+                    wanted, start_ns, end_ns, with_ingested=need_ingested, with_reasons=with_reasons
                 ).items():
                     parts[tag].append(sl)
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
@@ -741,7 +742,7 @@ class Store:
         start_ns = MIN_NS if start is None else to_ns(start)
         end_ns = MAX_NS if end is None else to_ns(end)
         as_of_us = None if as_of is None else to_ns(as_of) // 1000
-        series = self._series(names, start_ns, end_ns, as_of_us)
+        series = self._series(names, start_ns, end_ns, as_of_us, with_reasons=reasons)
         return _points_table(sorted(names), series, reasons)
 
     def qualify(
@@ -778,7 +779,7 @@ class Store:
         start_ns = MIN_NS if start is None else to_ns(start)
         end_ns = MAX_NS if end is None else to_ns(end)
         now_value = now_ns() if now is None else to_ns(now)
-        series = self._series(names, start_ns, end_ns)
+        series = self._series(names, start_ns, end_ns, with_reasons=True)
         out: dict[str, TagSlice | None] = {}
         previous: list[np.ndarray] = []
         changed_points = []
