@@ -16,6 +16,8 @@ _temp = 60 + 0.4 * np.roll(_flow - 100, 120) + _rng.normal(0, 0.05, _t.size)
 for _path in ("demo.hist", "plant.hist"):
     with historian.open(_path) as _h:
         _h.define("FIC-101.PV", unit="m3/h", lo=0, hi=300, description="feed flow")
+        _h.define("FIC-104.PV", unit="m3/h", lo=0, hi=300, description="feed flow (demo name)")
+        _h.define("PI-103.PV", unit="bar", lo=0, hi=20, description="reactor pressure")
         _h.define(
             "TIC-101.PV",
             unit="degC",
@@ -26,5 +28,7 @@ for _path in ("demo.hist", "plant.hist"):
         )
         _h.define("XV-101.ST", kind="step", states={0: "closed", 1: "open"})
         _h.write("FIC-101.PV", _t, np.round(_flow, 2))
+        _h.write("FIC-104.PV", _t, np.round(_flow, 2))
+        _h.write("PI-103.PV", _t, np.round(1 + 0.05 * (_temp - 60), 3))
         _h.write("TIC-101.PV", _t, np.round(_temp, 2))
         _h.write("XV-101.ST", _t[::600], (np.arange(_t[::600].size) % 2).astype(float))
