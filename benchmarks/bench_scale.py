@@ -25,13 +25,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
 
-from datagen import polled, tag_names  # noqa: E402
+from datagen import polled, tag_names
 
-import historian  # noqa: E402
+import historian
 
 S = 1_000_000_000
 
@@ -66,13 +64,17 @@ sys.stdin.read()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tags", type=int, default=200)
     ap.add_argument("--points", type=int, default=200_000)
     ap.add_argument("--every", default="1h")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--s3-tags", type=int, default=None, help="tags for the S3 read test (default: all)")
+    ap.add_argument(
+        "--s3-tags", type=int, default=None, help="tags for the S3 read test (default: all)"
+    )
     ap.add_argument("--skip-s3", action="store_true")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args()
@@ -91,46 +93,89 @@ def main() -> None:
     figures["write_s"] = time.perf_counter() - t0
     figures["points"] = n
     figures["bytes"] = info["bytes"]
-    print(f"store: {n:,} points, {info['files']} files, {info['bytes'] / 1e6:.1f} MB "
-          f"(written in {figures['write_s']:.1f} s)")
+    print(
+        f"store: {n:,} points, {info['files']} files, {info['bytes'] / 1e6:.1f} MB "
+        f"(written in {figures['write_s']:.1f} s)"
+    )
     start, end = int(info["first_ns"]), int(info["last_ns"]) + 1
     stats = ["twa", "min", "max", "count"]
 
     # -- 1. summary: one process vs a LocalCluster
     with historian.open(local, mode="r") as h:
         h.summary(names[:2], start, end, args.every, stats=stats)  # JIT warm-up
-        single_s, single = best(lambda: h.summary(names, start, end, args.every, stats=stats), args.repeat)
+        single_s, single = best(
+            lambda: h.summary(names, start, end, args.every, stats=stats), args.repeat
+        )
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=40) as cluster, Client(cluster):
-        hd.summary(local, names[:2], start, end, args.every, stats=stats)  # warm-up: workers open the store
-        dask_s, dist = best(lambda: hd.summary(local, names, start, end, args.every, stats=stats), args.repeat)
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster),
+    ):
+        hd.summary(
+            local, names[:2], start, end, args.every, stats=stats
+        )  # warm-up: workers open the store
+        dask_s, dist = best(
+            lambda: hd.summary(local, names, start, end, args.every, stats=stats), args.repeat
+        )
     equal = dist.equals(single)
-    figures.update(summary_single_s=single_s, summary_dask_s=dask_s, summary_equal=equal,
-                   summary_rows=single.num_rows, workers=args.workers)
+    figures.update(
+        summary_single_s=single_s,
+        summary_dask_s=dask_s,
+        summary_equal=equal,
+        summary_rows=single.num_rows,
+        workers=args.workers,
+    )
     print(f"summary {args.every}, {len(stats)} stats, {single.num_rows:,} rows:")
     print(f"  one process        {single_s:8.2f} s  {n / single_s / 1e6:7.1f} M points/s")
-    print(f"  LocalCluster x{args.workers}    {dask_s:8.2f} s  {n / dask_s / 1e6:7.1f} M points/s"
-          f"  speed-up {single_s / dask_s:.2f}x  equal: {equal}")
+    print(
+        f"  LocalCluster x{args.workers}    {dask_s:8.2f} s  {n / dask_s / 1e6:7.1f} M points/s"
+        f"  speed-up {single_s / dask_s:.2f}x  equal: {equal}"
+    )
 
     # -- 2. reads: S3 (moto on 127.0.0.1) vs local disk
     if not args.skip_s3:
         read_names = names[: args.s3_tags] if args.s3_tags else names
-        proc = subprocess.Popen([sys.executable, "-c", _MOTO], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _MOTO],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             port = int(proc.stdout.readline())  # type: ignore[union-attr]
-            opts = {"endpoint_url": f"http://127.0.0.1:{port}", "allow_http": "true",
-                    "access_key_id": "bench", "secret_access_key": "bench", "region": "us-east-1"}
+            opts = {
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "allow_http": "true",
+                "access_key_id": "bench",
+                "secret_access_key": "bench",
+                "region": "us-east-1",
+            }
             import boto3
 
-            boto3.client("s3", endpoint_url=opts["endpoint_url"], region_name="us-east-1",
-                         aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket="bench")
+            boto3.client(
+                "s3",
+                endpoint_url=opts["endpoint_url"],
+                region_name="us-east-1",
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            ).create_bucket(Bucket="bench")
             uri = "s3://bench/plant.hist"
             t0 = time.perf_counter()
-            with historian.open(uri, storage_options=opts, local_dir=os.path.join(root, "s3cache"),
-                                bulk_points=100_000) as h:
+            with historian.open(
+                uri,
+                storage_options=opts,
+                local_dir=os.path.join(root, "s3cache"),
+                bulk_points=100_000,
+            ) as h:
                 fill(h, read_names, args.points)
             figures["s3_write_s"] = time.perf_counter() - t0
             k = 0
@@ -138,8 +183,9 @@ def main() -> None:
             def read_s3() -> int:
                 nonlocal k
                 k += 1  # a fresh reader each time: no file handle or footer cached
-                with historian.open(uri, mode="r", storage_options=opts,
-                                    local_dir=os.path.join(root, f"r{k}")) as r:
+                with historian.open(
+                    uri, mode="r", storage_options=opts, local_dir=os.path.join(root, f"r{k}")
+                ) as r:
                     return r.read(read_names).num_rows
 
             def read_local() -> int:
@@ -152,8 +198,10 @@ def main() -> None:
             figures.update(read_rows=rows, read_s3_s=s3_s, read_local_s=local_s)
             print(f"read {len(read_names)} tags, {rows:,} points, fresh reader:")
             print(f"  local disk   {local_s:8.2f} s  {rows / local_s / 1e6:7.1f} M points/s")
-            print(f"  moto S3      {s3_s:8.2f} s  {rows / s3_s / 1e6:7.1f} M points/s"
-                  f"  ({figures['s3_write_s']:.1f} s to write)")
+            print(
+                f"  moto S3      {s3_s:8.2f} s  {rows / s3_s / 1e6:7.1f} M points/s"
+                f"  ({figures['s3_write_s']:.1f} s to write)"
+            )
         finally:
             proc.stdin.close()  # type: ignore[union-attr]
             proc.stdout.close()  # type: ignore[union-attr]

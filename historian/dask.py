@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -58,7 +59,9 @@ _STORES_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------------- store handles
-def _source(store_or_path: Any, storage_options: Mapping[str, Any] | None) -> tuple[str, dict | None]:
+def _source(
+    store_or_path: Any, storage_options: Mapping[str, Any] | None
+) -> tuple[str, dict | None]:
     """(uri, storage options) that reopen the store in another process."""
     from historian.storage.store import Store
 
@@ -68,8 +71,10 @@ def _source(store_or_path: Any, storage_options: Mapping[str, Any] | None) -> tu
         return str(store_or_path.path), (dict(storage_options) if storage_options else opts)
     import os
 
-    path = store_or_path if isinstance(store_or_path, str) and "://" in store_or_path else os.path.abspath(
-        os.fspath(store_or_path)
+    path = (
+        store_or_path
+        if isinstance(store_or_path, str) and "://" in store_or_path
+        else os.path.abspath(os.fspath(store_or_path))
     )
     return path, dict(storage_options) if storage_options else None
 
@@ -101,16 +106,22 @@ def _names(h: Any, tags: Any) -> list[str]:
 def _chunk_edges(start_ns: int, end_ns: int, every_ns: int, chunk_ns: int) -> list[int]:
     """Cut [start, end) at interval boundaries about every ``chunk_ns`` (a multiple of every)."""
     step = max(1, math.ceil(chunk_ns / every_ns)) * every_ns
-    edges = list(range(start_ns, end_ns, step)) + [end_ns]
-    return edges
+    return [*range(start_ns, end_ns, step), end_ns]
 
 
 def _tag_groups(names: list[str], per_task: int) -> list[list[str]]:
     return [names[i : i + per_task] for i in range(0, len(names), per_task)]
 
 
-def _plan(names: list[str], start_ns: int, end_ns: int, every_ns: int, partition: Any,
-          tags_per_task: int | None, target_tasks: int = 16) -> tuple[list[list[str]], list[int]]:
+def _plan(
+    names: list[str],
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    partition: Any,
+    tags_per_task: int | None,
+    target_tasks: int = 16,
+) -> tuple[list[list[str]], list[int]]:
     n_intervals = max(1, math.ceil((end_ns - start_ns) / every_ns))
     if tags_per_task is None:
         tags_per_task = max(1, math.ceil(len(names) / target_tasks))
@@ -209,8 +220,8 @@ def read_dask(
     if lo is None or hi is None or hi <= lo or not names:
         return dd.from_pandas(meta, npartitions=1)
     first_chunk = (lo // chunk_ns) * chunk_ns
-    cuts = [lo] + [c for c in range(first_chunk + chunk_ns, hi, chunk_ns)] + [hi]
-    specs = [(uri, options, names, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    cuts = [lo, *range(first_chunk + chunk_ns, hi, chunk_ns), hi]
+    specs = [(uri, options, names, a, b) for a, b in itertools.pairwise(cuts)]
     divisions = [pd.Timestamp(c, tz="UTC") for c in cuts[:-1]] + [pd.Timestamp(hi - 1, tz="UTC")]
     return dd.from_map(_read_spec, specs, meta=meta, divisions=divisions, enforce_metadata=False)
 
@@ -232,16 +243,29 @@ def _span(h: Any) -> tuple[int | None, int | None]:
 
 
 # ---------------------------------------------------------------------- summaries
-def _summary_part(uri: str, options: dict | None, tags: list[str], a: int, b: int, every_ns: int,
-                  stats: list[str], config: Any) -> pa.Table:
+def _summary_part(
+    uri: str,
+    options: dict | None,
+    tags: list[str],
+    a: int,
+    b: int,
+    every_ns: int,
+    stats: list[str],
+    config: Any,
+) -> pa.Table:
     from historian.api import _arrays
     from historian.query.retrieval import summary_for_tags
 
     h = _open(uri, options)
     series = h._bounded_series(tags, a, b)
     return summary_for_tags(
-        {n: _arrays(series[n]) for n in tags}, start_ns=a, end_ns=b, every_ns=every_ns,
-        stats=stats, config=config, stepped_by_tag=h._stepped(tags),
+        {n: _arrays(series[n]) for n in tags},
+        start_ns=a,
+        end_ns=b,
+        every_ns=every_ns,
+        stats=stats,
+        config=config,
+        stepped_by_tag=h._stepped(tags),
     )
 
 
@@ -275,7 +299,8 @@ def summary(
     ...     _ = h.define("A")
     ...     _ = h.write("A", [0, 10**9, 2 * 10**9, 3 * 10**9], [0.0, 10.0, 10.0, 0.0])
     ...     single = h.summary("A", 0, 4 * 10**9, "1s", stats=["twa", "max"])
-    >>> hd.summary(path, "A", 0, 4 * 10**9, "1s", stats=["twa", "max"], scheduler="sync").equals(single)
+    >>> dist = hd.summary(path, "A", 0, 4 * 10**9, "1s", stats=["twa", "max"], scheduler="sync")
+    >>> dist.equals(single)
     True
     """
     from historian.query.retrieval import _stats_list
@@ -291,7 +316,8 @@ def summary(
     part = delayed(_summary_part, pure=True)
     tasks = [
         part(uri, options, g, a, b, every_ns, stat_names, config)
-        for g in groups for a, b in zip(edges[:-1], edges[1:], strict=True)
+        for g in groups
+        for a, b in itertools.pairwise(edges)
     ]
     results = _compute(tasks, scheduler)
     from historian.model.schema import SUMMARY_SCHEMA
@@ -310,8 +336,9 @@ def summary(
 
 
 # ---------------------------------------------------------------------- interpolation
-def _interp_part(uri: str, options: dict | None, tags: list[str], a: int, b: int, every_ns: int,
-                 kwargs: dict) -> pa.Table:
+def _interp_part(
+    uri: str, options: dict | None, tags: list[str], a: int, b: int, every_ns: int, kwargs: dict
+) -> pa.Table:
     """Grid points a, a+every, ..., b (b included) for a group of tags."""
     from historian.api import _arrays
     from historian.query.retrieval import interpolated_for_tags
@@ -319,8 +346,12 @@ def _interp_part(uri: str, options: dict | None, tags: list[str], a: int, b: int
     h = _open(uri, options)
     series = h._bounded_series(tags, a, b + 1)
     return interpolated_for_tags(
-        {n: _arrays(series[n]) for n in tags}, start_ns=a, end_ns=b, every_ns=every_ns,
-        stepped_by_tag=h._stepped(tags), **kwargs,
+        {n: _arrays(series[n]) for n in tags},
+        start_ns=a,
+        end_ns=b,
+        every_ns=every_ns,
+        stepped_by_tag=h._stepped(tags),
+        **kwargs,
     )
 
 
@@ -355,13 +386,15 @@ def interpolated(
     # grid point (the grid runs up to and including end).
     last_grid = start_ns + ((end_ns - start_ns) // every_ns) * every_ns
     spans = []
-    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+    for k, (a, b) in enumerate(itertools.pairwise(edges)):
         hi = last_grid if k == len(edges) - 2 else b - every_ns
         if hi >= a:
             spans.append((a, hi))
     kwargs = {
         "max_gap_ns": None if max_gap is None else duration_ns(max_gap),
-        "extrapolate": extrapolate, "quality": quality, "config": config,
+        "extrapolate": extrapolate,
+        "quality": quality,
+        "config": config,
     }
     from dask import delayed
 
@@ -397,8 +430,16 @@ class _DaskAligned:
         return self._h._resolve_tags(tags)
 
     def interpolated(self, tags: Any, start: Any, end: Any, every: Any, **kwargs: Any) -> pa.Table:
-        return interpolated(self._source, tags, start, end, every, storage_options=self._options,
-                            **kwargs, **self._dask_kwargs)
+        return interpolated(
+            self._source,
+            tags,
+            start,
+            end,
+            every,
+            storage_options=self._options,
+            **kwargs,
+            **self._dask_kwargs,
+        )
 
 
 def correlate(
@@ -424,7 +465,23 @@ def correlate(
 
     uri, options = _source(store_or_path, storage_options)
     h = _client_store(store_or_path, uri, options)
-    proxy = _DaskAligned(h, store_or_path if not isinstance(store_or_path, str) else uri, options,
-                         {"partition": partition, "tags_per_task": tags_per_task, "scheduler": scheduler})
-    return _correlate(proxy, tags, start, end, every, max_lag, method=method, target=target,  # type: ignore[arg-type]
-                      max_gap=max_gap, min_samples=min_samples, progress=False, threads=None)
+    proxy = _DaskAligned(
+        h,
+        store_or_path if not isinstance(store_or_path, str) else uri,
+        options,
+        {"partition": partition, "tags_per_task": tags_per_task, "scheduler": scheduler},
+    )
+    return _correlate(
+        proxy,  # type: ignore[arg-type]
+        tags,
+        start,
+        end,
+        every,
+        max_lag,
+        method=method,
+        target=target,
+        max_gap=max_gap,
+        min_samples=min_samples,
+        progress=False,
+        threads=None,
+    )

@@ -43,6 +43,7 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -115,8 +116,14 @@ class S3Options:
     def resolve(cls, options: Mapping[str, Any] | None) -> S3Options:
         options = dict(options or {})
         known = {
-            "endpoint_url", "endpoint", "region", "default_region", "access_key_id",
-            "secret_access_key", "session_token", "allow_http",
+            "endpoint_url",
+            "endpoint",
+            "region",
+            "default_region",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+            "allow_http",
         }
         unknown = [k for k in options if str(k).lower().removeprefix("aws_") not in known]
         if unknown:
@@ -187,7 +194,9 @@ class S3Options:
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         if self.access_key_id and self.secret_access_key:
-            kwargs.update(aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key)
+            kwargs.update(
+                aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key
+            )
             if self.session_token:
                 kwargs["aws_session_token"] = self.session_token
         return boto3.client("s3", **kwargs)
@@ -264,7 +273,7 @@ class StoreFS:
         return f"s3://{p}" if self.s3 is not None else p
 
     def rel(self, uri: str) -> str:
-        """``uri`` (from :meth:`uri_of`, or a plain path under a local root) relative to the root."""
+        """``uri`` (from :meth:`uri_of`, or a path under a local root) relative to the root."""
         uri = str(uri)
         for base in (self.uri, self.root):
             if uri == base:
@@ -316,17 +325,15 @@ class StoreFS:
         sel = pafs.FileSelector(self.path(rel), allow_not_found=True, recursive=recursive)
         base = self.root + "/" if self.root != "/" else "/"
         return sorted(
-            i.path[len(base):] if i.path.startswith(base) else i.path
+            i.path[len(base) :] if i.path.startswith(base) else i.path
             for i in self.filesystem.get_file_info(sel)
             if i.type == pafs.FileType.File
         )
 
     def delete(self, rel: str) -> None:
         """Delete a file (missing files are fine)."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.filesystem.delete_file(self.path(rel))
-        except FileNotFoundError:
-            pass
 
     # ------------------------------------------------------------------ atomic writes
     def _makedirs(self, rel_dir: str) -> None:
@@ -353,13 +360,18 @@ class StoreFS:
                 _fsync_path(os.path.dirname(target))
             return size
         target = self.path(rel)
-        with open(local_path, "rb") as src, self.filesystem.open_output_stream(target, metadata={}) as out:
+        with (
+            open(local_path, "rb") as src,
+            self.filesystem.open_output_stream(target, metadata={}) as out,
+        ):
             while chunk := src.read(_CHUNK):
                 out.write(chunk)
         got = self.size(rel)
         if got != size:  # CompleteMultipartUpload can answer 200 with an error in its body
             self.delete(rel)
-            raise StoreError(f"upload of {self.uri_of(rel)} stored {got} of {size} bytes; removed it")
+            raise StoreError(
+                f"upload of {self.uri_of(rel)} stored {got} of {size} bytes; removed it"
+            )
         if not keep:
             os.unlink(local_path)
         return size
@@ -493,11 +505,15 @@ class StoreFS:
             page = client.list_multipart_uploads(**kwargs)
             for up in page.get("Uploads", []):
                 if up["Initiated"].timestamp() <= cutoff:
-                    client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"])
+                    client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]
+                    )
                     aborted += 1
             if not page.get("IsTruncated"):
                 break
-            kwargs.update(KeyMarker=page.get("NextKeyMarker"), UploadIdMarker=page.get("NextUploadIdMarker"))
+            kwargs.update(
+                KeyMarker=page.get("NextKeyMarker"), UploadIdMarker=page.get("NextUploadIdMarker")
+            )
         if aborted:
             log.info("aborted %d incomplete upload(s) under %s", aborted, self.uri)
         return aborted
@@ -515,7 +531,5 @@ def _fsync_path(path: str) -> None:
 
 
 def _unlink_quiet(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

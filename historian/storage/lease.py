@@ -71,7 +71,9 @@ class WriterLease:
     >>> b.release()
     """
 
-    def __init__(self, fs: StoreFS, *, ttl: float = 60.0, margin: float | None = None, renew: bool = True) -> None:
+    def __init__(
+        self, fs: StoreFS, *, ttl: float = 60.0, margin: float | None = None, renew: bool = True
+    ) -> None:
         if ttl <= 0:
             raise ValueError(f"ttl must be positive, not {ttl!r}")
         self.fs = fs
@@ -94,7 +96,13 @@ class WriterLease:
 
     def _doc(self, epoch: int, expires: float) -> bytes:
         return json.dumps(
-            {"owner": self.owner, "holder": self.holder, "epoch": epoch, "expires": expires, "ttl": self.ttl},
+            {
+                "owner": self.owner,
+                "holder": self.holder,
+                "epoch": epoch,
+                "expires": expires,
+                "ttl": self.ttl,
+            },
             sort_keys=True,
         ).encode()
 
@@ -114,13 +122,16 @@ class WriterLease:
                 if doc.get("owner") != self.owner and expires > _time.time():
                     raise StoreLockedError(
                         f"the store {self.fs.uri!r} is being written by another process "
-                        f"({doc.get('holder', 'unknown')}, lease epoch {doc.get('epoch')}, expires in "
+                        f"({doc.get('holder', 'unknown')}, lease epoch {doc.get('epoch')}, "
+                        "expires in "
                         f"{expires - _time.time():.0f} s); only one writer at a time. Open it with "
                         "mode='r' to read while it is written, or stop the other writer (a crashed "
                         "writer's lease is taken over once it expires)."
                     )
                 epoch = int(doc.get("epoch", 0)) + 1
-                ok = self.fs.put_if_match(LEASE_FILE, self._doc(epoch, _time.time() + self.ttl), current[1])
+                ok = self.fs.put_if_match(
+                    LEASE_FILE, self._doc(epoch, _time.time() + self.ttl), current[1]
+                )
             if ok:
                 got = self.fs.get_versioned(LEASE_FILE)
                 if got is None or _parse(got[0]).get("owner") != self.owner:
@@ -142,7 +153,9 @@ class WriterLease:
         if not self._renew:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._renew_loop, name="historian-lease", daemon=True)
+        self._thread = threading.Thread(
+            target=self._renew_loop, name="historian-lease", daemon=True
+        )
         self._thread.start()
 
     def _renew_loop(self) -> None:
@@ -162,7 +175,9 @@ class WriterLease:
             if self._lost is not None:
                 raise LeaseLostError(self._lost)
             started = _time.monotonic()
-            ok = self.fs.put_if_match(LEASE_FILE, self._doc(self.epoch, _time.time() + self.ttl), self._etag)
+            ok = self.fs.put_if_match(
+                LEASE_FILE, self._doc(self.epoch, _time.time() + self.ttl), self._etag
+            )
             got = self.fs.get_versioned(LEASE_FILE) if ok else None
             if not ok or got is None or _parse(got[0]).get("owner") != self.owner:
                 self._lost = (

@@ -26,8 +26,11 @@ def moto_endpoint():
     """``http://127.0.0.1:<port>`` of a moto S3 server in its own process (moto[server] >= 5.2.5)."""
     pytest.importorskip("moto", minversion="5.2.5")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-c", _MOTO],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         port = int(proc.stdout.readline())
@@ -59,8 +62,11 @@ def s3_bucket(s3_options):
 
     name = "hist-" + uuid.uuid4().hex[:8]
     client = boto3.client(
-        "s3", endpoint_url=s3_options["endpoint_url"], region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=s3_options["endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     client.create_bucket(Bucket=name)
     return name
@@ -78,8 +84,13 @@ def dask_client():
     on 127.0.0.1, no dashboard."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, worker_dashboard_address=None, silence_logs=40,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        silence_logs=40,
     )
     client = distributed.Client(cluster)
     try:

@@ -15,8 +15,23 @@ hd = pytest.importorskip("historian.dask")
 S = 1_000_000_000
 T0 = 1_767_225_600 * S  # 2026-01-01
 TAGS = ["FIC-101.PV", "TIC-101.PV", "LIC-101.PV", "PIC-101.PV", "XV-101.ST"]
-STATS = ["twa", "min", "max", "count", "mean", "first", "last", "std", "range", "delta",
-         "total", "pct_good", "duration_good", "TimeAverage", "Interpolative"]
+STATS = [
+    "twa",
+    "min",
+    "max",
+    "count",
+    "mean",
+    "first",
+    "last",
+    "std",
+    "range",
+    "delta",
+    "total",
+    "pct_good",
+    "duration_good",
+    "TimeAverage",
+    "Interpolative",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +61,16 @@ def test_summary_equals_single_process_bit_for_bit(store, dask_client, partition
     start, end = T0 + 3600 * S + 123, T0 + 2 * 86_400 * S + 123
     with historian.open(store, mode="r") as h:
         single = h.summary(TAGS, start, end, "10min", stats=STATS)
-    got = hd.summary(store, TAGS, start, end, "10min", stats=STATS, partition=partition,
-                     tags_per_task=tags_per_task)
+    got = hd.summary(
+        store,
+        TAGS,
+        start,
+        end,
+        "10min",
+        stats=STATS,
+        partition=partition,
+        tags_per_task=tags_per_task,
+    )
     assert got.schema == single.schema
     assert got.equals(single)
 
@@ -57,8 +80,17 @@ def test_summary_with_config_and_uneven_end(store, dask_client):
     start, end = T0, T0 + 86_400 * S + 17 * S  # the last interval is shorter
     with historian.open(store, mode="r") as h:
         single = h.summary(TAGS[:3], start, end, "1h", stats=["twa", "min", "count"], config=cfg)
-    got = hd.summary(store, TAGS[:3], start, end, "1h", stats=["twa", "min", "count"],
-                     config=cfg, partition="5h", tags_per_task=2)
+    got = hd.summary(
+        store,
+        TAGS[:3],
+        start,
+        end,
+        "1h",
+        stats=["twa", "min", "count"],
+        config=cfg,
+        partition="5h",
+        tags_per_task=2,
+    )
     assert got.equals(single)
 
 
@@ -66,8 +98,17 @@ def test_interpolated_equals_single_process(store, dask_client):
     start, end = T0 + 5 * S, T0 + 2 * 86_400 * S
     with historian.open(store, mode="r") as h:
         single = h.interpolated(TAGS, start, end, "5min", max_gap="20min", quality=True)
-    got = hd.interpolated(store, TAGS, start, end, "5min", max_gap="20min", quality=True,
-                          partition="3h", tags_per_task=2)
+    got = hd.interpolated(
+        store,
+        TAGS,
+        start,
+        end,
+        "5min",
+        max_gap="20min",
+        quality=True,
+        partition="3h",
+        tags_per_task=2,
+    )
     assert got.column_names == single.column_names
     assert got.equals(single)
 
@@ -95,8 +136,13 @@ def test_read_dask_divisions_prune_and_rows_match(store, dask_client):
     assert df.index.is_monotonic_increasing
     got = df.reset_index().sort_values(["tag", "time"], kind="stable")
     assert got["tag"].tolist() == expected.column("tag").to_pylist()
-    assert (got["time"].astype("int64").to_numpy() == expected.column("time").cast(pa.int64()).to_numpy()).all()
-    np.testing.assert_array_equal(got["value"].to_numpy(), expected.column("value").to_numpy(zero_copy_only=False))
+    assert (
+        got["time"].astype("int64").to_numpy()
+        == expected.column("time").cast(pa.int64()).to_numpy()
+    ).all()
+    np.testing.assert_array_equal(
+        got["value"].to_numpy(), expected.column("value").to_numpy(zero_copy_only=False)
+    )
     np.testing.assert_array_equal(got["quality"].to_numpy(), expected.column("quality").to_numpy())
 
 

@@ -27,7 +27,9 @@ def test_publish_write_read_list_delete(fs, tmp_path):
     size = fs.publish(str(local), "points/day=2026-01-01/part-1.parquet")
     assert not local.exists()
     assert fs.size("points/day=2026-01-01/part-1.parquet") == size
-    assert pq.ParquetFile(fs.open_input("points/day=2026-01-01/part-1.parquet")).read().num_rows == 3
+    assert (
+        pq.ParquetFile(fs.open_input("points/day=2026-01-01/part-1.parquet")).read().num_rows == 3
+    )
     fs.write_bytes("tags.json", b'{"tags": []}')
     assert fs.read_bytes("tags.json") == b'{"tags": []}'
     assert fs.exists("tags.json") and not fs.exists("nope.json")
