@@ -601,15 +601,18 @@ class Store:
     ) -> dict[str, TagSlice | None]:
         """Points in [start, end) plus the bounding points outside it that aggregates need.
 
-        Before ``start``: back to and including the latest Good point; after ``end``: up to and
-        including the first Good point (looking further out step by step).
+        Before ``start``: back to and including the second-latest Good point (sloped
+        extrapolation needs two); after ``end``: up to and including the first Good point
+        (looking further out step by step).
         """
         from historian.model import quality as q
 
         inside = self._series(tags, start_ns, end_ns)
         before: dict[str, list[TagSlice]] = {t: [] for t in tags}
         after: dict[str, list[TagSlice]] = {t: [] for t in tags}
-        for side, parts in (("before", before), ("after", after)):
+        # Two Good points before the window (a sloped extrapolation needs a slope), one after.
+        for side, parts, wanted in (("before", before, 2), ("after", after, 1)):
+            found = dict.fromkeys(tags, 0)
             todo = list(tags)
             reach: int | None = HOUR_NS
             edge = start_ns if side == "before" else end_ns
@@ -626,31 +629,31 @@ class Store:
                 still = []
                 for tag in todo:
                     sl = got[tag]
-                    good = (
-                        np.flatnonzero(q.good_mask(sl.quality))
-                        if sl is not None
-                        else np.zeros(0, int)
-                    )
-                    if sl is not None and good.size:
-                        cut = (
-                            slice(int(good[-1]), None)
-                            if side == "before"
-                            else slice(0, int(good[0]) + 1)
-                        )
-                        parts[tag].append(
-                            TagSlice(
-                                sl.time[cut],
-                                sl.value[cut],
-                                sl.quality[cut],
-                                sl.reasons[cut],
-                                sl.ingested[cut],
-                            )
-                        )
-                    else:
-                        if sl is not None:
-                            parts[tag].append(sl)
+                    if sl is None:
                         if reach is not None:
                             still.append(tag)
+                        continue
+                    good = np.flatnonzero(q.good_mask(sl.quality))
+                    need = wanted - found[tag]
+                    if good.size >= need:
+                        cut = (
+                            slice(int(good[-need]), None)
+                            if side == "before"
+                            else slice(0, int(good[need - 1]) + 1)
+                        )
+                        sl = TagSlice(
+                            sl.time[cut],
+                            sl.value[cut],
+                            sl.quality[cut],
+                            sl.reasons[cut],
+                            sl.ingested[cut],
+                        )
+                        parts[tag].append(sl)
+                        continue
+                    parts[tag].append(sl)
+                    found[tag] += int(good.size)
+                    if reach is not None:
+                        still.append(tag)
                 todo = still
                 reach = None if reach is None or reach >= 400 * DAY_NS else reach * 30
         out: dict[str, TagSlice | None] = {}
@@ -1098,9 +1101,7 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         at = np.searchsorted(tag_starts, (np.arange(1, k) * n) // k)
         cuts = np.unique(tag_starts[at[at < tag_starts.size]])
         bounds = [0, *cuts.tolist(), n]
-        parts.extend(
-            p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a
-        )
+        parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a)
     return parts
 
 
