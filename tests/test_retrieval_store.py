@@ -59,9 +59,12 @@ def series(draw):
     width=st.integers(1, 100),
     every=st.integers(1, 60),
     kind=st.sampled_from(["analog", "step"]),
+    config=st.sampled_from(
+        [None, {"UseSlopedExtrapolation": True}, {"TreatUncertainAsBad": True}]
+    ),
 )
 def test_store_level_calls_match_array_level_functions(
-    tmp_path_factory, data, a, width, every, kind
+    tmp_path_factory, data, a, width, every, kind, config
 ):
     t, v, qual = data
     start, end = T0 + a * S, T0 + (a + width) * S
@@ -70,7 +73,7 @@ def test_store_level_calls_match_array_level_functions(
         h.write("A", t, v, quality=qual)
         h.flush()
         # NaN-free data: the store keeps quality as given.
-        got = h.summary("A", start, end, every, stats=STATS)  # every: seconds
+        got = h.summary("A", start, end, every, stats=STATS, config=config)  # every: seconds
         want = historian.summarize(
             t,
             v,
@@ -79,6 +82,7 @@ def test_store_level_calls_match_array_level_functions(
             end=end,
             every=every,
             stats=STATS,
+            config=config,
             stepped=kind == "step",
             tag="A",
         )
