@@ -53,7 +53,19 @@ __all__ = [
 
 
 class HistorianError(Exception):
-    """Root of every error raised by historian."""
+    """Root of every error raised by historian; the message says what happened and what to do.
+
+    Examples
+    --------
+    >>> import historian, tempfile
+    >>> h = historian.open(tempfile.mkdtemp())
+    >>> try:
+    ...     h.read("NO-SUCH.TAG")
+    ... except historian.HistorianError as exc:
+    ...     print(type(exc).__name__)
+    TagNotFoundError
+    >>> h.close()
+    """
 
 
 class InvalidTagNameError(HistorianError, ValueError):

@@ -1,7 +1,17 @@
-"""Numba kernels on plain numpy arrays: Part 13 aggregates, interpolation, plot values.
+"""Numba kernels on plain numpy arrays: Part 13 aggregates, interpolation, plot values,
+qualification and source compression.
 
 Import numpy and numba only (no pyarrow, no store). Times are int64 ns, values float64,
 quality uint32 OPC UA StatusCodes.
+
+Examples
+--------
+>>> import numpy as np
+>>> from historian.kernels import aggregate
+>>> r = aggregate(np.array([0, 10**9], dtype=np.int64), np.array([0.0, 10.0]), None,
+...               start_ns=0, end_ns=2 * 10**9, every_ns=2 * 10**9, stat="max")
+>>> r.values.tolist()
+[10.0]
 """
 
 from historian.kernels._config import AggregateConfig

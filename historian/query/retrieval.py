@@ -189,6 +189,15 @@ def summarize(
     -------
     pyarrow.Table
         ``tag, start, stat, value, time, status`` (``historian.model.schema.SUMMARY_SCHEMA``).
+
+    Examples
+    --------
+    >>> import historian, numpy as np
+    >>> t = np.arange(4) * 1_000_000_000          # 0 s, 1 s, 2 s, 3 s
+    >>> s = historian.summarize(t, [0.0, 10.0, 10.0, 0.0], start=0, end=4 * 10**9, every="2s",
+    ...                         stats=["twa", "max"])
+    >>> s.column("value").to_pylist()[:2]      # the first 2 s: linear 0 -> 10, then 10
+    [7.5, 10.0]
     """
     t_ns = to_ns_array(times)
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(

@@ -157,7 +157,17 @@ class Store:
 
     @property
     def writable(self) -> bool:
-        """True once this object holds the writer lock."""
+        """True once this object holds the writer lock (taken at the first write in mode "auto").
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     before = h.writable
+        ...     _ = h.define("A")
+        ...     before, h.writable
+        (False, True)
+        """
         return self._lock.held
 
     def _become_writer(self) -> None:
@@ -208,7 +218,15 @@ class Store:
             self.flush()
 
     def close(self) -> None:
-        """Flush pending points, release the writer lock and close the store."""
+        """Flush pending points, release the writer lock and close the store.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> h = historian.open(tempfile.mkdtemp())
+        >>> h.close()
+        >>> h.close()  # closing twice is harmless
+        """
         if self._closed:
             return
         try:
@@ -291,11 +309,30 @@ class Store:
             validate_rules(tag)
 
     def tag(self, name: str) -> Tag:
-        """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`)."""
+        """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV", unit="degC", lo=0, hi=200)
+        ...     h.tag("TIC-101.PV").hi
+        200.0
+        """
         return self._catalog.get(name)
 
     def tags(self, pattern: str | None = None) -> pa.Table:
-        """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``."""
+        """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     for name in ("TIC-101.PV", "TIC-101.SP", "FIC-104.PV"):
+        ...         _ = h.define(name)
+        ...     h.tags("TIC-*").column("name").to_pylist()
+        ['TIC-101.PV', 'TIC-101.SP']
+        """
         rows = self._catalog.search(pattern)
         return pa.table(
             {
@@ -439,7 +476,18 @@ class Store:
 
     # ------------------------------------------------------------------ flushing
     def flush(self) -> None:
-        """Write pending points to Parquet files and commit them (also runs in the background)."""
+        """Write pending points to Parquet files and commit them (also runs in the background).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0], [1.0])
+        ...     h.flush()
+        ...     h.info()["points_in_files"]
+        1
+        """
         self._check_open()
         if not self._lock.held:
             return
@@ -673,6 +721,16 @@ class Store:
         and the points not yet in files as a table with columns tag, time (timestamp[ns, UTC]),
         value, quality (int64), reasons (int32), ingested (timestamp[us, UTC]). A (tag, time) may
         appear more than once across both: the row with the largest ``ingested`` wins.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0], [1.0]); h.flush(); _ = h.write("A", [1], [2.0])
+        ...     files, pending = h.scan_sources()
+        ...     len(files), pending.num_rows
+        (1, 1)
         """
         self._check_open()
         snap, pending = self._snapshot_and_pending()
@@ -970,6 +1028,15 @@ class Store:
 
         Whole days before the cutoff are dropped from the table; the day that straddles it is
         rewritten. Safe while readers run.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", ["2026-01-01", "2026-01-02", "2026-01-03"], [1.0, 2.0, 3.0])
+        ...     h.retain("2026-01-02")
+        1
         """
         self._check_open()
         self._become_writer()
@@ -1013,7 +1080,18 @@ class Store:
 
     # ------------------------------------------------------------------ info
     def info(self) -> dict[str, Any]:
-        """Path, tags, points, files, bytes on disk, time span, pending points."""
+        """Path, tags, points, files, bytes on disk, time span, pending points.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9], [1.0, 2.0])
+        ...     i = h.info()
+        ...     i["tags"], i["points_pending"], i["points_in_files"]
+        (1, 2, 0)
+        """
         snap, pending = self._snapshot_and_pending()
         n_pending = (
             sum(len(m) for m in pending)
