@@ -34,13 +34,22 @@ import historian
 S = 1_000_000_000
 
 
-def best(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, out = [], None
+def best(fn, repeat: int, cpu=time.process_time) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """Best wall time of ``repeat`` runs, the CPU seconds of that run (``cpu()`` deltas), result."""
+    runs, out = [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = cpu(), time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        runs.append((time.perf_counter() - t0, cpu() - c0))
+    wall, used = min(runs)
+    return wall, used, out
+
+
+def _worker_cpu() -> float:
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
 
 
 def fill(h, names: list[str], points: int) -> int:  # type: ignore[no-untyped-def]
@@ -103,7 +112,7 @@ def main() -> None:
     # -- 1. summary: one process vs a LocalCluster
     with historian.open(local, mode="r") as h:
         h.summary(names[:2], start, end, args.every, stats=stats)  # JIT warm-up
-        single_s, single = best(
+        single_s, single_cpu, single = best(
             lambda: h.summary(names, start, end, args.every, stats=stats), args.repeat
         )
     from distributed import Client, LocalCluster
@@ -115,29 +124,41 @@ def main() -> None:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            worker_dashboard_address=None,
             silence_logs=40,
         ) as cluster,
-        Client(cluster),
+        Client(cluster) as client,
     ):
         hd.summary(
             local, names[:2], start, end, args.every, stats=stats
         )  # warm-up: workers open the store
-        dask_s, dist = best(
-            lambda: hd.summary(local, names, start, end, args.every, stats=stats), args.repeat
+
+        def workers_cpu() -> float:  # CPU seconds of all worker processes
+            return sum(client.run(_worker_cpu).values())
+
+        dask_s, dask_cpu, dist = best(
+            lambda: hd.summary(local, names, start, end, args.every, stats=stats),
+            args.repeat,
+            workers_cpu,
         )
     equal = dist.equals(single)
     figures.update(
         summary_single_s=single_s,
         summary_dask_s=dask_s,
+        summary_single_cpu_s=single_cpu,
+        summary_dask_workers_cpu_s=dask_cpu,
         summary_equal=equal,
         summary_rows=single.num_rows,
         workers=args.workers,
     )
     print(f"summary {args.every}, {len(stats)} stats, {single.num_rows:,} rows:")
-    print(f"  one process        {single_s:8.2f} s  {n / single_s / 1e6:7.1f} M points/s")
+    print(
+        f"  one process        {single_s:8.2f} s  {n / single_s / 1e6:7.1f} M points/s"
+        f"  (CPU {single_cpu:.2f} s)"
+    )
     print(
         f"  LocalCluster x{args.workers}    {dask_s:8.2f} s  {n / dask_s / 1e6:7.1f} M points/s"
-        f"  speed-up {single_s / dask_s:.2f}x  equal: {equal}"
+        f"  speed-up {single_s / dask_s:.2f}x  (workers' CPU {dask_cpu:.2f} s)  equal: {equal}"
     )
 
     # -- 2. reads: S3 (moto on 127.0.0.1) vs local disk
@@ -192,15 +213,24 @@ def main() -> None:
                 with historian.open(local, mode="r") as r:
                     return r.read(read_names).num_rows
 
-            s3_s, rows = best(read_s3, args.repeat)
-            local_s, rows_local = best(read_local, args.repeat)
+            s3_s, s3_cpu, rows = best(read_s3, args.repeat)
+            local_s, local_cpu, rows_local = best(read_local, args.repeat)
             assert rows == rows_local
-            figures.update(read_rows=rows, read_s3_s=s3_s, read_local_s=local_s)
+            figures.update(
+                read_rows=rows,
+                read_s3_s=s3_s,
+                read_local_s=local_s,
+                read_s3_cpu_s=s3_cpu,
+                read_local_cpu_s=local_cpu,
+            )
             print(f"read {len(read_names)} tags, {rows:,} points, fresh reader:")
-            print(f"  local disk   {local_s:8.2f} s  {rows / local_s / 1e6:7.1f} M points/s")
+            print(
+                f"  local disk   {local_s:8.2f} s  {rows / local_s / 1e6:7.1f} M points/s"
+                f"  (CPU {local_cpu:.2f} s)"
+            )
             print(
                 f"  moto S3      {s3_s:8.2f} s  {rows / s3_s / 1e6:7.1f} M points/s"
-                f"  ({figures['s3_write_s']:.1f} s to write)"
+                f"  (CPU {s3_cpu:.2f} s; {figures['s3_write_s']:.1f} s to write)"
             )
         finally:
             proc.stdin.close()  # type: ignore[union-attr]
