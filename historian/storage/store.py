@@ -410,13 +410,14 @@ class Store:
             )
         n = t.size
         points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
-        # Within one call, the last row of a repeated (tag, time) wins.
+        # Within one call, the last row of a repeated (tag, time) wins (the sort is stable).
         if n > 1 and not points.is_sorted():
-            order = np.lexsort((np.arange(n), t, codes))
-            ts, cs = t[order], codes[order]
+            points = points.sorted()
+            ts, cs = points.time, points.codes
             keep = np.ones(n, dtype=bool)
             keep[:-1] = (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])
-            points = points.take(order[keep])
+            if not keep.all():
+                points = points.take(keep)
         return self._ingest(points)
 
     def _ingest(self, points: Points, *, qualified: bool = False) -> int:
@@ -1163,10 +1164,16 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
     if day[0] == day[-1] and day.min() == day.max():
         days = [points]
     else:
-        order = np.argsort(day, kind="stable")  # keeps (tag, time) order inside each day
-        sorted_day = day[order]
-        cut = np.flatnonzero(sorted_day[1:] != sorted_day[:-1]) + 1
-        days = [points.take(idx) for idx in np.split(order, cut)]
+        # Sorted by (tag, time): each (tag, day) is a contiguous segment, so a day is a
+        # concatenation of slices (memcpy) rather than a gather.
+        cut = np.flatnonzero((np.diff(points.codes) != 0) | (np.diff(day) != 0)) + 1
+        seg_start = np.concatenate([[0], cut])
+        seg_end = np.concatenate([cut, [len(points)]])
+        seg_day = day[seg_start]
+        days = []
+        for d in np.unique(seg_day):
+            sel = np.flatnonzero(seg_day == d)
+            days.append(points.concat_runs(seg_start[sel], seg_end[sel]))
     parts = []
     for p in days:
         n = len(p)

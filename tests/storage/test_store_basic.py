@@ -285,3 +285,27 @@ def test_repr_and_info(h):
     info = h.info()
     assert info["tags"] == 1 and info["points_in_files"] == 10 and info["files"] == 1
     assert "1 tag" in repr(h) and "10 points" in repr(h)
+
+
+@pytest.mark.parametrize("layout", ["runs out of name order", "interleaved", "repeats"])
+def test_write_table_layouts_give_the_same_store(h, layout):
+    for name in ("B", "A", "C"):
+        h.define(name)
+    t = T0 + np.arange(5) * S
+    runs = {"B": np.arange(5.0), "A": np.arange(5.0) + 10, "C": np.arange(5.0) + 20}
+    if layout == "runs out of name order":
+        tags = ["B"] * 5 + ["A"] * 5 + ["C"] * 5
+        times = np.concatenate([t, t, t])
+        values = np.concatenate([runs["B"], runs["A"], runs["C"]])
+    elif layout == "interleaved":
+        tags = ["B", "A", "C"] * 5
+        times = np.repeat(t, 3)
+        values = np.ravel(np.column_stack([runs["B"], runs["A"], runs["C"]]))
+    else:  # every row twice, the second copy is the one that counts
+        tags = ["B"] * 10 + ["A"] * 5 + ["C"] * 5
+        times = np.concatenate([t, t, t, t])
+        values = np.concatenate([runs["B"] - 100, runs["B"], runs["A"], runs["C"]])
+    h.write_table(pa.table({"tag": tags, "time": pa.array(times), "value": values}))
+    got = h.read()
+    assert got.column("tag").to_pylist() == ["A"] * 5 + ["B"] * 5 + ["C"] * 5
+    assert got.column("value").to_pylist() == [*runs["A"], *runs["B"], *runs["C"]]
