@@ -158,7 +158,9 @@ def bench_correlation(path, n_tags, seconds, max_lag_min, duck_lags):
         rows.append(("corr matrix, from the store", f"DuckDB SQL, lags +-{max_lag_min}", t_duck))
     rows.append(("corr analysis stage (raw points in memory)", "historian kernels", t_stage))
     rows.append(("corr analysis stage (raw points in memory)", "pandas", t_stage_pd))
+    t_interp, _ = timed(lambda: h.interpolated(names, start, end, "1min", quality=True))
     rows.append(("(context)", "h.read of all points", t_read))
+    rows.append(("(context)", "h.interpolated of all tags on the 1-min grid", t_interp))
     # agreement: the strongest lags
     mine = {(r["tag_a"], r["tag_b"]): r["lag_steps"] for r in res.to_pylist()}
     agree = np.mean([mine[(a, b)] == lag for a, b, lag in pdres[["tag_a", "tag_b", "lag"]]
