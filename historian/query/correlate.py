@@ -158,8 +158,8 @@ def correlate(
         rb = np.where(found, rs[np.arange(p), np.maximum(best, 0)], np.nan)
         nb = np.where(found, ns[np.arange(p), np.maximum(best, 0)], 0)
         if method == "spearman":
-            for q in np.flatnonzero(found):
-                rb[q], nb[q] = pair_corr(x[ia[q]], x[ib[q]], method="spearman", lag=int(steps[q]),
+            for k in np.flatnonzero(found).tolist():
+                rb[k], nb[k] = pair_corr(x[ia[k]], x[ib[k]], method="spearman", lag=int(steps[k]),
                                          min_count=min_samples)
         cols["lag"] = pa.array(steps * every_ns, pa.duration("ns"), mask=~found)
         cols["lag_steps"] = pa.array(steps, pa.int64(), mask=~found)

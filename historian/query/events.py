@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -261,6 +261,7 @@ def event_periods(
     return t[starts], ends.astype(np.int64), ongoing
 
 
+_Series = tuple[np.ndarray, np.ndarray, np.ndarray]
 _STATS = ("min", "max", "mean", "count", "first", "last", "std", "range")
 
 
@@ -315,7 +316,7 @@ def _event_stats(
     return out
 
 
-def _split(table: pa.Table, names: Sequence[str]) -> dict[str, tuple[np.ndarray, ...]]:
+def _split(table: pa.Table, names: Sequence[str]) -> dict[str, _Series]:
     """Per tag (t_ns, values, quality) from a long points table (one pass, no string compares)."""
     tags = table.column("tag").combine_chunks()
     if not pa.types.is_dictionary(tags.type):
@@ -325,7 +326,7 @@ def _split(table: pa.Table, names: Sequence[str]) -> dict[str, tuple[np.ndarray,
     t = table.column("time").cast(pa.int64()).to_numpy()
     v = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     q = table.column("quality").to_numpy()
-    out: dict[str, tuple[np.ndarray, ...]] = {
+    out: dict[str, _Series] = {
         n: (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32)) for n in names
     }
     if codes.size and bool(np.all(codes[1:] >= codes[:-1])):  # grouped by tag: slices, no copy
@@ -355,23 +356,21 @@ def events(
     start: Any,
     end: Any,
     *,
-    tags: Sequence[str] | None = None,
+    tags: Iterable[str] | None = None,
     min_duration: Any = None,
     every: Any = None,
     max_gap: Any = None,
-    stats_tags: Sequence[str] | str | None = None,
-    stats: Sequence[str] = ("min", "max", "mean"),
+    stats_tags: Iterable[str] | str | None = None,
+    stats: Iterable[str] | str = ("min", "max", "mean"),
 ) -> pa.Table:
     """The periods in [start, end) where ``condition`` holds; see :meth:`Historian.events`."""
     start_ns, end_ns = to_ns(start), to_ns(end)
     if end_ns <= start_ns:
         raise InvalidArgumentError(f"end ({end!r}) must be after start ({start!r})")
-    if isinstance(stats, str):
-        stats = [stats]
-    stats = list(dict.fromkeys(stats))
-    for s in stats:
-        if s not in _STATS:
-            raise InvalidArgumentError(f"unknown event stat {s!r}; choose from {_STATS}")
+    stat_list = [stats] if isinstance(stats, str) else list(dict.fromkeys(stats))
+    for stat in stat_list:
+        if stat not in _STATS:
+            raise InvalidArgumentError(f"unknown event stat {stat!r}; choose from {_STATS}")
     if callable(condition):
         cond = None
         if not tags:
@@ -411,13 +410,13 @@ def events(
         "ongoing": pa.array(ongoing, pa.bool_()),
     }
     stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
-    if stats and stat_names:
+    if stat_list and stat_names:
         missing = [n for n in stat_names if n not in raw]
         if missing:
             raw.update(_split(store.read(missing, start_ns, end_ns), missing))
         for name in stat_names:
             t, v = _good_only(*raw[name], start_ns, end_ns)
-            for stat, arr in _event_stats(t, v, s, e, stats).items():
+            for stat, arr in _event_stats(t, v, s, e, stat_list).items():
                 cols[f"{name}.{stat}"] = pa.array(arr, pa.float64(), mask=np.isnan(arr))
     return pa.table(cols)
 
@@ -444,7 +443,7 @@ def _union_sorted(arrays: list[np.ndarray]) -> np.ndarray:
 
 def _align(
     store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, ...]]]:
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, _Series]]:
     """Grid times in [start, end), each tag's value there (NaN = missing), and the raw series
     read (per tag: t, values, quality) for reuse.
 
