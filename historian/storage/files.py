@@ -180,7 +180,9 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
         "tmax": [int(t[i - 1]) for i in bounds[1:]],
         # Per tag run, so a read decodes only the columns it needs:
         "dec": [int(decimals[i]) for i in starts],  # decimals are constant within a run
-        "vkind": np.where(n_int == run_len, 0, np.where(n_int == 0, 1, 2)).tolist(),  # int/float/mixed
+        "vkind": np.where(
+            n_int == run_len, 0, np.where(n_int == 0, 1, 2)
+        ).tolist(),  # int/float/mixed
         "qzero": (nonzero_q == 0).tolist(),
         "rzero": (nonzero_r == 0).tolist(),
     }
@@ -306,9 +308,15 @@ class DataFile:
         self._col = {name: names.index(name) for name in names}
         self._lock = threading.Lock()  # ParquetFile reads are not documented thread-safe
 
-    def has_rows(self, tag: str, start_ns: int, end_ns: int) -> bool:
-        """Whether this file may hold points of ``tag`` in [start, end) (index only, no I/O)."""
-        return self._rows_for(tag, start_ns, end_ns) is not None
+    def ranges(self, tags: list[str], start_ns: int, end_ns: int) -> dict[str, tuple[int, int]]:
+        """Candidate row ranges of the ``tags`` this file may hold in [start, end) (no I/O)."""
+        out = {}
+        for tag in tags:
+            if tag in self._tag_pos:
+                r = self._rows_for(tag, start_ns, end_ns)
+                if r is not None:
+                    out[tag] = r
+        return out
 
     def _rows_for(self, tag: str, start_ns: int, end_ns: int) -> tuple[int, int] | None:
         """Candidate row range [lo, hi) of ``tag`` with times that may fall in [start, end)."""
@@ -332,7 +340,7 @@ class DataFile:
 
     def read(
         self,
-        tags: list[str],
+        tags: list[str] | dict[str, tuple[int, int]],
         start_ns: int,
         end_ns: int,
         *,
@@ -341,14 +349,11 @@ class DataFile:
     ) -> dict[str, TagSlice]:
         """Points of ``tags`` with start <= time < end, decoded, per tag.
 
-        Only the row groups and the columns the asked tags need are decoded: a tag whose values
-        are all scaled integers, all Good and never flagged costs two columns (time, value_int).
+        ``tags`` may be the result of :meth:`ranges`. Only the row groups and the columns the
+        tags need are read, and only their rows are converted: a tag whose values are all scaled
+        integers, all Good and never flagged costs two columns (time, value_int).
         """
-        ranges = {}
-        for tag in tags:
-            r = self._rows_for(tag, start_ns, end_ns)
-            if r is not None:
-                ranges[tag] = r
+        ranges = tags if isinstance(tags, dict) else self.ranges(tags, start_ns, end_ns)
         if not ranges:
             return {}
         groups = sorted(
@@ -373,9 +378,12 @@ class DataFile:
         indices = [self._col[c] for c in columns]
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
             table = self._pf.reader.read_row_groups(
-                groups, column_indices=indices, use_threads=len(groups) > 8
+                groups, column_indices=indices, use_threads=False
             )
-        cols = _decode(table)
+        cols = {name: _raw(table.column(name)) for name in columns}
+        # Times stay in the file's unit until a tag's rows are known.
+        unit_ns = _UNIT_NS[table.column("time").type.unit]
+        lo_raw, hi_raw = -(-start_ns // unit_ns), -(-end_ns // unit_ns)  # ceil: t*unit >= start
         # Map file rows to positions in the concatenation of the chosen row groups.
         group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
         out = {}
@@ -386,52 +394,45 @@ class DataFile:
             # A tag's row groups are consecutive in `groups` (every group in between is chosen).
             a, b = lo + base, hi + base
             t = cols["time"][a:b]
-            i0 = int(np.searchsorted(t, start_ns, "left"))
-            i1 = int(np.searchsorted(t, end_ns, "left"))
+            i0 = int(np.searchsorted(t, lo_raw, "left"))
+            i1 = int(np.searchsorted(t, hi_raw, "left"))
             if i1 <= i0:
                 continue
             a, b = a + i0, a + i1
             n = b - a
             kind = self.vkind[i]
             if kind == 1:
-                value = cols["value"][a:b]
+                value = np.asarray(cols["value"][a:b], dtype=np.float64)
             else:
-                scaled = cols["value_int"][a:b] / POW10[self.dec[i]]
-                value = scaled if kind == 0 else np.where(np.isnan(scaled), cols["value"][a:b], scaled)
+                scaled = np.asarray(cols["value_int"][a:b], dtype=np.float64) / POW10[self.dec[i]]
+                value = (
+                    scaled if kind == 0 else np.where(np.isnan(scaled), cols["value"][a:b], scaled)
+                )
+            time = cols["time"][a:b]
             out[tag] = TagSlice(
-                time=cols["time"][a:b],
+                time=time * unit_ns if unit_ns != 1 else time.copy(),
                 value=value,
-                quality=np.zeros(n, np.uint32) if self.qzero[i] else cols["quality"][a:b],
+                quality=(
+                    np.zeros(n, np.uint32)
+                    if self.qzero[i]
+                    else cols["quality"][a:b].astype(np.uint32)
+                ),
                 reasons=(
-                    cols["reasons"][a:b]
+                    cols["reasons"][a:b].astype(np.uint32)
                     if with_reasons and not self.rzero[i]
                     else np.zeros(n, np.uint32)
                 ),
-                ingested=cols["ingested"][a:b] if with_ingested else np.zeros(n, np.int64),
+                ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
             )
         return out
 
 
-def _as_ns(col: pa.ChunkedArray) -> np.ndarray:
-    """A timestamp column as int64 ns, without an Arrow cast."""
-    return np.asarray(col.to_numpy()).astype("datetime64[ns]").view(np.int64)
-
-
-def _decode(table: pa.Table) -> dict[str, np.ndarray]:
-    """Columns as numpy: times in ns, values as float64 (nulls are NaN; ``value_int`` is exact as
-    float64 since |value_int| < 2**53), codes as uint32."""
-    out = {"time": _as_ns(table.column("time"))}
-    for name in ("value", "value_int"):
-        if name in table.column_names:
-            out[name] = np.asarray(table.column(name).to_numpy(), dtype=np.float64)
-    for name in ("quality", "reasons"):
-        if name in table.column_names:
-            out[name] = table.column(name).to_numpy().astype(np.uint32)
-    if "ingested" in table.column_names:
-        out["ingested"] = (
-            np.asarray(table.column("ingested").to_numpy()).astype("datetime64[us]").view(np.int64)
-        )
-    return out
+def _raw(col: pa.ChunkedArray) -> np.ndarray:
+    """A column as numpy without converting values: timestamps as int64 in their own unit,
+    integers as int64 (float64 with NaN where null), floats as float64."""
+    if pa.types.is_timestamp(col.type):
+        return np.asarray(col.to_numpy()).view(np.int64)
+    return np.asarray(col.to_numpy())
 
 
 class FileCache:

@@ -102,6 +102,7 @@ class Store:
         compact_rows: int = 1_000_000,
         part_rows: int = 2_000_000,
         write_threads: int = 2,
+        read_threads: int = 2,
         grace_hours: int = 1,
     ) -> None:
         if mode not in ("auto", "w", "r"):
@@ -125,6 +126,7 @@ class Store:
         self._compact_rows = compact_rows
         self._part_rows = part_rows
         self._write_threads = write_threads
+        self._read_threads = read_threads
         self._grace_hours = grace_hours
         self._lock = WriterLock(self.path)
         self._catalog = Catalog(self.path)
@@ -628,20 +630,31 @@ class Store:
                         f"data file {snap.paths[i]} of snapshot {snap.version} is gone; it was "
                         "vacuumed while this read ran; retry the read"
                     ) from None
+            per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
             # Ingest times are only needed to settle repeats: as-of reads, or several sources.
             sources = {t: len(parts[t]) for t in tags}
-            for f in opened:
-                for t in tags:
-                    if f.has_rows(t, start_ns, end_ns):
-                        sources[t] += 1
-            for f in opened:
-                wanted = [t for t in tags if f.has_rows(t, start_ns, end_ns)]
-                if not wanted:
-                    continue
-                need_ingested = as_of_us is not None or any(sources[t] > 1 for t in wanted)
-                for tag, sl in f.read(
-                    wanted, start_ns, end_ns, with_ingested=need_ingested, with_reasons=with_reasons
-                ).items():
+            for r in per_file:
+                for t in r:
+                    sources[t] += 1
+
+            def read_one(k: int) -> dict[str, TagSlice]:
+                ranges = per_file[k]
+                need_ingested = as_of_us is not None or any(sources[t] > 1 for t in ranges)
+                return opened[k].read(
+                    ranges, start_ns, end_ns, with_ingested=need_ingested,
+                    with_reasons=with_reasons,
+                )  # fmt: skip
+
+            todo = [k for k, r in enumerate(per_file) if r]
+            if len(todo) > 1 and self._read_threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=self._read_threads) as pool:
+                    results = list(pool.map(read_one, todo))
+            else:
+                results = [read_one(k) for k in todo]
+            for got in results:
+                for tag, sl in got.items():
                     parts[tag].append(sl)
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
 
