@@ -78,7 +78,11 @@ class Historian(Store):
         series = self._bounded_series(names, start_ns, end_ns)
         return summary_for_tags(
             {n: _arrays(series[n]) for n in names},
-            start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=stats, config=config,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            every_ns=every_ns,
+            stats=stats,
+            config=config,
             stepped_by_tag=self._stepped(names),
         )
 
@@ -117,9 +121,14 @@ class Historian(Store):
         series = self._bounded_series(names, start_ns, end_ns + 1)
         return interpolated_for_tags(
             {n: _arrays(series[n]) for n in names},
-            start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stepped_by_tag=self._stepped(names),
-            max_gap_ns=None if max_gap is None else duration_ns(max_gap), extrapolate=extrapolate,
-            quality=quality, config=config,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            every_ns=every_ns,
+            stepped_by_tag=self._stepped(names),
+            max_gap_ns=None if max_gap is None else duration_ns(max_gap),
+            extrapolate=extrapolate,
+            quality=quality,
+            config=config,
         )
 
     def plot(self, tag: str, start: Any, end: Any, width: int = 1000) -> pa.Table:
@@ -163,7 +172,15 @@ class Historian(Store):
         self._sql_engine = SqlEngine(self, threads=duckdb_threads, memory_limit=duckdb_memory_limit)
 
     def close(self) -> None:
-        """Close the store (and its DuckDB database, if one was opened)."""
+        """Close the store (and its DuckDB database, if one was opened); flushes pending points.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> h = historian.open(tempfile.mkdtemp())
+        >>> h.close()
+        >>> h.close()  # closing twice is harmless
+        """
         engine = getattr(self, "_sql_engine", None)
         if engine is not None:
             engine.close()
@@ -322,9 +339,20 @@ class Historian(Store):
         from historian.query.correlate import correlate
 
         self._check_open()
-        return correlate(self, tags, start, end, every, max_lag, method=method, target=target,
-                         max_gap=max_gap, min_samples=min_samples, progress=progress,
-                         threads=threads)
+        return correlate(
+            self,
+            tags,
+            start,
+            end,
+            every,
+            max_lag,
+            method=method,
+            target=target,
+            max_gap=max_gap,
+            min_samples=min_samples,
+            progress=progress,
+            threads=threads,
+        )
 
     def events(
         self,
@@ -372,8 +400,18 @@ class Historian(Store):
         from historian.query.events import events
 
         self._check_open()
-        return events(self, condition, start, end, tags=tags, min_duration=min_duration,
-                      every=every, max_gap=max_gap, stats_tags=stats_tags, stats=stats)
+        return events(
+            self,
+            condition,
+            start,
+            end,
+            tags=tags,
+            min_duration=min_duration,
+            every=every,
+            max_gap=max_gap,
+            stats_tags=stats_tags,
+            stats=stats,
+        )
 
     # --- notebook: repr (docs developer) ---
     def _repr_facts(self) -> dict[str, Any]:
@@ -461,7 +499,7 @@ def _arrays(s: Any) -> tuple[Any, Any, Any]:
     return s.time, s.value, s.quality
 
 
-def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Historian:  # noqa: A001
+def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Historian:
     """Open (or create) a store folder and return a :class:`Historian`.
 
     Parameters
