@@ -11,11 +11,13 @@ import json
 import os
 import re
 import threading
+import time as _time
 import uuid
 from typing import Any
 
 from historian.errors import InvalidTagNameError, TagNotFoundError
 from historian.model.tags import Tag
+from historian.storage.fs import StoreFS
 
 CATALOG_FILE = "tags.json"
 
@@ -23,7 +25,9 @@ CATALOG_FILE = "tags.json"
 class Catalog:
     """Tag definitions of one store."""
 
-    def __init__(self, store_dir: str) -> None:
+    def __init__(self, store_dir: str, fs: StoreFS | None = None) -> None:
+        self._fs = fs  # object storage: read and written through StoreFS
+        self._checked = -1e9  # monotonic time of the last remote check
         self.path = os.path.join(store_dir, CATALOG_FILE)
         self._tags: dict[str, Tag] = {}
         self._folded: dict[str, str] = {}
@@ -33,6 +37,9 @@ class Catalog:
 
     def reload(self) -> None:
         """Re-read the file if another process replaced it."""
+        if self._fs is not None:
+            self._reload_remote()
+            return
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -47,6 +54,22 @@ class Catalog:
             self._tags = tags
             self._folded = {name.casefold(): name for name in tags}
             self._stamp = stamp
+
+    def _reload_remote(self) -> None:
+        # Object storage: look at most once a second (a GET; its ETag says what changed).
+        assert self._fs is not None
+        now = _time.monotonic()
+        if now - self._checked < 1.0:
+            return
+        got = self._fs.get_versioned(CATALOG_FILE)
+        self._checked = now
+        if got is None or got[1] == self._stamp:
+            return
+        tags = {d["name"]: Tag.from_dict(d) for d in json.loads(got[0]).get("tags", [])}
+        with self._lock:
+            self._tags = tags
+            self._folded = {name.casefold(): name for name in tags}
+            self._stamp = got[1]  # type: ignore[assignment]
 
     def get(self, name: str) -> Tag:
         self.reload()
@@ -106,6 +129,9 @@ class Catalog:
 
     def _write(self, tags: dict[str, Tag]) -> None:
         doc: dict[str, Any] = {"format": 1, "tags": [tags[k].to_dict() for k in sorted(tags)]}
+        if self._fs is not None:  # one PUT: readers see the old or the new file
+            self._fs.write_bytes(CATALOG_FILE, json.dumps(doc, indent=1, sort_keys=True).encode())
+            return
         tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, sort_keys=True)

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from historian.errors import CorruptDataError
+from historian.storage.fs import StoreFS
 from historian.storage.wal import Points
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -189,8 +190,19 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
     return table, index
 
 
-def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOptions) -> WrittenFile:
-    """Write sorted points of one UTC day to a new, uniquely named file; return its description."""
+def write_file(
+    table_dir: str,
+    tmp_dir: str,
+    points: Points,
+    options: WriterOptions,
+    *,
+    fs: StoreFS | None = None,
+) -> WrittenFile:
+    """Write sorted points of one UTC day to a new, uniquely named file; return its description.
+
+    With ``fs`` (a store on object storage) the finished temp file is uploaded to
+    ``table_dir`` in one upload, visible whole or not at all.
+    """
     day_number = int(points.time[0] // NS_PER_DAY)
     day = day_string(day_number)
     table, index = encode(points)
@@ -207,7 +219,8 @@ def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOpti
     os.makedirs(tmp_dir, exist_ok=True)
     tmp_path = os.path.join(tmp_dir, name + ".tmp")
     final_dir = os.path.join(table_dir, f"day={day}")
-    os.makedirs(final_dir, exist_ok=True)
+    if fs is None:
+        os.makedirs(final_dir, exist_ok=True)
     try:
         with pq.ParquetWriter(
             tmp_path,
@@ -227,16 +240,20 @@ def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOpti
             sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(1)],
         ) as writer:
             writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=rg)
-        if options.fsync:
+        if fs is not None:  # object storage: one upload, never visible half-written
+            size = fs.publish(tmp_path, fs.rel(f"{table_dir}/{relpath}"))
+        elif options.fsync:
             fd = os.open(tmp_path, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        final_path = os.path.join(final_dir, name)
-        os.rename(tmp_path, final_path)
-        if options.fsync:
-            _fsync_dir(final_dir)
+        if fs is None:
+            final_path = os.path.join(final_dir, name)
+            os.rename(tmp_path, final_path)
+            if options.fsync:
+                _fsync_dir(final_dir)
+            size = os.path.getsize(final_path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
@@ -244,7 +261,7 @@ def write_file(table_dir: str, tmp_dir: str, points: Points, options: WriterOpti
     return WrittenFile(
         relpath=relpath,
         day=day,
-        size=os.path.getsize(final_path),
+        size=size,
         rows=n,
         tag_min=index["tags"][0],
         tag_max=index["tags"][-1],
@@ -277,10 +294,12 @@ class TagSlice:
 class DataFile:
     """An opened, immutable data file with its index; safe to share between threads."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, source: pa.NativeFile | None = None) -> None:
         self.path = path
         try:
-            self._pf = pq.ParquetFile(path, page_checksum_verification=True)
+            self._pf = pq.ParquetFile(
+                path if source is None else source, page_checksum_verification=True
+            )
         except FileNotFoundError:
             raise
         except (pa.ArrowInvalid, OSError) as exc:
@@ -438,7 +457,8 @@ def _raw(col: pa.ChunkedArray) -> np.ndarray:
 class FileCache:
     """Opened data files by path (files are immutable, so caching is always valid)."""
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, opener=None) -> None:  # type: ignore[no-untyped-def]
+        self._opener = opener  # path -> file object (object storage), or None: open by path
         self._files: OrderedDict[str, DataFile] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
@@ -449,7 +469,7 @@ class FileCache:
             if f is not None:
                 self._files.move_to_end(path)
                 return f
-        f = DataFile(path)
+        f = DataFile(path, None if self._opener is None else self._opener(path))
         with self._lock:
             self._files[path] = f
             while len(self._files) > self._capacity:

@@ -21,10 +21,12 @@ that for a repeated (tag, time) the last write wins.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
 import shutil
+import socket
 import threading
 import time as _time
 from collections.abc import Iterable, Sequence
@@ -48,6 +50,8 @@ from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
+from historian.storage.fs import StoreFS, is_remote, local_cache_dir
+from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
 from historian.storage.memtable import MemTable, concat, merge, points_from_slices
 from historian.storage.table import CommitLog, Snapshot
@@ -104,18 +108,39 @@ class Store:
         write_threads: int = 2,
         read_threads: int = 2,
         grace_hours: int = 1,
+        storage_options: dict[str, Any] | None = None,
+        local_dir: str | os.PathLike[str] | None = None,
+        lease_ttl: float = 60.0,
     ) -> None:
         if mode not in ("auto", "w", "r"):
             raise InvalidArgumentError(f"mode must be 'auto', 'w' or 'r', not {mode!r}")
-        self.path = os.path.abspath(os.fspath(path))
         self.mode = mode
-        if not os.path.isdir(self.path):
-            if mode == "r":
+        self._fs: StoreFS | None = None  # object storage (s3://); None: a local folder
+        if is_remote(path):
+            self._fs = StoreFS.from_uri(path, storage_options, fsync=fsync)
+            self.path = self._fs.uri
+            if mode == "r" and not (
+                self._fs.exists("tags.json") or self._fs.list("points/_delta_log")
+            ):
                 raise StoreError(f"no store at {self.path!r} (mode='r' does not create one)")
-            os.makedirs(self.path, exist_ok=True)
-        self._table_dir = os.path.join(self.path, "points")
-        self._wal_dir = os.path.join(self.path, "wal")
-        self._tmp_dir = os.path.join(self.path, "tmp")
+            # The write-ahead log and temp files stay on local disk.
+            local = (
+                os.path.abspath(os.fspath(local_dir))
+                if local_dir is not None
+                else local_cache_dir(self.path)
+            )
+            self._table_dir = self._fs.uri_of("points")
+        else:
+            if storage_options:
+                raise InvalidArgumentError("storage_options apply to s3:// stores only")
+            self.path = local = os.path.abspath(os.fspath(path))
+            if not os.path.isdir(self.path):
+                if mode == "r":
+                    raise StoreError(f"no store at {self.path!r} (mode='r' does not create one)")
+                os.makedirs(self.path, exist_ok=True)
+            self._table_dir = os.path.join(self.path, "points")
+        self._wal_dir = os.path.join(local, "wal")
+        self._tmp_dir = os.path.join(local, "tmp")
         self._options = WriterOptions(row_group_rows=row_group_rows, fsync=fsync)
         self._flush_points = int(flush_points)
         self._flush_ns = duration_ns(flush_seconds)
@@ -128,9 +153,11 @@ class Store:
         self._write_threads = write_threads
         self._read_threads = read_threads
         self._grace_hours = grace_hours
-        self._lock = WriterLock(self.path)
-        self._catalog = Catalog(self.path)
-        self._files = FileCache()
+        self._lock: WriterLock | WriterLease = (
+            WriterLock(self.path) if self._fs is None else WriterLease(self._fs, ttl=lease_ttl)
+        )
+        self._catalog = Catalog(self.path, fs=self._fs)
+        self._files = FileCache(opener=None if self._fs is None else self._fs.open_uri)
         self._log: CommitLog | None = None
         self._wal: WalWriter | None = None
         self._active = MemTable()
@@ -147,8 +174,8 @@ class Store:
         self._qualifiers: dict[str, Any] = {}
         if mode == "w":
             self._become_writer()
-        elif os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
-            self._log = CommitLog(self._table_dir, create=False)
+        elif self._table_exists():
+            self._log = self._commit_log(create=False)
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -156,6 +183,26 @@ class Store:
             raise StoreClosedError(
                 f"the store {self.path!r} is closed; open it again with historian.open()"
             )
+
+    def _table_exists(self) -> bool:
+        if self._fs is not None:
+            return bool(self._fs.list("points/_delta_log"))
+        return os.path.isdir(os.path.join(self._table_dir, "_delta_log"))
+
+    def _commit_log(self, create: bool) -> CommitLog:
+        if self._fs is None:
+            return CommitLog(self._table_dir, create=create)
+        fence = self._lock.check if isinstance(self._lock, WriterLease) else None
+        # Several hosts may write the store in turn, each with its own local WAL: each WAL
+        # records what of it is in files under its own id.
+        wal_id = hashlib.sha256(f"{socket.gethostname()}:{self._wal_dir}".encode()).hexdigest()[:16]
+        return CommitLog(
+            self._table_dir,
+            create=create,
+            fs=self._fs,
+            fence=fence,
+            wal_app_id=f"historian-wal-{wal_id}",
+        )
 
     @property
     def writable(self) -> bool:
@@ -183,7 +230,9 @@ class Store:
             )
         self._lock.acquire()
         try:
-            self._log = CommitLog(self._table_dir, create=True)
+            if self._fs is not None:
+                self._fs.abort_stale_uploads()  # left by a crashed writer
+            self._log = self._commit_log(create=True)
             shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
             self._recover()
         except BaseException:
@@ -458,13 +507,18 @@ class Store:
         """Write sorted points as files (per day, split by tag ranges), two at a time."""
         parts = _split_parts(points, self._part_rows)
         if len(parts) == 1:
-            return [write_file(self._table_dir, self._tmp_dir, parts[0], self._options)]
+            return [
+                write_file(self._table_dir, self._tmp_dir, parts[0], self._options, fs=self._fs)
+            ]
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
             return list(
                 pool.map(
-                    lambda p: write_file(self._table_dir, self._tmp_dir, p, self._options), parts
+                    lambda p: write_file(
+                        self._table_dir, self._tmp_dir, p, self._options, fs=self._fs
+                    ),
+                    parts,
                 )
             )
 
@@ -545,9 +599,9 @@ class Store:
             assert self._log is not None
             return self._log.snapshot(), mems
         if self._log is None:
-            if not os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
+            if not self._table_exists():
                 return None, self._wal_points(-1)
-            self._log = CommitLog(self._table_dir, create=False)
+            self._log = self._commit_log(create=False)
         for _ in range(20):
             snap = self._log.snapshot()
             try:
@@ -977,7 +1031,7 @@ class Store:
         def rewrite(tags: list[str]) -> Any:
             points = self._merge_tags(opened, tags)
             return (
-                write_file(self._table_dir, self._tmp_dir, points, self._options)
+                write_file(self._table_dir, self._tmp_dir, points, self._options, fs=self._fs)
                 if len(points)
                 else None
             )
@@ -1084,7 +1138,9 @@ class Store:
                     names = sorted(slices)
                     points = points_from_slices(names, [slices[n] for n in names])
                     written.append(
-                        write_file(self._table_dir, self._tmp_dir, points, self._options)
+                        write_file(
+                            self._table_dir, self._tmp_dir, points, self._options, fs=self._fs
+                        )
                     )
                 remove.append(rel)
             if remove:

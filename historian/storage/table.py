@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
 from historian.storage.files import PARTITION_COLUMNS, TABLE_SCHEMA, WrittenFile
+from historian.storage.fs import StoreFS
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ class Snapshot:
         return idx
 
 
+def _mtime_ms(fs: StoreFS | None, table_dir: str, relpath: str) -> int:
+    if fs is not None:  # the object was uploaded just now
+        return int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)
+    return int(os.path.getmtime(os.path.join(table_dir, relpath)) * 1000)
+
+
 def _iso(ns: int, up: bool = False) -> str:
     us = ns // 1000 + (1 if up and ns % 1000 else 0)
     d = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=us)
@@ -67,13 +74,29 @@ def _iso(ns: int, up: bool = False) -> str:
 class CommitLog:
     """Opens (or creates) the Delta table in ``table_dir`` and hands out snapshots."""
 
-    def __init__(self, table_dir: str, *, create: bool) -> None:
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        table_dir: str,
+        *,
+        create: bool,
+        fs: StoreFS | None = None,
+        fence=None,
+        wal_app_id: str = WAL_APP_ID,
+    ) -> None:
         from deltalake import DeltaTable
 
         self.dir = table_dir
         self._lock = threading.Lock()
+        self._fs = fs  # object storage (None: local folder)
+        self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
+        self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
+        so = None if fs is None else fs.delta_storage_options()
         log_dir = os.path.join(table_dir, "_delta_log")
-        if not os.path.isdir(log_dir) or not os.listdir(log_dir):
+        if (
+            (not fs.list(fs.rel(log_dir)))
+            if fs is not None
+            else (not os.path.isdir(log_dir) or not os.listdir(log_dir))
+        ):
             if not create:
                 raise StoreError(
                     f"{table_dir} holds no historian table yet; open it for writing first"
@@ -86,12 +109,14 @@ class CommitLog:
                 configuration=TABLE_CONFIG,
                 name="points",
                 description="historian points",
+                storage_options=so,
             )
-        self._dt = DeltaTable(table_dir)
+        self._dt = DeltaTable(table_dir, storage_options=so)
         self._snapshot: Snapshot | None = None
 
     def _has_newer(self, version: int) -> bool:
-        return os.path.exists(os.path.join(self.dir, "_delta_log", f"{version + 1:020d}.json"))
+        path = os.path.join(self.dir, "_delta_log", f"{version + 1:020d}.json")
+        return self._fs.exists(self._fs.rel(path)) if self._fs is not None else os.path.exists(path)
 
     def snapshot(self) -> Snapshot:
         """The latest committed snapshot (cheap when nothing changed: one ``stat``)."""
@@ -105,7 +130,7 @@ class CommitLog:
 
     def _build(self) -> Snapshot:
         version = self._dt.version()
-        wal_upto = self._dt.transaction_version(WAL_APP_ID)
+        wal_upto = self._dt.transaction_version(self._wal_app_id)
         actions = pa.table(self._dt.get_add_actions(flatten=True))
         n = actions.num_rows
         if n == 0:
@@ -157,16 +182,24 @@ class CommitLog:
         from deltalake.transaction import AddAction, CommitProperties, RemoveAction, Transaction
 
         actions: list = []
+        epoch = (
+            None if self._fence is None else self._fence()
+        )  # fencing: raises if the lease is lost
         for f in added:
-            full = os.path.realpath(os.path.join(self.dir, f.relpath))
-            if os.path.isabs(f.relpath) or not full.startswith(os.path.realpath(self.dir) + os.sep):
-                raise StoreError(
-                    f"refusing to commit {f.relpath!r}: not a relative path inside the table"
-                )
-            if not os.path.isfile(full) or os.path.getsize(full) != f.size:
-                raise CorruptDataError(
-                    f"refusing to commit {f.relpath!r}: file missing or size changed"
-                )
+            if self._fs is not None:  # object storage
+                self._check_remote(f)
+            else:
+                full = os.path.realpath(os.path.join(self.dir, f.relpath))
+                if os.path.isabs(f.relpath) or not full.startswith(
+                    os.path.realpath(self.dir) + os.sep
+                ):
+                    raise StoreError(
+                        f"refusing to commit {f.relpath!r}: not a relative path inside the table"
+                    )
+                if not os.path.isfile(full) or os.path.getsize(full) != f.size:
+                    raise CorruptDataError(
+                        f"refusing to commit {f.relpath!r}: file missing or size changed"
+                    )
             stats = {
                 "numRecords": f.rows,
                 "minValues": {
@@ -186,7 +219,7 @@ class CommitLog:
                     path=f.relpath,
                     size=f.size,
                     partition_values={"day": f.day},
-                    modification_time=int(os.path.getmtime(full) * 1000),
+                    modification_time=_mtime_ms(self._fs, self.dir, f.relpath),
                     data_change=operation != "compact",
                     stats=json.dumps(stats),
                 )
@@ -208,8 +241,9 @@ class CommitLog:
                 )
             )
         props = CommitProperties(
-            custom_metadata={"historian.operation": operation},
-            app_transactions=[Transaction(app_id=WAL_APP_ID, version=wal_upto)]
+            custom_metadata={"historian.operation": operation}
+            | ({} if epoch is None else {"historian.writer_epoch": str(epoch)}),
+            app_transactions=[Transaction(app_id=self._wal_app_id, version=wal_upto)]
             if wal_upto is not None
             else None,
         )
@@ -225,6 +259,22 @@ class CommitLog:
             self._dt.update_incremental()  # a DeltaTable does not advance after its own commit
             self._snapshot = self._build()
             return self._snapshot.version
+
+    def _check_remote(self, f: WrittenFile) -> None:
+        assert self._fs is not None
+        parts = f.relpath.split("/")
+        if f.relpath.startswith("/") or ".." in parts or "://" in f.relpath:
+            raise StoreError(
+                f"refusing to commit {f.relpath!r}: not a relative path inside the table"
+            )
+        try:
+            size = self._fs.size(self._fs.rel(f"{self.dir}/{f.relpath}"))
+        except FileNotFoundError:
+            size = -1
+        if size != f.size:
+            raise CorruptDataError(
+                f"refusing to commit {f.relpath!r}: object missing or size changed"
+            )
 
     def vacuum(self, retention_hours: int) -> list[str]:
         """Delete files retired more than ``retention_hours`` ago (older readers stay safe)."""
