@@ -36,6 +36,7 @@ import threading
 import time as _time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -457,7 +458,9 @@ def _raw(col: pa.ChunkedArray) -> np.ndarray:
 class FileCache:
     """Opened data files by path (files are immutable, so caching is always valid)."""
 
-    def __init__(self, capacity: int = 4096, opener=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, capacity: int = 4096, opener: Callable[[str], pa.NativeFile] | None = None
+    ) -> None:
         self._opener = opener  # path -> file object (object storage), or None: open by path
         self._files: OrderedDict[str, DataFile] = OrderedDict()
         self._capacity = capacity

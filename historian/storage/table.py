@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,13 +75,13 @@ def _iso(ns: int, up: bool = False) -> str:
 class CommitLog:
     """Opens (or creates) the Delta table in ``table_dir`` and hands out snapshots."""
 
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self,
         table_dir: str,
         *,
         create: bool,
         fs: StoreFS | None = None,
-        fence=None,
+        fence: Callable[[], int] | None = None,
         wal_app_id: str = WAL_APP_ID,
     ) -> None:
         from deltalake import DeltaTable
