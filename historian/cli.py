@@ -866,188 +866,41 @@ def _file_format(path: str, given: str | None) -> str:
     raise CliError(f"cannot tell the format of {path!r} from its name; use --format csv|parquet")
 
 
-def _read_input(path: str, fmt: str) -> Any:
-    import pyarrow as pa
-
-    if not os.path.exists(path):
-        raise CliError(f"no such file: {path!r}")
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path)
-        import pyarrow.csv as pacsv
-
-        # every column as text: values are parsed row by row so one bad row rejects only itself
-        with open(path, "rb") as f:
-            header = f.readline()
-        delimiter = "\t" if path.lower().endswith(".tsv") else ","
-        names = [c.strip().strip('"') for c in header.decode("utf-8-sig").strip().split(delimiter)]
-        return pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CliError(f"cannot read {path!r}: {_one_line(exc)}") from None
-
-
-def _parse_times(col: Any) -> tuple[Any, list[str | None]]:
-    """int64 ns per row and a reason per row (None when parsed)."""
-    import numpy as np
-    import pyarrow as pa
-
-    from historian.errors import InvalidTimeError
-    from historian.model.times import to_ns, to_ns_array
-
-    n = len(col)
-    out = np.zeros(n, dtype=np.int64)
-    why: list[str | None] = [None] * n
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
-    if arr.null_count == 0 and not text:
-        with contextlib.suppress(HistorianError, ValueError, TypeError):
-            return to_ns_array(arr), why
-    values = arr.to_pylist()
-    if text:
-        stripped = [None if v is None else v.strip() for v in values]
-        if all(v is not None and v.lstrip("-").isdigit() for v in stripped):  # int ns
-            return np.array([int(v) for v in stripped], dtype=np.int64), why  # type: ignore[arg-type]
-        with contextlib.suppress(HistorianError, ValueError, TypeError, OverflowError):
-            if all(v for v in stripped):
-                return to_ns_array(stripped), why
-        values = stripped
-    for i, v in enumerate(values):
-        if v is None or v == "":
-            why[i] = "empty time"
-            continue
-        try:
-            out[i] = int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else to_ns(v)
-        except (InvalidTimeError, HistorianError, ValueError, TypeError, OverflowError):
-            why[i] = f"unparseable time {str(v)[:40]!r}"
-    return out, why
-
-
-def _parse_floats(col: Any, what: str, empty: float | None = None) -> tuple[Any, list[str | None]]:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = len(col)
-    why: list[str | None] = [None] * n
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_boolean(arr.type):
-        arr = pc.cast(arr, pa.float64())
-    if (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)) and arr.null_count == 0:
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64), why
-    out = np.zeros(n, dtype=np.float64)
-    for i, v in enumerate(arr.to_pylist()):
-        if v is None or (isinstance(v, str) and not v.strip()):
-            if empty is None:
-                why[i] = f"empty {what}"
-            else:
-                out[i] = empty
-            continue
-        try:
-            out[i] = float(v)
-        except (TypeError, ValueError):
-            why[i] = f"non-numeric {what} {str(v)[:40]!r}"
-    return out, why
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    import numpy as np
-    import pyarrow as pa
-
-    from historian.model.schema import TIME_TYPE
-    from historian.model.tags import validate_tag_name
+    from historian.errors import InvalidArgumentError, InvalidDataError
+    from historian.importing import import_history
 
     fmt = _file_format(args.file, args.format)
-    table = _read_input(args.file, fmt)
-    cols = {"tag": args.tag_column, "time": args.time_column, "value": args.value_column}
-    for role, name in cols.items():
-        if name not in table.column_names:
-            raise CliError(f"{args.file}: no column {name!r} for the {role} (columns: "
-                           f"{', '.join(table.column_names)}; use --{role}-column)")  # fmt: skip
-    n = table.num_rows
-    reasons: list[str | None] = [None] * n
-    tag_vals = [None if v is None else str(v).strip()
-                for v in table.column(cols["tag"]).to_pylist()]  # fmt: skip
-    t_ns, why_t = _parse_times(table.column(cols["time"]))
-    vals, why_v = _parse_floats(table.column(cols["value"]), "value")
-    qcol = args.quality_column if args.quality_column in table.column_names else None
-    if qcol is not None:  # an empty quality is Good
-        qf, why_q = _parse_floats(table.column(qcol), "quality", empty=0.0)
-    else:
-        qf, why_q = np.zeros(n), [None] * n
-    for i, w in enumerate(why_v):  # no value is fine for a Bad point (e.g. Bad_NoCommunication)
-        if w == "empty value" and why_q[i] is None and qf[i] >= 0x80000000:
-            why_v[i], vals[i] = None, np.nan
-    valid_names: dict[str, str | None] = {}
-    for name in set(tag_vals):
-        if name is None or name == "":
-            continue
-        try:
-            validate_tag_name(name)
-            valid_names[name] = None
-        except HistorianError as exc:
-            valid_names[name] = f"invalid tag name ({_one_line(exc)})"
     with _new_store(args.store) as h:
-        known = set(h.tags().column("name").to_pylist())
-        unknown = sorted(n_ for n_, bad in valid_names.items() if bad is None and n_ not in known)
-        if unknown and args.define:
-            for name in unknown:
-                h.define(name)
-            known.update(unknown)
-        for i in range(n):
-            name = tag_vals[i]
-            if not name:
-                reasons[i] = "empty tag"
-            elif valid_names.get(name):
-                reasons[i] = valid_names[name]
-            elif name not in known:
-                reasons[i] = "unknown tag (define it first, or pass --define)"
-            else:
-                reasons[i] = why_t[i] or why_v[i] or why_q[i]
-            if reasons[i] is None and qcol is not None:
-                qv = qf[i]
-                if not (0 <= qv <= 0xFFFFFFFF) or qv != int(qv):
-                    reasons[i] = f"quality {qv!r} is not a uint32 StatusCode"
-        ok = np.array([r is None for r in reasons], dtype=bool)
-        good_idx = np.flatnonzero(ok)
-        written = 0
-        if good_idx.size:
-            out = pa.table({
-                "tag": pa.array([tag_vals[i] for i in good_idx.tolist()], pa.string()),
-                "time": pa.array(t_ns[good_idx], pa.int64()).cast(TIME_TYPE),
-                "value": pa.array(vals[good_idx], pa.float64()),
-                "quality": pa.array(qf[good_idx].astype(np.uint32), pa.uint32()),
-            })  # fmt: skip
-            written = h.write_table(out)
-            h.flush()
-    rejected = n - int(ok.sum())
-    defined = f"; defined {len(unknown)} new tag(s)" if unknown and args.define else ""
-    _out(f"imported {args.file} into {args.store}: {_fmt_int(written)} row(s) written, "
-         f"{_fmt_int(rejected)} rejected, of {_fmt_int(n)}{defined}")  # fmt: skip
-    if rejected:
-        counts: dict[str, list[int]] = {}
-        for i, r in enumerate(reasons):
-            if r is not None:
-                key = r
-                if r.startswith(("unparseable", "non-numeric", "invalid tag")):
-                    key = r.split(" '")[0].split(" (")[0]
-                counts.setdefault(key, []).append(i)
+        try:
+            report = import_history(
+                h, args.file, define=args.define, tag=args.tag_column, time=args.time_column,
+                value=args.value_column, quality=args.quality_column, format=fmt,
+                progress=not args.no_progress,
+            )  # fmt: skip
+        except (InvalidArgumentError, InvalidDataError) as exc:
+            msg = _one_line(exc).split("; name it with")[0]
+            raise CliError(
+                f"{msg}; name the columns with --tag-column, --time-column, --value-column"
+            ) from exc
+    defined = f"; defined {len(report.defined)} new tag(s)" if report.defined else ""
+    _out(f"imported {args.file} into {args.store}: {_fmt_int(report.written)} row(s) written, "
+         f"{_fmt_int(report.rows - report.written)} rejected, of {_fmt_int(report.rows)}"
+         f"{defined}")  # fmt: skip
+    rejected = report.rejected
+    if rejected.num_rows:
+        for reason, count in sorted(report.reasons().items(), key=lambda x: -x[1]):
+            _out(f"  {_fmt_int(count):>7}  {reason}")
         line0 = 2 if fmt == "csv" else 1  # CSV: line numbers in the file (header is line 1)
         where = "line" if fmt == "csv" else "row"
-        for key, rows in sorted(counts.items(), key=lambda x: -len(x[1])):
-            _out(f"  {_fmt_int(len(rows)):>7}  {key}")
         _out("  first rejected rows:")
-        shown = [i for i, r in enumerate(reasons) if r is not None][: args.show_rejected]
-        for i in shown:
-            _out(f"    {where} {i + line0}: {reasons[i]}")
-    return 0 if written or not n else 1
+        shown = rejected.slice(0, args.show_rejected).to_pylist()
+        for r in shown:
+            cell = {"unparseable time": r.get("time"), "non-numeric value": r.get("value")}
+            raw = cell.get(r["reason"])
+            _out(f"    {where} {r['row'] + line0}: {r['reason']}"
+                 f"{'' if raw is None else f' {raw!r}'} ({r['detail']})")  # fmt: skip
+    return 0 if report.written or not report.rows else 1
 
 
 @contextlib.contextmanager
@@ -1232,6 +1085,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-column", default="quality", help="used when present")
     p.add_argument("--format", choices=("csv", "parquet"), help="default: from the file name")
     p.add_argument("--show-rejected", type=int, default=10, help="rejected rows to list")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = add("export", "Export raw points (tag,time,value,quality) to Parquet or CSV.",
             "historian export demo.hist out.parquet --tags 'TIC-*' --start now-1h", cmd_export)
