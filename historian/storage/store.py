@@ -632,7 +632,7 @@ class Store:
         for path, size in live:
             cached = self._wal_cache.get(path)
             if cached is None or cached[0] != size:
-                cached = (size, list(read_segment(path)))
+                cached = (size, list(read_segment(path, live=True)))
                 self._wal_cache[path] = cached
             for p in cached[1]:
                 mem.add(p)

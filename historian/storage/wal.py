@@ -247,12 +247,15 @@ def list_segments(wal_dir: str) -> list[int]:
     return sorted(ids)
 
 
-def read_segment(path: str) -> Iterator[Points]:
+def read_segment(path: str, *, live: bool = False) -> Iterator[Points]:
     """Yield the whole, checksum-valid batches of one segment; stop at a torn or corrupt tail.
 
     A corrupt batch *followed by* valid data would mean silent loss, so that raises
     :class:`CorruptDataError`; a corrupt or partial last batch is the normal kill -9 case.
+    ``live=True`` (a reader following another process's log, where a half-appended batch is
+    normal) reports the tail at DEBUG instead of WARNING.
     """
+    quiet = logging.DEBUG if live else logging.WARNING
     with open(path, "rb") as f:
         data = f.read()
     if not data:
@@ -260,7 +263,7 @@ def read_segment(path: str) -> Iterator[Points]:
     try:
         reader = pa.ipc.open_stream(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError):
-        log.warning("WAL segment %s has no complete header; ignoring it (torn at creation)", path)
+        log.log(quiet, "WAL segment %s has no complete header; ignoring it (torn at creation)", path)
         return
     while True:
         try:
@@ -268,7 +271,7 @@ def read_segment(path: str) -> Iterator[Points]:
         except StopIteration:
             return
         except (pa.ArrowInvalid, OSError):
-            log.warning("WAL segment %s ends with a torn batch; it was never acknowledged", path)
+            log.log(quiet, "WAL segment %s ends with a torn batch; it was never acknowledged", path)
             return
         batch, meta = item.batch, item.custom_metadata
         expected = meta.get(b"crc32") if meta is not None else None
@@ -277,7 +280,7 @@ def read_segment(path: str) -> Iterator[Points]:
             try:
                 reader.read_next_batch()
             except (StopIteration, pa.ArrowInvalid, OSError):
-                log.warning("WAL segment %s: last batch fails its CRC; ignoring it", path)
+                log.log(quiet, "WAL segment %s: last batch fails its CRC; ignoring it", path)
                 return
             raise CorruptDataError(
                 f"WAL segment {path} has a batch that fails its CRC32 check followed by valid "
