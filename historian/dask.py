@@ -120,7 +120,7 @@ def _plan(
     every_ns: int,
     partition: Any,
     tags_per_task: int | None,
-    target_tasks: int = 16,
+    target_tasks: int = 8,
 ) -> tuple[list[list[str]], list[int]]:
     n_intervals = max(1, math.ceil((end_ns - start_ns) / every_ns))
     if tags_per_task is None:
@@ -286,8 +286,9 @@ def summary(
     """``h.summary(...)`` computed by Dask: the same table, bit for bit.
 
     Tasks are tag groups (``tags_per_task`` tags each) x time chunks (``partition`` long, rounded
-    up to a whole number of intervals); by default about 16 tasks. Each task reads its chunk with
-    its bounding values and runs the Numba kernels; the results are gathered into one Arrow table
+    up to a whole number of intervals); by default about 8 tasks, split by tags first. Each task
+    reads its chunk with its bounding values and runs the Numba kernels; the results are gathered
+    into one Arrow table
     ordered as ``h.summary`` orders it (tag as given, interval start, stat as asked).
     ``scheduler``: as ``dask.compute`` (default: the active client, e.g. a ``LocalCluster``).
 
