@@ -280,18 +280,23 @@ class Store:
         """
         if self._closed:
             return
+        flushed = False
         try:
+            self._stop.set()
+            if self._flusher is not None:
+                self._flusher.join(timeout=30)
             if self._lock.held:
-                self._stop.set()
-                if self._flusher is not None:
-                    self._flusher.join(timeout=30)
                 self.flush()
-                assert self._wal is not None
+                flushed = True
+        finally:
+            # The log file is closed even when the flush failed or the writer lost its lease:
+            # what it holds is replayed by the next writer.
+            if self._wal is not None:
                 self._wal.close()
                 empty = os.path.join(self._wal_dir, segment_name(self._wal.segment_id))
-                if self._frozen is None and len(self._active) == 0 and os.path.exists(empty):
+                nothing_left = self._frozen is None and len(self._active) == 0
+                if flushed and nothing_left and os.path.exists(empty):
                     os.unlink(empty)
-        finally:
             self._closed = True
             self._lock.release()
 
