@@ -85,6 +85,11 @@ def main() -> None:
         "--s3-tags", type=int, default=None, help="tags for the S3 read test (default: all)"
     )
     ap.add_argument("--skip-s3", action="store_true")
+    ap.add_argument(
+        "--malloc-trim",
+        action="store_true",
+        help="keep distributed's default MALLOC_TRIM_THRESHOLD_=65536 in the workers",
+    )
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args()
 
@@ -93,7 +98,11 @@ def main() -> None:
     names = tag_names(args.tags)
     root = tempfile.mkdtemp(prefix="bench_scale_")
     local = os.path.join(root, "plant.hist")
-    figures: dict[str, object] = {"tags": args.tags, "points_per_tag": args.points}
+    figures: dict[str, object] = {
+        "tags": args.tags,
+        "points_per_tag": args.points,
+        "malloc_trim_threshold": args.malloc_trim,
+    }
 
     t0 = time.perf_counter()
     with historian.open(local, bulk_points=100_000) as h:
@@ -110,9 +119,18 @@ def main() -> None:
     stats = ["twa", "min", "max", "count"]
 
     # -- 1. summary: one process vs a LocalCluster, rounds interleaved (the machine is shared)
+    import dask
     from distributed import Client, LocalCluster
 
+    # distributed starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's
+    # dynamic mmap threshold: every large array is then a fresh mmap and page-faulted again.
+    # Measured here: 2-3x the workers' system time. Keep the other defaults.
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    if not args.malloc_trim:
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         historian.open(local, mode="r") as h,
         LocalCluster(
             n_workers=args.workers,
