@@ -155,3 +155,20 @@ def test_read_dask_groupby_runs_on_the_cluster(store, dask_client):
     for tag, v in zip(t.column("tag").to_pylist(), t.column("value").to_pylist(), strict=True):
         exp[tag] = exp.get(tag, 0) + (v is not None)
     assert counts.to_dict() == exp
+
+
+def test_workers_see_the_writers_unflushed_points(tmp_path, dask_client):
+    """A writer's acknowledged points not yet in files (its WAL) are read by the workers too."""
+    with historian.open(tmp_path / "live.hist", flush_seconds=3600) as h:
+        h.define("A")
+        h.write("A", T0 + np.arange(1_000) * S, np.arange(1_000.0))
+        h.flush()
+        h.write("A", T0 + (1_000 + np.arange(500)) * S, np.arange(500.0))  # WAL only
+        h.write("A", T0 + np.arange(10) * S, -np.arange(10.0))  # corrections, WAL only
+        assert h.info()["points_pending"] == 510
+        single = h.summary("A", T0, T0 + 1_500 * S, "1min", stats=["twa", "min", "count"])
+        got = hd.summary(
+            h, "A", T0, T0 + 1_500 * S, "1min", stats=["twa", "min", "count"], partition="7min"
+        )
+        assert got.equals(single)
+        assert len(hd.read_dask(h, "A", partition="5min")) == 1_500
