@@ -294,3 +294,40 @@ def test_a_writer_that_lost_its_lease_cannot_commit(s3_uri, s3_options, tmp_path
     h1.close()  # no longer the writer: nothing to flush; the point stays in its local WAL
     with _open(s3_uri, s3_options, tmp_path / "r", mode="r") as r:
         assert r.read("A").column("value").to_pylist() == [1.0, 2.0]
+
+
+def test_the_same_notebook_calls_give_the_same_answers_on_s3_and_on_disk(
+    s3_uri, s3_options, tmp_path
+):
+    rng = np.random.default_rng(21)
+    t = T0 + np.arange(3_000) * 10 * S
+    a = np.round(np.sin(np.arange(3_000) / 50.0) * 10 + rng.normal(0, 0.1, 3_000), 3)
+    b = np.round(np.roll(a, 30) * 2, 3)
+
+    def fill(h):  # type: ignore[no-untyped-def]
+        h.define("A")
+        h.define("B")
+        h.write("A", t, a)
+        h.write("B", t, b)
+        h.flush()
+        h.write("A", t[-5:] + 10 * S, a[-5:])  # unflushed tail
+
+    results = []
+    for h in (historian.open(tmp_path / "disk.hist"), _open(s3_uri, s3_options, tmp_path / "s3")):
+        with h:
+            fill(h)
+            end = T0 + 30_000 * S
+            results.append(
+                [
+                    h.read(),
+                    h.summary(None, T0, end, "10min", stats=["twa", "min", "max", "std"]),
+                    h.interpolated(["A", "B"], T0, end, "1min", quality=True),
+                    h.plot("A", T0, end, width=50),
+                    h.correlate(["A", "B"], T0, end, "1min", max_lag="10min", progress=False),
+                    h.events("A > 5", T0, end),
+                    h.asof([T0 + 15 * S, T0 + 1_000 * S], ["A", "B"]),
+                    h.tags(),
+                ]
+            )
+    for disk, s3 in zip(*results, strict=True):
+        assert s3.equals(disk)
