@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from historian.errors import CorruptDataError
-from historian.storage.fs import StoreFS
+from historian.storage.fs import StoreFS, fsync_path
 from historian.storage.wal import Points
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -253,7 +253,7 @@ def write_file(
             final_path = os.path.join(final_dir, name)
             os.rename(tmp_path, final_path)
             if options.fsync:
-                _fsync_dir(final_dir)
+                fsync_path(final_dir)
             size = os.path.getsize(final_path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -271,14 +271,6 @@ def write_file(
         ingested_min_us=index["ingested"][0],
         ingested_max_us=index["ingested"][1],
     )
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass

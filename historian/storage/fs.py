@@ -352,12 +352,12 @@ class StoreFS:
             target = self.path(rel)
             self._makedirs(posixpath.dirname(rel))
             if self.fsync:
-                _fsync_path(local_path)
+                fsync_path(local_path)
             if keep:
                 raise InvalidArgumentError("keep=True is for remote stores only")
             os.rename(local_path, target)
             if self.fsync:
-                _fsync_path(os.path.dirname(target))
+                fsync_path(os.path.dirname(target))
             return size
         target = self.path(rel)
         with (
@@ -396,7 +396,7 @@ class StoreFS:
             _unlink_quiet(tmp)
             raise
         if self.fsync:
-            _fsync_path(os.path.dirname(target))
+            fsync_path(os.path.dirname(target))
 
     # ------------------------------------------------------------------ conditional writes
     def _boto(self) -> Any:
@@ -451,7 +451,7 @@ class StoreFS:
         finally:
             _unlink_quiet(tmp)
         if self.fsync:
-            _fsync_path(os.path.dirname(target))
+            fsync_path(os.path.dirname(target))
         return True
 
     def put_if_match(self, rel: str, data: bytes, tag: str) -> bool:
@@ -522,7 +522,8 @@ class StoreFS:
         return f"StoreFS({self.uri!r})"
 
 
-def _fsync_path(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """fsync a file or a folder (a folder: so a rename or a new name in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

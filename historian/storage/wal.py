@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
+from historian.storage.fs import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,9 @@ def read_segment(path: str, *, live: bool = False) -> Iterator[Points]:
     try:
         reader = pa.ipc.open_stream(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError):
-        log.log(quiet, "WAL segment %s has no complete header; ignoring it (torn at creation)", path)
+        log.log(
+            quiet, "WAL segment %s has no complete header; ignoring it (torn at creation)", path
+        )
         return
     while True:
         try:
@@ -312,7 +315,7 @@ class WalWriter:
         self._file = open(path, "xb")  # noqa: SIM115 - lives as long as the segment
         self._stream = pa.ipc.new_stream(self._file, WAL_SCHEMA)
         self._file.flush()
-        _fsync_dir(self._dir)
+        fsync_path(self._dir)
 
     def append(self, points: Points) -> None:
         """Append one batch and return once it is durable."""
@@ -374,11 +377,3 @@ class WalWriter:
         with self._sync_lock, self._lock:
             if not self._file.closed:
                 self._close_current()
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
