@@ -519,7 +519,11 @@ class Collector:
         """Log one INFO line per source and one for the pipeline."""
         h = self.health()
         for name, s in h.sources.items():
-            last = "never" if s.last_good_ns is None else str(np.datetime64(s.last_good_ns, "ns").astype("datetime64[ms]"))
+            last = (
+                "never"
+                if s.last_good_ns is None
+                else str(np.datetime64(s.last_good_ns, "ns").astype("datetime64[ms]"))
+            )
             logger.info("source %s: connected=%s points/s=%.1f points=%d errors=%d reconnects=%d "
                         "last_good=%s%s", name, s.connected, s.points_per_s, s.points, s.errors,
                         s.reconnects, last,
