@@ -79,7 +79,7 @@ def stored(path: Path, tag: str) -> list[tuple[int, float | None, int]]:
                     strict=True))  # fmt: skip
 
 
-async def wait_until(pred, timeout: float = 15.0) -> None:
+async def wait_until(pred, timeout: float = 60.0) -> None:  # cold Numba caches in CI compile on first use
     end = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > end:

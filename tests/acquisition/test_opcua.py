@@ -57,7 +57,7 @@ class Collect:
                     out.append((int(b.t_ns[i]), float(b.values[i]), int(b.quality[i])))
         return out
 
-    async def wait_for(self, pred, timeout: float = 10.0) -> None:
+    async def wait_for(self, pred, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not pred():
