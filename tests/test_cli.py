@@ -190,8 +190,6 @@ def test_compact_and_retain(store, capsys):
 
 
 def test_query_binds_parameters(store, capsys):
-    if not hasattr(historian.Historian, "sql"):
-        pytest.skip("h.sql is not in this version yet")
     sql = "SELECT tag, count(*) AS n, max(value) AS top FROM points WHERE tag = $tag GROUP BY tag"
     assert main(["query", str(store), sql, "--param", "tag=TIC-101.PV"]) == 0
     out = capsys.readouterr().out

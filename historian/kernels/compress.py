@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -223,15 +224,16 @@ def _opt_duration(value: Any, what: str, key: str) -> int | None:
     return ns
 
 
-class _Compressor:
+class _Compressor(abc.ABC):
     _name = ""
 
     def __init__(self) -> None:
         self._ist = np.zeros(9, dtype=np.int64)
         self._fst = np.zeros(4, dtype=np.float64)
 
+    @abc.abstractmethod
     def _kernel(self, t: np.ndarray, v: np.ndarray, q: np.ndarray, out: np.ndarray) -> int:
-        raise NotImplementedError
+        """Run the compressor's Numba kernel over one batch; returns how many indices it wrote."""
 
     def _indices(self, t: np.ndarray, v: np.ndarray, q: np.ndarray) -> np.ndarray:
         # each point is emitted at most once, plus the one held from an earlier batch
@@ -291,8 +293,9 @@ class _Compressor:
             "float": [float(x) for x in self._fst],
         }
 
+    @abc.abstractmethod
     def config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The compressor's settings as a dict (what :func:`compressor_from_dict` takes)."""
 
     @staticmethod
     def from_state(state: Mapping[str, Any]) -> DeadbandCompressor | SwingingDoorCompressor:
