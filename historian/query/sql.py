@@ -179,7 +179,18 @@ class SqlEngine:
         """A new DuckDB cursor with the views over a fresh snapshot of the store."""
         paths, pending = self._store.scan_sources()
         cur = self._connection().cursor()
-        if paths:
+        fs = getattr(self._store, "_fs", None)
+        if paths and fs is not None and not fs.is_local:
+            # Object storage: pyarrow reads the files (DuckDB's httpfs is not needed, and DuckDB
+            # keeps no external access); the dataset schema casts every file's time unit to ns.
+            import pyarrow.dataset as pads
+
+            dataset = pads.dataset(
+                [fs.path(fs.rel(p)) for p in paths], filesystem=fs.filesystem, format="parquet",
+                schema=_EMPTY_FILES,
+            )  # fmt: skip
+            files = cur.from_arrow(dataset)
+        elif paths:
             files = cur.read_parquet(paths, union_by_name=True, hive_partitioning=False)
         else:
             files = cur.from_arrow(_EMPTY_FILES.empty_table())

@@ -327,6 +327,11 @@ def test_the_same_notebook_calls_give_the_same_answers_on_s3_and_on_disk(
                     h.events("A > 5", T0, end),
                     h.asof([T0 + 15 * S, T0 + 1_000 * S], ["A", "B"]),
                     h.tags(),
+                    h.sql(
+                        "SELECT tag, count(*) AS n, max(value) AS top, min(time_ns) AS t0 "
+                        "FROM points WHERE time_ns >= $t GROUP BY tag ORDER BY tag",
+                        {"t": T0 + 100 * S},
+                    ).to_arrow_table(),
                 ]
             )
     for disk, s3 in zip(*results, strict=True):
