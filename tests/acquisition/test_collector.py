@@ -95,6 +95,9 @@ def test_collects_into_store_with_tags_defined_and_health(tmp_path, caplog):
         task = asyncio.create_task(c.arun())
         try:
             await wait_until(lambda: c.health().sources["line1"].connected)
+            # The subscription's first notifications (current values) must be in before the
+            # writes start, or the first write supersedes the initial value (a race, not a loss).
+            await wait_until(lambda: c.health().sources["line1"].points >= 2)
             sent = await write_series(server, "Temp", 50)
             await wait_until(lambda: c.health().written_points >= 52)
             h = c.health()
@@ -126,6 +129,7 @@ def test_server_restart_records_no_communication_gap_then_resumes(tmp_path):
         task = asyncio.create_task(c.arun())
         try:
             await wait_until(lambda: c.health().sources["line1"].connected)
+            await wait_until(lambda: c.health().sources["line1"].points >= 2)  # initial values in
             before = await write_series(server, "Temp", 10)
             await asyncio.sleep(0.2)
             await server.stop()
@@ -195,6 +199,7 @@ def test_slow_and_failing_store_fills_the_spool_and_nothing_is_lost(tmp_path):
         task = asyncio.create_task(c.arun())
         try:
             await wait_until(lambda: c.health().sources["line1"].connected)
+            await wait_until(lambda: c.health().sources["line1"].points >= 1)  # initial value in
             writer = asyncio.create_task(write_series(server, "Temp", 150))
             await asyncio.sleep(1.0)
             assert c.health().spooled_points > 0 and not c.health().store_ok
