@@ -253,20 +253,9 @@ def _summary_part(
     stats: list[str],
     config: Any,
 ) -> pa.Table:
-    from historian.api import _arrays
-    from historian.query.retrieval import summary_for_tags
-
+    # The store's own summary: it reads the bounding points outside [a, b) itself.
     h = _open(uri, options)
-    series = h._bounded_series(tags, a, b)
-    return summary_for_tags(
-        {n: _arrays(series[n]) for n in tags},
-        start_ns=a,
-        end_ns=b,
-        every_ns=every_ns,
-        stats=stats,
-        config=config,
-        stepped_by_tag=h._stepped(tags),
-    )
+    return h.summary(tags, a, b, np.timedelta64(every_ns, "ns"), stats=stats, config=config)
 
 
 def summary(
