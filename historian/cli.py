@@ -590,19 +590,25 @@ def _demo_correlations(h: Any, start: int, end: int, seen: set[str]) -> None:
 
 
 # --------------------------------------------------------------------------- sim / collect / browse
+def _status(text: str = "") -> None:
+    """A status line for the person at the terminal: stderr, so stdout stays the result."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from historian.sim import plant_config_toml, serve_plant
 
     def ready(sim: Any) -> None:
-        _out("simulated plant serving on 127.0.0.1 (Ctrl-C to stop):")
+        # Status on stderr, the config alone on stdout: `historian sim --print-config >
+        # plant.toml` must leave a valid TOML file.
+        _status("simulated plant serving on 127.0.0.1 (Ctrl-C to stop):")
         for proto, url in sim.endpoints.items():
-            _out(f"  {proto:<7} {url}")
+            _status(f"  {proto:<7} {url}")
         if args.secure:
-            _out("  OPC UA: Basic256Sha256 SignAndEncrypt; login from HISTORIAN_SIM_USER/"
-                 "HISTORIAN_SIM_PASSWORD (default operator/operator-pw)")  # fmt: skip
-            _out(f"  certificates in {os.path.dirname(sim.pki['ca_cert'])}")
+            _status("  OPC UA: Basic256Sha256 SignAndEncrypt; login from HISTORIAN_SIM_USER/"
+                    "HISTORIAN_SIM_PASSWORD (default operator/operator-pw)")  # fmt: skip
+            _status(f"  certificates in {os.path.dirname(sim.pki['ca_cert'])}")
         if args.print_config:
-            _out()
             _out(plant_config_toml(sim.modbus_port, sim.opcua_port, store=args.store,
                                    secure=args.secure, pki=sim.pki).rstrip())  # fmt: skip
             _out("# end of collector config")
@@ -615,7 +621,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot serve the plant: {exc} (a port in use? try --modbus-port/"
                            "--opcua-port, or 0 for free ports)") from None  # fmt: skip
-    _out("stopped")
+    _status("stopped")
     return 0
 
 

@@ -1,0 +1,69 @@
+"""What a new user does, the way they do it (issue 11): the documented commands exactly, run in
+a shell, and the notebook calls of the README and the quickstart on a real store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import historian
+
+BIN = Path(sys.executable).parent  # the venv's `historian` script lives beside python
+
+
+def shell(cmd: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A command line as a user types it into bash (redirects included)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONWARNINGS": "ignore"}  # fmt: skip
+    return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)  # fmt: skip
+
+
+def wait_for(cond, timeout: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- item 1
+def test_sim_print_config_redirected_to_a_file_is_a_config_collect_accepts(tmp_path):
+    # docs/cli.md: `historian sim --print-config > plant.toml`, then `historian collect
+    # plant.toml --seconds 60` in another terminal. Free ports (0) instead of 5020/4840 so the
+    # test never collides with another server on this machine; everything else as documented.
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONWARNINGS": "ignore"}  # fmt: skip
+    toml_path = tmp_path / "plant.toml"
+    with subprocess.Popen(
+        ["bash", "-c", "exec historian sim --modbus-port 0 --opcua-port 0 --print-config "
+         "--seconds 60 > plant.toml"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    ) as sim:  # fmt: skip
+        try:
+            wait_for(lambda: toml_path.exists()
+                     and "# end of collector config" in toml_path.read_text(), 60,
+                     "the printed config")  # fmt: skip
+            config = tomllib.loads(toml_path.read_text())  # only TOML in the file
+            assert config["store"]["path"] == "plant.hist"
+            r = shell("historian collect plant.toml --seconds 3", tmp_path)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "collector health:" in r.stdout
+        finally:
+            sim.send_signal(signal.SIGINT)
+            _, err = sim.communicate(timeout=30)
+    assert "simulated plant serving on 127.0.0.1" in err  # the banner went to the terminal
+    assert "stopped" in err
+    text = toml_path.read_text()
+    assert text.startswith("# collector config")
+    assert "serving" not in text and "stopped" not in text
+    tomllib.loads(text)
+    with historian.open(tmp_path / "plant.hist", mode="r") as h:
+        assert h.read().num_rows > 0
