@@ -37,6 +37,18 @@ def _write(path: str, data: bytes) -> None:
         f.write(data)
 
 
+def _crash(h) -> None:
+    """Leave ``h`` as a killed process would: no flush, no end-of-stream marker, lock freed.
+
+    The WAL's file descriptor is closed (as the kernel does for a dead process) so that no
+    test leaks an open file into the next one's garbage collection.
+    """
+    h._stop.set()
+    h._closed = True
+    h._wal._file.close()
+    h._lock.release()
+
+
 def _segment(tmp_path, batches: int) -> str:
     w = WalWriter(str(tmp_path), 1)
     for i in range(batches):
@@ -87,8 +99,7 @@ def test_replay_after_a_torn_tail(store_path):
         seg = list_segments(os.path.join(store_path, "wal"))[-1]
         path = os.path.join(store_path, "wal", segment_name(seg))
         data = _read(path)
-        h._closed = True  # simulate a crash: no flush, no close
-        h._lock.release()
+        _crash(h)
     with open(path, "wb") as f:
         f.write(data[:-20])  # the last batch is torn
     with historian.open(store_path) as h:
@@ -110,8 +121,7 @@ def test_disk_full_during_wal_append_raises_and_keeps_what_was_acknowledged(
     with pytest.raises(StoreError, match="fsync"):
         h.write("A", [T0 + 1], [2.0])
     monkeypatch.setattr(os, "fsync", real_fsync)
-    h._closed = True  # the process gives up after a failed fsync
-    h._lock.release()
+    _crash(h)  # the process gives up after a failed fsync
     with historian.open(store_path) as h2:
         values = h2.read("A").column("value").to_pylist()
         assert values[0] == 1.0  # acknowledged; the failed one may or may not have reached disk
