@@ -505,7 +505,8 @@ def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> H
     Parameters
     ----------
     path : str or os.PathLike
-        Folder of the store, created when missing; or ``"s3://bucket/prefix"`` for object
+        Folder of the store, created when missing (``~`` is the home folder, as in the
+        command line and the collector config); or ``"s3://bucket/prefix"`` for object
         storage (``storage_options={...}``; see ``docs/scale-out.md``).
     mode : {"auto", "w", "r"}
         ``"auto"``: read freely, take the writer lock at the first write; ``"w"``: take it now;

@@ -67,3 +67,18 @@ def test_sim_print_config_redirected_to_a_file_is_a_config_collect_accepts(tmp_p
     tomllib.loads(text)
     with historian.open(tmp_path / "plant.hist", mode="r") as h:
         assert h.read().num_rows > 0
+
+
+# ----------------------------------------------------------------------------- item 3
+def test_open_expands_the_home_folder(tmp_path, monkeypatch):
+    home, cwd = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    with historian.open("~/plant.hist") as h:
+        h.define("TIC-101.PV", unit="degC")
+        assert h.path == str(home / "plant.hist")
+    assert (home / "plant.hist" / "tags.json").exists()
+    assert list(cwd.iterdir()) == []  # no folder literally named "~"
+    with historian.open("~/plant.hist", mode="r") as h:
+        assert h.tags().column("name").to_pylist() == ["TIC-101.PV"]

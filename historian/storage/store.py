@@ -133,7 +133,8 @@ class Store:
         else:
             if storage_options:
                 raise InvalidArgumentError("storage_options apply to s3:// stores only")
-            self.path = local = os.path.abspath(os.fspath(path))
+            # "~/plant.hist" means the home folder, as in the CLI and the collector config
+            self.path = local = os.path.abspath(os.path.expanduser(os.fspath(path)))
             if not os.path.isdir(self.path):
                 if mode == "r":
                     raise StoreError(f"no store at {self.path!r} (mode='r' does not create one)")
