@@ -82,3 +82,33 @@ def test_open_expands_the_home_folder(tmp_path, monkeypatch):
     assert list(cwd.iterdir()) == []  # no folder literally named "~"
     with historian.open("~/plant.hist", mode="r") as h:
         assert h.tags().column("name").to_pylist() == ["TIC-101.PV"]
+
+
+# ----------------------------------------------------------------------------- item 4
+def test_define_on_an_existing_tag_changes_only_what_is_given(tmp_path):
+    import numpy as np
+
+    from historian.model.quality import is_good
+
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("TIC-101.PV", unit="degC", lo=0, hi=100, description="Reactor temperature",
+                 rules={"range": {}})  # fmt: skip
+        t = h.define("TIC-101.PV", unit="K")  # what the user did
+        assert (t.unit, t.lo, t.hi, t.description) == ("K", 0.0, 100.0, "Reactor temperature")
+        assert t.rules == {"range": {}} and t.version == 2
+        h.write("TIC-101.PV", [10**18, 10**18 + 10**9], [50.0, 150.0])
+        q = h.read("TIC-101.PV").column("quality").to_numpy()
+        assert is_good(q[0]) and not is_good(q[1])  # 150 is above hi=100: not stored Good
+        h.define("TIC-101.PV", lo=None)  # an explicit None clears a field
+        assert h.tag("TIC-101.PV").lo is None and h.tag("TIC-101.PV").hi == 100.0
+        r = h.define("TIC-101.PV", unit="K", replace=True)  # replacing is explicit
+        assert (r.hi, r.rules, r.description, r.version) == (None, {}, "", 4)
+        versions = h.tag_versions("TIC-101.PV")
+        assert [v.version for v in versions] == [1, 2, 3, 4]
+        assert [v.unit for v in versions] == ["degC", "K", "K", "K"]
+        assert versions[0].hi == 100.0 and versions[0].rules == {"range": {}}
+        assert h.define("TIC-101.PV", unit="K").version == 4  # no change, no new version
+    with historian.open(tmp_path / "plant.hist", mode="r") as h:  # the history is stored
+        assert [v.hi for v in h.tag_versions("TIC-101.PV")] == [100.0, 100.0, 100.0, None]
+        np.testing.assert_array_equal(h.read("TIC-101.PV").column("value").to_numpy(),
+                                      [50.0, 150.0])  # fmt: skip

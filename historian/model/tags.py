@@ -24,11 +24,22 @@ from typing import Any
 
 from historian.errors import InvalidArgumentError, InvalidTagNameError
 
-__all__ = ["KINDS", "MAX_TAG_LENGTH", "Tag", "validate_tag_name"]
+__all__ = ["KINDS", "MAX_TAG_LENGTH", "UNSET", "Tag", "validate_tag_name"]
 
 MAX_TAG_LENGTH = 200
 KINDS = ("analog", "step")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
+
+
+class _Unset:
+    """The default of a ``define()`` field the caller did not give (``None`` is a value)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+#: ``h.define(name, unit=...)``: fields left at UNSET keep the stored value of an existing tag.
+UNSET: Any = _Unset()
 _RULE = "letters, digits and . _ - : / only, starting with a letter or digit, no '..' or '//'"
 
 

@@ -32,6 +32,9 @@ class Catalog:
         self._tags: dict[str, Tag] = {}
         self._folded: dict[str, str] = {}
         self._stamp: tuple[int, int] | None = None
+        # Earlier definitions of each tag, oldest first (tags.json "history"): a define() that
+        # changes a tag keeps the definition it replaces.
+        self._history: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.reload()
 
@@ -52,6 +55,7 @@ class Catalog:
         tags = {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
         with self._lock:
             self._tags = tags
+            self._history = dict(doc.get("history", {}))
             self._folded = {name.casefold(): name for name in tags}
             self._stamp = stamp
 
@@ -65,9 +69,11 @@ class Catalog:
         self._checked = now
         if got is None or got[1] == self._stamp:
             return
-        tags = {d["name"]: Tag.from_dict(d) for d in json.loads(got[0]).get("tags", [])}
+        doc = json.loads(got[0])
+        tags = {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
         with self._lock:
             self._tags = tags
+            self._history = dict(doc.get("history", {}))
             self._folded = {name.casefold(): name for name in tags}
             self._stamp = got[1]  # type: ignore[assignment]
 
@@ -116,19 +122,38 @@ class Catalog:
                     "use the existing name or choose a clearly different one"
                 )
             old = self._tags.get(tag.name)
+            history = self._history
             if old is not None:
                 if _same(old, tag):
                     return old
                 tag = Tag.from_dict({**tag.to_dict(), "version": old.version + 1})
+                replaced = {**old.to_dict(), "replaced_at": _utc_now()}
+                history = {**history, tag.name: [*history.get(tag.name, []), replaced]}
             tags = dict(self._tags)
             tags[tag.name] = tag
-            self._write(tags)
+            self._write(tags, history)
             self._tags = tags
+            self._history = history
             self._folded = {name.casefold(): name for name in tags}
             return tag
 
-    def _write(self, tags: dict[str, Tag]) -> None:
+    def versions(self, name: str) -> list[tuple[Tag, str | None]]:
+        """Every definition ``name`` has had, oldest first, with the UTC time each was replaced
+        (``None`` for the current one)."""
+        current = self.get(name)
+        with self._lock:
+            old = list(self._history.get(name, []))
+        out: list[tuple[Tag, str | None]] = []
+        for d in old:
+            d = dict(d)
+            replaced_at = d.pop("replaced_at", None)
+            out.append((Tag.from_dict(d), replaced_at))
+        return [*out, (current, None)]
+
+    def _write(self, tags: dict[str, Tag], history: dict[str, list[dict[str, Any]]]) -> None:
         doc: dict[str, Any] = {"format": 1, "tags": [tags[k].to_dict() for k in sorted(tags)]}
+        if history:
+            doc["history"] = {k: history[k] for k in sorted(history)}
         if self._fs is not None:  # one PUT: readers see the old or the new file
             self._fs.write_bytes(CATALOG_FILE, json.dumps(doc, indent=1, sort_keys=True).encode())
             return
@@ -145,6 +170,10 @@ class Catalog:
             os.close(fd)
         st = os.stat(self.path)
         self._stamp = (st.st_mtime_ns, st.st_size)
+
+
+def _utc_now() -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())
 
 
 def _same(a: Tag, b: Tag) -> bool:

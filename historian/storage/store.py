@@ -45,7 +45,7 @@ from historian.errors import (
     TagNotFoundError,
 )
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
-from historian.model.tags import Tag, validate_tag_name
+from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
@@ -323,17 +323,24 @@ class Store:
         self,
         name: str,
         *,
-        unit: str = "",
-        kind: str = "analog",
-        lo: float | None = None,
-        hi: float | None = None,
-        rules: dict[str, Any] | None = None,
-        description: str = "",
-        compression: dict[str, Any] | None = None,
-        states: dict[int, str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        unit: str = UNSET,
+        kind: str = UNSET,
+        lo: float | None = UNSET,
+        hi: float | None = UNSET,
+        rules: dict[str, Any] | None = UNSET,
+        description: str = UNSET,
+        compression: dict[str, Any] | None = UNSET,
+        states: dict[int, str] | None = UNSET,
+        metadata: dict[str, Any] | None = UNSET,
+        replace: bool = False,
     ) -> Tag:
-        """Define (or update) a tag; returns the stored definition.
+        """Define a tag, or update one; returns the stored definition.
+
+        On an existing tag only the fields given change: ``h.define(name, unit="K")`` keeps its
+        range, description and rules (pass ``lo=None`` to clear a limit, ``rules={}`` to drop
+        the rules). ``replace=True`` starts from the defaults instead, as for a new tag. Every
+        change increments ``version``; the replaced definitions are kept
+        (:meth:`tag_versions`).
 
         Examples
         --------
@@ -341,23 +348,49 @@ class Store:
         >>> h = historian.open(tempfile.mkdtemp())
         >>> h.define("TIC-101.PV", unit="degC", lo=0, hi=200).version
         1
+        >>> t = h.define("TIC-101.PV", unit="K")           # lo/hi kept
+        >>> t.unit, t.hi, t.version
+        ('K', 200.0, 2)
+        >>> h.define("TIC-101.PV", unit="K", replace=True).hi is None
+        True
         >>> h.close()
         """
-        tag = Tag(
-            name=validate_tag_name(name),
-            unit=unit,
-            description=description,
-            kind=kind,
-            lo=lo,
-            hi=hi,
-            rules=dict(rules or {}),
-            compression=dict(compression or {}),
-            states=dict(states or {}),
-            metadata=dict(metadata or {}),
-        )
-        self._validate_rules(tag)
+        given = {
+            k: v
+            for k, v in (("unit", unit), ("kind", kind), ("lo", lo), ("hi", hi),
+                         ("rules", rules), ("description", description),
+                         ("compression", compression), ("states", states),
+                         ("metadata", metadata))
+            if v is not UNSET
+        }  # fmt: skip
+        for k in ("rules", "compression", "states", "metadata"):
+            if k in given:
+                given[k] = dict(given[k] or {})
+        name = validate_tag_name(name)
+        self._validate_rules(self._merged_tag(name, given, replace))  # before taking the lock
         self._become_writer()
-        return self._catalog.put(tag)
+        return self._catalog.put(self._merged_tag(name, given, replace))
+
+    def _merged_tag(self, name: str, given: dict[str, Any], replace: bool) -> Tag:
+        fields: dict[str, Any] = {}
+        if not replace and name in self._catalog:
+            fields = self._catalog.get(name).to_dict()
+            fields.pop("version")
+        return Tag(**{**fields, **given, "name": name})
+
+    def tag_versions(self, name: str) -> list[Tag]:
+        """Every definition of ``name``, oldest first; the last one is the current.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV", unit="degC", hi=100)
+        ...     _ = h.define("TIC-101.PV", hi=150)
+        ...     [(t.version, t.hi) for t in h.tag_versions("TIC-101.PV")]
+        [(1, 100.0), (2, 150.0)]
+        """
+        return [t for t, _ in self._catalog.versions(name)]
 
     def _validate_rules(self, tag: Tag) -> None:
         if tag.rules:
