@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
 
-from historian.errors import InvalidArgumentError
+from historian import limits as _limits
+from historian.errors import InvalidArgumentError, mapped_errors
 from historian.model.times import duration_ns, to_ns
 from historian.storage.store import Mode, Store
 
@@ -42,6 +44,33 @@ class Historian(Store):
     def _stepped(self, names: list[str]) -> dict[str, bool]:
         return {n: self.tag(n).stepped for n in names}
 
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        """One public call: this store's limits in effect, dependency errors mapped."""
+        scope = (contextlib.nullcontext() if self._limits is None
+                 else _limits.using(self._limits))
+        with scope, mapped_errors(f"{what} on {self.path}"):
+            yield
+
+    @property
+    def limits(self) -> _limits.Limits:
+        """The resource budgets of this store's calls (``historian.open(path, limits=...)``;
+        without it, those of the block or the process: ``docs/limits.md``). Assign a
+        :class:`historian.limits.Limits` or a dict of changes to change them.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp(), limits={"max_plot_width": 2000}) as h:
+        ...     h.limits.max_plot_width
+        2000
+        """
+        return _limits.current() if self._limits is None else self._limits
+
+    @limits.setter
+    def limits(self, value: _limits.Limits | Mapping[str, int] | None) -> None:
+        self._limits = None if value is None else _limits.as_limits(value, self.limits)
+
     def summary(
         self,
         tags: str | Iterable[str] | None,
@@ -71,20 +100,22 @@ class Historian(Store):
         ...     s.select(["stat", "value"]).to_pylist()[:2]
         [{'stat': 'twa', 'value': 7.5}, {'stat': 'max', 'value': 10.0}]
         """
-        from historian.query.retrieval import summary_for_tags
+        from historian.query.retrieval import check_summary_budget, summary_for_tags
 
-        names = self._resolve_tags(tags)
-        start_ns, end_ns, every_ns = self._window(start, end, every)
-        series = self._bounded_series(names, start_ns, end_ns)
-        return summary_for_tags(
-            {n: _arrays(series[n]) for n in names},
-            start_ns=start_ns,
-            end_ns=end_ns,
-            every_ns=every_ns,
-            stats=stats,
-            config=config,
-            stepped_by_tag=self._stepped(names),
-        )
+        with self._call("summary"):
+            names = self._resolve_tags(tags)
+            start_ns, end_ns, every_ns = self._window(start, end, every)
+            stats = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
+            series = self._bounded_series(names, start_ns, end_ns)
+            return summary_for_tags(
+                {n: _arrays(series[n]) for n in names},
+                start_ns=start_ns,
+                end_ns=end_ns,
+                every_ns=every_ns,
+                stats=stats,
+                config=config,
+                stepped_by_tag=self._stepped(names),
+            )
 
     def interpolated(
         self,
@@ -114,22 +145,25 @@ class Historian(Store):
         ...     h.interpolated("A", 0, 10 * 10**9, "5s").column("A").to_pylist()
         [0.0, 5.0, 10.0]
         """
-        from historian.query.retrieval import interpolated_for_tags
+        from historian.query.retrieval import check_interpolated_budget, interpolated_for_tags
 
-        names = self._resolve_tags(tags)
-        start_ns, end_ns, every_ns = self._window(start, end, every)
-        series = self._bounded_series(names, start_ns, end_ns + 1)
-        return interpolated_for_tags(
-            {n: _arrays(series[n]) for n in names},
-            start_ns=start_ns,
-            end_ns=end_ns,
-            every_ns=every_ns,
-            stepped_by_tag=self._stepped(names),
-            max_gap_ns=None if max_gap is None else duration_ns(max_gap),
-            extrapolate=extrapolate,
-            quality=quality,
-            config=config,
-        )
+        with self._call("interpolated"):
+            names = self._resolve_tags(tags)
+            start_ns, end_ns, every_ns = self._window(start, end, every)
+            check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
+            max_gap_ns = None if max_gap is None else duration_ns(max_gap)
+            series = self._bounded_series(names, start_ns, end_ns + 1)
+            return interpolated_for_tags(
+                {n: _arrays(series[n]) for n in names},
+                start_ns=start_ns,
+                end_ns=end_ns,
+                every_ns=every_ns,
+                stepped_by_tag=self._stepped(names),
+                max_gap_ns=max_gap_ns,
+                extrapolate=extrapolate,
+                quality=quality,
+                config=config,
+            )
 
     def plot(self, tag: str, start: Any, end: Any, width: int = 1000) -> pa.Table:
         """Values to draw ``tag`` on ``width`` pixels: per pixel the first, last, min, max and any
@@ -146,15 +180,15 @@ class Historian(Store):
         ...     h.plot("A", 0, 10**10, width=100).num_rows <= 4 * 100 + 2
         True
         """
-        from historian.query.retrieval import plot_for_tag
+        from historian.query.retrieval import check_plot_budget, plot_for_tag
 
-        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-            raise InvalidArgumentError(f"width must be a positive number of pixels, not {width!r}")
-        (name,) = self._resolve_tags([tag])
-        start_ns, end_ns, _ = self._window(start, end)
-        series = self._bounded_series([name], start_ns, end_ns)[name]
-        t, v, q = _arrays(series)
-        return plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
+        with self._call("plot"):
+            width = check_plot_budget(width)
+            (name,) = self._resolve_tags([tag])
+            start_ns, end_ns, _ = self._window(start, end)
+            series = self._bounded_series([name], start_ns, end_ns)[name]
+            t, v, q = _arrays(series)
+            return plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
 
     # --- query: sql, asof, correlate, events (query developer) ---
     def __init__(
@@ -164,9 +198,12 @@ class Historian(Store):
         *,
         duckdb_threads: int | None = None,
         duckdb_memory_limit: str | None = None,
+        limits: _limits.Limits | Mapping[str, int] | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(path, mode, **options)
+        self._limits = None if limits is None else _limits.as_limits(limits)
+        with mapped_errors(f"opening the store {os.fspath(path)!r}"):
+            super().__init__(path, mode, **options)
         from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
 
         self._sql_engine = SqlEngine(self, threads=duckdb_threads, memory_limit=duckdb_memory_limit)
@@ -242,23 +279,24 @@ class Historian(Store):
         """
         from historian.query.asof import asof_join, event_times, store_series
 
-        names = self._resolve_tags(tags)
-        _, ev = event_times(events, on)
-        if direction not in ("backward", "forward", "nearest"):
-            raise InvalidArgumentError(
-                f"direction must be 'backward', 'forward' or 'nearest', not {direction!r}"
+        with self._call("asof"):
+            names = self._resolve_tags(tags)
+            _, ev = event_times(events, on)
+            if direction not in ("backward", "forward", "nearest"):
+                raise InvalidArgumentError(
+                    f"direction must be 'backward', 'forward' or 'nearest', not {direction!r}"
+                )
+            tol = None if tolerance is None else duration_ns(tolerance)
+            series = store_series(self, names, ev, direction, tol)
+            return asof_join(
+                events,
+                series,
+                on=on,
+                tolerance=tolerance,
+                direction=direction,
+                quality=quality,
+                sample_time=sample_time,
             )
-        tol = None if tolerance is None else duration_ns(tolerance)
-        series = store_series(self, names, ev, direction, tol)
-        return asof_join(
-            events,
-            series,
-            on=on,
-            tolerance=tolerance,
-            direction=direction,
-            quality=quality,
-            sample_time=sample_time,
-        )
 
     def read_wide(
         self,
@@ -286,7 +324,8 @@ class Historian(Store):
         """
         from historian.query.asof import wide
 
-        return wide(self.read(tags, start, end, as_of=as_of), quality=quality)
+        with self._call("read_wide"):
+            return wide(self.read(tags, start, end, as_of=as_of), quality=quality)
 
     def correlate(
         self,
@@ -339,20 +378,21 @@ class Historian(Store):
         from historian.query.correlate import correlate
 
         self._check_open()
-        return correlate(
-            self,
-            tags,
-            start,
-            end,
-            every,
-            max_lag,
-            method=method,
-            target=target,
-            max_gap=max_gap,
-            min_samples=min_samples,
-            progress=progress,
-            threads=threads,
-        )
+        with self._call("correlate"):
+            return correlate(
+                self,
+                tags,
+                start,
+                end,
+                every,
+                max_lag,
+                method=method,
+                target=target,
+                max_gap=max_gap,
+                min_samples=min_samples,
+                progress=progress,
+                threads=threads,
+            )
 
     def events(
         self,
@@ -400,18 +440,19 @@ class Historian(Store):
         from historian.query.events import events
 
         self._check_open()
-        return events(
-            self,
-            condition,
-            start,
-            end,
-            tags=tags,
-            min_duration=min_duration,
-            every=every,
-            max_gap=max_gap,
-            stats_tags=stats_tags,
-            stats=stats,
-        )
+        with self._call("events"):
+            return events(
+                self,
+                condition,
+                start,
+                end,
+                tags=tags,
+                min_duration=min_duration,
+                every=every,
+                max_gap=max_gap,
+                stats_tags=stats_tags,
+                stats=stats,
+            )
 
     # --- notebook: repr (docs developer) ---
     def _repr_facts(self) -> dict[str, Any]:
@@ -511,6 +552,9 @@ def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> H
     mode : {"auto", "w", "r"}
         ``"auto"``: read freely, take the writer lock at the first write; ``"w"``: take it now;
         ``"r"``: read-only. Any number of processes can read while one writes.
+    limits : historian.limits.Limits or dict, optional
+        Resource budgets of this store's calls, e.g. ``{"max_result_cells": 10**9}``; see
+        ``docs/limits.md``.
     **options
         Storage options, see :class:`historian.storage.store.Store`.
 

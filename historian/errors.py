@@ -8,6 +8,7 @@
     ├── InvalidTimeError         (ValueError)  an unparseable or out-of-range time
     ├── InvalidDataError         (TypeError)   wrong dtype, mismatched lengths, bad table shape
     ├── InvalidArgumentError     (ValueError)  an option with a value out of its domain
+    │   └── ResourceLimitError                 a request over a budget of historian.limits
     ├── ConfigError              (ValueError)  a collector/TOML config that names the key to fix
     ├── QueryError               (ValueError)  SQL/condition that cannot run
     ├── StoreError               (OSError)
@@ -30,6 +31,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = [
     "ConfigError",
     "CorruptDataError",
@@ -40,6 +44,7 @@ __all__ = [
     "InvalidTimeError",
     "QueryError",
     "ReadOnlyStoreError",
+    "ResourceLimitError",
     "SourceConnectError",
     "SourceError",
     "SourceProtocolError",
@@ -49,6 +54,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TagNotFoundError",
+    "mapped_errors",
 ]
 
 
@@ -89,6 +95,26 @@ class InvalidDataError(HistorianError, TypeError):
 
 class InvalidArgumentError(HistorianError, ValueError):
     """An argument whose value is outside what the function accepts."""
+
+
+class ResourceLimitError(InvalidArgumentError):
+    """A request over a budget of :mod:`historian.limits`, refused before allocating anything.
+
+    ``limit`` names the budget, ``asked`` is what the request needed, ``allowed`` the limit.
+    """
+
+    def __init__(
+        self, message: str, *, limit: str = "", asked: int = 0, allowed: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.limit, self.asked, self.allowed = limit, asked, allowed
+
+    def __reduce__(self) -> tuple:  # keep the attributes across pickling (dask workers)
+        return (_resource_limit_error, (str(self), self.limit, self.asked, self.allowed))
+
+
+def _resource_limit_error(message: str, limit: str, asked: int, allowed: int) -> ResourceLimitError:
+    return ResourceLimitError(message, limit=limit, asked=asked, allowed=allowed)
 
 
 class ConfigError(HistorianError, ValueError):
@@ -137,3 +163,48 @@ class SourceProtocolError(SourceError):
 
 class SourceSecurityError(SourceError):
     """A security check failed: insecure policy, untrusted certificate, or login refused."""
+
+
+def _dependency(exc: BaseException) -> str | None:
+    """The dependency an exception comes from (by its classes' modules, without importing it)."""
+    for cls in type(exc).__mro__:
+        root = cls.__module__.split(".", 1)[0]
+        if root in ("pyarrow", "deltalake", "duckdb", "fsspec", "s3fs", "botocore"):
+            return root
+    return None
+
+
+@contextlib.contextmanager
+def mapped_errors(what: str) -> Iterator[None]:
+    """Map dependency errors raised in the block to historian errors, the original as
+    ``__cause__``: OSError -> :class:`StoreError`, duckdb -> :class:`QueryError`, pyarrow and
+    deltalake -> :class:`CorruptDataError` (a stored file that cannot be decoded). ``what``
+    names the operation in the message. Historian errors pass through unchanged.
+
+    Examples
+    --------
+    >>> from historian.errors import StoreError, mapped_errors
+    >>> try:
+    ...     with mapped_errors("reading tags.json"):
+    ...         open("/nonexistent/tags.json")
+    ... except StoreError as exc:
+    ...     print(type(exc.__cause__).__name__)
+    FileNotFoundError
+    """
+    try:
+        yield
+    except HistorianError:
+        raise
+    except Exception as exc:
+        dep = _dependency(exc)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]  # no backtrace
+        if dep == "duckdb":
+            raise QueryError(f"{what}: {first}") from exc
+        if isinstance(exc, OSError):
+            raise StoreError(f"{what}: {first} (check that the store folder exists, is "
+                             "readable and, for a writer, writable)") from exc
+        if dep is not None:
+            raise CorruptDataError(f"{what}: {dep} could not decode the stored data: {first} "
+                                   "(run `historian verify STORE` to find the damaged file)"
+                                   ) from exc
+        raise

@@ -199,8 +199,10 @@ def interval_edges(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
     if start_ns < -(2**63) or end_ns >= 2**63:
         raise InvalidArgumentError("start and end must be int64 nanoseconds (years 1677-2262)")
     n = -(-(end_ns - start_ns) // every_ns)
-    if n > 50_000_000:
-        raise InvalidArgumentError(f"{n} intervals requested; use a larger `every`")
+    from historian.limits import current  # the one place for budgets (a stdlib-only module)
+
+    current().check("max_result_cells", n, "intervals of [start, end) at this `every`",
+                    "use a larger `every` or a shorter window")
     if end_ns - start_ns < 2**62:
         offsets = np.minimum(np.arange(n + 1, dtype=np.int64) * every_ns, end_ns - start_ns)
         return start_ns + offsets

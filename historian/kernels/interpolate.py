@@ -74,8 +74,10 @@ def grid(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
     if end_ns < start_ns:
         raise InvalidArgumentError(f"end ({end_ns}) must not be before start ({start_ns})")
     n = (end_ns - start_ns) // every_ns + 1
-    if n > 50_000_000:
-        raise InvalidArgumentError(f"{n} grid points requested; use a larger `every`")
+    from historian.limits import current  # the one place for budgets (a stdlib-only module)
+
+    current().check("max_result_cells", n, "grid points of [start, end) at this `every`",
+                    "use a larger `every` or a shorter window")
     return np.array([start_ns + k * every_ns for k in range(n)], dtype=np.int64) if (
         end_ns - start_ns >= 2**62
     ) else start_ns + np.arange(n, dtype=np.int64) * every_ns

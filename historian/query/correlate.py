@@ -23,12 +23,13 @@ import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
 from historian.kernels.correlate import lagged_corr, pair_corr
+from historian.limits import current
 from historian.model.times import duration_ns, to_ns
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
 
-__all__ = ["aligned_matrix", "correlate"]
+__all__ = ["aligned_matrix", "check_correlate_budget", "correlate"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,26 @@ def aligned_matrix(
         q = table.column(f"{name}.quality").to_numpy()
         x[i] = np.where((q & _SEVERITY) == 0, v, np.nan)[keep]
     return t[keep], x
+
+
+def check_correlate_budget(
+    n_tags: int, with_target: bool, start_ns: int, end_ns: int, every_ns: int, lag_steps: int
+) -> None:
+    """Refuse a correlation over ``max_correlate_cells`` (pairs x lags) or ``max_correlate_work``
+    (pairs x lags x grid samples) before anything is read or allocated."""
+    pairs = n_tags - 1 if with_target else n_tags * (n_tags - 1) // 2
+    lags = 2 * int(lag_steps) + 1
+    samples = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
+    fix = "correlate fewer tags (or each with a target=), a smaller max_lag or a larger every"
+    limits = current()
+    limits.check("max_correlate_cells", pairs * lags,
+                 f"correlation cells ({pairs:,} pairs x {lags:,} lags)", fix)
+    limits.check("max_correlate_work", pairs * lags * samples,
+                 f"correlation work ({pairs:,} pairs x {lags:,} lags x {samples:,} samples)",
+                 fix + ", or a shorter window")
+    limits.check("max_result_cells", samples * n_tags * 2,
+                 f"aligned values ({samples:,} grid points x {n_tags} tags x value and quality)",
+                 "use a larger every, a shorter window or fewer tags")
 
 
 def _best_lag(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -105,6 +126,8 @@ def correlate(
         lag_steps = lag_ns // every_ns
     if threads is None:
         threads = max(1, min(2, os.cpu_count() or 1))
+    check_correlate_budget(len(names), target is not None, to_ns(start), to_ns(end), every_ns,
+                           lag_steps)
 
     _, x = aligned_matrix(store, names, start, end, every, max_gap)
     if target is None:

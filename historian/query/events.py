@@ -50,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
+from historian.limits import current
 from historian.model.schema import TIME_TYPE
 from historian.model.times import duration_ns, to_ns
 
@@ -379,6 +380,16 @@ def events(
     else:
         cond = parse_condition(condition)
         names = store._resolve_tags(cond.tags)
+    stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
+    limits = current()
+    if every is not None:
+        every_ns = duration_ns(every)
+        if every_ns <= 0:
+            raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
+        points = -(-(end_ns - start_ns) // every_ns)
+        limits.check("max_result_cells", points * len(names) * 2,
+                     f"aligned values ({points:,} grid points x {len(names)} tags x value and "
+                     "quality)", "use a larger every, a shorter window or fewer tags")
     grid_t, aligned, raw = _align(store, names, start_ns, end_ns, every, max_gap)
     if cond is None:
         table = pa.table(
@@ -399,6 +410,11 @@ def events(
     else:
         holds = cond.holds(aligned)
     s, e, ongoing = event_periods(grid_t, holds, end_ns)
+    limits.check("max_events", int(s.size), "events found", "ask for a shorter window, a "
+                 "stricter condition, or a coarser every= (short flickers become one event)")
+    limits.check("max_result_cells", int(s.size) * len(stat_list) * len(stat_names),
+                 f"event statistics ({s.size:,} events x {len(stat_list)} stats x "
+                 f"{len(stat_names)} tags)", "ask for fewer stats or stats_tags")
     dur = e - s
     if min_duration is not None:
         keep = dur >= duration_ns(min_duration)
@@ -409,7 +425,6 @@ def events(
         "duration": pa.array(dur, pa.duration("ns")),
         "ongoing": pa.array(ongoing, pa.bool_()),
     }
-    stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
     if stat_list and stat_names:
         missing = [n for n in stat_names if n not in raw]
         if missing:
@@ -465,6 +480,9 @@ def _align(
         lo, hi = np.searchsorted(t, [start_ns, end_ns])
         inside.append(t[lo:hi])
     grid_t = _union_sorted(inside)
+    current().check("max_result_cells", int(grid_t.size) * len(names),
+                    f"aligned values ({grid_t.size:,} sample times x {len(names)} tags)",
+                    "use a shorter window, or every= to align on a coarser grid")
     out = {}
     for n in names:
         t, v, q = raw[n]

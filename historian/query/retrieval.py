@@ -28,11 +28,15 @@ from historian.kernels import AggregateConfig, aggregate_many, interpolate, plot
 from historian.kernels._config import interval_edges
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
+from historian.limits import current
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, to_ns, to_ns_array
 
 __all__ = [
     "AggregateConfig",
+    "check_interpolated_budget",
+    "check_plot_budget",
+    "check_summary_budget",
     "interpolated_for_tags",
     "plot_for_tag",
     "summarize",
@@ -88,6 +92,48 @@ def _repeat_strings(values: list[str], indices: np.ndarray) -> pa.Array:
     return arr.cast(pa.string())
 
 
+def check_summary_budget(
+    n_tags: int, start_ns: int, end_ns: int, every_ns: int, stats: Iterable[str] | str
+) -> list[str]:
+    """Refuse a summary of more than ``max_result_cells`` rows (intervals x stats x tags) before
+    anything is read or allocated; returns the stats as a checked list."""
+    names = _stats_list(stats)
+    if every_ns <= 0:
+        raise InvalidArgumentError(f"every must be positive, got {every_ns} ns")
+    intervals = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
+    current().check(
+        "max_result_cells", intervals * len(names) * n_tags,
+        f"summary rows ({intervals:,} intervals x {len(names)} stats x {n_tags} tags)",
+        "ask for a larger `every`, a shorter window, fewer stats or fewer tags",
+    )
+    return names
+
+
+def check_interpolated_budget(
+    n_tags: int, start_ns: int, end_ns: int, every_ns: int, quality: bool = False
+) -> None:
+    """Refuse an interpolation of more than ``max_result_cells`` values (grid points x columns,
+    a quality column counting as one) before anything is read or allocated."""
+    if every_ns <= 0:
+        raise InvalidArgumentError(f"every must be positive, got {every_ns} ns")
+    points = max(0, (int(end_ns) - int(start_ns)) // int(every_ns) + 1)
+    columns = n_tags * (2 if quality else 1)
+    current().check(
+        "max_result_cells", points * columns,
+        f"interpolated values ({points:,} grid points x {columns} columns)",
+        "ask for a larger `every`, a shorter window or fewer tags",
+    )
+
+
+def check_plot_budget(width: Any) -> int:
+    """A plot width: a positive int of at most ``max_plot_width`` pixels."""
+    if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 1:
+        raise InvalidArgumentError(f"width must be a positive number of pixels, not {width!r}")
+    current().check("max_plot_width", int(width), "plot width (pixels)",
+                    "a screen is a few thousand pixels wide: ask for fewer")
+    return int(width)
+
+
 def summary_for_tags(
     series: Mapping[str, Series],
     *,
@@ -104,7 +150,7 @@ def summary_for_tags(
     bounding samples outside it. Rows are ordered by tag (as given), interval start, then stat
     (as asked). ``value`` is null where the status is Bad.
     """
-    names = _stats_list(stats)
+    names = check_summary_budget(len(series), start_ns, end_ns, every_ns, stats)
     cfg = AggregateConfig.from_any(config)
     stepped_by_tag = stepped_by_tag or {}
     edges = interval_edges(start_ns, end_ns, every_ns)
@@ -235,6 +281,7 @@ def interpolated_for_tags(
     raw code where a sample sits on the grid time, else Good/UncertainDataSubNormal with the
     Interpolated bit, Bad_NoData where null).
     """
+    check_interpolated_budget(len(series), start_ns, end_ns, every_ns, quality)
     g = grid(start_ns, end_ns, every_ns)
     stepped_by_tag = stepped_by_tag or {}
     cfg = AggregateConfig.from_any(config)
@@ -270,6 +317,7 @@ def plot_for_tag(
     Per pixel interval of ``[start, end)``: the first, last, minimum and maximum sample and the
     first non-Good one, plus the nearest samples outside the window; sorted, no duplicates.
     """
+    width = check_plot_budget(width)
     t, v, q = plot(t_ns, values, quality, start_ns=start_ns, end_ns=end_ns, width=width)
     n = t.size
     return pa.Table.from_arrays(
