@@ -112,3 +112,57 @@ def test_define_on_an_existing_tag_changes_only_what_is_given(tmp_path):
         assert [v.hi for v in h.tag_versions("TIC-101.PV")] == [100.0, 100.0, 100.0, None]
         np.testing.assert_array_equal(h.read("TIC-101.PV").column("value").to_numpy(),
                                       [50.0, 150.0])  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- item 10
+T0 = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
+S = 10**9
+
+#: One call per public method, as a notebook user would make it after h.close().
+CLOSED_CALLS = {
+    "asof": lambda h: h.asof([T0 + S], "A"),
+    "compact": lambda h: h.compact(),
+    "correlate": lambda h: h.correlate(["A", "B"], T0, T0 + 10 * S, "1s", progress=False),
+    "define": lambda h: h.define("C"),
+    "events": lambda h: h.events("A > 1", T0, T0 + 10 * S),
+    "flush": lambda h: h.flush(),
+    "info": lambda h: h.info(),
+    "interpolated": lambda h: h.interpolated("A", T0, T0 + 10 * S, "1s"),
+    "plot": lambda h: h.plot("A", T0, T0 + 10 * S),
+    "qualify": lambda h: h.qualify("A"),
+    "read": lambda h: h.read("A"),
+    "read_wide": lambda h: h.read_wide(),
+    "retain": lambda h: h.retain("30d"),
+    "scan_sources": lambda h: h.scan_sources(),
+    "sql": lambda h: h.sql("SELECT count(*) FROM points"),
+    "summary": lambda h: h.summary("A", T0, T0 + 10 * S, "5s"),
+    "tag": lambda h: h.tag("A"),
+    "tag_versions": lambda h: h.tag_versions("A"),
+    "tags": lambda h: h.tags(),
+    "write": lambda h: h.write("A", [T0], [1.0]),
+    "write_table": lambda h: h.write_table({"tag": ["A"], "time": [T0], "value": [1.0]}),
+}
+
+
+def test_every_call_on_a_closed_store_raises_store_closed(tmp_path):
+    import numpy as np
+
+    from historian.errors import StoreClosedError
+    from historian.plotting import plot_tag
+
+    H = historian.Historian
+    public = {n for n in dir(H) if not n.startswith("_") and not isinstance(getattr(H, n), property)}
+    assert public - {"close"} == set(CLOSED_CALLS)  # a new method needs a line here
+    h = historian.open(tmp_path / "plant.hist")
+    h.define("A"), h.define("B")
+    h.write("A", T0 + np.arange(10) * S, np.arange(10.0))
+    h.write("B", T0 + np.arange(10) * S, np.arange(10.0) ** 2)
+    h.close()
+    for name, call in CLOSED_CALLS.items():
+        with pytest.raises(StoreClosedError, match="closed; open it again"):
+            call(h)
+            pytest.fail(f"h.{name}() returned on a closed store")
+    with pytest.raises(StoreClosedError):
+        plot_tag(h, "A", T0, T0 + 10 * S)
+    assert "closed" in repr(h)
+    h.close()  # closing twice stays harmless

@@ -390,6 +390,7 @@ class Store:
         ...     [(t.version, t.hi) for t in h.tag_versions("TIC-101.PV")]
         [(1, 100.0), (2, 150.0)]
         """
+        self._check_open()
         return [t for t, _ in self._catalog.versions(name)]
 
     def _validate_rules(self, tag: Tag) -> None:
@@ -409,6 +410,7 @@ class Store:
         ...     h.tag("TIC-101.PV").hi
         200.0
         """
+        self._check_open()
         return self._catalog.get(name)
 
     def tags(self, pattern: str | None = None) -> pa.Table:
@@ -423,6 +425,7 @@ class Store:
         ...     h.tags("TIC-*").column("name").to_pylist()
         ['TIC-101.PV', 'TIC-101.SP']
         """
+        self._check_open()
         rows = self._catalog.search(pattern)
         return pa.table(
             {
@@ -870,6 +873,7 @@ class Store:
         return paths, table
 
     def _resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
+        self._check_open()  # every call that names tags refuses a closed store
         if tags is None:
             return [t.name for t in self._catalog.all()]
         names = [tags] if isinstance(tags, str) else list(tags)
@@ -1201,6 +1205,7 @@ class Store:
         ...     i["tags"], i["points_pending"], i["points_in_files"]
         (1, 2, 0)
         """
+        self._check_open()
         snap, pending = self._snapshot_and_pending()
         n_pending = (
             sum(len(m) for m in pending)
