@@ -388,6 +388,7 @@ class DataFile:
         if with_ingested:
             columns.append("ingested")
         indices = [self._col[c] for c in columns]
+        self._check_decoded_size(groups, columns, indices)
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
             table = self._pf.reader.read_row_groups(
                 groups, column_indices=indices, use_threads=False
@@ -437,6 +438,40 @@ class DataFile:
                 ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
             )
         return out
+
+    def _check_decoded_size(self, groups: list[int], columns: list[str], indices: list[int]) -> None:
+        """Refuse a decompression bomb before decoding: the row groups must hold the rows the
+        index says, the columns must be fixed-width, and the decoded size (rows x width, or the
+        declared uncompressed size if larger) must fit ``max_file_decoded_bytes``."""
+        from historian.limits import current
+
+        meta = self._pf.metadata
+        schema = self._pf.schema_arrow
+        widths = []
+        for name in columns:
+            try:
+                widths.append(max(1, schema.field(name).type.bit_width // 8))
+            except ValueError:  # variable width: not a historian data file column
+                raise CorruptDataError(
+                    f"{self.path}: column {name!r} has type {schema.field(name).type}, not the "
+                    "fixed-width type historian writes; the file was not written by historian"
+                ) from None
+        decoded = 0
+        for g in groups:
+            rg = meta.row_group(g)
+            expected = min(self.rg_rows, self.num_rows - g * self.rg_rows)
+            if rg.num_rows != expected:
+                raise CorruptDataError(
+                    f"{self.path}: row group {g} declares {rg.num_rows:,} rows where the "
+                    f"historian index implies {expected:,}; the file is damaged or forged"
+                )
+            declared = sum(rg.column(i).total_uncompressed_size for i in indices)
+            decoded += max(declared, rg.num_rows * sum(widths))
+        current().check(
+            "max_file_decoded_bytes", decoded,
+            f"decoded bytes of {len(groups):,} row groups of {os.path.basename(self.path)}",
+            "read fewer tags or a shorter window",
+        )
 
 
 def _raw(col: pa.ChunkedArray) -> np.ndarray:
