@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from historian import limits as _limits
 from historian.errors import InvalidArgumentError, mapped_errors
-from historian.model.times import duration_ns, to_ns
+from historian.model.times import duration_ns, to_ns, window_ns
 from historian.storage.store import Mode, Store
 
 
@@ -33,9 +33,7 @@ class Historian(Store):
 
     # --- retrieval: summary, interpolated, plot (storage developer) ---
     def _window(self, start: Any, end: Any, every: Any | None = None) -> tuple[int, int, int]:
-        start_ns, end_ns = to_ns(start), to_ns(end)
-        if end_ns <= start_ns:
-            raise InvalidArgumentError(f"end ({end!r}) must be after start ({start!r})")
+        start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
         every_ns = 0 if every is None else duration_ns(every)
         if every is not None and every_ns <= 0:
             raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")

@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
-from historian.model.times import duration_ns, to_ns
+from historian.model.times import duration_ns, to_ns, window_ns
 
 __all__ = ["correlate", "interpolated", "read_dask", "summary"]
 
@@ -137,9 +137,7 @@ def _plan(
 
 
 def _window(start: Any, end: Any, every: Any) -> tuple[int, int, int]:
-    start_ns, end_ns = to_ns(start), to_ns(end)
-    if end_ns <= start_ns:
-        raise InvalidArgumentError(f"end ({end!r}) must be after start ({start!r})")
+    start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
     every_ns = duration_ns(every)
     if every_ns <= 0:
         raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")

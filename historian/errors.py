@@ -6,6 +6,7 @@
     ├── InvalidTagNameError      (ValueError)  a tag name that could become a path or SQL
     ├── TagNotFoundError         (KeyError)    a tag that was never defined/written
     ├── InvalidTimeError         (ValueError)  an unparseable or out-of-range time
+    │   └── InvalidWindowError   (InvalidArgumentError)  a window whose end is not after its start
     ├── InvalidDataError         (TypeError)   wrong dtype, mismatched lengths, bad table shape
     ├── InvalidArgumentError     (ValueError)  an option with a value out of its domain
     │   └── ResourceLimitError                 a request over a budget of historian.limits
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidDataError",
     "InvalidTagNameError",
     "InvalidTimeError",
+    "InvalidWindowError",
     "QueryError",
     "ReadOnlyStoreError",
     "ResourceLimitError",
@@ -95,6 +97,11 @@ class InvalidDataError(HistorianError, TypeError):
 
 class InvalidArgumentError(HistorianError, ValueError):
     """An argument whose value is outside what the function accepts."""
+
+
+class InvalidWindowError(InvalidTimeError, InvalidArgumentError):
+    """A time window ``[start, end)`` whose end is before its start (or equal, where an
+    interval is needed); the message names both times."""
 
 
 class ResourceLimitError(InvalidArgumentError):

@@ -166,3 +166,44 @@ def test_every_call_on_a_closed_store_raises_store_closed(tmp_path):
         plot_tag(h, "A", T0, T0 + 10 * S)
     assert "closed" in repr(h)
     h.close()  # closing twice stays harmless
+
+
+# ----------------------------------------------------------------------------- item 11
+def test_a_reversed_window_is_refused_everywhere_naming_both_times(tmp_path, capsys):
+    import numpy as np
+
+    from historian.cli import main
+    from historian.errors import InvalidTimeError, InvalidWindowError
+    from historian.plotting import plot_tag
+
+    start, end = "2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z"
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("A"), h.define("B")
+        h.write("A", T0 + np.arange(10) * S, np.arange(10.0))
+        h.write("B", T0 + np.arange(10) * S, np.arange(10.0) ** 2)
+        calls = {
+            "read": lambda a, b: h.read("A", a, b),
+            "read_wide": lambda a, b: h.read_wide(["A", "B"], a, b),
+            "summary": lambda a, b: h.summary("A", a, b, "5s"),
+            "interpolated": lambda a, b: h.interpolated("A", a, b, "1s"),
+            "plot": lambda a, b: h.plot("A", a, b),
+            "plot_tag": lambda a, b: plot_tag(h, "A", a, b),
+            "correlate": lambda a, b: h.correlate(["A", "B"], a, b, "1s", progress=False),
+            "events": lambda a, b: h.events("A > 1", a, b),
+            "qualify": lambda a, b: h.qualify("A", a, b),
+        }
+        for name, call in calls.items():
+            with pytest.raises(InvalidWindowError) as err:  # h.read(tag, end, start)
+                call(end, start)
+            msg = str(err.value)
+            assert start in msg and end in msg and "swap" in msg, (name, msg)
+            assert isinstance(err.value, InvalidTimeError)
+        assert h.read("A", start, start).num_rows == 0  # an empty window is just empty
+        for name in ("summary", "interpolated", "plot", "events"):
+            with pytest.raises(InvalidWindowError, match="is empty"):
+                calls[name](start, start)
+        assert h.read("A", start, end).num_rows == 10
+    assert main(["export", str(tmp_path / "plant.hist"), str(tmp_path / "out.csv"),
+                 "--start", end, "--end", start]) == 2  # fmt: skip
+    assert "must be after start" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from historian.errors import InvalidArgumentError, InvalidTimeError
+from historian.errors import InvalidArgumentError, InvalidTimeError, InvalidWindowError
 
-__all__ = ["duration_ns", "now_ns", "to_ns", "to_ns_array"]
+__all__ = ["duration_ns", "now_ns", "to_ns", "to_ns_array", "window_ns"]
 
 NS_PER_S = 1_000_000_000
 _UNIT_NS = {
@@ -156,6 +156,37 @@ def to_ns(value: Any) -> int:
         f"cannot use {type(value).__name__} as a time; pass an ISO string, datetime, "
         "numpy datetime64, pandas Timestamp or int nanoseconds"
     )
+
+
+def window_ns(start: Any, end: Any, *, empty: bool = False) -> tuple[int, int]:
+    """A window ``[start, end)`` as int64 ns: the one rule of every call that takes a window.
+
+    An end before the start is refused with :class:`~historian.errors.InvalidWindowError`
+    naming both times (the arguments were probably swapped), never read as an empty window.
+    ``start == end`` is an empty window: allowed where ``empty`` (``read`` returns no rows),
+    refused where an interval is needed (summary, interpolated, plot, correlate, events).
+
+    >>> window_ns("2026-01-01", "2026-01-02")
+    (1767225600000000000, 1767312000000000000)
+    >>> window_ns("2026-01-02", "2026-01-01")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    historian.errors.InvalidWindowError: end '2026-01-01' (2026-01-01T00:00:00Z) must be ...
+    """
+    start_ns, end_ns = to_ns(start), to_ns(end)
+    if end_ns < start_ns or (end_ns == start_ns and not empty):
+        raise InvalidWindowError(
+            f"end {end!r} ({_iso(end_ns)}) must be after start {start!r} ({_iso(start_ns)})"
+            + ("; swap them (a window is [start, end))" if end_ns < start_ns else
+               "; the window [start, end) is empty")
+        )  # fmt: skip
+    return start_ns, end_ns
+
+
+def _iso(ns: int) -> str:
+    text = str(np.datetime64(int(ns), "ns"))
+    text = re.sub(r"\.?0+$", "", text) if "." in text else text
+    return text + "Z"
 
 
 def _parse_time_string(text: str) -> int:

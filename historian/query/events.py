@@ -52,7 +52,7 @@ import pyarrow as pa
 from historian.errors import InvalidArgumentError
 from historian.limits import current
 from historian.model.schema import TIME_TYPE
-from historian.model.times import duration_ns, to_ns
+from historian.model.times import duration_ns, to_ns, window_ns
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
@@ -365,9 +365,7 @@ def events(
     stats: Iterable[str] | str = ("min", "max", "mean"),
 ) -> pa.Table:
     """The periods in [start, end) where ``condition`` holds; see :meth:`Historian.events`."""
-    start_ns, end_ns = to_ns(start), to_ns(end)
-    if end_ns <= start_ns:
-        raise InvalidArgumentError(f"end ({end!r}) must be after start ({start!r})")
+    start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
     stat_list = [stats] if isinstance(stats, str) else list(dict.fromkeys(stats))
     for stat in stat_list:
         if stat not in _STATS:

@@ -46,7 +46,7 @@ from historian.errors import (
 )
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
-from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array
+from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array, window_ns
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
@@ -911,6 +911,8 @@ class Store:
         """
         self._check_open()
         names = self._resolve_tags(tags)
+        if start is not None and end is not None:
+            window_ns(start, end, empty=True)  # a reversed window is refused, never empty
         start_ns = MIN_NS if start is None else to_ns(start)
         end_ns = MAX_NS if end is None else to_ns(end)
         as_of_us = None if as_of is None else to_ns(as_of) // 1000
@@ -948,6 +950,8 @@ class Store:
 
         self._check_open()
         names = self._resolve_tags(tags)
+        if start is not None and end is not None:
+            window_ns(start, end, empty=True)
         start_ns = MIN_NS if start is None else to_ns(start)
         end_ns = MAX_NS if end is None else to_ns(end)
         now_value = now_ns() if now is None else to_ns(now)
