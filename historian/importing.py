@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from historian.errors import HistorianError, InvalidArgumentError, InvalidDataError
+from historian.limits import current
 from historian.model import quality as q
 from historian.model.schema import TIME_TYPE
 from historian.model.tags import validate_tag_name
@@ -87,7 +88,10 @@ class ImportReport:
         One row per rejected input row: ``row`` (0-based data row; in a CSV with a header, the
         file line is ``row + 2``), the raw ``tag``, ``time``, ``value``, ``quality`` as text,
         ``reason`` (a short category such as ``"unknown tag"``) and ``detail`` (what was wrong and
-        what to do).
+        what to do). At most ``historian.limits`` ``max_rejected_rows`` rows are kept (the
+        first ones); :attr:`rejected_rows` and :meth:`reasons` count them all.
+    rejected_rows : int
+        Rows rejected, all of them (also those past the ones kept in :attr:`rejected`).
     defined : list of str
         Tags defined by the import (``define=True``).
     tags : list of str
@@ -115,24 +119,33 @@ class ImportReport:
     defined: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    rejected_rows: int = 0
+    _reason_counts: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
         """True when no row was rejected."""
-        return self.rejected.num_rows == 0
+        return self.rejected_rows == 0 and self.rejected.num_rows == 0
 
     def reasons(self) -> dict[str, int]:
-        """Rejected rows per reason, most frequent first."""
-        if not self.rejected.num_rows:
-            return {}
-        counts = pc.value_counts(self.rejected.column("reason")).to_pylist()
-        pairs = sorted(((c["values"], c["counts"]) for c in counts), key=lambda x: (-x[1], x[0]))
-        return dict(pairs)
+        """Rejected rows per reason (all of them), most frequent first."""
+        counts = dict(self._reason_counts)
+        if not counts and self.rejected.num_rows:  # a report built by hand
+            for c in pc.value_counts(self.rejected.column("reason")).to_pylist():
+                counts[c["values"]] = c["counts"]
+        return dict(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+
+    def _count_rejected(self, bad: pa.Table, keep: int) -> pa.Table | None:
+        """Count ``bad``'s rows per reason; the part of it to keep (``keep`` rows at most)."""
+        self.rejected_rows += bad.num_rows
+        for c in pc.value_counts(bad.column("reason")).to_pylist():
+            self._reason_counts[c["values"]] = self._reason_counts.get(c["values"], 0) + c["counts"]
+        return bad.slice(0, keep) if keep > 0 else None
 
     def __repr__(self) -> str:
         head = (
             f"ImportReport({self.source!r}: {self.rows:,} rows, {self.written:,} written, "
-            f"{self.rejected.num_rows:,} rejected"
+            f"{max(self.rejected_rows, self.rejected.num_rows):,} rejected"
         )
         why = ", ".join(f"{n:,} {r}" for r, n in self.reasons().items())
         defined = f"; defined {len(self.defined)} tag(s)" if self.defined else ""
@@ -153,7 +166,8 @@ class ImportReport:
         )
         parts = [
             f"<b>Import of {html.escape(self.source)}</b>: {self.rows:,} rows, "
-            f"<b>{self.written:,}</b> written, <b>{self.rejected.num_rows:,}</b> rejected"
+            f"<b>{self.written:,}</b> written, "
+            f"<b>{max(self.rejected_rows, self.rejected.num_rows):,}</b> rejected"
             f" in {self.seconds:.1f} s",
         ]
         if self.defined:
@@ -162,7 +176,7 @@ class ImportReport:
         if rows:
             parts.append(f"<table><tr><th>reason</th><th>rows</th></tr>{rows}</table>")
             parts.append(
-                "<details><summary>first rejected rows (all in <code>.rejected</code>)</summary>"
+                "<details><summary>first rejected rows (more in <code>.rejected</code>)</summary>"
                 "<table><tr><th>row</th><th>tag</th><th>time</th><th>value</th><th>quality</th>"
                 f"<th>detail</th></tr>{sample}</table></details>"
             )
@@ -239,12 +253,16 @@ def import_history(
     started = _time.perf_counter()
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidArgumentError(f"chunk_rows must be a positive int, not {chunk_rows!r}")
-    label, total, batches = _open_source(source, format, tag, time, value, quality, chunk_rows)
+    label, total, batches = _unreadable_as_invalid(
+        lambda: _open_source(source, format, tag, time, value, quality, chunk_rows), source
+    )
+    batches = _guarded(batches, label)
     report = ImportReport(source=label)
     known = set(h.tags().column("name").to_pylist())
     name_errors: dict[str, str] = {}
     written_tags: set[str] = set()
     rejected: list[pa.Table] = []
+    keep = current().max_rejected_rows
     bar = _bar(progress, total, label)
     try:
         for batch in batches:
@@ -256,7 +274,10 @@ def import_history(
                 report.written += h.write_table(good)
                 written_tags.update(pc.unique(good.column("tag")).to_pylist())
             if bad is not None and bad.num_rows:
-                rejected.append(bad)
+                kept = report._count_rejected(bad, keep)
+                if kept is not None:
+                    rejected.append(kept)
+                    keep -= kept.num_rows
             report.rows += batch.num_rows
             if bar is not None:
                 bar.update(batch.num_rows)
@@ -267,14 +288,44 @@ def import_history(
         report.rejected = pa.concat_tables(rejected)
     report.tags = sorted(written_tags)
     report.seconds = _time.perf_counter() - started
-    if report.rejected.num_rows:
-        log.info("import of %s: %d of %d rows rejected (%s)", label, report.rejected.num_rows,
+    if report.rejected_rows > report.rejected.num_rows:
+        log.info("import of %s: the report keeps the first %d of %d rejected rows "
+                 "(limits.max_rejected_rows)", label, report.rejected.num_rows,
+                 report.rejected_rows)
+    if report.rejected_rows:
+        log.info("import of %s: %d of %d rows rejected (%s)", label, report.rejected_rows,
                     report.rows, ", ".join(f"{n} {r}" for r, n in report.reasons().items()))
     log.info("import of %s: %d rows written in %.1f s", label, report.written, report.seconds)
     return report
 
 
 # ---------------------------------------------------------------------------- reading the source
+def _unreadable_as_invalid(read: Any, what: Any) -> Any:
+    """``read()``, with a file that pyarrow cannot read (or the OS cannot open) reported as an
+    :class:`InvalidDataError` naming it; the original is the ``__cause__``."""
+    try:
+        return read()
+    except HistorianError:
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError, EOFError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        name = os.path.basename(os.fspath(what)) if isinstance(what, str | os.PathLike) else what
+        raise InvalidDataError(
+            f"cannot read {name!r}: {first} (is it a complete CSV or Parquet file? a row longer "
+            "than 8 MB, a truncated gzip or a damaged footer cannot be imported)"
+        ) from exc
+
+
+def _guarded(batches: Iterator[pa.RecordBatch], label: str) -> Iterator[pa.RecordBatch]:
+    """The batches, with read errors of the source mapped (see :func:`_unreadable_as_invalid`)."""
+    it = iter(batches)
+    while True:
+        batch = _unreadable_as_invalid(lambda: next(it, None), label)
+        if batch is None:
+            return
+        yield batch
+
+
 def _open_source(
     source: Any, fmt: str | None, tag: str, time: str, value: str, quality: str | None,
     chunk_rows: int,
