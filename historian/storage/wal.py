@@ -249,47 +249,43 @@ def list_segments(wal_dir: str) -> list[int]:
 
 
 def read_segment(path: str, *, live: bool = False) -> Iterator[Points]:
-    """Yield the whole, checksum-valid batches of one segment; stop at a torn or corrupt tail.
+    """Yield the whole, checksum-valid batches of one segment, one batch at a time.
 
-    A corrupt batch *followed by* valid data would mean silent loss, so that raises
-    :class:`CorruptDataError`; a corrupt or partial last batch is the normal kill -9 case.
+    A torn last batch (kill -9 during an append: never acknowledged) ends the segment quietly.
+    Damage (a complete batch that fails its CRC32, bytes that are no batch, a batch beyond the
+    :data:`~historian.storage.walread.MAX_BATCH_BYTES` budget) is skipped: the read resyncs on
+    the next valid batch and goes on, logs a WARNING and records the problem in the store's
+    health (``h.info()["problems"]``); ``historian repair`` salvages the segment into a new one.
+    Only a damaged segment with no valid batch at all raises :class:`CorruptDataError`.
     ``live=True`` (a reader following another process's log, where a half-appended batch is
-    normal) reports the tail at DEBUG instead of WARNING.
+    normal) reports the torn tail at DEBUG instead of WARNING.
     """
+    from historian.storage import health
+    from historian.storage.walread import Scan, iter_segment
+
     quiet = logging.DEBUG if live else logging.WARNING
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
+    scan = Scan()
+    yield from iter_segment(path, scan)
+    if scan.torn_tail:
+        log.log(quiet, "WAL segment %s ends with a torn batch; it was never acknowledged", path)
+    if not scan.damage:
         return
-    try:
-        reader = pa.ipc.open_stream(pa.BufferReader(data))
-    except (pa.ArrowInvalid, OSError):
-        log.log(
-            quiet, "WAL segment %s has no complete header; ignoring it (torn at creation)", path
+    store = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    fix = f"`historian repair {store}` salvages the valid batches into a new segment"
+    if scan.batches_seen == 0:
+        raise CorruptDataError(
+            f"WAL segment {path} is damaged and holds no valid batch ({scan.damage[0]}); the "
+            f"points it held are lost. {fix} and sets the damaged file aside."
         )
-        return
-    while True:
-        try:
-            item = reader.read_next_batch_with_custom_metadata()
-        except StopIteration:
-            return
-        except (pa.ArrowInvalid, OSError):
-            log.log(quiet, "WAL segment %s ends with a torn batch; it was never acknowledged", path)
-            return
-        batch, meta = item.batch, item.custom_metadata
-        expected = meta.get(b"crc32") if meta is not None else None
-        if expected is None or expected.decode() != _crc(batch):
-            # Tolerate only a bad *last* batch.
-            try:
-                reader.read_next_batch()
-            except (StopIteration, pa.ArrowInvalid, OSError):
-                log.log(quiet, "WAL segment %s: last batch fails its CRC; ignoring it", path)
-                return
-            raise CorruptDataError(
-                f"WAL segment {path} has a batch that fails its CRC32 check followed by valid "
-                "data; the segment was corrupted on disk. Move it aside to open the store."
+    for what in scan.damage:
+        if health.record(path, f"WAL: {what}", fix):
+            log.warning(
+                "WAL segment %s: %s; skipped it and kept the %d valid batch(es) (%s)",
+                path,
+                what,
+                scan.batches_seen,
+                fix,
             )
-        yield Points.from_batch(batch)
 
 
 class WalWriter:
