@@ -672,12 +672,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_browse(args: argparse.Namespace) -> int:
     from historian.acquisition import browse, config_stub
+    from historian.acquisition.config import (
+        DEPRECATED_POLICIES,
+        OpcUaSourceConfig,
+        check_opcua_security,
+    )
+    from historian.acquisition.text import printable
 
+    if args.security_policy in DEPRECATED_POLICIES:  # refused even without a certificate
+        raise CliError(f"--security-policy {args.security_policy}: deprecated (SHA-1 / RSA "
+                       "PKCS#1 v1.5, broken) and refused; use Basic256Sha256 or an Aes policy")
     security = None
-    if args.certificate or args.trust or args.username_env:
+    if args.certificate or args.private_key or args.trust or args.username_env:
         from pathlib import Path
-
-        from historian.acquisition.config import OpcUaSourceConfig
 
         def path(p: str | None) -> Path | None:
             return Path(p).expanduser().resolve() if p else None
@@ -687,8 +694,14 @@ def cmd_browse(args: argparse.Namespace) -> int:
             security_mode=args.security_mode, certificate=path(args.certificate),
             private_key=path(args.private_key), trust=path(args.trust),
             username_env=args.username_env, password_env=args.password_env,
-            allow_insecure=args.allow_insecure,
+            allow_insecure=args.allow_insecure, server_uri=args.server_uri,
+            server_thumbprint=args.server_thumbprint,
+            allow_plaintext_password=args.allow_plaintext_password,
         )  # fmt: skip
+        try:
+            check_opcua_security(security)
+        except ValueError as exc:
+            raise CliError(f"browse {args.url}: {exc}") from exc
     from historian.errors import SourceSecurityError
 
     try:
@@ -703,9 +716,9 @@ def cmd_browse(args: argparse.Namespace) -> int:
             "connection, or --allow-insecure on a trusted network segment"
         ) from exc
     if args.config_stub:
-        _out(config_stub(found, name=args.name, url=args.url))
+        _out(config_stub(found, name=args.name, url=args.url, security=security))
         return 0
-    rows = [[v.tag, v.data_type, v.node] for v in found]
+    rows = [[printable(v.tag), printable(v.data_type), printable(v.node)] for v in found]
     _out(_table(["suggested tag", "type", "node"], rows, "lll"))
     _out(f"{len(found)} variable(s); --config-stub prints a [[opcua]] section to paste")
     return 0
@@ -1050,6 +1063,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust", help="folder of trusted server/CA certificates")
     p.add_argument("--username-env", help="environment variable holding the user name")
     p.add_argument("--password-env", help="environment variable holding the password")
+    p.add_argument("--server-uri", help="pin: the server's expected ApplicationUri")
+    p.add_argument("--server-thumbprint", help="pin: SHA-256 thumbprint of the server certificate")
+    p.add_argument("--allow-plaintext-password", action="store_true",
+                   help="send the password even where the wire would carry it readable")
     p.add_argument("--root", default="i=85", help="node to browse from (default Objects, i=85)")
     p.add_argument("--max-depth", type=int, default=10)
     p.add_argument("--limit", type=int, default=10_000)

@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 SECURITY_POLICIES = ("None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
+#: Deprecated by OPC UA 1.04 (SHA-1, RSA PKCS#1 v1.5): refused on every path.
+DEPRECATED_POLICIES = ("Basic128Rsa15", "Basic256")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
 ACQUIRE_MODES = ("subscribe", "poll")
 MODBUS_TABLES = ("holding", "input", "coil", "discrete")
@@ -77,6 +79,12 @@ ORDERS = ("big", "little")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+_MAX_TEXT = 16 * 2**20  # a config file larger than this is refused (it is a few kB normally)
+_MAX_DEPTH = 16  # tables/arrays nested deeper than this are refused
+_THUMBPRINT = re.compile(r"[0-9a-fA-F]{64}")
+#: Bounds of the ``max_message_size`` key (bytes).
+MESSAGE_SIZE_RANGE = (2**20, 2**30)
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 2**20
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -110,8 +118,8 @@ class CollectorSettings:
     batch_size: int = 1_000
     batch_interval_s: float = 0.2
     spool: Path | None = None  # default: "<store path>.spool" next to the store
-    spool_max_bytes: int = 1_000_000_000
-    spool_segment_bytes: int = 8_000_000
+    spool_max_bytes: int = 1_000_000_000  # 10 kB .. 1 TiB
+    spool_segment_bytes: int = 8_000_000  # 1 kB .. 256 MiB (a segment is read whole)
     health_every_s: float = 60.0
     write_timeout_s: float = 5.0
 
@@ -202,6 +210,11 @@ class OpcUaSourceConfig:
     queue_size: int = 10_000
     reconnect_max_delay_s: float = 30.0
     points: tuple[OpcUaPoint, ...] = ()
+    server_uri: str | None = None  # pin: the server's ApplicationUri (and its certificate's URI)
+    server_thumbprint: str | None = None  # pin: SHA-256 of the server certificate (hex)
+    verify_server_host: bool = True  # the URL host must be in the server certificate's SAN
+    allow_plaintext_password: bool = False  # send a password the wire would carry readable
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # bytes a server may send in one message
 
 
 @dataclass(frozen=True)
@@ -251,13 +264,24 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     ConfigError
         Naming the key path and the fix; also for a missing file or invalid TOML.
     """
+    if "\x00" in os.fspath(path):
+        raise ConfigError("config file: the path contains a NUL byte")
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(_MAX_TEXT + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(p)!r} not found") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from None
+        raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from exc
+    if len(raw) > _MAX_TEXT:
+        raise ConfigError(f"config file {str(p)!r} is larger than {_MAX_TEXT} bytes; is it the "
+                          "right file?")  # fmt: skip
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start})") from exc  # fmt: skip
     return loads(text, base_dir=p.resolve().parent, source_file=p.resolve())
 
 
@@ -268,11 +292,17 @@ def loads(
     source_file: Path | None = None,
 ) -> Config:
     """Parse and validate a config from TOML text; relative paths resolve against ``base_dir``."""
+    where = f" in {source_file}" if source_file else ""
+    if len(text) > _MAX_TEXT:
+        raise ConfigError(f"config text{where} is longer than {_MAX_TEXT} characters")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        where = f" in {source_file}" if source_file else ""
         raise ConfigError(f"invalid TOML{where}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"invalid TOML{where}: arrays or tables nested too deeply (at most {_MAX_DEPTH} levels)"
+        ) from None
     return from_dict(doc, base_dir=base_dir, source_file=source_file)
 
 
@@ -284,6 +314,7 @@ def from_dict(
 ) -> Config:
     """Validate an already-parsed document (the dict ``tomllib`` returns)."""
     r = _Reader(Path(base_dir) if base_dir is not None else Path.cwd())
+    _check_depth(doc)
     _check_keys(doc, "", ("store", "collector", "modbus", "opcua"))
     store = r.store(r.table(doc, "store", required=True) or {})
     collector = r.collector(r.table(doc, "collector") or {})
@@ -297,6 +328,30 @@ def from_dict(
 # --------------------------------------------------------------------------- helpers
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
+
+
+def _check_depth(doc: dict[str, Any]) -> None:
+    """Refuse tables/arrays nested deeper than ``_MAX_DEPTH`` (iteratively: no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise ConfigError(
+                f"{where or 'config'}: nested more than {_MAX_DEPTH} levels deep; flatten it"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, _join(where, str(k)), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part (for messages)."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>" if "@" in url else url
+    netloc, slash, path = rest.partition("/")
+    return f"{head}://{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 def _check_keys(d: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
@@ -320,7 +375,7 @@ def parse_size(value: Any) -> int:
         if value < 0:
             raise ValueError("negative size")
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:
         m = _SIZE.match(value)
         if m:
             unit = (m.group(2) or "").lower()
@@ -341,7 +396,8 @@ _MODBUS_KEYS = ("name", "host", "port", "unit", "every", "timeout", "retries", "
 _OPCUA_KEYS = ("name", "url", "acquire", "every", "security_policy", "security_mode",
                "certificate", "private_key", "private_key_password_env", "trust", "crl",
                "application_uri", "username_env", "password_env", "allow_insecure", "timeout",
-               "queue_size", "reconnect_max_delay", "points")  # fmt: skip
+               "queue_size", "reconnect_max_delay", "points", "server_uri", "server_thumbprint",
+               "verify_server_host", "allow_plaintext_password", "max_message_size")  # fmt: skip
 _COLLECTOR_KEYS = ("queue_size", "batch_size", "batch_interval", "spool", "spool_max_bytes",
                    "spool_segment_bytes", "health_every", "write_timeout")  # fmt: skip
 
@@ -421,22 +477,48 @@ class _Reader:
         return v
 
     def duration(self, d: dict[str, Any], key: str, prefix: str, default: Any, *,
-                 minimum_s: float = 0.0) -> Any:  # fmt: skip
+                 minimum_s: float = 0.0, maximum_s: float = 86_400.0) -> Any:  # fmt: skip
         if key not in d:
             return default
         v = d[key]
+        rng = f"{minimum_s:g} s .. {maximum_s:g} s"
+        shown = repr(v) if not isinstance(v, str) or len(v) <= 40 else repr(v[:40] + "...")
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and (
+            v > maximum_s or v < minimum_s
+        ):
+            raise ConfigError(f"{_join(prefix, key)}: {shown} is outside the allowed {rng}")
         try:
-            if isinstance(v, bool) or not isinstance(v, int | float | str):
+            if isinstance(v, bool) or not isinstance(v, int | float | str) or (
+                isinstance(v, str) and len(v) > 40
+            ):
                 raise ValueError
             s = duration_ns(v) / 1e9
-        except (HistorianError, ValueError):
+        except (HistorianError, ValueError, OverflowError, TypeError):
             raise ConfigError(
-                f"{_join(prefix, key)}: {v!r} is not a duration; use seconds (0.5) or a string "
-                "such as \"500ms\", \"1s\", \"1min\""
+                f"{_join(prefix, key)}: {shown} is not a duration; use seconds (0.5) or a string "
+                f"such as \"500ms\", \"1s\", \"1min\" (allowed: {rng})"
             ) from None
-        if s < minimum_s:
-            raise ConfigError(f"{_join(prefix, key)}: {v!r} is below the minimum of {minimum_s} s")
+        if not minimum_s <= s <= maximum_s:
+            raise ConfigError(f"{_join(prefix, key)}: {shown} is outside the allowed {rng}")
         return s
+
+    def size(self, d: dict[str, Any], key: str, prefix: str, default: int, *,
+             lo: int, hi: int) -> int:  # fmt: skip
+        if key not in d:
+            return default
+        v = d[key]
+        rng = f"{lo} .. {hi} bytes"
+        try:
+            n = parse_size(v)
+        except (ValueError, OverflowError):
+            shown = repr(v) if not isinstance(v, str) or len(v) <= 40 else "the value"
+            raise ConfigError(
+                f"{_join(prefix, key)}: {shown} is not a size; use bytes or e.g. \"500MB\" "
+                f"(allowed: {rng})"
+            ) from None
+        if not lo <= n <= hi:
+            raise ConfigError(f"{_join(prefix, key)}: {v!r} is outside the allowed {rng}")
+        return n
 
     def path(self, d: dict[str, Any], key: str, prefix: str, default: Any = ...) -> Any:
         if key not in d and default is not ...:
@@ -444,16 +526,18 @@ class _Reader:
         v = self.str_(d, key, prefix)
         if not v.strip():
             raise ConfigError(f"{_join(prefix, key)}: empty path")
+        if "\x00" in v:
+            raise ConfigError(f"{_join(prefix, key)}: the path contains a NUL byte; remove it")
         p = Path(v).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
     def env_name(self, d: dict[str, Any], key: str, prefix: str) -> str | None:
         v = self.str_(d, key, prefix, None)
-        if v is not None and not _ENV_NAME.fullmatch(v):
-            raise ConfigError(
-                f"{_join(prefix, key)}: {v!r} is not an environment variable name; give the "
-                "variable's NAME (e.g. \"PLANT_OPCUA_PASSWORD\"), never the secret itself"
-            )
+        if v is not None:
+            try:
+                check_env_name(key, v)
+            except ValueError as exc:
+                raise ConfigError(f"{_join(prefix, key)}: {exc}") from None
         return v
 
     def tag(self, d: dict[str, Any], prefix: str) -> str:
@@ -472,27 +556,24 @@ class _Reader:
         pre = "collector"
         _check_keys(d, pre, _COLLECTOR_KEYS)
         base = CollectorSettings()
-        sizes = {}
-        for key in ("spool_max_bytes", "spool_segment_bytes"):
-            if key in d:
-                try:
-                    sizes[key] = parse_size(d[key])
-                except ValueError:
-                    raise ConfigError(
-                        f"{pre}.{key}: {d[key]!r} is not a size; use bytes or e.g. \"500MB\""
-                    ) from None
+        sizes = {
+            "spool_max_bytes": self.size(d, "spool_max_bytes", pre, base.spool_max_bytes,
+                                         lo=10_000, hi=2**40),
+            "spool_segment_bytes": self.size(d, "spool_segment_bytes", pre,
+                                             base.spool_segment_bytes, lo=1_000, hi=2**28),
+        }  # fmt: skip
         return CollectorSettings(
-            queue_size=self.int_(d, "queue_size", pre, base.queue_size, lo=1_000),
+            queue_size=self.int_(d, "queue_size", pre, base.queue_size, lo=1_000, hi=100_000_000),
             batch_size=self.int_(d, "batch_size", pre, base.batch_size, lo=1, hi=1_000_000),
             batch_interval_s=self.duration(d, "batch_interval", pre, base.batch_interval_s,
-                                           minimum_s=0.001),
+                                           minimum_s=0.001, maximum_s=3600.0),
             spool=self.path(d, "spool", pre, None),
             spool_max_bytes=sizes.get("spool_max_bytes", base.spool_max_bytes),
             spool_segment_bytes=sizes.get("spool_segment_bytes", base.spool_segment_bytes),
             health_every_s=self.duration(d, "health_every", pre, base.health_every_s,
                                          minimum_s=0.1),
             write_timeout_s=self.duration(d, "write_timeout", pre, base.write_timeout_s,
-                                          minimum_s=0.01),
+                                          minimum_s=0.01, maximum_s=3600.0),
         )
 
     def settings(self, d: dict[str, Any], prefix: str) -> TagSettings:
@@ -579,11 +660,12 @@ class _Reader:
             port=self.int_(d, "port", pre, 802 if tls else 502, lo=1, hi=65535),
             unit=self.int_(d, "unit", pre, 1, lo=0, hi=255),
             every_s=self.duration(d, "every", pre, 1.0, minimum_s=0.01),
-            timeout_s=self.duration(d, "timeout", pre, 1.0, minimum_s=0.01),
+            timeout_s=self.duration(d, "timeout", pre, 1.0, minimum_s=0.01, maximum_s=3600.0),
             retries=self.int_(d, "retries", pre, 1, lo=0, hi=10),
             max_gap=self.int_(d, "max_gap", pre, 0, lo=0, hi=124),
             max_block=max_block,
-            backoff_max_s=self.duration(d, "backoff_max", pre, 30.0, minimum_s=0.1),
+            backoff_max_s=self.duration(d, "backoff_max", pre, 30.0, minimum_s=0.1,
+                                        maximum_s=3600.0),
             tls=tls, points=tuple(points),
         )  # fmt: skip
 
@@ -591,13 +673,21 @@ class _Reader:
         _check_keys(d, pre, _OPCUA_KEYS)
         url = self.str_(d, "url", pre)
         parsed = urlparse(url)
-        if parsed.scheme != "opc.tcp" or not parsed.hostname:
-            raise ConfigError(f"{pre}.url: {url!r} is not an OPC UA URL like opc.tcp://host:4840")
-        if "@" in (parsed.netloc or ""):
+        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
             raise ConfigError(
                 f"{pre}.url: credentials in the URL are refused (they would end up in logs); "
                 "remove 'user:password@' and set username_env / password_env instead"
             )
+        try:
+            bad_port = parsed.port is not None and not 0 < parsed.port < 65536
+        except ValueError:
+            bad_port = True
+        if parsed.scheme != "opc.tcp" or not parsed.hostname or bad_port or "\x00" in url:
+            raise ConfigError(
+                f"{pre}.url: {_safe_url(url)!r} is not an OPC UA URL like opc.tcp://host:4840"
+            )
+        if d.get("security_policy") in DEPRECATED_POLICIES:
+            raise ConfigError(f"{pre}.{_deprecated_policy(d['security_policy'])}")
         policy = self.str_(d, "security_policy", pre, "Basic256Sha256", choices=SECURITY_POLICIES)
         mode = self.str_(d, "security_mode", pre, "SignAndEncrypt", choices=SECURITY_MODES)
         allow_insecure = self.bool_(d, "allow_insecure", pre, False)
@@ -612,7 +702,7 @@ class _Reader:
                 raise ConfigError(f"{ppre}.node: {exc}") from None
             cfg_points.append(OpcUaPoint(
                 tag=self.tag(pd, ppre), node=node,
-                sampling_s=self.duration(pd, "sampling", ppre, None),
+                sampling_s=self.duration(pd, "sampling", ppre, None, maximum_s=86_400.0),
                 settings=self.settings(pd, ppre),
             ))  # fmt: skip
         if not cfg_points:
@@ -630,10 +720,17 @@ class _Reader:
             username_env=self.env_name(d, "username_env", pre),
             password_env=self.env_name(d, "password_env", pre),
             allow_insecure=allow_insecure,
-            timeout_s=self.duration(d, "timeout", pre, 4.0, minimum_s=0.1),
-            queue_size=self.int_(d, "queue_size", pre, 10_000, lo=10),
-            reconnect_max_delay_s=self.duration(d, "reconnect_max_delay", pre, 30.0, minimum_s=0.1),
+            timeout_s=self.duration(d, "timeout", pre, 4.0, minimum_s=0.1, maximum_s=3600.0),
+            queue_size=self.int_(d, "queue_size", pre, 10_000, lo=10, hi=10_000_000),
+            reconnect_max_delay_s=self.duration(d, "reconnect_max_delay", pre, 30.0, minimum_s=0.1,
+                                                maximum_s=3600.0),
             points=tuple(cfg_points),
+            server_uri=self.str_(d, "server_uri", pre, None),
+            server_thumbprint=self.str_(d, "server_thumbprint", pre, None),
+            verify_server_host=self.bool_(d, "verify_server_host", pre, True),
+            allow_plaintext_password=self.bool_(d, "allow_plaintext_password", pre, False),
+            max_message_size=self.size(d, "max_message_size", pre, DEFAULT_MAX_MESSAGE_SIZE,
+                                       lo=MESSAGE_SIZE_RANGE[0], hi=MESSAGE_SIZE_RANGE[1]),
         )  # fmt: skip
         try:
             check_opcua_security(cfg)
@@ -662,8 +759,95 @@ def check_node_id(node: str) -> None:
         raise ValueError(f"{node!r}: a numeric identifier (i=) must be digits")
 
 
+def check_env_name(key: str, value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is an environment variable name.
+
+    The message never repeats the value: a secret pasted by mistake stays out of logs.
+
+    Examples
+    --------
+    >>> check_env_name("password_env", "PLANT_OPCUA_PASSWORD")
+    >>> check_env_name("password_env", "hunter2!")
+    Traceback (most recent call last):
+    ...
+    ValueError: the value of password_env is not a valid environment variable name; give the \
+variable's NAME (e.g. "PLANT_OPCUA_PASSWORD"), never the secret itself
+    """
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value) or len(value) > 255:
+        raise ValueError(
+            f"the value of {key} is not a valid environment variable name; give the variable's "
+            "NAME (e.g. \"PLANT_OPCUA_PASSWORD\"), never the secret itself"
+        )
+
+
+def normalize_thumbprint(value: str) -> str:
+    """A SHA-256 certificate thumbprint as 64 lower-case hex digits (``:`` and spaces removed).
+
+    Examples
+    --------
+    >>> normalize_thumbprint("AB:" * 31 + "AB")
+    'abababababababababababababababababababababababababababababababab'
+    """
+    t = re.sub(r"[\s:]", "", value)
+    if not _THUMBPRINT.fullmatch(t):
+        raise ValueError(
+            "server_thumbprint: not a SHA-256 thumbprint; give the 64 hex digits of the server "
+            "certificate's SHA-256 fingerprint (e.g. from `openssl x509 -noout -fingerprint "
+            "-sha256 -in server.der -inform der`)"
+        )
+    return t.lower()
+
+
+def _deprecated_policy(name: str) -> str:
+    return (
+        f"security_policy: {name!r} is deprecated (SHA-1 / RSA PKCS#1 v1.5, broken) and refused; "
+        "use \"Basic256Sha256\", \"Aes128Sha256RsaOaep\" or \"Aes256Sha256RsaPss\""
+    )
+
+
 def check_opcua_security(cfg: OpcUaSourceConfig) -> None:
-    """Raise ``ValueError('<key>: <why and fix>')`` for an insecure or incomplete setup."""
+    """Raise ``ValueError('<key>: <why and fix>')`` for an insecure, incomplete or out-of-range
+    setup (the same checks for a TOML file and for a config built in Python)."""
+    if cfg.security_policy in DEPRECATED_POLICIES:
+        raise ValueError(_deprecated_policy(cfg.security_policy))
+    if cfg.security_policy not in SECURITY_POLICIES:
+        raise ValueError(
+            f"security_policy: {cfg.security_policy!r} is not one of {', '.join(SECURITY_POLICIES)}"
+        )
+    if cfg.security_mode not in SECURITY_MODES:
+        raise ValueError(
+            f"security_mode: {cfg.security_mode!r} is not one of {', '.join(SECURITY_MODES)}"
+        )
+    for key in ("username_env", "password_env", "private_key_password_env"):
+        value = getattr(cfg, key)
+        if value is not None:
+            check_env_name(key, value)
+    for key in ("certificate", "private_key", "trust", "crl"):
+        value = getattr(cfg, key)
+        if value is not None and "\x00" in os.fspath(value):
+            raise ValueError(f"{key}: the path contains a NUL byte; remove it")
+    lo, hi = MESSAGE_SIZE_RANGE
+    if isinstance(cfg.max_message_size, bool) or not isinstance(cfg.max_message_size, int) or not (
+        lo <= cfg.max_message_size <= hi
+    ):
+        raise ValueError(f"max_message_size: must be {lo} .. {hi} bytes")
+    if not isinstance(cfg.queue_size, int) or not 10 <= cfg.queue_size <= 10_000_000:
+        raise ValueError("queue_size: must be 10 .. 10000000")
+    for key, top in (("every_s", 86_400.0), ("timeout_s", 3600.0),
+                     ("reconnect_max_delay_s", 3600.0)):  # fmt: skip
+        value = getattr(cfg, key)
+        if not isinstance(value, int | float) or not 0 < value <= top:
+            raise ValueError(f"{key.removesuffix('_s')}: must be a duration above 0 and at most "
+                             f"{top:g} s")  # fmt: skip
+    if cfg.server_thumbprint is not None:
+        normalize_thumbprint(cfg.server_thumbprint)
+    if cfg.server_uri is not None and not cfg.server_uri.strip():
+        raise ValueError("server_uri: empty; give the server's ApplicationUri or remove the key")
+    if not cfg.verify_server_host and cfg.server_thumbprint is None:
+        raise ValueError(
+            "verify_server_host: false needs server_thumbprint (pin the exact certificate "
+            "instead of checking the host name)"
+        )
     if cfg.security_policy == "None":
         if not cfg.allow_insecure:
             raise ValueError(

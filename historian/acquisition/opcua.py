@@ -14,10 +14,16 @@
   its subscription and resumes. asyncua's own auto-reconnect is not used: it sends no status
   change and restores subscriptions with the *old* namespace indexes.
 - **Security**: ``SecurityPolicy None`` is refused unless ``allow_insecure = true`` (then a
-  WARNING is logged at every connect); otherwise Basic256Sha256 (or Aes*) Sign/SignAndEncrypt
-  with a client certificate whose SAN URI becomes the application URI; the server certificate is
-  validated against the ``trust`` folder (asyncua alone would accept any); user/password come
-  from the environment variables named in the config and are never logged.
+  WARNING is logged at every connect); Basic128Rsa15 and Basic256 are refused always; otherwise
+  Basic256Sha256 (or Aes*) Sign/SignAndEncrypt with a client certificate whose SAN URI becomes
+  the application URI; the server certificate is validated against the ``trust`` folder (asyncua
+  alone would accept any) *and* must be a serverAuth certificate for the host of the URL,
+  optionally pinned by ``server_uri``/``server_thumbprint``
+  (:func:`~historian.acquisition.opcua_security.check_server_certificate`), all before any user
+  name or password is sent; a password that would cross the wire readable is refused unless
+  ``allow_plaintext_password = true``; messages from the server are bounded by
+  ``max_message_size`` (:mod:`historian.acquisition.opcua_client`). User/password come from the
+  environment variables named in the config and are never logged.
 - Errors map to :class:`~historian.errors.SourceError` subclasses; asyncua exceptions never
   escape raw.
 
@@ -55,12 +61,16 @@ from historian.acquisition.config import (
     check_node_id,
     check_opcua_security,
 )
+from historian.acquisition._files import read_private
 from historian.acquisition.opcua_security import (
     certificate_uri,
+    check_server_certificate,
+    check_trust_folder,
     file_format,
     install_log_redaction,
 )
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
+from historian.acquisition.text import printable, toml_string
 from historian.errors import (
     InvalidArgumentError,
     SourceConnectError,
@@ -99,6 +109,31 @@ _SECURITY_CODES = {
     0x80CA0000,  # BadCertificateRevoked (0x80CB0000 issuer revoked)
     0x80CB0000,
     0x80E50000,  # BadUserSignatureInvalid
+}
+
+
+# Why *we* refuse a server certificate (client side), by StatusCode.
+_OUR_REFUSAL = {
+    0x801C0000: "it does not chain to a certificate in the trust folder; copy the server "
+    "certificate (or its CA) into `trust` if this server is genuine",
+    0x80160000: "it is expired or not yet valid",
+    0x80190000: "its SubjectAltName URI is not the ApplicationUri the server announces",
+    0x801A0000: "its KeyUsage/ExtendedKeyUsage does not allow use as an OPC UA server",
+    0x80140000: "it lacks a required extension (SubjectAltName, KeyUsage, ExtendedKeyUsage)",
+    0x80CA0000: "it is revoked (listed in the CRL)",
+}
+# Why a server refuses *us*, by StatusCode (the server sent it).
+_THEIR_REFUSAL = {
+    0x801C0000: "the server does not trust our client certificate: add it (or its CA) to the "
+    "server's trusted certificates",
+    0x80160000: "the server finds our client certificate expired or not yet valid",
+    0x80190000: "the server rejects our certificate's ApplicationUri",
+    0x801A0000: "the server does not accept our certificate's key usage",
+    0x80140000: "the server finds our client certificate invalid",
+    0x80CA0000: "the server lists our client certificate as revoked",
+    0x80130000: "the server's security checks failed (often: it does not trust our client "
+    "certificate, or the clocks differ)",
+    0x80150000: "the server rejects this security_policy",
 }
 
 
@@ -177,14 +212,16 @@ def _map_error(exc: BaseException, where: str) -> SourceError:
         name = ua.StatusCode(code).name  # type: ignore[arg-type]
         if code & 0xFFFF0000 in _SECURITY_CODES:
             fix = ""
-            if code & 0xFFFF0000 == 0x801C0000:
-                fix = (
-                    " (the server certificate is not in the trust folder: copy it or its CA "
-                    "into `trust`; or the server does not trust our client certificate)"
-                )
+            if code & 0xFFFF0000 in _THEIR_REFUSAL:
+                fix = f" ({_THEIR_REFUSAL[code & 0xFFFF0000]})"
             elif code & 0xFFFF0000 in (0x801F0000, 0x80210000, 0x80200000):
                 fix = " (check the user name/password in username_env/password_env)"
-            return SourceSecurityError(f"{where}: security refused: {name}{fix}")
+            return SourceSecurityError(f"{where}: the server refused us: {name}{fix}")
+        if code & 0xFFFF0000 in (0x80B80000, 0x80B90000):  # BadRequest/ResponseTooLarge
+            return SourceProtocolError(
+                f"{where}: {name}: the server sent more than max_message_size or a chunk above "
+                "64 KiB; connection closed (raise max_message_size if the server is genuine)"
+            )
         if code & 0xFFFF0000 == 0x800A0000:
             return SourceTimeoutError(f"{where}: {name}")
         return SourceProtocolError(f"{where}: {name}")
@@ -291,14 +328,18 @@ class OpcUaSource:
     # -- connection ----------------------------------------------------------------------
     async def connect(self) -> None:
         """Connect, secure the channel, log in and resolve namespaces (raises SourceError)."""
-        from asyncua import Client
+        from historian.acquisition.opcua_client import GuardedClient
 
         cfg = self.config
         where = f"opcua {cfg.name!r} ({cfg.url})"
         install_log_redaction()
         # The keep-alive probe (a Read of ServerState) times out after watchdog_intervall: a busy
         # server answers slowly, so give it the request timeout rather than asyncua's 1 s.
-        client = Client(cfg.url, timeout=cfg.timeout_s, watchdog_intervall=max(2.0, cfg.timeout_s))
+        client = GuardedClient(
+            cfg.url, where=where, max_message_size=cfg.max_message_size,
+            allow_plaintext_password=cfg.allow_plaintext_password, timeout=cfg.timeout_s,
+            watchdog_intervall=max(2.0, cfg.timeout_s),
+        )  # fmt: skip
         client.strip_url_credentials = True
         client.name = client.description = "historian collector"
         client.product_uri = "urn:historian:collector"
@@ -317,7 +358,7 @@ class OpcUaSource:
                 client.disconnect_socket()
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                 raise
-            raise _map_error(exc, where) from None
+            raise _map_error(exc, where) from exc
         self._client = client
         try:
             self._resolved, self._unresolved = await self._resolve(client)
@@ -325,7 +366,7 @@ class OpcUaSource:
             await self._teardown()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise _map_error(exc, where) from None
+            raise _map_error(exc, where) from exc
         mode = cfg.security_mode if cfg.security_policy != "None" else "no security"
         logger.info("%s: connected (%s, %s)", where, cfg.security_policy, mode)
 
@@ -348,6 +389,7 @@ class OpcUaSource:
                 f"{where}: trust folder {str(trust)!r} is missing or holds no certificate; copy "
                 "the server's certificate (or its CA) there as .der/.pem"
             )
+        check_trust_folder(trust, where)
         uri = certificate_uri(Path(cfg.certificate))
         if uri is None:
             raise SourceSecurityError(
@@ -385,13 +427,19 @@ class OpcUaSource:
         options = (
             CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER
         )
-        client.certificate_validator = CertificateValidator(options, store)
+        client.certificate_validator = self._validator(CertificateValidator(options, store), where)
         from asyncua.crypto.uacrypto import CertProperties
 
         mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
         cert_props = CertProperties(str(cfg.certificate), file_format(Path(cfg.certificate)))
-        key_props = CertProperties(str(cfg.private_key), file_format(Path(cfg.private_key)),
-                                   key_password)  # fmt: skip
+        try:
+            key_bytes = read_private(cfg.private_key, limit=1 << 20)
+        except OSError as exc:
+            raise SourceSecurityError(
+                f"{where}: cannot read private_key {str(cfg.private_key)!r}: {exc.strerror or exc}"
+            ) from exc
+        key_format = "pem" if b"-----BEGIN" in key_bytes[:256] else "der"
+        key_props = CertProperties(key_bytes, key_format, key_password)
         try:
             await asyncio.wait_for(
                 client.set_security(
@@ -400,7 +448,42 @@ class OpcUaSource:
                 timeout=cfg.timeout_s * 2,
             )  # fmt: skip
         except Exception as exc:
-            raise _map_error(exc, where) from None
+            raise _map_error(exc, where) from exc
+        # The certificate of the endpoint description: check who it names before the secure
+        # channel opens (create_session checks the one the session presents again).
+        peer = client.security_policy.peer_certificate
+        if peer:
+            from cryptography import x509
+
+            self._check_identity(x509.load_der_x509_certificate(peer), where, None)
+
+    def _check_identity(self, cert: Any, where: str, announced_uri: str | None) -> None:
+        from urllib.parse import urlparse
+
+        cfg = self.config
+        check_server_certificate(
+            cert, where=where, host=urlparse(cfg.url).hostname or "",
+            verify_host=cfg.verify_server_host, server_uri=cfg.server_uri,
+            thumbprint=cfg.server_thumbprint, announced_uri=announced_uri,
+        )  # fmt: skip
+
+    def _validator(self, trust_check: Any, where: str) -> Any:
+        """asyncua's certificate_validator: our identity checks, then the trust store."""
+        from asyncua import ua
+        from asyncua.common.utils import ServiceError
+
+        async def validate(cert: Any, app: Any) -> None:
+            self._check_identity(cert, where, getattr(app, "ApplicationUri", None))
+            try:
+                await trust_check(cert, app)
+            except ServiceError as exc:
+                name = ua.StatusCode(exc.code).name  # type: ignore[arg-type]
+                raise SourceSecurityError(
+                    f"{where}: we refuse the server's certificate ({name}): "
+                    + _OUR_REFUSAL.get(exc.code & 0xFFFF0000, "see the trust folder and CRL")
+                ) from exc
+
+        return validate
 
     async def _resolve(self, client: Any) -> tuple[list[_Resolved], list[tuple[str, int]]]:
         """Node ids with namespace URIs turned into indexes for *this* session."""
@@ -449,7 +532,7 @@ class OpcUaSource:
         try:
             return await self._read_all(self._client)
         except Exception as exc:
-            raise _map_error(exc, f"opcua {self.name!r}") from None
+            raise _map_error(exc, f"opcua {self.name!r}") from exc
 
     async def _read_all(self, client: Any) -> SampleBatch:
         from asyncua import ua
@@ -766,7 +849,7 @@ async def abrowse(
     except SourceError:
         raise
     except Exception as exc:
-        raise _map_error(exc, f"browse {url}") from None
+        raise _map_error(exc, f"browse {url}") from exc
     finally:
         await src._teardown()
 
@@ -874,8 +957,15 @@ def config_stub(
     name: str = "server",
     url: str = "opc.tcp://127.0.0.1:4840",
     numeric_only: bool = True,
+    security: OpcUaSourceConfig | None = None,
 ) -> str:
     """A TOML ``[[opcua]]`` section for ``variables``, secure by default, to edit and paste.
+
+    Every string is written as an escaped TOML string and every comment is stripped of control
+    characters, so names coming from the server (a BrowseName holding a newline and
+    ``[[opcua]]``...) cannot add keys or sections. ``security`` (the settings the browse used)
+    fills in its policy, mode, certificate, private_key, trust, user/password variable names,
+    server_uri and server_thumbprint instead of the placeholders.
 
     Examples
     --------
@@ -890,25 +980,37 @@ def config_stub(
       node = "nsu=urn:plant;s=Reactor.T"   # Objects/Reactor/T (Double)
     <BLANKLINE>
     """
+    s = toml_string
+    sec = security
+    secure = sec is not None and sec.security_policy != "None"
 
-    def s(x: str) -> str:
-        return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    def path(value: Any, default: str) -> str:
+        return s(Path(value).as_posix()) if secure and value is not None else s(default)
 
+    policy = sec.security_policy if secure else "Basic256Sha256"  # type: ignore[union-attr]
+    mode = sec.security_mode if secure else "SignAndEncrypt"  # type: ignore[union-attr]
     lines = [
         "[[opcua]]",
         f"name = {s(name)}",
         f"url = {s(url)}",
         'acquire = "subscribe"               # subscribe | poll',
         'every = "500ms"                     # publishing (subscribe) or polling interval',
-        'security_policy = "Basic256Sha256"  # "None" is refused unless allow_insecure = true',
-        'security_mode = "SignAndEncrypt"    # Sign | SignAndEncrypt',
-        'certificate = "pki/client.der"',
-        'private_key = "pki/client.pem"',
-        'trust = "pki/trusted"               # folder with the server certificate (or its CA)',
-        '# username_env = "PLANT_OPCUA_USER"',
-        '# password_env = "PLANT_OPCUA_PASSWORD"',
-        "",
+        f"security_policy = {s(policy)}  # \"None\" is refused unless allow_insecure = true",
+        f"security_mode = {s(mode)}    # Sign | SignAndEncrypt",
+        f"certificate = {path(sec and sec.certificate, 'pki/client.der')}",
+        f"private_key = {path(sec and sec.private_key, 'pki/client.pem')}",
+        f"trust = {path(sec and sec.trust, 'pki/trusted')}"
+        "  # folder with the server certificate (or its CA)",
     ]
+    for key, placeholder in (("username_env", "PLANT_OPCUA_USER"),
+                             ("password_env", "PLANT_OPCUA_PASSWORD")):  # fmt: skip
+        value = getattr(sec, key, None) if secure else None
+        lines.append(f"{key} = {s(value)}" if value else f"# {key} = {s(placeholder)}")
+    for key in ("server_uri", "server_thumbprint"):
+        value = getattr(sec, key, None) if secure else None
+        if value:
+            lines.append(f"{key} = {s(value)}")
+    lines.append("")
     used: set[str] = set()
     for v in variables:
         if numeric_only and v.data_type not in _NUMERIC_TYPES:
@@ -917,6 +1019,7 @@ def config_stub(
         while tag in used:
             tag, n = f"{v.tag}_{n}", n + 1
         used.add(tag)
+        comment = printable(f"{v.path} ({v.data_type})")
         lines += ["  [[opcua.points]]", f"  tag = {s(tag)}",
-                  f"  node = {s(v.node)}   # {v.path} ({v.data_type})", ""]  # fmt: skip
+                  f"  node = {s(v.node)}   # {comment}", ""]  # fmt: skip
     return "\n".join(lines)

@@ -13,6 +13,9 @@ Segments are rotated at ``segment_bytes``; when the spool holds more than ``max_
 segments are dropped oldest first and what they held is reported (per tag: first time, count),
 so the collector can record a ``Bad_DataLost`` point per affected tag.
 
+Segment files are created 0600 (the folder 0700) and opened with ``O_NOFOLLOW``: a symlink
+planted in the spool folder is refused (logged and left alone), never written through or read.
+
 Examples
 --------
 >>> import tempfile, pyarrow as pa
@@ -42,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from historian.acquisition._files import open_private, read_private
 from historian.model.quality import BAD_DATA_LOST
 
 __all__ = ["Loss", "Segment", "Spool"]
@@ -84,7 +88,7 @@ def _frame(table: pa.Table) -> bytes:
 
 def _read_frames(path: Path) -> tuple[list[pa.Table], int]:
     """The valid tables of a segment, and the number of bytes skipped at a bad/torn tail."""
-    data = path.read_bytes()
+    data = read_private(path)
     tables: list[pa.Table] = []
     pos = 0
     while pos + _HEADER.size <= len(data):
@@ -122,7 +126,8 @@ class Spool:
         fsync: bool = True,
     ) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.path.is_dir():
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.max_bytes = int(max_bytes)
         self.segment_bytes = max(1, min(int(segment_bytes), self.max_bytes))
         self.fsync = fsync
@@ -146,6 +151,11 @@ class Spool:
             elif f.name.endswith(".tmp"):
                 f.unlink(missing_ok=True)
         for seq, f in sorted(found):
+            if f.is_symlink():
+                logger.error("spool %s: %s is a symbolic link, not a segment the collector wrote; "
+                             "it is ignored (remove it)", self.path, f.name)  # fmt: skip
+                self._next_seq = max(self._next_seq, seq + 1)
+                continue
             tables, skipped = _read_frames(f)
             if skipped:
                 logger.warning("spool segment %s: %d bytes at the end were incomplete or corrupt "
@@ -190,7 +200,8 @@ class Spool:
                 self._current = self.path / f"seg-{self._next_seq:012d}.spool"
                 self._next_seq += 1
                 self._current_bytes = self._current_points = 0
-            with open(self._current, "ab") as f:
+            fd = open_private(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            with os.fdopen(fd, "ab") as f:
                 f.write(frame)
                 f.flush()
                 if self.fsync:

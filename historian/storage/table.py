@@ -7,6 +7,12 @@ needs no lock service on S3, and DuckDB, polars, Spark and pyarrow can read it.
 delta-rs does not validate add actions, so :meth:`CommitLog.commit` checks each path is relative,
 inside the table, and exists. Which WAL segments are already in files is recorded in the same
 atomic commit as a Delta ``txn`` action (``app_id = "historian-wal"``), so WAL replay is exact.
+
+Tamper evidence (:mod:`historian.storage.chain`): every commit records the size and SHA-256 of
+the files it adds and the SHA-256 of the previous commit file. Readers check each new commit
+against its record and the previous one, refuse add paths outside the table, and check every
+file's size. A damaged newest commit is reported and the table opens read-only at the last good
+version; a writer refuses to open until ``historian repair`` ran.
 """
 
 from __future__ import annotations
@@ -18,11 +24,27 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
+from historian.storage import health
+from historian.storage.chain import (
+    CHAIN_KEY,
+    HEAD_REL,
+    MANIFEST_EVERY,
+    SIG_KEY,
+    Commit,
+    Signer,
+    bad_path,
+    build_record,
+    check_commit,
+    head_text,
+    parse_commit,
+    sha256_stream,
+)
 from historian.storage.files import PARTITION_COLUMNS, TABLE_SCHEMA, WrittenFile
 from historian.storage.fs import StoreFS
 
@@ -72,8 +94,31 @@ def _iso(ns: int, up: bool = False) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class Damage:
+    """A commit the table could not use: its version and what is wrong with it."""
+
+    version: int
+    what: str
+
+
+def _one_line(exc: BaseException) -> str:
+    """A dependency error's first line (delta-rs appends a Rust backtrace)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def log_name(version: int) -> str:
+    return f"_delta_log/{version:020d}.json"
+
+
 class CommitLog:
-    """Opens (or creates) the Delta table in ``table_dir`` and hands out snapshots."""
+    """Opens (or creates) the Delta table in ``table_dir`` and hands out snapshots.
+
+    ``create=True`` (the writer): a damaged or missing newest commit raises
+    :class:`CorruptDataError`. ``create=False`` (a reader): the table opens at the last good
+    version instead, :attr:`damaged` says which commit is bad, and :meth:`commit` refuses.
+    """
 
     def __init__(
         self,
@@ -83,6 +128,8 @@ class CommitLog:
         fs: StoreFS | None = None,
         fence: Callable[[], int] | None = None,
         wal_app_id: str = WAL_APP_ID,
+        signer: Signer | None = None,
+        fsync: bool = True,
     ) -> None:
         from deltalake import DeltaTable
 
@@ -91,7 +138,16 @@ class CommitLog:
         self._fs = fs  # object storage (None: local folder)
         self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
         self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
-        so = None if fs is None else fs.delta_storage_options()
+        self._signer = signer
+        self._so = None if fs is None else fs.delta_storage_options()
+        # The table's own files through one interface (a local folder or the store's bucket).
+        self._tfs = fs if fs is not None else StoreFS.from_uri(table_dir, fsync=fsync)
+        self._tprefix = "" if fs is None else fs.rel(table_dir) + "/"
+        self.damaged: Damage | None = None
+        self._damage_stamp: object = None
+        self._head: tuple[int, str, bool] | None = None  # version, sha256, chained
+        self._hashes: dict[str, tuple[int, str | None]] | None = None  # live files (writer)
+        self._checked: dict[str, int] = {}  # sizes already checked against the disk
         log_dir = os.path.join(table_dir, "_delta_log")
         if (
             (not fs.list(fs.rel(log_dir)))
@@ -110,14 +166,129 @@ class CommitLog:
                 configuration=TABLE_CONFIG,
                 name="points",
                 description="historian points",
-                storage_options=so,
+                storage_options=self._so,
             )
-        self._dt = DeltaTable(table_dir, storage_options=so)
+        self._dt = self._open_table(writer=create)
         self._snapshot: Snapshot | None = None
 
+    # ------------------------------------------------------------------ the table's files
+    def read_bytes(self, rel: str) -> bytes:
+        """A file of the table (``rel`` relative to the table folder)."""
+        return self._tfs.read_bytes(self._tprefix + rel)
+
+    def exists(self, rel: str) -> bool:
+        return self._tfs.exists(self._tprefix + rel)
+
+    def log_versions(self) -> list[int]:
+        """The versions whose commit JSON is in ``_delta_log``, ascending."""
+        out = []
+        for name in self._tfs.list(self._tprefix + "_delta_log"):
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(".json") and base[:-5].isdigit() and len(base) == 25:
+                out.append(int(base[:-5]))
+        return sorted(out)
+
+    def read_commit(self, version: int) -> Commit:
+        """The parsed commit ``version`` (:class:`CorruptDataError` when it is not valid)."""
+        try:
+            data = self.read_bytes(log_name(version))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot read commit {version} of {self.dir}: {exc}") from exc
+        return parse_commit(version, data)
+
+    def head_record(self) -> dict | None:
+        """``_historian/head.json``: the newest commit as recorded outside the log (or None)."""
+        try:
+            return json.loads(self.read_bytes(HEAD_REL))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------ opening
+    def _check_newest(self, versions: list[int]) -> str | None:
+        """What is wrong with the newest commit (None: nothing found)."""
+        head = self.head_record()
+        newest = versions[-1]
+        if head is not None and isinstance(head.get("version"), int):
+            if head["version"] > newest:
+                return (
+                    f"commit {head['version']} is missing from the log (the head record "
+                    f"names it; the newest commit file is {newest})"
+                )
+        try:
+            c = self.read_commit(newest)
+        except CorruptDataError as exc:
+            return str(exc)
+        if head is not None and head.get("version") == newest and head.get("sha256") != c.sha256:
+            return f"commit {newest} changed after it was written (its SHA-256 differs)"
+        why = check_commit(c)
+        if why is not None:
+            return f"commit {newest}: {why}"
+        if c.record is not None and newest - 1 in versions:
+            try:
+                prev = self.read_commit(newest - 1)
+            except CorruptDataError:
+                return None  # an older commit: found by verify, delta-rs reads the checkpoint
+            if c.record["prev"] != prev.sha256:
+                return f"commit {newest - 1} changed after commit {newest} was written"
+        self._head = (newest, c.sha256, c.record is not None)
+        return None
+
+    def _open_table(self, *, writer: bool) -> Any:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import DeltaError
+
+        versions = self.log_versions()
+        what = self._check_newest(versions) if versions else None
+        if what is None:
+            try:
+                return DeltaTable(self.dir, storage_options=self._so)
+            except DeltaError as exc:
+                what = f"commit {versions[-1] if versions else 0}: {_one_line(exc)}"
+        newest = versions[-1] if versions else 0
+        missing = what.startswith("commit") and "missing from the log" in what
+        bad = newest + 1 if missing else newest
+        self._set_damaged(Damage(bad, what))
+        if writer:
+            raise CorruptDataError(
+                f"the store's commit log is damaged: {what}. Nothing was changed; readers see "
+                f"version {bad - 1}. Run `historian repair {os.path.dirname(self.dir)}` "
+                "(try --dry-run first) before writing."
+            )
+        candidates = versions if missing else versions[:-1]
+        for v in reversed(candidates[-MANIFEST_EVERY:]):
+            try:
+                dt = DeltaTable(self.dir, version=v, storage_options=self._so)
+            except DeltaError:
+                continue
+            c = self.read_commit(v)
+            self._head = (v, c.sha256, c.record is not None)
+            return dt
+        raise CorruptDataError(
+            f"no version of the commit log of {self.dir} can be read ({what}); "
+            f"run `historian repair {os.path.dirname(self.dir)}` to rebuild it from the files"
+        )
+
+    def _set_damaged(self, damage: Damage) -> None:
+        self.damaged = damage
+        self._damage_stamp = self._log_stamp()
+        where = os.path.join(self.dir, log_name(damage.version))
+        fix = f"historian repair {os.path.dirname(self.dir)}"
+        if health.record(where, damage.what, fix):
+            log.warning(
+                "%s; the store is read-only at version %d until `%s`",
+                damage.what,
+                damage.version - 1,
+                fix,
+            )
+
+    def _log_stamp(self) -> object:
+        return tuple(self._tfs.list(self._tprefix + "_delta_log"))
+
+    # ------------------------------------------------------------------ snapshots
     def _has_newer(self, version: int) -> bool:
-        path = os.path.join(self.dir, "_delta_log", f"{version + 1:020d}.json")
-        return self._fs.exists(self._fs.rel(path)) if self._fs is not None else os.path.exists(path)
+        return self.exists(log_name(version + 1))
 
     def snapshot(self) -> Snapshot:
         """The latest committed snapshot (cheap when nothing changed: one ``stat``)."""
@@ -125,9 +296,55 @@ class CommitLog:
             snap = self._snapshot
             if snap is not None and not self._has_newer(snap.version):
                 return snap
-            self._dt.update_incremental()
+            if self.damaged is not None and self._log_stamp() == self._damage_stamp:
+                if snap is not None:
+                    return snap  # pinned at the last good version until a repair
+            else:
+                self._advance()
             self._snapshot = self._build()
             return self._snapshot
+
+    def _advance(self) -> None:
+        """Move to the newest commit that holds up (each new one checked against its record)."""
+        from deltalake.exceptions import DeltaError
+
+        if self._head is None or self.damaged is not None:
+            self.damaged = None
+            self._dt = self._open_table(writer=False)
+            return
+        version, sha, _ = self._head
+        good = version
+        while self._has_newer(good):
+            v = good + 1
+            try:
+                c = self.read_commit(v)
+            except FileNotFoundError:
+                break
+            except CorruptDataError as exc:
+                self._set_damaged(Damage(v, str(exc)))
+                break
+            why = check_commit(c)
+            rec = c.record
+            if why is None and rec is not None and rec["prev"] != sha:
+                why = f"its record does not link to commit {v - 1} (one of them was changed)"
+            if why is not None:
+                self._set_damaged(Damage(v, f"commit {v}: {why}"))
+                break
+            good, sha = v, c.sha256
+            self._head = (v, sha, rec is not None)
+        if good == version:
+            return
+        try:
+            if self.damaged is None:
+                self._dt.update_incremental()
+                if self._dt.version() != good:  # a newer commit arrived meanwhile
+                    self._dt.load_as_version(good)
+            else:
+                self._dt.load_as_version(good)
+        except DeltaError as exc:
+            self._set_damaged(Damage(good, f"commit {good}: {_one_line(exc)}"))
+            self._dt.load_as_version(version)
+            self._head = (version, self.read_commit(version).sha256, True)
 
     def _build(self) -> Snapshot:
         version = self._dt.version()
@@ -159,17 +376,114 @@ class CommitLog:
                 return [fallback] * n
             return [fallback if v is None else v for v in actions.column(col).to_pylist()]
 
+        paths = actions.column("path").to_pylist()
+        sizes = np.asarray(actions.column("size_bytes").to_numpy(), dtype=np.int64)
+        self._check_files(version, paths, sizes)
         return Snapshot(
             version=version,
             wal_upto=-1 if wal_upto is None else int(wal_upto),
-            paths=actions.column("path").to_pylist(),
-            sizes=np.asarray(actions.column("size_bytes").to_numpy(), dtype=np.int64),
+            paths=paths,
+            sizes=sizes,
             rows=np.asarray(actions.column("num_records").fill_null(0).to_numpy(), dtype=np.int64),
             tmin=ns("min.time", -(2**62)),
             tmax=ns("max.time", 2**62) + 999,  # stats are µs: cover the rest of the µs
             tag_min=text("min.tag", ""),
             tag_max=text("max.tag", "\U0010ffff"),
         )
+
+    def _check_files(self, version: int, paths: list[str], sizes: np.ndarray) -> None:
+        """Refuse paths outside the table and files whose size differs from their commit."""
+        new = [(p, int(s)) for p, s in zip(paths, sizes.tolist(), strict=True)
+               if self._checked.get(p) != s]  # fmt: skip
+        if not new:
+            return
+        for p, _ in new:
+            why = bad_path(p)
+            if why is not None:
+                raise CorruptDataError(
+                    f"version {version} of the commit log of {self.dir} adds {p!r}, {why} "
+                    "outside the table; refusing to read it. Run `historian verify "
+                    f"{os.path.dirname(self.dir)}` to find the commit that did this."
+                )
+        on_disk = self._sizes([p for p, _ in new])
+        for p, size in new:
+            got = on_disk.get(p)
+            if got is None:
+                continue  # missing: the read that needs it says so
+            if got != size:
+                raise CorruptDataError(
+                    f"data file {p} has {got} bytes but version {version} of the commit log "
+                    f"says {size}: it was changed after the commit. Run `historian verify "
+                    f"{os.path.dirname(self.dir)}`, then `historian repair` to set it aside."
+                )
+            self._checked[p] = size
+
+    def _sizes(self, paths: list[str]) -> dict[str, int]:
+        """Sizes on disk (missing files left out); one listing on object storage."""
+        if self._fs is None:
+            out = {}
+            for p in paths:
+                try:
+                    out[p] = os.stat(os.path.join(self.dir, p)).st_size
+                except FileNotFoundError:
+                    pass
+            return out
+        import pyarrow.fs as pafs
+
+        base = self._fs.path(self._tprefix.rstrip("/"))
+        sel = pafs.FileSelector(base, allow_not_found=True, recursive=True)
+        listed = {
+            i.path[len(base) + 1 :]: int(i.size)
+            for i in self._fs.filesystem.get_file_info(sel)
+            if i.type == pafs.FileType.File
+        }
+        return {p: listed[p] for p in paths if p in listed}
+
+    # ------------------------------------------------------------------ committing
+    def sha256_of(self, relpath: str) -> tuple[str, int]:
+        """(SHA-256, size) of a file of the table, read through."""
+        if self._fs is None:
+            with open(os.path.join(self.dir, relpath), "rb") as f:
+                return sha256_stream(f)
+        with self._fs.open_input(self._tprefix + relpath) as f:
+            return sha256_stream(f)
+
+    def _live_hashes(self) -> dict[str, tuple[int, str | None]]:
+        """Path -> (size, sha256) of the live files, from the chain (loaded once per writer)."""
+        if self._hashes is not None:
+            return self._hashes
+        version = self._dt.version()
+        chain: list[Commit] = []
+        v = version
+        while v >= 0:
+            try:
+                c = self.read_commit(v)
+            except (FileNotFoundError, CorruptDataError):
+                break
+            rec = c.record
+            if rec is None:
+                break
+            chain.append(c)
+            if "manifest" in rec:
+                break
+            v -= 1
+        hashes: dict[str, tuple[int, str | None]] = {}
+        for c in reversed(chain):
+            rec = c.record
+            assert rec is not None
+            if "manifest" in rec:
+                hashes = {p: (int(s), h) for p, (s, h) in rec["manifest"].items()}
+                for p, s, h, _ in rec["adds"]:
+                    hashes[p] = (int(s), h)
+                continue
+            for p in rec["removes"]:
+                hashes.pop(p, None)
+            for p, s, h, _ in rec["adds"]:
+                hashes[p] = (int(s), h)
+        snap = self._snapshot if self._snapshot is not None else self._build()
+        live = dict(zip(snap.paths, snap.sizes.tolist(), strict=True))
+        self._hashes = {p: hashes.get(p, (s, None)) for p, s in live.items()}
+        return self._hashes
 
     def commit(
         self,
@@ -182,7 +496,14 @@ class CommitLog:
         """Atomically publish ``added`` files and retire ``removed`` ones; returns the version."""
         from deltalake.transaction import AddAction, CommitProperties, RemoveAction, Transaction
 
+        if self.damaged is not None:
+            raise CorruptDataError(
+                f"commit {self.damaged.version} of {self.dir} is damaged "
+                f"({self.damaged.what}); the store is read-only at version "
+                f"{self.damaged.version - 1}. Run `historian repair {os.path.dirname(self.dir)}`."
+            )
         actions: list = []
+        chained: list[tuple[str, int, str, str]] = []
         epoch = (
             None if self._fence is None else self._fence()
         )  # fencing: raises if the lease is lost
@@ -201,6 +522,11 @@ class CommitLog:
                     raise CorruptDataError(
                         f"refusing to commit {f.relpath!r}: file missing or size changed"
                     )
+            sha, size = self.sha256_of(f.relpath)
+            if size != f.size:
+                raise CorruptDataError(
+                    f"refusing to commit {f.relpath!r}: {size} bytes read, {f.size} written"
+                )
             stats = {
                 "numRecords": f.rows,
                 "minValues": {
@@ -215,6 +541,8 @@ class CommitLog:
                 },
                 "nullCount": {"tag": 0, "time": 0},
             }
+            stats_text = json.dumps(stats)
+            chained.append((f.relpath, f.size, sha, stats_text))
             actions.append(
                 AddAction(
                     path=f.relpath,
@@ -222,7 +550,7 @@ class CommitLog:
                     partition_values={"day": f.day},
                     modification_time=_mtime_ms(self._fs, self.dir, f.relpath),
                     data_change=operation != "compact",
-                    stats=json.dumps(stats),
+                    stats=stats_text,
                 )
             )
         now_ms = int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)
@@ -241,15 +569,38 @@ class CommitLog:
                     partition_values={"day": day},
                 )
             )
-        props = CommitProperties(
-            custom_metadata={"historian.operation": operation}
-            | ({} if epoch is None else {"historian.writer_epoch": str(epoch)}),
-            app_transactions=[Transaction(app_id=self._wal_app_id, version=wal_upto)]
-            if wal_upto is not None
-            else None,
-        )
         with self._lock:
             self._dt.update_incremental()
+            current = self._dt.version()
+            if self._head is None or self._head[0] != current:
+                c = self.read_commit(current)
+                self._head = (current, c.sha256, c.record is not None)
+            hashes = self._live_hashes()
+            after = dict(hashes)
+            for p in removed or []:
+                after.pop(p, None)
+            for p, s, h, _ in chained:
+                after[p] = (s, h)
+            manifest = after if (current + 1) % MANIFEST_EVERY == 0 or not self._head[2] else None
+            record = build_record(
+                self._head[1],
+                chained,
+                removed or [],
+                None if wal_upto is None else (self._wal_app_id, wal_upto),
+                manifest,
+                None if self._signer is None else self._signer.key_id,
+            )
+            custom = {"historian.operation": operation, CHAIN_KEY: record}
+            if epoch is not None:
+                custom["historian.writer_epoch"] = str(epoch)
+            if self._signer is not None:
+                custom[SIG_KEY] = self._signer.sign(record)
+            props = CommitProperties(
+                custom_metadata=custom,
+                app_transactions=[Transaction(app_id=self._wal_app_id, version=wal_upto)]
+                if wal_upto is not None
+                else None,
+            )
             self._dt.create_write_transaction(
                 actions,
                 mode="append",
@@ -258,8 +609,28 @@ class CommitLog:
                 commit_properties=props,
             )
             self._dt.update_incremental()  # a DeltaTable does not advance after its own commit
+            version = self._dt.version()
+            self._hashes = after
+            self._write_head(version)
             self._snapshot = self._build()
             return self._snapshot.version
+
+    def _write_head(self, version: int) -> None:
+        """Record the newest commit outside the log (a deleted newest commit then shows)."""
+        try:
+            sha = parse_commit(version, self.read_bytes(log_name(version))).sha256
+        except (OSError, CorruptDataError):
+            log.exception("cannot read back commit %d of %s", version, self.dir)
+            return
+        self._head = (version, sha, True)
+        doc: dict[str, Any] = {"version": version, "sha256": sha}
+        if self._signer is not None:
+            doc["key"] = self._signer.key_id
+            doc["sig"] = self._signer.sign(head_text(version, sha))
+        try:
+            self._tfs.write_bytes(self._tprefix + HEAD_REL, json.dumps(doc).encode())
+        except OSError:  # the commit stands; verify reports the head record as behind
+            log.exception("cannot write the head record of %s", self.dir)
 
     def _check_remote(self, f: WrittenFile) -> None:
         assert self._fs is not None

@@ -209,7 +209,8 @@ def test_point_value_errors(extra, message):
          r"^opcua\[0\]\.password_env: a password is never sent over security_policy \"None\""),
         ('url = "opc.tcp://h:1"\nsecurity_policy = "None"\nallow_insecure = true\n'
          'password_env = "hunter2!"\n',
-         r"^opcua\[0\]\.password_env: 'hunter2!' is not an environment variable name"),
+         r"^opcua\[0\]\.password_env: the value of password_env is not a valid environment "
+         r"variable name; give the variable's NAME"),
         ('url = "opc.tcp://h:1"\nsecurity_policy = "Basic128"\n',
          r"^opcua\[0\]\.security_policy: 'Basic128' is not one of"),
         ('url = "opc.tcp://h:1"\nsecurity_policy = "None"\nallow_insecure = true\nacquire ='
