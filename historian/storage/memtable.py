@@ -49,6 +49,17 @@ class MemTable:
                 )
             self.points += len(points)
 
+    def absorb(self, other: MemTable) -> None:
+        """Take over every chunk of ``other`` (no copy, no conversion: cannot run out of memory
+        half-way). Order does not matter: repeats are settled by the ingest stamp."""
+        with other._lock:
+            chunks = {tag: list(c) for tag, c in other._chunks.items()}
+            n = other.points
+        with self._lock:
+            for tag, c in chunks.items():
+                self._chunks.setdefault(tag, []).extend(c)
+            self.points += n
+
     def tags(self) -> list[str]:
         with self._lock:
             return list(self._chunks)

@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import (
+    CorruptDataError,
     InvalidArgumentError,
     InvalidDataError,
     ReadOnlyStoreError,
@@ -49,6 +50,7 @@ from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array, window_ns
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
+from historian.storage.errmap import storage_errors
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
@@ -167,6 +169,7 @@ class Store:
         self._ingest_lock = threading.Lock()  # WAL append + memtable add vs. flush swap
         self._flush_lock = threading.RLock()  # one flush/compaction at a time
         self._last_ingest_us = 0
+        self._replay_needed = False  # a failed flush lost its in-memory copy: reload from WAL
         self._closed = False
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -190,7 +193,34 @@ class Store:
             return bool(self._fs.list("points/_delta_log"))
         return os.path.isdir(os.path.join(self._table_dir, "_delta_log"))
 
+    def _data_files_without_log(self) -> list[str]:
+        """Data files in ``points/`` when ``points/_delta_log`` has no commit (a lost log)."""
+        if self._fs is not None:
+            if self._fs.list("points/_delta_log"):
+                return []
+            return [p for p in self._fs.list("points", recursive=True) if p.endswith(".parquet")]
+        log_dir = os.path.join(self._table_dir, "_delta_log")
+        if os.path.isdir(log_dir) and os.listdir(log_dir):
+            return []
+        found = []
+        for root, _dirs, names in os.walk(self._table_dir):
+            found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
+        return found
+
+    def _refuse_lost_log(self) -> None:
+        """Fail safe: never create (or read as empty) a table over existing data files."""
+        files = self._data_files_without_log()
+        if files:
+            raise CorruptDataError(
+                f"the commit log {self._table_dir}/_delta_log is missing or empty, but "
+                f"{len(files)} data file(s) exist under {self._table_dir} (e.g. "
+                f"{os.path.basename(files[0])}): the log was lost or deleted. The store refuses "
+                "to open rather than start an empty table over them; run `historian repair "
+                f"{self.path}` to rebuild the log from the files' own metadata"
+            )
+
     def _commit_log(self, create: bool) -> CommitLog:
+        self._refuse_lost_log()
         if self._fs is None:
             return CommitLog(self._table_dir, create=create)
         fence = self._lock.check if isinstance(self._lock, WriterLease) else None
@@ -250,14 +280,21 @@ class Store:
         snap = self._log.snapshot()
         segments = list_segments(self._wal_dir)
         replayed = 0
+        # Ingest stamps never go backwards relative to anything stored (a clock set back
+        # across a restart must not let older values shadow newer ones).
+        self._last_ingest_us = max(self._last_ingest_us, self._log.max_ingested_us())
         for seg in segments:
             path = os.path.join(self._wal_dir, segment_name(seg))
             if seg <= snap.wal_upto:
-                os.unlink(path)
+                try:
+                    os.unlink(path)
+                except OSError as exc:  # in files already; removed at a later open
+                    log.warning("cannot delete flushed WAL segment %s (%s)", path, exc)
                 continue
             for points in read_segment(path):
                 self._active.add(points)
-                self._last_ingest_us = max(self._last_ingest_us, int(points.ingested.max()))
+                if len(points):
+                    self._last_ingest_us = max(self._last_ingest_us, int(points.ingested.max()))
                 replayed += len(points)
         next_id = max([snap.wal_upto, *segments]) + 1
         self._wal = WalWriter(self._wal_dir, next_id, fsync=self._fsync)
@@ -292,14 +329,20 @@ class Store:
         finally:
             # The log file is closed even when the flush failed or the writer lost its lease:
             # what it holds is replayed by the next writer.
-            if self._wal is not None:
-                self._wal.close()
-                empty = os.path.join(self._wal_dir, segment_name(self._wal.segment_id))
-                nothing_left = self._frozen is None and len(self._active) == 0
-                if flushed and nothing_left and os.path.exists(empty):
-                    os.unlink(empty)
-            self._closed = True
-            self._lock.release()
+            try:
+                if self._wal is not None:
+                    current = self._wal.segment_id
+                    self._wal.close()
+                    empty = os.path.join(self._wal_dir, segment_name(current))
+                    nothing_left = self._frozen is None and len(self._active) == 0
+                    if flushed and nothing_left and os.path.exists(empty):
+                        try:
+                            os.unlink(empty)
+                        except OSError as exc:  # an empty segment: harmless, replayed as empty
+                            log.warning("cannot delete the empty WAL segment %s (%s)", empty, exc)
+            finally:
+                self._closed = True
+                self._lock.release()
 
     def __enter__(self) -> Store:
         return self
@@ -567,7 +610,9 @@ class Store:
     def _write_files_now(self, points: Points) -> None:
         """Bulk path: sorted files per day, one commit; durable when it returns."""
         points = points.sorted()
-        with self._flush_lock:
+        with self._flush_lock, storage_errors(
+            f"writing files of {self.path}", "nothing of this write was acknowledged; retry it"
+        ):
             written = self._write_files(points)
             assert self._log is not None
             self._log.commit(written, operation="bulk-write")
@@ -593,31 +638,68 @@ class Store:
         assert self._wal is not None and self._log is not None
         with self._flush_lock:
             with self._ingest_lock:
+                if self._replay_needed:
+                    self._reload_from_wal()
                 if len(self._active) == 0:
                     return
+                # Every point in the memory table is in WAL segments <= closed_segment.
+                closed_segment = self._wal.rotate()
                 frozen, self._frozen = self._active, self._active
                 self._active = MemTable()
                 self._active_since = _time.monotonic()
-                closed_segment = self._wal.rotate()
-            points = frozen.to_points()
-            days = []
+            days: list[str] = []
             try:
-                written = self._write_files(points)
-                self._log.commit(written, wal_upto=closed_segment, operation="flush")
+                with storage_errors(f"flushing {self.path}"):
+                    points = frozen.to_points()
+                    written = self._write_files(points)
+                    self._log.commit(written, wal_upto=closed_segment, operation="flush")
                 days = sorted({f.day for f in written})
             except BaseException:
-                # Keep the points readable and flushable: merge them back (the WAL still has them).
+                # Nothing is deleted: the WAL segments still hold the points, and they go back
+                # into the memory table (readable, flushed by the next flush).
                 with self._ingest_lock:
-                    frozen_points = frozen.to_points()
-                    self._active.add(frozen_points)
+                    try:
+                        self._active.absorb(frozen)
+                    except BaseException:  # e.g. MemoryError: the next flush reads the WAL
+                        self._replay_needed = True
+                        log.exception("keeping unflushed points failed; reloading them from WAL")
                     self._frozen = None
                 raise
             self._frozen = None
-            for seg in list_segments(self._wal_dir):
-                if seg <= closed_segment:
-                    os.unlink(os.path.join(self._wal_dir, segment_name(seg)))
+            self._drop_segments(closed_segment)
             log.debug("flushed %d points into %d file(s)", len(points), len(written))
         self._maybe_compact(days)
+
+    def _drop_segments(self, upto: int) -> None:
+        """Delete WAL segments <= ``upto`` (committed); a failure only leaves them for later."""
+        for seg in list_segments(self._wal_dir):
+            if seg <= upto and seg != self._wal_current():
+                try:
+                    os.unlink(os.path.join(self._wal_dir, segment_name(seg)))
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:  # covered by the commit: removed at the next open
+                    log.warning("cannot delete flushed WAL segment %d (%s); kept for now", seg, exc)
+
+    def _wal_current(self) -> int | None:
+        return None if self._wal is None or not self._wal.is_open else self._wal.segment_id
+
+    def _reload_from_wal(self) -> None:
+        """Rebuild the memory table from the WAL segments the last commit does not cover.
+
+        Used after a failed flush could not put its points back in memory: every point of the
+        memory table was appended to the WAL before it was added, so the WAL is the full truth.
+        """
+        assert self._log is not None
+        snap = self._log.snapshot()
+        mem = MemTable()
+        for seg in list_segments(self._wal_dir):
+            if seg > snap.wal_upto:
+                for points in read_segment(os.path.join(self._wal_dir, segment_name(seg)), live=True):
+                    mem.add(points)
+        self._active = mem
+        self._replay_needed = False
+        log.info("reloaded %d unflushed points of %s from the write-ahead log", len(mem), self.path)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -642,6 +724,7 @@ class Store:
             return self._log.snapshot(), mems
         if self._log is None:
             if not self._table_exists():
+                self._refuse_lost_log()
                 return None, self._wal_points(-1)
             self._log = self._commit_log(create=False)
         for _ in range(20):
@@ -1009,7 +1092,10 @@ class Store:
         small = self._small_files(self._log.snapshot())
         due = [d for d in days if len(small.get(d, ())) >= self._auto_compact_files]
         if due:
-            self.compact(days=due)
+            try:
+                self.compact(days=due)
+            except (StoreError, MemoryError):  # housekeeping: the flush itself is committed
+                log.exception("automatic compaction of %s failed; will retry later", self.path)
 
     def compact(
         self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False
@@ -1037,7 +1123,9 @@ class Store:
         self._become_writer()
         assert self._log is not None
         replaced = 0
-        with self._flush_lock:
+        with self._flush_lock, storage_errors(
+            f"compacting {self.path}", "no point was lost (the replaced files stay); retry later"
+        ):
             snap = self._log.snapshot()
             by_day: dict[str, list[str]] = {}
             for p in snap.paths:
@@ -1138,11 +1226,14 @@ class Store:
                 self._grace_hours,
             )
 
-    def retain(self, older_than: Any) -> int:
+    def retain(self, older_than: Any, *, force: bool = False) -> int:
         """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
 
         Whole days before the cutoff are dropped from the table; the day that straddles it is
-        rewritten. Safe while readers run.
+        rewritten. Safe while readers run. An age is counted back from the wall clock; when that
+        would drop *every* stored point (the clock implausibly ahead of the newest data, e.g. a
+        bad NTP step) it raises :class:`~historian.errors.InvalidArgumentError` and drops nothing,
+        unless ``force=True``.
 
         Examples
         --------
@@ -1161,13 +1252,28 @@ class Store:
             and not older_than.strip().lower().startswith("now")
             and _looks_like_duration(older_than)
         ) or hasattr(older_than, "total_seconds"):
-            cutoff = now_ns() - duration_ns(older_than)
+            relative = True
+            clock = now_ns()
+            cutoff = clock - duration_ns(older_than)
         else:
+            relative = False
             cutoff = to_ns(older_than)
         self.flush()
         dropped = 0
-        with self._flush_lock:
+        with self._flush_lock, storage_errors(
+            f"retention of {self.path}",
+            "no point was lost; the retention may not have been applied, run it again",
+        ):
             snap = self._log.snapshot()
+            if relative and not force and snap.paths and int(snap.tmax.max()) < cutoff:
+                newest = int(snap.tmax.max())
+                raise InvalidArgumentError(
+                    f"retain({older_than!r}) would drop every stored point: the newest is at "
+                    f"{_iso_ns(newest)}, but the wall clock says now is {_iso_ns(clock)}, "
+                    f"{(clock - newest) / DAY_NS:,.0f} days later. Nothing was dropped. Check "
+                    "the system clock; if it is right, call retain(..., force=True) or pass "
+                    "an absolute cutoff time"
+                )
             remove, rewrite = [], []
             for i, rel in enumerate(snap.paths):
                 if snap.tmax[i] < cutoff:
@@ -1245,6 +1351,10 @@ class Store:
             f"{i['points_in_files'] + i['points_pending']:,} points, {i['files']} files, "
             f"{i['bytes'] / 1e6:.1f} MB{', writer' if i['writer'] else ''}>"
         )
+
+
+def _iso_ns(ns: int) -> str:
+    return str(np.datetime64(int(ns), "ns").astype("datetime64[s]")) + "Z"
 
 
 def _looks_like_duration(text: str) -> bool:

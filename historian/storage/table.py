@@ -648,14 +648,44 @@ class CommitLog:
                 f"refusing to commit {f.relpath!r}: object missing or size changed"
             )
 
-    def vacuum(self, retention_hours: int) -> list[str]:
-        """Delete files retired more than ``retention_hours`` ago (older readers stay safe)."""
-        with self._lock:
-            return list(
-                self._dt.vacuum(
-                    retention_hours=retention_hours,
-                    dry_run=False,
-                    enforce_retention_duration=False,
-                    full=True,
-                )
-            )
+    def vacuum(self, retention_hours: float, *, min_age_s: float | None = None) -> list[str]:
+        """Delete files retired more than ``retention_hours`` ago; fails safe (see
+        :mod:`historian.storage.vacuum`): never a file some retained state may reference, nor
+        one younger than ``min_age_s`` (default :data:`~historian.storage.vacuum.MIN_AGE_S`)."""
+        import pyarrow.fs as pafs
+
+        from historian.storage import vacuum as vac
+
+        margin = vac.MIN_AGE_S if min_age_s is None else min_age_s
+        snap = self.snapshot()
+        logdir = self._tprefix + "_delta_log"
+        folder = vac.LogFolder(
+            names=[n.rsplit("/", 1)[-1] for n in self._tfs.list(logdir)],
+            read=lambda name: self._tfs.read_bytes(f"{logdir}/{name}"),
+            parsed=self.__dict__.setdefault("_vacuum_parsed", {}),
+        )
+        todo, why = vac.candidates(folder, set(snap.paths), snap.version, retention_hours)
+        if why is not None:
+            log.warning("vacuum of %s skipped: %s; no file was deleted", self.dir, why)
+            return []
+        removed = []
+        for rel in todo:
+            info = self._tfs.filesystem.get_file_info(self._tfs.path(self._tprefix + rel))
+            if info.type != pafs.FileType.File:
+                continue  # already gone
+            if info.mtime is None or not vac.old_enough(info.mtime.timestamp(), margin):
+                continue
+            self._tfs.delete(self._tprefix + rel)
+            removed.append(rel)
+        return removed
+
+    def max_ingested_us(self) -> int:
+        """The largest ingest stamp (µs) of the committed files, from the commit statistics."""
+        actions = pa.table(self._dt.get_add_actions(flatten=True))
+        if actions.num_rows == 0 or "max.ingested" not in actions.column_names:
+            return 0
+        col = actions.column("max.ingested").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        import pyarrow.compute as pc
+
+        top = pc.max(col).as_py()
+        return 0 if top is None else int(top)

@@ -45,7 +45,7 @@ def _crash(h) -> None:
     """
     h._stop.set()
     h._closed = True
-    h._wal._file.close()
+    h._wal.abandon()
     h._lock.release()
 
 

@@ -1,0 +1,146 @@
+"""Vacuum that fails safe: delete only files the commit log itself retired, long enough ago.
+
+Delta's own ``vacuum(full=True)`` deletes every file the *current* log does not reference: with a
+lost ``_delta_log`` (or a lost newest commit) that is every data file of the store. This vacuum
+reads the log folder itself and deletes a file only when all of these hold:
+
+- a retained commit (JSON) or checkpoint has a ``remove`` action for it whose deletion time is
+  older than the retention (``grace_hours``);
+- no ``add`` of it appears in the current state, in the newest commit's previous state (files
+  removed by the newest commit are kept) or in any checkpoint;
+- the file's own modification time is older than :data:`MIN_AGE_S` (a safety margin against a
+  clock that jumped or a deletion timestamp written by a wrong clock);
+- the log is intact: commit versions are contiguous up to the newest, every commit parses, and
+  the newest commit is the version the store reads. Otherwise nothing is deleted (the reason is
+  logged), since an unreadable or missing commit may be the only reference to a file.
+
+Files that no log entry names (e.g. written by a flush whose commit failed) are never deleted.
+
+Examples
+--------
+>>> import historian, tempfile
+>>> with historian.open(tempfile.mkdtemp()) as h:
+...     _ = h.define("A")
+...     for i in range(3):
+...         _ = h.write("A", [i], [1.0]); h.flush()
+...     _ = h.compact()  # replaced files are younger than the margin: kept
+...     h._log.vacuum(0)
+[]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+MIN_AGE_S = 3600.0  # never delete a data file younger than this (by its own mtime)
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(\.\d+\.\d+)?\.parquet$")
+
+
+@dataclass
+class LogFolder:
+    """What vacuum needs to know of a ``_delta_log`` folder, on disk or on S3."""
+
+    names: list[str]  # file names in the folder
+    read: Callable[[str], bytes]  # name -> bytes
+    parsed: dict[str, tuple[list[str], list[tuple[str, int]]]] = field(default_factory=dict)
+
+
+def _parse_commit(data: bytes) -> tuple[list[str], list[tuple[str, int]]]:
+    adds, removes = [], []
+    for line in data.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "add" in action:
+            adds.append(unquote(action["add"]["path"]))
+        elif "remove" in action:
+            r = action["remove"]
+            removes.append((unquote(r["path"]), int(r.get("deletionTimestamp") or 0)))
+    return adds, removes
+
+
+def _parse_checkpoint(data: bytes) -> tuple[list[str], list[tuple[str, int]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(data))
+    adds: list[str] = []
+    removes: list[tuple[str, int]] = []
+    if "add" in table.column_names:
+        adds = [unquote(a["path"]) for a in table.column("add").to_pylist() if a]
+    if "remove" in table.column_names:
+        removes = [
+            (unquote(r["path"]), int(r.get("deletionTimestamp") or 0))
+            for r in table.column("remove").to_pylist()
+            if r
+        ]
+    return adds, removes
+
+
+def candidates(
+    folder: LogFolder, current: set[str], current_version: int, retention_hours: float
+) -> tuple[list[str], str | None]:
+    """Relative paths safe to delete (before the mtime check), or ``([], reason)``."""
+    commits = sorted(int(m.group(1)) for n in folder.names if (m := _COMMIT.match(n)))
+    checkpoints = [n for n in folder.names if _CHECKPOINT.match(n)]
+    if not commits:
+        return [], "the commit log has no commits"
+    newest = commits[-1]
+    if newest != current_version:
+        return [], f"the log's newest commit is {newest} but the store reads version {current_version}"
+    if commits != list(range(commits[0], newest + 1)):
+        missing = sorted(set(range(commits[0], newest + 1)) - set(commits))
+        return [], f"commit(s) {missing[:5]} are missing from the log"
+    if commits[0] > 0 and not checkpoints:
+        return [], f"commits before {commits[0]} are gone and no checkpoint covers them"
+    keep: set[str] = set(current)
+    removed: dict[str, int] = {}
+    try:
+        for name in [f"{v:020d}.json" for v in commits] + checkpoints:
+            got = folder.parsed.get(name)
+            if got is None:
+                parse = _parse_checkpoint if name.endswith(".parquet") else _parse_commit
+                got = parse(folder.read(name))
+                folder.parsed[name] = got
+            adds, removes = got
+            if name.endswith(".parquet"):
+                keep.update(adds)  # a checkpoint is a whole retained state
+            for path, ts in removes:
+                if name == f"{newest:020d}.json":
+                    keep.add(path)  # the previous state of the newest commit references it
+                removed[path] = max(removed.get(path, 0), ts)
+    except (ValueError, KeyError, TypeError, OSError) as exc:  # a damaged commit or checkpoint
+        return [], f"a log file cannot be read ({exc})"
+    horizon_ms = (_time.time() - retention_hours * 3600.0) * 1000.0
+    out = [
+        p
+        for p, ts in removed.items()
+        if ts < horizon_ms and p not in keep and _safe_relpath(p)
+    ]
+    return sorted(out), None
+
+
+def _safe_relpath(p: str) -> bool:
+    parts = p.split("/")
+    return (
+        not p.startswith("/")
+        and "://" not in p
+        and ".." not in parts
+        and p.endswith(".parquet")
+        and len(parts) == 2
+        and parts[0].startswith("day=")
+    )
+
+
+def old_enough(mtime_s: float, min_age_s: float) -> bool:
+    return _time.time() - mtime_s >= min_age_s
