@@ -195,7 +195,9 @@ class Historian(Store):
         mode: Mode = "auto",
         *,
         duckdb_threads: int | None = None,
-        duckdb_memory_limit: str | None = None,
+        duckdb_memory_limit: str | int | None = None,
+        sql_timeout: float | None = 60.0,
+        sql_max_result_bytes: int | None = 256 * 2**20,
         limits: _limits.Limits | Mapping[str, int] | None = None,
         **options: Any,
     ) -> None:
@@ -204,7 +206,10 @@ class Historian(Store):
             super().__init__(path, mode, **options)
         from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
 
-        self._sql_engine = SqlEngine(self, threads=duckdb_threads, memory_limit=duckdb_memory_limit)
+        self._sql_engine = SqlEngine(
+            self, threads=duckdb_threads, memory_limit=duckdb_memory_limit,
+            timeout=sql_timeout, max_result_bytes=sql_max_result_bytes,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the store (and its DuckDB database, if one was opened); flushes pending points.
@@ -221,8 +226,8 @@ class Historian(Store):
             engine.close()
         super().close()
 
-    def sql(self, query: str, params: Any = None) -> Any:
-        """Run a read-only SQL ``SELECT`` over the store; returns a lazy DuckDB relation.
+    def sql(self, query: str, params: Any = None, *, explain: bool | str = False) -> Any:
+        """Run one read-only SQL ``SELECT`` over the store; a DuckDB relation over its result.
 
         Views: ``points`` (tag, time [TIMESTAMPTZ_NS], time_ns, value, quality, good, reasons,
         ingested; one row per (tag, time), last write wins, NaN stored as NULL), ``points_all``
@@ -230,6 +235,11 @@ class Historian(Store):
         commit plus the points not yet flushed. Pass values as parameters (``$name`` with a
         dict, ``?`` with a list); they are bound, never formatted into the SQL. Get results with
         ``.to_arrow_table()``, ``.df()`` (pandas), ``.pl()`` (polars) or ``.fetchall()``.
+        Only one plain SELECT runs, in a DuckDB database of its own without file access, within
+        a time limit (``sql_timeout``, 60 s), a memory limit (``duckdb_memory_limit``, "2GB")
+        and a result budget (``sql_max_result_bytes``, 256 MiB), all options of
+        :func:`historian.open`; anything else raises :class:`~historian.errors.QueryError`.
+        ``explain=True`` returns the plan of the SELECT (``"analyze"``: run it, with timings).
         DuckDB's threads: ``historian.open(path, duckdb_threads=N)``. See ``docs/query.md``.
 
         Examples
@@ -243,7 +253,7 @@ class Historian(Store):
         [(1,)]
         """
         self._check_open()
-        return self._sql_engine.query(query, params)
+        return self._sql_engine.query(query, params, explain=explain)
 
     def asof(
         self,

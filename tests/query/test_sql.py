@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import historian
-from historian.errors import InvalidArgumentError
+from historian.errors import InvalidArgumentError, QueryError
 
 S = 1_000_000_000
 T0 = 1_767_225_600 * S  # 2026-01-01T00:00:00Z
@@ -114,12 +114,17 @@ def test_tag_and_time_filters_reach_the_parquet_scan(h):
     h.define("A")
     h.write("A", [T0, T0 + S], [1.0, 2.0])
     h.flush()
-    plan = h.sql("EXPLAIN SELECT * FROM points WHERE tag = $t AND time >= $s",
-                 {"t": "A", "s": "2026-01-01T00:00:01Z"}).fetchall()[0][1]
+    plan = h.sql("SELECT * FROM points WHERE tag = $t AND time >= $s",
+                 {"t": "A", "s": "2026-01-01T00:00:01Z"}, explain=True).fetchall()[0][1]
     # printed top-down: the time filter sits below the deduplication (a window, or the
-    # arg_max aggregate DuckDB rewrites it to), next to the scan
+    # arg_max aggregate DuckDB rewrites it to), next to the scan; the tag filter is handed to
+    # the pyarrow dataset scan (row-group statistics). DuckDB does not hand nanosecond
+    # timestamp filters to an Arrow scan, so time is filtered just above it.
     dedup = max(plan.find("Window"), plan.find("Group By"))
     assert dedup >= 0 and plan.rfind("time >=") > dedup
+    scan = plan[plan.rfind("PYTHON_ARROW_SCAN") - 400:]
+    assert re.search(r"Filters:\s*\"tag\" = 'A'", plan), plan
+    assert "Filters:" in scan or "Filters:" in plan[plan.find("PYTHON_ARROW_SCAN"):]
 
 
 def test_empty_store(h):
@@ -180,10 +185,12 @@ def test_parameters_select_the_right_rows(h):
         "LOAD httpfs",
         "SELECT 1; DROP VIEW points",
         "PRAGMA threads=4",
+        "EXPLAIN SELECT 1",  # EXPLAIN is the explain= option, around a validated SELECT
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO 'x.csv'",
     ],
 )
 def test_only_select_statements(h, statement):
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(QueryError):
         h.sql(statement)
 
 
@@ -199,16 +206,22 @@ def test_locked_down_file_access(h, tmp_path):
         "SELECT * FROM glob('/etc/*')",
         f"SELECT * FROM read_text('{h.path}/tags.json')",
     ):
+        with pytest.raises(QueryError, match="no file, network or extension access") as info:
+            h.sql(q)
+        assert isinstance(info.value.__cause__, duckdb.Error)
+    # the configuration is locked, even for code holding a connection of the engine
+    con = h._sql_engine._connect()
+    try:
         with pytest.raises(duckdb.Error):
-            h.sql(q).fetchall()
-    # the configuration is locked, even for code holding the connection
-    with pytest.raises(duckdb.Error):
-        h._sql_engine._connection().execute("SET enable_external_access = true")
+            con.execute("SET enable_external_access = true")
+        assert con.execute("SELECT current_setting('allowed_directories')").fetchall() == [([],)]
+    finally:
+        con.close()
 
 
 def test_threads_option_and_lazy_duckdb(tmp_path):
     with historian.open(tmp_path / "t.hist", duckdb_threads=1) as h:
-        assert h._sql_engine._con is None  # no DuckDB until the first query
+        assert h._sql_engine.threads == 1  # no DuckDB database until a query, one per query
         assert _rows(h.sql("SELECT current_setting('threads')")) == [(1,)]
     with pytest.raises(InvalidArgumentError):
         historian.open(tmp_path / "u.hist", duckdb_threads=0)
