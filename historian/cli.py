@@ -144,12 +144,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous_int)
 
 
-def _open_store(path: str, mode: str = "r") -> Any:
+def _open_store(path: str, mode: str = "r", **options: Any) -> Any:
     import historian
 
     if mode == "r" and not os.path.isdir(path):
         raise CliError(f"no store at {path!r} (a store is a folder made by historian.open)")
-    return historian.open(path, mode=mode)
+    return historian.open(path, mode=mode, **options)
 
 
 # --------------------------------------------------------------------------- demo
@@ -819,7 +819,12 @@ def _json_default(x: Any) -> Any:
 
 def cmd_query(args: argparse.Namespace) -> int:
     params = _parse_params(args.param or [])
-    with _open_store(args.store) as h:
+    limits = {  # the same engine and limits as h.sql; 0 turns a limit off
+        "sql_timeout": args.timeout or None,
+        "duckdb_memory_limit": args.memory_limit,
+        "sql_max_result_bytes": args.max_result_bytes or None,
+    }
+    with _open_store(args.store, **limits) as h:
         if not hasattr(h, "sql"):
             raise CliError("this version of historian has no SQL support yet (h.sql)")
         try:
@@ -831,8 +836,33 @@ def cmd_query(args: argparse.Namespace) -> int:
             if not type(exc).__module__.lstrip("_").startswith("duckdb"):
                 raise
             raise CliError(_one_line(exc)) from exc
+    if args.format == "csv" and not args.no_escape_formulas:
+        table = _escape_formulas(table)
     _print_table(table, args.format, args.limit or None)
     return 0
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _escape_formulas(table: Any) -> Any:
+    """Text cells that start like a formula (= + - @ TAB CR) get a leading ``'``.
+
+    Only text columns change: numbers stay numbers (a negative number is not a formula).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            continue
+        col = table.column(i).cast(pa.string())
+        risky = pc.fill_null(pc.match_substring_regex(col, _FORMULA_START), False)
+        quoted = pc.binary_join_element_wise(pa.scalar("'"), col, "")
+        table = table.set_column(i, field.name, pc.if_else(risky, quoted, col))
+    return table
 
 
 def _to_arrow(rel: Any) -> Any:
@@ -1085,6 +1115,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bind $NAME (repeatable); numbers are passed as numbers")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=100, help="rows shown in table format (0: all)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="time limit of the query (default 60; 0: none)")
+    p.add_argument("--memory-limit", default="2GB", metavar="SIZE",
+                   help="DuckDB memory limit of the query (default 2GB)")
+    p.add_argument("--max-result-bytes", type=int, default=256 * 2**20, metavar="BYTES",
+                   help="result budget in bytes of Arrow data (default 256 MiB; 0: none)")
+    p.add_argument("--no-escape-formulas", action="store_true",
+                   help="csv: keep text cells starting with = + - @ TAB CR as they are "
+                   "(by default they get a leading ' so a spreadsheet shows them as text)")
 
     p = add("compact", "Merge small files and resolve duplicates (safe while readers run).",
             "historian compact demo.hist --full", cmd_compact)  # fmt: skip
