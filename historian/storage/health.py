@@ -7,6 +7,7 @@ damaged file's path, until a repair clears it. The registry is per process and t
 Examples
 --------
 >>> record("/tmp/x.hist/wal/1.arrows", "batch 3 fails its CRC32", "historian repair /tmp/x.hist")
+True
 >>> [p.what for p in under("/tmp/x.hist")]
 ['batch 3 fails its CRC32']
 >>> clear_under("/tmp/x.hist")
