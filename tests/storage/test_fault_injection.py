@@ -351,3 +351,93 @@ def test_no_acknowledged_point_is_lost_or_doubled(store_path, monkeypatch, op, f
         h2.flush()
     with historian.open(store_path, mode="r") as h3:
         m.check(h3)
+
+
+# ---------------------------------------------------------------- fail safe: a lost log or commit
+def _data_files(store_path) -> set[str]:
+    return {
+        os.path.relpath(os.path.join(root, n), store_path)
+        for root, _, names in os.walk(os.path.join(store_path, "points"))
+        for n in names
+        if n.endswith(".parquet")
+    }
+
+
+def _flushed_store(store_path, flushes: int = 4) -> Model:
+    m = Model()
+    with historian.open(store_path, auto_compact_files=0) as h:
+        for tag in TAGS:
+            h.define(tag)
+        for _ in range(flushes):
+            m.write(h, 0)
+            h.flush()
+    return m
+
+
+def test_a_lost_log_is_refused_never_replaced_by_an_empty_table(store_path):
+    import shutil
+
+    from historian.errors import CorruptDataError
+
+    _flushed_store(store_path)
+    files = _data_files(store_path)
+    shutil.rmtree(os.path.join(store_path, "points", "_delta_log"))
+    for mode in ("r", "auto"):
+        with historian.open(store_path, mode=mode) as h:
+            with pytest.raises(CorruptDataError, match=r"_delta_log is missing.*historian repair"):
+                h.read("A")
+    with historian.open(store_path, grace_hours=0) as h:
+        with pytest.raises(CorruptDataError, match="4 data file"):
+            h.write("A", [T0], [1.0])
+        with pytest.raises(CorruptDataError, match="historian repair"):
+            h.compact()
+    assert _data_files(store_path) == files
+    assert not os.path.exists(os.path.join(store_path, "points", "_delta_log"))
+
+
+def test_a_deleted_newest_commit_then_compaction_deletes_no_file(store_path):
+    from historian.errors import CorruptDataError
+
+    _flushed_store(store_path)
+    files = _data_files(store_path)
+    log_dir = os.path.join(store_path, "points", "_delta_log")
+    newest = max(n for n in os.listdir(log_dir) if n.endswith(".json"))
+    os.unlink(os.path.join(log_dir, newest))
+    for path in files:  # old enough for any vacuum
+        os.utime(os.path.join(store_path, path), (0, 1))
+    with historian.open(store_path, grace_hours=0) as h:
+        try:
+            h.compact()
+        except CorruptDataError as exc:
+            assert "historian repair" in str(exc)
+    assert _data_files(store_path) >= files
+
+
+def test_vacuum_deletes_only_old_files_an_intact_log_retired(store_path):
+    from historian.storage import vacuum
+
+    _flushed_store(store_path)
+    orphan = os.path.join(store_path, "points", "day=2026-01-01", "part-orphan.parquet")
+    with open(orphan, "wb") as f:  # e.g. left by a flush whose commit failed
+        f.write(b"PAR1")
+    with historian.open(store_path, auto_compact_files=0) as h:
+        assert h.compact() == 4
+        live = {os.path.join("points", p) for p in h._log.snapshot().paths}
+        replaced = _data_files(store_path) - live - {os.path.relpath(orphan, store_path)}
+        assert len(replaced) == 4
+        for path in _data_files(store_path):
+            os.utime(os.path.join(store_path, path), (0, 1))
+        # Files removed by the newest commit are kept (its previous state references them).
+        assert h._log.vacuum(0, min_age_s=0) == []
+        Model(n=100).write(h, 1)
+        h.flush()
+        new = os.path.join(store_path, "points", h._log.snapshot().paths[-1])
+        os.utime(new, None)
+        os.utime(os.path.join(store_path, sorted(replaced)[0]), None)  # one replaced file is young
+        gone = h._log.vacuum(0)
+        assert len(gone) == 3 and not set(gone) & set(h._log.snapshot().paths)
+        assert os.path.exists(new)
+    assert os.path.exists(orphan)  # no log entry names it: never deleted
+    folder = vacuum.LogFolder(names=["00000000000000000000.json", "00000000000000000002.json"],
+                              read=lambda n: b"")  # fmt: skip
+    assert vacuum.candidates(folder, set(), 2, 0)[1] == "commit(s) [1] are missing from the log"
