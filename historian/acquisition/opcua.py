@@ -89,51 +89,45 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _READ_CHUNK = 1000
 _MAX_DRAIN = 20_000
 
-# StatusCodes that mean "security refused" (certificates, policies, identity).
-_SECURITY_CODES = {
-    0x80130000,  # BadSecurityChecksFailed
-    0x80140000,  # BadCertificateInvalid
-    0x80150000,  # BadSecurityPolicyRejected
-    0x80160000,  # BadCertificateTimeInvalid
-    0x80170000,  # BadCertificateIssuerTimeInvalid
-    0x80180000,  # BadCertificateHostNameInvalid
-    0x80190000,  # BadCertificateUriInvalid
-    0x801A0000,  # BadCertificateUseNotAllowed
-    0x801B0000,  # BadCertificateIssuerUseNotAllowed
-    0x801C0000,  # BadCertificateUntrusted
-    0x801D0000,  # BadCertificateRevocationUnknown
-    0x801E0000,  # BadCertificateIssuerRevocationUnknown
-    0x801F0000,  # BadUserAccessDenied
-    0x80200000,  # BadIdentityTokenInvalid
-    0x80210000,  # BadIdentityTokenRejected
-    0x80CA0000,  # BadCertificateRevoked (0x80CB0000 issuer revoked)
-    0x80CB0000,
-    0x80E50000,  # BadUserSignatureInvalid
-}
-
-
-# Why *we* refuse a server certificate (client side), by StatusCode.
+# StatusCodes that mean "security refused" (certificates, policies, identity), by name.
+_SECURITY_CODES = frozenset({
+    "BadSecurityChecksFailed", "BadCertificateInvalid", "BadSecurityPolicyRejected",
+    "BadCertificateTimeInvalid", "BadCertificateIssuerTimeInvalid",
+    "BadCertificateHostNameInvalid", "BadCertificateUriInvalid", "BadCertificateUseNotAllowed",
+    "BadCertificateIssuerUseNotAllowed", "BadCertificateUntrusted",
+    "BadCertificateRevocationUnknown", "BadCertificateIssuerRevocationUnknown",
+    "BadCertificateRevoked", "BadCertificateIssuerRevoked", "BadCertificateChainIncomplete",
+    "BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected",
+    "BadUserSignatureInvalid", "BadNonceInvalid", "BadApplicationSignatureInvalid",
+})  # fmt: skip
+_LOGIN_CODES = frozenset({"BadUserAccessDenied", "BadIdentityTokenInvalid",
+                          "BadIdentityTokenRejected"})  # fmt: skip
+# Why *we* refuse a server certificate (client side), by StatusCode name.
 _OUR_REFUSAL = {
-    0x801C0000: "it does not chain to a certificate in the trust folder; copy the server "
-    "certificate (or its CA) into `trust` if this server is genuine",
-    0x80160000: "it is expired or not yet valid",
-    0x80190000: "its SubjectAltName URI is not the ApplicationUri the server announces",
-    0x801A0000: "its KeyUsage/ExtendedKeyUsage does not allow use as an OPC UA server",
-    0x80140000: "it lacks a required extension (SubjectAltName, KeyUsage, ExtendedKeyUsage)",
-    0x80CA0000: "it is revoked (listed in the CRL)",
+    "BadCertificateUntrusted": "it does not chain to a certificate in the trust folder; copy the "
+    "server certificate (or its CA) into `trust` if this server is genuine",
+    "BadCertificateTimeInvalid": "it is expired or not yet valid",
+    "BadCertificateUriInvalid": "its SubjectAltName URI is not the ApplicationUri the server "
+    "announces",
+    "BadCertificateUseNotAllowed": "its KeyUsage/ExtendedKeyUsage does not allow use as an OPC "
+    "UA server",
+    "BadCertificateInvalid": "it lacks a required extension (SubjectAltName, KeyUsage, "
+    "ExtendedKeyUsage)",
+    "BadCertificateRevoked": "it is revoked (listed in the CRL)",
 }
-# Why a server refuses *us*, by StatusCode (the server sent it).
+# Why a server refuses *us*, by StatusCode name (the server sent it).
 _THEIR_REFUSAL = {
-    0x801C0000: "the server does not trust our client certificate: add it (or its CA) to the "
-    "server's trusted certificates",
-    0x80160000: "the server finds our client certificate expired or not yet valid",
-    0x80190000: "the server rejects our certificate's ApplicationUri",
-    0x801A0000: "the server does not accept our certificate's key usage",
-    0x80140000: "the server finds our client certificate invalid",
-    0x80CA0000: "the server lists our client certificate as revoked",
-    0x80130000: "the server's security checks failed (often: it does not trust our client "
-    "certificate, or the clocks differ)",
-    0x80150000: "the server rejects this security_policy",
+    "BadCertificateUntrusted": "the server does not trust our client certificate: add it (or "
+    "its CA) to the server's trusted certificates",
+    "BadCertificateTimeInvalid": "the server finds our client certificate expired or not yet "
+    "valid (or the clocks differ)",
+    "BadCertificateUriInvalid": "the server rejects our certificate's ApplicationUri",
+    "BadCertificateUseNotAllowed": "the server does not accept our certificate's key usage",
+    "BadCertificateInvalid": "the server finds our client certificate invalid",
+    "BadCertificateRevoked": "the server lists our client certificate as revoked",
+    "BadSecurityChecksFailed": "the server's security checks failed (often: it does not trust "
+    "our client certificate, or the clocks differ)",
+    "BadSecurityPolicyRejected": "the server rejects this security_policy",
 }
 
 
@@ -209,15 +203,15 @@ def _map_error(exc: BaseException, where: str) -> SourceError:
 
     if isinstance(exc, ua.UaStatusCodeError):
         code = int(exc.code) & 0xFFFFFFFF
-        name = ua.StatusCode(code).name  # type: ignore[arg-type]
-        if code & 0xFFFF0000 in _SECURITY_CODES:
+        name = ua.StatusCode(code & 0xFFFF0000).name  # type: ignore[arg-type]
+        if name in _SECURITY_CODES:
             fix = ""
-            if code & 0xFFFF0000 in _THEIR_REFUSAL:
-                fix = f" ({_THEIR_REFUSAL[code & 0xFFFF0000]})"
-            elif code & 0xFFFF0000 in (0x801F0000, 0x80210000, 0x80200000):
+            if name in _THEIR_REFUSAL:
+                fix = f" ({_THEIR_REFUSAL[name]})"
+            elif name in _LOGIN_CODES:
                 fix = " (check the user name/password in username_env/password_env)"
             return SourceSecurityError(f"{where}: the server refused us: {name}{fix}")
-        if code & 0xFFFF0000 in (0x80B80000, 0x80B90000):  # BadRequest/ResponseTooLarge
+        if name in ("BadRequestTooLarge", "BadResponseTooLarge"):
             return SourceProtocolError(
                 f"{where}: {name}: the server sent more than max_message_size or a chunk above "
                 "64 KiB; connection closed (raise max_message_size if the server is genuine)"
@@ -480,7 +474,7 @@ class OpcUaSource:
                 name = ua.StatusCode(exc.code).name  # type: ignore[arg-type]
                 raise SourceSecurityError(
                     f"{where}: we refuse the server's certificate ({name}): "
-                    + _OUR_REFUSAL.get(exc.code & 0xFFFF0000, "see the trust folder and CRL")
+                    + _OUR_REFUSAL.get(name, "see the trust folder and CRL")
                 ) from exc
 
         return validate

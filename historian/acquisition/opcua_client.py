@@ -111,6 +111,30 @@ class BoundedProtocol(UASocketProtocol):
         self.last_error = exc
         super()._fail_all_pending(exc)
 
+    def _call_callback(self, request_id: int, body: Any) -> None:
+        if isinstance(self._open_secure_channel_exchange, ua.OpenSecureChannelParameters) and (
+            hasattr(body, "copy")
+        ):
+            self._opn_answer = body.copy()  # kept to read a ServiceFault asyncua cannot parse
+        super()._call_callback(request_id, body)
+
+    def _opn_fault(self) -> ua.UaStatusCodeError:
+        """The StatusCode of the ServiceFault the server sent instead of an OPN response."""
+        from asyncua.ua.ua_binary import struct_from_binary
+
+        if isinstance(self.last_error, ua.UaStatusCodeError):
+            return self.last_error
+        answer = getattr(self, "_opn_answer", None)
+        if answer is not None:
+            try:
+                fault = struct_from_binary(ua.ServiceFault, answer)
+                code = fault.ResponseHeader.ServiceResult.value
+                if code & 0x80000000:
+                    return ua.UaStatusCodeError(code)
+            except Exception:  # not a ServiceFault either: fall through
+                logger.debug("OPN answer is neither a response nor a ServiceFault")
+        return ua.UaStatusCodeError(ua.StatusCodes.BadSecurityChecksFailed)
+
     async def send_hello(self, url: str, max_messagesize: int = 0, max_chunkcount: int = 0) -> Any:
         limits = self._connection._limits
         hello = ua.Hello()
@@ -130,10 +154,7 @@ class BoundedProtocol(UASocketProtocol):
             return await super().open_secure_channel(params)
         except AssertionError:  # asyncua 2.1: the server answered OpenSecureChannel with a fault
             self._open_secure_channel_exchange = None
-            err = self.last_error
-            if isinstance(err, ua.UaStatusCodeError):
-                raise err from None
-            raise ua.UaStatusCodeError(ua.StatusCodes.BadSecurityChecksFailed) from None
+            raise self._opn_fault() from None
 
 
 class GuardedClient(Client):
