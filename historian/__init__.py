@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from historian.errors import HistorianError
 from historian.model import Tag, quality
+from historian.model.times import milliseconds, seconds
 
 __version__ = "0.1.0"
 
@@ -28,9 +29,13 @@ __all__ = [
     "errors",
     "import_history",
     "kernels",
+    "milliseconds",
     "open",
     "quality",
+    "repair",
+    "seconds",
     "summarize",
+    "verify",
 ]
 
 
@@ -43,6 +48,14 @@ def __getattr__(name: str):  # lazy: keep `import historian` light
         from historian.query.retrieval import summarize
 
         return summarize
+    if name == "repair":  # historian.repair(path, dry_run=True): docs/storage.md
+        from historian.storage.repair import repair_store
+
+        return repair_store
+    if name == "verify":  # historian.verify(path): the hash chain, docs/security.md
+        from historian.storage.verify import verify_store
+
+        return verify_store
     if name == "import_history":
         from historian.importing import import_history
 

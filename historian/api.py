@@ -226,6 +226,32 @@ class Historian(Store):
             engine.close()
         super().close()
 
+    def verify(self, public_key: Any = None, *, hashes: bool = True) -> Any:
+        """Check the hash chain of commits and every file's size and SHA-256 (changes nothing).
+
+        Returns a :class:`~historian.storage.verify.VerifyReport`: ``ok``, ``first_break``
+        (version, file, what differs), ``to_table()``, and figures (files, bytes, seconds).
+        ``public_key``: the Ed25519 public key (PEM file, ``"env:NAME"`` or PEM bytes) the
+        commits must be signed with. The same as ``historian verify STORE``; see
+        ``docs/security.md``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0], [1.0]); h.flush()
+        ...     report = h.verify()
+        ...     report.ok, report.first_break
+        (True, None)
+        """
+        from historian.storage.verify import verify_store
+
+        self._check_open()
+        opts = None if self._fs is None else self._fs.storage_options()
+        return verify_store(self.path, public_key=public_key, hashes=hashes,
+                            storage_options=opts)  # fmt: skip
+
     def sql(self, query: str, params: Any = None, *, explain: bool | str = False) -> Any:
         """Run one read-only SQL ``SELECT`` over the store; a DuckDB relation over its result.
 

@@ -750,6 +750,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    import historian
+
+    report = historian.verify(args.store, public_key=args.public_key,
+                              hashes=not args.sizes_only)  # fmt: skip
+    _out(str(report))
+    return 0 if report.ok else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    import historian
+
+    report = historian.repair(args.store, dry_run=args.dry_run)
+    _out(str(report))
+    return 1 if args.dry_run and report.needed else 0
+
+
 def _param_value(text: str) -> Any:
     for conv in (int, float):
         try:
@@ -1105,6 +1122,24 @@ def build_parser() -> argparse.ArgumentParser:
             "historian info demo.hist", cmd_info)  # fmt: skip
     p.add_argument("store")
     p.add_argument("--max-tags", type=int, default=50, help="tags to list (0: all; default 50)")
+
+    p = add("verify", "Check the hash chain of commits and every file's size and SHA-256; "
+            "exit 1 naming the first break (version, file, what differs).",
+            "historian verify demo.hist --public-key chain.pub", cmd_verify)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("--public-key", metavar="PEM",
+                   help="Ed25519 public key (PEM file, or env:NAME) the commits must be signed "
+                        "with")  # fmt: skip
+    p.add_argument("--sizes-only", action="store_true",
+                   help="check file sizes, not SHA-256 (fast; misses same-size rewrites)")
+
+    p = add("repair", "Rebuild what can be rebuilt (damaged newest commit, lost log, files lost "
+            "from the log, damaged WAL batches) into a new version; evidence goes to "
+            "quarantine/.", "historian repair demo.hist --dry-run", cmd_repair)  # fmt: skip
+    p.add_argument("store")
+    p.add_argument("--dry-run", action="store_true",
+                   help="report what was found and what would be done; change nothing "
+                        "(exit 1 when a repair is needed)")  # fmt: skip
 
     p = add("query", "Run SQL over a store (table 'points'); parameters are bound, never pasted.",
             "historian query demo.hist \"SELECT count(*) FROM points WHERE tag = $tag\" "

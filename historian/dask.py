@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
-from historian.model.times import duration_ns, to_ns, window_ns
+from historian.model.times import as_time, duration_ns, user_ns, window_ns
 
 __all__ = ["correlate", "interpolated", "read_dask", "summary"]
 
@@ -154,7 +154,7 @@ def _compute(tasks: list[Any], scheduler: Any) -> list[Any]:
 # ---------------------------------------------------------------------- raw points
 def _read_part(uri: str, options: dict | None, tags: list[str], a: int, b: int) -> Any:
     h = _open(uri, options)
-    return _to_pandas(h.read(tags, a, b))
+    return _to_pandas(h.read(tags, as_time(a), as_time(b)))
 
 
 def _to_pandas(table: pa.Table) -> Any:
@@ -209,8 +209,8 @@ def read_dask(
     if chunk_ns <= 0:
         raise InvalidArgumentError(f"partition must be a positive duration, not {partition!r}")
     meta = _to_pandas(h.read(names, 0, 0))
-    lo = None if start is None else to_ns(start)
-    hi = None if end is None else to_ns(end)
+    lo = None if start is None else user_ns(start)
+    hi = None if end is None else user_ns(end)
     if lo is None or hi is None:
         first, last = _span(h)
         lo = first if lo is None else lo
@@ -253,7 +253,8 @@ def _summary_part(
 ) -> pa.Table:
     # The store's own summary: it reads the bounding points outside [a, b) itself.
     h = _open(uri, options)
-    return h.summary(tags, a, b, np.timedelta64(every_ns, "ns"), stats=stats, config=config)
+    return h.summary(tags, as_time(a), as_time(b), np.timedelta64(every_ns, "ns"), stats=stats,
+                     config=config)  # fmt: skip
 
 
 def summary(

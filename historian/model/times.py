@@ -2,7 +2,9 @@
 
 Accepted inputs: ISO-8601 strings (``"2026-01-01T00:00:00Z"``, offsets allowed), relative strings
 (``"now"``, ``"now-1h"``, ``"now+30s"``), ``datetime`` (naive means UTC), ``date``, numpy
-``datetime64``, pandas ``Timestamp``, and integers (nanoseconds). Durations (``every``) accept
+``datetime64``, pandas ``Timestamp``, and integers (nanoseconds; see :func:`to_ns` for the int
+times that are refused because they look like epoch seconds, milliseconds or microseconds, and
+:func:`seconds` / :func:`milliseconds` to pass those). Durations (``every``) accept
 seconds as a number, ``timedelta``, numpy ``timedelta64`` or strings such as ``"1min"``,
 ``"500ms"``, ``"1h30m"``.
 
@@ -27,7 +29,18 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError, InvalidTimeError, InvalidWindowError
 
-__all__ = ["duration_ns", "now_ns", "to_ns", "to_ns_array", "window_ns"]
+__all__ = [
+    "as_time",
+    "duration_ns",
+    "milliseconds",
+    "now_ns",
+    "seconds",
+    "to_ns",
+    "to_ns_array",
+    "user_ns",
+    "user_ns_array",
+    "window_ns",
+]
 
 NS_PER_S = 1_000_000_000
 _UNIT_NS = {
@@ -123,10 +136,170 @@ def _datetime_to_ns(d: _dt.datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
-def to_ns(value: Any) -> int:
-    """One time as int64 nanoseconds since the epoch (UTC).
+# Int times are nanoseconds. An int that reads as a date in [2000, 2100) when taken as epoch
+# seconds, milliseconds or microseconds, and is not a multiple of 10**6, is almost certainly not
+# nanoseconds (as ns it is a moment in January 1970): it is refused with the ways to say what it
+# is. Multiples of 10**6 (0, 10**9, 3600 * 10**9, ms grids ...) stay ns: the round values tests
+# and examples use. See docs/storage.md ("Times").
+_EPOCH_UNITS = (
+    ("seconds", 1, "historian.seconds(t)"),
+    ("milliseconds", 1_000, "historian.milliseconds(t)"),
+    ("microseconds", 1_000_000, ""),
+)
+_Y2000_S, _Y2100_S = 946_684_800, 4_102_444_800
+_ROUND = 1_000_000
 
-    Raises :class:`~historian.errors.InvalidTimeError` naming the accepted forms.
+
+def _epoch_unit(lo: int, hi: int) -> tuple[str, int, str] | None:
+    """The unit in which every int of [lo, hi] reads as a date in [2000, 2100), if any."""
+    for unit in _EPOCH_UNITS:
+        if _Y2000_S * unit[1] <= lo and hi < _Y2100_S * unit[1]:
+            return unit
+    return None
+
+
+def _refuse_epoch_unit(t: int, unit: tuple[str, int, str], one: bool) -> InvalidTimeError:
+    name, scale, fix = unit
+    np_unit = {1: "s", 1_000: "ms", 1_000_000: "us"}[scale]
+    subject = f"time {t!r} looks" if one else f"int times such as {t!r} look"
+    return InvalidTimeError(
+        f"{subject} like epoch {name} ({_iso(t * (NS_PER_S // scale))}), but int times are "
+        f"nanoseconds (it would be {_iso(t)}); pass {fix + ', ' if fix else ''}"
+        f"np.datetime64(t, {np_unit!r}) or "
+        f"t * {NS_PER_S // scale:_} - or np.datetime64(t, 'ns') if it really is nanoseconds"
+    )
+
+
+def seconds(t: Any) -> Any:
+    """Epoch seconds (an int, a float or an array of them) as int64 nanoseconds.
+
+    Examples
+    --------
+    >>> import historian
+    >>> historian.seconds(1796304525)
+    1796304525000000000
+    >>> historian.seconds([1796304525, 1796304525.25]).tolist()
+    [1796304525000000000, 1796304525250000000]
+    """
+    return _scaled(t, NS_PER_S, "seconds")
+
+
+def milliseconds(t: Any) -> Any:
+    """Epoch milliseconds (an int, a float or an array of them) as int64 nanoseconds.
+
+    Examples
+    --------
+    >>> import historian
+    >>> historian.milliseconds(1796304525123)
+    1796304525123000000
+    """
+    return _scaled(t, 1_000_000, "milliseconds")
+
+
+def _scaled(t: Any, scale: int, what: str) -> Any:
+    if isinstance(t, bool):
+        raise InvalidTimeError(f"epoch {what} must be numbers, not {t!r}")
+    if isinstance(t, int | np.integer):
+        return _check_range(int(t) * scale, t)
+    if isinstance(t, float | np.floating):
+        if not np.isfinite(t):
+            raise InvalidTimeError(f"epoch {what} must be finite, not {t!r}")
+        whole = int(np.floor(t))
+        return _check_range(whole * scale + round((float(t) - whole) * scale), t)
+    arr = np.asarray(t)
+    if arr.dtype.kind in "iu":
+        big = np.abs(arr.astype(np.float64)).max(initial=0) * scale >= 2**63
+        if big:
+            raise InvalidTimeError(f"epoch {what} outside years 1677-2262")
+        return arr.astype(np.int64) * np.int64(scale)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise InvalidTimeError(f"epoch {what} must be finite")
+        whole = np.floor(arr)
+        if np.abs(whole).max(initial=0) * scale >= 2**63:
+            raise InvalidTimeError(f"epoch {what} outside years 1677-2262")
+        return whole.astype(np.int64) * np.int64(scale) + np.round((arr - whole) * scale).astype(
+            np.int64
+        )
+    raise InvalidTimeError(f"epoch {what} must be numbers, not {arr.dtype}")
+
+
+def user_ns(value: Any) -> int:
+    """A time the user gave, as int64 ns: :func:`to_ns`, and an int that looks like epoch
+    seconds, milliseconds or microseconds is refused.
+
+    Such an int reads as a date in [2000, 2100) in that unit and is not a multiple of 10**6; as
+    nanoseconds it would be a moment in January 1970. The error says how to pass it:
+    ``historian.seconds(t)``, ``historian.milliseconds(t)`` or a ``numpy.datetime64`` with its
+    unit (``np.datetime64(t, "ns")`` is never questioned). Every public call that takes a time
+    uses this; internal code passes ``np.datetime64(t_ns, "ns")`` or calls :func:`to_ns`.
+
+    Examples
+    --------
+    >>> user_ns(0), user_ns(10**9), user_ns(np.datetime64(1796304525, "s"))
+    (0, 1000000000, 1796304525000000000)
+    >>> user_ns(1796304525)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    historian.errors.InvalidTimeError: time 1796304525 looks like epoch seconds (2026-12-03...
+    """
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        t = int(value)
+        unit = _epoch_unit(t, t) if t % _ROUND else None
+        if unit is not None:
+            raise _refuse_epoch_unit(t, unit, True)
+    return to_ns(value)
+
+
+def user_ns_array(values: Any) -> np.ndarray:
+    """Times the user gave, as an int64 ndarray: :func:`to_ns_array`, with the check of
+    :func:`user_ns` on int times (an array that is all plausible epoch seconds, ms or us).
+
+    >>> user_ns_array([0, 10**9]).tolist()
+    [0, 1000000000]
+    """
+    ns = to_ns_array(values)
+    if ns.size and _int_typed(values):
+        unit = _epoch_unit(int(ns.min()), int(ns.max()))
+        if unit is not None:
+            off = np.flatnonzero(ns % _ROUND)
+            if off.size:
+                raise _refuse_epoch_unit(int(ns[off[0]]), unit, False)
+    return ns
+
+
+def _int_typed(values: Any) -> bool:
+    """True when ``values`` hold integers (not datetimes that became ints)."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None:
+        kind = getattr(dtype, "kind", None)
+        if kind is not None:  # numpy / pandas
+            return kind in "iu"
+        return "int" in str(dtype).lower() and "date" not in str(dtype).lower()  # polars
+    ty = getattr(values, "type", None)
+    if ty is not None and type(values).__module__.startswith("pyarrow"):
+        import pyarrow as pa
+
+        return bool(pa.types.is_integer(ty))
+    if isinstance(values, list | tuple):
+        return any(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
+    return False
+
+
+def as_time(t_ns: int | None) -> np.datetime64 | None:
+    """An int64 ns time computed inside historian, wrapped so that a public call takes it as is.
+
+    >>> str(as_time(3_600_000_000_010))
+    '1970-01-01T01:00:00.000000010'
+    """
+    return None if t_ns is None else np.datetime64(int(t_ns), "ns")
+
+
+def to_ns(value: Any) -> int:
+    """One time as int64 nanoseconds since the epoch (UTC); an int is nanoseconds.
+
+    Raises :class:`~historian.errors.InvalidTimeError` naming the accepted forms. Public calls
+    use :func:`user_ns`, which also refuses ints that look like epoch seconds.
     """
     if isinstance(value, bool) or value is None:
         raise InvalidTimeError(
@@ -137,6 +310,7 @@ def to_ns(value: Any) -> int:
     if isinstance(value, float | np.floating):
         raise InvalidTimeError(
             f"time {value!r} is a float; pass int nanoseconds, a datetime or an ISO string"
+            " (epoch seconds: historian.seconds(t))"
         )
     if hasattr(value, "value") and type(value).__name__ == "Timestamp":  # pandas, without import
         if value.tzinfo is None:
@@ -173,7 +347,7 @@ def window_ns(start: Any, end: Any, *, empty: bool = False) -> tuple[int, int]:
     ...
     historian.errors.InvalidWindowError: end '2026-01-01' (2026-01-01T00:00:00Z) must be ...
     """
-    start_ns, end_ns = to_ns(start), to_ns(end)
+    start_ns, end_ns = user_ns(start), user_ns(end)
     if end_ns < start_ns or (end_ns == start_ns and not empty):
         raise InvalidWindowError(
             f"end {end!r} ({_iso(end_ns)}) must be after start {start!r} ({_iso(start_ns)})"
@@ -293,9 +467,13 @@ def to_ns_array(values: Any) -> np.ndarray:
             raise InvalidTimeError("a time exceeds int64 nanoseconds")
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "f":
-        raise InvalidTimeError("times are floats; pass int nanoseconds, datetime64 or ISO strings")
+        raise InvalidTimeError(
+            "times are floats; pass int nanoseconds, datetime64 or ISO strings (epoch seconds: "
+            "historian.seconds(t))"
+        )
     if arr.dtype.kind == "b":
         raise InvalidTimeError(
             "times are booleans; pass int nanoseconds, datetime64 or ISO strings"
         )
     return np.fromiter((to_ns(v) for v in arr.tolist()), dtype=np.int64, count=len(arr))
+

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.model.schema import TIME_TYPE
-from historian.model.times import duration_ns, to_ns_array
+from historian.model.times import as_time, duration_ns, user_ns_array
 
 __all__ = ["asof_join", "event_times", "match_asof", "wide"]
 
@@ -87,7 +87,7 @@ def event_times(events: Any, on: str = "time") -> tuple[pa.Table | None, np.ndar
     if table is None:
         if isinstance(events, (list, tuple)) and not events:
             return None, np.zeros(0, np.int64)
-        return None, to_ns_array(events)
+        return None, user_ns_array(events)
     if on not in table.column_names:
         raise InvalidArgumentError(
             f"the events table has no column {on!r} (columns: {table.column_names}); pass on=..."
@@ -98,7 +98,7 @@ def event_times(events: Any, on: str = "time") -> tuple[pa.Table | None, np.ndar
     if pa.types.is_timestamp(col.type):
         ns = pc.cast(col, pa.timestamp("ns", tz="UTC") if col.type.tz else pa.timestamp("ns"))
         return table, ns.to_numpy().view(np.int64).copy()
-    return table, to_ns_array(col.to_numpy(zero_copy_only=False))
+    return table, user_ns_array(col.to_numpy(zero_copy_only=False))
 
 
 def asof_join(
@@ -219,7 +219,7 @@ def store_series(
         else:
             lo = (None if reach is None else first - reach) if back else first
             hi = (None if reach is None else last + reach + 1) if ahead else last + 1
-        split = _split(store.read(names, lo, hi), names)
+        split = _split(store.read(names, as_time(lo), as_time(hi)), names)
         done = reach is None or tolerance_ns is not None or all(
             t.size and (not back or t[0] <= first) and (not ahead or t[-1] >= last)
             for t, _, _ in split.values()

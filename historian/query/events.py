@@ -52,7 +52,7 @@ import pyarrow as pa
 from historian.errors import InvalidArgumentError
 from historian.limits import current
 from historian.model.schema import TIME_TYPE
-from historian.model.times import duration_ns, to_ns, window_ns
+from historian.model.times import as_time, duration_ns, window_ns
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
@@ -426,7 +426,7 @@ def events(
     if stat_list and stat_names:
         missing = [n for n in stat_names if n not in raw]
         if missing:
-            raw.update(_split(store.read(missing, start_ns, end_ns), missing))
+            raw.update(_split(store.read(missing, as_time(start_ns), as_time(end_ns)), missing))
         for name in stat_names:
             t, v = _good_only(*raw[name], start_ns, end_ns)
             for stat, arr in _event_stats(t, v, s, e, stat_list).items():
@@ -472,7 +472,7 @@ def _align(
 
     gap_ns = None if max_gap is None else duration_ns(max_gap)
     pad = max(gap_ns or 0, 3_600_000_000_000)
-    raw = _split(store.read(names, start_ns - pad, end_ns + pad), names)
+    raw = _split(store.read(names, as_time(start_ns - pad), as_time(end_ns + pad)), names)
     inside = []
     for t, _, _ in raw.values():
         lo, hi = np.searchsorted(t, [start_ns, end_ns])

@@ -30,7 +30,7 @@ from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
 from historian.limits import current
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
-from historian.model.times import duration_ns, to_ns, to_ns_array
+from historian.model.times import duration_ns, user_ns, user_ns_array
 
 __all__ = [
     "AggregateConfig",
@@ -245,15 +245,15 @@ def summarize(
     >>> s.column("value").to_pylist()[:2]      # the first 2 s: linear 0 -> 10, then 10
     [7.5, 10.0]
     """
-    t_ns = to_ns_array(times)
+    t_ns = user_ns_array(times)
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
         values.to_numpy(), dtype=np.float64
     )
     q = None if quality is None else np.asarray(quality)
     return summary_for_tags(
         {tag: (t_ns, v, q)},
-        start_ns=to_ns(start),
-        end_ns=to_ns(end),
+        start_ns=user_ns(start),
+        end_ns=user_ns(end),
         every_ns=duration_ns(every),
         stats=stats,
         config=config,

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from historian.errors import InvalidDataError
 from historian.model import quality as q
-from historian.model.times import to_ns_array
+from historian.model.times import user_ns_array
 
 _QUALITY_MAX = 2**32 - 1
 
@@ -170,7 +170,7 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     if not pa.types.is_dictionary(tag_col.type) and not pa.types.is_string(tag_col.type):
         tag_col = tag_col.cast(pa.string())
     names, codes = encode_tags(tag_col)
-    times = to_ns_array(table.column("time"))
+    times = user_ns_array(table.column("time"))
     values = values_array(table.column("value"), len(codes))
     qual = quality_array(
         table.column("quality") if "quality" in table.column_names else None, len(codes)

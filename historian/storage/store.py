@@ -48,7 +48,7 @@ from historian.errors import (
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array, window_ns
-from historian.storage import ingest
+from historian.storage import health, ingest
 from historian.storage.catalog import Catalog
 from historian.storage.errmap import storage_errors
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
@@ -56,7 +56,8 @@ from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
 from historian.storage.memtable import MemTable, concat, merge, points_from_slices
-from historian.storage.table import CommitLog, Snapshot
+from historian.storage.chain import Signer
+from historian.storage.table import CommitLog, Snapshot, wal_gap
 from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ class Store:
         A day with this many files of fewer than ``compact_rows`` rows is compacted after a flush.
     grace_hours : int
         Replaced files are deleted this long after a compaction (readers of older snapshots).
+    signing_key : str, os.PathLike or Ed25519PrivateKey, optional
+        Sign the hash chain of commits with this Ed25519 key: a PEM (PKCS#8) file, or
+        ``"env:NAME"`` for an environment variable holding the PEM; ``historian verify
+        --public-key`` then checks it (``docs/security.md``). Never logged.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class Store:
         storage_options: dict[str, Any] | None = None,
         local_dir: str | os.PathLike[str] | None = None,
         lease_ttl: float = 60.0,
+        signing_key: Any = None,
     ) -> None:
         if mode not in ("auto", "w", "r"):
             raise InvalidArgumentError(f"mode must be 'auto', 'w' or 'r', not {mode!r}")
@@ -176,10 +182,14 @@ class Store:
         self._wal_cache: dict[str, tuple[int, list[Points]]] = {}
         self._wal_view: tuple[tuple, dict[str, list[TagSlice]]] | None = None
         self._qualifiers: dict[str, Any] = {}
+        # Ed25519 key that signs the hash chain of commits (docs/security.md); never logged.
+        self._signer = None if signing_key is None else Signer(signing_key)
         if mode == "w":
             self._become_writer()
         elif self._table_exists():
             self._log = self._commit_log(create=False)
+        if self._log is not None and self._fs is None:
+            wal_gap(self._log, self._wal_dir)  # a lost newest commit: reported, not dropped
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:
@@ -222,7 +232,7 @@ class Store:
     def _commit_log(self, create: bool) -> CommitLog:
         self._refuse_lost_log()
         if self._fs is None:
-            return CommitLog(self._table_dir, create=create)
+            return CommitLog(self._table_dir, create=create, signer=self._signer)
         fence = self._lock.check if isinstance(self._lock, WriterLease) else None
         # Several hosts may write the store in turn, each with its own local WAL: each WAL
         # records what of it is in files under its own id.
@@ -233,6 +243,7 @@ class Store:
             fs=self._fs,
             fence=fence,
             wal_app_id=f"historian-wal-{wal_id}",
+            signer=self._signer,
         )
 
     @property
@@ -1340,6 +1351,8 @@ class Store:
             "last_ns": span[1],
             "version": None if snap is None else snap.version,
             "writer": self._lock.held,
+            # damage found while using the store (docs/storage.md "When something is damaged")
+            "problems": [str(p) for p in health.under(self.path)],
         }
 
     def __repr__(self) -> str:

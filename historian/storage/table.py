@@ -34,6 +34,7 @@ from historian.storage import health
 from historian.storage.chain import (
     CHAIN_KEY,
     HEAD_REL,
+    HOUSEKEEPING,
     MANIFEST_EVERY,
     SIG_KEY,
     Commit,
@@ -108,8 +109,50 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _not_housekeeping(c: Commit) -> bool:
+    return bool(c.adds or c.removes or c.other) or c.operation not in HOUSEKEEPING
+
+
+def wal_gap(commit_log: CommitLog, wal_dir: str) -> str | None:
+    """Report WAL segments missing between the committed position and the segments present.
+
+    Segments are deleted only after the commit that covers them is durable, so segments after
+    a gap mean that commit is gone from the log (a deleted newest commit): recorded as a problem
+    and logged at WARNING, not silently dropped.
+    """
+    from historian.storage.wal import list_segments
+
+    segments = list_segments(wal_dir)
+    upto = commit_log.snapshot().wal_upto
+    if not segments or upto < 0 or segments[0] <= upto + 1:
+        return None
+    what = (
+        f"WAL segments {upto + 1}..{segments[0] - 1} are missing although segment "
+        f"{segments[0]} exists: the commit that covered them (after version "
+        f"{commit_log.snapshot().version}) may have been lost from the log"
+    )
+    fix = f"historian verify {os.path.dirname(commit_log.dir)}, then historian repair"
+    if health.record(os.path.join(wal_dir, "gap"), what, fix):
+        log.warning("%s; run `%s`", what, fix)
+    return what
+
+
 def log_name(version: int) -> str:
     return f"_delta_log/{version:020d}.json"
+
+
+_MAX_NS = 2**63 - 1
+_MIN_US = -(2**63) // 1000 + 1  # the smallest µs whose ns fits int64
+_MAX_US = (_MAX_NS - 999) // 1000  # the largest µs whose ns + 999 fits int64
+
+
+def _us_to_ns(us: np.ndarray, up: bool) -> np.ndarray:
+    """µs statistics as ns bounds, saturating at the int64 limits (never wrapping around):
+    ``up`` gives the end of the µs (an upper bound), else its start (a lower bound)."""
+    inside = np.clip(us, _MIN_US, _MAX_US) * 1000  # a lower bound, also when clipped
+    if not up:
+        return np.where(us < _MIN_US, -_MAX_NS, inside)
+    return np.where(us > _MAX_US, _MAX_NS, np.where(us < _MIN_US, -_MAX_NS, inside + 999))
 
 
 class CommitLog:
@@ -130,6 +173,7 @@ class CommitLog:
         wal_app_id: str = WAL_APP_ID,
         signer: Signer | None = None,
         fsync: bool = True,
+        check_files: bool = True,
     ) -> None:
         from deltalake import DeltaTable
 
@@ -148,6 +192,7 @@ class CommitLog:
         self._head: tuple[int, str, bool] | None = None  # version, sha256, chained
         self._hashes: dict[str, tuple[int, str | None]] | None = None  # live files (writer)
         self._checked: dict[str, int] = {}  # sizes already checked against the disk
+        self._check_sizes = check_files  # False: repair, which removes the damaged files
         log_dir = os.path.join(table_dir, "_delta_log")
         if (
             (not fs.list(fs.rel(log_dir)))
@@ -225,13 +270,19 @@ class CommitLog:
         why = check_commit(c)
         if why is not None:
             return f"commit {newest}: {why}"
-        if c.record is not None and newest - 1 in versions:
+        if newest - 1 in versions:
             try:
                 prev = self.read_commit(newest - 1)
             except CorruptDataError:
-                return None  # an older commit: found by verify, delta-rs reads the checkpoint
-            if c.record["prev"] != prev.sha256:
+                prev = None  # an older commit: found by verify, delta-rs reads the checkpoint
+            if prev is not None and c.record is not None and c.record["prev"] != prev.sha256:
                 return f"commit {newest - 1} changed after commit {newest} was written"
+            if prev is not None and c.record is None and prev.record is not None:
+                if _not_housekeeping(c):
+                    return (
+                        f"commit {newest} carries no chain record although commit "
+                        f"{newest - 1} does (forged?)"
+                    )
         self._head = (newest, c.sha256, c.record is not None)
         return None
 
@@ -327,6 +378,8 @@ class CommitLog:
             rec = c.record
             if why is None and rec is not None and rec["prev"] != sha:
                 why = f"its record does not link to commit {v - 1} (one of them was changed)"
+            if why is None and rec is None and self._head[2] and _not_housekeeping(c):
+                why = "it carries no chain record although the commits before it do (forged?)"
             if why is not None:
                 self._set_damaged(Damage(v, f"commit {v}: {why}"))
                 break
@@ -395,7 +448,7 @@ class CommitLog:
         """Refuse paths outside the table and files whose size differs from their commit."""
         new = [(p, int(s)) for p, s in zip(paths, sizes.tolist(), strict=True)
                if self._checked.get(p) != s]  # fmt: skip
-        if not new:
+        if not new or not self._check_sizes:
             return
         for p, _ in new:
             why = bad_path(p)
