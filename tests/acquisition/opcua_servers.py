@@ -91,7 +91,8 @@ class UaServer:
         line = await s.nodes.objects.add_object(ua.NodeId("Line1", idx), "Line1")
         for name in self.names:
             self.nodes[name] = await line.add_variable(
-                ua.NodeId(f"Line1.{name}", idx), name, 0.0, ua.VariantType.Double
+                ua.NodeId(f"Line1.{name}", idx), ua.QualifiedName(name, 0), 0.0,
+                ua.VariantType.Double,
             )
         await s.start()
         if self.plaintext_user_tokens:  # a server that asks for the password in clear
