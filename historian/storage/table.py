@@ -123,8 +123,13 @@ def wal_gap(commit_log: CommitLog, wal_dir: str) -> str | None:
     from historian.storage.wal import list_segments
 
     segments = list_segments(wal_dir)
-    upto = commit_log.snapshot().wal_upto
-    if not segments or upto < 0 or segments[0] <= upto + 1:
+    if not segments:
+        return None
+    try:
+        upto = commit_log.snapshot().wal_upto
+    except CorruptDataError:
+        return None  # a damaged file: the first read that needs the snapshot says which
+    if upto < 0 or segments[0] <= upto + 1:
         return None
     what = (
         f"WAL segments {upto + 1}..{segments[0] - 1} are missing although segment "

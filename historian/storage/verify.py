@@ -156,7 +156,18 @@ def verify_store(
 
     ``public_key``: an Ed25519 public key (PEM path, ``"env:NAME"`` or PEM bytes) that every
     commit from the first signed one on must be signed with. ``hashes=False`` checks sizes only.
-    Never changes anything. See :mod:`historian.storage.verify` for the list of checks.
+    Never changes anything. See :mod:`historian.storage.verify` for the list of checks;
+    ``historian verify STORE`` is the same from the shell.
+
+    Examples
+    --------
+    >>> import historian, tempfile
+    >>> path = tempfile.mkdtemp()
+    >>> with historian.open(path) as h:
+    ...     _ = h.define("A")
+    ...     _ = h.write("A", [0], [1.0])
+    >>> historian.verify(path).ok
+    True
     """
     t0 = _time.perf_counter()
     fs = StoreFS.from_uri(path, storage_options)
