@@ -221,8 +221,8 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
             except (ValueError, OSError):
                 moves.append(last_cp)
     head_path = os.path.join(table, HEAD_REL)
-    if os.path.exists(head_path) and (damaged or (
-        head is not None and versions and head.get("version", -1) > versions[-1]
+    if os.path.exists(head_path) and (damaged or not versions or good is None or (
+        head is not None and head.get("version", -1) > versions[-1]
     )):  # fmt: skip
         moves.append(head_path)
     if not versions:
