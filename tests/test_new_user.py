@@ -248,3 +248,65 @@ def test_int_epoch_seconds_are_refused_with_how_to_pass_them(tmp_path):
         h.write("A", [0, 10**9, 2 * 10**9, 3 * 10**9], [0.0, 10.0, 10.0, 0.0])
         assert h.read("A", 0, 2 * 10**9).num_rows == 2
         assert h.read("A", np.datetime64(1_500_000_001, "ns")).num_rows == 2  # never questioned
+
+
+# ----------------------------------------------------------------------------- item 12
+def test_statuscode_names_are_accepted_wherever_a_statuscode_is(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import polars as pl
+
+    from historian.errors import InvalidDataError
+    from historian.model import quality as q
+
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("FIC-201.PV")
+        t = T0 + np.arange(8) * S
+        h.write("FIC-201.PV", t[:1], [1.0], quality="Bad")  # "got shape ()" before
+        h.write("FIC-201.PV", t[1:3], [2.0, 3.0], quality=["Bad_NoCommunication", "Good"])
+        h.write_table(pd.DataFrame({"tag": ["FIC-201.PV"] * 2, "time": t[3:5], "value": [4.0, 5.0],
+                                    "quality": ["Uncertain", 0]}))  # object dtype, mixed
+        h.write_table(pa.table({"tag": ["FIC-201.PV"], "time": t[5:6], "value": [6.0],
+                                "quality": ["0x808C0000"]}))  # fmt: skip
+        h.write_table(pl.DataFrame({"tag": ["FIC-201.PV"] * 2, "time": t[6:8],
+                                    "value": [7.0, 8.0],
+                                    "quality": ["GoodLocalOverride", "BadSecurityChecksFailed"]}))
+        got = h.read("FIC-201.PV").column("quality").to_pylist()
+        assert got == [q.BAD, q.BAD_NO_COMMUNICATION, q.GOOD, q.UNCERTAIN, q.GOOD,
+                       q.BAD_SENSOR_FAILURE, 0x00960000, 0x80130000]  # fmt: skip
+        with pytest.raises(InvalidDataError, match=r"'bad_nocommunication' \(did you mean "
+                           r"'BadNoCommunication'\?\).*'Bad_NoCommunication'"):  # fmt: skip
+            h.write("FIC-201.PV", t[:1], [1.0], quality="bad_nocommunication")
+        with pytest.raises(InvalidDataError, match="'Bda'"):
+            h.write_table(pd.DataFrame({"tag": ["FIC-201.PV"], "time": t[:1], "value": [1.0],
+                                        "quality": ["Bda"]}))  # fmt: skip
+        assert h.read("FIC-201.PV").num_rows == 8  # the refused calls wrote nothing
+        # the same names as import_history takes
+        csv = tmp_path / "q.csv"
+        csv.write_text("tag,time,value,quality\nFIC-201.PV,2026-01-02T00:00:00Z,1,BadNodeIdUnknown\n")
+        report = historian.import_history(h, csv, progress=False)
+        assert report.written == 1
+        assert h.read("FIC-201.PV", "2026-01-02").column("quality").to_pylist() == [0x80340000]
+
+
+# ----------------------------------------------------------------------------- item 16
+def test_the_statuscode_table_is_the_opc_foundation_list_as_asyncua_ships_it():
+    import subprocess
+
+    from asyncua.ua.status_codes import code_to_name_doc
+
+    from historian.model import quality as q
+    from historian.model._status_codes import STATUS_CODES
+
+    assert {c: (n, " ".join(d.split())) for c, (n, d) in code_to_name_doc.items()} == STATUS_CODES
+    for code_, (name_, _) in STATUS_CODES.items():  # every code named and found by its name
+        assert q.name(code_) == name_ and q.code(name_) == code_
+    for name_ in ("BadSecurityChecksFailed", "BadNodeIdUnknown", "GoodLocalOverride"):
+        assert q.code(name_) in q.NAMES  # codes historian itself stores
+    for const in dir(q):  # the module's own constants agree with the table
+        if const.startswith(("GOOD_", "UNCERTAIN_", "BAD_")):
+            camel = "".join(w.capitalize() for w in const.split("_"))
+            assert q.NAMES[getattr(q, const)].casefold() == camel.casefold(), const
+    code = "import sys, historian.model.quality as q; print('asyncua' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr  # no asyncua at run time for the names

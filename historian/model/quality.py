@@ -14,7 +14,11 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from historian.model._status_codes import STATUS_CODES
 
 # Severity masks
 SEVERITY_MASK = 0xC0000000
@@ -56,34 +60,11 @@ HISTORIAN_EXTRA_DATA = 0x8
 HISTORIAN_MULTI_VALUE = 0x10
 HISTORIAN_BITS_MASK = 0x1F
 
-_NAMES = {
-    GOOD: "Good",
-    UNCERTAIN: "Uncertain",
-    BAD: "Bad",
-    GOOD_CLAMPED: "GoodClamped",
-    UNCERTAIN_LAST_USABLE_VALUE: "UncertainLastUsableValue",
-    UNCERTAIN_SENSOR_NOT_ACCURATE: "UncertainSensorNotAccurate",
-    UNCERTAIN_ENGINEERING_UNITS_EXCEEDED: "UncertainEngineeringUnitsExceeded",
-    UNCERTAIN_SUBSTITUTE_VALUE: "UncertainSubstituteValue",
-    UNCERTAIN_DATA_SUB_NORMAL: "UncertainDataSubNormal",
-    UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE: "UncertainNoCommunicationLastUsableValue",
-    BAD_NO_COMMUNICATION: "BadNoCommunication",
-    BAD_NOT_CONNECTED: "BadNotConnected",
-    BAD_COMMUNICATION_ERROR: "BadCommunicationError",
-    BAD_DEVICE_FAILURE: "BadDeviceFailure",
-    BAD_SENSOR_FAILURE: "BadSensorFailure",
-    BAD_OUT_OF_RANGE: "BadOutOfRange",
-    BAD_NO_DATA: "BadNoData",
-    BAD_DATA_LOST: "BadDataLost",
-    BAD_TIMEOUT: "BadTimeout",
-    BAD_DECODING_ERROR: "BadDecodingError",
-    BAD_TYPE_MISMATCH: "BadTypeMismatch",
-    BAD_INVALID_TIMESTAMP: "BadInvalidTimestamp",
-    BAD_CONFIGURATION_ERROR: "BadConfigurationError",
-    BAD_OUT_OF_SERVICE: "BadOutOfService",
-    BAD_WAITING_FOR_INITIAL_DATA: "BadWaitingForInitialData",
-}
-_CODES = {v: k for k, v in _NAMES.items()}
+#: Every OPC UA StatusCode by code: ``{0x80310000: "BadNoCommunication", ...}`` (the OPC
+#: Foundation's list, generated into :mod:`historian.model._status_codes`).
+NAMES: dict[int, str] = {c: n for c, (n, _doc) in STATUS_CODES.items()}
+_NAMES = NAMES
+_CODES = {v.replace("_", ""): k for k, v in _NAMES.items()}  # "Bad_X" and "BadX" alike
 
 
 def is_good(code: int) -> bool:
@@ -145,13 +126,98 @@ def name(code: int) -> str:
     return ", ".join([text, *extras])
 
 
+def description(code_: int) -> str:
+    """The OPC Foundation's one-line description of a StatusCode (its sub-code).
+
+    >>> description(BAD_OUT_OF_RANGE)
+    'The value was out of range.'
+    """
+    c = int(code_) & 0xFFFF0000
+    entry = STATUS_CODES.get(c) or STATUS_CODES.get(severity(c))
+    return entry[1] if entry else ""
+
+
 def code(name_: str) -> int:
     """The StatusCode for a name such as ``'BadNoCommunication'`` or ``'Bad_NoCommunication'``.
 
     >>> hex(code("Bad_SensorFailure"))
     '0x808c0000'
     """
-    key = name_.replace("_", "")
+    key = name_.strip().replace("_", "")
     if key not in _CODES:
-        raise KeyError(f"unknown StatusCode name {name_!r}; known: {sorted(_CODES)}")
+        folded = {k.casefold(): k for k in _CODES}.get(key.casefold())
+        hint = f" (did you mean {folded!r}?)" if folded else ""
+        raise KeyError(f"unknown StatusCode name {name_!r}{hint}; see historian.quality.NAMES")
     return _CODES[key]
+
+
+def parse(value: Any) -> int:
+    """One StatusCode from an int, a name (``"Bad"``, ``"Bad_NoCommunication"``) or a number in
+    text (``"0x80310000"``, ``"0"``); raises ``ValueError`` naming the value.
+
+    >>> parse("Bad_NoCommunication") == parse("0x80310000") == parse(0x80310000)
+    True
+    >>> parse("Good")
+    0
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{value!r} is not an OPC UA StatusCode")
+    if isinstance(value, int | np.integer):
+        c = int(value)
+    elif isinstance(value, float | np.floating) and float(value).is_integer():
+        c = int(value)
+    elif isinstance(value, str | np.str_):
+        text = str(value).strip()
+        try:
+            c = int(text, 0)
+        except ValueError:
+            try:
+                return code(text)
+            except KeyError as exc:
+                raise ValueError(str(exc.args[0])) from None
+    else:
+        raise ValueError(f"{value!r} is not an OPC UA StatusCode")
+    if not 0 <= c <= 0xFFFFFFFF:
+        raise ValueError(f"{value!r} does not fit in a uint32 OPC UA StatusCode")
+    return c
+
+
+def codes(values: Any) -> np.ndarray:
+    """Many StatusCodes as uint32, from ints, names or both (each distinct value parsed once).
+
+    >>> codes(["Good", "Bad_NoCommunication", 0x40000000, "0x808C0000"]).tolist()
+    [0, 2150694912, 1073741824, 2156658688]
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+            raise ValueError("quality values must fit in uint32 (OPC UA StatusCodes)")
+        return arr.astype(np.uint32)
+    flat = arr.ravel().tolist()
+    table: dict[Any, int] = {}
+    out = np.empty(len(flat), dtype=np.uint32)
+    for i, v in enumerate(flat):
+        c = table.get(v)
+        if c is None:
+            c = table[v] = parse(v)
+        out[i] = c
+    return out.reshape(arr.shape)
+
+
+def names(values: Any) -> list[str]:
+    """:func:`name` for a whole column (numpy, Arrow, pandas, a list): each distinct code named
+    once. ``pd.Series(names(t["quality"]))`` or ``t.append_column("quality_name",
+    pa.array(names(t["quality"])))`` adds a readable column.
+
+    >>> names([0, 0x80310000, 0, 0x40000000 | 0x1])
+    ['Good', 'BadNoCommunication', 'Good', 'Uncertain, Calculated']
+    """
+    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
+        try:
+            values = values.to_numpy(zero_copy_only=False)
+        except TypeError:  # pandas / polars
+            values = values.to_numpy()
+    arr = np.asarray(values, dtype=np.int64)
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    labels = [name(int(c)) for c in uniq]
+    return [labels[i] for i in inverse.ravel().tolist()]

@@ -14,8 +14,6 @@ from historian.errors import InvalidDataError
 from historian.model import quality as q
 from historian.model.times import user_ns_array
 
-_QUALITY_MAX = 2**32 - 1
-
 
 def values_array(values: Any, n_expected: int | None = None) -> np.ndarray:
     """Values as float64; numbers and booleans only."""
@@ -82,28 +80,52 @@ def _first_bad(arr: np.ndarray) -> Any:
 
 
 def quality_array(quality: Any, n: int) -> np.ndarray:
-    """OPC UA StatusCodes as uint32; None means Good; a scalar applies to every point."""
+    """OPC UA StatusCodes as uint32; None means Good; a scalar applies to every point.
+
+    Codes are ints or StatusCode names (``"Bad"``, ``"Bad_NoCommunication"``, ``"0x80310000"``),
+    one or one per point, in any container (numpy, list, pandas, polars, Arrow).
+    """
     if quality is None:
         return np.zeros(n, dtype=np.uint32)
-    if isinstance(quality, int | np.integer) and not isinstance(quality, bool):
-        if not 0 <= int(quality) <= _QUALITY_MAX:
-            raise InvalidDataError(f"quality {quality} is not a uint32 OPC UA StatusCode")
-        return np.full(n, int(quality), dtype=np.uint32)
+    if isinstance(quality, int | np.integer | str | np.str_) and not isinstance(quality, bool):
+        return np.full(n, _one_code(quality), dtype=np.uint32)
     mod = type(quality).__module__
-    if mod.startswith(("pyarrow", "polars", "pandas")):
-        quality = np.asarray(quality.to_numpy() if hasattr(quality, "to_numpy") else quality)
+    if mod.startswith("pyarrow"):
+        arr_pa = quality.combine_chunks() if isinstance(quality, pa.ChunkedArray) else quality
+        if pa.types.is_dictionary(arr_pa.type):
+            arr_pa = arr_pa.dictionary_decode()
+        if arr_pa.null_count:
+            raise InvalidDataError("quality has nulls; use 0 (Good) or a StatusCode per point")
+        quality = arr_pa.to_numpy(zero_copy_only=False)
+    elif mod.startswith(("polars", "pandas")):
+        quality = np.asarray(quality.to_numpy())
     arr = np.asarray(quality)
     if arr.ndim != 1 or arr.size != n:
         raise InvalidDataError(
             f"quality must be None, one StatusCode, or {n} StatusCodes; got shape {arr.shape}"
         )
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iuOUS":
         raise InvalidDataError(
-            f"quality must be integer OPC UA StatusCodes (uint32), got dtype {arr.dtype}"
+            "quality must be OPC UA StatusCodes (uint32 ints or names such as "
+            f"'Bad_NoCommunication'), got dtype {arr.dtype}"
         )
-    if arr.size and (arr.min() < 0 or arr.max() > _QUALITY_MAX):
-        raise InvalidDataError("quality values must fit in uint32 (OPC UA StatusCodes)")
-    return arr.astype(np.uint32)
+    try:
+        return q.codes(arr)
+    except ValueError as exc:
+        raise InvalidDataError(f"quality: {exc}{_QUALITY_HINT}") from None
+
+
+_QUALITY_HINT = (
+    "; use an int (0 Good, 0x40000000 Uncertain, 0x80000000 Bad) or a StatusCode name such as "
+    "'Good', 'Bad' or 'Bad_NoCommunication'"
+)
+
+
+def _one_code(value: Any) -> int:
+    try:
+        return q.parse(value)
+    except ValueError as exc:
+        raise InvalidDataError(f"quality: {exc}{_QUALITY_HINT}") from None
 
 
 def mark_nonfinite(values: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -142,7 +164,13 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     mod = type(table).__module__
     if mod.startswith("pandas"):
-        table = pa.Table.from_pandas(table, preserve_index=False)
+        if "quality" in table.columns and table["quality"].dtype.kind == "O":
+            # StatusCode names, or names and ints mixed: Arrow cannot type such a column
+            table = table.assign(quality=quality_array(table["quality"], len(table)))
+        try:
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidDataError(f"write_table cannot read this DataFrame: {exc}") from exc
     elif mod.startswith("polars"):
         table = table.to_arrow()
     elif isinstance(table, pa.RecordBatch):
