@@ -104,18 +104,24 @@ def client_ssl_context(
 ) -> ssl.SSLContext:
     """A Modbus/TLS client context: TLS >= 1.2, server certificate checked against ``ca``
     (hostname included), our certificate/key presented for mutual authentication."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if certificate:
-        ctx.load_cert_chain(certificate, private_key)
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if certificate:
+            ctx.load_cert_chain(certificate, private_key)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise SourceSecurityError(
+            f"modbus TLS: cannot load ca/certificate/private_key ({type(exc).__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc}); check the paths under tls"
+        ) from exc
     return ctx
 
 
 def _seconds(value: Any, what: str, minimum: float) -> float:
     try:
         s = duration_ns(value) / 1e9
-    except ValueError as exc:
-        raise ConfigError(f"{what}: {exc}") from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise ConfigError(f"{what}: {exc}") from exc
     if s < minimum:
         raise ConfigError(f"{what}: must be at least {minimum} s, got {value!r}")
     return s
@@ -275,7 +281,7 @@ class ModbusSource:
         except (TimeoutError, OSError) as exc:
             client.close()
             raise SourceConnectError(f"modbus {self.name}: cannot connect to "
-                                     f"{self.host}:{self.port}: {exc}") from None
+                                     f"{self.host}:{self.port}: {exc}") from exc
         if not ok:
             client.close()
             if self.sslctx is not None:
@@ -304,9 +310,9 @@ class ModbusSource:
         except ssl.SSLCertVerificationError as exc:
             raise SourceSecurityError(
                 f"modbus {self.name}: server certificate refused: {exc.verify_message}"
-            ) from None
+            ) from exc
         except ssl.SSLError as exc:
-            raise SourceSecurityError(f"modbus {self.name}: TLS failed: {exc.reason}") from None
+            raise SourceSecurityError(f"modbus {self.name}: TLS failed: {exc.reason}") from exc
         except (OSError, TimeoutError):
             return
         writer.close()
@@ -328,21 +334,21 @@ class ModbusSource:
         try:  # bounded: pymodbus waits timeout_s per try (and per connect) itself
             return await method(req.address, count=req.count, device_id=self.unit)
         except ConnectionException as exc:
-            raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from None
+            raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from exc
         except (ModbusIOException, TimeoutError) as exc:
             if self._client is not None and not self._client.connected:
-                raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from None
-            raise SourceTimeoutError(f"modbus {self.name}: no response: {exc}") from None
+                raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from exc
+            raise SourceTimeoutError(f"modbus {self.name}: no response: {exc}") from exc
         except ModbusException as exc:
-            raise SourceProtocolError(f"modbus {self.name}: {exc}") from None
+            raise SourceProtocolError(f"modbus {self.name}: {exc}") from exc
         except OSError as exc:
-            raise SourceConnectError(f"modbus {self.name}: {exc}") from None
+            raise SourceConnectError(f"modbus {self.name}: {exc}") from exc
         except SourceError:
             raise
         except Exception as exc:  # anything else pymodbus may raise: never escapes raw
             raise SourceProtocolError(
                 f"modbus {self.name}: {type(exc).__name__}: {exc}"
-            ) from None
+            ) from exc
 
     def _select(self, index: int, t_ns: int, values: np.ndarray, status: np.ndarray,
                 text: list[str | None] | None) -> SampleBatch | None:

@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.acquisition._files import open_private, read_private
+from historian.errors import StoreError
 from historian.model.quality import BAD_DATA_LOST
 
 __all__ = ["Loss", "Segment", "Spool"]
@@ -200,12 +201,16 @@ class Spool:
                 self._current = self.path / f"seg-{self._next_seq:012d}.spool"
                 self._next_seq += 1
                 self._current_bytes = self._current_points = 0
-            fd = open_private(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            with os.fdopen(fd, "ab") as f:
-                f.write(frame)
-                f.flush()
-                if self.fsync:
-                    os.fsync(f.fileno())
+            try:
+                fd = open_private(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+                with os.fdopen(fd, "ab") as f:
+                    f.write(frame)
+                    f.flush()
+                    if self.fsync:
+                        os.fsync(f.fileno())
+            except OSError as exc:
+                raise StoreError(f"spool {self.path}: cannot append to {self._current.name}: "
+                                 f"{exc.strerror or exc}") from exc  # fmt: skip
             self._current_bytes += len(frame)
             self._current_points += table.num_rows
             return self._enforce_bound()
@@ -265,7 +270,11 @@ class Spool:
 
     def read(self, segment: Segment) -> pa.Table:
         """All valid points of ``segment`` as one table."""
-        tables, skipped = _read_frames(segment.path)
+        try:
+            tables, skipped = _read_frames(segment.path)
+        except OSError as exc:
+            raise StoreError(f"spool {self.path}: cannot read {segment.path.name}: "
+                             f"{exc.strerror or exc}") from exc  # fmt: skip
         if skipped:
             logger.warning("spool segment %s: skipped %d corrupt/incomplete bytes at the end",
                            segment.path.name, skipped)  # fmt: skip

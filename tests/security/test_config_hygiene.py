@@ -33,7 +33,7 @@ from historian.acquisition.opcua import OpcUaSource, abrowse, config_stub  # noq
 from historian.acquisition.pki import make_pki  # noqa: E402
 from historian.acquisition.spool import Spool  # noqa: E402
 from historian.cli import main  # noqa: E402
-from historian.errors import ConfigError, SourceSecurityError  # noqa: E402
+from historian.errors import ConfigError, SourceSecurityError, StoreError  # noqa: E402
 
 SECRET = "hunter2-Pa55!"
 HEAD = '[store]\npath = "s"\n'
@@ -242,8 +242,9 @@ def test_spool_files_are_private_and_symlinks_are_never_followed(tmp_path):
     victim.write_bytes(b"precious")
     nxt = tmp_path / "spool" / f"seg-{seg.seq + 1:012d}.spool"
     os.symlink(victim, nxt)
-    with pytest.raises(OSError, match="symbolic link"):
+    with pytest.raises(StoreError, match="symbolic link") as err:
         sp.append(_table())
+    assert isinstance(err.value.__cause__, OSError)
     assert victim.read_bytes() == b"precious"
     # a reopened spool ignores the link (never reads through it) and keeps the real segment
     os.unlink(nxt)

@@ -347,3 +347,19 @@ def test_plain_asyncua_would_swallow_the_flood():
 
     sent, cut_off = asyncio.run(body())
     assert sent >= 12 * 2**20 and not cut_off
+
+
+# --------------------------------------------------------------------------- error mapping
+def test_dependency_errors_are_mapped_with_their_cause(pki, tmp_path):
+    from historian.acquisition.modbus import client_ssl_context
+    from historian.errors import SourceConnectError
+
+    port = free_port()  # nothing listens there
+    cfg = cfg_for(f"opc.tcp://127.0.0.1:{port}", pki, security_policy="None",
+                  allow_insecure=True)  # fmt: skip
+    with pytest.raises(SourceConnectError, match="connection refused") as err:
+        asyncio.run(OpcUaSource(cfg).connect())
+    assert isinstance(err.value.__cause__, OSError)
+    with pytest.raises(SourceSecurityError, match="cannot load ca/certificate") as err2:
+        client_ssl_context(str(tmp_path / "missing-ca.pem"))
+    assert isinstance(err2.value.__cause__, OSError)
