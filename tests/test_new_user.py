@@ -310,3 +310,47 @@ def test_the_statuscode_table_is_the_opc_foundation_list_as_asyncua_ships_it():
     code = "import sys, historian.model.quality as q; print('asyncua' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr  # no asyncua at run time for the names
+
+
+# ----------------------------------------------------------------------------- item 8
+def test_a_notebook_cell_that_opens_the_store_run_twice_says_this_process(tmp_path):
+    import numpy as np
+
+    from historian.errors import StoreLockedError
+
+    path = tmp_path / "plant.hist"
+    first = historian.open(path)  # the cell, first run
+    first.define("A")
+    second = historian.open(path)  # the same cell again: the first object is still alive
+    try:
+        with pytest.raises(StoreLockedError) as err:
+            second.write("A", [T0], [1.0])
+        msg = str(err.value)
+        assert f"this process (pid {os.getpid()})" in msg and "another process" not in msg
+        assert "h.close()" in msg and "reuse" in msg
+        first.close()  # the fix the message names
+        second.write("A", T0 + np.arange(2) * S, [1.0, 2.0])
+        assert second.read("A").num_rows == 2
+    finally:
+        first.close(), second.close()
+
+
+def test_a_typo_in_the_store_path_is_named_as_such(tmp_path):
+    from historian.errors import StoreError, TagNotFoundError
+
+    with historian.open(tmp_path / "demo.hist") as h:
+        h.define("TIC-101.PV")
+    with pytest.raises(StoreError, match=r"no store at .*demo\.hsit.*does not exist.*check the path"):
+        historian.open(tmp_path / "demo.hsit", mode="r")
+    assert not (tmp_path / "demo.hsit").exists()  # reading creates nothing
+    with historian.open(tmp_path / "demo.hsit") as h:  # the default mode creates an empty store
+        with pytest.raises(TagNotFoundError, match=r"define it first.*has no tags at all: this "
+                           r"historian.open\(\) just created it, empty - is the path right\?"):
+            h.read("TIC-101.PV")
+    with historian.open(tmp_path / "demo.hsit") as h:  # an existing store without tags
+        with pytest.raises(TagNotFoundError, match="has no tags at all .nothing was ever defined"):
+            h.read("TIC-101.PV")
+    with historian.open(tmp_path / "demo.hist") as h:  # a store with tags: the usual message
+        with pytest.raises(TagNotFoundError, match="Did you mean 'TIC-101.PV'") as err:
+            h.read("tic-101.pv")
+        assert "no tags" not in str(err.value)

@@ -36,6 +36,8 @@ class Catalog:
         # changes a tag keeps the definition it replaces.
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        #: Set by the store when its open created the folder (for the "no tags" message).
+        self.created = False
         self.reload()
 
     def reload(self) -> None:
@@ -89,6 +91,13 @@ class Catalog:
         same = self._folded.get(name.casefold()) if isinstance(name, str) else None
         if same:
             hint = f" Did you mean {same!r}? (tag names are case-sensitive)"
+        if not self._tags:  # a typo in the store path lands here: say what the store is
+            store = os.path.dirname(self.path) if self._fs is None else self._fs.uri
+            hint = (
+                f" The store {store!r} has no tags at all"
+                + (": this historian.open() just created it, empty - is the path right?"
+                   if self.created else " (nothing was ever defined or written in it).")
+            )  # fmt: skip
         return (
             f"unknown tag {name!r}: define it first with h.define({name!r}, unit=..., kind=...)"
             f" or list the known tags with h.tags().{hint}"

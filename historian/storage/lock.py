@@ -37,6 +37,13 @@ class WriterLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
+            if holder == f"pid {os.getpid()}":  # a notebook cell that opens the store, run twice
+                raise StoreLockedError(
+                    f"the store {os.path.dirname(self.path)!r} is already being written by this "
+                    f"process ({holder}): another Historian object of it is still open here (a "
+                    "notebook cell run twice?). Close the earlier one with h.close(), or reuse "
+                    "it; open with historian.open(path, mode='r') to only read."
+                ) from None
             raise StoreLockedError(
                 f"the store {os.path.dirname(self.path)!r} is being written by another process "
                 f"({holder}); only one writer at a time. Open it read-only with "

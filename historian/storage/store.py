@@ -124,6 +124,7 @@ class Store:
             raise InvalidArgumentError(f"mode must be 'auto', 'w' or 'r', not {mode!r}")
         self.mode = mode
         self._fs: StoreFS | None = None  # object storage (s3://); None: a local folder
+        created = False  # this open made the folder (the "no tags" message says so)
         if is_remote(path):
             self._fs = StoreFS.from_uri(path, storage_options, fsync=fsync)
             self.path = self._fs.uri
@@ -145,7 +146,11 @@ class Store:
             self.path = local = os.path.abspath(os.path.expanduser(os.fspath(path)))
             if not os.path.isdir(self.path):
                 if mode == "r":
-                    raise StoreError(f"no store at {self.path!r} (mode='r' does not create one)")
+                    raise StoreError(
+                        f"no store at {self.path!r}: the folder does not exist (check the path; "
+                        "mode='r' never creates one)"
+                    )
+                created = True
                 os.makedirs(self.path, exist_ok=True)
             self._table_dir = os.path.join(self.path, "points")
         self._wal_dir = os.path.join(local, "wal")
@@ -166,6 +171,7 @@ class Store:
             WriterLock(self.path) if self._fs is None else WriterLease(self._fs, ttl=lease_ttl)
         )
         self._catalog = Catalog(self.path, fs=self._fs)
+        self._catalog.created = created
         self._files = FileCache(opener=None if self._fs is None else self._fs.open_uri)
         self._log: CommitLog | None = None
         self._wal: WalWriter | None = None
