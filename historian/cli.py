@@ -726,9 +726,17 @@ def cmd_browse(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- store commands
 def cmd_info(args: argparse.Namespace) -> int:
-    with _open_store(args.store) as h:
-        i = h.info()
-        tags = h.tags()
+    from historian.errors import CorruptDataError
+
+    try:
+        with _open_store(args.store) as h:
+            i = h.info()
+            tags = h.tags() if i["tags"] is not None else None
+    except CorruptDataError as exc:  # damaged beyond opening: exit 1 (2 is a usage error)
+        _status(f"problem: {_one_line(exc)}")
+        _status(f"the store is damaged; run `historian verify {args.store}` and "
+                f"`historian repair {args.store} --dry-run`")  # fmt: skip
+        return 1
     points = i["points_in_files"] + i["points_pending"]
     bpp = i["bytes_per_point"]
     _out(f"path        {i['path']}")
@@ -739,7 +747,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     _out(f"bytes/point {'-' if bpp is None else f'{bpp:.2f}'}")
     _out(f"time span   {_fmt_time(i['first_ns'], ms=True)} .. {_fmt_time(i['last_ns'], ms=True)}")
     _out(f"version     {i['version'] if i['version'] is not None else '-'}")
-    if tags.num_rows:
+    _out(f"health      {i['health']}")
+    if i["problems"]:
+        for problem in i["problems"]:
+            _status(f"problem: {problem}")
+        _status(f"the store is damaged; see docs/storage.md 'When something is damaged', or run "
+             f"`historian verify {args.store}` and `historian repair {args.store} --dry-run`")  # fmt: skip
+        return 1
+    if tags is not None and tags.num_rows:
         _out()
         cols = [tags.column(c).to_pylist() for c in ("name", "unit", "kind", "description")]
         rows = [[n, u or "", k, d or ""] for n, u, k, d in zip(*cols, strict=True)]

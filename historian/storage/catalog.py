@@ -6,7 +6,9 @@ concurrent replace (rename) never shows a torn file.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -15,9 +17,11 @@ import time as _time
 import uuid
 from typing import Any
 
-from historian.errors import InvalidTagNameError, TagNotFoundError
+from historian.errors import CorruptDataError, InvalidTagNameError, TagNotFoundError
 from historian.model.tags import Tag
-from historian.storage.fs import StoreFS
+from historian.storage.errmap import storage_errors
+from historian.storage.fs import StoreFS, fsync_path
+from historian.storage.perms import create_file
 
 CATALOG_FILE = "tags.json"
 
@@ -52,9 +56,9 @@ class Catalog:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return
-        with open(self.path, encoding="utf-8") as f:
-            doc = json.load(f)
-        tags = {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
+        with open(self.path, "rb") as f:
+            doc = self._decode(f.read())
+        tags = self._parse_tags(doc)
         with self._lock:
             self._tags = tags
             self._history = dict(doc.get("history", {}))
@@ -71,13 +75,43 @@ class Catalog:
         self._checked = now
         if got is None or got[1] == self._stamp:
             return
-        doc = json.loads(got[0])
-        tags = {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
+        doc = self._decode(got[0])
+        tags = self._parse_tags(doc)
         with self._lock:
             self._tags = tags
             self._history = dict(doc.get("history", {}))
             self._folded = {name.casefold(): name for name in tags}
             self._stamp = got[1]  # type: ignore[assignment]
+
+    def _damaged(self, why: str) -> CorruptDataError:
+        store = os.path.dirname(self.path) if self._fs is None else self._fs.uri
+        return CorruptDataError(
+            f"the tag catalog {self.path} is damaged: {why}. Restore it from a backup, or run "
+            f"`historian repair {store}` to rebuild it from the data files (tag names; units "
+            "and rules must then be defined again)"
+        )
+
+    def _decode(self, data: bytes) -> dict[str, Any]:
+        """The catalog document, its SHA-256 checked (a catalog without one is accepted: an
+        older store, or edited by hand)."""
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise self._damaged(f"byte {exc.start} is not valid UTF-8") from exc
+        except ValueError as exc:
+            raise self._damaged(f"not valid JSON ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise self._damaged("not a JSON object")
+        digest = doc.pop("sha256", None)
+        if digest is not None and digest != _digest(doc):
+            raise self._damaged("its content fails the SHA-256 recorded in it")
+        return doc
+
+    def _parse_tags(self, doc: dict[str, Any]) -> dict[str, Tag]:
+        try:
+            return {d["name"]: Tag.from_dict(d) for d in doc.get("tags", [])}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._damaged(f"a tag entry cannot be read ({exc!r})") from exc
 
     def get(self, name: str) -> Tag:
         self.reload()
@@ -163,22 +197,38 @@ class Catalog:
         doc: dict[str, Any] = {"format": 1, "tags": [tags[k].to_dict() for k in sorted(tags)]}
         if history:
             doc["history"] = {k: history[k] for k in sorted(history)}
-        if self._fs is not None:  # one PUT: readers see the old or the new file
-            self._fs.write_bytes(CATALOG_FILE, json.dumps(doc, indent=1, sort_keys=True).encode())
-            return
-        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(os.path.dirname(self.path), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        st = os.stat(self.path)
-        self._stamp = (st.st_mtime_ns, st.st_size)
+        doc["sha256"] = _digest(doc)
+        data = json.dumps(doc, indent=1, sort_keys=True).encode()
+        with storage_errors(
+            f"writing the tag catalog {self.path}",
+            "the catalog is unchanged; fix the cause and define the tag again",
+        ):
+            if self._fs is not None:  # one PUT: readers see the old or the new file
+                self._fs.write_bytes(CATALOG_FILE, data)
+                return
+            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+            try:
+                with os.fdopen(create_file(tmp), "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            fsync_path(os.path.dirname(self.path))
+            st = os.stat(self.path)
+            self._stamp = (st.st_mtime_ns, st.st_size)
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    """SHA-256 of the catalog document without its ``sha256`` key, as canonical JSON (sorted
+    keys, no spaces, UTF-8), so any JSON tool can recompute it."""
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 def _utc_now() -> str:

@@ -29,6 +29,7 @@ file becomes part of the store only when a commit names it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -45,10 +46,14 @@ import pyarrow.parquet as pq
 
 from historian.errors import CorruptDataError
 from historian.storage.fs import StoreFS, fsync_path
+from historian.storage.perms import FILE_MODE, make_dirs
 from historian.storage.wal import Points
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 INDEX_KEY = b"historian.index"
+INDEX_SHA_KEY = b"historian.index.sha256"  # hex SHA-256 of the exact bytes of INDEX_KEY's value
+#: An end time of MAX_NS means "unbounded": the point at 2**63 - 1 ns is included.
+MAX_NS = 2**63 - 1
 FORMAT_VERSION = 1
 POW10 = 10.0 ** np.arange(0, 10)
 MAX_DECIMALS = 6
@@ -214,14 +219,17 @@ def write_file(
     index["rg_tfirst"] = points.time[starts].tolist()
     index["rg_tlast"] = points.time[np.minimum(starts + rg, n) - 1].tolist()
     index["ingested"] = [int(points.ingested.min()), int(points.ingested.max())]
-    schema = table.schema.with_metadata({INDEX_KEY: json.dumps(index, separators=(",", ":"))})
+    index_bytes = json.dumps(index, separators=(",", ":")).encode()
+    schema = table.schema.with_metadata(
+        {INDEX_KEY: index_bytes, INDEX_SHA_KEY: hashlib.sha256(index_bytes).hexdigest().encode()}
+    )
     name = f"part-{_time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     relpath = f"day={day}/{name}"
-    os.makedirs(tmp_dir, exist_ok=True)
+    make_dirs(tmp_dir)
     tmp_path = os.path.join(tmp_dir, name + ".tmp")
     final_dir = os.path.join(table_dir, f"day={day}")
     if fs is None:
-        os.makedirs(final_dir, exist_ok=True)
+        make_dirs(final_dir)
     try:
         with pq.ParquetWriter(
             tmp_path,
@@ -243,7 +251,9 @@ def write_file(
             writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=rg)
         if fs is not None:  # object storage: one upload, never visible half-written
             size = fs.publish(tmp_path, fs.rel(f"{table_dir}/{relpath}"))
-        elif options.fsync:
+        else:
+            os.chmod(tmp_path, FILE_MODE)  # owner and group only, whatever the umask
+        if fs is None and options.fsync:
             fd = os.open(tmp_path, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -284,6 +294,28 @@ class TagSlice:
     ingested: np.ndarray
 
 
+def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict:
+    """The parsed index of a file, after its SHA-256 (files of format 1 before the checksum have
+    none) and its shape are checked: a damaged index would silently hide rows."""
+    fix = (
+        "the file's row index (Parquet key-value metadata 'historian.index') was changed or "
+        "damaged on disk, so reads through it could miss rows; restore the file from a backup, "
+        "or read it with any Parquet reader (its columns are intact if `historian verify` "
+        "passes its page checksums) and write the points again"
+    )
+    if digest is not None and hashlib.sha256(raw).hexdigest().encode() != digest:
+        raise CorruptDataError(f"data file {path}: the index fails its SHA-256 check; {fix}")
+    try:
+        idx = json.loads(raw)
+        n = len(idx["tags"])
+        keys = ("row_start", "tmin", "tmax", "dec", "vkind", "qzero", "rzero")
+        if any(len(idx[k]) != n for k in keys) or int(idx["rg_rows"]) <= 0:
+            raise ValueError("per-tag lists of different lengths")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptDataError(f"data file {path}: the index cannot be read ({exc}); {fix}") from exc
+    return idx
+
+
 class DataFile:
     """An opened, immutable data file with its index; safe to share between threads."""
 
@@ -297,12 +329,13 @@ class DataFile:
             raise
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptDataError(f"cannot open data file {path}: {exc}") from exc
-        raw = (self._pf.metadata.metadata or {}).get(INDEX_KEY)
+        meta = self._pf.metadata.metadata or {}
+        raw = meta.get(INDEX_KEY)
         if raw is None:
             raise CorruptDataError(
                 f"{path} has no historian index; it is not a historian data file"
             )
-        idx = json.loads(raw)
+        idx = _checked_index(path, raw, meta.get(INDEX_SHA_KEY))
         self.tags: list[str] = idx["tags"]
         self._tag_pos = {t: i for i, t in enumerate(self.tags)}
         self.row_start = np.asarray(idx["row_start"] + [self._pf.metadata.num_rows], dtype=np.int64)
@@ -333,14 +366,15 @@ class DataFile:
     def _rows_for(self, tag: str, start_ns: int, end_ns: int) -> tuple[int, int] | None:
         """Candidate row range [lo, hi) of ``tag`` with times that may fall in [start, end)."""
         i = self._tag_pos.get(tag)
-        if i is None or self.tmax[i] < start_ns or self.tmin[i] >= end_ns:
+        open_end = end_ns >= MAX_NS  # unbounded: the point at MAX_NS is included
+        if i is None or self.tmax[i] < start_ns or (self.tmin[i] >= end_ns and not open_end):
             return None
         lo, hi = int(self.row_start[i]), int(self.row_start[i + 1])
         # Narrow by row groups: first/last time of the tag's rows inside each row group.
         g0, g1 = lo // self.rg_rows, (hi - 1) // self.rg_rows
         while g0 < g1 and self._seg_last(g0, lo, hi, i) < start_ns:
             g0 += 1
-        while g1 > g0 and self._seg_first(g1, lo, hi, i) >= end_ns:
+        while g1 > g0 and not open_end and self._seg_first(g1, lo, hi, i) >= end_ns:
             g1 -= 1
         return max(lo, g0 * self.rg_rows), min(hi, (g1 + 1) * self.rg_rows)
 
@@ -408,7 +442,7 @@ class DataFile:
             a, b = lo + base, hi + base
             t = cols["time"][a:b]
             i0 = int(np.searchsorted(t, lo_raw, "left"))
-            i1 = int(np.searchsorted(t, hi_raw, "left"))
+            i1 = t.size if end_ns >= MAX_NS else int(np.searchsorted(t, hi_raw, "left"))
             if i1 <= i0:
                 continue
             a, b = a + i0, a + i1

@@ -59,6 +59,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from historian.errors import InvalidArgumentError, StoreError
+from historian.storage.perms import create_file, make_dirs
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +339,7 @@ class StoreFS:
     # ------------------------------------------------------------------ atomic writes
     def _makedirs(self, rel_dir: str) -> None:
         if self.s3 is None:
-            os.makedirs(self.path(rel_dir), exist_ok=True)
+            make_dirs(self.path(rel_dir))  # owner and group only (perms.DIR_MODE)
 
     def publish(self, local_path: str, rel: str, *, keep: bool = False) -> int:
         """Publish a finished local file at ``rel``, whole or not at all; return its size.
@@ -386,7 +387,7 @@ class StoreFS:
         self._makedirs(posixpath.dirname(rel))
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            with os.fdopen(create_file(tmp), "wb") as f:  # perms.FILE_MODE, never a symlink
                 f.write(data)
                 f.flush()
                 if self.fsync:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 
-from historian.errors import StoreLockedError
+from historian.errors import StoreError, StoreLockedError
+from historian.storage.perms import FILE_MODE
 
 
 class WriterLock:
@@ -31,7 +33,25 @@ class WriterLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # Never through a symlink: another user could point it at a file of ours.
+            fd = os.open(
+                self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE
+            )
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StoreError(
+                    f"{self.path} is a symbolic link; the writer lock is never opened through "
+                    "one. Remove the link (and check who created it), then open the store again"
+                ) from exc
+            raise StoreError(
+                f"cannot open the writer lock {self.path} ({exc.strerror or exc}); check the "
+                "store folder's permissions"
+            ) from exc
+        try:
+            os.fchmod(fd, FILE_MODE)
+        except OSError:
+            pass  # a lock file of another owner in a shared group folder: its mode is theirs
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

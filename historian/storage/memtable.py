@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from historian.storage.files import TagSlice
+from historian.storage.files import MAX_NS, TagSlice
 from historian.storage.wal import Points
 
 
@@ -69,7 +69,7 @@ class MemTable:
             chunks = list(self._chunks.get(tag, ()))
         out = []
         for c in chunks:
-            keep = (c.time >= start_ns) & (c.time < end_ns)
+            keep = in_window(c.time, start_ns, end_ns)
             if keep.all():
                 out.append(c)
             elif keep.any():
@@ -81,6 +81,13 @@ class MemTable:
         with self._lock:
             items = sorted(self._chunks.items())
         return points_from_slices([name for name, _ in items], [concat(c) for _, c in items])
+
+
+def in_window(t: np.ndarray, start_ns: int, end_ns: int) -> np.ndarray:
+    """``start <= t < end``, where an end of ``MAX_NS`` (unbounded) includes ``t == 2**63 - 1``."""
+    if end_ns >= MAX_NS:
+        return t >= start_ns
+    return (t >= start_ns) & (t < end_ns)
 
 
 def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:

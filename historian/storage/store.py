@@ -40,6 +40,7 @@ from historian.errors import (
     CorruptDataError,
     InvalidArgumentError,
     InvalidDataError,
+    InvalidTimeError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
@@ -47,7 +48,14 @@ from historian.errors import (
 )
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
-from historian.model.times import duration_ns, now_ns, to_ns, to_ns_array, window_ns
+from historian.model.times import (
+    duration_ns,
+    now_ns,
+    to_ns,
+    user_ns,
+    user_ns_array,
+    window_ns,
+)
 from historian.storage import health, ingest
 from historian.storage.catalog import Catalog
 from historian.storage.errmap import storage_errors
@@ -55,7 +63,8 @@ from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptio
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
-from historian.storage.memtable import MemTable, concat, merge, points_from_slices
+from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
+from historian.storage.perms import make_dirs
 from historian.storage.chain import Signer
 from historian.storage.table import CommitLog, Snapshot, wal_gap
 from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
@@ -151,7 +160,12 @@ class Store:
                         "mode='r' never creates one)"
                     )
                 created = True
-                os.makedirs(self.path, exist_ok=True)
+                try:
+                    make_dirs(self.path)  # owner and group only (0o750), whatever the umask
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot create the store folder {self.path!r} ({exc.strerror or exc})"
+                    ) from exc
             self._table_dir = os.path.join(self.path, "points")
         self._wal_dir = os.path.join(local, "wal")
         self._tmp_dir = os.path.join(local, "tmp")
@@ -528,7 +542,7 @@ class Store:
                 f"tag must be a str, not {type(tag).__name__}; use write_table for many tags"
             )
         self._catalog.get(tag)
-        t = to_ns_array(times)
+        t = user_ns_array(times)
         v = ingest.values_array(values, t.size)
         qual = ingest.quality_array(quality, t.size)
         keep = ingest.last_per_time(t)
@@ -578,6 +592,11 @@ class Store:
         n = len(points)
         if n == 0:
             return 0
+        if int(points.time.min()) < MIN_NS:
+            raise InvalidTimeError(
+                f"time {-(2**63)} ns is the int64 'not a time' value (NaT); the smallest time a "
+                f"store holds is {MIN_NS} ns (1677-09-21T00:12:43.145224193Z); nothing was written"
+            )
         self._become_writer()
         if qualified:
             qual, reasons = points.quality, points.reasons
@@ -804,7 +823,7 @@ class Store:
         else:
             for tag in tags:
                 for c in pending.get(tag, ()):
-                    keep = (c.time >= start_ns) & (c.time < end_ns)
+                    keep = in_window(c.time, start_ns, end_ns)
                     if keep.any():
                         parts[tag].append(
                             TagSlice(
@@ -822,10 +841,7 @@ class Store:
                 try:
                     opened.append(self._files.get(path))
                 except FileNotFoundError:
-                    raise StoreError(
-                        f"data file {snap.paths[i]} of snapshot {snap.version} is gone; it was "
-                        "vacuumed while this read ran; retry the read"
-                    ) from None
+                    raise self._missing_file(snap, snap.paths[i]) from None
             per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
             # Ingest times are only needed to settle repeats: as-of reads, or several sources.
             sources = {t: len(parts[t]) for t in tags}
@@ -853,6 +869,24 @@ class Store:
                 for tag, sl in got.items():
                     parts[tag].append(sl)
         return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+    def _missing_file(self, snap: Snapshot, rel: str) -> StoreError:
+        """The error for a data file a snapshot names that is not on disk."""
+        assert self._log is not None
+        newest = self._log.snapshot()
+        if rel not in newest.paths:  # replaced meanwhile, and vacuumed after its grace period
+            return StoreError(
+                f"data file {rel} of snapshot {snap.version} was replaced and vacuumed while "
+                "this read ran; retry the read"
+            )
+        where = os.path.join(self._table_dir, rel)
+        return CorruptDataError(
+            f"data file {where} is missing: the commit log (version {newest.version}) still "
+            "references it, so it was not vacuumed by historian; it was deleted or moved by "
+            "something else. Restore it from a backup (same name), or run `historian repair "
+            f"{self.path}` (try --dry-run), which commits a new version without it: its points "
+            "are then gone, nothing else is deleted"
+        )
 
     def _bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
@@ -1013,9 +1047,9 @@ class Store:
         names = self._resolve_tags(tags)
         if start is not None and end is not None:
             window_ns(start, end, empty=True)  # a reversed window is refused, never empty
-        start_ns = MIN_NS if start is None else to_ns(start)
-        end_ns = MAX_NS if end is None else to_ns(end)
-        as_of_us = None if as_of is None else to_ns(as_of) // 1000
+        start_ns = MIN_NS if start is None else user_ns(start)
+        end_ns = MAX_NS if end is None else user_ns(end)
+        as_of_us = None if as_of is None else user_ns(as_of) // 1000
         series = self._series(names, start_ns, end_ns, as_of_us, with_reasons=reasons)
         return _points_table(sorted(names), series, reasons)
 
@@ -1052,9 +1086,9 @@ class Store:
         names = self._resolve_tags(tags)
         if start is not None and end is not None:
             window_ns(start, end, empty=True)
-        start_ns = MIN_NS if start is None else to_ns(start)
-        end_ns = MAX_NS if end is None else to_ns(end)
-        now_value = now_ns() if now is None else to_ns(now)
+        start_ns = MIN_NS if start is None else user_ns(start)
+        end_ns = MAX_NS if end is None else user_ns(end)
+        now_value = now_ns() if now is None else user_ns(now)
         series = self._series(names, start_ns, end_ns, with_reasons=True)
         out: dict[str, TagSlice | None] = {}
         previous: list[np.ndarray] = []
@@ -1333,7 +1367,17 @@ class Store:
         (1, 2, 0)
         """
         self._check_open()
-        snap, pending = self._snapshot_and_pending()
+        found: list[str] = []  # damage that keeps part of the store from being read
+        try:
+            snap, pending = self._snapshot_and_pending()
+        except CorruptDataError as exc:
+            found.append(str(exc))
+            snap, pending = None, []
+        try:
+            n_tags: int | None = len(self._catalog.all())
+        except CorruptDataError as exc:
+            found.append(str(exc))
+            n_tags = None
         n_pending = (
             sum(len(m) for m in pending)
             if isinstance(pending, list)
@@ -1347,7 +1391,7 @@ class Store:
             span = (int(snap.tmin.min()), int(snap.tmax.max()))
         return {
             "path": self.path,
-            "tags": len(self._catalog.all()),
+            "tags": n_tags,
             "points_in_files": rows,
             "points_pending": n_pending,
             "files": files,
@@ -1358,7 +1402,9 @@ class Store:
             "version": None if snap is None else snap.version,
             "writer": self._lock.held,
             # damage found while using the store (docs/storage.md "When something is damaged")
-            "problems": [str(p) for p in health.under(self.path)],
+            "problems": found + [str(p) for p in health.under(self.path)],
+            # "ok", or "damaged" when there are problems (`historian info` then exits 1)
+            "health": "damaged" if found or health.under(self.path) else "ok",
         }
 
     def __repr__(self) -> str:

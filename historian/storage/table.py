@@ -208,7 +208,10 @@ class CommitLog:
                 raise StoreError(
                     f"{table_dir} holds no historian table yet; open it for writing first"
                 )
-            os.makedirs(table_dir, exist_ok=True)
+            if fs is None:  # a local folder (on S3 a "folder" is only a key prefix)
+                from historian.storage.perms import make_dirs
+
+                make_dirs(table_dir)
             DeltaTable.create(
                 table_dir,
                 schema=TABLE_SCHEMA,
@@ -423,11 +426,12 @@ class CommitLog:
                 [],
             )
 
-        def ns(col: str, fallback: int) -> np.ndarray:
+        def ns(col: str, fallback: int, up: bool = False) -> np.ndarray:
             if col not in actions.column_names:
                 return np.full(n, fallback, dtype=np.int64)
             arr = actions.column(col).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-            return np.asarray(arr.fill_null(fallback // 1000).to_numpy(), dtype=np.int64) * 1000
+            us = np.asarray(arr.fill_null(fallback // 1000).to_numpy(), dtype=np.int64)
+            return _us_to_ns(us, up)
 
         def text(col: str, fallback: str) -> list[str]:
             if col not in actions.column_names:
@@ -444,7 +448,7 @@ class CommitLog:
             sizes=sizes,
             rows=np.asarray(actions.column("num_records").fill_null(0).to_numpy(), dtype=np.int64),
             tmin=ns("min.time", -(2**62)),
-            tmax=ns("max.time", 2**62) + 999,  # stats are µs: cover the rest of the µs
+            tmax=ns("max.time", 2**62, up=True),  # stats are µs: cover the rest of the µs
             tag_min=text("min.tag", ""),
             tag_max=text("max.tag", "\U0010ffff"),
         )

@@ -309,3 +309,174 @@ def test_write_table_layouts_give_the_same_store(h, layout):
     got = h.read()
     assert got.column("tag").to_pylist() == ["A"] * 5 + ["B"] * 5 + ["C"] * 5
     assert got.column("value").to_pylist() == [*runs["A"], *runs["B"], *runs["C"]]
+
+
+# ---------------------------------------------------------------- the int64 time limits
+def test_the_int64_time_limits_round_trip_through_read_compaction_and_retention(h):
+    lo, hi = -(2**63) + 1, 2**63 - 1
+    h.define("A")
+    h.write("A", [hi, lo, 0], [1.0, 2.0, 3.0])
+    for step in ("memory", "files", "compacted"):
+        got = h.read("A")
+        assert got.column("time").cast(pa.int64()).to_pylist() == [lo, 0, hi], step
+        assert h.read("A", start=hi).num_rows == 1 and h.read("A", end=lo + 1).num_rows == 1
+        if step == "memory":
+            h.flush()
+        elif step == "files":
+            h.write("A", [hi, lo], [1.0, 2.0])  # the same points again: a day of two files
+            h.flush()
+            assert h.compact(full=True) == 4
+    assert h.retain("1950-01-01") == 2  # the point of 1677: both versions (kept for as-of)
+    assert h.read("A").column("time").cast(pa.int64()).to_pylist() == [0, hi]
+    with pytest.raises(InvalidTimeError, match="NaT"):
+        h.write("A", [-(2**63)], [1.0])
+
+
+# ---------------------------------------------------------------- checksums
+def _flip_index_digit(path) -> None:
+    """Change one digit of the tag's first time inside the file's footer index (same length)."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    at = data.index(b'"tmin":[') + len(b'"tmin":[')
+    digit = at + 3
+    data[digit] = ord("9") if data[digit] != ord("9") else ord("8")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_a_changed_digit_in_a_file_index_is_an_error_naming_the_file(store_path):
+    import os
+
+    from historian.errors import CorruptDataError
+
+    with historian.open(store_path) as h:
+        h.define("A")
+        h.write("A", T0 + np.arange(1440) * 60 * S, np.arange(1440.0))
+        h.flush()
+        rel = h._log.snapshot().paths[0]
+    path = os.path.join(store_path, "points", rel)
+    _flip_index_digit(path)
+    with historian.open(store_path, mode="r") as h:
+        with pytest.raises(CorruptDataError, match=rf"{os.path.basename(rel)}.*SHA-256"):
+            h.read("A")
+        # other engines read the columns, which are intact: the metadata stays plain Parquet
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(path).num_rows == 1440
+
+
+@pytest.mark.parametrize("damage", ["flipped-byte", "changed-digit", "truncated"])
+def test_a_damaged_tag_catalog_is_an_error_naming_the_file_and_the_fix(store_path, damage):
+    import os
+
+    from historian.errors import CorruptDataError
+
+    with historian.open(store_path) as h:
+        h.define("TIC-101.PV", unit="degC", lo=0, hi=150)
+    path = os.path.join(store_path, "tags.json")
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    if damage == "flipped-byte":
+        data[len(data) // 2] ^= 0xC0
+    elif damage == "changed-digit":
+        at = data.index(b"150")
+        data[at : at + 3] = b"160"
+    else:
+        data = data[: len(data) // 2]
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(CorruptDataError, match=r"tags\.json is damaged.*historian repair"):
+        historian.open(store_path)
+
+
+# ---------------------------------------------------------------- messages and health
+def test_a_deleted_data_file_is_reported_missing_not_vacuumed(store_path):
+    import os
+
+    from historian.errors import CorruptDataError
+
+    with historian.open(store_path) as h:
+        h.define("A")
+        h.write("A", [T0], [1.0])
+        h.flush()
+        rel = h._log.snapshot().paths[0]
+    os.unlink(os.path.join(store_path, "points", rel))
+    with historian.open(store_path, mode="r") as h:
+        with pytest.raises(CorruptDataError) as err:
+            h.read("A")
+    text = str(err.value)
+    assert os.path.basename(rel) in text and "not vacuumed by historian" in text
+    assert "historian repair" in text and "retry" not in text
+
+
+def test_info_reports_health_and_the_cli_exits_1_on_a_damaged_store(store_path, capsys):
+    import os
+    import shutil
+
+    from historian.cli import main
+
+    with historian.open(store_path) as h:
+        h.define("A")
+        h.write("A", [T0], [1.0])
+        h.flush()
+        assert h.info()["health"] == "ok" and h.info()["problems"] == []
+    assert main(["info", str(store_path)]) == 0
+    assert "health      ok" in capsys.readouterr().out
+    shutil.rmtree(os.path.join(store_path, "points", "_delta_log"))
+    with historian.open(store_path, mode="r") as h:
+        info = h.info()
+    assert info["health"] == "damaged" and "_delta_log is missing" in info["problems"][0]
+    assert main(["info", str(store_path)]) == 1
+    out = capsys.readouterr()
+    assert "health      damaged" in out.out
+    assert "historian repair" in out.err and "Traceback" not in out.err
+    with open(os.path.join(store_path, "tags.json"), "r+b") as f:
+        f.write(b"\xff")
+    assert main(["info", str(store_path)]) == 1
+    err = capsys.readouterr().err
+    assert "tags.json is damaged" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- permissions
+def test_store_files_and_folders_are_owner_and_group_only_whatever_the_umask(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "open.hist"
+    old = os.umask(0)
+    try:
+        with historian.open(path) as h:
+            h.define("A")
+            h.write("A", [T0], [1.0])
+            h.flush()
+            h.write("A", [T0 + S], [2.0])
+            modes = {}
+            for root, dirs, files in os.walk(path):
+                for name in dirs + files:
+                    full = os.path.join(root, name)
+                    if "_delta_log" not in full:  # written by delta-rs (inside 0o750 folders)
+                        modes[os.path.relpath(full, path)] = stat.S_IMODE(os.lstat(full).st_mode)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o750
+    assert any(k.endswith(".parquet") for k in modes) and any(k.endswith(".arrows") for k in modes)
+    world = {k: oct(m) for k, m in modes.items() if m & 0o007}
+    assert not world, f"world-accessible: {world}"
+
+
+def test_the_writer_lock_is_never_opened_through_a_symlink(store_path, tmp_path):
+    import os
+
+    from historian.errors import StoreError
+
+    with historian.open(store_path) as h:
+        h.define("A")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    lock = os.path.join(store_path, "writer.lock")
+    os.unlink(lock)
+    os.symlink(victim, lock)
+    with historian.open(store_path) as h:
+        with pytest.raises(StoreError, match="symbolic link"):
+            h.write("A", [T0], [1.0])
+    assert victim.read_text() == "keep me"
