@@ -155,3 +155,71 @@ def test_disk_full_during_flush_keeps_points_readable_and_in_the_wal(store_path,
     h.close()
     with historian.open(store_path) as h2:
         assert h2.read("A").column("value").to_pylist() == [1.0, 2.0]
+
+
+def test_a_failed_fsync_abandons_the_segment_and_the_next_write_starts_a_new_one(
+    tmp_path, monkeypatch
+):
+    """fsyncgate: never fsync the failed file again; write the unsynced batch again."""
+    w = WalWriter(str(tmp_path), 1)
+    w.append(_points(10, 0))  # durable
+    real_fsync = os.fsync
+    failed: set[int] = set()  # inodes whose fsync failed
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        if st.st_ino in failed:
+            raise AssertionError("a failed fsync was retried on the same file")
+        if not failed and os.path.isfile(f"/proc/self/fd/{fd}"):
+            failed.add(st.st_ino)
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    ticket = w.write(_points(10, 10))  # written, then its fsync fails
+    with pytest.raises(StoreError, match="fsync of the write-ahead log failed"):
+        w.sync(ticket)
+    with pytest.raises(StoreError, match="not acknowledged"):
+        w.sync(ticket)  # asking again never turns the failed write into a success
+    assert not w.is_open
+    w.append(_points(10, 20))  # a new segment: the unsynced batch first, then this one
+    w.close()
+    assert list_segments(str(tmp_path)) == [1, 2]
+    first = [int(p.time[0] - T0) for p in read_segment(str(tmp_path / segment_name(1)))]
+    second = [int(p.time[0] - T0) for p in read_segment(str(tmp_path / segment_name(2)))]
+    assert first[0] == 0 and second == [10, 20]
+
+
+def test_a_full_disk_leaves_a_torn_tail_and_the_log_continues_once_space_is_freed(
+    tmp_path, monkeypatch
+):
+    full = False
+    real_fdopen = os.fdopen
+
+    class Disk:
+        def __init__(self, f):
+            self._f = f
+
+        def write(self, data):
+            if full:
+                self._f.write(bytes(data)[:7])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self._f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: Disk(real_fdopen(fd, *a, **k)))
+    w = WalWriter(str(tmp_path), 1)
+    w.append(_points(10, 0))
+    full = True
+    with pytest.raises(StoreError, match="No space left"):
+        w.append(_points(10, 10))
+    with pytest.raises(StoreError, match="No space left"):
+        w.append(_points(10, 10))  # still full: creating the next segment fails too
+    full = False
+    w.append(_points(10, 20))  # space is back: no "Destination already closed"
+    w.close()
+    got = [int(p.time[0] - T0) for seg in list_segments(str(tmp_path))
+           for p in read_segment(str(tmp_path / segment_name(seg)))]  # fmt: skip
+    assert got == [0, 20]
