@@ -8,6 +8,13 @@ Conventions inside this module
 * ``de`` is the end of the known history (exclusive); ``ds`` the first sample time.
 * Simple bounds (``_simple_bound``) follow Part 13 5.4.2.3; interpolated bounds
   (``_interp_point``) follow 5.4.2.2 and are what Interpolative/TimeAverage use.
+
+Compile cost (the first call on a fresh machine compiles what it calls): the aggregates are
+grouped into a few kernels by the helpers they need (:func:`aggregate_general` picks one), so a
+call compiles only its group; helpers are called with runtime values, never literal constants
+(Numba compiles one specialisation per literal: ``f(x, True)`` and ``f(x, flag)`` are two), and
+the one-line helpers are inlined into their callers (``inline="always"``) instead of being
+compiled on their own.
 """
 
 from __future__ import annotations
@@ -83,14 +90,28 @@ def severities(v, code):  # pragma: no cover - compiled
     return sev
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def bisect_left(t, x):  # pragma: no cover - compiled
+    """``np.searchsorted(t, x)`` (side left) for sorted ``t``; cheaper to compile."""
+    lo = 0
+    hi = t.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if t[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _status(base, bits):
     if bits != 0:
         return np.int64(base) | np.int64(bits) | np.int64(INFO_DATA_VALUE)
     return np.int64(base)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _dt(a, b):
     """float(b - a) for a <= b without int64 overflow."""
     d = b - a
@@ -99,12 +120,12 @@ def _dt(a, b):
     return float(d)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _usable(s, tuab):
     return s == 0 or (s == 1 and not tuab)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _lerp(t0, v0, t1, v1, x):
     return v0 + (v1 - v0) * (_dt(t0, x) / _dt(t0, t1))
 
@@ -116,7 +137,7 @@ def _simple_bound(t, v, sev, code, x, tuab, stepped, de):
     kind: 0 raw sample at x, 1 derived (interpolated or held), -1 none (Bad_NoData).
     """
     n = t.size
-    j = np.searchsorted(t, x)
+    j = bisect_left(t, x)
     if j < n and t[j] == x:
         if sev[j] == 2:
             return np.nan, np.int64(code[j]), 0, 2
@@ -141,30 +162,29 @@ def _simple_bound(t, v, sev, code, x, tuab, stepped, de):
 
 
 @njit(cache=True, nogil=True)
-def _interp_point(t, v, sev, code, x, tuab, stepped, sloped_extrap, de, extrapolate):
-    """Interpolated bounding value at x -> (value, base code, bits, ok).
+def _interp_point(t, v, sev, code, x, tuab, stepped, sloped_extrap, de):
+    """Interpolated bounding value at x -> (value, base code, bits, ok, extrapolated).
 
     Interpolates across unusable samples (status UncertainDataSubNormal), extrapolates past the
-    last usable sample (Uncertain) when ``extrapolate``, never before the first one.
+    last usable sample (Uncertain, ``extrapolated``), never before the first one. A caller that
+    does not extrapolate discards the extrapolated results (one specialisation for both).
     """
     n = t.size
-    j = np.searchsorted(t, x)
+    j = bisect_left(t, x)
     exact_unusable = False
     if j < n and t[j] == x:
         if _usable(sev[j], tuab) and x < de:
-            return v[j], np.int64(code[j]), 0, True
+            return v[j], np.int64(code[j]), 0, True, False
         exact_unusable = True
     p = j - 1
     while p >= 0 and not _usable(sev[p], tuab):
         p -= 1
     if p < 0:
-        return np.nan, np.int64(BAD_NO_DATA), 0, False
+        return np.nan, np.int64(BAD_NO_DATA), 0, False, False
     k = j + 1 if exact_unusable else j
     while k < n and not _usable(sev[k], tuab):
         k += 1
     if k >= n or x >= de:
-        if not extrapolate:
-            return np.nan, np.int64(BAD_NO_DATA), 0, False
         val = v[p]
         if sloped_extrap and not stepped:
             pp = p - 1
@@ -172,16 +192,16 @@ def _interp_point(t, v, sev, code, x, tuab, stepped, sloped_extrap, de, extrapol
                 pp -= 1
             if pp >= 0:
                 val = _lerp(t[pp], v[pp], t[p], v[p], x)
-        return val, np.int64(UNCERTAIN_SUB_NORMAL), INTERPOLATED, True
+        return val, np.int64(UNCERTAIN_SUB_NORMAL), INTERPOLATED, True, True
     if stepped:
         good = sev[p] == 0 and p == j - 1 and not exact_unusable
-        return v[p], np.int64(GOOD if good else UNCERTAIN_SUB_NORMAL), INTERPOLATED, True
+        return v[p], np.int64(GOOD if good else UNCERTAIN_SUB_NORMAL), INTERPOLATED, True, False
     val = _lerp(t[p], v[p], t[k], v[k], x)
     good = sev[p] == 0 and sev[k] == 0 and k == p + 1
-    return val, np.int64(GOOD if good else UNCERTAIN_SUB_NORMAL), INTERPOLATED, True
+    return val, np.int64(GOOD if good else UNCERTAIN_SUB_NORMAL), INTERPOLATED, True, False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _pct_status(good_pct, bad_pct, pdg, pdb):
     if good_pct + _EPS >= pdg:
         return GOOD
@@ -252,7 +272,7 @@ def _time_status(t, v, sev, code, a, b, i0, i1, tuab, stepped, de, pdg, pdb):
     return _pct_status(100.0 * (g + u) / total, 100.0 * bd / total, pdg, pdb)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _count_status(n, ng, nb, pdg, pdb):
     """Sample-count status (Count, NumberOfTransitions); -1 means plain Bad."""
     if n == 0:
@@ -392,10 +412,10 @@ def _time_average(t, v, sev, code, a, b, i0, i1, tuab, stepped, sloped_extrap, d
         lo = t[first_usable]
     if lo >= b:
         return 0.0, 0.0, False, False
-    v0, c0, _bits0, ok0 = _interp_point(t, v, sev, code, lo, tuab, stepped, sloped_extrap, de, True)
+    v0, c0, _bits0, ok0, _x0 = _interp_point(t, v, sev, code, lo, tuab, stepped, sloped_extrap, de)
     if not ok0:
         return 0.0, 0.0, False, False
-    v1, c1, _bits1, ok1 = _interp_point(t, v, sev, code, b, tuab, stepped, sloped_extrap, de, True)
+    v1, c1, _bits1, ok1, _x1 = _interp_point(t, v, sev, code, b, tuab, stepped, sloped_extrap, de)
     good = lo == a and (c0 & 0xC0000000) == 0 and ok1 and (c1 & 0xC0000000) == 0
     area = 0.0
     pt = lo
@@ -416,7 +436,7 @@ def _time_average(t, v, sev, code, a, b, i0, i1, tuab, stepped, sloped_extrap, d
     return area, _dt(lo, b), good, True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _node_sev(s, tuab):
     if s == 1 and tuab:
         return 2
@@ -461,12 +481,14 @@ def _time_average2(t, v, sev, code, a, b, i0, i1, tuab, stepped, sloped_extrap, 
             r_bound = True
             rs = 0
             rv = np.nan
-            if extrap:
-                ev, _ec, _eb, eok = _interp_point(t, v, sev, code, b, tuab, False, True, de, True)
+            if extrap:  # here stepped is False and sloped_extrap True (runtime values, not
+                # literals: a call with literals would compile another specialisation)
+                ev, _ec, _eb, eok, _ex = _interp_point(t, v, sev, code, b, tuab, stepped,
+                                                       sloped_extrap, de)
                 rv = ev
                 rs = 1 if eok else 2
             elif end == b:
-                j = np.searchsorted(t, b)
+                j = bisect_left(t, b)
                 if j < t.size and t[j] == b:
                     r_bound = False  # a raw sample at b: belongs to the next interval
                     rv = v[j] if sev[j] != 2 else np.nan
@@ -543,34 +565,53 @@ def _worst(t, v, sev, code, a, b, i0, i1, tuab, stepped, de, with_bounds):
     return float(worst_code), np.int64(MULTI_VALUE if (cnt > 1 and worst_rank > 0) else 0), True
 
 
-@njit(cache=True, nogil=True)
-def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de):
-    """All intervals of one aggregate: returns (values, times, status)."""
+@njit(cache=True, nogil=True, inline="always")
+def _outputs(edges):  # pragma: no cover - compiled
+    """(values NaN, times = interval starts, status Bad_NoData) for the intervals of edges."""
     m = edges.size - 1
-    out_v = np.full(m, np.nan)
-    out_t = edges[:m].copy()
-    out_s = np.full(m, np.int64(BAD_NO_DATA))
+    out_v = np.empty(m)
+    out_t = np.empty(m, dtype=np.int64)
+    out_s = np.empty(m, dtype=np.uint32)
+    for k in range(m):
+        out_v[k] = np.nan
+        out_t[k] = edges[k]
+        out_s[k] = BAD_NO_DATA
+    return out_v, out_t, out_s
+
+
+@njit(cache=True, nogil=True)
+def _agg_interpolative(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
+                       de):  # pragma: no cover - compiled
+    """Interpolative: the interpolated value at each interval start."""
+    out_v, out_t, out_s = _outputs(edges)
+    if t.size == 0:
+        return out_v, out_t, out_s
+    for k in range(edges.size - 1):
+        val, c, bits, ok, _x = _interp_point(t, v, sev, code, edges[k], tuab, stepped,
+                                             sloped_extrap, de)
+        if ok:
+            out_v[k] = val
+            out_s[k] = _status(c, bits)
+    return out_v, out_t, out_s
+
+
+@njit(cache=True, nogil=True)
+def _agg_samples(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
+                 de):  # pragma: no cover - compiled
+    """The aggregates of the samples inside each interval (no bounding values): Average, Delta,
+    StandardDeviation/Variance, Minimum/Maximum(ActualTime), Range, Count, NumberOfTransitions,
+    Start, End."""
+    out_v, out_t, out_s = _outputs(edges)
     n = t.size
     if n == 0:
-        return out_v, out_t, out_s.astype(np.uint32)
+        return out_v, out_t, out_s
     ds = t[0]
-    first_usable = -1
-    for i in range(n):
-        if _usable(sev[i], tuab):
-            first_usable = i
-            break
-    for k in range(m):
+    no = agg < 0  # False as a runtime value (see the module docstring)
+    for k in range(edges.size - 1):
         a = edges[k]
         b = edges[k + 1]
         i0 = idx[k]
         i1 = idx[k + 1]
-        if agg == A_INTERPOLATIVE:
-            val, c, bits, ok = _interp_point(t, v, sev, code, a, tuab, stepped, sloped_extrap,
-                                             de, True)
-            if ok:
-                out_v[k] = val
-                out_s[k] = _status(c, bits)
-            continue
         if a >= de or b <= ds:
             continue
         partial = PARTIAL if (a < ds or b > de) else 0
@@ -579,22 +620,6 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
             if ng > 0:
                 out_v[k] = mean
                 out_s[k] = _status(GOOD if allg else UNCERTAIN_SUB_NORMAL, CALCULATED)
-        elif agg in (A_TIME_AVERAGE, A_TOTAL):
-            # Part 13 v1.05: TimeAverage always uses sloped lines, Total follows Stepped.
-            st = stepped and agg == A_TOTAL
-            area, cov, good, ok = _time_average(t, v, sev, code, a, b, i0, i1, tuab, st,
-                                                sloped_extrap, de, first_usable)
-            if ok and cov > 0.0:
-                out_v[k] = area / cov if agg == A_TIME_AVERAGE else area / 1e9
-                base = GOOD if good else UNCERTAIN_SUB_NORMAL
-                out_s[k] = _status(base, CALCULATED | partial)
-        elif agg in (A_TIME_AVERAGE2, A_TOTAL2):
-            area, inc, base, ok = _time_average2(t, v, sev, code, a, b, i0, i1, tuab, stepped,
-                                                 sloped_extrap, de, pdg, pdb)
-            if ok:
-                if base != BAD:
-                    out_v[k] = area / inc if agg == A_TIME_AVERAGE2 else area / 1e9
-                out_s[k] = _status(base, CALCULATED | partial)
         elif agg in (A_MINIMUM, A_MAXIMUM, A_MINIMUM_ACTUAL_TIME, A_MAXIMUM_ACTUAL_TIME):
             want_max = agg in (A_MAXIMUM, A_MAXIMUM_ACTUAL_TIME)
             actual = agg in (A_MINIMUM_ACTUAL_TIME, A_MAXIMUM_ACTUAL_TIME)
@@ -604,27 +629,10 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
                 out_v[k] = val
                 out_s[k] = _status(base, bits | partial)
         elif agg == A_RANGE:
-            mn, _t1, b1, _bits1 = _extreme(t, v, sev, code, a, b, i0, i1, tuab, False, False)
-            mx, _t2, _b2, _bits2 = _extreme(t, v, sev, code, a, b, i0, i1, tuab, True, False)
+            mn, _t1, b1, _bits1 = _extreme(t, v, sev, code, a, b, i0, i1, tuab, no, no)
+            mx, _t2, _b2, _bits2 = _extreme(t, v, sev, code, a, b, i0, i1, tuab, not no, no)
             if np.isfinite(mn):
                 out_v[k] = mx - mn
-                out_s[k] = _status(b1, CALCULATED | partial)
-        elif agg in (A_MINIMUM2, A_MAXIMUM2, A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2):
-            want_max = agg in (A_MAXIMUM2, A_MAXIMUM_ACTUAL_TIME2)
-            actual = agg in (A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2)
-            val, tt, base, bits = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                            pdg, pdb, want_max, actual)
-            out_t[k] = tt
-            if np.isfinite(val):
-                out_v[k] = val if base != BAD else np.nan
-                out_s[k] = _status(base, bits | partial)
-        elif agg == A_RANGE2:
-            mn, _t1, b1, _x1 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                         pdg, pdb, False, False)
-            mx, _t2, _b2, _x2 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                          pdg, pdb, True, False)
-            if np.isfinite(mn):
-                out_v[k] = mx - mn if b1 != BAD else np.nan
                 out_s[k] = _status(b1, CALCULATED | partial)
         elif agg in (A_COUNT, A_NUMBER_OF_TRANSITIONS):
             ng = 0
@@ -636,7 +644,7 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
                     nb += 1
             base = _count_status(i1 - i0, ng, nb, pdg, pdb)
             if base == -1 or base == BAD:
-                out_s[k] = np.int64(BAD)
+                out_s[k] = BAD
                 continue
             if agg == A_COUNT:
                 out_v[k] = float(ng)
@@ -667,6 +675,113 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
             if ng > 0:
                 out_v[k] = last - first
                 out_s[k] = _status(GOOD if allg else UNCERTAIN_SUB_NORMAL, CALCULATED | partial)
+        elif agg in (A_STD_SAMPLE, A_STD_POPULATION, A_VAR_SAMPLE, A_VAR_POPULATION):
+            ng, allg, _f, _l, _mean, m2 = _good_stats(v, sev, i0, i1)
+            if ng > 0:
+                if agg in (A_STD_SAMPLE, A_VAR_SAMPLE):
+                    var = m2 / (ng - 1) if ng > 1 else 0.0
+                else:
+                    var = m2 / ng
+                if var < 0.0:
+                    var = 0.0
+                out_v[k] = np.sqrt(var) if (agg in (A_STD_SAMPLE, A_STD_POPULATION)) \
+                    else var
+                out_s[k] = _status(GOOD if allg else UNCERTAIN_SUB_NORMAL, CALCULATED | partial)
+    return out_v, out_t, out_s
+
+
+@njit(cache=True, nogil=True)
+def _agg_time_average(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
+                      de):  # pragma: no cover - compiled
+    """TimeAverage and Total (interpolated bounds, Bad samples interpolated across)."""
+    out_v, out_t, out_s = _outputs(edges)
+    n = t.size
+    if n == 0:
+        return out_v, out_t, out_s
+    ds = t[0]
+    first_usable = -1
+    for i in range(n):
+        if _usable(sev[i], tuab):
+            first_usable = i
+            break
+    # Part 13 v1.05: TimeAverage always uses sloped lines, Total follows Stepped.
+    st = stepped and agg == A_TOTAL
+    for k in range(edges.size - 1):
+        a = edges[k]
+        b = edges[k + 1]
+        if a >= de or b <= ds:
+            continue
+        partial = PARTIAL if (a < ds or b > de) else 0
+        area, cov, good, ok = _time_average(t, v, sev, code, a, b, idx[k], idx[k + 1], tuab, st,
+                                            sloped_extrap, de, first_usable)
+        if ok and cov > 0.0:
+            out_v[k] = area / cov if agg == A_TIME_AVERAGE else area / 1e9
+            base = GOOD if good else UNCERTAIN_SUB_NORMAL
+            out_s[k] = _status(base, CALCULATED | partial)
+    return out_v, out_t, out_s
+
+
+@njit(cache=True, nogil=True)
+def _agg_time_average2(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
+                       de):  # pragma: no cover - compiled
+    """TimeAverage2 and Total2 (simple bounds, Bad time excluded)."""
+    out_v, out_t, out_s = _outputs(edges)
+    n = t.size
+    if n == 0:
+        return out_v, out_t, out_s
+    ds = t[0]
+    for k in range(edges.size - 1):
+        a = edges[k]
+        b = edges[k + 1]
+        if a >= de or b <= ds:
+            continue
+        partial = PARTIAL if (a < ds or b > de) else 0
+        area, inc, base, ok = _time_average2(t, v, sev, code, a, b, idx[k], idx[k + 1], tuab,
+                                             stepped, sloped_extrap, de, pdg, pdb)
+        if ok:
+            if base != BAD:
+                out_v[k] = area / inc if agg == A_TIME_AVERAGE2 else area / 1e9
+            out_s[k] = _status(base, CALCULATED | partial)
+    return out_v, out_t, out_s
+
+
+@njit(cache=True, nogil=True)
+def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
+                 de):  # pragma: no cover - compiled
+    """The aggregates that use the simple bounding values: Minimum2/Maximum2(ActualTime2),
+    Range2, StartBound, EndBound, DeltaBounds, DurationGood/Bad, PercentGood/Bad,
+    DurationInStateZero/NonZero, WorstQuality(2)."""
+    out_v, out_t, out_s = _outputs(edges)
+    n = t.size
+    if n == 0:
+        return out_v, out_t, out_s
+    ds = t[0]
+    no = agg < 0  # False as a runtime value (see the module docstring)
+    for k in range(edges.size - 1):
+        a = edges[k]
+        b = edges[k + 1]
+        i0 = idx[k]
+        i1 = idx[k + 1]
+        if a >= de or b <= ds:
+            continue
+        partial = PARTIAL if (a < ds or b > de) else 0
+        if agg in (A_MINIMUM2, A_MAXIMUM2, A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2):
+            want_max = agg in (A_MAXIMUM2, A_MAXIMUM_ACTUAL_TIME2)
+            actual = agg in (A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2)
+            val, tt, base, bits = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
+                                            pdg, pdb, want_max, actual)
+            out_t[k] = tt
+            if np.isfinite(val):
+                out_v[k] = val if base != BAD else np.nan
+                out_s[k] = _status(base, bits | partial)
+        elif agg == A_RANGE2:
+            mn, _t1, b1, _x1 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
+                                         pdg, pdb, no, no)
+            mx, _t2, _b2, _x2 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
+                                          pdg, pdb, not no, no)
+            if np.isfinite(mn):
+                out_v[k] = mx - mn if b1 != BAD else np.nan
+                out_s[k] = _status(b1, CALCULATED | partial)
         elif agg in (A_START_BOUND, A_END_BOUND, A_DELTA_BOUNDS):
             sv, sc, skind, ssev = _simple_bound(t, v, sev, code, a, tuab, stepped, de)
             ev, _ec, ekind, esev = _simple_bound(t, v, sev, code, b, tuab, stepped, de)
@@ -727,16 +842,29 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
             if ok:
                 out_v[k] = val
                 out_s[k] = _status(GOOD, CALCULATED | bits | partial)
-        elif agg in (A_STD_SAMPLE, A_STD_POPULATION, A_VAR_SAMPLE, A_VAR_POPULATION):
-            ng, allg, _f, _l, _mean, m2 = _good_stats(v, sev, i0, i1)
-            if ng > 0:
-                if agg in (A_STD_SAMPLE, A_VAR_SAMPLE):
-                    var = m2 / (ng - 1) if ng > 1 else 0.0
-                else:
-                    var = m2 / ng
-                if var < 0.0:
-                    var = 0.0
-                out_v[k] = np.sqrt(var) if (agg in (A_STD_SAMPLE, A_STD_POPULATION)) \
-                    else var
-                out_s[k] = _status(GOOD if allg else UNCERTAIN_SUB_NORMAL, CALCULATED | partial)
-    return out_v, out_t, out_s.astype(np.uint32)
+    return out_v, out_t, out_s
+
+
+_KERNEL_OF = {A_INTERPOLATIVE: _agg_interpolative}
+for _a in (A_AVERAGE, A_MINIMUM, A_MAXIMUM, A_MINIMUM_ACTUAL_TIME, A_MAXIMUM_ACTUAL_TIME, A_RANGE,
+           A_COUNT, A_NUMBER_OF_TRANSITIONS, A_START, A_END, A_DELTA, A_STD_SAMPLE,
+           A_STD_POPULATION, A_VAR_SAMPLE, A_VAR_POPULATION):
+    _KERNEL_OF[_a] = _agg_samples
+for _a in (A_TIME_AVERAGE, A_TOTAL):
+    _KERNEL_OF[_a] = _agg_time_average
+for _a in (A_TIME_AVERAGE2, A_TOTAL2):
+    _KERNEL_OF[_a] = _agg_time_average2
+for _a in range(A_VAR_POPULATION + 1):
+    _KERNEL_OF.setdefault(_a, _agg_bounded)
+
+
+def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de):
+    """All intervals of one aggregate: returns (values, times, status uint32).
+
+    Runs the kernel of the aggregate's group, so the first call compiles that group only. The
+    arguments are converted to the one set of types each kernel is compiled for.
+    """
+    return _KERNEL_OF[int(agg)](
+        np.int64(agg), t, v, code, sev, edges, idx, bool(tuab), float(pdb), float(pdg),
+        bool(sloped_extrap), bool(stepped), np.int64(de),
+    )

@@ -21,7 +21,15 @@ from numba import njit
 
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.kernels import _part13
-from historian.kernels._config import BAD_NO_DATA, AggregateConfig, prepare_series
+from historian.kernels._config import (
+    BAD_NO_DATA,
+    GOOD,
+    INFO_DATA_VALUE,
+    INTERPOLATED,
+    UNCERTAIN_SUB_NORMAL,
+    AggregateConfig,
+    prepare_series,
+)
 
 __all__ = ["grid", "interpolate"]
 
@@ -30,20 +38,23 @@ __all__ = ["grid", "interpolate"]
 def _interpolate_nb(t, v, code, sev, grid_t, tuab, stepped, sloped_extrap, de, extrapolate,
                     max_gap):  # pragma: no cover - compiled
     m = grid_t.size
-    out_v = np.full(m, np.nan)
-    out_s = np.full(m, np.int64(BAD_NO_DATA))
+    out_v = np.empty(m)
+    out_s = np.empty(m, dtype=np.uint32)
+    for g in range(m):
+        out_v[g] = np.nan
+        out_s[g] = BAD_NO_DATA
     n = t.size
     if n == 0:
-        return out_v, out_s.astype(np.uint32)
+        return out_v, out_s
     for g in range(m):
         x = grid_t[g]
-        val, c, bits, ok = _part13._interp_point(t, v, sev, code, x, tuab, stepped,
-                                                 sloped_extrap, de, extrapolate)
-        if not ok:
+        val, c, bits, ok, extrapolated = _part13._interp_point(t, v, sev, code, x, tuab, stepped,
+                                                               sloped_extrap, de)
+        if not ok or (extrapolated and not extrapolate):
             continue
         if max_gap >= 0 and bits != 0:
             # staleness: the samples around x (usable ones) must be at most max_gap apart
-            j = np.searchsorted(t, x)
+            j = _part13.bisect_left(t, x)
             p = j - 1
             while p >= 0 and not _part13._usable(sev[p], tuab):
                 p -= 1
@@ -59,7 +70,46 @@ def _interpolate_nb(t, v, code, sev, grid_t, tuab, stepped, sloped_extrap, de, e
                 continue
         out_v[g] = val
         out_s[g] = _part13._status(c, bits)
-    return out_v, out_s.astype(np.uint32)
+    return out_v, out_s
+
+
+def _span(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float(b - a) for a <= b without int64 overflow (as ``_part13._dt``)."""
+    d = b - a
+    return np.where(d < 0, b.astype(np.float64) - a.astype(np.float64), d.astype(np.float64))
+
+
+def _interpolate_good(t, v, g, stepped, sloped_extrap, extrapolate, max_gap):
+    """:func:`interpolate` when every sample is Good (code 0) and finite, ``t`` strictly increasing
+    and the data end after the last sample: numpy only, so nothing is compiled; the results are
+    identical to the kernel's (``tests/kernels/test_interpolate.py`` checks it)."""
+    n = t.size
+    j = np.searchsorted(t, g)  # first sample at or after each grid time
+    exact = t[np.minimum(j, n - 1)] == g
+    p = np.maximum(j - 1, 0)  # the sample before (where there is one)
+    k = np.minimum(j, n - 1)  # the sample after (where there is one)
+    ok = exact | (j > 0)
+    after = ~exact & (j >= n)  # past the last sample: extrapolated
+    if stepped:
+        val = v[p]
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 only where not used
+            val = v[p] + (v[k] - v[p]) * (_span(t[p], g) / _span(t[p], t[k]))
+            if sloped_extrap and n > 1:
+                pp = np.maximum(p - 1, 0)
+                slope = v[pp] + (v[p] - v[pp]) * (_span(t[pp], g) / _span(t[pp], t[p]))
+                val = np.where(after & (p > 0), slope, np.where(after, v[p], val))
+            else:
+                val = np.where(after, v[p], val)
+    val = np.where(exact, v[k], val)
+    status = np.where(after, UNCERTAIN_SUB_NORMAL, GOOD) | (INTERPOLATED | INFO_DATA_VALUE)
+    status = np.where(exact, GOOD, status).astype(np.uint32)
+    if not extrapolate:
+        ok &= ~after
+    if max_gap >= 0:
+        far = np.where(after, _span(t[p], g), _span(t[p], t[k])) > max_gap
+        ok &= exact | ~far
+    return np.where(ok, val, np.nan), np.where(ok, status, np.uint32(BAD_NO_DATA))
 
 
 def grid(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
@@ -115,6 +165,10 @@ def interpolate(
         raise InvalidArgumentError(f"max_gap must not be negative, got {max_gap_ns}")
     cfg = AggregateConfig.from_any(config)
     s = prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
+    max_gap = -1 if max_gap_ns is None else int(max_gap_ns)
+    if s.all_good and s.t_ns.size and s.data_end_ns > s.t_ns[-1]:
+        return _interpolate_good(s.t_ns, s.values, g, bool(stepped),
+                                 cfg.use_sloped_extrapolation, bool(extrapolate), max_gap)
     sev = _part13.severities(s.values, s.quality)
     return _interpolate_nb(
         s.t_ns,
@@ -127,5 +181,5 @@ def interpolate(
         cfg.use_sloped_extrapolation,
         np.int64(s.data_end_ns),
         bool(extrapolate),
-        np.int64(-1 if max_gap_ns is None else int(max_gap_ns)),
+        np.int64(max_gap),
     )

@@ -91,3 +91,31 @@ def test_grid_and_errors():
         interpolate(np.array([0], np.int64), np.array([1.0]), grid_ns=np.array([0.5]))
     with pytest.raises(InvalidDataError):
         interpolate(np.array([0, 1], np.int64), np.array([1.0]), grid_ns=np.array([0]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    stepped=st.booleans(),
+    sloped=st.booleans(),
+    extrapolate=st.booleans(),
+    max_gap=st.one_of(st.none(), st.integers(0, 2**62)),
+)
+def test_all_good_numpy_path_equals_kernel(data, stepped, sloped, extrapolate, max_gap):
+    """All-Good data takes a numpy path (nothing to compile): bit for bit the kernel's results."""
+    from historian.kernels import _part13
+    from historian.kernels.interpolate import _interpolate_nb
+
+    times = st.integers(-(2**62), 2**62)
+    t = np.unique(np.array(data.draw(st.lists(times, min_size=1, max_size=12)), np.int64))
+    v = np.array(data.draw(st.lists(st.floats(-1e6, 1e6), min_size=t.size, max_size=t.size)))
+    g = np.array(data.draw(st.lists(times, min_size=1, max_size=12))
+                 + data.draw(st.lists(st.sampled_from(t.tolist()), max_size=3)), np.int64)
+    got = interpolate(t, v, grid_ns=g, stepped=stepped, max_gap_ns=max_gap,
+                      extrapolate=extrapolate, config={"UseSlopedExtrapolation": sloped})
+    q = np.zeros(t.size, np.uint32)
+    want = _interpolate_nb(t, v, q, _part13.severities(v, q), g, False, stepped, sloped,
+                           np.int64(t[-1] + 1), extrapolate,
+                           np.int64(-1 if max_gap is None else max_gap))
+    assert got[1].dtype == np.uint32 and got[1].tolist() == want[1].tolist()
+    np.testing.assert_array_equal(got[0], want[0])
