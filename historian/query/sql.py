@@ -79,8 +79,10 @@ import math
 import os
 import re
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from historian.errors import (
@@ -116,7 +118,7 @@ DEFAULT_MAX_RESULT_BYTES = 256 * 2**20
 #: Schema of the snapshot's files as the views read them: one time unit (ns) for every file.
 _FILES_SCHEMA = pa.schema(
     [
-        ("tag", pa.string()),
+        ("tag", pa.dictionary(pa.int32(), pa.string())),  # as stored: no string copy per row
         ("time", pa.timestamp("ns", tz="UTC")),
         ("value", pa.float64()),
         ("value_int", pa.int64()),
@@ -183,6 +185,7 @@ _UNBIND = ("DROP VIEW points", "DROP VIEW points_all")
 _SERIALIZE = "SELECT json_serialize_sql($sql::VARCHAR)"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _BATCH_ROWS = 65_536
+_FRAGMENT_CACHE_FILES = 4096
 # Messages of the pyarrow Parquet reader when a stored file fails its checks.
 _CORRUPT = ("checksum", "thrift", "magic bytes", "corrupt", "invalid parquet", "parquet file size")
 
@@ -279,6 +282,8 @@ class SqlEngine:
         )
         self._timeout = _positive_seconds(timeout)
         self._max_result_bytes = _result_bytes(max_result_bytes)
+        self._fragment_cache: OrderedDict[str, list[Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def threads(self) -> int:
@@ -319,24 +324,74 @@ class SqlEngine:
         return con
 
     def _dataset(self, paths: list[str]) -> pads.Dataset:
-        """The snapshot's files as one pyarrow dataset, page checksums verified (as h.read)."""
+        """The snapshot's files as one pyarrow dataset, page checksums verified (as h.read).
+
+        Each file becomes fragments of consecutive row groups, each with the tag range it holds
+        as its guarantee (from the file's historian index), so a filter on ``tag`` that DuckDB
+        hands to the scan skips the other tags' row groups without reading them.
+        """
         import pyarrow.dataset as pads
         import pyarrow.fs as pafs
 
         fs = getattr(self._store, "_fs", None)
-        if fs is None:  # a local folder
-            files, filesystem = list(paths), pafs.LocalFileSystem()
-        else:  # object storage: pyarrow reads the objects (DuckDB's httpfs is never loaded)
-            files, filesystem = [fs.path(fs.rel(p)) for p in paths], fs.filesystem
+        filesystem = pafs.LocalFileSystem() if fs is None else fs.filesystem
         scan = pads.ParquetFragmentScanOptions(page_checksum_verification=True)
         fmt = pads.ParquetFileFormat(default_fragment_scan_options=scan)
         try:
-            return pads.dataset(files, filesystem=filesystem, format=fmt, schema=_FILES_SCHEMA)
+            fragments = [
+                frag for path in paths for frag in self._fragments_of(path, fmt, filesystem, fs)
+            ]
+            return pads.FileSystemDataset(
+                fragments, schema=_FILES_SCHEMA, format=fmt, filesystem=filesystem
+            )
+        except HistorianError:
+            raise
         except (pa.ArrowException, OSError) as exc:
             raise StoreError(
                 f"h.sql cannot open the store's data files: {_first_line(exc)} (check that the "
                 "store is readable; `historian verify STORE` finds a missing or damaged file)"
             ) from exc
+
+    def _fragments_of(
+        self, path: str, fmt: pads.ParquetFileFormat, filesystem: Any, fs: Any
+    ) -> list[pads.Fragment]:
+        """Fragments of one data file (cached: data files are immutable, with unique names)."""
+        with self._cache_lock:
+            cached = self._fragment_cache.get(path)
+            if cached is not None:
+                self._fragment_cache.move_to_end(path)
+                return cached
+        import pyarrow.dataset as pads
+
+        data = self._store._files.get(path)  # the same opened, checked file as h.read
+        where = path if fs is None else fs.path(fs.rel(path))
+        starts = np.asarray(data.row_start)
+        n, per_group = int(data.num_rows), int(data.rg_rows)
+        groups = -(-n // per_group)
+        # the tag of each row group's first and last row (files are sorted by tag, time)
+        first = np.searchsorted(starts, np.arange(groups) * per_group, "right") - 1
+        last = np.searchsorted(starts, np.minimum(np.arange(1, groups + 1) * per_group, n) - 1,
+                               "right") - 1  # fmt: skip
+        tag = pads.field("tag")
+        out = []
+        g = 0
+        while g < groups:
+            lo, hi = int(first[g]), int(last[g])
+            g1 = g + 1
+            if lo == hi:  # a run of row groups holding one tag
+                while g1 < groups and first[g1] == lo and last[g1] == lo:
+                    g1 += 1
+                guarantee = tag == data.tags[lo]
+            else:
+                guarantee = (tag >= data.tags[lo]) & (tag <= data.tags[hi])
+            out.append(fmt.make_fragment(where, filesystem, partition_expression=guarantee,
+                                         row_groups=list(range(g, g1))))  # fmt: skip
+            g = g1
+        with self._cache_lock:
+            self._fragment_cache[path] = out
+            while len(self._fragment_cache) > _FRAGMENT_CACHE_FILES:
+                self._fragment_cache.popitem(last=False)
+        return out
 
     def _bind_snapshot(self, con: duckdb.DuckDBPyConnection) -> None:
         """Register one snapshot of the store and create the views on ``con``."""

@@ -1062,7 +1062,7 @@ class Store:
         rules: dict[str, Any] | None = None,
         apply: bool = False,
         now: Any = None,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> pa.Table:
         """Run qualification rules over stored history (the tag's own rules, or ``rules``).
 
@@ -1149,7 +1149,11 @@ class Store:
                 log.exception("automatic compaction of %s failed; will retry later", self.path)
 
     def compact(
-        self, days: Iterable[str] | None = None, *, full: bool = False, progress: bool = False
+        self,
+        days: Iterable[str] | None = None,
+        *,
+        full: bool = False,
+        progress: bool | None = None,
     ) -> int:
         """Merge small files per day and resolve duplicates; safe while readers run.
 
@@ -1482,12 +1486,10 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
     return parts
 
 
-def _progress(items: list, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
+def _progress(items: list, enabled: bool | None, desc: str) -> Any:
+    from historian.progress import iterate  # one switch: historian.options(progress=...)
 
-    return tqdm(items, desc=desc)
+    return iterate(items, enabled, desc)
 
 
 def _points_table(
