@@ -8,7 +8,7 @@ Every commit historian writes carries, in the Delta ``commitInfo`` (custom metad
      "adds": [[path, size, "<SHA-256 of the file>", "<SHA-256 of the add's stats string>"], ...],
      "removes": [path, ...],
      "wal": ["historian-wal", 12],                  # the WAL position this commit covers, or null
-     "manifest": {path: [size, sha256 or null]},     # every 50th commit: all live files
+     "manifest": {path: [size, sha256 or null]},     # at checkpoints: all live files
      "key": "<key id>"}                              # only when signed
 
 and, when the store has a signing key, ``historian.sig``: an Ed25519 signature (base64) over the
@@ -18,8 +18,9 @@ reader prunes with. The newest commit is also recorded outside the log in
 ``points/_historian/head.json`` (version and SHA-256, signed when a key is given), so a deleted or
 rewritten newest commit is seen.
 
-The manifest carries the hashes of files added by commits that Delta's log cleanup later deletes
-(it keeps the JSON of a checkpoint version, a multiple of ``delta.checkpointInterval``).
+The manifest carries the hashes of files added by commits that Delta's log cleanup later deletes:
+it is written at the versions delta-rs checkpoints (49, 99, ...: ``delta.checkpointInterval`` is
+50), whose JSON the cleanup keeps as the oldest.
 
 Examples
 --------

@@ -643,7 +643,9 @@ class CommitLog:
                 after.pop(p, None)
             for p, s, h, _ in chained:
                 after[p] = (s, h)
-            manifest = after if (current + 1) % MANIFEST_EVERY == 0 or not self._head[2] else None
+            # The checkpoint versions (49, 99, ...): the JSON Delta's log cleanup keeps first.
+            at_checkpoint = (current + 2) % MANIFEST_EVERY == 0
+            manifest = after if at_checkpoint or not self._head[2] else None
             record = build_record(
                 self._head[1],
                 chained,

@@ -237,13 +237,25 @@ def verify_store(
                 if rec.get("key") != verifier.key_id or not verifier.check(c.record_text or "",
                                                                             c.sig):  # fmt: skip
                     rep.breaks.append(Break(v, rel, "signature missing or not made with this key"))
-        if "manifest" in rec and not complete:
-            live = {p: (int(s), h, v) for p, (s, h) in rec["manifest"].items()}
-            complete = True
         for p in rec["removes"]:
             live.pop(p, None)
         for p, s, h, _ in rec["adds"]:
             live[p] = (int(s), h, v)
+        if "manifest" in rec:
+            manifest = {p: (int(s), h) for p, (s, h) in rec["manifest"].items()}
+            if not complete:  # the oldest commits were cleaned up: the manifest says what lives
+                live = {p: (s, h, live.get(p, (0, None, v))[2]) for p, (s, h) in manifest.items()}
+                complete = True
+            else:
+                known = {p: (s, h) for p, (s, h, _) in live.items()}
+                differ = sorted(p for p in set(known) | set(manifest)
+                                if p not in known or p not in manifest
+                                or known[p][0] != manifest[p][0]
+                                or None not in (known[p][1], manifest[p][1])
+                                and known[p][1] != manifest[p][1])  # fmt: skip
+                if differ:
+                    rep.breaks.append(Break(v, rel, f"its manifest disagrees with the chain "
+                                                    f"about {differ[0]}"))  # fmt: skip
         prev = c
     if legacy and not chain_started:
         rep.unchained_before = versions[-1] + 1

@@ -290,3 +290,26 @@ def test_a_store_written_before_the_chain_verifies_as_unchained(store_path, caps
     assert [b.version for b in report.breaks] == [2]
     assert report.unhashed_files == 2
     assert "unchained before version 3" in _verify_cli(store_path, capsys)[1]
+
+
+def test_file_hashes_outlive_the_delta_log_cleanup(store_path):
+    with historian.open(store_path, auto_compact_files=0, fsync=False) as h:
+        h.define("A")
+        for i in range(52):  # past the checkpoint at version 49
+            h.write("A", [T0 + i * S], [float(i)])
+            h.flush()
+    log_dir = os.path.join(store_path, "points", "_delta_log")
+    assert os.path.exists(os.path.join(log_dir, f"{49:020d}.checkpoint.parquet"))
+    for v in range(49):  # what Delta's cleanup of expired commits does
+        os.remove(_log(store_path, v))
+    report = historian.verify(store_path)
+    assert report.ok and report.unhashed_files == 0 and report.files == 52
+    assert "cleaned up" in str(report)
+    victim = sorted(_data_files(store_path))[0]  # added at version 1, long before the cleanup
+    data = bytearray(_read(victim))
+    data[len(data) // 2] ^= 0x01
+    with open(victim, "wb") as f:
+        f.write(data)
+    brk = historian.verify(store_path).first_break
+    assert brk.file == os.path.relpath(victim, os.path.join(store_path, "points"))
+    assert "SHA-256" in brk.what
