@@ -252,7 +252,7 @@ class Store:
     def _commit_log(self, create: bool) -> CommitLog:
         self._refuse_lost_log()
         if self._fs is None:
-            return CommitLog(self._table_dir, create=create, signer=self._signer)
+            return CommitLog(self._table_dir, create=create, signer=self._signer, fsync=self._fsync)
         fence = self._lock.check if isinstance(self._lock, WriterLease) else None
         # Several hosts may write the store in turn, each with its own local WAL: each WAL
         # records what of it is in files under its own id.
@@ -292,12 +292,19 @@ class Store:
             )
         self._lock.acquire()
         try:
-            if self._fs is not None:
-                self._fs.abort_stale_uploads()  # left by a crashed writer
-            self._log = self._commit_log(create=True)
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
-            self._recover()
+            with storage_errors(
+                f"opening {self.path} for writing", "nothing was changed; fix the cause and retry"
+            ):
+                if self._fs is not None:
+                    self._fs.abort_stale_uploads()  # left by a crashed writer
+                self._log = self._commit_log(create=True)
+                shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
+                self._recover()
         except BaseException:
+            if self._wal is not None:  # the WAL stays as it is on disk: replayed next time
+                self._wal.abandon()
+                self._wal = None
+            self._active = MemTable()
             self._lock.release()
             raise
         self._flusher = threading.Thread(
@@ -335,7 +342,10 @@ class Store:
                 replayed,
                 self.path,
             )
-            self.flush()
+            try:
+                self.flush()
+            except (StoreError, MemoryError):  # kept in memory and in the WAL: flushed later
+                log.exception("flushing the recovered points of %s failed; will retry", self.path)
 
     def close(self) -> None:
         """Flush pending points, release the writer lock and close the store.

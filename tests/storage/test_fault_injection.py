@@ -441,3 +441,26 @@ def test_vacuum_deletes_only_old_files_an_intact_log_retired(store_path):
     folder = vacuum.LogFolder(names=["00000000000000000000.json", "00000000000000000002.json"],
                               read=lambda n: b"")  # fmt: skip
     assert vacuum.candidates(folder, set(), 2, 0)[1] == "commit(s) [1] are missing from the log"
+
+
+@pytest.mark.parametrize("fault_name", ["parquet-write", "delta-commit", "memory"])
+def test_a_fault_while_recovering_the_wal_at_open_keeps_every_point(
+    store_path, monkeypatch, fault_name
+):
+    fault = Fault(fault_name, os.path.abspath(store_path))
+    _install(fault, monkeypatch)
+    h, m = _build(store_path)
+    h._stop.set()  # the process dies with points only in the WAL
+    h._closed = True
+    h._wal.abandon()
+    h._lock.release()
+    fault.armed = True
+    with historian.open(store_path, auto_compact_files=0) as h2:
+        h2.define("C")  # becomes the writer: replays the WAL, its flush fails
+        assert fault.fired
+        fault.armed = False
+        m.check(h2)
+        m.write(h2, 3)
+    with historian.open(store_path, mode="r") as h3:
+        m.check(h3)
+        assert h3.info()["points_pending"] == 0
