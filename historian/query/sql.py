@@ -427,8 +427,8 @@ class SqlEngine:
                 else "write a SELECT over the views points, points_all and tags"
             )
             raise QueryError(
-                f"h.sql is read-only and runs one plain SELECT; a {kind} statement "
-                f"is refused: {hint}"
+                f"h.sql is read-only and runs one plain SELECT; {kind} statements are "
+                f"refused: {hint}"
             )
         try:
             ((text,),) = con.execute(_SERIALIZE, {"sql": sql}).fetchall()
