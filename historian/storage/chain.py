@@ -24,7 +24,8 @@ it is written at the versions delta-rs checkpoints (49, 99, ...: ``delta.checkpo
 
 Examples
 --------
->>> rec = parse_record(build_record("00" * 32, [("day=x/a.parquet", 10, "ab" * 32, "{}")], [], None))
+>>> text = build_record("00" * 32, [("day=x/a.parquet", 10, "ab" * 32, "{}")], [], None)
+>>> rec = parse_record(text)
 >>> rec["adds"][0][:2]
 ['day=x/a.parquet', 10]
 """
@@ -143,9 +144,7 @@ def parse_commit(version: int, data: bytes) -> Commit:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorruptDataError(
-            f"commit {version} is not UTF-8 text (byte {exc.start})"
-        ) from exc
+        raise CorruptDataError(f"commit {version} is not UTF-8 text (byte {exc.start})") from exc
     lines = [ln for ln in text.split("\n") if ln.strip()]
     if not lines:
         raise CorruptDataError(f"commit {version} is empty")
@@ -177,7 +176,9 @@ def parse_commit(version: int, data: bytes) -> Commit:
         try:
             parse_record(c.record_text)
         except ValueError as exc:
-            raise CorruptDataError(f"commit {version}: its chain record is not valid ({exc})") from exc
+            raise CorruptDataError(
+                f"commit {version}: its chain record is not valid ({exc})"
+            ) from exc
     return c
 
 
@@ -213,7 +214,9 @@ def _read_key_source(source: Any, what: str) -> bytes:
         name = text[4:]
         value = os.environ.get(name)
         if not value:
-            raise InvalidArgumentError(f"the environment variable {name} holding the {what} is unset")
+            raise InvalidArgumentError(
+                f"the environment variable {name} holding the {what} is unset"
+            )
         return value.encode()
     try:
         with open(text, "rb") as f:

@@ -84,7 +84,9 @@ class RepairReport:
         if self.quarantine:
             lines.append(f"  evidence kept in {self.quarantine}")
         if self.dry_run:
-            lines.append("  (nothing was changed; run again with dry_run=False / without --dry-run)")
+            lines.append(
+                "  (nothing was changed; run again with dry_run=False or without --dry-run)"
+            )
         return "\n".join(lines)
 
 
@@ -203,9 +205,9 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
             break
         damaged.append(v)
         rep.found.append(f"commit {v} is damaged: {why}")
-    if head is not None and versions and isinstance(head.get("version"), int):
-        if head["version"] > versions[-1]:
-            rep.found.append(f"commit {head['version']} is missing (named by the head record)")
+    hv = head.get("version") if head is not None else None
+    if versions and isinstance(hv, int) and hv > versions[-1]:
+        rep.found.append(f"commit {hv} is missing (named by the head record)")
     for v in sorted(damaged):
         moves.append(os.path.join(log_dir, f"{v:020d}.json"))
     if good is not None:
@@ -250,7 +252,8 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
         dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
         for n in names:
             if n.endswith(".parquet"):
-                on_disk.append(os.path.relpath(os.path.join(dirpath, n), table).replace(os.sep, "/"))
+                rel = os.path.relpath(os.path.join(dirpath, n), table)
+                on_disk.append(rel.replace(os.sep, "/"))
     add: list[tuple[str, dict[str, Any]]] = []
     for rel in sorted(set(on_disk) - set(referenced) - retired):
         try:
@@ -307,7 +310,7 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
     if dry_run or not rep.actions:
         return
     rep.quarantine = quarantine
-    for seg, batches in salvage:
+    for _seg, batches in salvage:
         _write_salvaged(root, batches)
     for m in moves:
         _move(m, root, quarantine)

@@ -58,6 +58,7 @@ from historian.model.times import (
 )
 from historian.storage import health, ingest
 from historian.storage.catalog import Catalog
+from historian.storage.chain import Signer
 from historian.storage.errmap import storage_errors
 from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
@@ -65,7 +66,6 @@ from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
 from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
 from historian.storage.perms import make_dirs
-from historian.storage.chain import Signer
 from historian.storage.table import CommitLog, Snapshot, wal_gap
 from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
 

@@ -17,6 +17,7 @@ version; a writer refuses to open until ``historian repair`` ran.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -263,12 +264,12 @@ class CommitLog:
         """What is wrong with the newest commit (None: nothing found)."""
         head = self.head_record()
         newest = versions[-1]
-        if head is not None and isinstance(head.get("version"), int):
-            if head["version"] > newest:
-                return (
-                    f"commit {head['version']} is missing from the log (the head record "
-                    f"names it; the newest commit file is {newest})"
-                )
+        hv = None if head is None else head.get("version")
+        if isinstance(hv, int) and hv > newest:
+            return (
+                f"commit {hv} is missing from the log (the head record "
+                f"names it; the newest commit file is {newest})"
+            )
         try:
             c = self.read_commit(newest)
         except CorruptDataError as exc:
@@ -285,12 +286,12 @@ class CommitLog:
                 prev = None  # an older commit: found by verify, delta-rs reads the checkpoint
             if prev is not None and c.record is not None and c.record["prev"] != prev.sha256:
                 return f"commit {newest - 1} changed after commit {newest} was written"
-            if prev is not None and c.record is None and prev.record is not None:
-                if _not_housekeeping(c):
-                    return (
-                        f"commit {newest} carries no chain record although commit "
-                        f"{newest - 1} does (forged?)"
-                    )
+            forged = prev is not None and prev.record is not None and c.record is None
+            if forged and _not_housekeeping(c):
+                return (
+                    f"commit {newest} carries no chain record although commit "
+                    f"{newest - 1} does (forged?)"
+                )
         self._head = (newest, c.sha256, c.record is not None)
         return None
 
@@ -485,10 +486,8 @@ class CommitLog:
         if self._fs is None:
             out = {}
             for p in paths:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     out[p] = os.stat(os.path.join(self.dir, p)).st_size
-                except FileNotFoundError:
-                    pass
             return out
         import pyarrow.fs as pafs
 

@@ -89,7 +89,7 @@ class VerifyReport:
         """The earliest break (by commit version, then file)."""
         if not self.breaks:
             return None
-        return min(self.breaks, key=lambda b: (-1 if b.version is None else b.version))
+        return min(self.breaks, key=lambda b: -1 if b.version is None else b.version)
 
     @property
     def mb_per_s(self) -> float:
@@ -97,7 +97,7 @@ class VerifyReport:
 
     def to_table(self) -> pa.Table:
         """The breaks as a table (version, file, what), earliest first."""
-        rows = sorted(self.breaks, key=lambda b: (-1 if b.version is None else b.version))
+        rows = sorted(self.breaks, key=lambda b: -1 if b.version is None else b.version)
         return pa.table(
             {
                 "version": pa.array([b.version for b in rows], pa.int64()),
@@ -115,8 +115,10 @@ class VerifyReport:
         )
         lines = [head]
         if self.unchained_before is not None:
-            lines.append(f"  unchained before version {self.unchained_before} (written before "
-                         "the hash chain existed; their files are checked by size only)")  # fmt: skip
+            lines.append(
+                f"  unchained before version {self.unchained_before} (written before the hash "
+                "chain existed; their files are checked by size only)"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         first = self.first_break
         if first is not None:
@@ -233,10 +235,11 @@ def verify_store(
         if verifier is not None:
             if c.sig is not None and first_signed is None:
                 first_signed = v
-            if first_signed is not None:
-                if rec.get("key") != verifier.key_id or not verifier.check(c.record_text or "",
-                                                                            c.sig):  # fmt: skip
-                    rep.breaks.append(Break(v, rel, "signature missing or not made with this key"))
+            signed_ok = rec.get("key") == verifier.key_id and verifier.check(
+                c.record_text or "", c.sig
+            )
+            if first_signed is not None and not signed_ok:
+                rep.breaks.append(Break(v, rel, "signature missing or not made with this key"))
         for p in rec["removes"]:
             live.pop(p, None)
         for p, s, h, _ in rec["adds"]:
@@ -251,8 +254,8 @@ def verify_store(
                 differ = sorted(p for p in set(known) | set(manifest)
                                 if p not in known or p not in manifest
                                 or known[p][0] != manifest[p][0]
-                                or None not in (known[p][1], manifest[p][1])
-                                and known[p][1] != manifest[p][1])  # fmt: skip
+                                or (None not in (known[p][1], manifest[p][1])
+                                and known[p][1] != manifest[p][1]))  # fmt: skip
                 if differ:
                     rep.breaks.append(Break(v, rel, f"its manifest disagrees with the chain "
                                                     f"about {differ[0]}"))  # fmt: skip
@@ -281,8 +284,8 @@ def verify_store(
             rep.breaks.append(Break(live[p][2], p, f"the log says {size} bytes, the chain "
                                                    f"{live[p][0]}"))  # fmt: skip
     for p in [p for p in live if p not in seen]:
-        rep.breaks.append(Break(live[p][2], p, "in the chain but not in the log's snapshot "
-                                               "(a remove action or checkpoint was forged)"))  # fmt: skip
+        what = "in the chain but not in the log's snapshot (a remove or checkpoint was forged)"
+        rep.breaks.append(Break(live[p][2], p, what))
         del live[p]
     _check_files(fs, rep, live, hashes, threads)
     rep.seconds = _time.perf_counter() - t0
@@ -324,12 +327,17 @@ def _check_head(fs: StoreFS, rep: VerifyReport, newest: Commit | None, verifier:
     elif hv < rep.version:
         rep.notes.append(f"the head record names version {hv} (a crash between a commit and "
                          "its head record); the next commit updates it")  # fmt: skip
-    if verifier is not None and rep.signed and isinstance(hv, int):
-        if head.get("key") != verifier.key_id or not verifier.check(
-            head_text(hv, str(hs)), head.get("sig")
-        ):
-            rep.breaks.append(Break(hv, f"points/{HEAD_REL}",
-                                    "head record signature missing or not made with this key"))  # fmt: skip
+    if (
+        verifier is not None
+        and rep.signed
+        and isinstance(hv, int)
+        and (
+            head.get("key") != verifier.key_id
+            or not verifier.check(head_text(hv, str(hs)), head.get("sig"))
+        )
+    ):
+        what = "head record signature missing or not made with this key"
+        rep.breaks.append(Break(hv, f"points/{HEAD_REL}", what))
 
 
 def _check_files(

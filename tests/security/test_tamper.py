@@ -197,7 +197,8 @@ def test_a_signed_chain_fails_with_the_wrong_public_key(tmp_path, capsys):
     # An unsigned store checked against a key: nothing is signed with it.
     plain = tmp_path / "plain.hist"
     _make(plain)
-    assert "no commit is signed" in str(historian.verify(plain, public_key=str(tmp_path / "right.pub")))
+    report = historian.verify(plain, public_key=str(tmp_path / "right.pub"))
+    assert "no commit is signed" in str(report)
 
 
 def test_the_signing_key_comes_from_a_file_or_an_env_var_and_is_never_shown(
@@ -266,9 +267,11 @@ def test_an_add_path_outside_the_table_is_refused(tmp_path, kind, capsys):
         "url": "file://" + theirs,
     }[kind]
     forged = _forge_add(store, rel, os.path.getsize(theirs))
-    with historian.open(store, mode="r") as h:
-        with pytest.raises(CorruptDataError, match="outside the table"):
-            h.read("TIC-101.PV")
+    with (
+        historian.open(store, mode="r") as h,
+        pytest.raises(CorruptDataError, match="outside the table"),
+    ):
+        h.read("TIC-101.PV")
     code, out = _verify_cli(store, capsys)
     assert code == 1 and "outside the table" in out and f"version {forged}" in out
 

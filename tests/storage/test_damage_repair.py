@@ -140,9 +140,8 @@ def test_a_lost_delta_log_is_an_error_and_repair_rebuilds_it(store_path, capsys)
     for name in os.listdir(log_dir):
         os.remove(os.path.join(log_dir, name))
     os.rmdir(log_dir)
-    with pytest.raises(HistorianError, match="repair"):
-        with historian.open(store_path) as h:
-            h.read("A")
+    with pytest.raises(HistorianError, match="repair"), historian.open(store_path) as h:
+        h.read("A")
     out = _dry_run_changes_nothing(store_path, capsys)
     assert "missing or empty" in out and "create a new commit log" in out
     report = historian.repair(store_path, dry_run=False)
@@ -237,9 +236,13 @@ def test_a_damaged_wal_batch_in_the_middle_is_skipped_and_the_later_ones_salvage
     report = historian.repair(store_path, dry_run=False)
     assert os.path.exists(os.path.join(report.quarantine, "wal", os.path.basename(seg)))
     segs = list_segments(os.path.join(store_path, "wal"))
-    assert len(segs) == 1 and sum(
-        len(p) for p in read_segment(os.path.join(store_path, "wal", segment_name(segs[0])))
-    ) == 150
+    assert (
+        len(segs) == 1
+        and sum(
+            len(p) for p in read_segment(os.path.join(store_path, "wal", segment_name(segs[0])))
+        )
+        == 150
+    )
     with historian.open(store_path) as h:  # the writer replays the salvaged segment
         values = h.read("A").column("value").to_pylist()
     expected = [v for k in (0, 2, 3) for v in _batch_points(k)[1]]
@@ -269,9 +272,11 @@ def test_a_torn_last_batch_is_not_damage(store_path):
 def test_a_wal_segment_with_no_valid_batch_is_an_error_naming_it(store_path):
     seg = _wal_store(store_path, 1)
     _flip_batch(seg, 0)
-    with historian.open(store_path, mode="r") as h:
-        with pytest.raises(CorruptDataError, match=os.path.basename(seg)):
-            h.read("A")
+    with (
+        historian.open(store_path, mode="r") as h,
+        pytest.raises(CorruptDataError, match=os.path.basename(seg)),
+    ):
+        h.read("A")
     report = historian.repair(store_path, dry_run=False)
     assert report.points_lost == 0 and os.path.exists(
         os.path.join(report.quarantine, "wal", os.path.basename(seg))
