@@ -62,6 +62,8 @@ from historian.acquisition.config import (
     check_opcua_security,
 )
 from historian.acquisition._files import read_private
+from historian.acquisition.opcua_errors import OUR_REFUSAL
+from historian.acquisition.opcua_errors import map_error as _map_error
 from historian.acquisition.opcua_security import (
     certificate_uri,
     check_server_certificate,
@@ -75,9 +77,7 @@ from historian.errors import (
     InvalidArgumentError,
     SourceConnectError,
     SourceError,
-    SourceProtocolError,
     SourceSecurityError,
-    SourceTimeoutError,
 )
 from historian.model import quality as q
 
@@ -88,48 +88,6 @@ logger = logging.getLogger(__name__)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _READ_CHUNK = 1000
 _MAX_DRAIN = 20_000
-
-# StatusCodes that mean "security refused" (certificates, policies, identity), by name.
-_SECURITY_CODES = frozenset({
-    "BadSecurityChecksFailed", "BadCertificateInvalid", "BadSecurityPolicyRejected",
-    "BadCertificateTimeInvalid", "BadCertificateIssuerTimeInvalid",
-    "BadCertificateHostNameInvalid", "BadCertificateUriInvalid", "BadCertificateUseNotAllowed",
-    "BadCertificateIssuerUseNotAllowed", "BadCertificateUntrusted",
-    "BadCertificateRevocationUnknown", "BadCertificateIssuerRevocationUnknown",
-    "BadCertificateRevoked", "BadCertificateIssuerRevoked", "BadCertificateChainIncomplete",
-    "BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected",
-    "BadUserSignatureInvalid", "BadNonceInvalid", "BadApplicationSignatureInvalid",
-})  # fmt: skip
-_LOGIN_CODES = frozenset({"BadUserAccessDenied", "BadIdentityTokenInvalid",
-                          "BadIdentityTokenRejected"})  # fmt: skip
-# Why *we* refuse a server certificate (client side), by StatusCode name.
-_OUR_REFUSAL = {
-    "BadCertificateUntrusted": "it does not chain to a certificate in the trust folder; copy the "
-    "server certificate (or its CA) into `trust` if this server is genuine",
-    "BadCertificateTimeInvalid": "it is expired or not yet valid",
-    "BadCertificateUriInvalid": "its SubjectAltName URI is not the ApplicationUri the server "
-    "announces",
-    "BadCertificateUseNotAllowed": "its KeyUsage/ExtendedKeyUsage does not allow use as an OPC "
-    "UA server",
-    "BadCertificateInvalid": "it lacks a required extension (SubjectAltName, KeyUsage, "
-    "ExtendedKeyUsage)",
-    "BadCertificateRevoked": "it is revoked (listed in the CRL)",
-}
-# Why a server refuses *us*, by StatusCode name (the server sent it).
-_THEIR_REFUSAL = {
-    "BadCertificateUntrusted": "the server does not trust our client certificate: add it (or "
-    "its CA) to the server's trusted certificates",
-    "BadCertificateTimeInvalid": "the server finds our client certificate expired or not yet "
-    "valid (or the clocks differ)",
-    "BadCertificateUriInvalid": "the server rejects our certificate's ApplicationUri",
-    "BadCertificateUseNotAllowed": "the server does not accept our certificate's key usage",
-    "BadCertificateInvalid": "the server finds our client certificate invalid",
-    "BadCertificateRevoked": "the server lists our client certificate as revoked",
-    "BadSecurityChecksFailed": "the server's security checks failed (often: it does not trust "
-    "our client certificate, or the clocks differ)",
-    "BadSecurityPolicyRejected": "the server rejects this security_policy",
-}
-
 
 # --------------------------------------------------------------------------- helpers
 def _dt_to_ns(d: _dt.datetime | None) -> int | None:
@@ -193,44 +151,6 @@ class _Rate:
             self.marks.pop(0)
         t0, n0 = self.marks[0]
         return (total - n0) / (now - t0) if now > t0 else 0.0
-
-
-def _map_error(exc: BaseException, where: str) -> SourceError:
-    """An asyncua/OS exception as a SourceError subclass (never leaks secrets: only names)."""
-    if isinstance(exc, SourceError):
-        return exc
-    from asyncua import ua
-
-    if isinstance(exc, ua.UaStatusCodeError):
-        code = int(exc.code) & 0xFFFFFFFF
-        name = ua.StatusCode(code & 0xFFFF0000).name  # type: ignore[arg-type]
-        if name in _SECURITY_CODES:
-            fix = ""
-            if name in _THEIR_REFUSAL:
-                fix = f" ({_THEIR_REFUSAL[name]})"
-            elif name in _LOGIN_CODES:
-                fix = " (check the user name/password in username_env/password_env)"
-            return SourceSecurityError(f"{where}: the server refused us: {name}{fix}")
-        if name in ("BadRequestTooLarge", "BadResponseTooLarge"):
-            return SourceProtocolError(
-                f"{where}: {name}: the server sent more than max_message_size or a chunk above "
-                "64 KiB; connection closed (raise max_message_size if the server is genuine)"
-            )
-        if code & 0xFFFF0000 == 0x800A0000:
-            return SourceTimeoutError(f"{where}: {name}")
-        return SourceProtocolError(f"{where}: {name}")
-    if isinstance(exc, ua.UaError) and "No matching endpoints" in str(exc):
-        return SourceSecurityError(
-            f"{where}: the server offers no endpoint with this security_policy/security_mode "
-            f"({exc}); check the server's endpoints or adjust the config"
-        )
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return SourceTimeoutError(f"{where}: no answer in time")
-    if isinstance(exc, ConnectionRefusedError):
-        return SourceConnectError(f"{where}: connection refused")
-    if isinstance(exc, OSError | ConnectionError):
-        return SourceConnectError(f"{where}: {type(exc).__name__}: {exc}")
-    return SourceProtocolError(f"{where}: {type(exc).__name__}: {exc}")
 
 
 def _security_policy_class(name: str) -> Any:
@@ -474,7 +394,7 @@ class OpcUaSource:
                 name = ua.StatusCode(exc.code).name  # type: ignore[arg-type]
                 raise SourceSecurityError(
                     f"{where}: we refuse the server's certificate ({name}): "
-                    + _OUR_REFUSAL.get(name, "see the trust folder and CRL")
+                    + OUR_REFUSAL.get(name, "see the trust folder and CRL")
                 ) from exc
 
         return validate

@@ -93,6 +93,7 @@ class BoundedProtocol(UASocketProtocol):
         super().__init__(*args, limits=limits, **kwargs)
         self.max_message_size = max_message_size
         self.last_error: Exception | None = None
+        self._opn_answer: Any = None
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -124,7 +125,7 @@ class BoundedProtocol(UASocketProtocol):
 
         if isinstance(self.last_error, ua.UaStatusCodeError):
             return self.last_error
-        answer = getattr(self, "_opn_answer", None)
+        answer = self._opn_answer
         if answer is not None:
             try:
                 fault = struct_from_binary(ua.ServiceFault, answer)

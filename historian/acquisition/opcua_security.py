@@ -119,7 +119,14 @@ def certificate_uri(path: Path) -> str | None:
 # --------------------------------------------------------------------------- server identity
 def certificate_thumbprint(cert: x509.Certificate | bytes) -> str:
     """SHA-256 of the DER certificate as 64 lower-case hex digits (what ``server_thumbprint``
-    pins; ``openssl x509 -fingerprint -sha256`` prints the same digits with colons)."""
+    pins; ``openssl x509 -fingerprint -sha256`` prints the same digits with colons).
+
+    Examples
+    --------
+    >>> from historian.acquisition.pki import make_ca
+    >>> len(certificate_thumbprint(make_ca().cert))
+    64
+    """
     from cryptography.hazmat.primitives import serialization
 
     der = cert if isinstance(cert, bytes) else cert.public_bytes(serialization.Encoding.DER)
@@ -260,7 +267,17 @@ for another host; ...
 
 def check_trust_folder(path: Path, where: str) -> None:
     """Refuse a trust folder (or a certificate in it) that others may write: whoever can add a
-    file there can make the collector trust any server."""
+    file there can make the collector trust any server.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = Path(tempfile.mkdtemp()); os.chmod(d, 0o777)
+    >>> check_trust_folder(d, "opcua 'r'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    historian.errors.SourceSecurityError: opcua 'r': trust folder '...' is world-writable ...
+    """
     for p in (path, *sorted(path.iterdir())):
         st = os.lstat(p)
         if st.st_mode & stat.S_IWOTH:

@@ -264,7 +264,13 @@ def load_ca(ca_folder: str | os.PathLike[str]) -> CertKey:
 
 
 def usages(cert: x509.Certificate) -> list[str]:
-    """The ExtendedKeyUsage names of ``cert`` (``serverAuth``, ``clientAuth``, ...)."""
+    """The ExtendedKeyUsage names of ``cert`` (``serverAuth``, ``clientAuth``, ...).
+
+    Examples
+    --------
+    >>> usages(make_cert(make_ca(), "both", usage="both").cert)
+    ['serverAuth', 'clientAuth']
+    """
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
