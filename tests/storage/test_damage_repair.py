@@ -299,3 +299,28 @@ def test_a_compressed_wal_batch_is_refused_not_decoded(tmp_path):
     assert os.path.getsize(path) * 5 < batch.nbytes  # far smaller than what it decodes to
     with pytest.raises(CorruptDataError, match="compressed"):
         list(read_segment(path))
+
+
+def test_a_lost_commit_of_a_store_without_head_record_shows_as_a_wal_gap(store_path, caplog):
+    # Each flush commits the WAL segment it covers, then deletes it.
+    h = historian.open(store_path, flush_points=10**9, flush_seconds=3600, auto_compact_files=0)
+    h.define("A")
+    h.write("A", *_batch_points(0))
+    h.flush()
+    h.write("A", *_batch_points(1))
+    h.flush()  # version 2 covers WAL segment 1 (the first flush covered segment 0)
+    h.write("A", *_batch_points(2))  # in segment 3, not flushed
+    h._stop.set()  # killed
+    h._closed = True
+    h._wal.abandon()
+    h._lock.release()
+    # Commit 2 and the head record are lost (as an older store, without head record, would be).
+    os.remove(_log(store_path, 2))
+    os.remove(os.path.join(store_path, "points", "_historian", "head.json"))
+    with caplog.at_level(logging.WARNING), historian.open(store_path, mode="r") as h:
+        assert any("WAL segments 1..1 are missing" in p for p in h.info()["problems"])
+    assert any("may have been lost" in r.getMessage() for r in caplog.records)
+    report = historian.repair(store_path, dry_run=False)  # the files of commit 2 come back
+    assert report.points_recovered == 50
+    with historian.open(store_path) as h:
+        assert h.read("A").num_rows == 150
