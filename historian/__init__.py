@@ -18,6 +18,7 @@ from __future__ import annotations
 from historian.errors import HistorianError
 from historian.model import Tag, quality
 from historian.model.times import milliseconds, seconds
+from historian.progress import options
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "kernels",
     "milliseconds",
     "open",
+    "options",
     "quality",
     "repair",
     "seconds",

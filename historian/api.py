@@ -373,7 +373,7 @@ class Historian(Store):
         target: str | None = None,
         max_gap: Any = None,
         min_samples: int = 3,
-        progress: bool = True,
+        progress: bool | None = None,
         threads: int | None = None,
     ) -> pa.Table:
         """Correlation of every pair of tags (or of each tag with ``target``), with lags.
@@ -394,7 +394,8 @@ class Historian(Store):
         ``method``: ``"pearson"`` or ``"spearman"`` (ranks; the lag search ranks each series once,
         the reported figures are re-ranked per pair as pandas does). Pairs with fewer than
         ``min_samples`` common samples, or constant over them, give null. ``progress`` shows a
-        tqdm bar for long runs; ``threads`` bounds the worker threads (default 2).
+        tqdm bar for long runs (None: ``historian.options(progress=...)``, see
+        :mod:`historian.progress`); ``threads`` bounds the worker threads (default 2).
 
         Examples
         --------

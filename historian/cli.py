@@ -283,12 +283,13 @@ async def _demo_collect(args: argparse.Namespace, store: str, workdir: str) -> d
             await asyncio.sleep(0.05)
         faults = None if args.no_faults else asyncio.create_task(
             _demo_faults(sim, seconds, notes.append))
-        bar = None
-        if not args.no_progress:
-            from tqdm.auto import tqdm
+        from historian.progress import bar as progress_bar
 
-            bar = tqdm(total=round(seconds), desc="collecting", unit="s", leave=True,
-                       bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s{postfix}")  # fmt: skip
+        # a bar only on a terminal (never \r updates in a log); --no-progress or
+        # HISTORIAN_PROGRESS=0 turn it off there too
+        bar = progress_bar(False if args.no_progress else None, total=round(seconds),
+                           desc="collecting", unit="s", leave=True,
+                           bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s{postfix}")  # fmt: skip
         t0 = time.monotonic()
         try:
             while not task.done():
@@ -296,7 +297,7 @@ async def _demo_collect(args: argparse.Namespace, store: str, workdir: str) -> d
                 if elapsed >= seconds:
                     break
                 await asyncio.sleep(min(0.25, seconds - elapsed))
-                if bar is not None:
+                if bar is not None:  # a no-op bar when none is drawn
                     h = collector.health()
                     got = sum(s.points for s in h.sources.values())
                     bar.n = min(round(seconds), round(time.monotonic() - t0))
@@ -915,7 +916,7 @@ def _to_arrow(rel: Any) -> Any:
 def cmd_compact(args: argparse.Namespace) -> int:
     with _open_store(args.store, mode="w") as h:
         before = h.info()
-        replaced = h.compact(full=args.full, progress=not args.no_progress)
+        replaced = h.compact(full=args.full, progress=False if args.no_progress else None)
         after = h.info()
     _out(f"compacted {args.store}: {replaced} file(s) replaced; files {before['files']} -> "
          f"{after['files']}, {_fmt_bytes(before['bytes'])} -> "
@@ -957,7 +958,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             report = import_history(
                 h, args.file, define=args.define, tag=args.tag_column, time=args.time_column,
                 value=args.value_column, quality=args.quality_column, format=fmt,
-                progress=not args.no_progress,
+                progress=False if args.no_progress else None,
             )  # fmt: skip
         except (InvalidArgumentError, InvalidDataError) as exc:
             msg = _one_line(exc).split("; name it with")[0]
@@ -1036,6 +1037,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+_NO_PROGRESS = ("no progress bar (also HISTORIAN_PROGRESS=0; there is none anyway when stderr is "
+                "not a terminal)")  # fmt: skip
 _COMMANDS: list[tuple[str, str, str, Callable[[argparse.Namespace], int]]] = []
 
 
@@ -1089,7 +1092,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="delete an existing store at --store first (only a historian store)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long to collect (default 20)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
     p.add_argument("--no-faults", action="store_true",
                    help="do not inject sensor faults (spike, sensor failure, stuck, silence)")
     p.add_argument("--insecure", action="store_true",
@@ -1179,7 +1182,7 @@ def build_parser() -> argparse.ArgumentParser:
             "historian compact demo.hist --full", cmd_compact)  # fmt: skip
     p.add_argument("store")
     p.add_argument("--full", action="store_true", help="rewrite every day with 2+ files")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
 
     p = add("retain", "Drop points older than an age or a time (safe while readers run).",
             "historian retain demo.hist --older-than 30d", cmd_retain)  # fmt: skip
@@ -1197,7 +1200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-column", default="quality", help="used when present")
     p.add_argument("--format", choices=("csv", "parquet"), help="default: from the file name")
     p.add_argument("--show-rejected", type=int, default=10, help="rejected rows to list")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
 
     p = add("export", "Export raw points (tag,time,value,quality) to Parquet or CSV.",
             "historian export demo.hist out.parquet --tags 'TIC-*' --start now-1h", cmd_export)

@@ -193,7 +193,7 @@ def import_history(
     value: str = "value",
     quality: str | None = "quality",
     format: str | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     chunk_rows: int = 500_000,
 ) -> ImportReport:
     """Import a long table of history (CSV, Parquet, pandas, polars or Arrow) into ``h``.
@@ -217,8 +217,9 @@ def import_history(
         ``quality=None`` ignores it.
     format : {"csv", "parquet"}, optional
         For a file whose name does not say it.
-    progress : bool
-        Show a tqdm progress bar (rows); switch it off in scripts and tests.
+    progress : bool, optional
+        Show a progress bar (rows); None (default) follows ``historian.options(progress=...)``
+        / ``HISTORIAN_PROGRESS``, and a bar is only drawn in a notebook or on a terminal.
     chunk_rows : int
         Rows read, checked and written at a time.
 
@@ -451,12 +452,10 @@ def _sniff_delimiter(path: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _bar(progress: bool, total: int | None, label: str) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
+def _bar(progress: bool | None, total: int | None, label: str) -> Any:
+    from historian.progress import bar
 
-    return tqdm(total=total, desc=f"importing {label}", unit=" rows", unit_scale=True)
+    return bar(progress, total=total, desc=f"importing {label}", unit=" rows", unit_scale=True)
 
 
 # ---------------------------------------------------------------------------- checking a batch

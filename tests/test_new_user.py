@@ -354,3 +354,109 @@ def test_a_typo_in_the_store_path_is_named_as_such(tmp_path):
         with pytest.raises(TagNotFoundError, match="Did you mean 'TIC-101.PV'") as err:
             h.read("tic-101.pv")
         assert "no tags" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- item 9
+def _long_calls(h, tmp_path, csv_name: str) -> None:
+    """The quickstart's long calls, each with its default progress."""
+    import numpy as np
+
+    t = T0 + np.arange(2000) * S
+    for name in ("A", "B", "C"):
+        h.define(name)
+        h.write(name, t, np.sin(np.arange(2000) / (10.0 + len(name))))
+    h.flush()
+    h.correlate(["A", "B", "C"], t[0], t[-1], "1s", max_lag="20s", threads=1)
+    csv = tmp_path / csv_name
+    csv.write_text("tag,time,value\nA,2026-01-02T00:00:00Z,1\n")
+    historian.import_history(h, csv)
+    h.compact(full=True)
+    h.qualify("A")
+
+
+@pytest.fixture
+def in_a_notebook_without_ipywidgets(monkeypatch):
+    """Jupyter as the quickstart sets it up (jupyterlab, no ipywidgets): historian.progress's
+    notebook detection says yes; ipywidgets is not installed in this venv."""
+    import importlib.util
+
+    import historian.progress
+
+    assert importlib.util.find_spec("ipywidgets") is None
+    monkeypatch.setattr(historian.progress, "_in_notebook", lambda: True)
+    before = historian.options()["progress"]
+    yield
+    historian.options(progress=before)
+
+
+def test_progress_off_is_one_switch_and_draws_nothing(tmp_path, capsys,
+                                                      in_a_notebook_without_ipywidgets):  # fmt: skip
+    historian.options(progress=False)
+    with historian.open(tmp_path / "plant.hist") as h:
+        _long_calls(h, tmp_path, "a.csv")  # filterwarnings=error: a TqdmWarning would fail
+    assert capsys.readouterr().err == ""
+    # on again: the text bar (never the widget one that needs ipywidgets), and still no warning
+    historian.options(progress=True)
+    with historian.open(tmp_path / "plant2.hist") as h:
+        _long_calls(h, tmp_path, "b.csv")
+    err = capsys.readouterr().err
+    assert "importing b.csv" in err and "compacting" in err and "qualifying" in err, err
+    with pytest.raises(historian.errors.InvalidArgumentError, match="unknown option 'progess'"):
+        historian.options(progess=False)
+
+
+def _run_with_stderr_on_a_terminal(cmd: str, cwd: Path, env: dict[str, str]) -> str:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    try:
+        r = subprocess.run(["bash", "-c", cmd], cwd=cwd, stdout=subprocess.PIPE, stderr=slave,
+                           env=env, timeout=120)  # fmt: skip
+    finally:
+        os.close(slave)
+    out = b""
+    try:
+        while chunk := os.read(master, 65536):
+            out += chunk
+    except OSError:  # EIO: the terminal has no writer left
+        pass
+    finally:
+        os.close(master)
+    assert r.returncode == 0, out
+    return out.decode(errors="replace")
+
+
+def test_commands_write_no_bars_into_logs_and_bars_on_a_terminal(tmp_path):
+    csv = tmp_path / "readings.csv"
+    csv.write_text("tag,time,value\n" + "".join(
+        f"FIC-201.PV,2026-01-05T08:00:{i:02d}Z,{i}\n" for i in range(50)))  # fmt: skip
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONWARNINGS": "ignore"}  # fmt: skip
+    env.pop("HISTORIAN_PROGRESS", None)
+    # stderr into a log file: no bar, no \r
+    r = shell("historian import plant.hist readings.csv --define 2> import.log && "
+              "historian compact plant.hist --full 2> compact.log", tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "50 row(s) written" in r.stdout
+    for log in ("import.log", "compact.log"):
+        assert "\r" not in (tmp_path / log).read_text(), log
+    # stderr on a terminal: the bar is there; HISTORIAN_PROGRESS=0 or --no-progress remove it
+    tty = _run_with_stderr_on_a_terminal("historian import plant.hist readings.csv", tmp_path, env)
+    assert "importing readings.csv" in tty and "\r" in tty
+    for cmd, extra in (("historian import plant.hist readings.csv", {"HISTORIAN_PROGRESS": "0"}),
+                       ("historian import plant.hist readings.csv --no-progress", {})):
+        tty = _run_with_stderr_on_a_terminal(cmd, tmp_path, {**env, **extra})
+        assert "importing" not in tty and "\r" not in tty, (cmd, tty)
+
+
+def test_demo_writes_no_bar_into_a_log(tmp_path):
+    r = shell("historian demo --seconds 2 --store demo.hist > demo.out 2> demo.log", tmp_path,
+              timeout=180)  # fmt: skip
+    assert r.returncode == 0, (tmp_path / "demo.log").read_text()
+    assert "== Collected" in (tmp_path / "demo.out").read_text()
+    assert "\r" not in (tmp_path / "demo.log").read_text()
+    assert "\r" not in (tmp_path / "demo.out").read_text()

@@ -99,7 +99,7 @@ def correlate(
     target: str | None = None,
     max_gap: Any = None,
     min_samples: int = 3,
-    progress: bool = True,
+    progress: bool | None = None,
     threads: int | None = None,
 ) -> pa.Table:
     """Correlation per pair of tags at lag 0 and, with ``max_lag``, at the strongest lag.
@@ -152,11 +152,11 @@ def correlate(
         r, n = lagged_corr(x, lag_steps, ia[a:b], ib[a:b], method=method, min_count=min_samples)
         return a, b, r, n
 
-    from tqdm.auto import tqdm
+    from historian.progress import bar as progress_bar
 
-    quiet = not progress or len(chunks) < 2
     with (
-        tqdm(total=p, desc="correlate", unit="pair", disable=quiet) as bar,
+        progress_bar(False if len(chunks) < 2 else progress, total=p, desc="correlate",
+                     unit="pair") as bar,  # fmt: skip
         ThreadPoolExecutor(max_workers=threads) as pool,
     ):
         for a, b, r, n in pool.map(run, chunks):
