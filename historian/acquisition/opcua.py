@@ -316,6 +316,8 @@ class OpcUaSource:
                 f"certificate's SAN URI {uri!r}; remove application_uri or fix the certificate"
             )
         client.application_uri = uri
+        if cfg.server_uri:
+            client.server_uri = cfg.server_uri  # CreateSession names the server we expect
         key_password = None
         if cfg.private_key_password_env:
             key_password = os.environ.get(cfg.private_key_password_env)
