@@ -301,6 +301,14 @@ class CommitLog:
 
         versions = self.log_versions()
         what = self._check_newest(versions) if versions else None
+        for _ in range(3):  # a writer may commit between the listing and the head record read
+            if what is None or "missing from the log" not in what:
+                break
+            again = self.log_versions()
+            if again == versions:
+                break
+            versions = again
+            what = self._check_newest(versions)
         if what is None:
             try:
                 return DeltaTable(self.dir, storage_options=self._so)

@@ -316,6 +316,8 @@ def _check_head(fs: StoreFS, rep: VerifyReport, newest: Commit | None, verifier:
     assert rep.version is not None
     if not isinstance(hv, int):
         rep.breaks.append(Break(None, f"points/{HEAD_REL}", "head record has no version"))
+    elif hv > rep.version and fs.exists(f"points/_delta_log/{hv:020d}.json"):
+        rep.notes.append(f"commits after version {rep.version} arrived while verifying")
     elif hv > rep.version:
         rep.breaks.append(Break(hv, f"points/_delta_log/{hv:020d}.json",
                                 f"commit is missing: the head record names version {hv}, the "
