@@ -244,8 +244,18 @@ def iter_segment(path: str, scan: Scan) -> Iterator[Any]:
         raw.close()
 
 
+def _release(raw: mmap.mmap, released: int, pos: int) -> int:
+    """Drop the pages already read from this process's memory (the page cache keeps them)."""
+    upto = pos - pos % mmap.PAGESIZE
+    if upto - released >= _CHUNK * 8 and hasattr(raw, "madvise"):
+        raw.madvise(mmap.MADV_DONTNEED, released, upto - released)
+        return upto
+    return released
+
+
 def _walk(mm: memoryview, raw: mmap.mmap, scan: Scan) -> Iterator[Any]:
     size = len(mm)
+    released = 0
     try:
         first = _parse(mm, 0)
         if first.kind != _SCHEMA or first.end > size:
@@ -279,6 +289,7 @@ def _walk(mm: memoryview, raw: mmap.mmap, scan: Scan) -> Iterator[Any]:
                 scan.batches_seen += 1
                 yield points
                 pos = msg.end
+                released = _release(raw, released, pos)
                 continue
             scan.damage.append(f"{why} at byte {pos}")
             pos = msg.end  # the framing holds: the next message starts right after
