@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from historian.model import quality as q
-from historian.model.times import to_ns
+from historian.model.times import as_time, window_ns
 
 __all__ = ["plot_tag"]
 
@@ -52,9 +52,13 @@ def plot_tag(
 
     The values come from ``h.plot(tag, start, end, width)`` (per pixel the first, last, min and
     max point, PI PlotValues), so a chart of 10^8 points draws as fast as one of 4,000 and looks
-    the same. The line breaks where the quality is Bad; each Bad period — from a Bad point to the
-    next point that is not Bad — is shaded red, and Uncertain points are marked in orange. Step
-    tags are drawn as steps. The y label is the tag's unit.
+    the same. The x axis is the window asked for, ``[start, end]``, whatever part of it has
+    data (a "last hour" chart of 2 minutes of data shows 58 empty minutes), and a window without
+    any point says "no data". The line breaks where the quality is Bad, so it never crosses a
+    Bad period — from a Bad point to the next point that is not Bad — which is shaded red;
+    Uncertain points are marked in orange. Step tags are drawn as steps. The y label is the
+    tag's unit. A figure made here uses matplotlib's constrained layout, so ``savefig`` keeps
+    the axis labels.
 
     Parameters
     ----------
@@ -98,10 +102,11 @@ def plot_tag(
     ('A', 1)
     >>> plt.close(fig)
     """
-    values = h.plot(tag, start, end, width)
+    start_ns, end_ns = window_ns(start, end)  # "now-1h" evaluated once, for data and axis
+    values = h.plot(tag, as_time(start_ns), as_time(end_ns), width)
     definition = h.tag(tag)
     if ax is None:
-        _, ax = _pyplot().subplots(figsize=(10, 3.5))
+        _, ax = _pyplot().subplots(figsize=(10, 3.5), layout="constrained")
     else:
         _pyplot()  # the same clear error when matplotlib is missing
     t = values.column("time").cast("int64").to_numpy().astype("datetime64[ns]")
@@ -118,7 +123,7 @@ def plot_tag(
     if uncertain.any():
         ax.plot(t[uncertain], v[uncertain], linestyle="none", marker=".", markersize=4,
                 color=UNCERTAIN_COLOR, label="Uncertain")
-    end_t = np.datetime64(to_ns(end), "ns")
+    start_t, end_t = np.datetime64(start_ns, "ns"), np.datetime64(end_ns, "ns")
     labelled = False
     for a, b in _runs(bad):
         stop = t[b] if b < t.size else end_t  # Bad until the next point that is not Bad
@@ -128,6 +133,10 @@ def plot_tag(
     ax.set_ylabel(definition.unit or "")
     ax.set_title(tag if not definition.description else f"{tag} — {definition.description}")
     ax.set_xlabel("time (UTC)")
+    ax.set_xlim(start_t, end_t)  # the window asked for, not the data's extent
+    if not ((t >= start_t) & (t < end_t)).any():  # h.plot may add bounding points outside
+        ax.text(0.5, 0.5, f"no data for {tag} in this window", transform=ax.transAxes,
+                ha="center", va="center", color="0.35")  # fmt: skip
     if uncertain.any() or labelled:
         ax.legend(loc="upper right", fontsize="small")
     return ax
