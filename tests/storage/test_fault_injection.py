@@ -91,6 +91,15 @@ def _install(fault: Fault, monkeypatch: pytest.MonkeyPatch) -> None:
             return real_rename(src, dst, *a, **k)
 
         monkeypatch.setattr(os, "rename", rename)
+    elif name == "replace":
+        real_replace = os.replace
+
+        def replace(src, dst, *a, **k):
+            if fault.under(os.fspath(dst), "points") and fault.hit():
+                raise OSError(errno.EIO, "Input/output error (injected)")
+            return real_replace(src, dst, *a, **k)
+
+        monkeypatch.setattr(os, "replace", replace)
     elif name == "unlink":
         real_unlink = os.unlink
 
@@ -173,18 +182,6 @@ def _install(fault: Fault, monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(name)
 
 
-FLUSH_FAULTS = [
-    "wal-file-fsync",
-    "wal-dir-fsync",
-    "memory",
-    "parquet-write",
-    "data-file-fsync",
-    "rename",
-    "day-dir-fsync",
-    "delta-commit",
-    "delta-commit-lands",
-    "unlink",
-]
 FILE_FAULTS = [
     "memory",
     "parquet-write",
@@ -193,7 +190,9 @@ FILE_FAULTS = [
     "day-dir-fsync",
     "delta-commit",
     "delta-commit-lands",
+    "replace",  # the commit's head record (points/_historian/head.json), after the commit
 ]
+FLUSH_FAULTS = ["wal-file-fsync", "wal-dir-fsync", *FILE_FAULTS, "unlink"]
 WRITE_FAULTS = ["wal-append-enospc", "wal-file-fsync"]
 CASES = (
     [("flush", f) for f in FLUSH_FAULTS]
