@@ -94,13 +94,12 @@ def severities(v, code):  # pragma: no cover - compiled
 def bisect_left(t, x):  # pragma: no cover - compiled
     """``np.searchsorted(t, x)`` (side left) for sorted ``t``; cheaper to compile."""
     lo = 0
-    hi = t.size
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if t[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
+    n = t.size
+    while n > 0:  # branch-free halving (a conditional move per step)
+        half = n >> 1
+        go = t[lo + half] < x
+        lo = lo + half + 1 if go else lo
+        n = n - half - 1 if go else half
     return lo
 
 

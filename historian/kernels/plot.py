@@ -23,7 +23,7 @@ from numba import njit
 
 from historian.errors import InvalidArgumentError
 from historian.kernels._config import prepare_series, validate_arrays
-from historian.kernels._fast import _BASIC_CODES, _basic_fused, edge_index
+from historian.kernels._fast import _sum_min_max, edge_index
 from historian.kernels._part13 import bisect_left
 from historian.kernels._prep import increasing_state
 
@@ -106,27 +106,99 @@ def _plot_nb(t, v, q, start, end, width, edges):  # pragma: no cover - compiled
     return out[:m]
 
 
-def _plot_good(t, v, q, edges, idx):
-    """Plot indices when the samples of the window are Good, finite and strictly increasing
-    (else None): per pixel the first and last sample and the first minimum and maximum, which
-    the aggregates' fused kernel finds (so a session that summarises compiles nothing more)."""
-    width = edges.size - 1
-    want = np.array([_BASIC_CODES["MinimumActualTime"], _BASIC_CODES["MaximumActualTime"]],
-                    dtype=np.int64)
-    vals = np.empty((2, width))
-    times = np.empty((2, width), dtype=np.int64)
-    status = np.empty((2, width), dtype=np.uint32)
-    if not _basic_fused(t, v, q, edges, idx, want, t[0], t[-1] + 1, vals, times, status):
-        return None
-    has = idx[1:] > idx[:-1]
-    i0, i1 = idx[:-1][has], idx[1:][has]
-    lo, hi = int(idx[0]), int(idx[-1])
-    parts = [i0, np.searchsorted(t, times[0][has]), np.searchsorted(t, times[1][has]), i1 - 1]
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _scan_pixel(tw, tprev, w, qw):  # pragma: no cover - compiled
+    """(times strictly increasing, every value finite, OR of the qualities) -- branch-free."""
+    bad_t = 0
+    fin = 0.0
+    for i in range(w.size):
+        fin += w[i] - w[i]  # NaN as soon as one value is NaN or +-inf
+        prev = tw[i - 1] if i > 0 else tprev
+        bad_t += tw[i] <= prev
+    qor = np.uint32(0)
+    for i in range(qw.size):
+        qor |= qw[i]
+    return bad_t == 0, fin == 0.0, qor
+
+
+@njit(cache=True, nogil=True)
+def _first_eq(w, lo, hi):  # pragma: no cover - compiled
+    n = w.size
+    f_mn = n
+    f_mx = n
+    for i in range(n):
+        x = w[i]
+        f_mn = min(f_mn, i if x == lo else n)
+        f_mx = min(f_mx, i if x == hi else n)
+    return f_mn, f_mx
+
+
+@njit(cache=True, nogil=True)
+def _plot_fast_nb(t, v, q, idx, width):  # pragma: no cover - compiled
+    """Like _plot_nb for interval starts ``idx`` (galloped, so times need not be verified
+    beforehand): returns ok=False if the times inside the window are not strictly increasing."""
+    n = t.size
+    out = np.empty(5 * width + 2, dtype=np.int64)
+    m = 0
+    lo = idx[0]
+    hi = idx[width]
     if lo > 0:
-        parts.append(np.array([lo - 1], dtype=np.int64))
-    if hi < t.size:
-        parts.append(np.array([hi], dtype=np.int64))
-    return np.unique(np.concatenate(parts)).astype(np.int64, copy=False)
+        out[m] = lo - 1
+        m += 1
+    cand = np.empty(5, dtype=np.int64)
+    for p in range(width):
+        i0 = idx[p]
+        i1 = idx[p + 1]
+        if i1 <= i0:
+            continue
+        w = v[i0:i1]
+        tprev = t[i0 - 1] if i0 > 0 else t[i0] - 1
+        inc, finite, qor = _scan_pixel(t[i0:i1], tprev, w, q[i0:i1])
+        if not inc:
+            return False, out[:0]
+        imn = -1
+        imx = -1
+        ibad = -1
+        if finite:
+            _s, mn, mx = _sum_min_max(w)
+            f_mn, f_mx = _first_eq(w, mn, mx)
+            imn = i0 + f_mn
+            imx = i0 + f_mx
+            if qor != 0:
+                for i in range(i0, i1):
+                    if q[i] != 0:
+                        ibad = i
+                        break
+        else:
+            mn = np.inf
+            mx = -np.inf
+            for i in range(i0, i1):
+                x = v[i]
+                mn = x if x < mn else mn
+                mx = x if x > mx else mx
+            if mn <= mx:
+                for i in range(i0, i1):
+                    if v[i] == mn:
+                        imn = i
+                        break
+                for i in range(i0, i1):
+                    if v[i] == mx:
+                        imx = i
+                        break
+            for i in range(i0, i1):
+                if (q.size and q[i] != 0) or not np.isfinite(v[i]):
+                    ibad = i
+                    break
+        cand[0] = i0
+        cand[1] = imn
+        cand[2] = imx
+        cand[3] = ibad
+        cand[4] = i1 - 1
+        m = _emit_sorted_unique(cand, out, m)
+    if hi < n:
+        out[m] = hi
+        m += 1
+    return True, out[:m]
 
 
 def plot_indices(
@@ -156,7 +228,7 @@ def _plot(t_ns, values, quality, start_ns, end_ns, width):
     if quality is None:
         q = np.empty(0, dtype=np.uint32)
     if t.size:
-        # common case: sorted, all Good and finite, checked while the pixels are scanned
+        # common case: sorted input, checked while the pixels are scanned (no separate pass)
         idx = edge_index(t, edges)
         lo, hi, n = int(idx[0]), int(idx[-1]), t.size
         sorted_outside = all(
@@ -165,8 +237,8 @@ def _plot(t_ns, values, quality, start_ns, end_ns, width):
             if b > a
         )
         if sorted_outside:
-            out = _plot_good(t, v, q, edges, idx)
-            if out is not None:
+            ok, out = _plot_fast_nb(t, v, q, idx, width)
+            if ok:
                 return out, t, v, (q if q.size else np.zeros(n, dtype=np.uint32))
     s = prepare_series(t_ns, values, quality, drop_no_data=False)
     idx = _plot_nb(s.t_ns, s.values, s.quality, np.int64(start_ns), np.int64(end_ns), width, edges)
