@@ -173,6 +173,8 @@ def verify_store(
     """
     t0 = _time.perf_counter()
     fs = StoreFS.from_uri(path, storage_options)
+    if fs.is_local and not os.path.isdir(fs.uri):
+        raise StoreError(f"no store at {fs.uri!r}: the folder does not exist (check the path)")
     verifier = None if public_key is None else Verifier(public_key)
     rep = VerifyReport(fs.uri)
     logdir = "points/_delta_log"

@@ -316,3 +316,60 @@ def test_file_hashes_outlive_the_delta_log_cleanup(store_path):
     brk = historian.verify(store_path).first_break
     assert brk.file == os.path.relpath(victim, os.path.join(store_path, "points"))
     assert "SHA-256" in brk.what
+
+
+_MOTO = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()   # runs until the test closes our stdin
+server.stop()
+"""
+
+
+@pytest.fixture(scope="module")
+def s3_store():
+    """A store prefix in a bucket of a moto S3 server on 127.0.0.1 (its own process)."""
+    import subprocess
+    import sys
+    import uuid
+
+    import boto3
+
+    proc = subprocess.Popen([sys.executable, "-c", _MOTO], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        endpoint = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        opts = {"endpoint_url": endpoint, "region": "us-east-1", "access_key_id": "testing",
+                "secret_access_key": "testing", "allow_http": "true"}  # fmt: skip
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing",
+                              aws_secret_access_key="testing")  # fmt: skip
+        bucket = "hist-" + uuid.uuid4().hex[:8]
+        client.create_bucket(Bucket=bucket)
+        yield client, bucket, opts
+    finally:
+        proc.stdin.close()
+        proc.stdout.close()
+        proc.wait(timeout=10)
+
+
+def test_verify_on_an_s3_store_names_a_rewritten_object(s3_store, tmp_path):
+    client, bucket, opts = s3_store
+    uri = f"s3://{bucket}/tamper/plant.hist"
+    with historian.open(uri, storage_options=opts, local_dir=tmp_path / "local") as h:
+        h.define("A")
+        for k in range(3):
+            h.write("A", [T0 + k * S], [float(k)])
+            h.flush()
+        assert h.verify().ok
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert "tamper/plant.hist/points/_historian/head.json" in keys
+    victim = sorted(k for k in keys if k.endswith(".parquet") and "/day=" in k)[0]
+    body = bytearray(client.get_object(Bucket=bucket, Key=victim)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    client.put_object(Bucket=bucket, Key=victim, Body=bytes(body))
+    brk = historian.verify(uri, storage_options=opts).first_break
+    assert victim.endswith(brk.file) and "SHA-256" in brk.what and brk.version == 1
