@@ -15,6 +15,9 @@ What it does, in this order (``dry_run=True``, the default, only reports it):
    are moved into ``quarantine/`` and removed from the table (their points are reported lost).
 5. **Damaged WAL segments**: the valid batches are written to a new segment (replayed by the
    next writer) and the damaged segment is moved into ``quarantine/``.
+6. **The tag catalog**: a damaged ``tags.json`` is moved into ``quarantine/``; every tag with
+   points (in the files or the WAL) but no definition is defined again by name (units, ranges
+   and rules must then be defined again).
 
 Everything found is committed in one new version (``operation = "repair"``), recorded in the hash
 chain like any commit. Repair needs the writer lock (no writer may run) and a local store.
@@ -115,6 +118,7 @@ def _file_facts(path: str) -> dict[str, Any]:
         "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]  # fmt: skip
     return {
         "rows": rows,
+        "tags": tags,
         "tag_min": tags[0],
         "tag_max": tags[-1],
         "time_min_ns": int(t.min()),
@@ -294,6 +298,10 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
     # 5. the WAL
     wal_moves, salvage = _plan_wal(root, rep)
     moves += wal_moves
+    # 6. the tag catalog
+    live = [r for r in referenced if r not in remove and os.path.exists(os.path.join(table, r))]
+    catalog_move, undefined = _plan_catalog(root, table, live, add, salvage, rep)
+    moves += catalog_move
     # the plan
     for m in moves:
         rep.actions.append(f"move {os.path.relpath(m, root)} into quarantine/{stamp}/")
@@ -303,6 +311,9 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
         rep.actions.append(f"add {len(add)} data file(s) back ({rep.points_recovered:,} points)")
     if remove:
         rep.actions.append(f"remove {len(remove)} damaged or missing file(s) from the table")
+    if undefined:
+        rep.actions.append(f"define {len(undefined)} tag(s) from the data files (names only: "
+                           "units and rules must be defined again)")  # fmt: skip
     for seg, batches in salvage:
         n = sum(len(b) for b in batches)
         rep.actions.append(f"write the {len(batches)} valid batch(es) ({n:,} points) of "
@@ -326,6 +337,67 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
                           description="historian points")  # fmt: skip
     if add or remove:
         rep.version = _commit(table, add, remove)
+    if undefined:
+        from historian.model.tags import Tag
+        from historian.storage.catalog import Catalog
+
+        catalog = Catalog(root)
+        for name in undefined:
+            catalog.put(Tag(name=name))
+
+
+def _plan_catalog(
+    root: str,
+    table: str,
+    live: list[str],
+    add: list[tuple[str, dict[str, Any]]],
+    salvage: list[tuple[str, list]],
+    rep: RepairReport,
+) -> tuple[list[str], list[str]]:
+    """(files to move, tag names to define): a damaged ``tags.json``, tags with no definition."""
+    from historian.model.tags import validate_tag_name
+    from historian.storage.catalog import Catalog
+    from historian.storage.files import INDEX_KEY
+    from historian.storage.wal import list_segments, segment_name
+    from historian.storage.walread import scan_segment
+
+    path = os.path.join(root, "tags.json")
+    moves: list[str] = []
+    try:
+        known = {t.name for t in Catalog(root).all()}
+    except CorruptDataError as exc:
+        why = str(exc).split(":")[-1].strip()
+        rep.found.append(f"the tag catalog tags.json is damaged ({why})")
+        moves.append(path)
+        known = set()
+    names: set[str] = set()
+    for rel in live:
+        try:
+            meta = pq.read_metadata(os.path.join(table, rel)).metadata or {}
+            names.update(json.loads(meta[INDEX_KEY])["tags"])
+        except (pa.ArrowException, OSError, ValueError, KeyError):
+            continue  # a damaged file: reported by the file checks
+    for _, facts in add:
+        names.update(facts["tags"])
+    wal_dir = os.path.join(root, "wal")
+    salvaged = {seg for seg, _ in salvage}
+    batches = [b for _, bs in salvage for b in bs]
+    for seg in list_segments(wal_dir):
+        seg_path = os.path.join(wal_dir, segment_name(seg))
+        if seg_path not in salvaged:
+            batches += scan_segment(seg_path).batches
+    for b in batches:
+        names.update(str(n) for n in b.names)
+    undefined = []
+    for name in sorted(names - known):
+        try:
+            undefined.append(validate_tag_name(name))
+        except ValueError:
+            rep.found.append(f"points of an invalid tag name {name!r} (left undefined)")
+    if undefined and not moves:
+        rep.found.append(f"{len(undefined)} tag(s) have points but no definition, e.g. "
+                         f"{undefined[:3]}")  # fmt: skip
+    return moves, undefined
 
 
 def _read_head(table: str) -> dict | None:

@@ -324,3 +324,28 @@ def test_a_lost_commit_of_a_store_without_head_record_shows_as_a_wal_gap(store_p
     assert report.points_recovered == 50
     with historian.open(store_path) as h:
         assert h.read("A").num_rows == 150
+
+
+def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path, capsys):
+    written = _make(store_path)
+    with historian.open(store_path, flush_points=10**9) as h:
+        h.define("B")
+        h.write("B", [T0], [7.0])  # only in the WAL: flushed at close
+    with historian.open(store_path, flush_points=10**9, flush_seconds=3600) as h:
+        h.define("C")
+        h.write("C", [T0], [8.0])
+        h._stop.set()  # killed: C's point stays in the WAL
+        h._closed = True
+        h._wal.abandon()
+        h._lock.release()
+    _rw(os.path.join(store_path, "tags.json"), lambda d: d[:10] + b"\xff" + d[11:])
+    with pytest.raises(CorruptDataError, match="repair"):
+        historian.open(store_path, mode="r")
+    out = _dry_run_changes_nothing(store_path, capsys)
+    assert "tags.json is damaged" in out and "define 3 tag(s)" in out
+    report = historian.repair(store_path, dry_run=False)
+    assert os.path.exists(os.path.join(report.quarantine, "tags.json"))
+    with historian.open(store_path, mode="r") as h:
+        assert h.tags().column("name").to_pylist() == ["A", "B", "C"]
+        assert h.read("A").equals(written)
+        assert h.read(["B", "C"]).column("value").to_pylist() == [7.0, 8.0]
