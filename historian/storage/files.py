@@ -399,6 +399,7 @@ class DataFile:
         tags need are read, and only their rows are converted: a tag whose values are all scaled
         integers, all Good and never flagged costs two columns (time, value_int).
         """
+        self._check_layout()
         ranges = tags if isinstance(tags, dict) else self.ranges(tags, start_ns, end_ns)
         if not ranges:
             return {}
@@ -472,6 +473,24 @@ class DataFile:
                 ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
             )
         return out
+
+    def _check_layout(self) -> None:
+        """The footer's row groups are the ones the historian index describes (checked once):
+        a forged footer cannot make a read decode more rows than the index promises."""
+        if getattr(self, "_layout_ok", False):
+            return
+        meta = self._pf.metadata
+        groups = -(-self.num_rows // self.rg_rows) if self.rg_rows > 0 else -1
+        if (groups != meta.num_row_groups or len(self.rg_tfirst) != groups
+                or len(self.rg_tlast) != groups or int(self.row_start[0]) != 0
+                or bool(np.any(np.diff(self.row_start) < 0))):
+            raise CorruptDataError(
+                f"{self.path}: the footer declares {self.num_rows:,} rows in "
+                f"{meta.num_row_groups:,} row groups, which the historian index (row groups of "
+                f"{self.rg_rows:,} rows, {len(self.rg_tfirst):,} of them) does not describe; "
+                "the file is damaged or forged"
+            )
+        self._layout_ok = True
 
     def _check_decoded_size(self, groups: list[int], columns: list[str], indices: list[int]) -> None:
         """Refuse a decompression bomb before decoding: the row groups must hold the rows the
