@@ -295,7 +295,12 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
             remove.append(rel)
             if os.path.exists(full):
                 moves.append(full)
-    # 5. the WAL
+    # 5. the WAL. Segments are deleted only once a commit covers them, so the segments below the
+    # first one present were covered by commits whose files come back here.
+    from historian.storage.wal import list_segments
+
+    present = list_segments(os.path.join(root, "wal"))
+    wal_first = present[0] if present and add else None
     wal_moves, salvage = _plan_wal(root, rep)
     moves += wal_moves
     # 6. the tag catalog
@@ -336,7 +341,7 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
                           configuration=TABLE_CONFIG, name="points",
                           description="historian points")  # fmt: skip
     if add or remove:
-        rep.version = _commit(table, add, remove)
+        rep.version = _commit(table, add, remove, wal_first)
     if undefined:
         from historian.model.tags import Tag
         from historian.storage.catalog import Catalog
@@ -476,7 +481,9 @@ def _write_salvaged(root: str, batches: list) -> None:
         w.close()
 
 
-def _commit(table: str, add: list[tuple[str, dict[str, Any]]], remove: list[str]) -> int:
+def _commit(
+    table: str, add: list[tuple[str, dict[str, Any]]], remove: list[str], wal_first: int | None
+) -> int:
     from historian.storage.files import WrittenFile
     from historian.storage.table import CommitLog
 
@@ -498,4 +505,7 @@ def _commit(table: str, add: list[tuple[str, dict[str, Any]]], remove: list[str]
         )
     # The damaged files are what this commit removes: the log opens without checking them.
     cl = CommitLog(table, create=False, check_files=False)
-    return cl.commit(written, remove, operation="repair")
+    covered = None if wal_first is None else wal_first - 1
+    if covered is not None and covered <= cl.snapshot().wal_upto:
+        covered = None  # already recorded
+    return cl.commit(written, remove, wal_upto=covered, operation="repair")
