@@ -667,8 +667,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 raise
             except Exception as exc:
                 raise CliError(f"collector failed: {_one_line(exc)}") from exc
-    _print_health(c.health())
-    return 0  # Ctrl-C or SIGTERM is the normal way to stop a collector
+    health = c.health()
+    _print_health(health)
+    silent = [name for name, s in health.sources.items() if s.last_good_ns is None]
+    for name in silent:
+        why = health.sources[name].last_error or "no error was reported"
+        _out(f"source {name} never delivered a Good value (never connected?): {why}")
+    # Ctrl-C or SIGTERM is the normal way to stop a collector: 0, unless a source gave nothing
+    return 1 if silent else 0
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
@@ -803,9 +809,25 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def _iso_times(table: Any) -> Any:
+    """Timestamp columns as ISO 8601 UTC text with every digit of their unit and a ``Z``
+    (``2026-11-25T21:08:06.912460000Z`` for ns): the same in csv, json and ``export``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            col = table.column(i).cast(pa.timestamp(field.type.unit, "UTC"))
+            text = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
+            table = table.set_column(i, pa.field(field.name, pa.string()), text)
+    return table
+
+
 def _print_table(table: Any, fmt: str, limit: int | None) -> None:
     import pyarrow as pa
 
+    if fmt in ("csv", "json"):
+        table = _iso_times(table)
     if fmt == "csv":
         import io
 
@@ -927,10 +949,11 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_retain(args: argparse.Namespace) -> int:
+    older_than = " ".join(args.older_than)  # `--older-than 1 week` is two words to the shell
     with _open_store(args.store, mode="w") as h:
-        dropped = h.retain(args.older_than)
+        dropped = h.retain(older_than)
         info = h.info()
-    _out(f"dropped {_fmt_int(dropped)} point(s) older than {args.older_than}; "
+    _out(f"dropped {_fmt_int(dropped)} point(s) older than {older_than}; "
          f"{_fmt_int(info['points_in_files'] + info['points_pending'])} left, time span "
          f"{_fmt_time(info['first_ns'])} .. {_fmt_time(info['last_ns'])}")  # fmt: skip
     return 0
@@ -1160,8 +1183,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(exit 1 when a repair is needed)")  # fmt: skip
 
     p = add("query", "Run SQL over a store (table 'points'); parameters are bound, never pasted.",
-            "historian query demo.hist \"SELECT count(*) FROM points WHERE tag = $tag\" "
-            "--param tag=TIC-101.PV", cmd_query)  # fmt: skip
+            "historian query demo.hist 'SELECT count(*) FROM points WHERE tag = $tag' "
+            "--param tag=TIC-101.PV\n  (single quotes: in double quotes the shell replaces $tag "
+            "before historian sees it)", cmd_query)  # fmt: skip
     p.add_argument("store")
     p.add_argument("sql")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
@@ -1187,7 +1211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("retain", "Drop points older than an age or a time (safe while readers run).",
             "historian retain demo.hist --older-than 30d", cmd_retain)  # fmt: skip
     p.add_argument("store")
-    p.add_argument("--older-than", required=True, help="an age (30d, 12h) or a time (ISO)")
+    p.add_argument("--older-than", required=True, nargs="+", metavar="AGE|TIME",
+                   help="an age (30d, 12h, '1 week', 1 week) or a time (ISO)")
 
     p = add("import", "Import a long CSV/Parquet file (tag,time,value[,quality]); bad rows are "
             "rejected one by one.", "historian import demo.hist data.csv --define", cmd_import)

@@ -226,14 +226,16 @@ class Store:
     def _data_files_without_log(self) -> list[str]:
         """Data files in ``points/`` when ``points/_delta_log`` has no commit (a lost log)."""
         if self._fs is not None:
-            if self._fs.list("points/_delta_log"):
+            if any(_is_log_entry(p.rsplit("/", 1)[-1]) for p in self._fs.list("points/_delta_log")):
                 return []
-            return [p for p in self._fs.list("points", recursive=True) if p.endswith(".parquet")]
+            return [p for p in self._fs.list("points", recursive=True)
+                    if p.endswith(".parquet") and "/_delta_log/" not in p]  # fmt: skip
         log_dir = os.path.join(self._table_dir, "_delta_log")
-        if os.path.isdir(log_dir) and os.listdir(log_dir):
+        if os.path.isdir(log_dir) and any(_is_log_entry(n) for n in os.listdir(log_dir)):
             return []
         found = []
-        for root, _dirs, names in os.walk(self._table_dir):
+        for root, dirs, names in os.walk(self._table_dir):
+            dirs[:] = [d for d in dirs if d != "_delta_log"]  # checkpoints are not data
             found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
         return found
 
@@ -242,7 +244,7 @@ class Store:
         files = self._data_files_without_log()
         if files:
             raise CorruptDataError(
-                f"the commit log {self._table_dir}/_delta_log is missing or empty, but "
+                f"the commit log {self._table_dir}/_delta_log is missing or holds no commit, but "
                 f"{len(files)} data file(s) exist under {self._table_dir} (e.g. "
                 f"{os.path.basename(files[0])}): the log was lost or deleted. The store refuses "
                 "to open rather than start an empty table over them; run `historian repair "
@@ -741,7 +743,8 @@ class Store:
         mem = MemTable()
         for seg in list_segments(self._wal_dir):
             if seg > snap.wal_upto:
-                for points in read_segment(os.path.join(self._wal_dir, segment_name(seg)), live=True):
+                path = os.path.join(self._wal_dir, segment_name(seg))
+                for points in read_segment(path, live=True):
                     mem.add(points)
         self._active = mem
         self._replay_needed = False
@@ -1430,6 +1433,12 @@ class Store:
             f"{i['points_in_files'] + i['points_pending']:,} points, {i['files']} files, "
             f"{i['bytes'] / 1e6:.1f} MB{', writer' if i['writer'] else ''}>"
         )
+
+
+def _is_log_entry(name: str) -> bool:
+    """A Delta commit (``<20 digits>.json``) or checkpoint file name."""
+    head = name.split(".", 1)[0]
+    return len(head) == 20 and head.isdigit() and (name.endswith(".json") or "checkpoint" in name)
 
 
 def _iso_ns(ns: int) -> str:
