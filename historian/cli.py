@@ -758,8 +758,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if i["problems"]:
         for problem in i["problems"]:
             _status(f"problem: {problem}")
-        _status(f"the store is damaged; see docs/storage.md 'When something is damaged', or run "
-             f"`historian verify {args.store}` and `historian repair {args.store} --dry-run`")  # fmt: skip
+        _status("the store is damaged; see docs/storage.md 'When something is damaged', or run "
+                f"`historian verify {args.store}` and `historian repair {args.store} "
+                "--dry-run`")  # fmt: skip
         return 1
     if tags is not None and tags.num_rows:
         _out()

@@ -5,11 +5,11 @@ Examples
 >>> import errno
 >>> from historian.errors import StoreError
 >>> try:
-...     with storage_errors("flushing /tmp/x.hist"):
+...     with storage_errors("flushing /tmp/x.hist", "retry"):
 ...         raise OSError(errno.ENOSPC, "No space left on device")
 ... except StoreError as exc:
-...     print(exc)
-flushing /tmp/x.hist failed: No space left on device; nothing acknowledged was lost (the write-ahead log keeps it); fix the cause and retry
+...     print(exc, "/", type(exc.__cause__).__name__)
+flushing /tmp/x.hist failed: No space left on device; retry / OSError
 """
 
 from __future__ import annotations

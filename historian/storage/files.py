@@ -312,7 +312,9 @@ def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict:
         if any(len(idx[k]) != n for k in keys) or int(idx["rg_rows"]) <= 0:
             raise ValueError("per-tag lists of different lengths")
     except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptDataError(f"data file {path}: the index cannot be read ({exc}); {fix}") from exc
+        raise CorruptDataError(
+            f"data file {path}: the index cannot be read ({exc}); {fix}"
+        ) from exc
     return idx
 
 

@@ -97,7 +97,7 @@ def candidates(
         return [], "the commit log has no commits"
     newest = commits[-1]
     if newest != current_version:
-        return [], f"the log's newest commit is {newest} but the store reads version {current_version}"
+        return [], f"the log's newest commit is {newest}; the store reads version {current_version}"
     if commits != list(range(commits[0], newest + 1)):
         missing = sorted(set(range(commits[0], newest + 1)) - set(commits))
         return [], f"commit(s) {missing[:5]} are missing from the log"

@@ -373,25 +373,35 @@ def _flushed_store(store_path, flushes: int = 4) -> Model:
     return m
 
 
-def test_a_lost_log_is_refused_never_replaced_by_an_empty_table(store_path):
+@pytest.mark.parametrize("loss", ["deleted", "emptied", "only-junk-left"])
+def test_a_lost_log_is_refused_never_replaced_by_an_empty_table(store_path, loss):
     import shutil
 
     from historian.errors import CorruptDataError
 
     _flushed_store(store_path)
     files = _data_files(store_path)
-    shutil.rmtree(os.path.join(store_path, "points", "_delta_log"))
-    for mode in ("r", "auto"):
-        with historian.open(store_path, mode=mode) as h:
-            with pytest.raises(CorruptDataError, match=r"_delta_log is missing.*historian repair"):
+    log_dir = os.path.join(store_path, "points", "_delta_log")
+    shutil.rmtree(log_dir)
+    if loss != "deleted":
+        os.mkdir(log_dir)
+    if loss == "only-junk-left":
+        with open(os.path.join(log_dir, "_last_checkpoint.tmp"), "wb") as f:
+            f.write(b"\x00" * 10)
+    for mode in ("r", "auto"):  # refused at the open, or at the first read
+        with pytest.raises(CorruptDataError, match=r"_delta_log is missing.*historian repair"):
+            with historian.open(store_path, mode=mode) as h:
                 h.read("A")
-    with historian.open(store_path, grace_hours=0) as h:
-        with pytest.raises(CorruptDataError, match="4 data file"):
+    with pytest.raises(CorruptDataError, match="4 data file"):
+        with historian.open(store_path) as h:
             h.write("A", [T0], [1.0])
-        with pytest.raises(CorruptDataError, match="historian repair"):
+    with pytest.raises(CorruptDataError, match="historian repair"):
+        with historian.open(store_path, grace_hours=0) as h:
             h.compact()
     assert _data_files(store_path) == files
-    assert not os.path.exists(os.path.join(store_path, "points", "_delta_log"))
+    assert os.path.exists(log_dir) == (loss != "deleted")  # nothing was created in its place
+    if os.path.exists(log_dir):
+        assert not [n for n in os.listdir(log_dir) if n.endswith(".json")]
 
 
 def test_a_deleted_newest_commit_then_compaction_deletes_no_file(store_path):
