@@ -125,6 +125,7 @@ CLOSED_CALLS = {
     "compact": lambda h: h.compact(),
     "correlate": lambda h: h.correlate(["A", "B"], T0, T0 + 10 * S, "1s", progress=False),
     "define": lambda h: h.define("C"),
+    "define_many": lambda h: h.define_many({"C": {"unit": "K"}}),
     "events": lambda h: h.events("A > 1", T0, T0 + 10 * S),
     "flush": lambda h: h.flush(),
     "info": lambda h: h.info(),
@@ -521,3 +522,99 @@ def test_every_other_engine_snippet_gives_h_read_rows_exactly(tmp_path):
            QUALIFY row_number() OVER (PARTITION BY tag, time ORDER BY ingested DESC) = 1
            ORDER BY 1, 2""", params={"files": files}).fetchall()  # fmt: skip
     assert old != [(r[0], r[1]) for r in want_rows]
+
+
+# ----------------------------------------------------------------------------- item 14 (cli)
+@pytest.fixture
+def demo_store(tmp_path):
+    import numpy as np
+
+    with historian.open(tmp_path / "demo.hist") as h:
+        h.define("TIC-101.PV", unit="degC")
+        now = historian.model.now_ns() // S * S
+        t = now - np.arange(20, 0, -1) * 3600 * S  # the last 20 hours
+        h.write("TIC-101.PV", t + 123_456_789, np.arange(20.0))
+    return tmp_path
+
+
+def test_query_help_example_runs_as_printed(demo_store):
+    r = shell("historian query --help", demo_store)
+    example = r.stdout.split("example:\n")[1].splitlines()[0].strip()
+    assert "'SELECT count(*) FROM points WHERE tag = $tag'" in example
+    r = shell(example, demo_store)  # pasted into bash as printed
+    assert r.returncode == 0, r.stderr
+    assert "20" in r.stdout.split("\n")[2]  # the count, not a binder error about 'tag = '
+
+
+def test_query_csv_json_and_export_print_times_the_same_way(demo_store):
+    import csv
+    import io
+    import json as jsonlib
+
+    sql = "'SELECT tag, time, value FROM points ORDER BY time LIMIT 3'"
+    as_csv = shell(f"historian query demo.hist {sql} --format csv", demo_store)
+    as_json = shell(f"historian query demo.hist {sql} --format json", demo_store)
+    exported = shell("historian export demo.hist out.csv --tags TIC-101.PV", demo_store)
+    assert as_csv.returncode == as_json.returncode == exported.returncode == 0
+    csv_times = [row["time"] for row in csv.DictReader(io.StringIO(as_csv.stdout))]
+    json_times = [row["time"] for row in jsonlib.loads(as_json.stdout)]
+    with open(demo_store / "out.csv") as f:
+        export_times = [row["time"] for row in csv.DictReader(f)][:3]
+    assert csv_times == json_times == export_times
+    assert csv_times[0].endswith(".123456789Z") and "T" in csv_times[0]
+
+
+def test_retain_older_than_one_week_as_typed(demo_store):
+    r = shell("historian retain demo.hist --older-than 1 week", demo_store)
+    assert r.returncode == 0, r.stderr
+    assert "dropped 0 point(s) older than 1 week; 20 left" in r.stdout
+    r = shell("historian retain demo.hist --older-than '10.5 hours'", demo_store)
+    assert r.returncode == 0, r.stderr
+    assert "older than 10.5 hours; 10 left" in r.stdout
+
+
+# ----------------------------------------------------------------------------- item 16 (collect)
+def test_collect_says_so_and_exits_1_when_a_source_never_connected(tmp_path):
+    import socket
+
+    from historian.sim import plant_config_toml
+
+    ports = []
+    for _ in range(2):  # free loopback ports nobody listens on
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    (tmp_path / "plant.toml").write_text(plant_config_toml(*ports, store="plant.hist"))
+    r = shell("historian collect plant.toml --seconds 2", tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    for name in ("plc1", "reactor"):
+        assert f"source {name} never delivered a Good value (never connected?)" in r.stdout
+    assert "last good value never" in r.stdout
+
+
+# ----------------------------------------------------------------------------- item 14 (docs)
+def test_the_walkthrough_story_says_what_it_prints(tmp_path):
+    import re
+
+    script = ROOT / "docs" / "examples" / "walkthrough.py"
+    story = script.read_text(encoding="utf-8").split('"""')[1]
+    told = re.search(r"jacket leading the reactor by about (\d+) minutes\s+and the heater by "
+                     r"about (\d+)", story)  # fmt: skip
+    assert told, story
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    printed = dict(re.findall(r"^(\S+)\s+leads TIC-101.PV by\s+(\d+) min", out.stdout, re.M))
+    assert (printed["TI-102.PV"], printed["TIC-101.OUT"]) == told.groups(), out.stdout
+
+
+def test_the_aggregates_guide_runs_in_an_empty_folder(tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.chdir(tmp_path)  # no demo.hist, no plant.hist: as a reader has it
+    text = (ROOT / "docs" / "aggregates.md").read_text(encoding="utf-8")
+    ns: dict = {}
+    for block in re.findall(r"^```python\s*\n(.*?)^```", text, re.S | re.M):
+        exec(compile(block, "aggregates.md", "exec"), ns)
+    assert list(tmp_path.iterdir()) == []

@@ -14,8 +14,8 @@ Examples
 1767225600000000000
 >>> to_ns("2026-01-01T01:00:00+01:00") == to_ns("2026-01-01")
 True
->>> duration_ns("1min"), duration_ns(0.5), duration_ns("1h30m")
-(60000000000, 500000000, 5400000000000)
+>>> duration_ns("1min"), duration_ns(0.5), duration_ns("1h30m"), duration_ns("1 week")
+(60000000000, 500000000, 5400000000000, 604800000000000)
 """
 
 from __future__ import annotations
@@ -58,9 +58,22 @@ _UNIT_NS = {
     "day": 86400 * NS_PER_S,
     "days": 86400 * NS_PER_S,
     "w": 7 * 86400 * NS_PER_S,
+    # words, as people type them: "1 week", "2 hours", "90 seconds"
+    "second": NS_PER_S,
+    "seconds": NS_PER_S,
+    "secs": NS_PER_S,
+    "mins": 60 * NS_PER_S,
+    "hrs": 3600 * NS_PER_S,
+    "minute": 60 * NS_PER_S,
+    "minutes": 60 * NS_PER_S,
+    "hour": 3600 * NS_PER_S,
+    "hours": 3600 * NS_PER_S,
+    "week": 7 * 86400 * NS_PER_S,
+    "weeks": 7 * 86400 * NS_PER_S,
 }
 _DURATION_PART = re.compile(
-    r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|sec|s|min|m|hr|h|days|day|d|w)"
+    r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|"
+    r"hours|hour|hrs|hr|h|days|day|d|weeks|week|w)(?![a-z])\s*"
 )
 _RELATIVE = re.compile(r"^\s*now\s*(?:([+-])\s*(.+))?$", re.IGNORECASE)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -114,7 +127,8 @@ def _parse_duration_string(text: str) -> int:
         m = _DURATION_PART.match(s, pos)
         if not m:
             raise InvalidArgumentError(
-                f"cannot parse duration {text!r}; use e.g. '1min', '10s', '500ms', '1h30m'"
+                f"cannot parse duration {text!r}; use e.g. '1min', '10s', '500ms', '1h30m', "
+                "'1 week'"
             )
         total += float(m.group(1)) * _UNIT_NS[m.group(2)]
         pos = m.end()
