@@ -543,6 +543,17 @@ def _demo_summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
                     "-" if pct is None else f"{pct:.0f}"])  # fmt: skip
     text = _table(["tag", "unit", "start", "twa", "min", "max", "% good"], out, "lllrrrr")
     _out("\n".join("  " + line for line in text.splitlines()))
+    outside = sum(
+        1 for v in rows.values()
+        if None not in (v.get("twa"), v.get("min"), v.get("max"))
+        and not v["min"] <= v["twa"] <= v["max"]
+    )  # fmt: skip
+    _out("  min/max are raw samples inside the interval; twa is the area under the line drawn "
+         "through the samples,")
+    _out("  including the values interpolated at the interval's edges, so it can lie outside "
+         "[min, max]" + (f" ({outside} row(s) here)." if outside else "."))
+    _out("  '-': no raw sample in the interval (a step tag that did not change: twa is the held "
+         "value).")
 
 
 def _demo_correlations(h: Any, start: int, end: int, seen: set[str]) -> None:

@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from historian.errors import CorruptDataError, InvalidArgumentError, StoreError
 from historian.storage import health
 from historian.storage.chain import HEAD_REL, bad_path, check_commit, parse_commit
+from historian.storage.errmap import storage_errors
 from historian.storage.fs import fsync_path, is_remote
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def _move(src: str, root: str, quarantine: str) -> str:
     os.rename(src, dst)
     fsync_path(os.path.dirname(dst))
     fsync_path(os.path.dirname(src))
+    log.info("repair: moved %s into %s", src, dst)
     return dst
 
 
@@ -171,7 +173,12 @@ def repair_store(path: str | os.PathLike[str], *, dry_run: bool = True) -> Repai
         lock = WriterLock(root)
         lock.acquire()  # StoreLockedError while a writer runs
     try:
-        _repair(root, table, rep, dry_run)
+        with storage_errors(
+            f"repairing {root}",
+            "files already moved are in quarantine/ (listed in the log at INFO); "
+            "fix the cause and run repair again",
+        ):
+            _repair(root, table, rep, dry_run)
     finally:
         if lock is not None:
             lock.release()

@@ -47,6 +47,7 @@ from historian.storage.chain import (
     parse_commit,
     sha256_stream,
 )
+from historian.storage.errmap import storage_errors
 from historian.storage.fs import StoreFS
 
 
@@ -171,6 +172,17 @@ def verify_store(
     >>> historian.verify(path).ok
     True
     """
+    with storage_errors(f"verifying {path}", "nothing was changed; fix the cause and retry"):
+        return _verify(path, public_key, hashes, threads, storage_options)
+
+
+def _verify(
+    path: str | os.PathLike[str],
+    public_key: Any,
+    hashes: bool,
+    threads: int,
+    storage_options: dict[str, Any] | None,
+) -> VerifyReport:
     t0 = _time.perf_counter()
     fs = StoreFS.from_uri(path, storage_options)
     if fs.is_local and not os.path.isdir(fs.uri):
@@ -374,8 +386,11 @@ def _check_files(
             return 0, Break(ver, p, f"size is {got} bytes, the commit recorded {size}")
         if not hashes or sha is None:
             return 0, None
-        with fs.open_input(rel) as f:
-            digest, n = sha256_stream(f)
+        try:
+            with fs.open_input(rel) as f:
+                digest, n = sha256_stream(f)
+        except OSError as exc:
+            return 0, Break(ver, p, f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
         if digest != sha:
             return n, Break(ver, p, f"content differs from the commit (SHA-256 {digest[:12]}... "
                                     f"instead of {sha[:12]}...)")  # fmt: skip
