@@ -350,3 +350,21 @@ def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path,
         assert h.tags().column("name").to_pylist() == ["A", "B", "C"]
         assert h.read("A").equals(written)
         assert h.read(["B", "C"]).column("value").to_pylist() == [7.0, 8.0]
+
+
+def test_a_reader_following_the_store_stays_at_the_last_good_version(store_path, caplog):
+    _make(store_path, flushes=2)
+    with historian.open(store_path, mode="r") as reader:
+        assert reader.read("A").num_rows == 100
+        with historian.open(store_path, auto_compact_files=0) as writer:
+            writer.write("A", *_batch_points(2))
+            writer.flush()  # version 3: the reader follows it
+            assert reader.read("A").num_rows == 150
+            writer.write("A", *_batch_points(3))
+            writer.flush()  # version 4, then damaged on disk
+        _rw(_log(store_path, 4), DAMAGE["flipped byte"])
+        with caplog.at_level(logging.WARNING):
+            assert reader.read("A").num_rows == 150  # version 3, not an error
+            assert reader.info()["version"] == 3
+        assert any("commit 4" in p for p in reader.info()["problems"])
+    assert any("read-only at version 3" in r.getMessage() for r in caplog.records)
