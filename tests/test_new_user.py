@@ -458,9 +458,13 @@ def test_demo_writes_no_bar_into_a_log(tmp_path):
     r = shell("historian demo --seconds 2 --store demo.hist > demo.out 2> demo.log", tmp_path,
               timeout=180)  # fmt: skip
     assert r.returncode == 0, (tmp_path / "demo.log").read_text()
-    assert "== Collected" in (tmp_path / "demo.out").read_text()
+    report = (tmp_path / "demo.out").read_text()
+    assert "== Collected" in report
+    # item 13: the summary's legend says why a twa may lie outside [min, max]
+    legend = report.split("== Summary")[1].split("==")[0]
+    assert "twa is the area under the line" in legend and "outside [min, max]" in legend
     assert "\r" not in (tmp_path / "demo.log").read_text()
-    assert "\r" not in (tmp_path / "demo.out").read_text()
+    assert "\r" not in report
 
 
 # ----------------------------------------------------------------------------- item 7
