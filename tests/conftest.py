@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 
 import historian
@@ -16,3 +19,20 @@ def store_path(tmp_path):
 def h(store_path):
     with historian.open(store_path) as store:
         yield store
+
+
+def _file_hashes(root) -> dict[str, str]:
+    out = {}
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as f:
+                out[os.path.relpath(full, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def file_hashes():
+    """``file_hashes(folder)``: SHA-256 of every file under it, by relative path (to assert that
+    something changed nothing)."""
+    return _file_hashes

@@ -9,7 +9,6 @@ check cheaply (sizes, paths, the newest commit), and verifying changes no file.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -63,16 +62,6 @@ def _data_files(path) -> list[str]:
     return sorted(glob.glob(os.path.join(path, "points", "day=*", "*.parquet")))
 
 
-def _hashes(path) -> dict[str, str]:
-    out = {}
-    for root, _, names in os.walk(path):
-        for n in names:
-            full = os.path.join(root, n)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def _verify_cli(path, capsys, *extra: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(["verify", str(path), *extra])
@@ -101,9 +90,9 @@ def _forge_add(path, relpath: str, size: int, *, chained: bool = True) -> int:
     return _append_commit(path, [{"commitInfo": info}, {"add": add}])
 
 
-def test_an_intact_store_verifies_and_verify_changes_nothing(store_path, capsys):
+def test_an_intact_store_verifies_and_verify_changes_nothing(store_path, capsys, file_hashes):
     _make(store_path)
-    before = _hashes(store_path)
+    before = file_hashes(store_path)
     with historian.open(store_path, mode="r") as h:
         report = h.verify()
     assert report.ok and report.first_break is None
@@ -111,7 +100,7 @@ def test_an_intact_store_verifies_and_verify_changes_nothing(store_path, capsys)
     assert report.unchained_before is None and report.unhashed_files == 0
     code, out = _verify_cli(store_path, capsys)
     assert code == 0 and out.startswith("intact")
-    assert _hashes(store_path) == before
+    assert file_hashes(store_path) == before
 
 
 def test_a_same_size_rewrite_of_a_data_file_is_named_by_verify(store_path, capsys):

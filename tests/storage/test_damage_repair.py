@@ -6,7 +6,6 @@ which reads equal what was written.
 from __future__ import annotations
 
 import glob
-import hashlib
 import logging
 import os
 
@@ -48,16 +47,6 @@ def _log(path, v: int) -> str:
     return os.path.join(path, "points", "_delta_log", f"{v:020d}.json")
 
 
-def _hashes(path) -> dict[str, str]:
-    out = {}
-    for root, _, names in os.walk(path):
-        for n in names:
-            full = os.path.join(root, n)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def _rw(path, change) -> None:
     with open(path, "rb") as f:
         data = bytearray(f.read())
@@ -66,14 +55,20 @@ def _rw(path, change) -> None:
         f.write(bytes(data))
 
 
-def _dry_run_changes_nothing(path, capsys) -> str:
-    before = _hashes(path)
-    capsys.readouterr()
-    assert main(["repair", str(path), "--dry-run"]) == 1  # 1: a repair is needed
-    out = capsys.readouterr().out
-    assert "would" in out and "nothing was changed" in out
-    assert _hashes(path) == before
-    return out
+@pytest.fixture
+def dry_run(file_hashes, capsys):
+    """``dry_run(path)``: ``historian repair --dry-run``, asserting that it changed no file."""
+
+    def run(path) -> str:
+        before = file_hashes(path)
+        capsys.readouterr()
+        assert main(["repair", str(path), "--dry-run"]) == 1  # 1: a repair is needed
+        out = capsys.readouterr().out
+        assert "would" in out and "nothing was changed" in out
+        assert file_hashes(path) == before
+        return out
+
+    return run
 
 
 def _flip(data: bytearray) -> bytearray:
@@ -91,7 +86,7 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_newest_commit_opens_read_only_at_the_last_good_version(
-    store_path, damage, caplog, capsys
+    store_path, damage, caplog, dry_run
 ):
     written = _make(store_path)
     _rw(_log(store_path, 3), DAMAGE[damage])
@@ -106,7 +101,7 @@ def test_a_damaged_newest_commit_opens_read_only_at_the_last_good_version(
         historian.open(store_path, mode="w")
     with historian.open(store_path) as h, pytest.raises(CorruptDataError, match="repair"):
         h.write("A", [T0 + 5 * DAY], [1.0])  # "auto" becomes the writer at the first write
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert "commit 3 is damaged" in out
     report = historian.repair(store_path, dry_run=False)
     assert report.version == 3 and report.points_recovered == 50
@@ -119,7 +114,7 @@ def test_a_damaged_newest_commit_opens_read_only_at_the_last_good_version(
         assert h.info()["problems"] == []
 
 
-def test_a_deleted_newest_commit_is_reported_and_its_files_come_back(store_path, capsys):
+def test_a_deleted_newest_commit_is_reported_and_its_files_come_back(store_path, capsys, dry_run):
     written = _make(store_path)
     os.remove(_log(store_path, 3))
     with historian.open(store_path, mode="r") as h:
@@ -127,14 +122,14 @@ def test_a_deleted_newest_commit_is_reported_and_its_files_come_back(store_path,
         assert any("commit 3 is missing" in p for p in h.info()["problems"])
     with pytest.raises(CorruptDataError, match="missing"):
         historian.open(store_path, mode="w")
-    _dry_run_changes_nothing(store_path, capsys)
+    dry_run(store_path)
     capsys.readouterr()
     assert main(["repair", str(store_path)]) == 0
     assert "repaired" in capsys.readouterr().out
     assert _read_all(store_path).equals(written)
 
 
-def test_a_lost_delta_log_is_an_error_and_repair_rebuilds_it(store_path, capsys):
+def test_a_lost_delta_log_is_an_error_and_repair_rebuilds_it(store_path, dry_run):
     written = _make(store_path)
     log_dir = os.path.join(store_path, "points", "_delta_log")
     for name in os.listdir(log_dir):
@@ -142,7 +137,7 @@ def test_a_lost_delta_log_is_an_error_and_repair_rebuilds_it(store_path, capsys)
     os.rmdir(log_dir)
     with pytest.raises(HistorianError, match="repair"), historian.open(store_path) as h:
         h.read("A")
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert "missing or empty" in out and "create a new commit log" in out
     report = historian.repair(store_path, dry_run=False)
     assert report.points_recovered == 150
@@ -150,7 +145,7 @@ def test_a_lost_delta_log_is_an_error_and_repair_rebuilds_it(store_path, capsys)
     assert historian.verify(store_path).ok
 
 
-def test_files_not_in_the_log_come_back_only_when_their_checksums_hold(store_path, capsys):
+def test_files_not_in_the_log_come_back_only_when_their_checksums_hold(store_path, dry_run):
     written = _make(store_path)
     os.remove(_log(store_path, 3))
     os.remove(os.path.join(store_path, "points", "_historian", "head.json"))
@@ -159,7 +154,7 @@ def test_files_not_in_the_log_come_back_only_when_their_checksums_hold(store_pat
     good = sorted(glob.glob(os.path.join(store_path, "points", "day=*", "*.parquet")))[0]
     with open(good, "rb") as f, open(stray, "wb") as g:
         g.write(f.read()[:-100])
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert "part-stray.parquet is damaged" in out
     report = historian.repair(store_path, dry_run=False)
     assert report.points_recovered == 50
@@ -169,13 +164,13 @@ def test_files_not_in_the_log_come_back_only_when_their_checksums_hold(store_pat
     assert _read_all(store_path).equals(written)
 
 
-def test_a_damaged_data_file_is_set_aside_and_the_rest_reads(store_path, capsys):
+def test_a_damaged_data_file_is_set_aside_and_the_rest_reads(store_path, dry_run):
     _make(store_path)
     files = sorted(glob.glob(os.path.join(store_path, "points", "day=*", "*.parquet")))
     _rw(files[0], lambda d: d + b"\0" * 10)  # a size the commit does not record
     with historian.open(store_path, mode="r") as h, pytest.raises(CorruptDataError, match="bytes"):
         h.read("A")
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert os.path.basename(files[0]) in out and "points lost" in out
     report = historian.repair(store_path, dry_run=False)
     assert report.points_lost == 50
@@ -222,7 +217,7 @@ def _flip_batch(seg: str, k: int) -> None:
 
 
 def test_a_damaged_wal_batch_in_the_middle_is_skipped_and_the_later_ones_salvaged(
-    store_path, caplog, capsys
+    store_path, caplog, dry_run
 ):
     seg = _wal_store(store_path, 4)
     _flip_batch(seg, 1)
@@ -231,7 +226,7 @@ def test_a_damaged_wal_batch_in_the_middle_is_skipped_and_the_later_ones_salvage
         assert got.num_rows == 150  # batches 0, 2, 3 (before: every read of every tag failed)
         assert any("CRC32" in p for p in h.info()["problems"])
     assert any("CRC32" in r.getMessage() for r in caplog.records)
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert "3 valid batch(es)" in out
     report = historian.repair(store_path, dry_run=False)
     assert os.path.exists(os.path.join(report.quarantine, "wal", os.path.basename(seg)))
@@ -256,8 +251,8 @@ def test_bit_rot_in_the_last_acknowledged_batch_is_recorded(store_path):
         assert h.read("A").num_rows == 100
         problems = h.info()["problems"]
     assert any(os.path.basename(seg) in p and "CRC32" in p for p in problems)
-    capsys_free = historian.repair(store_path, dry_run=True)
-    assert any("CRC32" in f for f in capsys_free.found)
+    report = historian.repair(store_path, dry_run=True)
+    assert any("CRC32" in f for f in report.found)
 
 
 def test_a_torn_last_batch_is_not_damage(store_path):
@@ -327,7 +322,7 @@ def test_a_lost_commit_of_a_store_without_head_record_shows_as_a_wal_gap(store_p
         assert h.info()["problems"] == []  # the repair commit records the WAL position again
 
 
-def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path, capsys):
+def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path, dry_run):
     written = _make(store_path)
     with historian.open(store_path, flush_points=10**9) as h:
         h.define("B")
@@ -342,7 +337,7 @@ def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path,
     _rw(os.path.join(store_path, "tags.json"), lambda d: d[:10] + b"\xff" + d[11:])
     with pytest.raises(CorruptDataError, match="repair"):
         historian.open(store_path, mode="r")
-    out = _dry_run_changes_nothing(store_path, capsys)
+    out = dry_run(store_path)
     assert "tags.json is damaged" in out and "define 3 tag(s)" in out
     report = historian.repair(store_path, dry_run=False)
     assert os.path.exists(os.path.join(report.quarantine, "tags.json"))
