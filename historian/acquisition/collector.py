@@ -42,6 +42,7 @@ import contextlib
 import logging
 import os
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -171,6 +172,7 @@ class Collector:
         self._store_retry_at = 0.0
         self._store_backoff = 0.5
         self._last_drop_log = -1e9
+        self._ready = threading.Event()  # store open, tags defined, sources started
 
     def __repr__(self) -> str:
         names = [s.name for s in self.sources]
@@ -197,25 +199,45 @@ class Collector:
 
             self.store = historian.open(self.config.store.path)
         tags = self.config.tags()
-        for name, tag in tags.items():
-            try:
-                self.store.define(
-                    name, unit=tag.unit, kind=tag.kind, lo=tag.lo, hi=tag.hi, rules=tag.rules,
-                    description=tag.description, compression=tag.compression, states=tag.states,
-                    metadata=tag.metadata,
-                )  # fmt: skip
-            except HistorianError as exc:
-                raise ConfigError(f"tag {name!r}: the store refused its definition: {exc}") from exc
+        settings = {
+            name: dict(unit=tag.unit, kind=tag.kind, lo=tag.lo, hi=tag.hi, rules=tag.rules,
+                       description=tag.description, compression=tag.compression,
+                       states=tag.states, metadata=tag.metadata)
+            for name, tag in tags.items()
+        }  # fmt: skip
+        extra = [n for src in self.sources for n in getattr(src, "tags", ()) if n not in tags]
         compression = {name: tag.compression for name, tag in tags.items() if tag.compression}
-        for src in self.sources:
-            for name in getattr(src, "tags", ()):
-                if name not in tags:
-                    defined = self._define_default(name)
-                    if getattr(defined, "compression", None):
-                        compression[name] = defined.compression
+        define_many = getattr(self.store, "define_many", None)
+        if define_many is not None:  # one catalog write for every tag: start-up in O(tags)
+            unknown = [n for n in dict.fromkeys(extra) if not self._known(n)]
+            try:
+                define_many({**settings, **{n: {} for n in unknown}})
+            except HistorianError as exc:
+                raise ConfigError(f"the store refused the tag definitions: {exc}") from exc
+        else:  # a sink with define() only
+            for name, kw in settings.items():
+                try:
+                    self.store.define(name, **kw)
+                except HistorianError as exc:
+                    raise ConfigError(
+                        f"tag {name!r}: the store refused its definition: {exc}"
+                    ) from exc
+        for name in dict.fromkeys(extra):  # already defined: read back their compression
+            defined = self._define_default(name)
+            if getattr(defined, "compression", None):
+                compression[name] = defined.compression
         from historian.kernels.compress import compressor_from_dict
 
         self._compressors = {n: compressor_from_dict(c) for n, c in compression.items()}
+
+    def _known(self, name: str) -> bool:
+        try:
+            self.store.tag(name)
+        except TagNotFoundError:
+            return False
+        except AttributeError:  # a sink without tag()
+            return False
+        return True
 
     def _define_default(self, name: str) -> Any:
         """The store's definition of ``name``, defining it with defaults when unknown."""
@@ -560,6 +582,7 @@ class Collector:
         self._wake = asyncio.Event()
         self._final = asyncio.Event()  # sources stopped: drain the queue and return
         self._health.running = True
+        self._ready.clear()
         opened = self.store is None
         try:
             await asyncio.to_thread(self._open_store)
@@ -572,6 +595,7 @@ class Collector:
                          for s in self.sources]  # fmt: skip
             pump = asyncio.create_task(self._pump(), name="collector:pump")
             health = asyncio.create_task(self._health_loop(), name="collector:health")
+            self._ready.set()  # ``seconds`` counts collection time, not start-up
             try:
                 waiters = [asyncio.ensure_future(self._stop.wait()), pump]
                 await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -646,10 +670,15 @@ class Collector:
 
         if self._future is not None and not self._future.done():
             raise RuntimeError("this collector is already running")
-        self._future = submit(self.arun())
-        deadline = time.monotonic() + 30
-        while self._stop is None and not self._future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self._ready.clear()
+        self._future = fut = submit(self.arun())
+        while not self.wait_ready(0.05) and not fut.done():
+            pass
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the store is open, every tag defined and the sources started (a
+        collector started with :meth:`start` is ready when it returns); True if ready."""
+        return self._ready.wait(timeout)
 
     def request_stop(self) -> None:
         """Ask the collector to stop (from any thread or the loop itself); does not wait."""

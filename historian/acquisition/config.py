@@ -169,7 +169,7 @@ class ModbusSourceConfig:
     unit: int = 1
     every_s: float = 1.0
     timeout_s: float = 1.0
-    retries: int = 1
+    retries: int = 0
     max_gap: int = 0
     max_block: int = 125
     backoff_max_s: float = 30.0
@@ -661,7 +661,7 @@ class _Reader:
             unit=self.int_(d, "unit", pre, 1, lo=0, hi=255),
             every_s=self.duration(d, "every", pre, 1.0, minimum_s=0.01),
             timeout_s=self.duration(d, "timeout", pre, 1.0, minimum_s=0.01, maximum_s=3600.0),
-            retries=self.int_(d, "retries", pre, 1, lo=0, hi=10),
+            retries=self.int_(d, "retries", pre, 0, lo=0, hi=10),
             max_gap=self.int_(d, "max_gap", pre, 0, lo=0, hi=124),
             max_block=max_block,
             backoff_max_s=self.duration(d, "backoff_max", pre, 30.0, minimum_s=0.1,

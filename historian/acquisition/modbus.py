@@ -160,7 +160,9 @@ class ModbusSource:
     timeout : float or str
         Time to wait for one response.
     retries : int
-        Resends of an unanswered request before it counts as a timeout.
+        Resends of an unanswered request before it counts as a timeout (default 0: one request
+        per read, nothing resent behind your back; each resend is counted in
+        ``health().extra["retries"]``). pymodbus' own retries are always off.
     max_gap, max_block : int
         Request planning: unconfigured addresses a read may span, registers per read.
     tls : ssl.SSLContext or dict, optional
@@ -189,7 +191,7 @@ class ModbusSource:
         unit: int = 1,
         every: float | str = 1.0,
         timeout: float | str = 1.0,
-        retries: int = 1,
+        retries: int = 0,
         max_gap: int = 0,
         max_block: int = 125,
         tls: ssl.SSLContext | Mapping[str, Any] | None = None,
@@ -217,7 +219,13 @@ class ModbusSource:
         self.backoff_initial, self.backoff_max = float(backoff_initial), float(backoff_max)
         self._client: Any = None
         self._health = SourceHealth()
-        self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0)
+        self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0, timeouts=0,
+                                  retries=0)
+        self._last_skip_log = -1e9
+        # the last time the device answered (or the connection opened): a gap's first Bad point
+        # is stamped 1 ns after it, later status changes in the same gap when they happen
+        self._last_ok_ns: int | None = None
+        self._in_gap = False
         self._rate_t = time.monotonic()
         self._rate_points = 0
         self._rng = random.Random()
@@ -237,7 +245,7 @@ class ModbusSource:
                 section["name"], section["host"], section.get("port", 802 if tls else 502),
                 points=section["points"], unit=section.get("unit", 1),
                 every=section.get("every", 1.0), timeout=section.get("timeout", 1.0),
-                retries=section.get("retries", 1), max_gap=section.get("max_gap", 0),
+                retries=section.get("retries", 0), max_gap=section.get("max_gap", 0),
                 max_block=section.get("max_block", 125), tls=tls,
                 backoff_max=section.get("backoff_max", 30.0),
             )
@@ -249,6 +257,7 @@ class ModbusSource:
             section.name, section.host, section.port, points=section.points, unit=section.unit,
             every=section.every_s, timeout=section.timeout_s, retries=section.retries,
             max_gap=section.max_gap, max_block=getattr(section, "max_block", 125), tls=tls,
+            backoff_max=getattr(section, "backoff_max_s", 30.0),
         )
 
     # -- health ------------------------------------------------------------------------------
@@ -267,7 +276,7 @@ class ModbusSource:
         from pymodbus.client import AsyncModbusTcpClient, AsyncModbusTlsClient
 
         kwargs: dict[str, Any] = dict(
-            port=self.port, timeout=self.timeout_s, retries=self.retries,
+            port=self.port, timeout=self.timeout_s, retries=0,  # resends are ours, counted
             reconnect_delay=0, trace_pdu=read_only_guard, name=self.name,
             trace_connect=self._on_connection_change,
         )  # reconnect_delay=0: we reconnect ourselves, with backoff and health accounting
@@ -289,7 +298,14 @@ class ModbusSource:
             raise SourceConnectError(
                 f"modbus {self.name}: cannot connect to {self.host}:{self.port}"
             )
+        ctx = getattr(client, "ctx", None)
+        if ctx is not None and hasattr(ctx, "max_until_disconnect"):
+            # pymodbus drops the connection after retries+3 unanswered requests: a device slower
+            # than the timeout would flip to Bad_NoCommunication and reconnect with backoff.
+            # Unanswered requests are Bad_Timeout here; a lost connection is seen as such.
+            ctx.max_until_disconnect = ctx.count_until_disconnect = 2**62
         self._client = client
+        self._last_ok_ns = time.time_ns()
 
     def _on_connection_change(self, connected: bool) -> None:
         """pymodbus ``trace_connect`` hook: when the connection drops during a request, fail
@@ -328,6 +344,19 @@ class ModbusSource:
 
     # -- polling -----------------------------------------------------------------------------
     async def _read(self, index: int) -> Any:
+        """One read, resent at most ``retries`` times when unanswered (each resend counted)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return await self._read_once(index)
+            except SourceTimeoutError:
+                if attempt >= self.retries:
+                    raise
+                self._health.extra["retries"] += 1
+                log.debug("modbus %s: no response, resending (%d/%d)", self.name, attempt + 1,
+                          self.retries)  # fmt: skip
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_once(self, index: int) -> Any:
         req = self.requests[index]
         method = getattr(self._client, _READ_METHOD[req.table])
         ConnectionException, ModbusException, ModbusIOException = _pymodbus_errors()
@@ -385,8 +414,16 @@ class ModbusSource:
         batches = []
         good_ns = None
         for i, dec in enumerate(self._decoders):
-            rr = await self._read(i)
+            try:
+                rr = await self._read(i)
+            except SourceTimeoutError as exc:
+                # the device is up but slower than the timeout: Bad_Timeout for this poll (this
+                # request and the rest, not asked: the device is not answering); the connection
+                # is kept (a late answer carries an old transaction id: pymodbus discards it)
+                self._poll_timed_out(exc, i, batches)
+                break
             t_ns = time.time_ns()
+            self._last_ok_ns, self._in_gap = t_ns, False  # the device answered
             if not hasattr(rr, "isError"):  # no usable response object: garbage
                 values, text = np.full(dec.n, np.nan), None
                 status = np.full(dec.n, q.BAD_DECODING_ERROR, dtype=np.uint32)
@@ -418,8 +455,34 @@ class ModbusSource:
         self._health.points += len(batch)
         return batch
 
+    def _gap_ns(self) -> int:
+        """When a gap began: 1 ns after the device last answered (or the connection opened)
+        for the first Bad point of a gap, now for later status changes in it."""
+        now = time.time_ns()
+        if self._in_gap or self._last_ok_ns is None:
+            return now
+        self._in_gap = True
+        return min(now, self._last_ok_ns + 1)
+
+    def _poll_timed_out(self, exc: SourceTimeoutError, first: int,
+                        batches: list[SampleBatch]) -> None:  # fmt: skip
+        t_ns = self._gap_ns()
+        h = self._health
+        h.errors += 1
+        h.extra["timeouts"] += 1
+        h.last_error = str(exc)
+        was_bad = any(self._last[i][0] == q.BAD_TIMEOUT for i in range(first, len(self._last)))
+        log.log(logging.DEBUG if was_bad else logging.WARNING,
+                "%s (timeout %.3g s); Bad_Timeout for this poll", exc, self.timeout_s)
+        for i in range(first, len(self._decoders)):
+            dec = self._decoders[i]
+            b = self._select(i, t_ns, np.full(dec.n, np.nan),
+                             np.full(dec.n, q.BAD_TIMEOUT, dtype=np.uint32), None)  # fmt: skip
+            if b is not None:
+                batches.append(b)
+
     def _fail_all(self, status: int) -> SampleBatch | None:
-        t_ns = time.time_ns()
+        t_ns = self._gap_ns()
         batches = []
         for i, dec in enumerate(self._decoders):
             b = self._select(i, t_ns, np.full(dec.n, np.nan),
@@ -443,12 +506,27 @@ class ModbusSource:
                 continue
             next_t += period
             now = time.monotonic()
-            if now >= next_t:  # overran: skip the ticks we missed, do not pile up
-                missed = int((now - next_t) // period) + 1
-                self._health.extra["skipped_ticks"] += missed
-                next_t += missed * period
-                log.debug("modbus %s: poll overran, skipped %d tick(s)", self.name, missed)
+            if now > next_t:  # overran: poll again at once (late), skip the ticks missed
+                missed = int((now - next_t) // period)
+                if missed:
+                    self._skipped(missed)
+                    next_t += missed * period
+                await asyncio.sleep(0)  # let the loop breathe between back-to-back polls
+                continue
             await _wait(stop, next_t - now)
+
+    def _skipped(self, missed: int) -> None:
+        """Count ticks a slow poll missed; a WARNING at most once a minute."""
+        h = self._health
+        h.extra["skipped_ticks"] += missed
+        now = time.monotonic()
+        if now - self._last_skip_log >= 60.0:
+            self._last_skip_log = now
+            log.warning("modbus %s: polls take longer than every=%.3g s: %d tick(s) skipped so "
+                        "far (%d polls); poll less often or split the device's map",
+                        self.name, self.every_s, h.extra["skipped_ticks"], h.extra["polls"])
+        else:
+            log.debug("modbus %s: poll overran, skipped %d tick(s)", self.name, missed)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Connect, poll and emit until ``stop`` is set; reconnect with backoff on failures."""

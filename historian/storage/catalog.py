@@ -157,28 +157,42 @@ class Catalog:
 
     def put(self, tag: Tag) -> Tag:
         """Add or update a definition (the version increments when anything changes)."""
+        return self.put_many([tag])[0]
+
+    def put_many(self, new: list[Tag]) -> list[Tag]:
+        """Add or update many definitions in one write of the catalog (all or none); returns
+        the stored definitions in the order given (unchanged ones are not rewritten)."""
         with self._lock:
-            other = self._folded.get(tag.name.casefold())
-            if other is not None and other != tag.name:
-                raise InvalidTagNameError(
-                    f"tag {tag.name!r} differs from the existing tag {other!r} only by case; "
-                    "use the existing name or choose a clearly different one"
-                )
-            old = self._tags.get(tag.name)
-            history = self._history
-            if old is not None:
-                if _same(old, tag):
-                    return old
-                tag = Tag.from_dict({**tag.to_dict(), "version": old.version + 1})
-                replaced = {**old.to_dict(), "replaced_at": _utc_now()}
-                history = {**history, tag.name: [*history.get(tag.name, []), replaced]}
             tags = dict(self._tags)
-            tags[tag.name] = tag
-            self._write(tags, history)
-            self._tags = tags
-            self._history = history
-            self._folded = {name.casefold(): name for name in tags}
-            return tag
+            history = dict(self._history)
+            folded = dict(self._folded)
+            out: list[Tag] = []
+            changed = False
+            for tag in new:
+                other = folded.get(tag.name.casefold())
+                if other is not None and other != tag.name:
+                    raise InvalidTagNameError(
+                        f"tag {tag.name!r} differs from the existing tag {other!r} only by case; "
+                        "use the existing name or choose a clearly different one"
+                    )
+                old = tags.get(tag.name)
+                if old is not None:
+                    if _same(old, tag):
+                        out.append(old)
+                        continue
+                    tag = Tag.from_dict({**tag.to_dict(), "version": old.version + 1})
+                    replaced = {**old.to_dict(), "replaced_at": _utc_now()}
+                    history[tag.name] = [*history.get(tag.name, []), replaced]
+                tags[tag.name] = tag
+                folded[tag.name.casefold()] = tag.name
+                out.append(tag)
+                changed = True
+            if changed:
+                self._write(tags, history)
+                self._tags = tags
+                self._history = history
+                self._folded = folded
+            return out
 
     def versions(self, name: str) -> list[tuple[Tag, str | None]]:
         """Every definition ``name`` has had, oldest first, with the UTC time each was replaced

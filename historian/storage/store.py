@@ -29,7 +29,7 @@ import shutil
 import socket
 import threading
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -449,13 +449,44 @@ class Store:
                          ("metadata", metadata))
             if v is not UNSET
         }  # fmt: skip
-        for k in ("rules", "compression", "states", "metadata"):
-            if k in given:
-                given[k] = dict(given[k] or {})
-        name = validate_tag_name(name)
-        self._validate_rules(self._merged_tag(name, given, replace))  # before taking the lock
+        return self.define_many({name: given}, replace=replace)[0]
+
+    def define_many(
+        self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
+    ) -> list[Tag]:
+        """Define or update many tags in one write of the catalog; returns the stored
+        definitions in the order given.
+
+        ``definitions`` maps each name to the keyword arguments :meth:`define` takes (``unit``,
+        ``kind``, ``lo``, ``hi``, ``rules``, ...); the same merge rules apply. All or none: a
+        bad definition raises before anything is written. A collector with 10,000 tags starts
+        in one catalog write instead of 10,000.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     tags = h.define_many({"TIC-101.PV": {"unit": "degC"}, "FIC-101.PV": {}})
+        ...     [(t.name, t.unit) for t in tags]
+        [('TIC-101.PV', 'degC'), ('FIC-101.PV', '')]
+        """
+        allowed = ("unit", "kind", "lo", "hi", "rules", "description", "compression",
+                   "states", "metadata")  # fmt: skip
+        pending: list[tuple[str, dict[str, Any]]] = []
+        for name, settings in definitions.items():
+            unknown = sorted(set(settings) - set(allowed))
+            if unknown:
+                raise InvalidArgumentError(f"define_many: tag {name!r}: unknown settings "
+                                           f"{unknown}; use {', '.join(allowed)}")  # fmt: skip
+            given = {k: v for k, v in settings.items() if v is not UNSET}
+            for k in ("rules", "compression", "states", "metadata"):
+                if k in given:
+                    given[k] = dict(given[k] or {})
+            name = validate_tag_name(name)
+            self._validate_rules(self._merged_tag(name, given, replace))  # before the lock
+            pending.append((name, given))
         self._become_writer()
-        return self._catalog.put(self._merged_tag(name, given, replace))
+        return self._catalog.put_many([self._merged_tag(n, g, replace) for n, g in pending])
 
     def _merged_tag(self, name: str, given: dict[str, Any], replace: bool) -> Tag:
         fields: dict[str, Any] = {}

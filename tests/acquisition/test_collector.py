@@ -373,3 +373,62 @@ def test_simulated_plant_over_both_protocols_secure_opcua(tmp_path, monkeypatch)
     assert {p["tag"] for p in MODBUS_POINTS} <= tags and set(OPCUA_TAGS) <= tags
     good = pa.compute.sum(pa.compute.equal(t.column("quality"), 0)).as_py()
     assert good >= 0.9 * t.num_rows and t.num_rows >= 5 * len(tags)
+
+
+class CountingStore:
+    """A real store on disk that counts catalog writes and can be slow to define tags."""
+
+    def __init__(self, path: Path, define_delay: float = 0.0) -> None:
+        self.h = historian.open(path)
+        self.define_delay = define_delay
+        self.catalog_writes = 0
+        catalog = self.h._catalog
+        real_write = catalog._write
+
+        def counted(*args, **kwargs):
+            self.catalog_writes += 1
+            return real_write(*args, **kwargs)
+
+        catalog._write = counted
+
+    def define_many(self, definitions, **kw):
+        time.sleep(self.define_delay)  # a slow start-up (big catalog, slow disk)
+        return self.h.define_many(definitions, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.h, name)
+
+
+def test_start_up_defines_every_tag_in_one_catalog_write(tmp_path):
+    n = 3000
+    lines = ['[store]\npath = "plant.hist"\n', '[[modbus]]\nname = "plc"\nhost = "127.0.0.1"\n'
+             f"port = {free_port()}\n"]  # nothing listens: the tags are defined all the same
+    lines += [f'  [[modbus.points]]\n  tag = "T{i:05d}"\n  address = {i}\n  unit = "bar"\n'
+              for i in range(n)]  # fmt: skip
+    cfg = loads("\n".join(lines), base_dir=tmp_path)
+    store = CountingStore(tmp_path / "plant.hist")
+    extra = RampSource("ramp", "EXTRA.PV", 1, 0.05)  # a source whose tag is not in the config
+    c = Collector(cfg, store=store, sources=[extra])
+    c.start()
+    assert c.wait_ready(30)
+    c.stop()
+    assert store.catalog_writes == 1
+    tags = store.h.tags()
+    assert tags.num_rows == n + 1 and "EXTRA.PV" in tags.column("name").to_pylist()
+    assert store.h.tag("T02999").unit == "bar"
+    # a second start with the same definitions writes nothing
+    Collector(cfg, store=store, sources=[extra]).run(seconds=0.05)
+    assert store.catalog_writes == 1
+    store.h.close()
+
+
+def test_seconds_counts_collection_time_not_start_up(tmp_path):
+    cfg = loads('[store]\npath = "plant.hist"\n', base_dir=tmp_path)
+    store = CountingStore(tmp_path / "plant.hist", define_delay=0.6)
+    src = RampSource("ramp", "R.PV", 1, 0.02)
+    t0 = time.monotonic()
+    Collector(cfg, store=store, sources=[src]).run(seconds=0.4)
+    elapsed = time.monotonic() - t0
+    assert elapsed >= 1.0  # 0.6 s of start-up, then 0.4 s of collection
+    assert src.sent >= 0.4 / 0.02 * 0.5, src.sent  # collected for about 0.4 s, not 0 s
+    store.h.close()
