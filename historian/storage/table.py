@@ -352,7 +352,12 @@ class CommitLog:
             )
 
     def _log_stamp(self) -> object:
-        return tuple(self._tfs.list(self._tprefix + "_delta_log"))
+        """What the log folder holds (names, sizes, times): a repair changes it."""
+        import pyarrow.fs as pafs
+
+        sel = pafs.FileSelector(self._tfs.path(self._tprefix + "_delta_log"), allow_not_found=True)
+        infos = self._tfs.filesystem.get_file_info(sel)
+        return tuple(sorted((i.path, i.size, i.mtime_ns) for i in infos))
 
     # ------------------------------------------------------------------ snapshots
     def _has_newer(self, version: int) -> bool:
@@ -379,6 +384,8 @@ class CommitLog:
         if self._head is None or self.damaged is not None:
             self.damaged = None
             self._dt = self._open_table(writer=False)
+            if self.damaged is None:  # repaired meanwhile (by another process)
+                health.clear_under(os.path.join(self.dir, "_delta_log"))
             return
         version, sha, _ = self._head
         good = version
@@ -414,7 +421,8 @@ class CommitLog:
         except DeltaError as exc:
             self._set_damaged(Damage(good, f"commit {good}: {_one_line(exc)}"))
             self._dt.load_as_version(version)
-            self._head = (version, self.read_commit(version).sha256, True)
+            c = self.read_commit(version)
+            self._head = (version, c.sha256, c.record is not None)
 
     def _build(self) -> Snapshot:
         version = self._dt.version()

@@ -363,3 +363,13 @@ def test_a_reader_following_the_store_stays_at_the_last_good_version(store_path,
             assert reader.info()["version"] == 3
         assert any("commit 4" in p for p in reader.info()["problems"])
     assert any("read-only at version 3" in r.getMessage() for r in caplog.records)
+
+
+def test_a_reader_open_during_a_repair_moves_on_once_it_is_done(store_path):
+    written = _make(store_path)
+    _rw(_log(store_path, 3), DAMAGE["garbage line"])
+    with historian.open(store_path, mode="r") as reader:
+        assert reader.info()["version"] == 2 and reader.info()["problems"]
+        historian.repair(store_path, dry_run=False)  # as another process would
+        assert reader.read("A").equals(written)
+        assert reader.info()["version"] == 3 and reader.info()["problems"] == []
