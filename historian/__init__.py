@@ -27,6 +27,7 @@ __all__ = [
     "HistorianError",
     "Tag",
     "__version__",
+    "display",
     "errors",
     "import_history",
     "kernels",
@@ -62,7 +63,7 @@ def __getattr__(name: str):  # lazy: keep `import historian` light
         from historian.importing import import_history
 
         return import_history
-    if name in ("kernels", "errors"):
+    if name in ("kernels", "errors", "display"):
         import importlib
 
         return importlib.import_module(f"historian.{name}")

@@ -491,48 +491,27 @@ class Historian(Store):
 
     # --- notebook: repr (docs developer) ---
     def _repr_facts(self) -> dict[str, Any]:
-        """Cheap facts for the reprs: the tag catalog and the commit log only.
-
-        No data file is opened: a reader counts the bytes of the write-ahead log segments not
-        yet in files instead of reading them (the writer knows its pending points in memory).
-        """
+        """The facts of the reprs, from :meth:`info`: points counted once per (tag, time)
+        (superseded versions are rows, not points), the write-ahead log's points included (a
+        reader reads them, as its reads return them)."""
         facts: dict[str, Any] = {"path": self.path, "writer": self.writable, "mode": self.mode}
-        names = self.tags().column("name").to_pylist()
-        facts["tag_names"] = names
-        if self.writable:
-            info = self.info()  # the writer's pending points are counted in memory
-            facts.update(points=info["points_in_files"], pending=info["points_pending"],
-                         pending_bytes=None, files=info["files"], bytes=info["bytes"],
-                         first_ns=info["first_ns"], last_ns=info["last_ns"])
-            return facts
-        snap = None
-        if self._log is not None or os.path.isdir(os.path.join(self._table_dir, "_delta_log")):
-            if self._log is None:
-                from historian.storage.table import CommitLog
-
-                self._log = CommitLog(self._table_dir, create=False)
-            snap = self._log.snapshot()
-        files = 0 if snap is None else len(snap.paths)
-        wal_bytes = 0
-        if os.path.isdir(self._wal_dir):
-            with os.scandir(self._wal_dir) as it:
-                wal_bytes = sum(e.stat().st_size for e in it if e.is_file())
-        facts.update(points=0, pending=None, pending_bytes=wal_bytes, files=files, bytes=0,
-                     first_ns=None, last_ns=None)
-        if snap is not None and files:
-            facts.update(points=int(snap.rows.sum()), bytes=int(snap.sizes.sum()),
-                         first_ns=int(snap.tmin.min()), last_ns=int(snap.tmax.max()))
+        facts["tag_names"] = self.tags().column("name").to_pylist()
+        info = self.info()
+        facts.update(points=info["points"], exact=info["points_exact"],
+                     rows=info["points_in_files"] + info["points_pending"],
+                     pending=info["points_pending"], files=info["files"], bytes=info["bytes"],
+                     first_ns=info["first_ns"], last_ns=info["last_ns"])  # fmt: skip
         return facts
 
     def __repr__(self) -> str:
         """``Historian('plant.hist', reader): 3 tags, 21,600 points, 2026-01-01 00:00:00 ->
-        2026-01-01 02:00:00 UTC (2h), 1 file, 41.2 kB``: no data file is read."""
+        2026-01-01 02:00:00 UTC (2h), 1 file, 41.2 kB``."""
         if self._closed:
             return f"Historian({self.path!r}, closed)"
         f = self._repr_facts()
         role = "writer" if f["writer"] else ("read-only" if f["mode"] == "r" else "reader")
         parts = [f"{len(f['tag_names'])} tag{'s' if len(f['tag_names']) != 1 else ''}"]
-        parts.append(f"{f['points']:,} points in files" + _pending_text(f))
+        parts.append(_points_text(f))
         if f["first_ns"] is not None:
             parts.append(_span_text(f["first_ns"], f["last_ns"]))
         parts.append(f"{f['files']} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}")
@@ -555,9 +534,9 @@ class Historian(Store):
                                           "<code>h.define(name, unit=...)</code>)")),
             ("time span", _span_text(f["first_ns"], f["last_ns"]) if f["first_ns"] is not None
              else "no points in files yet"),
-            ("points", f"{f['points']:,} in files" + html.escape(_pending_text(f))),
+            ("points", html.escape(_points_text(f))),
             ("on disk", f"{f['files']:,} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}"
-             + (f" ({f['bytes'] / f['points']:.2f} bytes/point)" if f["points"] else "")),
+             + (f" ({f['bytes'] / f['rows']:.2f} bytes/row)" if f["rows"] else "")),
         ]
         body = "".join(
             f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
@@ -604,12 +583,12 @@ def open(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> H
     return Historian(path, mode, **options)
 
 
-def _pending_text(f: dict[str, Any]) -> str:
-    if f["pending"]:
-        return f" + {f['pending']:,} not yet flushed"
-    if f["pending_bytes"]:
-        return f" + {_size(f['pending_bytes'])} of write-ahead log not yet flushed"
-    return ""
+def _points_text(f: dict[str, Any]) -> str:
+    """``1,234 points (12 not yet in files)``; above the exact-count limit, rows."""
+    pending = f" ({f['pending']:,} not yet in files)" if f["pending"] else ""
+    if f["exact"]:
+        return f"{f['points']:,} point{'s' if f['points'] != 1 else ''}{pending}"
+    return f"{f['rows']:,} rows{pending} (superseded versions included: too many to count)"
 
 
 def _span_text(first_ns: int, last_ns: int) -> str:

@@ -755,7 +755,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         _status(f"the store is damaged; run `historian verify {args.store}` and "
                 f"`historian repair {args.store} --dry-run`")  # fmt: skip
         return 1
-    points = i["points_in_files"] + i["points_pending"]
+    points = i["points"]  # each (tag, time) once; rows when too many to count
     bpp = i["bytes_per_point"]
     _out(f"path        {i['path']}")
     _out(f"tags        {_fmt_int(i['tags'])}")
@@ -966,7 +966,7 @@ def cmd_retain(args: argparse.Namespace) -> int:
         dropped = h.retain(older_than)
         info = h.info()
     _out(f"dropped {_fmt_int(dropped)} point(s) older than {older_than}; "
-         f"{_fmt_int(info['points_in_files'] + info['points_pending'])} left, time span "
+         f"{_fmt_int(info['points'])} left, time span "
          f"{_fmt_time(info['first_ns'])} .. {_fmt_time(info['last_ns'])}")  # fmt: skip
     return 0
 

@@ -622,3 +622,20 @@ def test_the_aggregates_guide_runs_in_an_empty_folder(tmp_path, monkeypatch):
     for block in re.findall(r"^```python\s*\n(.*?)^```", text, re.S | re.M):
         exec(compile(block, "aggregates.md", "exec"), ns)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- item 15
+def test_a_tag_listing_has_an_html_view_and_stays_an_arrow_table(tmp_path):
+    from historian.display import tags_html
+
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("TIC-101.PV", unit="degC", lo=0, hi=200, description="Reactor temperature")
+        h.define("XV-101.ST", kind="step")
+        tags = h.tags()
+    assert isinstance(tags, pa.Table)  # to_pandas(), polars and DuckDB take it as it is
+    page = historian.display.tags_html(tags)._repr_html_()
+    assert "<th style='text-align:left'>unit</th>" in page and "<td>degC</td>" in page
+    assert "<td>Reactor temperature</td>" in page and "<td>200</td>" in page
+    assert page.count("<tr>") == 3 and "2 tags" in page
+    assert "1 more tag(s)" in tags_html(tags, max_rows=1)._repr_html_()
+    assert "no tags" in tags_html(tags.slice(0, 0))._repr_html_()

@@ -86,8 +86,8 @@ def store(tmp_path):
 
 def test_repr_of_a_writer(store):
     text = repr(store)
-    assert text.startswith(f"Historian({store.path!r}, writer): 2 tags, 60 points in files")
-    assert "+ 1 not yet flushed" in text
+    assert text.startswith(f"Historian({store.path!r}, writer): 2 tags, 61 points "
+                           "(1 not yet in files)")  # fmt: skip
     assert "2026-01-01 00:00:00 -> 2026-01-01 00:59:00 UTC (59min)" in text
     assert re.search(r"1 file, [\d.]+ kB", text)
 
@@ -95,11 +95,11 @@ def test_repr_of_a_writer(store):
 def test_repr_of_a_reader_and_its_html(store):
     with historian.open(store.path, mode="r") as r:
         text = repr(r)
-        assert "read-only): 2 tags, 60 points in files" in text
-        assert "of write-ahead log not yet flushed" in text  # counted by size, not read
+        # the point still in the writer's WAL is counted: the reader's reads return it
+        assert "read-only): 2 tags, 61 points (1 not yet in files)" in text
         page = r._repr_html_()
     for part in ("<table>", "path", store.path, "read-only",
-                 "FIC-101.PV, TIC-101.PV", "time span", "bytes/point", "on disk"):
+                 "FIC-101.PV, TIC-101.PV", "time span", "bytes/row", "on disk"):
         assert part in page
     store.close()
     assert repr(store) == f"Historian({store.path!r}, closed)"
@@ -108,15 +108,26 @@ def test_repr_of_a_reader_and_its_html(store):
 
 def test_repr_of_an_empty_store_says_what_to_do(tmp_path):
     with historian.open(tmp_path / "new.hist") as h:
-        assert repr(h).endswith("0 tags, 0 points in files, 0 files, 0 B")
+        assert repr(h).endswith("0 tags, 0 points, 0 files, 0 B")
         assert "h.define(name, unit=...)" in h._repr_html_()
 
 
-def test_reprs_never_open_a_data_file(store):
-    """The reprs use the catalog and the commit log only: with every data file gone, they work."""
+def test_repr_and_info_count_a_corrected_point_once(store):
+    store.write("TIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"], [100.0, 101.0])
+    store.flush()  # two corrections: rows in files, not new points
+    info = store.info()
+    assert info["points_in_files"] == 63 and info["points"] == 61 and info["points_exact"]
+    assert "2 tags, 61 points, " in repr(store)
+    assert store.read().num_rows == 61
+    with historian.open(store.path, mode="r") as r:
+        assert "61 points" in repr(r) and "61 points" in r._repr_html_()
+
+
+def test_reprs_of_a_store_whose_data_files_are_gone_still_work(store):
     store.close()
     for f in glob.glob(os.path.join(store.path, "points", "day=*", "*.parquet")):
         os.unlink(f)
     with historian.open(store.path, mode="r") as r:
-        assert "61 points in files" in repr(r)  # close() flushed the last point
-        assert "61 in files" in r._repr_html_()
+        assert "61 rows" in repr(r)  # counted from the commit log: the files cannot be read
+        assert "61 rows" in r._repr_html_()
+        assert r.info()["health"] == "damaged"

@@ -76,6 +76,9 @@ MIN_NS = -(2**63) + 1
 MAX_NS = 2**63 - 1
 HOUR_NS = 3600 * 1_000_000_000
 DAY_NS = 24 * HOUR_NS
+#: ``info()`` counts distinct points exactly up to this many rows (it reads tag and time);
+#: above, ``points`` is the number of rows, superseded versions included (``points_exact``).
+EXACT_POINTS_ROWS = 5_000_000
 
 
 class Store:
@@ -1404,6 +1407,11 @@ class Store:
     def info(self) -> dict[str, Any]:
         """Path, tags, points, files, bytes on disk, time span, pending points.
 
+        ``points`` counts each (tag, time) once, in files and in the write-ahead log alike (a
+        reader sees the WAL points its reads return); ``points_in_files`` counts file rows,
+        superseded versions included. Above ``EXACT_POINTS_ROWS`` rows ``points`` is that row
+        count and ``points_exact`` is False.
+
         Examples
         --------
         >>> import historian, tempfile
@@ -1437,9 +1445,22 @@ class Store:
         span: tuple[int | None, int | None] = (None, None)
         if snap is not None and files:
             span = (int(snap.tmin.min()), int(snap.tmax.max()))
+        points, exact = rows + n_pending, False
+        if not found and rows + n_pending <= EXACT_POINTS_ROWS:
+            # one point per (tag, time): superseded versions (corrections, history kept for
+            # as_of) are rows, not points; counted by the read path, WAL points included
+            try:
+                series = self._series([t.name for t in self._catalog.all()], MIN_NS, MAX_NS)
+            except CorruptDataError as exc:  # e.g. a data file gone: report it, count rows
+                found.append(str(exc))
+            else:
+                points = sum(0 if s is None else len(s.time) for s in series.values())
+                exact = True
         return {
             "path": self.path,
             "tags": n_tags,
+            "points": points,  # distinct (tag, time), files and WAL; rows when not exact
+            "points_exact": exact,  # False above EXACT_POINTS_ROWS rows (counting would read)
             "points_in_files": rows,
             "points_pending": n_pending,
             "files": files,
