@@ -29,6 +29,7 @@ from historian.kernels._config import interval_edges
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
 from historian.limits import current
+from historian.model import arrow
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, user_ns, user_ns_array
 
@@ -82,34 +83,14 @@ def _series_arrays(tag: str, item: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.asarray(t), np.asarray(v), None if q is None else np.asarray(q)
 
 
-def _arrow(values: Any, type_: pa.DataType, dtype: Any, null: np.ndarray | None = None) -> pa.Array:
-    """A numpy array as an Arrow array over the same memory, ``null`` marking the nulls.
-
-    Built from buffers rather than with ``pa.array()``, whose first call imports pandas (~0.3 s)
-    even for numpy input.
-    """
-    a = np.ascontiguousarray(values, dtype=dtype)
-    validity, nulls = None, 0
-    if null is not None:
-        nulls = int(np.count_nonzero(null))
-        if nulls:
-            validity = pa.py_buffer(np.packbits(~null, bitorder="little"))
-    return pa.Array.from_buffers(type_, a.size, [validity, pa.py_buffer(a)], null_count=nulls)
-
-
 def _time_array(t: np.ndarray) -> pa.Array:
-    return _arrow(t, TIME_TYPE, np.int64)
+    return arrow.array(np.asarray(t, dtype=np.int64), TIME_TYPE)
 
 
 def _repeat_strings(values: list[str], indices: np.ndarray) -> pa.Array:
-    encoded = [s.encode() for s in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    dictionary = pa.Array.from_buffers(
-        pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
-    )
-    arr = pa.DictionaryArray.from_arrays(_arrow(indices, pa.int32(), np.int32), dictionary)
-    return arr.cast(pa.string())
+    dictionary = arrow.array(values, pa.string())
+    codes = arrow.array(np.asarray(indices, dtype=np.int32), pa.int32())
+    return pa.DictionaryArray.from_arrays(codes, dictionary).cast(pa.string())
 
 
 def check_summary_budget(
@@ -208,9 +189,9 @@ def summary_for_tags(
         _repeat_strings(tags, np.concatenate(tag_idx)),
         _time_array(np.concatenate(starts)),
         _repeat_strings(names, np.concatenate(stat_idx)),
-        _arrow(value, pa.float64(), np.float64, null),
+        arrow.array(value, pa.float64(), mask=null),
         _time_array(np.concatenate(times)),
-        _arrow(st, pa.uint32(), np.uint32),
+        arrow.array(st, pa.uint32()),
     ]
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
@@ -315,10 +296,10 @@ def interpolated_for_tags(
         )
         null = ((st & _BAD_BIT) != 0) | ~np.isfinite(vals)
         names.append(tag)
-        columns.append(_arrow(vals, pa.float64(), np.float64, null))
+        columns.append(arrow.array(vals, pa.float64(), mask=null))
         if quality:
             names.append(f"{tag}.quality")
-            columns.append(_arrow(st, pa.uint32(), np.uint32))
+            columns.append(arrow.array(st, pa.uint32()))
     return pa.Table.from_arrays(columns, names=names)
 
 
@@ -344,8 +325,8 @@ def plot_for_tag(
         [
             _repeat_strings([tag], np.zeros(n, dtype=np.int32)),
             _time_array(t),
-            _arrow(v, pa.float64(), np.float64, ~np.isfinite(v)),
-            _arrow(q, pa.uint32(), np.uint32),
+            arrow.array(v, pa.float64(), mask=~np.isfinite(v)),
+            arrow.array(q, pa.uint32()),
         ],
         schema=POINTS_SCHEMA,
     )

@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from historian.errors import CorruptDataError
+from historian.model import arrow
 from historian.storage.fs import StoreFS, fsync_path
 from historian.storage.perms import FILE_MODE, make_dirs
 from historian.storage.wal import Points
@@ -157,20 +158,21 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
     as_int, decimals, int_valid = _scale_values(points.value, bounds)
     unit = _time_unit(points.time)
     t_unit = points.time // _UNIT_NS[unit]
-    value_col = pa.array(points.value, pa.float64(), mask=int_valid | np.isnan(points.value))
+    value_col = arrow.array(points.value, pa.float64(), mask=int_valid | np.isnan(points.value))
     table = pa.table(
         {
             "tag": pa.DictionaryArray.from_arrays(
-                pa.array(np.repeat(np.arange(len(run_tags), dtype=np.int32), np.diff(bounds))),
-                pa.array(run_tags, pa.string()),
+                arrow.array(np.repeat(np.arange(len(run_tags), dtype=np.int32), np.diff(bounds)),
+                            pa.int32()),
+                arrow.array(run_tags, pa.string()),
             ),
-            "time": pa.array(t_unit, pa.timestamp(unit, tz="UTC")),
+            "time": arrow.array(t_unit, pa.timestamp(unit, tz="UTC")),
             "value": value_col,
-            "value_int": pa.array(as_int, pa.int64(), mask=~int_valid),
-            "decimals": pa.array(decimals, pa.int8()),
-            "quality": pa.array(points.quality.astype(np.int64), pa.int64()),
-            "reasons": pa.array(points.reasons.astype(np.int32), pa.int32()),
-            "ingested": pa.array(points.ingested, pa.timestamp("us", tz="UTC")),
+            "value_int": arrow.array(as_int, pa.int64(), mask=~int_valid),
+            "decimals": arrow.array(decimals, pa.int8()),
+            "quality": arrow.array(points.quality.astype(np.int64), pa.int64()),
+            "reasons": arrow.array(points.reasons.astype(np.int32), pa.int32()),
+            "ingested": arrow.array(points.ingested, pa.timestamp("us", tz="UTC")),
         }
     )
     t = points.time
@@ -533,8 +535,8 @@ def _raw(col: pa.ChunkedArray) -> np.ndarray:
     """A column as numpy without converting values: timestamps as int64 in their own unit,
     integers as int64 (float64 with NaN where null), floats as float64."""
     if pa.types.is_timestamp(col.type):
-        return np.asarray(col.to_numpy()).view(np.int64)
-    return np.asarray(col.to_numpy())
+        return np.asarray(arrow.to_numpy(col)).view(np.int64)
+    return np.asarray(arrow.to_numpy(col))
 
 
 class FileCache:

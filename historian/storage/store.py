@@ -46,6 +46,7 @@ from historian.errors import (
     StoreError,
     TagNotFoundError,
 )
+from historian.model import arrow
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import (
@@ -1581,9 +1582,9 @@ def _points_table(
     qual = np.concatenate([s.quality for _, s in present])  # type: ignore[union-attr]
     cols = [
         tag_col,
-        pa.array(t, TIME_TYPE),
-        pa.array(v, pa.float64(), mask=np.isnan(v)),
-        pa.array(qual, pa.uint32()),
+        arrow.array(t, TIME_TYPE),
+        arrow.array(v, pa.float64(), mask=np.isnan(v)),
+        arrow.array(qual, pa.uint32()),
     ]
     schema = POINTS_SCHEMA
     if with_reasons:

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
+from historian.model import arrow
 from historian.storage import health
 from historian.storage.chain import (
     CHAIN_KEY,
@@ -427,7 +428,7 @@ class CommitLog:
     def _build(self) -> Snapshot:
         version = self._dt.version()
         wal_upto = self._dt.transaction_version(self._wal_app_id)
-        actions = pa.table(self._dt.get_add_actions(flatten=True))
+        actions = arrow.table(self._dt.get_add_actions(flatten=True))
         n = actions.num_rows
         if n == 0:
             empty = np.zeros(0, dtype=np.int64)
@@ -447,7 +448,7 @@ class CommitLog:
             if col not in actions.column_names:
                 return np.full(n, fallback, dtype=np.int64)
             arr = actions.column(col).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-            us = np.asarray(arr.fill_null(fallback // 1000).to_numpy(), dtype=np.int64)
+            us = np.asarray(arrow.to_numpy(arr, fill=fallback // 1000), dtype=np.int64)
             return _us_to_ns(us, up)
 
         def text(col: str, fallback: str) -> list[str]:
@@ -456,14 +457,14 @@ class CommitLog:
             return [fallback if v is None else v for v in actions.column(col).to_pylist()]
 
         paths = actions.column("path").to_pylist()
-        sizes = np.asarray(actions.column("size_bytes").to_numpy(), dtype=np.int64)
+        sizes = np.asarray(arrow.to_numpy(actions.column("size_bytes")), dtype=np.int64)
         self._check_files(version, paths, sizes)
         return Snapshot(
             version=version,
             wal_upto=-1 if wal_upto is None else int(wal_upto),
             paths=paths,
             sizes=sizes,
-            rows=np.asarray(actions.column("num_records").fill_null(0).to_numpy(), dtype=np.int64),
+            rows=np.asarray(arrow.to_numpy(actions.column("num_records"), fill=0), dtype=np.int64),
             tmin=ns("min.time", -(2**62)),
             tmax=ns("max.time", 2**62, up=True),  # stats are µs: cover the rest of the µs
             tag_min=text("min.tag", ""),
@@ -760,7 +761,7 @@ class CommitLog:
 
     def max_ingested_us(self) -> int:
         """The largest ingest stamp (µs) of the committed files, from the commit statistics."""
-        actions = pa.table(self._dt.get_add_actions(flatten=True))
+        actions = arrow.table(self._dt.get_add_actions(flatten=True))
         if actions.num_rows == 0 or "max.ingested" not in actions.column_names:
             return 0
         col = actions.column("max.ingested").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
+from historian.model import arrow
 from historian.storage.fs import fsync_path
 from historian.storage.perms import create_file, make_dirs
 
@@ -166,16 +167,16 @@ class Points:
 
     def to_batch(self) -> pa.RecordBatch:
         tags = pa.DictionaryArray.from_arrays(
-            pa.array(self.codes, pa.int32()), pa.array(self.names, pa.string())
+            arrow.array(self.codes, pa.int32()), arrow.array(self.names, pa.string())
         )
         return pa.record_batch(
             [
                 tags.cast(pa.string()),
-                pa.array(self.time, pa.int64()),
-                pa.array(self.value, pa.float64()),
-                pa.array(self.quality, pa.uint32()),
-                pa.array(self.reasons, pa.uint32()),
-                pa.array(self.ingested, pa.int64()),
+                arrow.array(self.time, pa.int64()),
+                arrow.array(self.value, pa.float64()),
+                arrow.array(self.quality, pa.uint32()),
+                arrow.array(self.reasons, pa.uint32()),
+                arrow.array(self.ingested, pa.int64()),
             ],
             schema=WAL_SCHEMA,
         )
@@ -183,7 +184,7 @@ class Points:
     @classmethod
     def from_batch(cls, batch: pa.RecordBatch) -> Points:
         def col(i: int, dtype: type) -> np.ndarray:
-            return np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype=dtype)
+            return np.asarray(arrow.to_numpy(batch.column(i)), dtype=dtype)
 
         names, codes = encode_tags(batch.column(0))
         return cls(
@@ -205,10 +206,8 @@ def encode_tags(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
         column = column.combine_chunks()
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
-    names = np.asarray(
-        column.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object
-    )
-    codes = np.asarray(column.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    names = np.asarray(column.dictionary.cast(pa.string()).to_pylist(), dtype=object)
+    codes = np.asarray(arrow.to_numpy(column.indices), dtype=np.int32)
     order = (
         np.argsort(names.astype(str), kind="stable") if len(names) > 1 else np.arange(len(names))
     )
@@ -229,7 +228,7 @@ def _crc(batch: pa.RecordBatch) -> str:
     tags = batch.column(0)
     crc = zlib.crc32("\x00".join(tags.to_pylist()).encode(), crc)
     for i in range(1, batch.num_columns):
-        arr = np.ascontiguousarray(batch.column(i).to_numpy(zero_copy_only=False))
+        arr = np.ascontiguousarray(arrow.to_numpy(batch.column(i)))
         crc = zlib.crc32(arr.tobytes(), crc)
     return str(crc)
 
