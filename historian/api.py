@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from historian import limits as _limits
-from historian.errors import InvalidArgumentError, mapped_errors
+from historian.errors import InvalidArgumentError, argument_errors, mapped_errors
 from historian.model.times import duration_ns, to_ns, window_ns
 from historian.storage.store import Mode, Store
 
@@ -44,10 +45,11 @@ class Historian(Store):
 
     @contextlib.contextmanager
     def _call(self, what: str) -> Iterator[None]:
-        """One public call: this store's limits in effect, dependency errors mapped."""
+        """One public call: this store's limits in effect, dependency errors mapped, and an
+        argument of the wrong type reported as InvalidArgumentError (see docs/limits.md)."""
         scope = (contextlib.nullcontext() if self._limits is None
                  else _limits.using(self._limits))
-        with scope, mapped_errors(f"{what} on {self.path}"):
+        with scope, argument_errors(what), mapped_errors(f"{what} on {self.path}"):
             yield
 
     @property
@@ -202,7 +204,7 @@ class Historian(Store):
         **options: Any,
     ) -> None:
         self._limits = None if limits is None else _limits.as_limits(limits)
-        with mapped_errors(f"opening the store {os.fspath(path)!r}"):
+        with argument_errors("historian.open"), mapped_errors(f"opening the store {path!r}"):
             super().__init__(path, mode, **options)
         from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
 
@@ -544,6 +546,25 @@ class Historian(Store):
         )
         return (f"<div><b>Historian</b><table>{body}</table><small>h.tags() lists the tags; "
                 "h.read / h.summary / h.plot get data</small></div>")
+
+
+def _boundary(name: str) -> Any:
+    """A storage method of Store, called through :meth:`Historian._call`."""
+    base = getattr(Store, name)
+
+    @functools.wraps(base)
+    def method(self: Historian, *args: Any, **kwargs: Any) -> Any:
+        with self._call(name):
+            return base(self, *args, **kwargs)
+
+    return method
+
+
+# The storage methods a Historian inherits keep the same contract: only HistorianError escapes.
+for _name in ("read", "write", "write_table", "define", "tag", "tag_versions", "tags", "flush",
+              "qualify", "compact", "retain", "info"):
+    setattr(Historian, _name, _boundary(_name))
+del _name
 
 
 def _arrays(s: Any) -> tuple[Any, Any, Any]:

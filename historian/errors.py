@@ -56,8 +56,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TagNotFoundError",
-    "mapped_errors",
-]
+]  # plus two context managers for the library's boundaries: mapped_errors, argument_errors
 
 
 class HistorianError(Exception):
@@ -175,7 +174,7 @@ class SourceSecurityError(SourceError):
 def _dependency(exc: BaseException) -> str | None:
     """The dependency an exception comes from (by its classes' modules, without importing it)."""
     for cls in type(exc).__mro__:
-        root = cls.__module__.split(".", 1)[0]
+        root = cls.__module__.split(".", 1)[0].lstrip("_")  # duckdb's classes live in _duckdb
         if root in ("pyarrow", "deltalake", "duckdb", "fsspec", "s3fs", "botocore"):
             return root
     return None
@@ -215,3 +214,31 @@ def mapped_errors(what: str) -> Iterator[None]:
                                    "(run `historian verify STORE` to find the damaged file)"
                                    ) from exc
         raise
+
+
+@contextlib.contextmanager
+def argument_errors(what: str) -> Iterator[None]:
+    """The public boundary: a TypeError, ValueError, OverflowError or AttributeError that an
+    argument of the wrong type or value caused deep inside becomes an
+    :class:`InvalidArgumentError` naming the call (the original is the ``__cause__``).
+
+    Examples
+    --------
+    >>> from historian.errors import InvalidArgumentError, argument_errors
+    >>> try:
+    ...     with argument_errors("summarize"):
+    ...         float("x")
+    ... except InvalidArgumentError as exc:
+    ...     print(type(exc.__cause__).__name__)
+    ValueError
+    """
+    try:
+        yield
+    except HistorianError:
+        raise
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+        target = what if "." in what else f"historian.Historian.{what}"
+        raise InvalidArgumentError(
+            f"{what}: an argument has the wrong type or value ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); see help({target})"
+        ) from exc

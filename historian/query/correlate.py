@@ -55,6 +55,13 @@ def aligned_matrix(
     return t[keep], x
 
 
+def _count(name: str, value: Any, lo: int, hi: int) -> int:
+    """An int option in [lo, hi] (numpy ints too; bools, floats and NaN refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise InvalidArgumentError(f"{name} must be an int from {lo} to {hi:,}, not {value!r}")
+    return int(value)
+
+
 def check_correlate_budget(
     n_tags: int, with_target: bool, start_ns: int, end_ns: int, every_ns: int, lag_steps: int
 ) -> None:
@@ -126,6 +133,8 @@ def correlate(
         lag_steps = lag_ns // every_ns
     if threads is None:
         threads = max(1, min(2, os.cpu_count() or 1))
+    threads = _count("threads", threads, 1, 256)
+    min_samples = _count("min_samples", min_samples, 1, 2**62)
     check_correlate_budget(len(names), target is not None, to_ns(start), to_ns(end), every_ns,
                            lag_steps)
 
