@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from historian.errors import InvalidArgumentError, InvalidDataError
+from historian.errors import InvalidArgumentError, InvalidDataError, argument_errors
 from historian.kernels import AggregateConfig, aggregate_many, interpolate, plot, resolve_stat
 from historian.kernels._config import interval_edges
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
@@ -246,6 +246,15 @@ def summarize(
     >>> s.column("value").to_pylist()[:2]      # the first 2 s: linear 0 -> 10, then 10
     [7.5, 10.0]
     """
+    with argument_errors("historian.summarize"):
+        return _summarize(times, values, quality, start=start, end=end, every=every, stats=stats,
+                          config=config, stepped=stepped, tag=tag)
+
+
+def _summarize(
+    times: Any, values: Any, quality: Any, *, start: Any, end: Any, every: Any,
+    stats: Iterable[str] | str, config: Any, stepped: bool, tag: str,
+) -> pa.Table:
     t_ns = user_ns_array(times)
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
         values.to_numpy(), dtype=np.float64

@@ -496,7 +496,9 @@ class DataFile:
             )
         self._layout_ok = True
 
-    def _check_decoded_size(self, groups: list[int], columns: list[str], indices: list[int]) -> None:
+    def _check_decoded_size(
+        self, groups: list[int], columns: list[str], indices: list[int]
+    ) -> None:
         """Refuse a decompression bomb before decoding: the row groups must hold the rows the
         index says, the columns must be fixed-width, and the decoded size (rows x width, or the
         declared uncompressed size if larger) must fit ``max_file_decoded_bytes``."""
