@@ -3,7 +3,9 @@
 A segment ``wal/<20-digit id>.arrows`` is a plain Arrow IPC *stream* (any Arrow reader opens it);
 each record batch carries ``custom_metadata={"crc32": ...}`` computed over its column data, because
 IPC itself has no checksum. After kill -9 an IPC stream reads back cleanly up to the last whole
-batch; a torn or corrupt tail is detected by the CRC and ignored (it was never acknowledged).
+batch; a torn tail is ignored (it was never acknowledged). Reading (:func:`read_segment`, over
+:mod:`historian.storage.walread`) goes one batch at a time and skips a damaged batch, keeping the
+valid ones after it, and reports the damage.
 
 Durability: :meth:`WalWriter.append` returns only after the bytes are fsynced. Concurrent
 appenders share one fsync (group commit): whoever takes the sync lock first syncs everything
