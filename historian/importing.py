@@ -53,6 +53,7 @@ from historian.model import quality as q
 from historian.model.schema import TIME_TYPE
 from historian.model.tags import validate_tag_name
 from historian.model.times import to_ns
+from historian.storage.store import last_ingest_stamp
 
 __all__ = ["ImportReport", "import_history"]
 
@@ -98,6 +99,9 @@ class ImportReport:
         Tags that received points.
     seconds : float
         Wall time of the import.
+    ingested : list of int
+        The ingest stamps (µs) of the import's write calls: ``h.delete(report.tags,
+        ingested=report.ingested)`` takes the import back and nothing else.
 
     Examples
     --------
@@ -120,6 +124,7 @@ class ImportReport:
     tags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rejected_rows: int = 0
+    ingested: list[int] = field(default_factory=list)
     _reason_counts: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -273,6 +278,9 @@ def import_history(
             )
             if good is not None and good.num_rows:
                 report.written += h.write_table(good)
+                stamp = last_ingest_stamp()  # this thread's write call, just made
+                if stamp is not None:
+                    report.ingested.append(stamp)
                 written_tags.update(pc.unique(good.column("tag")).to_pylist())
             if bad is not None and bad.num_rows:
                 kept = report._count_rejected(bad, keep)

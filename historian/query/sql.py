@@ -186,6 +186,7 @@ _SERIALIZE = "SELECT json_serialize_sql($sql::VARCHAR)"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _BATCH_ROWS = 65_536
 _FRAGMENT_CACHE_FILES = 4096
+_MAX_SQL_CHARS = 1_000_000
 # Messages of the pyarrow Parquet reader when a stored file fails its checks.
 _CORRUPT = ("checksum", "thrift", "magic bytes", "corrupt", "invalid parquet", "parquet file size")
 
@@ -410,6 +411,11 @@ class SqlEngine:
 
         if "\x00" in sql:
             raise QueryError("the SQL text contains a NUL character: remove it")
+        if len(sql) > _MAX_SQL_CHARS:
+            raise QueryError(
+                f"the SQL text has {len(sql):,} characters, more than h.sql accepts "
+                f"({_MAX_SQL_CHARS:,}): pass values as parameters, not as text"
+            )
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as exc:

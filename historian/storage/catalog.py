@@ -196,16 +196,35 @@ class Catalog:
 
     def versions(self, name: str) -> list[tuple[Tag, str | None]]:
         """Every definition ``name`` has had, oldest first, with the UTC time each was replaced
-        (``None`` for the current one)."""
-        current = self.get(name)
+        (``None`` for the current one; a deleted or renamed tag has no current one)."""
+        self.reload()
         with self._lock:
+            current = self._tags.get(name)
             old = list(self._history.get(name, []))
+        if current is None and not old:
+            raise TagNotFoundError(self._missing_message(name))
+        fields = set(Tag.__dataclass_fields__)
         out: list[tuple[Tag, str | None]] = []
         for d in old:
-            d = dict(d)
-            replaced_at = d.pop("replaced_at", None)
-            out.append((Tag.from_dict(d), replaced_at))
-        return [*out, (current, None)]
+            out.append((Tag.from_dict({k: v for k, v in d.items() if k in fields}),
+                        d.get("replaced_at")))  # fmt: skip
+        return out if current is None else [*out, (current, None)]
+
+    def remove(self, name: str, note: dict[str, Any]) -> Tag:
+        """Take ``name`` out of the catalog; its definition joins its history with ``note``
+        (``{"deleted_at": ...}``, ``{"renamed_to": ...}``)."""
+        self.reload()
+        with self._lock:
+            gone = self._tags.get(name)
+            if gone is None:
+                raise TagNotFoundError(self._missing_message(name))
+            tags = {k: v for k, v in self._tags.items() if k != name}
+            entry = {**gone.to_dict(), "replaced_at": _utc_now(), **note}
+            history = {**self._history, name: [*self._history.get(name, []), entry]}
+            self._write(tags, history)
+            self._tags, self._history = tags, history
+            self._folded = {n.casefold(): n for n in tags}
+            return gone
 
     def _write(self, tags: dict[str, Tag], history: dict[str, list[dict[str, Any]]]) -> None:
         doc: dict[str, Any] = {"format": 1, "tags": [tags[k].to_dict() for k in sorted(tags)]}

@@ -77,6 +77,7 @@ MIN_NS = -(2**63) + 1
 MAX_NS = 2**63 - 1
 HOUR_NS = 3600 * 1_000_000_000
 DAY_NS = 24 * HOUR_NS
+_STAMPS = threading.local()  # per thread: the ingest stamp of its last write call
 #: ``info()`` counts distinct points exactly up to this many rows (it reads tag and time);
 #: above, ``points`` is the number of rows, superseded versions included (``points_exact``).
 EXACT_POINTS_ROWS = 5_000_000
@@ -564,6 +565,7 @@ class Store:
     def _next_ingest_us(self) -> int:
         us = max(_time.time_ns() // 1000, self._last_ingest_us + 1)
         self._last_ingest_us = us
+        _STAMPS.last_us = us  # this thread's last write call (import_history's take-back)
         return us
 
     def write(self, tag: str, times: Any, values: Any, quality: Any = None) -> int:
@@ -1329,6 +1331,107 @@ class Store:
                 self._grace_hours,
             )
 
+    def delete(
+        self,
+        tags: str | Iterable[str],
+        start: Any = None,
+        end: Any = None,
+        *,
+        ingested: Iterable[int] | None = None,
+    ) -> int:
+        """Delete the points of ``tags`` in ``[start, end)`` (None: unbounded); returns the rows
+        removed (every stored version of a point is a row).
+
+        ``ingested`` narrows it to the rows written by the write calls with those ingest stamps
+        (µs, one per call): ``h.delete(report.tags, ingested=report.ingested)`` takes back an
+        import (:class:`~historian.importing.ImportReport`) and leaves every other write alone.
+        The edit is one Delta commit with operation ``"delete"`` (the table's history shows
+        it); pending points are flushed first. Deleted points are gone for ``read(as_of=...)``
+        too. Safe while readers run.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 2 * 10**9], [1.0, 2.0, 3.0])
+        ...     h.delete("A", 10**9, 2 * 10**9), h.read("A").column("value").to_pylist()
+        (1, [1.0, 3.0])
+        """
+        from historian.storage.edits import delete_points
+
+        names = self._resolve_tags(tags)
+        lo, hi = MIN_NS, MAX_NS
+        if start is not None and end is not None:
+            lo, hi = window_ns(start, end, empty=True)
+        elif start is not None or end is not None:
+            lo = MIN_NS if start is None else user_ns(start)
+            hi = MAX_NS if end is None else user_ns(end)
+        stamps = None if ingested is None else np.asarray(list(ingested), dtype=np.int64)
+        self._become_writer()
+        self.flush()
+        with self._flush_lock, storage_errors(
+            f"deleting points of {self.path}", "nothing was deleted; run the deletion again"
+        ):
+            return delete_points(self, names, lo, hi, stamps, "delete")
+
+    def delete_tag(self, name: str) -> int:
+        """Delete a tag: its points (as :meth:`delete`) and its definition, which stays in the
+        catalog's history (``tags.json``) with the time it was deleted; returns rows removed.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("OLD.TAG")
+        ...     _ = h.write("OLD.TAG", [0, 1], [1.0, 2.0])
+        ...     h.delete_tag("OLD.TAG"), h.tags().num_rows
+        (2, 0)
+        """
+        (name,) = self._resolve_tags([name])
+        removed = self.delete(name)
+        self._catalog.remove(name, {"deleted_at": _utc_iso()})
+        return removed
+
+    def rename_tag(self, old: str, new: str) -> Tag:
+        """Rename a tag: its definition and every stored row (versions and ingest stamps kept,
+        so ``as_of`` reads still work) move to ``new``, in one Delta commit with operation
+        ``"rename"``; the catalog's history of ``new`` records where it came from. ``new``
+        must not be defined yet. Stop writers of ``old`` first. Returns the new definition.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TI-1", unit="degC")
+        ...     _ = h.write("TI-1", [0], [20.0])
+        ...     t = h.rename_tag("TI-1", "TI-101.PV")
+        ...     t.unit, h.read("TI-101.PV").num_rows, h.tags().column("name").to_pylist()
+        ('degC', 1, ['TI-101.PV'])
+        """
+        from historian.storage.edits import rename_points
+
+        (old,) = self._resolve_tags([old])
+        validate_tag_name(new)
+        if new in self._catalog:
+            raise InvalidArgumentError(
+                f"cannot rename {old!r} to {new!r}: {new!r} is already defined; delete it "
+                f"first (h.delete_tag({new!r})) or choose another name"
+            )
+        definition = self._catalog.get(old)
+        self._become_writer()
+        self.flush()
+        fields = {k: v for k, v in definition.to_dict().items() if k not in ("name", "version")}
+        fields["metadata"] = {**definition.metadata, "renamed_from": old}
+        tag = self._catalog.put(Tag(name=new, **fields))
+        with self._flush_lock, storage_errors(
+            f"renaming {old!r} in {self.path}",
+            f"the points are still under {old!r}; run the rename again",
+        ):
+            rename_points(self, old, new)
+        self._catalog.remove(old, {"deleted_at": _utc_iso(), "renamed_to": new})
+        return tag
+
     def retain(self, older_than: Any, *, force: bool = False) -> int:
         """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
 
@@ -1496,6 +1599,15 @@ def _is_log_entry(name: str) -> bool:
 
 def _iso_ns(ns: int) -> str:
     return str(np.datetime64(int(ns), "ns").astype("datetime64[s]")) + "Z"
+
+
+def last_ingest_stamp() -> int | None:
+    """The ingest stamp (µs) of this thread's last write call to any store, or None."""
+    return getattr(_STAMPS, "last_us", None)
+
+
+def _utc_iso() -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())
 
 
 def _looks_like_duration(text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import time
 
 import duckdb
@@ -159,11 +160,13 @@ def _attacks(store, outside) -> list[str]:
         f"SELECT 1;\x00COPY (SELECT 1) TO '{evil}'",
         "",
         "   -- only a comment",
+        "SELECT 1 AS x" + " + 1" * 500_000,  # a parser-sized denial of service
     ]
 
 
 def _attack_ids() -> list[str]:
-    return [str(i) for i in range(len(_attacks("/s", "/o")))]
+    return [f"{i}-" + (re.sub(r"\W+", "-", a[:40]).strip("-") or "empty")
+            for i, a in enumerate(_attacks("/s", "/o"))]  # fmt: skip
 
 
 @pytest.mark.parametrize("index", range(len(_attacks("/s", "/o"))), ids=_attack_ids())
