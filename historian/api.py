@@ -562,7 +562,7 @@ def _boundary(name: str) -> Any:
 
 # The storage methods a Historian inherits keep the same contract: only HistorianError escapes.
 for _name in ("read", "write", "write_table", "define", "tag", "tag_versions", "tags", "flush",
-              "qualify", "compact", "retain", "info"):
+              "qualify", "compact", "retain", "info", "delete", "delete_tag", "rename_tag"):
     setattr(Historian, _name, _boundary(_name))
 del _name
 

@@ -187,3 +187,40 @@ def test_semicolon_csv_with_a_bom_and_a_wide_export_melted(h, tmp_path):
                          "TIC-101.PV": [1.0, 2.0]})
     report = import_history(h, wide.melt(id_vars="time", var_name="tag"), progress=False)
     assert report.ok and report.written == 2
+
+
+def test_the_report_keeps_at_most_max_rejected_rows_and_counts_all(h, tmp_path):
+    import historian.limits as hl
+
+    path = tmp_path / "many-bad.csv"
+    path.write_text("tag,time,value\n" + "".join(
+        f"NOPE,2026-03-01T00:00:{i:02d}Z,1.0\n" for i in range(50)
+    ) + "TIC-101.PV,2026-03-01T00:01:00Z,nan?\n")
+    h.define("TIC-101.PV")
+    with hl.using(max_rejected_rows=7):
+        report = import_history(h, path, progress=False, chunk_rows=10)
+    assert report.rejected.num_rows == 7 and report.rejected_rows == 51
+    assert report.rejected.column("row").to_pylist() == list(range(7))  # the first ones
+    assert report.reasons() == {"unknown tag": 50, "non-numeric value": 1}  # all, not the 7 kept
+    assert not report.ok and "51 rejected" in repr(report)
+
+
+@pytest.mark.parametrize("damage", ["truncated gzip", "row longer than the block", "bad footer"])
+def test_an_unreadable_source_is_invalid_data_with_the_cause(h, tmp_path, damage):
+    import gzip
+
+    from historian.errors import InvalidDataError
+
+    if damage == "truncated gzip":
+        path = tmp_path / "x.csv.gz"
+        data = gzip.compress(b"tag,time,value\n" + b"A,2026-03-01T00:00:00Z,1.0\n" * 1000)
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "row longer than the block":
+        path = tmp_path / "long.csv"
+        path.write_text("tag,time,value\nA,2026-03-01T00:00:00Z," + "1" * (9 << 20) + "\n")
+    else:
+        path = tmp_path / "bad.parquet"
+        path.write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
+    with pytest.raises(InvalidDataError, match=path.name) as info:
+        import_history(h, path, define=True, progress=False)
+    assert info.value.__cause__ is not None
