@@ -87,7 +87,10 @@ def _fmt_time(ns: int | None, ms: bool = False) -> str:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
     """A plain text table; ``align`` per column: 'l' or 'r' (default: l for text, r for numbers)."""
-    cells = [[str(c) for c in r] for r in rows]
+    # Tag units, descriptions and server strings are user/device data: no terminal escapes.
+    from historian.acquisition.text import printable
+
+    cells = [[printable(str(c)) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in cells:
         for i, c in enumerate(r):

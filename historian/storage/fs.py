@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 __all__ = ["S3Options", "StoreFS", "is_remote", "local_cache_dir"]
 
 _CHUNK = 8 * 1024 * 1024
+#: Seconds to connect to / wait for an answer from object storage (pyarrow, delta-rs, boto3).
+CONNECT_TIMEOUT_S = 3.0
+REQUEST_TIMEOUT_S = 10.0
 
 
 def is_remote(path: Any) -> bool:
@@ -109,7 +112,7 @@ class S3Options:
     endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)  # never in logs or reprs
     session_token: str | None = field(default=None, repr=False)
     allow_http: bool = False
 
@@ -166,6 +169,13 @@ class S3Options:
             kwargs.update(access_key=self.access_key_id, secret_key=self.secret_access_key)
             if self.session_token:
                 kwargs["session_token"] = self.session_token
+        # Bounded waits: an unreachable or frozen endpoint fails a call within seconds, and
+        # the store retries it (a flush) or says so (a read), instead of hanging for minutes.
+        kwargs.update(
+            connect_timeout=CONNECT_TIMEOUT_S,
+            request_timeout=REQUEST_TIMEOUT_S,
+            retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=3),
+        )
         return pafs.S3FileSystem(**kwargs)
 
     def deltalake(self) -> dict[str, str]:
@@ -200,6 +210,13 @@ class S3Options:
             )
             if self.session_token:
                 kwargs["aws_session_token"] = self.session_token
+        from botocore.config import Config
+
+        kwargs["config"] = Config(
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=REQUEST_TIMEOUT_S,
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
         return boto3.client("s3", **kwargs)
 
     def as_dict(self) -> dict[str, Any]:
@@ -287,9 +304,23 @@ class StoreFS:
         """:meth:`open_input` for a full URI or path inside the store (FileCache's opener)."""
         return self.open_input(self.rel(uri))
 
-    def delta_storage_options(self) -> dict[str, str] | None:
-        """``storage_options`` for ``deltalake`` (None for a local folder)."""
-        return None if self.s3 is None else self.s3.deltalake()
+    def delta_storage_options(self, *, bounded: bool = False) -> dict[str, str] | None:
+        """``storage_options`` for ``deltalake`` or polars (None for a local folder).
+
+        ``bounded`` (the store's own commit log): waits and retries bounded as for pyarrow
+        (object_store's defaults retry for up to 3 minutes against a frozen endpoint).
+        """
+        if self.s3 is None:
+            return None
+        out = self.s3.deltalake()
+        if bounded:
+            out.update(
+                connect_timeout=f"{CONNECT_TIMEOUT_S:g}s",
+                timeout=f"{REQUEST_TIMEOUT_S:g}s",
+                max_retries="3",
+                retry_timeout=f"{2 * REQUEST_TIMEOUT_S:g}s",
+            )
+        return out
 
     def storage_options(self) -> dict[str, Any] | None:
         """Options that reopen this store elsewhere (a Dask worker): None for a local folder."""
@@ -413,21 +444,47 @@ class StoreFS:
         """``(content, tag)`` of a small file, or None when absent; ``tag`` feeds
         :meth:`put_if_match` (the ETag on S3, a content hash locally)."""
         if self.s3 is not None:
-            from botocore.exceptions import ClientError
-
-            try:
-                r = self._boto().get_object(Bucket=self.bucket, Key=self._key(rel))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                    return None
-                raise StoreError(f"cannot read {self.uri_of(rel)}: {exc}") from exc
-            return r["Body"].read(), r["ETag"]
+            got = self.get_if_changed(rel, None)
+            return None if got is None else (got[0] or b"", got[1])
         try:
             with open(self.path(rel), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             return None
         return data, hashlib.sha256(data).hexdigest()
+
+    def get_if_changed(self, rel: str, tag: str | None) -> tuple[bytes | None, str] | None:
+        """Like :meth:`get_versioned`, but ``(None, tag)`` when ``rel`` still has version
+        ``tag``: on S3 a conditional GET (``If-None-Match``, answered 304 without a body).
+
+        An unreachable endpoint is a :class:`StoreError` (never a raw botocore error).
+        """
+        if self.s3 is None:
+            got = self.get_versioned(rel)
+            if got is not None and tag is not None and got[1] == tag:
+                return None, tag
+            return got
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(rel)}
+        if tag is not None:
+            kwargs["IfNoneMatch"] = tag
+        try:
+            r = self._boto().get_object(**kwargs)
+            return r["Body"].read(), r["ETag"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchKey", "404"):
+                return None
+            if code == "304" or status == 304:
+                assert tag is not None
+                return None, tag
+            raise StoreError(f"cannot read {self.uri_of(rel)}: {exc}") from exc
+        except BotoCoreError as exc:  # unreachable, timed out, closed connection
+            raise StoreError(
+                f"cannot read {self.uri_of(rel)}: the object storage did not answer ({exc})"
+            ) from exc
 
     def put_if_absent(self, rel: str, data: bytes) -> bool:
         """Create ``rel`` with ``data`` only if it does not exist; False if it did (no write).
@@ -477,10 +534,15 @@ class StoreFS:
             os.close(fd)
 
     def _conditional_put(self, rel: str, data: bytes, **condition: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._boto().put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, **condition)
+        except BotoCoreError as exc:  # unreachable, timed out, closed connection
+            raise StoreError(
+                f"conditional write of {self.uri_of(rel)} failed: the object storage did not "
+                f"answer ({exc})"
+            ) from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -497,6 +559,16 @@ class StoreFS:
         """
         if self.s3 is None:
             return 0
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._abort_stale_uploads(older_than_s)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(
+                f"cannot list or abort incomplete uploads under {self.uri}: {exc}"
+            ) from exc
+
+    def _abort_stale_uploads(self, older_than_s: float) -> int:
         client = self._boto()
         prefix = self._key("") + "/" if self._key("") else ""
         cutoff = _time.time() - older_than_s
