@@ -99,6 +99,13 @@ def _client_store(store_or_path: Any, uri: str, options: dict | None) -> Any:
     return store_or_path if isinstance(store_or_path, Store) else _open(uri, options)
 
 
+def _client_limits(h: Any) -> Any:
+    """The limits of the client's store (``historian.open(..., limits=...)``) for a block."""
+    from historian.limits import using
+
+    return using(getattr(h, "limits", None))
+
+
 def _names(h: Any, tags: Any) -> list[str]:
     return h._resolve_tags(tags)
 
@@ -292,13 +299,14 @@ def summary(
     >>> dist.equals(single)
     True
     """
-    from historian.query.retrieval import _stats_list
+    from historian.query.retrieval import check_summary_budget
 
     uri, options = _source(store_or_path, storage_options)
     h = _client_store(store_or_path, uri, options)
     names = _names(h, tags)
     start_ns, end_ns, every_ns = _window(start, end, every)
-    stat_names = _stats_list(stats)
+    with _client_limits(h):  # the gathered table lives on the client: refuse it up front
+        stat_names = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
     groups, edges = _plan(names, start_ns, end_ns, every_ns, partition, tags_per_task)
     from dask import delayed
 
@@ -370,6 +378,11 @@ def interpolated(
     h = _client_store(store_or_path, uri, options)
     names = _names(h, tags)
     start_ns, end_ns, every_ns = _window(start, end, every)
+    from historian.query.retrieval import check_interpolated_budget
+
+    with _client_limits(h):  # the gathered table lives on the client: refuse it up front
+        check_interpolated_budget(len(names), start_ns, end_ns, every_ns,
+                                  bool(quality))
     groups, edges = _plan(names, start_ns, end_ns, every_ns, partition, tags_per_task)
     # Grid points of chunk k: edges[k] .. (edges[k+1] - every); the last chunk includes end's
     # grid point (the grid runs up to and including end).

@@ -268,3 +268,14 @@ def test_gzip_csv_import_streams_in_bounded_memory(tmp_path):
     # before: +270 bytes a rejected row kept (+1.9 GB here); now only pyarrow's CSV reader
     # buffers grow, and they level off near 300 MB (measured: 40M rows peak at 1 GB RSS)
     assert large["rss_mb"] < small["rss_mb"] + 500, (small, large)
+
+
+def test_dask_results_gathered_on_the_client_are_bounded_too(h):
+    import historian.dask as hd
+
+    refused_fast(lambda: hd.summary(h, "A", T0, T0 + YEAR, "1s", scheduler="sync"),
+                 "max_result_cells")
+    refused_fast(lambda: hd.interpolated(h, "A", T0, T0 + 4 * YEAR, "1s", scheduler="sync"),
+                 "max_result_cells")
+    small = hd.summary(h, "A", T0, T0 + 100 * S, "10s", scheduler="sync")
+    assert small.equals(h.summary("A", T0, T0 + 100 * S, "10s"))
