@@ -160,6 +160,25 @@ def _simple_bound(t, v, sev, code, x, tuab, stepped, de):
     return val, np.int64(UNCERTAIN_SUB_NORMAL), 1, 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _last_usable(sev, i, tuab):
+    """The last usable sample at or before index i (-1: none)."""
+    while i >= 0 and not _usable(sev[i], tuab):
+        i -= 1
+    return i
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _past_end(t, v, sev, p, x, tuab, sloped):
+    """The value at x past the last usable sample p: held, or along the slope of the last two
+    usable samples (``sloped``, when there are two)."""
+    if sloped:
+        pp = _last_usable(sev, p - 1, tuab)
+        if pp >= 0:
+            return _lerp(t[pp], v[pp], t[p], v[p], x)
+    return v[p]
+
+
 @njit(cache=True, nogil=True)
 def _interp_point(t, v, sev, code, x, tuab, stepped, sloped_extrap, de):
     """Interpolated bounding value at x -> (value, base code, bits, ok, extrapolated).
@@ -175,22 +194,14 @@ def _interp_point(t, v, sev, code, x, tuab, stepped, sloped_extrap, de):
         if _usable(sev[j], tuab) and x < de:
             return v[j], np.int64(code[j]), 0, True, False
         exact_unusable = True
-    p = j - 1
-    while p >= 0 and not _usable(sev[p], tuab):
-        p -= 1
+    p = _last_usable(sev, j - 1, tuab)
     if p < 0:
         return np.nan, np.int64(BAD_NO_DATA), 0, False, False
     k = j + 1 if exact_unusable else j
     while k < n and not _usable(sev[k], tuab):
         k += 1
     if k >= n or x >= de:
-        val = v[p]
-        if sloped_extrap and not stepped:
-            pp = p - 1
-            while pp >= 0 and not _usable(sev[pp], tuab):
-                pp -= 1
-            if pp >= 0:
-                val = _lerp(t[pp], v[pp], t[p], v[p], x)
+        val = _past_end(t, v, sev, p, x, tuab, sloped_extrap and not stepped)
         return val, np.int64(UNCERTAIN_SUB_NORMAL), INTERPOLATED, True, True
     if stepped:
         good = sev[p] == 0 and p == j - 1 and not exact_unusable
@@ -480,12 +491,11 @@ def _time_average2(t, v, sev, code, a, b, i0, i1, tuab, stepped, sloped_extrap, 
             r_bound = True
             rs = 0
             rv = np.nan
-            if extrap:  # here stepped is False and sloped_extrap True (runtime values, not
-                # literals: a call with literals would compile another specialisation)
-                ev, _ec, _eb, eok, _ex = _interp_point(t, v, sev, code, b, tuab, stepped,
-                                                       sloped_extrap, de)
-                rv = ev
-                rs = 1 if eok else 2
+            if extrap:  # along the slope past the data end (as _interp_point, which this
+                # saves compiling for TimeAverage2: the common summaries do not need it)
+                p = _last_usable(sev, bisect_left(t, b) - 1, tuab)
+                rv = _past_end(t, v, sev, p, b, tuab, sloped_extrap) if p >= 0 else np.nan
+                rs = 1 if p >= 0 else 2
             elif end == b:
                 j = bisect_left(t, b)
                 if j < t.size and t[j] == b:
