@@ -118,7 +118,7 @@ DEFAULT_MAX_RESULT_BYTES = 256 * 2**20
 #: Schema of the snapshot's files as the views read them: one time unit (ns) for every file.
 _FILES_SCHEMA = pa.schema(
     [
-        ("tag", pa.dictionary(pa.int32(), pa.string())),  # as stored: no string copy per row
+        ("tag", pa.string()),  # measured: faster through the views than a dictionary column
         ("time", pa.timestamp("ns", tz="UTC")),
         ("value", pa.float64()),
         ("value_int", pa.int64()),
