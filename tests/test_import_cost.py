@@ -46,9 +46,9 @@ for name, mod in list(sys.modules.items()):
 print(json.dumps({"pandas": "pandas" in sys.modules, "kernels": kernels}))
 """
 
-#: Kernels (with the helpers they call) one such session compiles on a fresh machine (19). Before
+#: Kernels (with the helpers they call) one such session compiles on a fresh machine (18). Before
 #: issue 19 it was 46, among them up to four specialisations of one helper for literal arguments.
-MAX_SPECIALISATIONS = 20
+MAX_SPECIALISATIONS = 18
 
 
 def _session(tmp_path, cache_dir) -> dict:
