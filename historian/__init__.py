@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from historian.errors import HistorianError
 from historian.model import Tag, quality
-from historian.model.times import milliseconds, seconds
+from historian.model.times import local_time, milliseconds, seconds
 from historian.progress import options
 
 __version__ = "0.1.0"
@@ -31,6 +31,7 @@ __all__ = [
     "errors",
     "import_history",
     "kernels",
+    "local_time",
     "milliseconds",
     "open",
     "options",

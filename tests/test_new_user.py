@@ -126,6 +126,9 @@ CLOSED_CALLS = {
     "correlate": lambda h: h.correlate(["A", "B"], T0, T0 + 10 * S, "1s", progress=False),
     "define": lambda h: h.define("C"),
     "define_many": lambda h: h.define_many({"C": {"unit": "K"}}),
+    "delete": lambda h: h.delete("A"),
+    "delete_tag": lambda h: h.delete_tag("A"),
+    "rename_tag": lambda h: h.rename_tag("A", "Z"),
     "events": lambda h: h.events("A > 1", T0, T0 + 10 * S),
     "flush": lambda h: h.flush(),
     "info": lambda h: h.info(),
@@ -154,7 +157,7 @@ def test_every_call_on_a_closed_store_raises_store_closed(tmp_path):
     from historian.plotting import plot_tag
 
     H = historian.Historian
-    public = {n for n in dir(H) if not n.startswith("_") and not isinstance(getattr(H, n), property)}
+    public = {n for n in dir(H) if not n.startswith("_") and callable(getattr(H, n))}
     assert public - {"close"} <= set(CLOSED_CALLS)  # a new method needs a line here
     h = historian.open(tmp_path / "plant.hist")
     h.define("A"), h.define("B")
@@ -639,3 +642,112 @@ def test_a_tag_listing_has_an_html_view_and_stays_an_arrow_table(tmp_path):
     assert page.count("<tr>") == 3 and "2 tags" in page
     assert "1 more tag(s)" in tags_html(tags, max_rows=1)._repr_html_()
     assert "no tags" in tags_html(tags.slice(0, 0))._repr_html_()
+
+
+# ----------------------------------------------------------------------------- item 17 (API)
+def _operations(path: Path) -> list[str]:
+    from deltalake import DeltaTable
+
+    return [c.get("historian.operation") for c in DeltaTable(f"{path}/points").history()]
+
+
+def test_take_back_an_import_and_only_it(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "plant.hist"
+    csv = tmp_path / "wrong.csv"
+    csv.write_text("tag,time,value\n" + "".join(
+        f"FIC-201.PV,2026-01-01T00:00:{i:02d}Z,{1000 + i}\n" for i in range(0, 20, 2)))  # fmt: skip
+    with historian.open(path) as h:
+        h.define("FIC-201.PV", unit="m3/h")
+        h.write("FIC-201.PV", T0 + np.arange(1, 20, 2) * S, np.arange(10.0))  # the collector's
+        report = historian.import_history(h, csv, progress=False)  # the wrong file
+        assert report.written == 10 and len(report.ingested) == 1
+        h.write("FIC-201.PV", [T0 + 30 * S], [99.0])  # written after the import
+        assert h.read("FIC-201.PV").num_rows == 21
+        assert h.delete(report.tags, ingested=report.ingested) == 10
+        assert h.read("FIC-201.PV").num_rows == 11
+    with historian.open(path, mode="r") as h:  # reopened: the import is gone, nothing else
+        values = h.read("FIC-201.PV").column("value").to_pylist()
+        assert values == [*np.arange(10.0).tolist(), 99.0]
+    assert _operations(path)[0] == "delete"
+
+
+def test_delete_and_rename_tags_keep_the_story_in_the_store(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "plant.hist"
+    with historian.open(path) as h:
+        h.define("TI-1", unit="degC", hi=150, description="typo'd name")
+        h.define("JUNK", unit="")
+        h.write("TI-1", T0 + np.arange(5) * S, np.arange(5.0))
+        h.flush()
+        before_correction = historian.model.now_ns()
+        h.write("TI-1", [T0 + 2 * S], [22.0])  # a correction: two versions of one point
+        h.write("JUNK", [T0], [0.0])
+        t = h.rename_tag("TI-1", "TI-101.PV")
+        assert (t.unit, t.hi, t.metadata["renamed_from"]) == ("degC", 150.0, "TI-1")
+        assert h.delete_tag("JUNK") == 1
+        assert h.tags().column("name").to_pylist() == ["TI-101.PV"]
+        with pytest.raises(historian.errors.InvalidArgumentError, match="already defined"):
+            h.rename_tag("TI-101.PV", "TI-101.PV")
+    with historian.open(path, mode="r") as h:
+        assert h.read("TI-101.PV").column("value").to_pylist() == [0.0, 1.0, 22.0, 3.0, 4.0]
+        old = h.read("TI-101.PV", as_of=before_correction).column("value").to_pylist()
+        assert old == [0.0, 1.0, 2.0, 3.0, 4.0]  # versions and ingest stamps moved with it
+        with pytest.raises(historian.errors.TagNotFoundError):
+            h.read("TI-1")
+        assert [v.unit for v in h.tag_versions("TI-1")] == ["degC"]  # the history keeps it
+        assert [v.name for v in h.tag_versions("JUNK")] == ["JUNK"]
+    doc = __import__("json").loads((path / "tags.json").read_text())
+    assert doc["history"]["TI-1"][-1]["renamed_to"] == "TI-101.PV"
+    assert "deleted_at" in doc["history"]["JUNK"][-1]
+    assert _operations(path)[:2] == ["delete", "rename"]
+
+
+def test_a_delete_whose_commit_fails_loses_nothing(tmp_path, monkeypatch):
+    import numpy as np
+
+    from historian.storage.table import CommitLog
+
+    path = tmp_path / "plant.hist"
+    with historian.open(path) as h:
+        h.define("A")
+        h.write("A", T0 + np.arange(10) * S, np.arange(10.0))
+        real = CommitLog.commit
+
+        def failing(self, added, removed=None, **kw):
+            if kw.get("operation") == "delete":
+                raise OSError(28, "No space left on device")
+            return real(self, added, removed, **kw)
+
+        monkeypatch.setattr(CommitLog, "commit", failing)
+        with pytest.raises(historian.errors.StoreError, match="nothing was deleted"):
+            h.delete("A", T0, T0 + 5 * S)
+        monkeypatch.setattr(CommitLog, "commit", real)
+        assert h.read("A").num_rows == 10
+    with historian.open(path) as h:  # reopened: every acknowledged point is there
+        assert h.read("A").column("value").to_pylist() == np.arange(10.0).tolist()
+        assert h.delete("A", T0, T0 + 5 * S) == 5  # and the deletion works when run again
+
+
+# ----------------------------------------------------------------------------- item 17 (helpers)
+def test_column_helpers_and_local_plant_time(tmp_path):
+    import numpy as np
+
+    from historian.errors import InvalidTimeError
+    from historian.kernels import reason_labels
+
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("TIC-101.PV", lo=0, hi=100, rules={"range": {}})
+        start = historian.local_time("2026-01-05 08:00", "Europe/Berlin")  # 07:00 UTC
+        h.write("TIC-101.PV", start + np.arange(3) * S, [50.0, 150.0, np.nan])
+        raw = h.read("TIC-101.PV", reasons=True)
+        assert historian.quality.names(raw["quality"]) == ["Good", "BadOutOfRange", "Bad"]
+        assert reason_labels(raw["reasons"]) == ["", "range", "nonfinite"]
+        assert str(raw["time"][0].as_py()) == "2026-01-05 07:00:00+00:00"
+        assert h.read("TIC-101.PV", "2026-01-05 08:00").num_rows == 0  # naive = UTC, as documented
+    with pytest.raises(InvalidTimeError, match="ambiguous"):
+        historian.local_time("2026-10-25 02:30", "Europe/Berlin")
+    with pytest.raises(InvalidTimeError, match="does not exist"):
+        historian.local_time("2026-03-29 02:30", "Europe/Berlin")

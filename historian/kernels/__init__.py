@@ -56,6 +56,7 @@ from historian.kernels.qualify import (
     Reason,
     find_gaps,
     qualify_history,
+    reason_labels,
     reason_names,
 )
 
@@ -71,6 +72,7 @@ __all__ += [
     "deadband_mask",
     "find_gaps",
     "qualify_history",
+    "reason_labels",
     "reason_names",
     "swinging_door_mask",
 ]

@@ -146,6 +146,24 @@ def reason_names(reasons: int) -> list[str]:
     return [_RULE_OF_REASON[b] for b in Reason if r & b]
 
 
+def reason_labels(reasons: Any) -> list[str]:
+    """:func:`reason_names` for a whole column (numpy, Arrow, pandas, a list), as text: the
+    rules joined by ``","`` (``""`` when none fired); each distinct bitmask is named once.
+
+    >>> reason_labels([0, Reason.RANGE | Reason.SPIKE, 0])
+    ['', 'range,spike', '']
+    """
+    if hasattr(reasons, "to_numpy") and not isinstance(reasons, np.ndarray):
+        try:
+            reasons = reasons.to_numpy(zero_copy_only=False)
+        except TypeError:  # pandas / polars
+            reasons = reasons.to_numpy()
+    arr = np.asarray(reasons, dtype=np.int64)
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    labels = [",".join(reason_names(int(r))) for r in uniq]
+    return [labels[i] for i in inverse.ravel().tolist()]
+
+
 # ----------------------------------------------------------------------------- rules
 
 

@@ -32,6 +32,7 @@ from historian.errors import InvalidArgumentError, InvalidTimeError, InvalidWind
 __all__ = [
     "as_time",
     "duration_ns",
+    "local_time",
     "milliseconds",
     "now_ns",
     "seconds",
@@ -182,6 +183,65 @@ def _refuse_epoch_unit(t: int, unit: tuple[str, int, str], one: bool) -> Invalid
         f"np.datetime64(t, {np_unit!r}) or "
         f"t * {NS_PER_S // scale:_} - or np.datetime64(t, 'ns') if it really is nanoseconds"
     )
+
+
+def local_time(t: Any, tz: str) -> Any:
+    """Wall-clock times of a time zone as int64 ns (UTC): what a naive time means on site.
+
+    historian reads a time without a zone (``"2026-03-29 02:30"``, a naive ``datetime``, a
+    naive pandas timestamp) as UTC, everywhere. For local plant time, say the zone here:
+    ``h.read(tag, historian.local_time("2026-01-05 08:00", "Europe/Berlin"))``. ``t`` is one
+    time or a sequence of them (strings, datetimes, pandas); a time that a daylight-saving
+    change makes ambiguous or skips is refused, naming it, rather than guessed.
+
+    Examples
+    --------
+    >>> import historian
+    >>> historian.local_time("2026-01-05 08:00", "Europe/Berlin") == to_ns("2026-01-05T07:00Z")
+    True
+    >>> historian.local_time(["2026-07-01 08:00"], "Europe/Berlin").tolist() == [
+    ...     to_ns("2026-07-01T06:00Z")]
+    True
+    """
+    import zoneinfo
+
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidArgumentError(
+            f"unknown time zone {tz!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
+    if isinstance(t, str | _dt.datetime) or type(t).__name__ == "Timestamp":
+        return _local_one(t, zone)
+    values = t.tolist() if hasattr(t, "tolist") else list(t)
+    return np.array([_local_one(v, zone) for v in values], dtype=np.int64)
+
+
+def _local_one(t: Any, zone: Any) -> int:
+    if type(t).__name__ == "Timestamp":
+        t = t.to_pydatetime()
+    if isinstance(t, str):
+        try:
+            t = _dt.datetime.fromisoformat(t.strip())
+        except ValueError:
+            raise InvalidTimeError(
+                f"cannot parse local time {t!r}; use e.g. '2026-01-05 08:00'"
+            ) from None
+    if not isinstance(t, _dt.datetime):
+        raise InvalidTimeError(f"a local time is a string or a datetime, not {t!r}")
+    if t.tzinfo is not None:
+        raise InvalidTimeError(f"{t.isoformat()} already carries a zone; pass it as it is")
+    a, b = t.replace(tzinfo=zone, fold=0), t.replace(tzinfo=zone, fold=1)
+    if a.astimezone(_dt.UTC).astimezone(zone).replace(tzinfo=None) != t:
+        raise InvalidTimeError(
+            f"{t.isoformat()} does not exist in {zone.key} (a daylight-saving change skips it)"
+        )
+    if a.utcoffset() != b.utcoffset():
+        raise InvalidTimeError(
+            f"{t.isoformat()} in {zone.key} is ambiguous (a daylight-saving change repeats "
+            "it); pass it with its UTC offset, e.g. an ISO string ending in +01:00 or +02:00"
+        )
+    return _datetime_to_ns(a)
 
 
 def seconds(t: Any) -> Any:
