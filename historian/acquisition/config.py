@@ -215,6 +215,8 @@ class OpcUaSourceConfig:
     verify_server_host: bool = True  # the URL host must be in the server certificate's SAN
     allow_plaintext_password: bool = False  # send a password the wire would carry readable
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # bytes a server may send in one message
+    max_items_per_subscription: int = 500  # points are spread over ceil(n / this) subscriptions
+    publish_requests: int = 0  # PublishRequests kept in flight; 0: subscriptions + 2
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,8 @@ _OPCUA_KEYS = ("name", "url", "acquire", "every", "security_policy", "security_m
                "certificate", "private_key", "private_key_password_env", "trust", "crl",
                "application_uri", "username_env", "password_env", "allow_insecure", "timeout",
                "queue_size", "reconnect_max_delay", "points", "server_uri", "server_thumbprint",
-               "verify_server_host", "allow_plaintext_password", "max_message_size")  # fmt: skip
+               "verify_server_host", "allow_plaintext_password", "max_message_size",
+               "max_items_per_subscription", "publish_requests")  # fmt: skip
 _COLLECTOR_KEYS = ("queue_size", "batch_size", "batch_interval", "spool", "spool_max_bytes",
                    "spool_segment_bytes", "health_every", "write_timeout")  # fmt: skip
 
@@ -722,6 +725,9 @@ class _Reader:
             allow_insecure=allow_insecure,
             timeout_s=self.duration(d, "timeout", pre, 4.0, minimum_s=0.1, maximum_s=3600.0),
             queue_size=self.int_(d, "queue_size", pre, 10_000, lo=10, hi=10_000_000),
+            max_items_per_subscription=self.int_(d, "max_items_per_subscription", pre, 500, lo=1,
+                                                 hi=100_000),
+            publish_requests=self.int_(d, "publish_requests", pre, 0, lo=0, hi=100),
             reconnect_max_delay_s=self.duration(d, "reconnect_max_delay", pre, 30.0, minimum_s=0.1,
                                                 maximum_s=3600.0),
             points=tuple(cfg_points),
@@ -833,6 +839,11 @@ def check_opcua_security(cfg: OpcUaSourceConfig) -> None:
         raise ValueError(f"max_message_size: must be {lo} .. {hi} bytes")
     if not isinstance(cfg.queue_size, int) or not 10 <= cfg.queue_size <= 10_000_000:
         raise ValueError("queue_size: must be 10 .. 10000000")
+    for key, low, top in (("max_items_per_subscription", 1, 100_000),
+                          ("publish_requests", 0, 100)):  # fmt: skip
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+            raise ValueError(f"{key}: must be {low} .. {top}")
     for key, top in (("every_s", 86_400.0), ("timeout_s", 3600.0),
                      ("reconnect_max_delay_s", 3600.0)):  # fmt: skip
         value = getattr(cfg, key)

@@ -1,16 +1,20 @@
 """OPC UA source (asyncua): subscriptions or polling, secure by default, reconnecting.
 
-- **Subscribe** (``acquire = "subscribe"``): data-change monitored items, consumed in asyncua's
-  bounded *iterator* mode (never unbounded callbacks). Each notification keeps its source
-  timestamp (else the server timestamp, else the receive time) and its StatusCode; a Bad
-  notification carries a null value, stored as NaN with the Bad code kept.
+- **Subscribe** (``acquire = "subscribe"``): data-change monitored items spread over several
+  subscriptions with several PublishRequests in flight
+  (:mod:`historian.acquisition.opcua_subscribe`; ``max_items_per_subscription``,
+  ``publish_requests``), into a bounded inbox. Each notification keeps its source timestamp
+  (else the server timestamp, else the receive time) and its full StatusCode (InfoBits such as
+  the Part 4 Overflow bit included); a Bad notification carries a null value, stored as NaN
+  with the Bad code kept.
 - **Poll** (``acquire = "poll"``): full DataValues via a Read service with
   ``TimestampsToReturn.Both`` every ``every``; unchanged values (same source timestamp, status
   and value) are not emitted twice.
 - ``nsu=<namespace URI>;...`` node ids are resolved to namespace indexes on *every* connect
   (indexes may change when a server restarts).
-- On a lost connection the source records one ``Bad_NoCommunication`` point per tag at the time
-  the loss is detected, reconnects with jittered exponential backoff (a fresh session), recreates
+- On a lost connection the source records one ``Bad_NoCommunication`` point per tag stamped
+  1 ns after communication was last known good (the last PublishResponse, data or keep-alive,
+  or the last successful Read), before tearing the session down; it reconnects with jittered exponential backoff (a fresh session), recreates
   its subscription and resumes. asyncua's own auto-reconnect is not used: it sends no status
   change and restores subscriptions with the *old* namespace indexes.
 - **Security**: ``SecurityPolicy None`` is refused unless ``allow_insecure = true`` (then a
@@ -87,7 +91,6 @@ logger = logging.getLogger(__name__)
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _READ_CHUNK = 1000
-_MAX_DRAIN = 20_000
 
 # --------------------------------------------------------------------------- helpers
 def _dt_to_ns(d: _dt.datetime | None) -> int | None:
@@ -213,8 +216,13 @@ class OpcUaSource:
         self._resolved: list[_Resolved] = []
         self._unresolved: list[tuple[str, int]] = []
         self._warned_insecure = False
-        self._overflow_logged = -1e9
         self._last_polled: dict[str, tuple[int, float, int]] = {}
+        self._subscriber: Any = None
+        # the last instant communication was known good (a PublishResponse, data or keep-alive;
+        # a successful Read when polling) and the latest value time emitted: a gap's
+        # Bad_NoCommunication is stamped just after both
+        self._last_comm_ns: int | None = None
+        self._last_value_ns: int | None = None
 
     def __repr__(self) -> str:
         return f"OpcUaSource(name={self.name!r}, url={self.config.url!r}, points={len(self.tags)})"
@@ -223,7 +231,9 @@ class OpcUaSource:
     def health(self) -> SourceHealth:
         """A snapshot: connected, last good time, errors, reconnects, points and points/s."""
         h = self._health
-        return replace(h, points_per_s=self._rate.rate(h.points), extra=dict(h.extra))
+        sub = self._subscriber
+        return replace(h, points_per_s=self._rate.rate(h.points), extra=dict(h.extra),
+                       backlog=sub.backlog if sub is not None else 0)  # fmt: skip
 
     def _emit(self, emit: Emit, batch: SampleBatch) -> None:
         if not len(batch):
@@ -232,12 +242,27 @@ class OpcUaSource:
         good = q.good_mask(batch.quality)
         if good.any():
             self._health.last_good_ns = int(batch.t_ns[good].max())
+        latest = int(batch.t_ns.max())
+        if self._last_value_ns is None or latest > self._last_value_ns:
+            self._last_value_ns = latest
         emit(batch)
 
     def _emit_all(self, emit: Emit, code: int) -> None:
         n, now = len(self.tags), time.time_ns()
         batch = SampleBatch.from_points(self.tags, now, [None] * n, code, source=self.name)
         self._emit(emit, batch)
+
+    def _emit_gap(self, emit: Emit) -> None:
+        """``Bad_NoCommunication`` for every tag, stamped 1 ns after communication was last
+        known good (the last PublishResponse or successful Read) and after the latest value
+        emitted, not when the loss was noticed (seconds later for a hung server)."""
+        marks = [t for t in (self._last_comm_ns, self._last_value_ns) if t is not None]
+        t = min(max(marks) + 1, time.time_ns()) if marks else time.time_ns()
+        if self._last_value_ns is not None and t <= self._last_value_ns:
+            t = self._last_value_ns + 1  # a server clock ahead of ours: still after its values
+        n = len(self.tags)
+        self._emit(emit, SampleBatch.from_points(self.tags, t, [None] * n,
+                                                 q.BAD_NO_COMMUNICATION, source=self.name))
 
     # -- connection ----------------------------------------------------------------------
     async def connect(self) -> None:
@@ -512,6 +537,7 @@ class OpcUaSource:
                 self._health.reconnects += 1
                 logger.info("opcua %r: reconnected after an outage", self.name)
             ever_connected = True
+            self._last_comm_ns = time.time_ns()
             self._health.connected = True
             delay = 0.5
             outage_recorded = False
@@ -535,10 +561,11 @@ class OpcUaSource:
                 logger.warning("opcua %r: connection lost (%s); recording Bad_NoCommunication "
                                "and reconnecting", self.name, err)  # fmt: skip
             self._health.connected = False
+            if not stop.is_set():  # the gap is recorded before the (slow) teardown
+                self._emit_gap(emit)
+                outage_recorded = True
             await self._teardown()
             if not stop.is_set():
-                self._emit_all(emit, q.BAD_NO_COMMUNICATION)
-                outage_recorded = True
                 await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
         await self._teardown()
         self._health.connected = False
@@ -551,8 +578,7 @@ class OpcUaSource:
             raise SourceConnectError(f"connection state {client.uaclient.state.name}")
 
     async def _subscribe_loop(self, emit: Emit, stop: asyncio.Event) -> None:
-        from asyncua import ua
-        from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+        from historian.acquisition.opcua_subscribe import Subscriber
 
         client = self._client
         cfg = self.config
@@ -562,94 +588,39 @@ class OpcUaSource:
             lost.set()
 
         client.connection_lost_callback = on_lost
-        period_ms = cfg.every_s * 1000.0
-        sub = await client.create_subscription(
-            period_ms, None, queue_maxsize=cfg.queue_size, overflow=OverflowPolicy.DROP_OLDEST
-        )
-        by_node: dict[Any, list[str]] = {}
-        groups: dict[float, list[_Resolved]] = {}
+        tags_of: dict[Any, list[str]] = {}
+        sampling: dict[Any, float] = {}
         for r in self._resolved:
-            groups.setdefault(r.sampling_ms, []).append(r)
-        failed: list[tuple[str, int]] = []
-        for sampling_ms, rs in groups.items():
-            # Server-side queue per item: the samples of one publishing interval, with room for
-            # publish responses that are late (a busy server or network) before values drop.
-            queuesize = min(1000, max(10, 4 * math.ceil(period_ms / max(sampling_ms, 1.0)) + 1))
-            nodes = [client.get_node(r.node) for r in rs]
-            for start in range(0, len(nodes), 1000):
-                handles = await sub.subscribe_data_change(
-                    nodes[start : start + 1000], sampling_interval=sampling_ms, queuesize=queuesize
-                )
-                for r, h in zip(rs[start : start + 1000], handles, strict=True):
-                    if isinstance(h, ua.StatusCode):
-                        logger.warning("opcua %r: tag %r (%s) cannot be monitored: %s",
-                                       self.name, r.tag, r.node.to_string(), h.name)  # fmt: skip
-                        failed.append((r.tag, int(h.value)))
-                    else:
-                        by_node.setdefault(r.node, []).append(r.tag)
-        if failed:
-            self._emit(emit, SampleBatch.from_points(
-                [t for t, _ in failed], time.time_ns(), [None] * len(failed),
-                [c for _, c in failed], source=self.name))  # fmt: skip
-        logger.info("opcua %r: subscribed to %d nodes (publishing %.0f ms)",
-                    self.name, len(by_node), period_ms)  # fmt: skip
-        queue = getattr(sub, "_event_queue", None)  # drained in bulk; next_event() otherwise
-        while not stop.is_set():
-            if lost.is_set():
-                raise SourceConnectError("connection lost")
-            self._check_alive(client)
-            try:
-                ev = await sub.next_event(timeout=0.25)
-            except StopAsyncIteration:
-                raise SourceConnectError("subscription closed") from None
-            if ev is None:
-                continue
-            events = [ev]
-            if queue is not None:
-                if queue.qsize() + 1 >= cfg.queue_size:  # full: asyncua dropped the oldest
-                    self._note_overflow()
-                while len(events) < _MAX_DRAIN:
-                    try:
-                        nxt = queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        break
-                    if nxt is None:
-                        break
-                    events.append(nxt)
-            now = time.time_ns()
-            tags: list[str] = []
-            ts: list[int] = []
-            vs: list[float] = []
-            qs: list[int] = []
-            for e in events:
-                if isinstance(e, DataChangeEvent):
-                    node_tags = by_node.get(e.node.nodeid)
-                    if not node_tags:
-                        continue
-                    t, v, c = _point(e.data.monitored_item.Value, e.value, now)
-                    for tag in node_tags:
-                        tags.append(tag)
-                        ts.append(t)
-                        vs.append(v)
-                        qs.append(c)
-                elif isinstance(e, StatusChangeEvent):
-                    status = e.notification.Status
-                    if not status.is_good():
-                        raise SourceConnectError(f"subscription status {status.name}")
-            if tags:
-                self._emit(emit, SampleBatch(
-                    tags, np.array(ts, np.int64), np.array(vs, np.float64),
-                    np.array(qs, np.uint32), self.name))  # fmt: skip
-
-    def _note_overflow(self) -> None:
-        extra = self._health.extra
-        extra["queue_full"] = extra.get("queue_full", 0) + 1
-        now = time.monotonic()
-        if now - self._overflow_logged >= 10.0:
-            self._overflow_logged = now
-            logger.warning("opcua %r: the notification queue (queue_size = %d) was full: the "
-                           "collector does not keep up and the oldest notifications are dropped",
-                           self.name, self.config.queue_size)  # fmt: skip
+            tags_of.setdefault(r.node, []).append(r.tag)
+            sampling.setdefault(r.node, r.sampling_ms)
+        nodes = [(n, sampling[n], tags) for n, tags in tags_of.items()]
+        sub = self._subscriber = Subscriber(
+            client, nodes, period_ms=cfg.every_s * 1000.0,
+            max_items=cfg.max_items_per_subscription, publish_requests=cfg.publish_requests,
+            queue_size=cfg.queue_size, timeout_s=cfg.timeout_s, source=self.name,
+            extra=self._health.extra,
+        )  # fmt: skip
+        try:
+            failed = await sub.start()
+            if failed:
+                self._emit(emit, SampleBatch.from_points(
+                    [t for t, _ in failed], time.time_ns(), [None] * len(failed),
+                    [c for _, c in failed], source=self.name))  # fmt: skip
+            while not stop.is_set():
+                if lost.is_set():
+                    raise SourceConnectError("connection lost")
+                self._check_alive(client)
+                sub.check()
+                self._last_comm_ns = sub.last_ns
+                await sub.wait(0.25)
+                batch = sub.take(_point)
+                self._last_comm_ns = sub.last_ns
+                if batch is not None:
+                    self._emit(emit, batch)
+                    await asyncio.sleep(0)  # let the publish loops run between drains
+        finally:
+            self._subscriber = None
+            await sub.stop()
 
     async def _poll_loop(self, emit: Emit, stop: asyncio.Event) -> None:
         client = self._client
@@ -660,6 +631,7 @@ class OpcUaSource:
             self._check_alive(client)
             timeout = self.config.timeout_s * 2
             batch = await asyncio.wait_for(self._read_all(client), timeout=timeout)
+            self._last_comm_ns = time.time_ns()
             self._emit(emit, self._only_changed(batch))
             next_t += every
             now = time.monotonic()

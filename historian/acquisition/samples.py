@@ -159,6 +159,11 @@ class SourceHealth:
         The last error message ("" if none); never contains secrets.
     extra : dict
         Source-specific counters (e.g. ``skipped_ticks`` for a poller).
+    backlog : int
+        Notifications received but not yet emitted (OPC UA); 0 for a poller.
+    latency_p50_s, latency_p95_s : float or None
+        Recent source timestamp -> stored latency of this source's Good points (filled in by
+        the collector's :meth:`~historian.acquisition.collector.Collector.health`).
     """
 
     connected: bool = False
@@ -169,6 +174,9 @@ class SourceHealth:
     points_per_s: float = 0.0
     last_error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    backlog: int = 0
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
 
 
 @runtime_checkable

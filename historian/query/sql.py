@@ -492,7 +492,7 @@ class SqlEngine:
             con.close()
             if isinstance(exc, HistorianError) or not _is_duckdb(exc):
                 raise
-            raise QueryError(f"cannot hand back the result: {_first_line(exc)}") from exc
+            raise self._mapped(exc) from exc
 
     def _execute(self, con: duckdb.DuckDBPyConnection, text: str, params: Any) -> pa.Table:
         """Run ``text`` and fetch its result as Arrow, within the time and result limits."""

@@ -1,0 +1,104 @@
+// A Modbus TCP server built on the npm package modbus-serial (ServerTCP), for historian's
+// interop tests and benchmarks (127.0.0.1 only).
+//
+// usage: node modbus_server.js '<json options>'
+//   port   TCP port (required)
+//   log    a file: one JSON line per request frame received ({"rx": fc, "unit", "tid"}, parsed
+//          from the raw bytes before modbus-serial sees them) and per response served
+//          ({"fc", "address", "values", "t_ms"})
+//   every  ms between changes of the holding registers (default 200)
+//
+// Map (unit 1): holding 0..99 change every `every` ms (register i = (k * 7 + i * 13) & 0xffff,
+// k the change counter), input 0..9 = 1000 + i, coils 0..15 = i odd, discrete 0..15 = i % 3 == 0.
+// Anything else is an exception response 2 (illegal data address).
+// Prints "ready <port>" on stdout once listening; exits when stdin closes.
+"use strict";
+const fs = require("fs");
+const ModbusRTU = require("modbus-serial");
+
+const opts = JSON.parse(process.argv[2] || "{}");
+const log = opts.log ? fs.openSync(opts.log, "a") : null;
+function record(obj) {
+    if (log !== null) fs.writeSync(log, JSON.stringify(obj) + "\n");
+}
+
+let k = 0;
+const holding = new Array(100).fill(0);
+function change() {
+    k += 1;
+    for (let i = 0; i < holding.length; i++) holding[i] = (k * 7 + i * 13) & 0xffff;
+}
+change();
+setInterval(change, opts.every || 200);
+
+function illegal() {
+    const err = new Error("illegal data address");
+    err.modbusErrorCode = 2;
+    return err;
+}
+
+function range(address, length, size) {
+    if (address < 0 || address + length > size) throw illegal();
+}
+
+const vector = {
+    getMultipleHoldingRegisters(address, length) {
+        range(address, length, holding.length);
+        const values = holding.slice(address, address + length);
+        record({ fc: 3, address, values, t_ms: Date.now() });
+        return values;
+    },
+    getHoldingRegister(address) {
+        range(address, 1, holding.length);
+        record({ fc: 3, address, values: [holding[address]], t_ms: Date.now() });
+        return holding[address];
+    },
+    getMultipleInputRegisters(address, length) {
+        range(address, length, 10);
+        const values = Array.from({ length }, (_, i) => 1000 + address + i);
+        record({ fc: 4, address, values, t_ms: Date.now() });
+        return values;
+    },
+    getInputRegister(address) {
+        range(address, 1, 10);
+        record({ fc: 4, address, values: [1000 + address], t_ms: Date.now() });
+        return 1000 + address;
+    },
+    getCoil(address) {
+        range(address, 1, 16);
+        record({ fc: 1, address, values: [address % 2 === 1] });
+        return address % 2 === 1;
+    },
+    getDiscreteInput(address) {
+        range(address, 1, 16);
+        record({ fc: 2, address, values: [address % 3 === 0] });
+        return address % 3 === 0;
+    },
+    setRegister(address) {  // never expected: logged by the raw frame parser, then refused
+        throw illegal();
+    },
+    setCoil(address) {
+        throw illegal();
+    },
+};
+
+const server = new ModbusRTU.ServerTCP(vector, { host: "127.0.0.1", port: opts.port, unitID: 1 });
+server._server.on("connection", (sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on("data", (data) => {  // every frame, whatever modbus-serial makes of it
+        buf = Buffer.concat([buf, data]);
+        while (buf.length >= 8) {
+            const len = buf.readUInt16BE(4);
+            if (buf.length < 6 + len) break;
+            record({ rx: buf[7], unit: buf[6], tid: buf.readUInt16BE(0) });
+            buf = buf.subarray(6 + len);
+        }
+    });
+});
+server.on("initialized", () => process.stdout.write(`ready ${opts.port}\n`));
+server.on("serverError", (err) => {
+    process.stderr.write(`modbus_server: ${err}\n`);
+    process.exit(1);
+});
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
