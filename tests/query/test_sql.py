@@ -279,3 +279,32 @@ def test_reader_process_view(tmp_path):
         with historian.open(path, mode="r") as r:
             got = _rows(r.sql("SELECT count(*), sum(value) FROM points WHERE tag = ?", ["A"]))
             assert got in ([(2, 3.0)], [(3, 6.0)])  # files, plus the WAL if the reader sees it
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "fact"),
+    [
+        ("SELEC nonsense", None, "SQL syntax error"),
+        ("SELECT nope FROM points", None, "points, points_all and tags"),
+        ("SELECT * FROM no_such_table", None, "points, points_all and tags"),
+        ("SELECT * FROM points WHERE tag = $tag", {"other": "A"}, "not provided for the following parameters: tag"),
+        ("SELECT 1; SELECT 2", None, "exactly one SELECT statement, got 2"),
+        ("EXPLAIN SELECT 1", None, r"explain=True"),
+    ],
+)
+def test_errors_say_what_to_fix_and_keep_the_cause(h, query, params, fact):
+    with pytest.raises(QueryError, match=fact) as info:
+        h.sql(query, params)
+    cause = info.value.__cause__
+    assert cause is None or isinstance(cause, duckdb.Error)
+
+
+def test_explain_option(h):
+    h.define("A")
+    h.write("A", [T0], [1.0])
+    plan = h.sql("SELECT count(*) FROM points", explain=True).fetchall()
+    assert plan[0][0] == "physical_plan"
+    analyzed = h.sql("SELECT count(*) FROM points", explain="analyze").fetchall()
+    assert "Total Time" in analyzed[0][1]
+    with pytest.raises(InvalidArgumentError, match="explain"):
+        h.sql("SELECT 1", explain="yes")
