@@ -308,3 +308,17 @@ def test_explain_option(h):
     assert "Total Time" in analyzed[0][1]
     with pytest.raises(InvalidArgumentError, match="explain"):
         h.sql("SELECT 1", explain="yes")
+
+
+def test_concurrent_queries_from_threads(h):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i, name in enumerate(("A", "B", "C")):
+        h.define(name)
+        h.write(name, T0 + np.arange(1_000) * S, np.arange(1_000) + 1_000.0 * i)
+    h.flush()
+    query = "SELECT tag, count(*), sum(value) FROM points WHERE tag = $t GROUP BY tag"
+    expected = {n: _rows(h.sql(query, {"t": n})) for n in ("A", "B", "C")}
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda n: (n, _rows(h.sql(query, {"t": n}))), ["A", "B", "C"] * 4))
+    assert all(rows == expected[n] for n, rows in got)
