@@ -60,6 +60,7 @@ __all__ = ["ImportReport", "import_history"]
 log = logging.getLogger(__name__)
 
 _UINT32_MAX = 2**32 - 1
+_CELL_SHOWN = 200  # characters of a rejected cell kept in the report
 _REJECTED_SCHEMA = pa.schema(
     [
         ("row", pa.int64()),
@@ -350,10 +351,15 @@ def _open_source(
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(path)
-            cols = _pick_columns(pf.schema_arrow.names, label, tag, time, value, quality)
-            return label, pf.metadata.num_rows, pf.iter_batches(batch_size=chunk_rows,
-                                                                columns=cols)
+            names = pq.ParquetFile(path).schema_arrow
+            cols = _pick_columns(names.names, label, tag, time, value, quality)
+            # Text columns stay dictionary-encoded until a batch is cut to a bounded size: a few
+            # kB of Parquet can hold millions of copies of a long string.
+            text = [c for c in cols if pa.types.is_string(names.field(c).type)
+                    or pa.types.is_large_string(names.field(c).type)]
+            pf = pq.ParquetFile(path, read_dictionary=text)
+            batches = pf.iter_batches(batch_size=chunk_rows, columns=cols)
+            return label, pf.metadata.num_rows, _bounded(batches, label)
         if fmt == "csv":
             return label, None, _csv_batches(path, label, tag, time, value, quality, chunk_rows)
         raise InvalidArgumentError(f"format must be 'csv' or 'parquet', not {fmt!r}")
@@ -361,6 +367,52 @@ def _open_source(
     cols = _pick_columns(table.column_names, type(source).__name__, tag, time, value, quality)
     table = table.select(cols)
     return type(source).__name__, table.num_rows, iter(table.to_batches(max_chunksize=chunk_rows))
+
+
+_BATCH_BYTES = 64 << 20  # decoded text a batch may hold
+_CELL_BYTES = 8 << 20  # the longest cell: the CSV reader's block size
+
+
+def _bounded(batches: Iterator[pa.RecordBatch], label: str) -> Iterator[pa.RecordBatch]:
+    """Batches whose dictionary-encoded text columns decode to at most ``_BATCH_BYTES``: each
+    batch is cut by its rows' decoded sizes (computed from the dictionaries, without decoding)
+    and decoded one slice at a time; a cell over ``_CELL_BYTES`` is refused."""
+    row0 = 0
+    for batch in batches:
+        sizes = np.zeros(batch.num_rows, np.int64)
+        for col in batch.columns:
+            if pa.types.is_dictionary(col.type):
+                lengths = pc.binary_length(col.dictionary).fill_null(0)
+                cell = _take_lengths(lengths, col.indices)
+                if cell.size and int(cell.max()) > _CELL_BYTES:
+                    i = int(np.argmax(cell))
+                    raise InvalidDataError(
+                        f"{label}: row {row0 + i} has a cell of {int(cell[i]):,} bytes (at most "
+                        f"{_CELL_BYTES:,}); it is not a history row"
+                    )
+                sizes += cell
+        ends = np.cumsum(sizes)
+        start = 0
+        while start < batch.num_rows:
+            base = ends[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, base + _BATCH_BYTES, "right")))
+            part = batch.slice(start, stop - start)
+            yield pa.RecordBatch.from_arrays(
+                [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
+                 for c in part.columns],
+                names=part.schema.names,
+            )
+            start = stop
+        row0 += batch.num_rows
+
+
+def _take_lengths(lengths: pa.Array, indices: pa.Array) -> np.ndarray:
+    """``lengths[indices]`` as int64 numpy (a null index counts 0)."""
+    from historian.model.arrow import to_numpy
+
+    idx = to_numpy(indices.fill_null(0)).astype(np.int64)
+    vals = to_numpy(lengths).astype(np.int64)
+    return vals[idx] if vals.size else np.zeros(idx.size, np.int64)
 
 
 def _format_of(path: str) -> str:
@@ -557,14 +609,15 @@ def _check_batch(
             arr = batch.column(batch.schema.get_field_index(col)).take(take)
             if pa.types.is_dictionary(arr.type):
                 arr = arr.dictionary_decode()
-            return arr.cast(pa.string())
+            return pc.utf8_slice_codeunits(arr.cast(pa.string()), 0, _CELL_SHOWN)
 
         rejected = pa.table(
             [
                 pa.array(bad_idx + row0, pa.int64()),
                 raw(tag_c), raw(time_c), raw(value_c), raw(quality_c),
                 pa.array(reason[bad_idx].tolist(), pa.string()),
-                pa.array(detail[bad_idx].tolist(), pa.string()),
+                pa.array([d if len(d) <= 2 * _CELL_SHOWN else d[: 2 * _CELL_SHOWN] + "..."
+                          for d in detail[bad_idx].tolist()], pa.string()),
             ],
             schema=_REJECTED_SCHEMA,
         )

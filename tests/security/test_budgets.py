@@ -279,3 +279,20 @@ def test_dask_results_gathered_on_the_client_are_bounded_too(h):
                  "max_result_cells")
     small = hd.summary(h, "A", T0, T0 + 100 * S, "10s", scheduler="sync")
     assert small.equals(h.summary("A", T0, T0 + 100 * S, "10s"))
+
+
+def test_parquet_import_of_a_dictionary_bomb_stays_bounded(tmp_path):
+    # 1.3 MB of Parquet: 200,000 rows whose tag is one 10 kB string, dictionary-encoded, i.e.
+    # 2 GB of text once decoded (it peaked at 4.1 GB RSS; now decoded 64 MB at a time)
+    n = 200_000
+    tag = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["T" * 10_000]))
+    times = pa.array(T0 + np.arange(n, dtype=np.int64) * S).cast(pa.timestamp("ns", tz="UTC"))
+    src = tmp_path / "bomb.parquet"
+    pq.write_table(pa.table({"tag": tag, "time": times, "value": np.ones(n)}), src)
+    assert os.path.getsize(src) < 2 << 20
+    code = _IMPORT.replace('h.define("A")', "pass")
+    out = subprocess.run([sys.executable, "-c", code, os.fspath(src), os.fspath(tmp_path)],
+                         capture_output=True, text=True, timeout=240, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["rows"] == n and result["reasons"] == {"invalid tag name": n}
+    assert result["rss_mb"] < 1500, result
