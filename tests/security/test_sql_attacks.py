@@ -9,7 +9,6 @@ way a notebook or the CLI opens it) and as the writer with points still in the w
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import time
@@ -51,16 +50,6 @@ def _build(path) -> None:
         w.flush()
         w.write("FIC-102.PV", t, rng.normal(10.0, 1.0, 2_000))
         w.flush()
-
-
-def _digest(root) -> dict[str, str]:
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, root)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def _data_files(root) -> list[str]:
@@ -170,13 +159,13 @@ def _attack_ids() -> list[str]:
 
 
 @pytest.mark.parametrize("index", range(len(_attacks("/s", "/o"))), ids=_attack_ids())
-def test_attack_is_refused_and_changes_nothing(opened, index):
+def test_attack_is_refused_and_changes_nothing(file_hashes, opened, index):
     store, h, outside = opened
     attack = _attacks(str(store), str(outside))[index]
     before_rows = h.sql(BASELINE).fetchall()
     before_read = h.read(["TIC-101.PV", "FIC-102.PV"])
-    before_files = _digest(store)
-    before_outside = _digest(outside)
+    before_files = file_hashes(store)
+    before_outside = file_hashes(outside)
 
     with pytest.raises(HistorianError) as info:
         h.sql(attack)
@@ -184,8 +173,8 @@ def test_attack_is_refused_and_changes_nothing(opened, index):
     if info.value.__cause__ is not None:
         assert isinstance(info.value.__cause__, duckdb.Error | ValueError | TypeError)
 
-    assert _digest(store) == before_files
-    assert _digest(outside) == before_outside
+    assert file_hashes(store) == before_files
+    assert file_hashes(outside) == before_outside
     assert h.sql(BASELINE).fetchall() == before_rows
     assert h.read(["TIC-101.PV", "FIC-102.PV"]).equals(before_read)
     assert h.sql("SELECT max(value) FROM points WHERE tag = $t", {"t": "TIC-101.PV"}).fetchall() \
@@ -195,25 +184,25 @@ def test_attack_is_refused_and_changes_nothing(opened, index):
 @pytest.mark.parametrize("explain", [True, "analyze"])
 @pytest.mark.parametrize("index", [0, 2, 4, 8, 17], ids=["copy-file", "copy-log", "partition",
                                                        "macro", "attach"])  # fmt: skip
-def test_the_explain_option_wraps_only_a_validated_select(opened, index, explain):
+def test_the_explain_option_wraps_only_a_validated_select(file_hashes, opened, index, explain):
     store, h, outside = opened
     attack = _attacks(str(store), str(outside))[index].removeprefix("EXPLAIN ANALYZE ")
-    before = _digest(store)
+    before = file_hashes(store)
     with pytest.raises(QueryError, match="read-only"):
         h.sql(attack, explain=explain)
-    assert _digest(store) == before
+    assert file_hashes(store) == before
     plan = h.sql("SELECT count(*) FROM points WHERE tag = $t", {"t": "A"}, explain=explain)
     assert "PYTHON_ARROW_SCAN" in "".join(str(c) for row in plan.fetchall() for c in row)
 
 
-def test_file_paths_as_parameters_reach_no_file(opened):
+def test_file_paths_as_parameters_reach_no_file(file_hashes, opened):
     store, h, outside = opened
-    before = _digest(store)
+    before = file_hashes(store)
     for fn, path in (("read_csv", f"{outside}/secret.csv"), ("read_text", f"{store}/tags.json"),
                      ("read_parquet", _data_files(store)[0]), ("glob", f"{store}/*")):  # fmt: skip
         with pytest.raises(QueryError, match="no file, network or extension access"):
             h.sql(f"SELECT * FROM {fn}($p)", {"p": path})
-    assert _digest(store) == before
+    assert file_hashes(store) == before
 
 
 PROBES = [
@@ -235,16 +224,18 @@ PROBES = [
 
 
 @pytest.mark.parametrize("probe", PROBES)
-def test_probes_reveal_no_path(opened, probe, monkeypatch, tmp_path, tmp_path_factory):
+def test_probes_reveal_no_path(
+    file_hashes, opened, probe, monkeypatch, tmp_path, tmp_path_factory
+):
     store, h, _ = opened
     # DuckDB lists the working directory in allowed_paths (from the in-memory database's name;
     # external access is off, so it grants nothing): run from elsewhere, as a service does.
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
-    before = _digest(store)
+    before = file_hashes(store)
     text = repr(h.sql(probe).fetchall())
     for secret in (str(store), str(tmp_path), os.path.expanduser("~"), "part-", "_delta_log"):
         assert secret not in text, (probe, secret)
-    assert _digest(store) == before
+    assert file_hashes(store) == before
 
 
 def test_the_database_is_locked_down(opened):
@@ -363,16 +354,16 @@ def test_the_result_is_a_relation_over_materialized_data(opened):
 
 
 # ------------------------------------------------------------------ the CLI, same engine
-def test_cli_refuses_the_attacks_and_changes_nothing(tmp_path, capsys):
+def test_cli_refuses_the_attacks_and_changes_nothing(file_hashes, tmp_path, capsys):
     store = tmp_path / "plant.hist"
     _build(store)
     attacks = _attacks(str(store), str(tmp_path))
-    before = _digest(store)
+    before = file_hashes(store)
     for attack in (attacks[0], attacks[4], attacks[8], attacks[35]):  # copy, partition, macro, read
         assert main(["query", str(store), attack]) == 2, attack
         err = capsys.readouterr().err
         assert err.startswith("historian query: error:") and err.count("\n") == 1, err
-    assert _digest(store) == before
+    assert file_hashes(store) == before
     assert main(["query", str(store), "SELECT max(value) AS m FROM points WHERE tag = $t",
                  "--param", "t=TIC-101.PV", "--format", "json"]) == 0  # fmt: skip
     assert capsys.readouterr().out.strip() == '[{"m": 95.0}]'
