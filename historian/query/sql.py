@@ -32,8 +32,10 @@ pyarrow dataset whose schema has ``timestamp[ns, UTC]``, so every file's unit is
 ``extract``, ``epoch`` and ``epoch_ns`` work on it; ``epoch_ms``, ``epoch_us`` and ``age`` need
 ``time::TIMESTAMPTZ``. A string or datetime parameter binds as a microsecond TIMESTAMPTZ: for
 nanosecond-exact filters write ``time > $t::TIMESTAMPTZ_NS`` or filter on ``time_ns``. Filters on
-``tag`` and ``time`` pass through the deduplication window into the dataset scan (row-group
-statistics).
+``tag`` and ``time`` pass through the deduplication window (it partitions by exactly those
+columns); a ``tag`` filter reaches the dataset scan, whose fragments carry the tag range of their
+row groups, so other tags' row groups are never read. DuckDB hands no nanosecond timestamp
+filter to an Arrow scan: ``time`` is filtered just above it.
 
 Safety: what runs, and what DuckDB can touch
 --------------------------------------------
