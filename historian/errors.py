@@ -14,6 +14,7 @@
     ├── QueryError               (ValueError)  SQL/condition that cannot run
     ├── StoreError               (OSError)
     │   ├── StoreLockedError                   another process holds the writer lock
+    │   │   └── LeaseLostError                 this writer's lease (s3://) was taken over
     │   ├── StoreClosedError                   the Historian was closed
     │   ├── ReadOnlyStoreError                 a write on a store opened read-only
     │   └── CorruptDataError                   a checksum or footer check failed
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidTagNameError",
     "InvalidTimeError",
     "InvalidWindowError",
+    "LeaseLostError",
     "QueryError",
     "ReadOnlyStoreError",
     "ResourceLimitError",
@@ -137,6 +139,12 @@ class StoreError(HistorianError, OSError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store's writer lock."""
+
+
+class LeaseLostError(StoreLockedError):
+    """This process no longer holds the writer lease of an ``s3://`` store (it expired and
+    another writer took over): it can no longer commit; its unflushed points stay in its local
+    write-ahead log."""
 
 
 class StoreClosedError(StoreError):

@@ -1,7 +1,13 @@
 """The tag catalog: ``tags.json`` in the store folder, replaced atomically by the writer.
 
 Readers reload it when its size or mtime changes; it is small and read in one ``open`` so a
-concurrent replace (rename) never shows a torn file.
+concurrent replace (rename) never shows a torn file. On object storage readers look at most
+once a second, with a conditional GET (``If-None-Match: <ETag>``: no body when unchanged).
+
+The writer holds the lock or lease, so it is the only one who changes the catalog: once the
+store sets :attr:`Catalog.writer`, lookups (``get``, ``in``, every ``write()``) use the cached
+copy and never touch object storage; it is re-read only by an explicit check
+(``reload(force=True)``: when the writer takes the lease, and before each ``define``).
 """
 
 from __future__ import annotations
@@ -42,12 +48,20 @@ class Catalog:
         self._lock = threading.Lock()
         #: Set by the store when its open created the folder (for the "no tags" message).
         self.created = False
+        #: Set by the store once it holds the writer lock/lease: no other process changes the
+        #: catalog then, so lookups use the cached copy (no round trip to object storage).
+        self.writer = False
         self.reload()
 
-    def reload(self) -> None:
-        """Re-read the file if another process replaced it."""
+    def reload(self, *, force: bool = False) -> None:
+        """Re-read the file if another process replaced it.
+
+        ``force``: check now even on object storage, where readers otherwise look at most once
+        a second and the writer never looks (it alone changes the catalog).
+        """
         if self._fs is not None:
-            self._reload_remote()
+            if force or not self.writer:
+                self._reload_remote(force)
             return
         try:
             st = os.stat(self.path)
@@ -65,15 +79,17 @@ class Catalog:
             self._folded = {name.casefold(): name for name in tags}
             self._stamp = stamp
 
-    def _reload_remote(self) -> None:
-        # Object storage: look at most once a second (a GET; its ETag says what changed).
+    def _reload_remote(self, force: bool = False) -> None:
+        # Object storage: look at most once a second, with a conditional GET on the ETag (an
+        # unchanged catalog answers 304 without a body).
         assert self._fs is not None
         now = _time.monotonic()
-        if now - self._checked < 1.0:
+        if not force and now - self._checked < 1.0:
             return
-        got = self._fs.get_versioned(CATALOG_FILE)
+        stamp = self._stamp if isinstance(self._stamp, str) else None
+        got = self._fs.get_if_changed(CATALOG_FILE, stamp)
         self._checked = now
-        if got is None or got[1] == self._stamp:
+        if got is None or got[0] is None or got[1] == self._stamp:
             return
         doc = self._decode(got[0])
         tags = self._parse_tags(doc)
@@ -162,6 +178,7 @@ class Catalog:
     def put_many(self, new: list[Tag]) -> list[Tag]:
         """Add or update many definitions in one write of the catalog (all or none); returns
         the stored definitions in the order given (unchanged ones are not rewritten)."""
+        self.reload(force=True)  # the explicit check that the cached copy is current
         with self._lock:
             tags = dict(self._tags)
             history = dict(self._history)

@@ -12,10 +12,12 @@ A small JSON object ``<store>/writer.lease`` names the holder, an expiry time an
   gets ``StoreLockedError``.
 - **Renew**: a daemon thread rewrites it with ``If-Match`` every ``ttl/3`` seconds. If a renewal
   finds the object changed (someone took over after an expiry) the lease is **lost**.
-- **Fencing**: the holder calls :meth:`WriterLease.check` before each commit; it raises
-  :class:`LeaseLostError` once the lease is lost or could have expired (the last successful
-  renewal is older than ``ttl - margin`` on this process's monotonic clock). The epoch is recorded
-  in every commit's metadata, so the log shows which holder wrote what.
+- **Fencing**: the holder calls :meth:`WriterLease.check` right before each commit: a
+  renewal with ``If-Match``, so the storage itself answers whether the lease is still ours at
+  that moment (412 once another writer took over: :class:`LeaseLostError`). The
+  epoch is recorded in every commit's metadata, and the commit layer refuses to commit on top
+  of a commit of a higher epoch (:mod:`historian.storage.table`), so the log's epochs never
+  decrease.
 - **Release**: rewrite it as already expired (``If-Match``), so a clean close frees the store at
   once and the epoch keeps growing; after a crash the next writer waits for the expiry.
 
@@ -34,7 +36,7 @@ import time as _time
 import uuid
 from typing import Any
 
-from historian.errors import StoreLockedError
+from historian.errors import LeaseLostError, StoreError, StoreLockedError
 from historian.storage.fs import StoreFS
 
 log = logging.getLogger(__name__)
@@ -42,10 +44,6 @@ log = logging.getLogger(__name__)
 __all__ = ["LEASE_FILE", "LeaseLostError", "WriterLease"]
 
 LEASE_FILE = "writer.lease"
-
-
-class LeaseLostError(StoreLockedError):
-    """This process no longer holds the writer lease (it expired or another writer took over)."""
 
 
 class WriterLease:
@@ -93,6 +91,11 @@ class WriterLease:
     @property
     def held(self) -> bool:
         return self._etag is not None and self._lost is None
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lease was lost for good (another writer took it over), or None."""
+        return self._lost
 
     def _doc(self, epoch: int, expires: float) -> bytes:
         return json.dumps(
@@ -164,8 +167,10 @@ class WriterLease:
                 self.renew()
             except LeaseLostError:
                 return
-            except Exception:  # a transient error: retry at the next tick; check() fences
-                log.exception("renewing the writer lease of %s failed; will retry", self.fs.uri)
+            except Exception as exc:  # a transient error: retry at the next tick; check() fences
+                log.warning(
+                    "renewing the writer lease of %s failed (%s); will retry", self.fs.uri, exc
+                )
 
     def renew(self) -> None:
         """Extend the lease (compare-and-swap on the version we wrote last)."""
@@ -188,19 +193,37 @@ class WriterLease:
                 raise LeaseLostError(self._lost)
             self._etag, self._renewed = got[1], started
 
-    def check(self) -> int:
-        """The epoch, or :class:`LeaseLostError` unless the lease is surely still ours (fencing)."""
+    def mark_lost(self, why: str) -> None:
+        """Record that the lease is lost for good (e.g. the log holds a commit of a newer
+        epoch): :attr:`held` turns False and every later :meth:`check` raises."""
+        with self._lock:
+            if self._lost is None:
+                self._lost = why
+                log.error("%s", why)
+
+    def check(self, *, confirm: bool = True) -> int:
+        """The epoch, or :class:`LeaseLostError` unless the lease is surely still ours (fencing).
+
+        ``confirm`` (the default, before a commit): renew the lease now with a conditional
+        write, so the storage itself confirms that no one took it over. ``confirm=False``
+        renews only when the background renewal fell behind. Storage that does not answer is
+        a :class:`StoreError` while the last renewal is recent, then :class:`LeaseLostError`.
+        """
         if self._etag is None:
+            if self._lost is not None:
+                raise LeaseLostError(self._lost)
             raise LeaseLostError(f"this process does not hold the writer lease of {self.fs.uri!r}")
         if self._lost is not None:
             raise LeaseLostError(self._lost)
         age = _time.monotonic() - self._renewed
-        if age > self.ttl - self.margin:
+        if confirm or age > self.ttl - self.margin:
             try:
-                self.renew()  # renewal fell behind (a paused process?): one synchronous try
+                self.renew()  # confirm, or the renewal fell behind (a paused process?)
             except LeaseLostError:
                 raise
             except Exception as exc:
+                if age <= self.ttl - self.margin:
+                    raise  # the storage is unreachable, the lease still surely ours: retry
                 raise LeaseLostError(
                     f"the writer lease of {self.fs.uri!r} could not be renewed for {age:.0f} s: "
                     f"{exc}"
@@ -219,7 +242,17 @@ class WriterLease:
                 return
             # Mark it expired with a conditional write (never clobbers a new holder). It is not
             # deleted: the next holder replaces it with epoch + 1, so epochs only ever grow.
-            self.fs.put_if_match(LEASE_FILE, self._doc(self.epoch, 0.0), etag)
+            try:
+                self.fs.put_if_match(LEASE_FILE, self._doc(self.epoch, 0.0), etag)
+            except StoreError as exc:  # unreachable storage: the lease then simply expires
+                log.warning(
+                    "cannot release the writer lease of %s (%s); it expires by itself within "
+                    "%.0f s",
+                    self.fs.uri,
+                    exc,
+                    self.ttl,
+                )
+                return
             log.info("released the writer lease of %s (epoch %d)", self.fs.uri, self.epoch)
 
     def __repr__(self) -> str:

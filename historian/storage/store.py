@@ -41,6 +41,7 @@ from historian.errors import (
     InvalidArgumentError,
     InvalidDataError,
     InvalidTimeError,
+    LeaseLostError,
     ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
@@ -292,6 +293,8 @@ class Store:
         self._check_open()
         if self._lock.held:
             return
+        if isinstance(self._lock, WriterLease) and self._lock.lost:
+            raise self._lease_lost_error()
         if self.mode == "r":
             raise ReadOnlyStoreError(
                 f"the store {self.path!r} was opened read-only (mode='r'); "
@@ -303,6 +306,10 @@ class Store:
                 f"opening {self.path} for writing", "nothing was changed; fix the cause and retry"
             ):
                 if self._fs is not None:
+                    # The lease makes this the only process that changes the catalog: one
+                    # explicit check now, then write() never asks object storage again.
+                    self._catalog.reload(force=True)
+                    self._catalog.writer = True
                     self._fs.abort_stale_uploads()  # left by a crashed writer
                 self._log = self._commit_log(create=True)
                 shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
@@ -374,6 +381,8 @@ class Store:
             if self._lock.held:
                 self.flush()
                 flushed = True
+            elif isinstance(self._lock, WriterLease) and self._lock.lost:
+                raise self._lease_lost_error()
         finally:
             # The log file is closed even when the flush failed or the writer lost its lease:
             # what it holds is replayed by the next writer.
@@ -665,7 +674,14 @@ class Store:
             size = len(self._active)
         self._wal.sync(ticket)
         if size >= self._flush_points:
-            self.flush()
+            if self._outage_since is None:
+                try:
+                    self._flush_with_retry(retry_s=0.0)
+                except StoreError as exc:  # durable in the WAL: the background flusher retries
+                    if not self._transient(exc):
+                        raise
+            # During an outage the points wait in memory and in the WAL (no bound: see
+            # docs/scale-out.md); the background flusher commits them once storage answers.
         return n
 
     def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -704,8 +720,20 @@ class Store:
         self._maybe_compact(sorted({f.day for f in written}))
 
     # ------------------------------------------------------------------ flushing
+    #: s3://: how long an explicit flush() retries while object storage does not answer (the
+    #: points stay in memory and in the local WAL; the background flusher keeps retrying).
+    flush_retry_s: float = 10.0
+    _outage_since: float | None = None  # monotonic time object storage stopped answering
+    _outage_error: str = ""
+
     def flush(self) -> None:
         """Write pending points to Parquet files and commit them (also runs in the background).
+
+        On ``s3://``, a flush that fails because object storage does not answer is retried
+        with backoff for up to :attr:`flush_retry_s` seconds, then raises :class:`StoreError`;
+        the points stay in memory and in the local write-ahead log, and the background flusher
+        commits them once storage answers again. A writer whose lease was taken over gets
+        :class:`~historian.errors.LeaseLostError`.
 
         Examples
         --------
@@ -717,8 +745,80 @@ class Store:
         ...     h.info()["points_in_files"]
         1
         """
+        self._flush_with_retry(self.flush_retry_s)
+
+    def _transient(self, exc: BaseException) -> bool:
+        """True for a failure a later try may not meet: object storage did not answer."""
+        if self._fs is None or not isinstance(exc, StoreError):
+            return False
+        if isinstance(exc, (CorruptDataError, StoreClosedError, ReadOnlyStoreError)):
+            return False
+        if isinstance(exc, LeaseLostError):  # unconfirmed (storage did not answer), or lost
+            cause = exc.__cause__
+            unconfirmed = isinstance(cause, StoreError) and not isinstance(cause, LeaseLostError)
+            return unconfirmed and isinstance(self._lock, WriterLease) and self._lock.lost is None
+        return True
+
+    def _lease_lost_error(self) -> LeaseLostError:
+        assert isinstance(self._lock, WriterLease)
+        pending = len(self._active) + (0 if self._frozen is None else len(self._frozen))
+        return LeaseLostError(
+            f"{self._lock.lost}. {pending} acknowledged point(s) were not committed by this "
+            f"writer; they stay in its local write-ahead log {self._wal_dir}: the next writer "
+            f"that opens {self.path!r} on this machine with the same local_dir replays and "
+            "commits them (historian.open(uri, local_dir=...), once the other writer closed)"
+        )
+
+    def _note_outage(self, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = _time.monotonic()
+            self._outage_error = str(exc)
+            pending = len(self._active) + (0 if self._frozen is None else len(self._frozen))
+            log.warning(
+                "object storage of %s does not answer (%s): %d point(s) wait in memory and in "
+                "the local write-ahead log %s; writes go on, flushes retry with backoff",
+                self.path,
+                exc,
+                pending,
+                self._wal_dir,
+            )
+
+    def _note_recovered(self) -> None:
+        if self._outage_since is not None:
+            log.warning(
+                "object storage of %s answers again after %.1f s; the backlog is committed",
+                self.path,
+                _time.monotonic() - self._outage_since,
+            )
+            self._outage_since = None
+
+    def _flush_with_retry(self, retry_s: float) -> None:
+        deadline = _time.monotonic() + retry_s
+        delay = 0.25
+        while True:
+            try:
+                self._flush_once()
+            except StoreError as exc:
+                if isinstance(exc, LeaseLostError) and not self._transient(exc):
+                    assert isinstance(self._lock, WriterLease)
+                    self._lock.mark_lost(str(exc))  # e.g. a commit of a newer epoch was found
+                    raise self._lease_lost_error() from exc
+                if not self._transient(exc):
+                    raise
+                self._note_outage(exc)
+                if _time.monotonic() + delay > deadline:
+                    raise
+                _time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self._note_recovered()
+            return
+
+    def _flush_once(self) -> None:
         self._check_open()
         if not self._lock.held:
+            if isinstance(self._lock, WriterLease) and self._lock.lost:
+                raise self._lease_lost_error()
             return
         assert self._wal is not None and self._log is not None
         with self._flush_lock:
@@ -788,14 +888,29 @@ class Store:
         log.info("reloaded %d unflushed points of %s from the write-ahead log", len(mem), self.path)
 
     def _flush_loop(self) -> None:
+        backoff, next_try = 0.0, 0.0
         while not self._stop.wait(0.5):
-            age = (_time.monotonic() - self._active_since) * 1e9
-            if len(self._active) and age >= self._flush_ns:
-                try:
-                    self.flush()
-                except StoreClosedError:
+            now = _time.monotonic()
+            age = (now - self._active_since) * 1e9
+            outage = self._outage_since is not None
+            if not len(self._active) or (age < self._flush_ns and not outage) or now < next_try:
+                continue
+            try:
+                self._flush_with_retry(0.0)
+                backoff = 0.0
+            except StoreClosedError:
+                return
+            except LeaseLostError as exc:
+                if not self._transient(exc):
+                    log.error("background flush of %s stopped: %s", self.path, exc)
                     return
-                except Exception:  # keep the collector alive; the next write will surface it
+                backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
+                next_try = _time.monotonic() + backoff
+            except Exception as exc:  # keep the collector alive; the next write will surface it
+                if self._transient(exc):
+                    backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
+                    next_try = _time.monotonic() + backoff
+                else:
                     log.exception("background flush of %s failed; will retry", self.path)
 
     # ------------------------------------------------------------------ reading

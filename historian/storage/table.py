@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from historian.errors import CorruptDataError, StoreError
+from historian.errors import CorruptDataError, LeaseLostError, StoreError
 from historian.model import arrow
 from historian.storage import health
 from historian.storage.chain import (
@@ -144,6 +144,29 @@ def wal_gap(commit_log: CommitLog, wal_dir: str) -> str | None:
     return what
 
 
+EPOCH_KEY = "historian.writer_epoch"
+
+
+def commit_epoch(c: Commit) -> int | None:
+    """The writer lease epoch a commit records (``s3://`` stores), or None."""
+    value = c.info.get(EPOCH_KEY)
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fenced_off(c: Commit, before: int | None) -> str | None:
+    """Why ``c`` is a fenced-off commit (its epoch is lower than an earlier commit's), or None."""
+    epoch = commit_epoch(c)
+    if epoch is None or before is None or epoch >= before:
+        return None
+    return (
+        f"it was written by a writer of lease epoch {epoch} after a commit of epoch {before}: "
+        "a stale writer's commit, fenced off (readers ignore it and every commit after it)"
+    )
+
+
 def log_name(version: int) -> str:
     return f"_delta_log/{version:020d}.json"
 
@@ -190,13 +213,14 @@ class CommitLog:
         self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
         self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
         self._signer = signer
-        self._so = None if fs is None else fs.delta_storage_options()
+        self._so = None if fs is None else fs.delta_storage_options(bounded=True)
         # The table's own files through one interface (a local folder or the store's bucket).
         self._tfs = fs if fs is not None else StoreFS.from_uri(table_dir, fsync=fsync)
         self._tprefix = "" if fs is None else fs.rel(table_dir) + "/"
         self.damaged: Damage | None = None
         self._damage_stamp: object = None
         self._head: tuple[int, str, bool] | None = None  # version, sha256, chained
+        self._max_epoch: int | None = None  # the highest writer lease epoch of a commit read
         self._hashes: dict[str, tuple[int, str | None]] | None = None  # live files (writer)
         self._checked: dict[str, int] = {}  # sizes already checked against the disk
         self._check_sizes = check_files  # False: repair, which removes the damaged files
@@ -287,6 +311,11 @@ class CommitLog:
                 prev = None  # an older commit: found by verify, delta-rs reads the checkpoint
             if prev is not None and c.record is not None and c.record["prev"] != prev.sha256:
                 return f"commit {newest - 1} changed after commit {newest} was written"
+            fenced = None if prev is None else _fenced_off(c, commit_epoch(prev))
+            if fenced is not None:
+                return f"commit {newest}: {fenced}"
+            if prev is not None:
+                self._max_epoch = commit_epoch(prev)
             forged = prev is not None and prev.record is not None and c.record is None
             if forged and _not_housekeeping(c):
                 return (
@@ -294,6 +323,7 @@ class CommitLog:
                     f"{newest - 1} does (forged?)"
                 )
         self._head = (newest, c.sha256, c.record is not None)
+        self._max_epoch = max(self._max_epoch or 0, commit_epoch(c) or 0) or None
         return None
 
     def _open_table(self, *, writer: bool) -> Any:
@@ -405,11 +435,14 @@ class CommitLog:
                 why = f"its record does not link to commit {v - 1} (one of them was changed)"
             if why is None and rec is None and self._head[2] and _not_housekeeping(c):
                 why = "it carries no chain record although the commits before it do (forged?)"
+            if why is None:
+                why = _fenced_off(c, self._max_epoch)
             if why is not None:
                 self._set_damaged(Damage(v, f"commit {v}: {why}"))
                 break
             good, sha = v, c.sha256
             self._head = (v, sha, rec is not None)
+            self._max_epoch = max(self._max_epoch or 0, commit_epoch(c) or 0) or None
         if good == version:
             return
         try:
@@ -582,9 +615,7 @@ class CommitLog:
             )
         actions: list = []
         chained: list[tuple[str, int, str, str]] = []
-        epoch = (
-            None if self._fence is None else self._fence()
-        )  # fencing: raises if the lease is lost
+        epoch: int | None = None  # the writer's lease epoch, confirmed right before the commit
         for f in added:
             if self._fs is not None:  # object storage
                 self._check_remote(f)
@@ -648,8 +679,14 @@ class CommitLog:
                 )
             )
         with self._lock:
+            known = self._dt.version()
             self._dt.update_incremental()
             current = self._dt.version()
+            if self._fence is not None:
+                # Fencing: a conditional renewal of the lease (412 once another writer took it
+                # over), then no commit on top of a commit of a newer epoch.
+                epoch = self._fence()
+                self._refuse_newer_epochs(known, current, epoch)
             if self._head is None or self._head[0] != current:
                 c = self.read_commit(current)
                 self._head = (current, c.sha256, c.record is not None)
@@ -672,7 +709,7 @@ class CommitLog:
             )
             custom = {"historian.operation": operation, CHAIN_KEY: record}
             if epoch is not None:
-                custom["historian.writer_epoch"] = str(epoch)
+                custom[EPOCH_KEY] = str(epoch)
             if self._signer is not None:
                 custom[SIG_KEY] = self._signer.sign(record)
             props = CommitProperties(
@@ -680,20 +717,53 @@ class CommitLog:
                 app_transactions=[Transaction(app_id=self._wal_app_id, version=wal_upto)]
                 if wal_upto is not None
                 else None,
+                # A fenced writer commits exactly version current + 1 (a put-if-absent): if
+                # anyone committed meanwhile, it fails instead of rebasing on top of them.
+                max_commit_retries=0 if self._fence is not None else None,
             )
-            self._dt.create_write_transaction(
-                actions,
-                mode="append",
-                schema=TABLE_SCHEMA,
-                partition_by=PARTITION_COLUMNS,
-                commit_properties=props,
-            )
+            try:
+                self._dt.create_write_transaction(
+                    actions,
+                    mode="append",
+                    schema=TABLE_SCHEMA,
+                    partition_by=PARTITION_COLUMNS,
+                    commit_properties=props,
+                )
+            except Exception as exc:
+                if self._fence is not None and type(exc).__name__ == "CommitFailedError":
+                    self._dt.update_incremental()
+                    self._refuse_newer_epochs(current, self._dt.version(), epoch)
+                    self._hashes = None  # someone else's commit: rebuild the live hashes
+                    raise StoreError(
+                        f"commit {current + 1} of {self.dir} was taken by another commit "
+                        "meanwhile; nothing was committed (retry)"
+                    ) from exc
+                raise
             self._dt.update_incremental()  # a DeltaTable does not advance after its own commit
             version = self._dt.version()
             self._hashes = after
             self._write_head(version)
             self._snapshot = self._build()
             return self._snapshot.version
+
+    def _refuse_newer_epochs(self, known: int, current: int, epoch: int | None) -> None:
+        """Fencing: refuse to commit after a commit of a higher lease epoch (another writer took
+        the lease over); commits of other writers, if any, invalidate the cached file hashes."""
+        if current == known:
+            return
+        self._hashes = None
+        for v in range(known + 1, current + 1):
+            try:
+                c = self.read_commit(v)
+            except (FileNotFoundError, CorruptDataError):
+                continue  # the reader side reports it
+            other = commit_epoch(c)
+            if other is not None and epoch is not None and other > epoch:
+                raise LeaseLostError(
+                    f"commit {v} of {self.dir} was written by a writer of lease epoch {other}, "
+                    f"newer than this writer's epoch {epoch}: this writer was fenced off and "
+                    "its commit is refused"
+                )
 
     def _write_head(self, version: int) -> None:
         """Record the newest commit outside the log (a deleted newest commit then shows)."""

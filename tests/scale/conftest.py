@@ -99,3 +99,23 @@ def dask_client():
         client.close()
         cluster.close()
         os.environ.pop("DASK_DISTRIBUTED__WORKER__DAEMON", None)
+
+
+@pytest.fixture
+def s3_proxy(moto_endpoint):
+    """A :class:`proxy.TcpProxy` on 127.0.0.1 in front of the moto server: kill it
+    (connections refused) or freeze it (accepts, forwards nothing) to make an S3 outage."""
+    from .proxy import TcpProxy
+
+    port = int(moto_endpoint.rsplit(":", 1)[1])
+    proxy = TcpProxy(("127.0.0.1", port))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def proxied_s3_options(s3_options, s3_proxy):
+    """``s3_options`` with the endpoint behind :func:`s3_proxy`."""
+    return {**s3_options, "endpoint_url": s3_proxy.url}

@@ -291,7 +291,9 @@ def test_a_writer_that_lost_its_lease_cannot_commit(s3_uri, s3_options, tmp_path
     h1.write("A", [T0 + 2 * S], [3.0])  # accepted into its local WAL ...
     with pytest.raises(LeaseLostError):
         h1.flush()  # ... but never committed
-    h1.close()  # no longer the writer: nothing to flush; the point stays in its local WAL
+    with pytest.raises(LeaseLostError, match="local write-ahead log"):
+        h1.close()  # says so (never returns as if flushed); the point stays in its local WAL
+    assert h1._closed
     with _open(s3_uri, s3_options, tmp_path / "r", mode="r") as r:
         assert r.read("A").column("value").to_pylist() == [1.0, 2.0]
 
