@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -64,6 +65,9 @@ __all__ = ["Collector", "CollectorHealth"]
 logger = logging.getLogger(__name__)
 
 _LATENCY_SAMPLES = 4096
+_TREND_WINDOW_S = 5.0  # latency medians compared window by window ...
+_TREND_WINDOWS = 3  # ... a WARNING when they rose this many windows in a row
+_TREND_MIN_S = 1.0  # ... and the last one is above this
 
 
 @dataclass
@@ -163,6 +167,12 @@ class Collector:
         self._compressors: dict[str, Any] = {}
         self._health = CollectorHealth(queue_capacity=st.queue_size)
         self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
+        self._source_of: dict[str, str] = {}  # tag -> source name
+        self._src_latencies: dict[str, deque[float]] = {}
+        self._src_window: dict[str, list[float]] = {}
+        self._src_trend: dict[str, deque[float]] = {}
+        self._trend_next = 0.0
+        self._trend_logged: dict[str, float] = {}
         self._spool: Spool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -226,6 +236,8 @@ class Collector:
             defined = self._define_default(name)
             if getattr(defined, "compression", None):
                 compression[name] = defined.compression
+        self._source_of = {n: s.name for s in self.sources for n in getattr(s, "tags", ())}
+        self._src_latencies = {s.name: deque(maxlen=_LATENCY_SAMPLES) for s in self.sources}
         from historian.kernels.compress import compressor_from_dict
 
         self._compressors = {n: compressor_from_dict(c) for n, c in compression.items()}
@@ -361,11 +373,46 @@ class Collector:
     def _write_live(self, batch: SampleBatch) -> None:
         table = _batch_table(batch)
         self._write_store(table)
-        now = time.time_ns()
-        good = q.good_mask(batch.quality)
-        if good.any():
-            lat = (now - batch.t_ns[good]) / 1e9
-            self._latencies.extend(lat[:: max(1, lat.size // 64)].tolist())
+        self._note_latency(batch, time.time_ns())
+
+    def _note_latency(self, batch: SampleBatch, now: int) -> None:
+        """Source timestamp -> stored latency of (a sample of) the Good points, overall and
+        per source; a WARNING when a source's latency keeps growing."""
+        good = np.flatnonzero(q.good_mask(batch.quality))
+        if good.size:
+            idx = good[:: max(1, good.size // 64)]
+            lat = ((now - batch.t_ns[idx]) / 1e9).tolist()
+            self._latencies.extend(lat)
+            tags = batch.tags
+            for i, x in zip(idx.tolist(), lat, strict=True):
+                name = self._source_of.get(tags[i])
+                if name is not None:
+                    self._src_latencies[name].append(x)
+                    self._src_window.setdefault(name, []).append(x)
+        mono = time.monotonic()
+        if mono >= self._trend_next:
+            self._trend_next = mono + _TREND_WINDOW_S
+            self._check_trend(mono)
+
+    def _check_trend(self, mono: float) -> None:
+        for name, window in list(self._src_window.items()):
+            if not window:
+                continue
+            self._src_window[name] = []
+            trend = self._src_trend.setdefault(name, deque(maxlen=_TREND_WINDOWS + 1))
+            trend.append(float(np.median(window)))
+            rising = len(trend) == trend.maxlen and all(
+                a < b for a, b in zip(trend, list(trend)[1:], strict=False)
+            )
+            if rising and trend[-1] > _TREND_MIN_S and (
+                mono - self._trend_logged.get(name, -1e9) >= 60.0
+            ):
+                self._trend_logged[name] = mono
+                logger.warning("collector: the latency of source %r keeps growing (median %s "
+                               "s over the last %d x %.0f s): it does not keep up (see its "
+                               "backlog in health(); docs/acquisition.md, capacity)", name,
+                               " -> ".join(f"{x:.2f}" for x in trend), len(trend),
+                               _TREND_WINDOW_S)  # fmt: skip
 
     def _to_spool(self, batch: SampleBatch) -> None:
         assert self._spool is not None
@@ -547,8 +594,10 @@ class Collector:
                 else str(np.datetime64(s.last_good_ns, "ns").astype("datetime64[ms]"))
             )
             logger.info("source %s: connected=%s points/s=%.1f points=%d errors=%d reconnects=%d "
-                        "last_good=%s%s", name, s.connected, s.points_per_s, s.points, s.errors,
-                        s.reconnects, last,
+                        "last_good=%s backlog=%d latency p50/p95=%s/%s s%s", name, s.connected,
+                        s.points_per_s, s.points, s.errors, s.reconnects, last,
+                        getattr(s, "backlog", 0), _fmt(getattr(s, "latency_p50_s", None)),
+                        _fmt(getattr(s, "latency_p95_s", None)),
                         f" last_error={s.last_error!r}" if s.last_error else "")  # fmt: skip
         logger.info("collector: queue=%d/%d written=%d spool=%d points (%d bytes) dropped=%d "
                     "store_ok=%s latency p50/p95=%s/%s s", h.queue_points, h.queue_capacity,
@@ -560,9 +609,18 @@ class Collector:
         h = self._health
         lat = np.array(self._latencies, dtype=float) if self._latencies else None
         sp = self._spool
+        sources = {}
+        for s in self.sources:
+            sh = s.health()
+            src_lat = self._src_latencies.get(s.name)
+            if src_lat and isinstance(sh, SourceHealth):
+                arr = np.array(src_lat, dtype=float)
+                sh = dataclasses.replace(sh, latency_p50_s=float(np.percentile(arr, 50)),
+                                         latency_p95_s=float(np.percentile(arr, 95)))
+            sources[s.name] = sh
         return CollectorHealth(
             running=h.running,
-            sources={s.name: s.health() for s in self.sources},
+            sources=sources,
             queue_points=self._queue_points, queue_capacity=self._capacity,
             dropped_points=h.dropped_points, written_points=h.written_points,
             spooled_points=h.spooled_points,

@@ -251,3 +251,17 @@ def test_toml_examples_in_the_docs_are_valid():
     for block in blocks:
         cfg = loads(block, base_dir="/plant")
         assert cfg.store.path == Path("/plant/plant.hist") and (cfg.modbus or cfg.opcua)
+
+
+def test_opcua_subscription_spread_and_publish_requests():
+    base = ('[store]\npath = "s"\n[[opcua]]\nname = "r"\nurl = "opc.tcp://h:1"\n'
+            'security_policy = "None"\nallow_insecure = true\n')  # fmt: skip
+    points = '[[opcua.points]]\ntag = "A"\nnode = "ns=2;i=1"\n'
+    cfg = loads(base + points).opcua[0]
+    assert (cfg.max_items_per_subscription, cfg.publish_requests) == (500, 0)
+    cfg = loads(base + "max_items_per_subscription = 250\npublish_requests = 8\n" + points)
+    assert (cfg.opcua[0].max_items_per_subscription, cfg.opcua[0].publish_requests) == (250, 8)
+    with pytest.raises(ConfigError, match=r"^opcua\[0\]\.publish_requests: .*100"):
+        loads(base + "publish_requests = 500\n" + points)
+    with pytest.raises(ConfigError, match=r"^opcua\[0\]\.max_items_per_subscription"):
+        loads(base + "max_items_per_subscription = 0\n" + points)
