@@ -106,7 +106,7 @@ def quality_array(quality: Any, n: int) -> np.ndarray:
         )
     if arr.dtype.kind not in "iuOUS":
         raise InvalidDataError(
-            "quality must be OPC UA StatusCodes (uint32 ints or names such as "
+            "quality must be integer OPC UA StatusCodes (uint32) or their names (such as "
             f"'Bad_NoCommunication'), got dtype {arr.dtype}"
         )
     try:

@@ -163,7 +163,7 @@ class Store:
                 if mode == "r":
                     raise StoreError(
                         f"no store at {self.path!r}: the folder does not exist (check the path; "
-                        "mode='r' never creates one)"
+                        "mode='r' does not create one)"
                     )
                 created = True
                 try:
