@@ -112,7 +112,9 @@ def test_an_explicit_flush_retries_through_an_outage(s3_uri, proxied_s3_options,
     back = time.monotonic()
     flusher.join(timeout=30)
     assert done == [None], done
-    assert time.monotonic() - back < 10
+    took = time.monotonic() - back
+    assert took < 10, took
+    print(f"the retrying flush returned {took:.2f} s after the endpoint came back")
     assert h.info()["points_in_files"] == 2
     h.close()
 
