@@ -62,7 +62,9 @@ class Limits:
         Values a summary or interpolation may produce: ``intervals x stats x tags`` for
         ``h.summary`` / ``historian.summarize`` (one row each), ``grid points x columns`` for
         ``h.interpolated`` (a ``<tag>.quality`` column counts too), the aligned ``times x tags``
-        of ``h.events`` and ``h.correlate``. 10^8 (about 3 GB for a summary at ~30 bytes a row).
+        of ``h.events`` and ``h.correlate``. 5 x 10^7, the kernels' former per-tag guard, now
+        counted over tags and stats too (measured peaks: ~120 bytes a summary row, ~55 bytes an
+        interpolated value, so at most ~6 GB).
     max_plot_width : int
         Pixels of ``h.plot(width=...)``: 100,000 (up to 4 points a pixel come back).
     max_correlate_cells : int
@@ -88,7 +90,7 @@ class Limits:
     10
     """
 
-    max_result_cells: int = 100_000_000
+    max_result_cells: int = 50_000_000
     max_plot_width: int = 100_000
     max_correlate_cells: int = 20_000_000
     max_correlate_work: int = 10_000_000_000

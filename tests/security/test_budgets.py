@@ -173,7 +173,11 @@ def test_limits_are_validated(tmp_path, bad):
 
 
 def test_defaults_let_normal_work_through(h):
-    # a day of 1 s summaries of three tags, a week at 1 min interpolated, a 4k-pixel plot
+    # a day of 1 s summaries of three tags, a week at 1 min interpolated, a 4k-pixel plot, and
+    # (checked, not run) the budget of a year of one tag at 1 s interpolated
+    from historian.query.retrieval import check_interpolated_budget
+
+    check_interpolated_budget(1, T0, T0 + YEAR, S)
     assert h.summary(["A", "B", "C"], T0, T0 + 86_400 * S, "1s").num_rows == 3 * 86_400 * 4
     assert h.interpolated(["A", "B", "C"], T0, T0 + 7 * 86_400 * S, "1min").num_rows == 10_081
     assert h.plot("A", T0, T0 + 100 * S, width=4000).num_rows == 100
