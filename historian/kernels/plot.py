@@ -219,6 +219,10 @@ def _plot(t_ns, values, quality, start_ns, end_ns, width):
     width = int(width)
     if width <= 0:
         raise InvalidArgumentError(f"width must be a positive number of pixels, got {width}")
+    from historian.limits import current  # the one place for budgets (a stdlib-only module)
+
+    current().check("max_plot_width", width, "plot width (pixels)",
+                    "a screen is a few thousand pixels wide: ask for fewer")
     start_ns, end_ns = int(start_ns), int(end_ns)
     if end_ns <= start_ns:
         raise InvalidArgumentError(f"end ({end_ns}) must be after start ({start_ns})")

@@ -103,7 +103,11 @@ def test_interpolated_is_refused_up_front(h):
 
 
 def test_plot_width_is_bounded(h):
+    from historian.kernels import plot
+
     refused_fast(lambda: h.plot("A", T0, T0 + 100 * S, width=10**9), "max_plot_width")
+    refused_fast(lambda: plot(np.arange(3), np.ones(3), None, start_ns=0, end_ns=3,
+                              width=10**9), "max_plot_width")  # the kernel, called directly
     assert h.plot("A", T0, T0 + 100 * S, width=hl.DEFAULT_LIMITS.max_plot_width).num_rows == 100
 
 
