@@ -52,7 +52,7 @@ from historian.limits import current
 from historian.model import quality as q
 from historian.model.schema import TIME_TYPE
 from historian.model.tags import validate_tag_name
-from historian.model.times import to_ns
+from historian.model.times import epoch_like, to_ns
 from historian.storage.store import last_ingest_stamp
 
 __all__ = ["ImportReport", "import_history"]
@@ -639,7 +639,7 @@ def _parse_times(arr: pa.Array) -> tuple[np.ndarray, dict[int, tuple[str, str]]]
         ns = pc.cast(arr, pa.timestamp("ns", arr.type.tz)).cast(pa.int64())
         return _with_nulls(ns, "time")
     if pa.types.is_integer(arr.type):
-        return _with_nulls(arr.cast(pa.int64()), "time")
+        return _epoch_rows(*_with_nulls(arr.cast(pa.int64()), "time"))
     if pa.types.is_floating(arr.type):
         floats = ("unparseable time", "time is a float; use int nanoseconds or ISO 8601 text")
         return np.zeros(n, np.int64), dict.fromkeys(range(n), floats)
@@ -648,9 +648,10 @@ def _parse_times(arr: pa.Array) -> tuple[np.ndarray, dict[int, tuple[str, str]]]
         # with a zone / without one (= UTC) / int nanoseconds
         for ty in (TIME_TYPE, pa.timestamp("ns"), pa.int64()):
             try:
-                return _with_nulls(pc.cast(text, ty).cast(pa.int64()), "time")
+                got = _with_nulls(pc.cast(text, ty).cast(pa.int64()), "time")
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
+                continue
+            return _epoch_rows(*got) if ty == pa.int64() else got
         values = text.to_pylist()
     else:
         values = arr.to_pylist()
@@ -667,6 +668,19 @@ def _parse_times(arr: pa.Array) -> tuple[np.ndarray, dict[int, tuple[str, str]]]
                       f"time {str(s)[:60]!r} is not a time; use ISO 8601 such as "
                       "'2026-01-31T12:00:00Z' (no zone means UTC) or int nanoseconds")
     return out, why
+
+
+def _epoch_rows(
+    ns: np.ndarray, why: dict[int, tuple[str, str]]
+) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
+    """Reject int times that look like epoch seconds/ms/us (historian.model.times.user_ns)."""
+    for i, unit in enumerate(epoch_like(ns)):
+        if unit is not None and i not in why:
+            why[i] = ("unparseable time",
+                      f"time {int(ns[i])} looks like epoch {unit}, but int times are "
+                      "nanoseconds; write ISO 8601 (such as '2026-01-31T12:00:00Z') or "
+                      "nanoseconds")  # fmt: skip
+    return ns, why
 
 
 def _with_nulls(ns: pa.Array, what: str) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
