@@ -383,3 +383,21 @@ def test_no_rust_backtrace_in_messages(filled):
                          timeout=120)
     assert "RAW" not in out.stdout, out.stdout + out.stderr
     assert "stack backtrace" not in out.stdout and "\n" not in out.stdout.strip()
+
+
+def test_object_storage_that_does_not_answer(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = {"endpoint_url": f"http://127.0.0.1:{port}", "access_key_id": "testing",
+            "secret_access_key": "testing", "region": "us-east-1", "allow_http": "true"}
+
+    def run() -> None:
+        with historian.open("s3://bucket/store", storage_options=opts,
+                            local_dir=str(tmp_path / "local")) as h:
+            h.read()
+
+    exc = mapped(run)
+    assert "127.0.0.1" in str(exc)
