@@ -751,3 +751,12 @@ def test_column_helpers_and_local_plant_time(tmp_path):
         historian.local_time("2026-10-25 02:30", "Europe/Berlin")
     with pytest.raises(InvalidTimeError, match="does not exist"):
         historian.local_time("2026-03-29 02:30", "Europe/Berlin")
+
+
+def test_an_import_of_epoch_seconds_rejects_the_rows_saying_why(tmp_path):
+    (tmp_path / "s.csv").write_text("tag,time,value\nA,1796304525,1\nA,1796304526000000000,2\n")
+    r = shell("historian import plant.hist s.csv --define", tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr  # one row written, one rejected
+    assert "1 row(s) written, 1 rejected" in r.stdout
+    assert "line 2: unparseable time '1796304525' (time 1796304525 looks like epoch seconds" in (
+        r.stdout)

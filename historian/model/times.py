@@ -244,6 +244,23 @@ def _local_one(t: Any, zone: Any) -> int:
     return _datetime_to_ns(a)
 
 
+def epoch_like(ns: np.ndarray) -> list[str | None]:
+    """Per int time, the epoch unit it looks like (``"seconds"``, ``"milliseconds"``,
+    ``"microseconds"``: the rule of :func:`user_ns`, value by value), or None.
+
+    >>> epoch_like(np.array([1796304525, 10**9, 1796304525123]))
+    ['seconds', None, 'milliseconds']
+    """
+    ns = np.asarray(ns, dtype=np.int64)
+    out: list[str | None] = [None] * ns.size
+    odd = (ns % _ROUND) != 0
+    for name, scale, _fix in _EPOCH_UNITS:
+        hit = odd & (ns >= _Y2000_S * scale) & (ns < _Y2100_S * scale)
+        for i in np.flatnonzero(hit).tolist():
+            out[i] = name
+    return out
+
+
 def seconds(t: Any) -> Any:
     """Epoch seconds (an int, a float or an array of them) as int64 nanoseconds.
 
