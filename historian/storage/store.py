@@ -1309,7 +1309,7 @@ class Store:
         due = [d for d in days if len(small.get(d, ())) >= self._auto_compact_files]
         if due:
             try:
-                self.compact(days=due)
+                self.compact(days=due, progress=False)  # housekeeping draws no bar
             except (StoreError, MemoryError):  # housekeeping: the flush itself is committed
                 log.exception("automatic compaction of %s failed; will retry later", self.path)
 
