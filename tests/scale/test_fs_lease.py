@@ -49,6 +49,11 @@ def test_conditional_writes(fs):
     assert not fs.put_if_match("x.json", b"4", tag)  # stale version: refused
     assert fs.read_bytes("x.json") == b"3"
     assert fs.get_versioned("absent.json") is None
+    # conditional GET (what readers of tags.json use): no body while the version is unchanged
+    data, now = fs.get_versioned("x.json")
+    assert fs.get_if_changed("x.json", now) == (None, now)
+    assert fs.get_if_changed("x.json", tag) == (b"3", now)
+    assert fs.get_if_changed("absent.json", now) is None
 
 
 def test_paths_never_escape_the_store(fs):

@@ -104,10 +104,13 @@ def test_an_explicit_flush_retries_through_an_outage(s3_uri, proxied_s3_options,
     assert len(h._active) == 2  # still in memory (and in the WAL)
 
     h.flush_retry_s = 60.0
+    tries: list[int] = []
+    one_try = h._flush_once
+    h._flush_once = lambda: (tries.append(1), one_try())[1]  # count the tries
     done: list[BaseException | None] = []
     flusher = threading.Thread(target=lambda: done.append(_try(h.flush)))
     flusher.start()
-    _wait(lambda: h._outage_since is not None, 10, "the flush to meet the outage")
+    _wait(lambda: len(tries) >= 2 and not done, 10, "the flush to retry during the outage")
     s3_proxy.restore()
     back = time.monotonic()
     flusher.join(timeout=30)
@@ -142,6 +145,16 @@ def test_a_reader_during_an_outage_gets_a_store_error(s3_uri, s3_options, proxie
         with pytest.raises(StoreError) as err:
             call()
         assert type(err.value).__module__ == "historian.errors", repr(err.value)
+
+    def catalog_refused():  # the catalog is cached up to 1 s: raises once the reader looks
+        try:
+            r.tags()
+        except StoreError as exc:
+            assert type(exc).__module__ == "historian.errors", repr(exc)
+            return True
+        return False
+
+    _wait(catalog_refused, 5, "the reader's catalog check to fail")
     s3_proxy.restore()
     assert _values(r) == [1.0]
     r.close()
@@ -250,9 +263,7 @@ def test_readers_and_the_next_writer_ignore_a_fenced_off_commit(s3_uri, s3_optio
         assert _values(fresh) == [1.0, 2.0]
     with pytest.raises(CorruptDataError, match="fenced off"):
         _open(s3_uri, s3_options, tmp_path / "three", mode="w")
-    h1._lock.release()
-    h1._closed = True  # its WAL stays on disk, as after a crash
-    h1._wal.close()
+    h1.close()  # nothing left to flush; its release of the lease is refused (not its lease)
 
 
 def test_reopen_after_an_outage_loses_nothing(s3_uri, proxied_s3_options, s3_options, s3_proxy,
@@ -304,3 +315,26 @@ def test_a_delta_commit_is_a_put_if_absent_on_s3(s3_uri, s3_options, tmp_path):
         stale.create_write_transaction([], mode="append", schema=stale.schema(),
                                        commit_properties=CommitProperties(max_commit_retries=0))
     assert DeltaTable(f"{s3_uri}/points", storage_options=so).version() == version + 1
+
+
+def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3_options,
+                                                                      tmp_path):
+    """The writer never re-reads tags.json for a write; a reader picks a new definition up
+    within about a second (conditional GET)."""
+    with _open(s3_uri, s3_options, tmp_path / "w") as h:
+        h.define("A")
+        h.write("A", [T0], [1.0])
+        r = _open(s3_uri, s3_options, tmp_path / "r", mode="r")
+        assert [t.name for t in r._catalog.all()] == ["A"]
+        h.define("B", unit="bar")
+        _wait(lambda: "B" in r._catalog, 5, "the reader to see tag B")
+        assert r.tag("B").unit == "bar"
+        calls = []
+        for name in ("get_if_changed", "get_versioned", "read_bytes"):
+            spied = getattr(h._fs, name)
+            setattr(h._fs, name, lambda *a, f=spied: (calls.append(a), f(*a))[1])
+        h._catalog._checked = -1e9  # a reader's cache would be due for a look now
+        for i in range(20):
+            h.write("B", [T0 + i * S], [float(i)])
+        assert calls == []  # no round trip to object storage for the catalog
+        r.close()
