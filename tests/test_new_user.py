@@ -285,6 +285,10 @@ def test_statuscode_names_are_accepted_wherever_a_statuscode_is(tmp_path):
             h.write_table(pd.DataFrame({"tag": ["FIC-201.PV"], "time": t[:1], "value": [1.0],
                                         "quality": ["Bda"]}))  # fmt: skip
         assert h.read("FIC-201.PV").num_rows == 8  # the refused calls wrote nothing
+        # historian.summarize takes them too (arrays that never entered a store)
+        s = historian.summarize(t[:4], [1.0, 2.0, 3.0, 4.0], ["Good", "Bad", "Good", 0],
+                                start=t[0], end=t[0] + 4 * S, every="2s", stats=["pct_good"])
+        assert s.column("value").to_pylist() == [50.0, 100.0]
         # the same names as import_history takes
         csv = tmp_path / "q.csv"
         csv.write_text("tag,time,value,quality\n"

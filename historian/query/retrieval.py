@@ -196,6 +196,16 @@ def summary_for_tags(
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
 
+def _status_codes(quality: Any) -> np.ndarray:
+    from historian.errors import InvalidDataError
+    from historian.model.quality import codes
+
+    try:
+        return codes(np.asarray(quality))
+    except ValueError as exc:
+        raise InvalidDataError(f"quality: {exc}") from None
+
+
 def summarize(
     times: Any,
     values: Any,
@@ -259,7 +269,7 @@ def _summarize(
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
         values.to_numpy(), dtype=np.float64
     )
-    q = None if quality is None else np.asarray(quality)
+    q = None if quality is None else _status_codes(quality)  # ints or StatusCode names
     return summary_for_tags(
         {tag: (t_ns, v, q)},
         start_ns=user_ns(start),
