@@ -216,6 +216,8 @@ def read_dask(
     if chunk_ns <= 0:
         raise InvalidArgumentError(f"partition must be a positive duration, not {partition!r}")
     meta = _to_pandas(h.read(names, 0, 0))
+    if start is not None and end is not None:
+        window_ns(start, end, empty=True)  # the one rule for reversed windows
     lo = None if start is None else user_ns(start)
     hi = None if end is None else user_ns(end)
     if lo is None or hi is None:

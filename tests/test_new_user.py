@@ -180,6 +180,7 @@ def test_every_call_on_a_closed_store_raises_store_closed(tmp_path):
 def test_a_reversed_window_is_refused_everywhere_naming_both_times(tmp_path, capsys):
     import numpy as np
 
+    import historian.dask
     from historian.cli import main
     from historian.errors import InvalidTimeError, InvalidWindowError
     from historian.plotting import plot_tag
@@ -199,6 +200,9 @@ def test_a_reversed_window_is_refused_everywhere_naming_both_times(tmp_path, cap
             "correlate": lambda a, b: h.correlate(["A", "B"], a, b, "1s", progress=False),
             "events": lambda a, b: h.events("A > 1", a, b),
             "qualify": lambda a, b: h.qualify("A", a, b),
+            "delete": lambda a, b: h.delete("A", a, b),
+            "dask.read_dask": lambda a, b: historian.dask.read_dask(h, "A", a, b),
+            "dask.summary": lambda a, b: historian.dask.summary(h, "A", a, b, "5s"),
         }
         for name, call in calls.items():
             with pytest.raises(InvalidWindowError) as err:  # h.read(tag, end, start)
