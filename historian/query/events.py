@@ -81,6 +81,9 @@ _COMPARE = {
     ast.NotEq: np.not_equal,
 }
 _MAX_LENGTH = 10_000
+#: Deepest nesting of a condition (parentheses, ``not``, unary minus, ...). Python's parser and
+#: the recursive evaluator would otherwise hit RecursionError/MemoryError on hostile input.
+_MAX_DEPTH = 50
 
 
 def _tokenize(text: str) -> tuple[str, list[str]]:
@@ -230,13 +233,42 @@ def _any_false_known(node: ast.Compare, operands: list[np.ndarray]) -> np.ndarra
     return out
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:77] + "...")
+
+
+def _check_depth(source: str, text: str) -> None:
+    """Refuse nesting deeper than ``_MAX_DEPTH`` before the recursive parser sees it.
+
+    Counts open parentheses plus runs of prefix operators (``not``, ``-``, ``+``, ``~``) on the
+    tokenized source: an upper bound of the parse tree's nesting that costs one pass.
+    """
+    depth = prefix = worst = 0
+    for tok in re.findall(r"\w+|\S", source):
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        if tok in ("not", "-", "+", "~"):
+            prefix += 1
+        elif tok != "(":
+            prefix = 0
+        worst = max(worst, depth + prefix)
+    if worst > _MAX_DEPTH:
+        raise InvalidArgumentError(
+            f"the condition {_shown(text)} nests {worst} levels deep; at most {_MAX_DEPTH} are "
+            "allowed (split it, or name intermediate results in Python)"
+        )
+
+
 def parse_condition(text: str) -> Condition:
     """Parse a condition (see the module docstring); raises InvalidArgumentError when invalid."""
     source, names = _tokenize(text)
+    _check_depth(source, text)
     try:
         tree = ast.parse(source, mode="eval")
-    except SyntaxError:
-        raise InvalidArgumentError(f"cannot parse the condition {text!r}") from None
+    except (SyntaxError, RecursionError, MemoryError):
+        raise InvalidArgumentError(f"cannot parse the condition {_shown(text)}") from None
     _check(tree, len(names), text)
     return Condition(text, names, tree)
 

@@ -204,3 +204,15 @@ def test_callable_condition_and_stats_tags(store):
         store.events("NOPE-1 > 3", start, end)
     with pytest.raises(InvalidArgumentError):
         store.events("TIC-101.PV > 3", start, end, stats=["median"])
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["(" * 300 + "A > 1" + ")" * 300, "not " * 2400 + "A > 1", "-" * 9000 + "1 < A"],
+    ids=["parentheses", "not-chain", "unary-minus"],
+)
+def test_deeply_nested_conditions_are_refused_before_parsing(hostile):
+    # Python's parser and the recursive evaluator raised RecursionError/MemoryError here.
+    with pytest.raises(InvalidArgumentError, match="levels deep; at most 50"):
+        parse_condition(hostile)
+    assert parse_condition("(" * 20 + "A > 1" + ")" * 20).tags == ["A"]
