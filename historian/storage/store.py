@@ -1305,7 +1305,14 @@ class Store:
     def _maybe_compact(self, days: list[str]) -> None:
         if not days or self._auto_compact_files <= 0 or self._log is None:
             return
-        small = self._small_files(self._log.snapshot())
+        try:
+            with storage_errors(f"listing the small files of {self.path}"):
+                small = self._small_files(self._log.snapshot())
+        except StoreError as exc:  # the flush itself is committed: an outage only skips this
+            if not self._transient(exc):
+                raise
+            log.warning("automatic compaction of %s skipped (%s); will retry later", self.path, exc)
+            return
         due = [d for d in days if len(small.get(d, ())) >= self._auto_compact_files]
         if due:
             try:

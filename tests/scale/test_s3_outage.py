@@ -338,3 +338,28 @@ def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3
             h.write("B", [T0 + i * S], [float(i)])
         assert calls == []  # no round trip to object storage for the catalog
         r.close()
+
+
+def test_an_outage_right_after_the_commit_does_not_fail_the_flush(s3_uri, proxied_s3_options,
+                                                                  s3_options, s3_proxy, tmp_path,
+                                                                  caplog):
+    """The commit landed, then the endpoint went away before the housekeeping look at the
+    small files: flush() returns (the points are committed), the compaction check is skipped."""
+    caplog.set_level(logging.WARNING, logger="historian")
+    h = _open(s3_uri, proxied_s3_options, tmp_path / "w", flush_seconds=3600)
+    h.define("A")
+    h.write("A", [T0], [1.0])
+    snapshot = h._log.snapshot
+
+    def outage_then_snapshot():
+        s3_proxy.kill()
+        return snapshot()
+
+    h._log.snapshot = outage_then_snapshot  # called by the compaction check after the commit
+    h.flush()
+    assert _warnings(caplog, "automatic compaction")
+    with _open(s3_uri, s3_options, tmp_path / "r", mode="r") as r:
+        assert _values(r) == [1.0]
+    h._log.snapshot = snapshot
+    s3_proxy.restore()
+    h.close()
