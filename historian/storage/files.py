@@ -429,9 +429,19 @@ class DataFile:
         indices = [self._col[c] for c in columns]
         self._check_decoded_size(groups, columns, indices)
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
-            table = self._pf.reader.read_row_groups(
-                groups, column_indices=indices, use_threads=False
-            )
+            try:
+                table = self._pf.reader.read_row_groups(
+                    groups, column_indices=indices, use_threads=False
+                )
+            except (pa.ArrowInvalid, OSError) as exc:
+                # pyarrow reports a failed page CRC as a plain OSError, like a network error on
+                # s3://: only its text tells them apart, and only damage is CorruptDataError.
+                if not isinstance(exc, pa.ArrowInvalid) and not _is_damage(exc):
+                    raise
+                raise CorruptDataError(
+                    f"data file {self.path} is damaged ({exc}); run `historian verify` to see "
+                    "what else is, and `historian repair --dry-run` for what can be restored"
+                ) from exc
         cols = {name: _raw(table.column(name)) for name in columns}
         # Times stay in the file's unit until a tag's rows are known.
         unit_ns = _UNIT_NS[table.column("time").type.unit]
@@ -531,6 +541,12 @@ class DataFile:
             f"decoded bytes of {len(groups):,} row groups of {os.path.basename(self.path)}",
             "read fewer tags or a shorter window",
         )
+
+
+def _is_damage(exc: OSError) -> bool:
+    """Whether pyarrow's OSError says the bytes are wrong (checksum, framing), not unreachable."""
+    text = str(exc).lower()
+    return any(word in text for word in ("checksum", "integrity", "corrupt", "deserializ"))
 
 
 def _raw(col: pa.ChunkedArray) -> np.ndarray:
