@@ -71,7 +71,7 @@ print(json.dumps({"import": t_import, "session": t_session, "specs": specs,
 POLARS = r"""
 import time
 t0 = time.perf_counter()
-import datetime, numpy as np, polars as pl
+import numpy as np, polars as pl
 S = 1_000_000_000
 n = 1000
 t = (1_767_225_600 * S + np.arange(n, dtype=np.int64) * S).astype("datetime64[ns]")
