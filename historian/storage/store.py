@@ -673,15 +673,11 @@ class Store:
             self._active.add(points)
             size = len(self._active)
         self._wal.sync(ticket)
-        if size >= self._flush_points:
-            if self._outage_since is None:
-                try:
-                    self._flush_with_retry(retry_s=0.0)
-                except StoreError as exc:  # durable in the WAL: the background flusher retries
-                    if not self._transient(exc):
-                        raise
-            # During an outage the points wait in memory and in the WAL (no bound: see
-            # docs/scale-out.md); the background flusher commits them once storage answers.
+        if size >= self._flush_points and self._fs is None:
+            self.flush()
+        # s3://: write() never waits for object storage; the background flusher sees the full
+        # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
+        # (no bound: see docs/scale-out.md) until storage answers.
         return n
 
     def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -892,8 +888,9 @@ class Store:
         while not self._stop.wait(0.5):
             now = _time.monotonic()
             age = (now - self._active_since) * 1e9
-            outage = self._outage_since is not None
-            if not len(self._active) or (age < self._flush_ns and not outage) or now < next_try:
+            size = len(self._active)
+            due = age >= self._flush_ns or self._outage_since is not None
+            if not size or not (due or size >= self._flush_points) or now < next_try:
                 continue
             try:
                 self._flush_with_retry(0.0)

@@ -52,7 +52,8 @@ def test_writes_ride_through_a_kill_and_a_freeze(s3_uri, proxied_s3_options, s3_
     the backlog by itself afterwards; every acknowledged point is readable then and after a
     reopen elsewhere."""
     caplog.set_level(logging.WARNING, logger="historian")
-    h = _open(s3_uri, proxied_s3_options, tmp_path / "w", flush_seconds=0.3)
+    # flush_points=10: the memory table fills up during the outage (no inline flush waits)
+    h = _open(s3_uri, proxied_s3_options, tmp_path / "w", flush_seconds=0.3, flush_points=10)
     h.define("A", unit="degC")
     h.write("A", [T0], [0.0])
     h.flush()
