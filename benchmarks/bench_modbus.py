@@ -12,6 +12,12 @@ subprocess; the client side runs here, one connection, one FC3 request of 100 re
 - raw pymodbus read + decode   : the same plus ``convert_from_registers`` of the 50 floats
 - ModbusSource.poll_once       : historian's read + vectorised decode + SampleBatch
 - ModbusSource.run (every=0)   : the full source loop, emitting each batch to a callback
+- ModbusSource.run (every=10ms): the fastest rate a config allows; polls take longer than 10 ms
+  here, so each late poll starts at once (skipped ticks counted)
+
+3. The same raw-vs-source comparison against Modbus servers not written here, when present
+   (npm modbus-serial's ServerTCP and pyModbusTCP's ModbusServer from tests/interop/servers;
+   ``npm ci`` there): raw pymodbus loop vs ModbusSource.run (every=10ms), back to back.
 
 Run: ``python benchmarks/bench_modbus.py [--seconds 3] [--rounds 3]``
 """
@@ -78,10 +84,10 @@ async def source_poll(port: int, seconds: float) -> tuple[float, float]:
     return n / elapsed, cpu / n
 
 
-async def source_run(port: int, seconds: float) -> tuple[float, float]:
+async def source_run(port: int, seconds: float, every: float = 0.0) -> tuple[float, float]:
     from historian.acquisition.modbus import ModbusSource
 
-    src = ModbusSource("bench", "127.0.0.1", port, points=POINTS, every=0, timeout=2)
+    src = ModbusSource("bench", "127.0.0.1", port, points=POINTS, every=every, timeout=2)
     seen = {"n": 0, "last": None}
 
     def emit(batch):  # count, keep only the last batch (like a collector handing it on)
@@ -138,13 +144,14 @@ def main() -> None:
             "raw pymodbus read + decode": lambda: raw_read(port, args.seconds, True),
             "ModbusSource.poll_once": lambda: source_poll(port, args.seconds),
             "ModbusSource.run (every=0)": lambda: source_run(port, args.seconds),
+            "ModbusSource.run (every=10ms)": lambda: source_run(port, args.seconds, 0.01),
         }
         pair = asyncio.run(paired(port, args.pairs))
         results: dict[str, list[float]] = {k: [] for k in peers}
         cpu: dict[str, list[float]] = {k: [] for k in peers}
         names = list(peers)
         for r in range(args.rounds):
-            for name in names[r % 4 :] + names[: r % 4]:  # rotate the order every round
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
                 bench = peers[name]
                 rate, cpu_s = asyncio.run(bench())
                 results[name].append(rate)
@@ -178,6 +185,55 @@ def main() -> None:
         (a - b) * 1e6 for a, b in zip(cpu["ModbusSource.poll_once"], raw_cpu, strict=True)
     )
     print(f"historian's added client CPU per poll (poll_once - raw read): {extra:.0f} us")
+    third_party(args.seconds, max(3, args.rounds // 3))
+
+
+def third_party(seconds: float, rounds: int) -> None:
+    """Raw pymodbus vs ModbusSource.run (every=10ms) against servers not written here."""
+    import pathlib
+    import tempfile
+
+    interop = pathlib.Path(__file__).resolve().parents[1] / "tests" / "interop"
+    sys.path.insert(0, str(interop))
+    try:
+        import third_party as tp
+    except ImportError as exc:
+        print(f"\n3. third-party servers: not available ({exc})")
+        return
+    starters = {
+        "npm modbus-serial": tp.start_modbus_serial,
+        "  + 15 ms per answer": lambda folder: tp.start_modbus_serial(folder, delay_ms=15),
+        "pyModbusTCP": tp.start_pymodbustcp,
+    }
+    print(f"\n3. third-party servers, back to back, {rounds} interleaved rounds x {seconds:g} s "
+          "(median polls/s; ratio to raw per round)")
+    print(f"{'server':<22} {'raw pymodbus':>12} {'every=0':>9} {'ratio':>6} {'every=10ms':>11} "
+          f"{'ratio':>6}  function codes received")
+    for label, start in starters.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                served = start(pathlib.Path(tmp))
+            except (RuntimeError, OSError) as exc:
+                print(f"{label:<18} not available: {exc}")
+                continue
+            try:
+                raw, fast, tick, r_fast, r_tick = [], [], [], [], []
+                for _ in range(rounds):
+                    r = asyncio.run(raw_read(served.port, seconds, False))[0]
+                    f = asyncio.run(source_run(served.port, seconds, 0.0))[0]
+                    t = asyncio.run(source_run(served.port, seconds, 0.01))[0]
+                    raw.append(r)
+                    fast.append(f)
+                    tick.append(t)
+                    r_fast.append(f / r)
+                    r_tick.append(t / r)
+                fcs = {rec["rx"] for rec in served.records() if "rx" in rec}
+            finally:
+                tp.stop(served.proc)
+        med = statistics.median
+        print(f"{label:<22} {med(raw):>12,.0f} {med(fast):>9,.0f} {med(r_fast):>6.0%} "
+              f"{med(tick):>11,.0f} {med(r_tick):>6.0%}  {sorted(fcs)}")
+
 
 def _pymodbus_version() -> str:
     import pymodbus

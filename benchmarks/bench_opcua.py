@@ -12,6 +12,11 @@ counters must be contiguous from the first to the last one seen. Latency is sour
 notification received (raw) and source timestamp -> write acknowledged, i.e. readable through
 ``read()`` (collector). RSS of this process is sampled every second.
 
+``--server node-opcua`` runs the same against node-opcua (npm, tests/interop/servers, after
+``npm ci`` there; SecurityPolicy None), a server not written here; ``--server both`` runs both.
+``--publish-requests`` and ``--max-items`` set the source's ``publish_requests`` and
+``max_items_per_subscription`` (defaults: the config defaults).
+
 Run: ``python benchmarks/bench_opcua.py [--vars 1000] [--hz 10] [--seconds 60]``
 """
 
@@ -100,6 +105,22 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+INTEROP_NS = "urn:historian:interop"
+SAMPLING_MS = 10.0  # faster than the changes: a server that samples (node-opcua) misses none
+
+
+def start_node_opcua(n: int, hz: float) -> tuple[object, str]:
+    """node-opcua from tests/interop/servers (SecurityPolicy None): (served, url)."""
+    import pathlib
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "interop"))
+    import third_party as tp
+
+    served = tp.start_node_opcua(pathlib.Path(tempfile.mkdtemp(prefix="bench-node-")), None,
+                                 vars=n, hz=hz)  # fmt: skip
+    return served, f"opc.tcp://127.0.0.1:{served.port}/interop"
+
+
 def start_server(n: int, hz: float, pki: dict[str, str] | None = None,
                  ) -> tuple[subprocess.Popen[str], str]:  # fmt: skip
     port = free_port()
@@ -130,18 +151,19 @@ def loss_of(counters: dict[str, list[float]]) -> tuple[int, int]:
     return missing, received
 
 
-async def bench_raw(url: str, n: int, hz: float, seconds: float) -> dict[str, float]:
+async def bench_raw(url: str, n: int, hz: float, seconds: float, ns: str = NS,
+                    **_: object) -> dict[str, float]:  # fmt: skip
     from asyncua import Client, ua
     from asyncua.common.subscription import DataChangeEvent
 
     client = Client(url, timeout=10, watchdog_intervall=5.0)
     await client.connect()
-    idx = await client.get_namespace_index(NS)
+    idx = await client.get_namespace_index(ns)
     nodes = [client.get_node(ua.NodeId(f"V{i:05d}", idx)) for i in range(n)]
     period_ms = 1000.0 / hz
     sub = await client.create_subscription(period_ms, None, queue_maxsize=100_000)
     for i in range(0, n, 1000):
-        await sub.subscribe_data_change(nodes[i : i + 1000], sampling_interval=period_ms,
+        await sub.subscribe_data_change(nodes[i : i + 1000], sampling_interval=SAMPLING_MS,
                                         queuesize=10)  # fmt: skip  (as the collector)
     counters: dict[str, list[float]] = {}
     lat: list[float] = []
@@ -172,7 +194,8 @@ async def bench_raw(url: str, n: int, hz: float, seconds: float) -> dict[str, fl
 
 
 async def bench_collector(url: str, n: int, hz: float, seconds: float,
-                          pki: dict[str, str] | None = None) -> dict[str, float]:  # fmt: skip
+                          pki: dict[str, str] | None = None, ns: str = NS,
+                          source_keys: str = "") -> dict[str, float]:  # fmt: skip
     import pyarrow as pa
 
     import historian
@@ -191,6 +214,7 @@ name = "bench"
 url = "{url}"
 every = "{every}"
 queue_size = 100000
+{source_keys}
 """
     if pki is None:
         text += 'security_policy = "None"\nallow_insecure = true\n'
@@ -198,7 +222,8 @@ queue_size = 100000
         text += (f'certificate = "{pki["client_cert_der"]}"\nprivate_key = "{pki["client_key"]}"\n'
                  f'trust = "{pki["trusted"]}"\n')  # fmt: skip
     for i in range(n):
-        text += f'[[opcua.points]]\ntag = "V{i:05d}"\nnode = "nsu={NS};s=V{i:05d}"\n'
+        text += f'[[opcua.points]]\ntag = "V{i:05d}"\nnode = "nsu={ns};s=V{i:05d}"\n'
+        text += f'sampling = "{SAMPLING_MS:g}ms"\n'
     store = historian.open(os.path.join(folder, "bench.hist"))
     c = Collector(loads(text, base_dir=folder), store=store)
     task = asyncio.create_task(c.arun())
@@ -243,7 +268,18 @@ def main() -> None:
                     help="add a collector run over Basic256Sha256 SignAndEncrypt")
     ap.add_argument("--no-raw", action="store_true", help="skip the raw asyncua run")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--server", choices=["asyncua", "node-opcua", "both"], default="asyncua")
+    ap.add_argument("--publish-requests", type=int, default=None)
+    ap.add_argument("--max-items", type=int, default=None)
+    ap.add_argument("--sampling-ms", type=float, default=SAMPLING_MS,
+                    help="sampling interval asked for each variable")
     args = ap.parse_args()
+    globals()["SAMPLING_MS"] = args.sampling_ms
+    keys = ""
+    if args.publish_requests is not None:
+        keys += f"publish_requests = {args.publish_requests}\n"
+    if args.max_items is not None:
+        keys += f"max_items_per_subscription = {args.max_items}\n"
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -256,15 +292,32 @@ def main() -> None:
         from historian.acquisition.pki import make_pki
 
         runs.append(("collector S&E", bench_collector, make_pki(tempfile.mkdtemp())))
-    for name, fn, pki in runs:
-        proc, url = start_server(args.vars, args.hz, pki)
-        try:
-            time.sleep(1.0)
-            kw = {"pki": pki} if pki is not None else {}
-            results[name] = asyncio.run(fn(url, args.vars, args.hz, args.seconds, **kw))  # type: ignore[operator]
-        finally:
-            proc.kill()
-            proc.wait()
+    servers = ["asyncua", "node-opcua"] if args.server == "both" else [args.server]
+    for server in servers:
+        for name, fn, pki in runs:
+            if server == "node-opcua" and pki is not None:
+                continue  # node-opcua runs with SecurityPolicy None here
+            label = name if server == "asyncua" else f"{name} (node-opcua)"
+            if server == "node-opcua":
+                served, url = start_node_opcua(args.vars, args.hz)
+                proc, ns = served.proc, INTEROP_NS  # type: ignore[attr-defined]
+            else:
+                proc, url = start_server(args.vars, args.hz, pki)
+                ns = NS
+            try:
+                time.sleep(1.0)
+                kw: dict[str, object] = {"ns": ns}
+                if pki is not None:
+                    kw["pki"] = pki
+                if fn is bench_collector:
+                    kw["source_keys"] = keys
+                results[label] = asyncio.run(fn(url, args.vars, args.hz, args.seconds, **kw))  # type: ignore[operator]
+            finally:
+                proc.kill()
+                proc.wait()
+                for f in (proc.stdin, proc.stdout):
+                    if f is not None:
+                        f.close()
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -277,9 +330,11 @@ def main() -> None:
         rss = f"{r['rss_start']:.0f}/{r['rss_max']:.0f}/{r['rss_end']:.0f}"
         print(f"{name:<14} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
               f"{r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} {100 * r['cpu']:>6.0f} {rss:>22}")
-    c = results["collector"]
-    print(f"collector RSS MB every 10 s: {c['rss_series']}")
-    print(f"collector: dropped {c['dropped']}, non-Good points {c['bad']}; latency = source "
+    for label, c in results.items():
+        if "rss_series" in c:
+            print(f"{label}: RSS MB every 10 s: {c['rss_series']}; dropped {c['dropped']}, "
+                  f"non-Good points {c['bad']}")
+    print("latency = source "
           "timestamp -> write acknowledged (readable via read()); CPU % of one core, client "
           "process only; missing = gaps in each variable's update counter")
 

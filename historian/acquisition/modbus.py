@@ -345,6 +345,8 @@ class ModbusSource:
     # -- polling -----------------------------------------------------------------------------
     async def _read(self, index: int) -> Any:
         """One read, resent at most ``retries`` times when unanswered (each resend counted)."""
+        if not self.retries:
+            return await self._read_once(index)
         for attempt in range(self.retries + 1):
             try:
                 return await self._read_once(index)

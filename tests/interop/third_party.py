@@ -101,9 +101,11 @@ def start_node_opcua(folder: Path, pki: dict[str, str] | None, *, vars: int = 0,
     return _start([node(), "opcua_server.js", text], log)
 
 
-def start_modbus_serial(folder: Path) -> Served:
+def start_modbus_serial(folder: Path, delay_ms: float = 0) -> Served:
+    """npm modbus-serial's ServerTCP; ``delay_ms`` before each holding-register answer."""
     log = folder / "modbus-served.jsonl"
-    text = json.dumps({"port": "@PORT@", "log": str(log)}).replace('"@PORT@"', "@PORT@")
+    opts = {"port": "@PORT@", "log": str(log), "delay": delay_ms}
+    text = json.dumps(opts).replace('"@PORT@"', "@PORT@")
     return _start([node(), "modbus_server.js", text], log)
 
 

@@ -7,6 +7,7 @@
 //          from the raw bytes before modbus-serial sees them) and per response served
 //          ({"fc", "address", "values", "t_ms"})
 //   every  ms between changes of the holding registers (default 200)
+//   delay  ms before each holding-register response (a slow device; default 0)
 //
 // Map (unit 1): holding 0..99 change every `every` ms (register i = (k * 7 + i * 13) & 0xffff,
 // k the change counter), input 0..9 = 1000 + i, coils 0..15 = i odd, discrete 0..15 = i % 3 == 0.
@@ -42,11 +43,20 @@ function range(address, length, size) {
 }
 
 const vector = {
-    getMultipleHoldingRegisters(address, length) {
-        range(address, length, holding.length);
-        const values = holding.slice(address, address + length);
-        record({ fc: 3, address, values, t_ms: Date.now() });
-        return values;
+    getMultipleHoldingRegisters(address, length, unitID, callback) {
+        try {
+            range(address, length, holding.length);
+        } catch (err) {
+            callback(err);
+            return;
+        }
+        const answer = () => {
+            const values = holding.slice(address, address + length);
+            record({ fc: 3, address, values, t_ms: Date.now() });
+            callback(null, values);
+        };
+        if (opts.delay) setTimeout(answer, opts.delay);
+        else answer();
     },
     getHoldingRegister(address) {
         range(address, 1, holding.length);
