@@ -1151,7 +1151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("collect", "Run the collector of a TOML config until Ctrl-C or --seconds.",
             "historian collect plant.toml --seconds 60", cmd_collect)  # fmt: skip
     p.add_argument("config", help="collector config (TOML, see docs/acquisition.md)")
-    p.add_argument("--seconds", type=float, default=None, help="stop cleanly after N seconds")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="stop cleanly after N seconds of collection (counted once every tag is "
+                   "defined and the sources started)")
 
     p = add("browse", "List the variables of an OPC UA server (and print a config stub).",
             "historian browse opc.tcp://127.0.0.1:4840 --allow-insecure --config-stub", cmd_browse)

@@ -432,3 +432,18 @@ def test_seconds_counts_collection_time_not_start_up(tmp_path):
     assert elapsed >= 1.0  # 0.6 s of start-up, then 0.4 s of collection
     assert src.sent >= 0.4 / 0.02 * 0.5, src.sent  # collected for about 0.4 s, not 0 s
     store.h.close()
+
+
+def test_a_bad_definition_refuses_start_up_and_defines_nothing(tmp_path):
+    import pytest
+
+    from historian.errors import ConfigError
+
+    h = historian.open(tmp_path / "plant.hist")
+    good = RampSource("ok", "GOOD.PV", 1, 0.05)
+    bad = RampSource("bad", "../etc/passwd", 1, 0.05)  # a name that could become a path
+    cfg = loads('[store]\npath = "plant.hist"\n', base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="refused the tag definitions"):
+        Collector(cfg, store=h, sources=[good, bad]).run(seconds=0.05)
+    assert h.tags().num_rows == 0  # all or none: not even GOOD.PV
+    h.close()
