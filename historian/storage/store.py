@@ -81,7 +81,7 @@ DAY_NS = 24 * HOUR_NS
 _STAMPS = threading.local()  # per thread: the ingest stamp of its last write call
 #: ``info()`` counts distinct points exactly up to this many rows (it reads tag and time);
 #: above, ``points`` is the number of rows, superseded versions included (``points_exact``).
-EXACT_POINTS_ROWS = 5_000_000
+EXACT_POINTS_ROWS = 2_000_000  # ~0.5 s to count on a 2-core machine (1.2 s at 5M)
 
 
 class Store:
