@@ -195,8 +195,8 @@ class ModbusSource:
         max_gap: int = 0,
         max_block: int = 125,
         tls: ssl.SSLContext | Mapping[str, Any] | None = None,
-        backoff_initial: float = 0.5,
-        backoff_max: float = 30.0,
+        backoff_initial: float | str = 0.5,
+        backoff_max: float | str = 30.0,
     ):
         self.name = str(name)
         self.host, self.port, self.unit = host, int(port), int(unit)
@@ -216,7 +216,9 @@ class ModbusSource:
         if isinstance(tls, Mapping):
             tls = client_ssl_context(tls.get("ca"), tls.get("certificate"), tls.get("private_key"))
         self.sslctx: ssl.SSLContext | None = tls
-        self.backoff_initial, self.backoff_max = float(backoff_initial), float(backoff_max)
+        # Durations as the TOML takes them ("5s") or seconds, like every and timeout.
+        self.backoff_initial = _seconds(backoff_initial, f"modbus {name}: backoff_initial", 0.001)
+        self.backoff_max = _seconds(backoff_max, f"modbus {name}: backoff_max", 0.001)
         self._client: Any = None
         self._health = SourceHealth()
         self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0, timeouts=0,

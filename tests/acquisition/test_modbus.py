@@ -17,7 +17,7 @@ from historian.acquisition.modbus import ModbusSource, read_only_guard
 from historian.acquisition.modbus_plan import TYPES, parse_points
 from historian.acquisition.pki import make_pki
 from historian.acquisition.samples import SampleBatch, Source
-from historian.errors import SourceConnectError, SourceSecurityError
+from historian.errors import ConfigError, SourceConnectError, SourceSecurityError
 from historian.model import quality as q
 from historian.sim import SimModbusServer, SimServers, server_ssl_context
 
@@ -568,3 +568,36 @@ def test_modbus_tls_server_refusing_our_certificate_gives_bad_points(tmp_path):
     assert statuses and all(q.is_bad(s) for s in statuses), statuses
     assert len(statuses) <= 2 and health.last_good_ns is None and health.errors >= 2
     assert sum(requests.values()) == 0  # the server never accepted a request
+
+
+def test_from_config_takes_durations_as_the_toml_writes_them():
+    # A user copies `backoff_max = "5s"` from a plant.toml into a dict: it was refused
+    # (float("5s")), while the TOML loader accepted it.
+    import tomllib
+
+    from historian.acquisition.config import loads
+
+    text = """
+[store]
+path = "plant.hist"
+
+[[modbus]]
+name = "plc1"
+host = "127.0.0.1"
+every = "250ms"
+timeout = "2s"
+backoff_max = "5s"
+
+  [[modbus.points]]
+  tag = "FIC-101.PV"
+  table = "holding"
+  address = 0
+  type = "float32"
+"""
+    section = tomllib.loads(text)["modbus"][0]
+    from_dict = ModbusSource.from_config(section)
+    from_toml = ModbusSource.from_config(loads(text).modbus[0])
+    for src in (from_dict, from_toml):
+        assert (src.every_s, src.timeout_s, src.backoff_max) == (0.25, 2.0, 5.0)
+    with pytest.raises(ConfigError, match="backoff_max"):
+        ModbusSource.from_config(dict(section, backoff_max="soon"))
