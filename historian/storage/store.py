@@ -661,10 +661,15 @@ class Store:
         else:
             qual = ingest.mark_nonfinite(points.value, points.quality)
             qual, reasons = self._qualify(points, qual)
-        if n >= self._bulk_points:
+        if n >= self._bulk_points and self._outage_since is None:
             ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
-            self._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
-            return n
+            try:
+                self._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
+                return n
+            except StoreError as exc:  # s3:// unreachable: through the WAL like a small write
+                if not self._transient(exc):
+                    raise
+                self._note_outage(exc)
         assert self._wal is not None
         with self._ingest_lock:
             ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
