@@ -11,6 +11,8 @@ interpreter start, the imports and Numba's compilation or cache loading:
   range rule, as in the README), write 1,000 points, read them, ``summary`` (twa, min, max,
   count), ``interpolated`` and ``plot``;
 * ``warm session``: the same with the cache directory of a previous run (every later start);
+* ``cold/warm summarize``: ``import historian`` and a first ``historian.summarize`` (twa, min,
+  max, count) of 1,000 points in arrays, no store (the issue's first figure);
 * ``polars``: ``import polars`` and a first ``group_by_dynamic`` aggregation of the same 1,000
   points, for reference (if polars is installed).
 
@@ -68,6 +70,14 @@ print(json.dumps({"import": t_import, "session": t_session, "specs": specs,
                   "pandas": "pandas" in sys.modules}))
 """
 
+SUMMARIZE = r"""
+import numpy as np, historian
+t = np.arange(1000, dtype=np.int64) * 1_000_000_000
+s = historian.summarize(t, np.sin(np.arange(1000.0)), start=0, end=1000 * 10**9, every="1min",
+                        stats=["twa", "min", "max", "count"])
+assert s.num_rows == 4 * 17
+"""
+
 POLARS = r"""
 import time
 t0 = time.perf_counter()
@@ -117,6 +127,9 @@ def measure(path: str | None, warm_dir: str, rows: dict, report: dict) -> None:
     wall, cpu, out = run(SESSION, warm_dir, path)
     rows["warm session"].append((wall, cpu))
     report.update(json.loads(out))
+    with tempfile.TemporaryDirectory() as cold_dir:
+        rows["cold summarize"].append(run(SUMMARIZE, cold_dir, path)[:2])
+    rows["warm summarize"].append(run(SUMMARIZE, warm_dir, path)[:2])
 
 
 def main() -> None:
@@ -126,7 +139,7 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="DIR", help="another checkout to measure (before)")
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
     args = ap.parse_args()
-    kinds = ("import", "cold session", "warm session")
+    kinds = ("import", "cold session", "warm session", "cold summarize", "warm summarize")
     trees = {"now": None} if not args.baseline else {"before": args.baseline, "now": None}
     rows = {tree: {k: [] for k in kinds} for tree in trees}
     reports: dict[str, dict] = {tree: {} for tree in trees}
