@@ -607,14 +607,13 @@ class Collector:
     def health(self) -> CollectorHealth:
         """Health of the collector and of each source (cheap; callable from any thread)."""
         h = self._health
-        lat = np.array(self._latencies, dtype=float) if self._latencies else None
+        lat = _snapshot(self._latencies)
         sp = self._spool
         sources = {}
         for s in self.sources:
             sh = s.health()
-            src_lat = self._src_latencies.get(s.name)
-            if src_lat and isinstance(sh, SourceHealth):
-                arr = np.array(src_lat, dtype=float)
+            arr = _snapshot(self._src_latencies.get(s.name))
+            if arr is not None and isinstance(sh, SourceHealth):
                 sh = dataclasses.replace(sh, latency_p50_s=float(np.percentile(arr, 50)),
                                          latency_p95_s=float(np.percentile(arr, 95)))
             sources[s.name] = sh
@@ -778,6 +777,17 @@ class Collector:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _snapshot(values: deque[float] | None) -> np.ndarray | None:
+    """The values of a deque another thread appends to (None if empty)."""
+    for _ in range(5):
+        try:
+            arr = np.array(values or (), dtype=float)
+        except RuntimeError:  # "deque mutated during iteration": try again
+            continue
+        return arr if arr.size else None
+    return None
 
 
 def _fmt(x: float | None) -> str:

@@ -93,3 +93,36 @@ def test_values_types_status_and_function_codes_as_served(modbus_server):
     missing = [s for b in got for tag, s in zip(b.tags, b.quality.tolist(), strict=True)
                if tag == "H.MISSING"]  # fmt: skip
     assert missing == [exception_status(2)]
+
+
+def test_a_slow_third_party_device_gets_bad_timeout_and_each_request_is_sent_once(tmp_path):
+    from third_party import start_modbus_serial, stop
+
+    served = start_modbus_serial(tmp_path, delay_ms=250)  # answers after its 150 ms timeout
+    try:
+
+        async def main():
+            src = ModbusSource("slow", "127.0.0.1", served.port, points=HOLDING, every=0.05,
+                               timeout=0.15)  # fmt: skip
+            got: list = []
+            stop_ev = asyncio.Event()
+            task = asyncio.create_task(src.run(got.append, stop_ev))
+            deadline = time.monotonic() + 20
+            while src.health().extra["timeouts"] < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            stop_ev.set()
+            await task
+            return got, src.health()
+
+        got, health = asyncio.run(main())
+    finally:
+        stop(served.proc)
+    statuses = [s for b in got for s in b.quality.tolist()]
+    assert set(statuses) == {q.BAD_TIMEOUT} and len(statuses) == len(HOLDING)  # once per tag
+    received = [r for r in served.records() if "rx" in r]
+    assert {r["rx"] for r in received} == {3}
+    # no request sent behind our back: one per poll (retries = 0), each with its own id
+    assert len(received) == health.extra["polls"] == health.extra["timeouts"]
+    assert len({r["tid"] for r in received}) == len(received)
+    assert health.extra["retries"] == 0 and health.reconnects == 0
+    assert health.extra["skipped_ticks"] >= health.extra["timeouts"] - 1
