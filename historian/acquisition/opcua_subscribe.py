@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 _INFO_DATAVALUE = 0x00000400  # InfoType = DataValue
 _OVERFLOW = 0x00000080  # InfoBits: Overflow (with InfoType DataValue)
 _ITEMS_PER_REQUEST = 1000
+_MAX_NOTIFICATIONS_PER_PUBLISH = 20_000
 
 
 def is_overflow(code: int) -> bool:
@@ -141,7 +142,9 @@ class Subscriber:
                 3 * params.RequestedMaxKeepAliveCount,
                 math.ceil(60_000.0 / max(self.period_ms, 1.0)),
             )
-            params.MaxNotificationsPerPublish = 0  # no limit: the whole interval in one message
+            # a whole interval in one message, a backlog split (MoreNotifications) into messages
+            # of ~1 MB, far below max_message_size
+            params.MaxNotificationsPerPublish = _MAX_NOTIFICATIONS_PER_PUBLISH
             params.PublishingEnabled = True
             params.Priority = 0
             result = await uaclient.create_subscription(params, callback=self._on_publish)
