@@ -742,28 +742,34 @@ class CommitLog:
             self._dt.update_incremental()  # a DeltaTable does not advance after its own commit
             version = self._dt.version()
             self._hashes = after
+            if epoch is not None:
+                self._max_epoch = max(self._max_epoch or 0, epoch)
             self._write_head(version)
             self._snapshot = self._build()
             return self._snapshot.version
 
     def _refuse_newer_epochs(self, known: int, current: int, epoch: int | None) -> None:
         """Fencing: refuse to commit after a commit of a higher lease epoch (another writer took
-        the lease over); commits of other writers, if any, invalidate the cached file hashes."""
-        if current == known:
-            return
-        self._hashes = None
+        the lease over); commits of other writers, if any, invalidate the cached file hashes.
+
+        The epochs of commits read earlier (opening, snapshots) count too (``_max_epoch``).
+        """
+        if current != known:
+            self._hashes = None
         for v in range(known + 1, current + 1):
             try:
                 c = self.read_commit(v)
             except (FileNotFoundError, CorruptDataError):
                 continue  # the reader side reports it
             other = commit_epoch(c)
-            if other is not None and epoch is not None and other > epoch:
-                raise LeaseLostError(
-                    f"commit {v} of {self.dir} was written by a writer of lease epoch {other}, "
-                    f"newer than this writer's epoch {epoch}: this writer was fenced off and "
-                    "its commit is refused"
-                )
+            if other is not None and (self._max_epoch is None or other > self._max_epoch):
+                self._max_epoch = other
+        if epoch is not None and self._max_epoch is not None and self._max_epoch > epoch:
+            raise LeaseLostError(
+                f"the commit log of {self.dir} holds a commit of lease epoch {self._max_epoch}, "
+                f"newer than this writer's epoch {epoch}: this writer was fenced off and its "
+                "commit is refused"
+            )
 
     def _write_head(self, version: int) -> None:
         """Record the newest commit outside the log (a deleted newest commit then shows)."""

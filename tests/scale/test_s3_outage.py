@@ -217,11 +217,12 @@ def test_a_stale_writer_is_fenced_off(s3_uri, s3_options, tmp_path):
     assert epochs == sorted(epochs) and epochs[-1] == 3
 
 
+@pytest.mark.parametrize("reads_first", [False, True], ids=["flush", "read-then-flush"])
 def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_path,
-                                                       monkeypatch):
+                                                       monkeypatch, reads_first):
     """The fencing gap: the stale writer passed its lease check, then the new writer committed.
-    Its commit (version N+1 with put-if-absent, no rebase) is refused, never landing after a
-    commit of a newer epoch."""
+    Its commit is refused, never landing after a commit of a newer epoch (also when a read
+    had already moved its view of the log past that commit)."""
     fs = StoreFS.from_uri(s3_uri, s3_options)
     h1 = _open(s3_uri, s3_options, tmp_path / "one", flush_seconds=3600)
     h1.define("A")
@@ -234,6 +235,9 @@ def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_p
         h2.flush()
     # h1 stalled right after its lease check succeeded: the check passes from here on
     monkeypatch.setattr(h1._lock, "renew", lambda: None)
+    if reads_first:
+        assert _values(h1) == [1.0, 2.0, 3.0]  # its snapshot now includes h2's commit
+        assert h1._log.snapshot().version == h2._log.snapshot().version
     with pytest.raises(LeaseLostError, match="fenced off"):
         h1.flush()
     with pytest.raises(LeaseLostError):
