@@ -150,6 +150,11 @@ class Subscriber:
             result = await uaclient.create_subscription(params, callback=self._on_publish)
             self._sub_ids.append(int(result.SubscriptionId))
             revised = float(result.RevisedPublishingInterval or self.period_ms)
+            # the server may revise the interval and the keep-alive count: silence is judged
+            # against what it granted
+            keepalive = revised * float(result.RevisedMaxKeepAliveCount or 1) / 1000.0
+            self.keepalive_s = max(self.keepalive_s, keepalive)
+            self.silence_s = max(self.silence_s, 3 * self.keepalive_s, 3 * revised / 1000.0)
             requests = []
             for node, sampling_ms, tags in chunk:
                 handle = len(self._by_handle)
