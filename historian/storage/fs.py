@@ -493,7 +493,7 @@ class StoreFS:
         Locally: a temp file linked to the name (``link`` fails if the name exists).
         """
         if self.s3 is not None:
-            return self._conditional_put(rel, data, IfNoneMatch="*")
+            return self._conditional_put(rel, data, IfNoneMatch="*") is not None
         target = self.path(rel)
         self._makedirs(posixpath.dirname(rel))
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
@@ -518,6 +518,11 @@ class StoreFS:
         S3: ``PutObject`` with ``If-Match: <etag>``. Locally: compare and replace under an
         ``flock`` on ``<rel>.cas``.
         """
+        return self.swap(rel, data, tag) is not None
+
+    def swap(self, rel: str, data: bytes, tag: str) -> str | None:
+        """:meth:`put_if_match` that returns the new version's tag (None: not replaced), so a
+        caller needs no second request to learn it."""
         if self.s3 is not None:
             return self._conditional_put(rel, data, IfMatch=tag)
         target = self.path(rel)
@@ -526,18 +531,21 @@ class StoreFS:
             fcntl.flock(fd, fcntl.LOCK_EX)
             current = self.get_versioned(rel)
             if current is None or current[1] != tag:
-                return False
+                return None
             self.write_bytes(rel, data)
-            return True
+            return hashlib.sha256(data).hexdigest()
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _conditional_put(self, rel: str, data: bytes, **condition: str) -> bool:
+    def _conditional_put(self, rel: str, data: bytes, **condition: str) -> str | None:
+        """The new object's ETag, or None when the condition failed (412/409)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._boto().put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, **condition)
+            r = self._boto().put_object(
+                Bucket=self.bucket, Key=self._key(rel), Body=data, **condition
+            )
         except BotoCoreError as exc:  # unreachable, timed out, closed connection
             raise StoreError(
                 f"conditional write of {self.uri_of(rel)} failed: the object storage did not "
@@ -547,9 +555,9 @@ class StoreFS:
             code = exc.response.get("Error", {}).get("Code")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
-                return False
+                return None
             raise StoreError(f"conditional write of {self.uri_of(rel)} failed: {exc}") from exc
-        return True
+        return str(r["ETag"])
 
     def abort_stale_uploads(self, older_than_s: float = 0.0) -> int:
         """Abort incomplete multipart uploads under the store (left by a crashed writer).

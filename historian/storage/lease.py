@@ -180,18 +180,19 @@ class WriterLease:
             if self._lost is not None:
                 raise LeaseLostError(self._lost)
             started = _time.monotonic()
-            ok = self.fs.put_if_match(
+            # One conditional PUT: it succeeds only on the version we wrote last, so its new
+            # ETag is ours (no read-back needed).
+            new_tag = self.fs.swap(
                 LEASE_FILE, self._doc(self.epoch, _time.time() + self.ttl), self._etag
             )
-            got = self.fs.get_versioned(LEASE_FILE) if ok else None
-            if not ok or got is None or _parse(got[0]).get("owner") != self.owner:
+            if new_tag is None:
                 self._lost = (
                     f"the writer lease of {self.fs.uri!r} (epoch {self.epoch}) was taken over by "
                     "another writer after it expired; this process can no longer write"
                 )
                 log.error("%s", self._lost)
                 raise LeaseLostError(self._lost)
-            self._etag, self._renewed = got[1], started
+            self._etag, self._renewed = new_tag, started
 
     def mark_lost(self, why: str) -> None:
         """Record that the lease is lost for good (e.g. the log holds a commit of a newer

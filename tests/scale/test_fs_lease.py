@@ -54,6 +54,10 @@ def test_conditional_writes(fs):
     assert fs.get_if_changed("x.json", now) == (None, now)
     assert fs.get_if_changed("x.json", tag) == (b"3", now)
     assert fs.get_if_changed("absent.json", now) is None
+    # swap: the compare-and-swap that returns the new version's tag (the lease renewal)
+    newer = fs.swap("x.json", b"5", now)
+    assert newer is not None and fs.get_versioned("x.json") == (b"5", newer)
+    assert fs.swap("x.json", b"6", now) is None and fs.read_bytes("x.json") == b"5"
 
 
 def test_paths_never_escape_the_store(fs):
