@@ -29,10 +29,24 @@ def free_port() -> int:
 
 
 def node() -> str:
+    """The node executable, with the pinned npm packages installed (``npm ci`` once if missing,
+    so the README's test command works on a fresh clone too, not only through ``.ci/run``)."""
     exe = shutil.which("node")
-    if exe is None or not (SERVERS / "node_modules" / "node-opcua").is_dir():
-        raise RuntimeError("the interop servers need Node.js and `npm ci` in "
-                           "tests/interop/servers (.ci/run does it)")
+    if exe is None:
+        raise RuntimeError("the interop servers need Node.js and npm (e.g. apt-get install nodejs npm)")
+    if not (SERVERS / "node_modules" / "node-opcua").is_dir():
+        import fcntl
+
+        with open(SERVERS / ".npm-install.lock", "w") as lock:  # pytest-xdist workers: one install
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (SERVERS / "node_modules" / "node-opcua").is_dir():
+                npm = shutil.which("npm")
+                if npm is None:
+                    raise RuntimeError("npm is needed to install tests/interop/servers' packages")
+                done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SERVERS,
+                                      capture_output=True, text=True, timeout=600)  # fmt: skip
+                if done.returncode != 0:
+                    raise RuntimeError(f"npm ci in {SERVERS} failed:\n{done.stderr[-2000:]}")
     return exe
 
 
