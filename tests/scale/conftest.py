@@ -81,14 +81,16 @@ def s3_uri(s3_bucket):
 @pytest.fixture(scope="session")
 def dask_client():
     """A ``dask.distributed`` client of a LocalCluster: 2 worker processes, 1 thread each,
-    on 127.0.0.1, no dashboard."""
+    on 127.0.0.1, the dashboard on a random loopback port."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # A random port: the scheduler's HTTP server binds even without a dashboard, and a
+        # busy 8787 (another cluster on the machine) would otherwise fail the start-up.
+        dashboard_address="127.0.0.1:0",
         worker_dashboard_address=None,
         silence_logs=40,
     )
