@@ -163,6 +163,7 @@ _EPOCH_UNITS = (
 )
 _Y2000_S, _Y2100_S = 946_684_800, 4_102_444_800
 _ROUND = 1_000_000
+_NAT = np.iinfo(np.int64).min
 
 
 def _epoch_unit(lo: int, hi: int) -> tuple[str, int, str] | None:
@@ -350,7 +351,9 @@ def user_ns_array(values: Any) -> np.ndarray:
     [0, 1000000000]
     """
     ns = to_ns_array(values)
-    if ns.size and _int_typed(values):
+    # every time must fit one epoch unit: if the first does not, no unit fits (and no pass over
+    # the array is needed for min and max)
+    if ns.size and _int_typed(values) and _epoch_unit(int(ns[0]), int(ns[0])) is not None:
         unit = _epoch_unit(int(ns.min()), int(ns.max()))
         if unit is not None:
             off = np.flatnonzero(ns % _ROUND)
@@ -547,10 +550,12 @@ def to_ns_array(values: Any) -> np.ndarray:
             raise InvalidTimeError("times must be a 1-D sequence, got a scalar")
         raise InvalidTimeError(f"times must be 1-D, got shape {arr.shape}")
     if arr.dtype.kind == "M":
-        if np.isnat(arr).any():
+        if arr.size and arr.view(np.int64).min() == _NAT:  # NaT is int64's minimum
             raise InvalidTimeError("times contain NaT (not a time)")
+        if arr.dtype == np.dtype("datetime64[ns]"):
+            return arr.view(np.int64)  # a view, not a copy (contiguous or strided alike)
         try:
-            return arr.astype("datetime64[ns]").astype(np.int64)
+            return arr.astype("datetime64[ns]").view(np.int64)
         except OverflowError:
             raise InvalidTimeError("a time is outside years 1677-2262") from None
     if arr.dtype.kind in "iu":

@@ -30,6 +30,7 @@ from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
 from historian.limits import current
 from historian.model import arrow
+from historian.model.labels import repeated_strings, tiled_strings
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, user_ns, user_ns_array
 
@@ -85,12 +86,6 @@ def _series_arrays(tag: str, item: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _time_array(t: np.ndarray) -> pa.Array:
     return arrow.array(np.asarray(t, dtype=np.int64), TIME_TYPE)
-
-
-def _repeat_strings(values: list[str], indices: np.ndarray) -> pa.Array:
-    dictionary = arrow.array(values, pa.string())
-    codes = arrow.array(np.asarray(indices, dtype=np.int32), pa.int32())
-    return pa.DictionaryArray.from_arrays(codes, dictionary).cast(pa.string())
 
 
 def check_summary_budget(
@@ -154,44 +149,44 @@ def summary_for_tags(
     names = check_summary_budget(len(series), start_ns, end_ns, every_ns, stats)
     cfg = AggregateConfig.from_any(config)
     stepped_by_tag = stepped_by_tag or {}
+    tags = list(series)
+    if not tags:
+        return SUMMARY_SCHEMA.empty_table()
     edges = interval_edges(start_ns, end_ns, every_ns)
     m = edges.size - 1
     ns = len(names)
-    tags = list(series)
-    tag_idx, starts, stat_idx, vals, times, status = [], [], [], [], [], []
+    block = m * ns  # rows per tag: interval-major, stat-minor
+    scales = [_value_scale(name) for name in names]
+    # the result columns, written in place per (tag, stat): no interleaving copies, no concat
+    value = np.empty(len(tags) * block)
+    times = np.empty(len(tags) * block, dtype=np.int64)
+    status = np.empty(len(tags) * block, dtype=np.uint32)
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_many(
             t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
             config=cfg, stepped=bool(stepped_by_tag.get(tag, False)),
         )
-        # interleave: interval-major, stat-minor
-        val = np.empty((m, ns))
-        tim = np.empty((m, ns), dtype=np.int64)
-        sts = np.empty((m, ns), dtype=np.uint32)
+        rows = slice(ti * block, (ti + 1) * block)
+        val, tim, sts = (a[rows].reshape(m, ns) for a in (value, times, status))
         for si, name in enumerate(names):
             r = res[name]
-            val[:, si] = r.values * _value_scale(name)
+            if scales[si] == 1.0:
+                val[:, si] = r.values
+            else:
+                np.multiply(r.values, scales[si], out=val[:, si])
             tim[:, si] = r.time_ns
             sts[:, si] = r.status
-        tag_idx.append(np.full(m * ns, ti, dtype=np.int32))
-        starts.append(np.repeat(edges[:-1], ns))
-        stat_idx.append(np.tile(np.arange(ns, dtype=np.int32), m))
-        vals.append(val.ravel())
-        times.append(tim.ravel())
-        status.append(sts.ravel())
-    if not tags:
-        return SUMMARY_SCHEMA.empty_table()
-    value = np.concatenate(vals)
-    st = np.concatenate(status)
-    null = ((st & _BAD_BIT) != 0) | ~np.isfinite(value)
+    null = ~np.isfinite(value)
+    null |= (status & _BAD_BIT) != 0
+    starts = np.repeat(edges[:-1], ns)
     columns = [
-        _repeat_strings(tags, np.concatenate(tag_idx)),
-        _time_array(np.concatenate(starts)),
-        _repeat_strings(names, np.concatenate(stat_idx)),
+        repeated_strings(tags, np.full(len(tags), block)),
+        _time_array(np.tile(starts, len(tags)) if len(tags) > 1 else starts),
+        tiled_strings(names, m * len(tags)),
         arrow.array(value, pa.float64(), mask=null),
-        _time_array(np.concatenate(times)),
-        arrow.array(st, pa.uint32()),
+        _time_array(times),
+        arrow.array(status, pa.uint32()),
     ]
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
@@ -342,7 +337,7 @@ def plot_for_tag(
     n = t.size
     return pa.Table.from_arrays(
         [
-            _repeat_strings([tag], np.zeros(n, dtype=np.int32)),
+            repeated_strings([tag], [n]),
             _time_array(t),
             arrow.array(v, pa.float64(), mask=~np.isfinite(v)),
             arrow.array(q, pa.uint32()),
