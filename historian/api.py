@@ -76,9 +76,15 @@ class Historian(Store):
         tags: str | Iterable[str] | None,
         start: Any,
         end: Any,
-        every: Any,
+        every: Any = None,
         stats: Iterable[str] | str = ("twa", "min", "max", "count"),
         config: Any = None,
+        *,
+        tz: Any = None,
+        shifts: Mapping[str, Any] | None = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
     ) -> pa.Table:
         """Aggregates per interval, OPC UA Part 13 semantics, as a long table.
 
@@ -89,6 +95,13 @@ class Historian(Store):
         UseSlopedExtrapolation) as a dict. Step tags are aggregated as Stepped. Bounding values
         just outside each interval come from the store, so intervals at the window edges are
         exact.
+
+        Local time (``docs/calendar.md``): ``tz="Europe/Paris"`` with ``every="1d"``, ``"1w"``,
+        ``"1mo"``, ``"1q"`` or ``"1y"`` gives calendar intervals that follow the wall clock
+        (23 h and 25 h days at the clock changes; weeks from Monday unless ``week_start``);
+        ``shifts={"early": "06:00", ...}`` one interval per shift (a ``shift`` column names
+        it); ``offset``/``origin`` align fixed intervals (``every="8h", offset="6h"``) or move
+        calendar ones. With ``tz`` the ``start`` and ``time`` columns carry the zone.
 
         Examples
         --------
@@ -104,6 +117,10 @@ class Historian(Store):
 
         with self._call("summary"):
             names = self._resolve_tags(tags)
+            calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
+                        "week_start": week_start}
+            if not _plain(every, calendar):
+                return self._calendar_summary(names, start, end, every, stats, config, calendar)
             start_ns, end_ns, every_ns = self._window(start, end, every)
             stats = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
             series = self._bounded_series(names, start_ns, end_ns)
@@ -117,6 +134,21 @@ class Historian(Store):
                 stepped_by_tag=self._stepped(names),
             )
 
+    def _calendar_summary(self, names: list[str], start: Any, end: Any, every: Any,
+                          stats: Any, config: Any, calendar: dict[str, Any]) -> pa.Table:
+        """:meth:`summary` on calendar intervals or shifts (historian.model.calendar)."""
+        from historian.model.calendar import calendar_edges
+        from historian.query.intervals import check_intervals_budget, summary_on_intervals
+        from historian.query.retrieval import _stats_list
+
+        start_ns, end_ns = window_ns(start, end)
+        intervals = calendar_edges(start_ns, end_ns, every, **calendar)
+        stats = _stats_list(stats)
+        check_intervals_budget(len(names), intervals, len(stats))
+        series = self._bounded_series(names, start_ns, end_ns)
+        return summary_on_intervals({n: _arrays(series[n]) for n in names}, intervals, stats,
+                                    config=config, stepped_by_tag=self._stepped(names))
+
     def interpolated(
         self,
         tags: str | Iterable[str] | None,
@@ -128,6 +160,10 @@ class Historian(Store):
         extrapolate: bool = False,
         quality: bool = False,
         config: Any = None,
+        tz: Any = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
     ) -> pa.Table:
         """Values on a regular grid: ``time`` plus one column per tag (wide).
 
@@ -135,6 +171,9 @@ class Historian(Store):
         null where there is no value, the status is Bad, past the last sample (unless
         ``extrapolate``), or where the samples around a grid time are more than ``max_gap`` apart
         (staleness bound). ``quality=True`` adds a ``<tag>.quality`` StatusCode column per tag.
+        ``tz``, ``origin``, ``offset``, ``week_start``: the grid is the start and the interval
+        boundaries of :meth:`summary` (e.g. local midnights with ``every="1d", tz=...``), and
+        ``time`` carries the zone (``docs/calendar.md``).
 
         Examples
         --------
@@ -149,6 +188,19 @@ class Historian(Store):
 
         with self._call("interpolated"):
             names = self._resolve_tags(tags)
+            calendar = {"tz": tz, "origin": origin, "offset": offset, "week_start": week_start}
+            if not _plain(every, calendar):
+                from historian.query.intervals import grid_intervals, interpolated_on_grid
+
+                start_ns, end_ns = window_ns(start, end)
+                grid = grid_intervals(start_ns, end_ns, every, **calendar)
+                max_gap_ns = None if max_gap is None else duration_ns(max_gap)
+                series = self._bounded_series(names, start_ns, end_ns + 1)
+                return interpolated_on_grid(
+                    {n: _arrays(series[n]) for n in names}, grid, tz=_zone_name(tz),
+                    stepped_by_tag=self._stepped(names), max_gap_ns=max_gap_ns,
+                    extrapolate=extrapolate, quality=quality, config=config,
+                )
             start_ns, end_ns, every_ns = self._window(start, end, every)
             check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
             max_gap_ns = None if max_gap is None else duration_ns(max_gap)
@@ -165,9 +217,11 @@ class Historian(Store):
                 config=config,
             )
 
-    def plot(self, tag: str, start: Any, end: Any, width: int = 1000) -> pa.Table:
+    def plot(self, tag: str, start: Any, end: Any, width: int = 1000, *,
+             tz: Any = None) -> pa.Table:
         """Values to draw ``tag`` on ``width`` pixels: per pixel the first, last, min, max and any
         Bad point (PI PlotValues), as raw points (tag, time, value, quality).
+        With ``tz`` (``"Europe/Paris"``) the ``time`` column carries that zone.
 
         A chart drawn from these points looks identical to one drawn from every point.
 
@@ -188,7 +242,12 @@ class Historian(Store):
             start_ns, end_ns, _ = self._window(start, end)
             series = self._bounded_series([name], start_ns, end_ns)[name]
             t, v, q = _arrays(series)
-            return plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
+            table = plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
+            if tz is None:
+                return table
+            from historian.query.intervals import zoned
+
+            return zoned(table, _zone_name(tz), ["time"])
 
     # --- query: sql, asof, correlate, events (query developer) ---
     def __init__(
@@ -377,6 +436,10 @@ class Historian(Store):
         min_samples: int = 3,
         progress: bool | None = None,
         threads: int | None = None,
+        tz: Any = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
     ) -> pa.Table:
         """Correlation of every pair of tags (or of each tag with ``target``), with lags.
 
@@ -398,6 +461,8 @@ class Historian(Store):
         ``min_samples`` common samples, or constant over them, give null. ``progress`` shows a
         tqdm bar for long runs (None: ``historian.options(progress=...)``, see
         :mod:`historian.progress`); ``threads`` bounds the worker threads (default 2).
+        ``tz``, ``origin``, ``offset``, ``week_start`` align the grid as in :meth:`interpolated`
+        (a calendar ``every`` such as ``"1d"`` in a zone takes no ``max_lag``).
 
         Examples
         --------
@@ -429,6 +494,8 @@ class Historian(Store):
                 min_samples=min_samples,
                 progress=progress,
                 threads=threads,
+                **{k: v for k, v in (("tz", tz), ("origin", origin), ("offset", offset),
+                                     ("week_start", week_start)) if v is not None},
             )
 
     def events(
@@ -443,6 +510,10 @@ class Historian(Store):
         tags: Iterable[str] | None = None,
         stats_tags: str | Iterable[str] | None = None,
         stats: Iterable[str] = ("min", "max", "mean"),
+        tz: Any = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
     ) -> pa.Table:
         """The periods in ``[start, end)`` where ``condition`` holds, with statistics.
 
@@ -462,7 +533,8 @@ class Historian(Store):
         true at the window end), and ``<tag>.<stat>`` over the raw Good samples in
         ``[start, end)`` for each tag of ``stats_tags`` (default: the condition's tags); stats
         from ``min, max, mean, count, first, last, std, range``. ``min_duration`` drops
-        shorter events.
+        shorter events. ``tz``, ``origin``, ``offset``, ``week_start`` align the ``every`` grid as
+        in :meth:`interpolated`; with ``tz`` the ``start`` and ``end`` columns carry the zone.
 
         Examples
         --------
@@ -489,6 +561,10 @@ class Historian(Store):
                 max_gap=max_gap,
                 stats_tags=stats_tags,
                 stats=stats,
+                tz=tz,
+                origin=origin,
+                offset=offset,
+                week_start=week_start,
             )
 
     # --- notebook: repr (docs developer) ---
@@ -565,6 +641,22 @@ for _name in ("read", "write", "write_table", "define", "tag", "tag_versions", "
               "qualify", "compact", "retain", "info", "delete", "delete_tag", "rename_tag"):
     setattr(Historian, _name, _boundary(_name))
 del _name
+
+
+def _plain(every: Any, calendar: dict[str, Any]) -> bool:
+    """True when no calendar option is set and ``every`` is a fixed duration (today's rule)."""
+    from historian.query.intervals import is_plain
+
+    return is_plain(every, **calendar)
+
+
+def _zone_name(tz: Any) -> str | None:
+    """The IANA name of ``tz`` (a name or a ZoneInfo), checked; None stays None."""
+    if tz is None:
+        return None
+    from historian.model.calendar import zone
+
+    return str(zone(tz).key)
 
 
 def _arrays(s: Any) -> tuple[Any, Any, Any]:

@@ -24,7 +24,9 @@ import pyarrow as pa
 from historian.errors import InvalidArgumentError
 from historian.kernels.correlate import lagged_corr, pair_corr
 from historian.limits import current
-from historian.model.times import duration_ns, to_ns
+from historian.model.calendar import is_calendar, parse_every
+from historian.model.times import duration_ns, to_ns, window_ns
+from historian.query.intervals import grid_intervals, is_plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
@@ -37,13 +39,15 @@ _SEVERITY = np.uint32(0xC0000000)
 
 
 def aligned_matrix(
-    store: Store, names: list[str], start: Any, end: Any, every: Any, max_gap: Any = None
+    store: Store, names: list[str], start: Any, end: Any, every: Any, max_gap: Any = None,
+    **calendar: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid times (int64 ns, ``start <= t < end``) and a (n_tags, n_times) float64 matrix of
     interpolated values, NaN where the value is not Good: null (Bad, no data, stale) or
-    bridged across Bad samples (Uncertain)."""
+    bridged across Bad samples (Uncertain). ``calendar``: ``tz``, ``origin``, ``offset``,
+    ``week_start`` of :meth:`Historian.interpolated`."""
     table = store.interpolated(  # type: ignore[attr-defined]
-        names, start, end, every, max_gap=max_gap, quality=True
+        names, start, end, every, max_gap=max_gap, quality=True, **calendar
     )
     t = table.column("time").cast(pa.int64()).to_numpy()
     keep = t < to_ns(end)
@@ -63,13 +67,16 @@ def _count(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def check_correlate_budget(
-    n_tags: int, with_target: bool, start_ns: int, end_ns: int, every_ns: int, lag_steps: int
+    n_tags: int, with_target: bool, start_ns: int, end_ns: int, every_ns: int, lag_steps: int,
+    samples: int | None = None,
 ) -> None:
     """Refuse a correlation over ``max_correlate_cells`` (pairs x lags) or ``max_correlate_work``
-    (pairs x lags x grid samples) before anything is read or allocated."""
+    (pairs x lags x grid samples) before anything is read or allocated (``samples``: the grid
+    size when it is not ``(end - start) / every``, e.g. calendar intervals)."""
     pairs = n_tags - 1 if with_target else n_tags * (n_tags - 1) // 2
     lags = 2 * int(lag_steps) + 1
-    samples = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
+    if samples is None:
+        samples = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
     fix = "correlate fewer tags (or each with a target=), a smaller max_lag or a larger every"
     limits = current()
     limits.check("max_correlate_cells", pairs * lags,
@@ -108,10 +115,14 @@ def correlate(
     min_samples: int = 3,
     progress: bool | None = None,
     threads: int | None = None,
+    **calendar: Any,
 ) -> pa.Table:
     """Correlation per pair of tags at lag 0 and, with ``max_lag``, at the strongest lag.
 
     See :meth:`historian.api.Historian.correlate` for the parameters and the result columns.
+    ``calendar``: ``tz``, ``origin``, ``offset``, ``week_start`` align the grid
+    (``docs/calendar.md``); a calendar ``every`` (days in a zone, months) has no fixed length,
+    so it takes no ``max_lag``.
     """
     if method not in ("pearson", "spearman"):
         raise InvalidArgumentError(f"method must be 'pearson' or 'spearman', not {method!r}")
@@ -122,7 +133,23 @@ def correlate(
             names.append(target)
     if len(names) < 2:
         raise InvalidArgumentError("correlate needs at least two tags")
-    every_ns = duration_ns(every)
+    grid_points = None
+    if is_plain(every, **calendar):
+        every_ns = duration_ns(every)
+    else:
+        start_ns, end_ns = window_ns(start, end)
+        grid_points = int(np.count_nonzero(grid_intervals(start_ns, end_ns, every, **calendar)
+                                           < end_ns))
+        kind, every_ns = parse_every(every)
+        if kind != "fixed" and is_calendar(every, calendar.get("tz")):
+            if max_lag is not None:
+                raise InvalidArgumentError(
+                    f"every={every!r} is a calendar interval (no fixed length): a lag cannot be "
+                    "counted in it; use a fixed every such as '1h' with max_lag"
+                )
+            every_ns = 1
+        elif kind == "day":
+            every_ns *= 86400 * 10**9
     if every_ns <= 0:
         raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
     lag_steps = 0
@@ -136,9 +163,9 @@ def correlate(
     threads = _count("threads", threads, 1, 256)
     min_samples = _count("min_samples", min_samples, 1, 2**62)
     check_correlate_budget(len(names), target is not None, to_ns(start), to_ns(end), every_ns,
-                           lag_steps)
+                           lag_steps, grid_points)
 
-    _, x = aligned_matrix(store, names, start, end, every, max_gap)
+    _, x = aligned_matrix(store, names, start, end, every, max_gap, **calendar)
     if target is None:
         ia, ib = np.triu_indices(len(names), 1)
     else:

@@ -52,7 +52,9 @@ import pyarrow as pa
 from historian.errors import InvalidArgumentError
 from historian.limits import current
 from historian.model.schema import TIME_TYPE
+from historian.model.calendar import zone
 from historian.model.times import as_time, duration_ns, window_ns
+from historian.query.intervals import grid_intervals, is_plain, zoned
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
@@ -395,9 +397,14 @@ def events(
     max_gap: Any = None,
     stats_tags: Iterable[str] | str | None = None,
     stats: Iterable[str] | str = ("min", "max", "mean"),
+    **calendar: Any,
 ) -> pa.Table:
-    """The periods in [start, end) where ``condition`` holds; see :meth:`Historian.events`."""
+    """The periods in [start, end) where ``condition`` holds; see :meth:`Historian.events`.
+
+    ``calendar`` (``tz``, ``origin``, ``offset``, ``week_start``) aligns the ``every`` grid as
+    :meth:`Historian.interpolated` does; with ``tz``, ``start`` and ``end`` carry the zone."""
     start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
+    calendar = {k: v for k, v in calendar.items() if v is not None}
     stat_list = [stats] if isinstance(stats, str) else list(dict.fromkeys(stats))
     for stat in stat_list:
         if stat not in _STATS:
@@ -412,7 +419,16 @@ def events(
         names = store._resolve_tags(cond.tags)
     stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
     limits = current()
-    if every is not None:
+    if every is not None and not is_plain(every, **calendar):
+        points = int(grid_intervals(start_ns, end_ns, every, **calendar).size)
+        limits.check("max_result_cells", points * len(names) * 2,
+                     f"aligned values ({points:,} grid points x {len(names)} tags x value and "
+                     "quality)", "use a larger every, a shorter window or fewer tags")
+    elif calendar:
+        raise InvalidArgumentError(
+            f"{', '.join(sorted(calendar))} align the every= grid: pass every= too"
+        )
+    elif every is not None:
         every_ns = duration_ns(every)
         if every_ns <= 0:
             raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
@@ -420,7 +436,7 @@ def events(
         limits.check("max_result_cells", points * len(names) * 2,
                      f"aligned values ({points:,} grid points x {len(names)} tags x value and "
                      "quality)", "use a larger every, a shorter window or fewer tags")
-    grid_t, aligned, raw = _align(store, names, start_ns, end_ns, every, max_gap)
+    grid_t, aligned, raw = _align(store, names, start_ns, end_ns, every, max_gap, calendar)
     if cond is None:
         table = pa.table(
             {
@@ -463,7 +479,8 @@ def events(
             t, v = _good_only(*raw[name], start_ns, end_ns)
             for stat, arr in _event_stats(t, v, s, e, stat_list).items():
                 cols[f"{name}.{stat}"] = pa.array(arr, pa.float64(), mask=np.isnan(arr))
-    return pa.table(cols)
+    tz = calendar.get("tz")
+    return zoned(pa.table(cols), None if tz is None else zone(tz).key, ["start", "end"])
 
 
 def _isnull(a: np.ndarray) -> np.ndarray:
@@ -487,7 +504,8 @@ def _union_sorted(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def _align(
-    store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any
+    store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any,
+    calendar: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, _Series]]:
     """Grid times in [start, end), each tag's value there (NaN = missing), and the raw series
     read (per tag: t, values, quality) for reuse.
@@ -498,7 +516,7 @@ def _align(
     if every is not None:
         from historian.query.correlate import aligned_matrix
 
-        t, x = aligned_matrix(store, names, start_ns, end_ns, every, max_gap)
+        t, x = aligned_matrix(store, names, start_ns, end_ns, every, max_gap, **(calendar or {}))
         return t, {n: x[i] for i, n in enumerate(names)}, {}
     from historian.kernels.interpolate import interpolate
 

@@ -33,6 +33,7 @@ from historian.model import arrow
 from historian.model.labels import repeated_strings, tiled_strings
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, user_ns, user_ns_array
+from historian.query.intervals import is_plain, summary_on_intervals
 
 __all__ = [
     "AggregateConfig",
@@ -208,11 +209,16 @@ def summarize(
     *,
     start: Any,
     end: Any,
-    every: Any,
+    every: Any = None,
     stats: Iterable[str] | str,
     config: Any = None,
     stepped: bool = False,
     tag: str = "",
+    tz: Any = None,
+    shifts: Mapping[str, Any] | None = None,
+    origin: Any = None,
+    offset: Any = None,
+    week_start: str | int | None = None,
 ) -> pa.Table:
     """Part 13 summaries of arrays that never entered a store (``historian.summarize``).
 
@@ -236,6 +242,10 @@ def summarize(
         Hold values between samples (step tags) instead of interpolating linearly.
     tag
         The value of the ``tag`` column.
+    tz, shifts, origin, offset, week_start
+        Local-time intervals as in :meth:`Historian.summary` (``docs/calendar.md``): calendar
+        ``every`` (``"1d"``, ``"1w"``, ``"1mo"``, ``"1q"``, ``"1y"``) in zone ``tz``, named
+        shifts, aligned fixed intervals; ``start`` and ``time`` then carry the zone.
 
     Returns
     -------
@@ -252,19 +262,30 @@ def summarize(
     [7.5, 10.0]
     """
     with argument_errors("historian.summarize"):
+        calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
+                    "week_start": week_start}
         return _summarize(times, values, quality, start=start, end=end, every=every, stats=stats,
-                          config=config, stepped=stepped, tag=tag)
+                          config=config, stepped=stepped, tag=tag, calendar=calendar)
 
 
 def _summarize(
     times: Any, values: Any, quality: Any, *, start: Any, end: Any, every: Any,
     stats: Iterable[str] | str, config: Any, stepped: bool, tag: str,
+    calendar: dict[str, Any] | None = None,
 ) -> pa.Table:
     t_ns = user_ns_array(times)
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
         values.to_numpy(), dtype=np.float64
     )
     q = None if quality is None else _status_codes(quality)  # ints or StatusCode names
+    if calendar and not is_plain(every, **calendar):
+        from historian.model.calendar import calendar_edges
+        from historian.model.times import window_ns
+
+        start_ns, end_ns = window_ns(start, end)
+        intervals = calendar_edges(start_ns, end_ns, every, **calendar)
+        return summary_on_intervals({tag: (t_ns, v, q)}, intervals, stats, config=config,
+                                    stepped_by_tag={tag: stepped})
     return summary_for_tags(
         {tag: (t_ns, v, q)},
         start_ns=user_ns(start),
