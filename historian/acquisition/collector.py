@@ -46,7 +46,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +139,9 @@ class Collector:
         Extra sources (objects with ``name``, ``async run(emit, stop)`` and ``health()``) to run
         besides those of the config; their ``tags`` (if they have that attribute) are defined with
         default settings when unknown to the store.
+    environ : mapping, optional
+        Where the OPC UA sources look up ``username_env``/``password_env`` (default
+        ``os.environ``): credentials passed explicitly, never written to the environment.
 
     Examples
     --------
@@ -151,8 +154,10 @@ class Collector:
         store: Any = None,
         *,
         sources: Sequence[Source] = (),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
+        self._environ = environ  # credentials for the OPC UA sources (default: os.environ)
         self._given_store = store
         self.store: Any = store
         self.sources: list[Any] = self._build_sources() + list(sources)
@@ -194,12 +199,10 @@ class Collector:
         if self.config.opcua:
             from historian.acquisition.opcua import OpcUaSource
 
-            out += [OpcUaSource(c) for c in self.config.opcua]
+            out += [OpcUaSource(c, environ=self._environ) for c in self.config.opcua]
         if self.config.modbus:
-            try:
-                from historian.acquisition.modbus import ModbusSource
-            except ImportError as exc:  # pragma: no cover - until the Modbus source lands
-                raise ConfigError(f"modbus: the Modbus source is not available ({exc})") from None
+            from historian.acquisition.modbus import ModbusSource
+
             out += [ModbusSource.from_config(c) for c in self.config.modbus]
         return out
 

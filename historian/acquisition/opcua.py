@@ -53,7 +53,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,10 @@ class OpcUaSource:
     ----------
     config : OpcUaSourceConfig
         The ``[[opcua]]`` section (see :mod:`historian.acquisition.config`).
+    environ : mapping, optional
+        Where the variables named by ``username_env``, ``password_env`` and
+        ``private_key_password_env`` are looked up (default ``os.environ``): pass credentials
+        explicitly, e.g. ``environ={"PLANT_OPCUA_USER": user, "PLANT_OPCUA_PASSWORD": pw}``.
 
     Raises
     ------
@@ -192,7 +196,12 @@ class OpcUaSource:
     :class:`~historian.errors.SourceError` subclasses.
     """
 
-    def __init__(self, config: OpcUaSourceConfig) -> None:
+    def __init__(
+        self, config: OpcUaSourceConfig, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        # where username_env / password_env / private_key_password_env are looked up:
+        # os.environ unless given (the demo hands over the simulator's login this way)
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
         try:
             check_opcua_security(config)
         except ValueError as exc:
@@ -345,15 +354,15 @@ class OpcUaSource:
             client.server_uri = cfg.server_uri  # CreateSession names the server we expect
         key_password = None
         if cfg.private_key_password_env:
-            key_password = os.environ.get(cfg.private_key_password_env)
+            key_password = self._environ.get(cfg.private_key_password_env)
             if key_password is None:
                 raise SourceSecurityError(
                     f"{where}: environment variable {cfg.private_key_password_env} "
                     "(private_key_password_env) is not set"
                 )
         if cfg.username_env:
-            user = os.environ.get(cfg.username_env)
-            password = os.environ.get(cfg.password_env or "")
+            user = self._environ.get(cfg.username_env)
+            password = self._environ.get(cfg.password_env or "")
             missing = [n for n, v in ((cfg.username_env, user), (cfg.password_env, password))
                        if v is None]  # fmt: skip
             if missing:
