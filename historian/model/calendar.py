@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,37 +330,33 @@ def _day_edges(start_ns: int, end_ns: int, days: int, week_start: Any, offset: _
     else:
         anchor = (_wall(start_ns, z) - offset).date().toordinal()
     first = (_wall(start_ns, z) - offset).date().toordinal()
-    k = (first - anchor) // days * days + anchor - days  # one period early: the gap rule
-    cap = _Cap("calendar intervals of [start, end)")
-    bounds: list[int] = []
-    while True:
-        b = _instant(_dt.datetime.combine(_dt.date.fromordinal(k), _dt.time()) + offset, z)
-        if b >= end_ns:
-            break
-        if b > start_ns:
-            bounds.append(max(b, bounds[-1]) if bounds else b)
-            cap.check(len(bounds) + 1)
-        k += days
-    return _finish(start_ns, end_ns, bounds, None, None, tz_name)
+    k0 = (first - anchor) // days * days + anchor - days  # one period early: the gap rule
+    walls = (_dt.datetime.combine(_dt.date.fromordinal(k), _dt.time()) + offset
+             for k in range(k0, _dt.date.max.toordinal() + 1, days))
+    return _walk(start_ns, end_ns, walls, z, tz_name)
 
 
 def _month_edges(start_ns: int, end_ns: int, months: int, offset: _dt.timedelta, z: Any,
                  tz_name: str | None) -> Intervals:
     w = _wall(start_ns, z) - offset
-    index = w.year * 12 + w.month - 1
-    k = index // months * months - months
+    k0 = (w.year * 12 + w.month - 1) // months * months - months
+    walls = (_dt.datetime(k // 12, k % 12 + 1, 1) + offset
+             for k in range(k0, 10000 * 12, months))
+    return _walk(start_ns, end_ns, walls, z, tz_name)
+
+
+def _walk(start_ns: int, end_ns: int, walls: Iterator[_dt.datetime], z: Any,
+          tz_name: str | None) -> Intervals:
+    """The intervals whose boundaries are the local wall times ``walls`` (increasing)."""
     cap = _Cap("calendar intervals of [start, end)")
     bounds: list[int] = []
-    while True:
-        if k // 12 > 9999:
-            break
-        b = _instant(_dt.datetime(k // 12, k % 12 + 1, 1) + offset, z)
+    for wall in walls:
+        b = _instant(wall, z)
         if b >= end_ns:
             break
         if b > start_ns:
             bounds.append(max(b, bounds[-1]) if bounds else b)
             cap.check(len(bounds) + 1)
-        k += months
     return _finish(start_ns, end_ns, bounds, None, None, tz_name)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from historian.kernels import AggregateConfig, aggregate_many, interpolate
+from historian.kernels import AggregateConfig, aggregate_many
 from historian.kernels._config import prepare_series
 from historian.kernels.aggregates import AggregateResult
 from historian.limits import current
@@ -214,7 +214,7 @@ def interpolated_on_grid(
 ) -> pa.Table:
     """The wide table of :meth:`Historian.interpolated` at the times ``grid_ns`` (``time`` in
     zone ``tz``)."""
-    from historian.query.retrieval import _series_arrays
+    from historian.query.retrieval import interpolated_for_tags
 
     n_cols = len(series) * (2 if quality else 1)
     current().check(
@@ -222,15 +222,9 @@ def interpolated_on_grid(
         f"interpolated values ({grid_ns.size:,} grid points x {n_cols} columns)",
         "ask for a larger `every`, a shorter window or fewer tags",
     )
-    stepped_by_tag = stepped_by_tag or {}
-    cfg = AggregateConfig.from_any(config)
-    out: dict[str, pa.Array] = {"time": pa.array(grid_ns, pa.timestamp("ns", tz=tz or "UTC"))}
-    for tag, item in series.items():
-        t, v, q = _series_arrays(tag, item)
-        vals, st = interpolate(t, v, q, grid_ns=grid_ns, stepped=bool(stepped_by_tag.get(tag)),
-                               config=cfg, max_gap_ns=max_gap_ns, extrapolate=extrapolate)
-        null = ((st & _BAD_BIT) != 0) | ~np.isfinite(vals)
-        out[tag] = pa.array(vals, pa.float64(), mask=null)
-        if quality:
-            out[f"{tag}.quality"] = pa.array(st, pa.uint32())
-    return pa.table(out)
+    table = interpolated_for_tags(
+        series, start_ns=int(grid_ns[0]), end_ns=int(grid_ns[-1]), every_ns=1,
+        stepped_by_tag=stepped_by_tag, max_gap_ns=max_gap_ns, extrapolate=extrapolate,
+        quality=quality, config=config, grid_ns=grid_ns,
+    )
+    return zoned(table, tz, ["time"])

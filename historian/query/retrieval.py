@@ -308,8 +308,10 @@ def interpolated_for_tags(
     extrapolate: bool = False,
     quality: bool = False,
     config: Any = None,
+    grid_ns: np.ndarray | None = None,
 ) -> pa.Table:
-    """Wide table: ``time`` (start, start+every, ... up to and including end) + one float64
+    """Wide table: ``time`` (start, start+every, ... up to and including end; or ``grid_ns``,
+    e.g. local midnights, checked against the budget by the caller) + one float64
     column per tag (Part 13 Interpolative), null where there is no value, the status is Bad, or
     the samples around the grid time are more than ``max_gap_ns`` apart.
 
@@ -317,8 +319,9 @@ def interpolated_for_tags(
     raw code where a sample sits on the grid time, else Good/UncertainDataSubNormal with the
     Interpolated bit, Bad_NoData where null).
     """
-    check_interpolated_budget(len(series), start_ns, end_ns, every_ns, quality)
-    g = grid(start_ns, end_ns, every_ns)
+    if grid_ns is None:
+        check_interpolated_budget(len(series), start_ns, end_ns, every_ns, quality)
+    g = grid(start_ns, end_ns, every_ns) if grid_ns is None else grid_ns
     stepped_by_tag = stepped_by_tag or {}
     cfg = AggregateConfig.from_any(config)
     names = ["time"]
