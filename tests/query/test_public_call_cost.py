@@ -121,20 +121,21 @@ def test_several_tags_and_no_tags_keep_their_order_and_schema():
 
 @pytest.mark.parametrize("dtype", ["int64", "datetime64[ns]"])
 def test_summarize_hands_the_callers_arrays_to_the_kernel(monkeypatch, dtype):
-    t, v, _q = _data(200_000)
+    t, v, q = _data(200_000)
     times = t if dtype == "int64" else t.view("datetime64[ns]")
     seen = []
     real = retrieval.aggregate_many
 
     def spy(t_ns, values, quality, **kw):
-        seen.append((t_ns, values))
+        seen.append((t_ns, values, quality))
         return real(t_ns, values, quality, **kw)
 
     monkeypatch.setattr(retrieval, "aggregate_many", spy)
     start, end = _window(t)
-    historian.summarize(times, v, start=start, end=end, every="1h", stats=["min", "twa"])
-    (got_t, got_v), = seen
+    historian.summarize(times, v, q, start=start, end=end, every="1h", stats=["min", "twa"])
+    (got_t, got_v, got_q), = seen
     assert np.shares_memory(got_t, times) and np.shares_memory(got_v, v)
+    assert np.shares_memory(got_q, q)
 
 
 @pytest.mark.parametrize("dtype, copies", [("int64", 0), ("datetime64[ns]", 0),
