@@ -424,9 +424,9 @@ def events(
         limits.check("max_result_cells", points * len(names) * 2,
                      f"aligned values ({points:,} grid points x {len(names)} tags x value and "
                      "quality)", "use a larger every, a shorter window or fewer tags")
-    elif calendar:
+    elif set(calendar) - {"tz"}:  # tz alone: the zone of the start and end columns
         raise InvalidArgumentError(
-            f"{', '.join(sorted(calendar))} align the every= grid: pass every= too"
+            f"{', '.join(sorted(set(calendar) - {'tz'}))} align the every= grid: pass every= too"
         )
     elif every is not None:
         every_ns = duration_ns(every)

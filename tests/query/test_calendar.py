@@ -179,6 +179,13 @@ def test_interpolated_plot_events_correlate_carry_the_zone(h):
     e = h.events("A > 24", start, end, every="1h", tz=PARIS, stats=[])
     assert e.schema.field("start").type == pa.timestamp("ns", tz=PARIS)
     assert e.num_rows > 0
+    raw = h.events("A > 24", start, end, tz=PARIS, stats=["max"])  # own sample times
+    assert raw.schema.field("end").type == pa.timestamp("ns", tz=PARIS)
+    utc = h.events("A > 24", start, end, stats=["max"])
+    assert raw.num_rows == utc.num_rows > 0
+    assert raw.column("start").cast(pa.int64()).equals(utc.column("start").cast(pa.int64()))
+    with pytest.raises(InvalidArgumentError, match="pass every"):
+        h.events("A > 24", start, end, offset="1h")
     c = h.correlate(["A", "B"], start, end, "1h", tz=PARIS, offset="30min", progress=False)
     assert c.column("r").to_pylist()[0] == pytest.approx(1.0)
     with pytest.raises(InvalidArgumentError, match="calendar interval"):
