@@ -210,6 +210,12 @@ def test_fixed_intervals_keep_todays_rule_and_align_on_request():
     assert [iso(e, "Asia/Kolkata") for e in local_h.edges[1:-1]] == ["2026-01-01T16:00:00+05:30"]
 
 
+@pytest.mark.parametrize("text", ["1mo", "2 months", "1q", "1y", "year"])
+def test_a_calendar_unit_is_not_a_duration(text):
+    with pytest.raises(InvalidArgumentError, match="calendar interval"):
+        historian.model.times.duration_ns(text)
+
+
 def test_parse_every_and_calendar_kinds():
     assert parse_every("1d") == ("day", 1) and parse_every("2 weeks") == ("day", 14)
     assert parse_every("1y") == ("month", 12) and parse_every("year") == ("month", 12)

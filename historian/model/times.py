@@ -6,7 +6,8 @@ Accepted inputs: ISO-8601 strings (``"2026-01-01T00:00:00Z"``, offsets allowed),
 times that are refused because they look like epoch seconds, milliseconds or microseconds, and
 :func:`seconds` / :func:`milliseconds` to pass those). Durations (``every``) accept
 seconds as a number, ``timedelta``, numpy ``timedelta64`` or strings such as ``"1min"``,
-``"500ms"``, ``"1h30m"``.
+``"500ms"``, ``"1h30m"``. Calendar intervals (``"1mo"``, ``"1q"``, ``"1y"``, local days) are
+not durations: see :mod:`historian.model.calendar`.
 
 Examples
 --------
@@ -76,6 +77,7 @@ _DURATION_PART = re.compile(
     r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|"
     r"hours|hour|hrs|hr|h|days|day|d|weeks|week|w)(?![a-z])\s*"
 )
+_CALENDAR_UNIT = re.compile(r"^\d*\s*(mo|mon|months?|q|qtr|quarters?|y|yr|years?)$", re.I)
 _RELATIVE = re.compile(r"^\s*now\s*(?:([+-])\s*(.+))?$", re.IGNORECASE)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
@@ -126,6 +128,11 @@ def _parse_duration_string(text: str) -> int:
         raise InvalidArgumentError("empty duration string; use e.g. '1min', '10s', '500ms'")
     while pos < len(s):
         m = _DURATION_PART.match(s, pos)
+        if not m and _CALENDAR_UNIT.match(s):
+            raise InvalidArgumentError(
+                f"{text!r} is a calendar interval with no fixed length: it is an every= of "
+                "summary, interpolated, events or correlate (docs/calendar.md), not a duration"
+            )
         if not m:
             raise InvalidArgumentError(
                 f"cannot parse duration {text!r}; use e.g. '1min', '10s', '500ms', '1h30m', "
