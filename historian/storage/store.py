@@ -1825,15 +1825,20 @@ def _points_table(
     if not present:
         return schema.empty_table()
     counts = np.array([len(s.time) for _, s in present], dtype=np.int64)
-    v = np.concatenate([s.value for _, s in present])
+
+    def joined(field: str) -> np.ndarray:  # one tag: its array as is (a concat would copy it)
+        arrays = [getattr(s, field) for _, s in present]
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+    v = joined("value")
     cols = [
         repeated_strings([n for n, _ in present], counts, dictionary=dictionary),
-        arrow.array(np.concatenate([s.time for _, s in present]), TIME_TYPE),
+        arrow.array(joined("time"), TIME_TYPE),
         arrow.array(v, pa.float64(), mask=np.isnan(v)),
-        arrow.array(np.concatenate([s.quality for _, s in present]), pa.uint32()),
+        arrow.array(joined("quality"), pa.uint32()),
     ]
     if with_reasons:
-        cols.append(arrow.array(np.concatenate([s.reasons for _, s in present]), pa.uint32()))
+        cols.append(arrow.array(joined("reasons"), pa.uint32()))
     return pa.Table.from_arrays(cols, schema=schema)
 
 
