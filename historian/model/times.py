@@ -548,9 +548,9 @@ def to_ns_array(values: Any) -> np.ndarray:
             idx = pd.DatetimeIndex(values) if not isinstance(values, pd.DatetimeIndex) else values
             if idx.hasnans:
                 raise InvalidTimeError("times contain NaT (not a time)")
-            if idx.tz is not None:
-                idx = idx.tz_convert("UTC").tz_localize(None)
-            return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+            if idx.unit != "ns":
+                idx = idx.as_unit("ns")
+            return idx.asi8  # int64 ns since the epoch, UTC for tz-aware too: a view, no copy
     arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
     if arr.ndim != 1:
         if arr.ndim == 0:

@@ -6,9 +6,10 @@ Checked here (the timings are in ``benchmarks/bench_public_calls.py``):
   kernel's results (the contract of ``SUMMARY_SCHEMA``: ``string`` tag and stat columns,
   interval-major rows, durations scaled, null where Bad), for every form of times it accepts:
   int64 ns, ``datetime64[ns]``, ``datetime64[us]``, pandas, pyarrow, lists of ints and strings;
-* a contiguous int64 or ``datetime64[ns]`` time array and a float64 value array reach the kernel
-  as views of the caller's memory (a spy on the kernel entry, and the traced allocations stay
-  well below one copy of the times), while a ``datetime64[us]`` array is converted once;
+* a contiguous int64 or ``datetime64[ns]`` time array (or a pandas ``DatetimeIndex``), a float64
+  value array and uint32 qualities reach the kernel as views of the caller's memory (a spy on
+  the kernel entry, and the traced allocations stay well below one copy of the times), while a
+  ``datetime64[us]`` array is converted once;
 * the label columns are built from buffers and split into chunks, never into another type,
   when their bytes would overflow 32-bit offsets;
 * ``h.read(tag_type="dictionary")`` gives the same rows with a ``dictionary<int32, string>`` tag
@@ -119,10 +120,13 @@ def test_several_tags_and_no_tags_keep_their_order_and_schema():
     assert empty.schema == SUMMARY_SCHEMA and empty.num_rows == 0
 
 
-@pytest.mark.parametrize("dtype", ["int64", "datetime64[ns]"])
+@pytest.mark.parametrize("dtype", ["int64", "datetime64[ns]", "pandas"])
 def test_summarize_hands_the_callers_arrays_to_the_kernel(monkeypatch, dtype):
+    import pandas as pd
+
     t, v, q = _data(200_000)
-    times = t if dtype == "int64" else t.view("datetime64[ns]")
+    times = {"int64": t, "datetime64[ns]": t.view("datetime64[ns]"),
+             "pandas": pd.DatetimeIndex(t.view("datetime64[ns]"))}[dtype]
     seen = []
     real = retrieval.aggregate_many
 
@@ -134,7 +138,8 @@ def test_summarize_hands_the_callers_arrays_to_the_kernel(monkeypatch, dtype):
     start, end = _window(t)
     historian.summarize(times, v, q, start=start, end=end, every="1h", stats=["min", "twa"])
     (got_t, got_v, got_q), = seen
-    assert np.shares_memory(got_t, times) and np.shares_memory(got_v, v)
+    memory = times.asi8 if dtype == "pandas" else times
+    assert np.shares_memory(got_t, memory) and np.shares_memory(got_v, v)
     assert np.shares_memory(got_q, q)
 
 
