@@ -37,6 +37,7 @@ __all__ = [
     "options",
     "quality",
     "repair",
+    "replicate",
     "seconds",
     "summarize",
     "verify",
@@ -56,6 +57,10 @@ def __getattr__(name: str):  # lazy: keep `import historian` light
         from historian.storage.repair import repair_store
 
         return repair_store
+    if name == "replicate":  # historian.replicate(src, dst): docs/gateway.md
+        from historian.gateway.replicate import replicate
+
+        return replicate
     if name == "verify":  # historian.verify(path): the hash chain, docs/security.md
         from historian.storage.verify import verify_store
 

@@ -301,6 +301,7 @@ class Store:
                 f"the store {self.path!r} was opened read-only (mode='r'); "
                 "open it with mode='auto' or 'w' to write"
             )
+        self._refuse_replica()
         self._lock.acquire()
         try:
             with storage_errors(
@@ -326,6 +327,16 @@ class Store:
             target=self._flush_loop, name="historian-flusher", daemon=True
         )
         self._flusher.start()
+
+    def _refuse_replica(self) -> None:
+        """A copy made by ``historian replicate`` (``_historian/replica.json``) is read-only."""
+        marker = "_historian/replica.json"
+        if (self._fs.exists(marker) if self._fs is not None
+                else os.path.exists(os.path.join(self.path, marker))):  # fmt: skip
+            raise ReadOnlyStoreError(
+                f"the store {self.path!r} is a replica (it has {marker}): it is written only by "
+                "`historian replicate`/`historian receive`; write to the source store instead"
+            )
 
     def _recover(self) -> None:
         """Replay WAL segments the last commit does not cover; remove the covered ones."""

@@ -1,0 +1,114 @@
+"""Read an OT store's committed state for replication: commit JSONs, data files, the catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from historian.errors import StoreError
+from historian.storage.chain import HEAD_REL, parse_commit
+from historian.storage.fs import StoreFS
+from historian.storage.table import log_name
+
+LOG = "points/_delta_log"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A data file a commit adds: path relative to ``points/``, size and SHA-256 (or None)."""
+
+    path: str
+    size: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One committed version of the source: the commit's bytes and what it adds and removes."""
+
+    version: int
+    data: bytes
+    sha256: str
+    adds: list[FileRef]
+    removes: list[str]
+
+
+class SourceStore:
+    """The committed, read-only view of a store the replicator ships (a folder or ``s3://``)."""
+
+    def __init__(self, path: Any, storage_options: dict[str, Any] | None = None) -> None:
+        self.fs = StoreFS.from_uri(path, storage_options)
+        if not self.fs.list(LOG):
+            raise StoreError(f"{self.fs.uri} holds no historian table (no {LOG}): nothing to ship")
+
+    def versions(self) -> list[int]:
+        """Commit versions present in the log, ascending."""
+        out = []
+        for name in self.fs.list(LOG):
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(".json") and base[:-5].isdigit() and len(base) == 25:
+                out.append(int(base[:-5]))
+        return sorted(out)
+
+    def table_id(self) -> str:
+        """The Delta table id (``metaData.id``): a copy follows one source only."""
+        from deltalake import DeltaTable
+
+        so = self.fs.delta_storage_options()
+        return str(DeltaTable(self.fs.uri_of("points"), storage_options=so).metadata().id)
+
+    def version(self, v: int) -> Version:
+        """Commit ``v`` parsed (its chain record gives each added file's SHA-256)."""
+        data = self.fs.read_bytes(f"points/{log_name(v)}")
+        c = parse_commit(v, data)
+        shas: dict[str, str] = {}
+        rec = c.record
+        if rec is not None:
+            shas = {str(a[0]): str(a[2]) for a in rec["adds"]}
+        adds = [FileRef(str(a["path"]), int(a["size"]), shas.get(str(a["path"]))) for a in c.adds]
+        return Version(v, data, c.sha256, adds, list(c.removes))
+
+    def open_file(self, rel: str) -> Iterator[bytes]:
+        """The bytes of ``points/<rel>`` in chunks."""
+        with self.fs.filesystem.open_input_stream(self.fs.path(f"points/{rel}")) as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(f"points/{rel}")
+
+    def aux_for(self, v: int) -> list[tuple[str, bytes]]:
+        """Files that belong with version ``v`` besides its commit: its checkpoint."""
+        out: list[tuple[str, bytes]] = []
+        cp = f"{LOG}/{v:020d}.checkpoint.parquet"
+        if self.fs.exists(cp):
+            out.append((cp, self.fs.read_bytes(cp)))
+            last = f"{LOG}/_last_checkpoint"
+            if self.fs.exists(last):
+                doc = self.fs.read_bytes(last)
+                try:
+                    if json.loads(doc).get("version") == v:
+                        out.append((last, doc))
+                except ValueError:
+                    pass
+        return out
+
+    def head_for(self, v: int, sha: str) -> bytes:
+        """The head record for version ``v``: the source's own when it names ``v`` (signed), else
+        an unsigned one built from the commit's SHA-256."""
+        try:
+            doc = self.fs.read_bytes(f"points/{HEAD_REL}")
+            if json.loads(doc).get("version") == v:
+                return doc
+        except (FileNotFoundError, ValueError):
+            pass
+        return json.dumps({"version": v, "sha256": sha}).encode()
+
+    def catalog(self) -> bytes | None:
+        """The tag catalog ``tags.json`` (None when the store has none yet)."""
+        try:
+            return self.fs.read_bytes("tags.json")
+        except FileNotFoundError:
+            return None
