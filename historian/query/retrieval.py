@@ -171,26 +171,35 @@ def summary_for_tags(
     ns = len(names)
     block = m * ns  # rows per tag: interval-major, stat-minor
     scales = [_value_scale(name) for name in names]
-    # the result columns, written in place per (tag, stat): no interleaving copies, no concat
-    value = np.empty(len(tags) * block)
-    times = np.empty(len(tags) * block, dtype=np.int64)
-    status = np.empty(len(tags) * block, dtype=np.uint32)
+    # one tag, one stat: the kernel's arrays are the columns; otherwise the columns are written
+    # in place per (tag, stat): no interleaving temporaries, no concatenation
+    single = len(tags) == 1 and ns == 1
+    if not single:
+        value = np.empty(len(tags) * block)
+        times = np.empty(len(tags) * block, dtype=np.int64)
+        status = np.empty(len(tags) * block, dtype=np.uint32)
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_many(
             t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
             config=cfg, stepped=bool(stepped_by_tag.get(tag, False)),
         )
-        rows = slice(ti * block, (ti + 1) * block)
         vals = [res[n].values if sc == 1.0 else res[n].values * sc
                 for n, sc in zip(names, scales, strict=True)]
+        if single:
+            r = res[names[0]]
+            value = np.ascontiguousarray(vals[0], dtype=np.float64)
+            times = np.ascontiguousarray(r.time_ns, dtype=np.int64)
+            status = np.ascontiguousarray(r.status, dtype=np.uint32)
+            break
+        rows = slice(ti * block, (ti + 1) * block)
         _interleave(value[rows].reshape(m, ns), vals)
         _interleave(times[rows].reshape(m, ns), [res[n].time_ns for n in names])
         _interleave(status[rows].reshape(m, ns), [res[n].status for n in names])
     usable = np.isfinite(value)
     usable &= status < _BAD_BIT  # the Bad bit is the top bit: one comparison, no temporary
     null = ~usable
-    starts = np.repeat(edges[:-1], ns)
+    starts = edges[:-1] if ns == 1 else np.repeat(edges[:-1], ns)
     columns = [
         repeated_strings(tags, np.full(len(tags), block)),
         _time_array(np.tile(starts, len(tags)) if len(tags) > 1 else starts),

@@ -91,15 +91,16 @@ def _time_forms(t: np.ndarray) -> dict[str, object]:
     }
 
 
-def test_summarize_gives_the_oracle_table_for_every_form_of_times():
+@pytest.mark.parametrize("stats", [STATS, ["twa"], ["duration_good"]])
+def test_summarize_gives_the_oracle_table_for_every_form_of_times(stats):
     t, v, q = _data()
     t = t // 1000 * 1000  # whole microseconds: the datetime64[us] form holds the same times
     start, end = _window(t)
     for form, times in _time_forms(t).items():
         k = len(times)
         got = historian.summarize(times, v[:k], q[:k], start=start, end=end, every="1min",
-                                  stats=STATS, tag="TIC-101.PV")
-        want = _oracle({"TIC-101.PV": (t[:k], v[:k], q[:k])}, start, end, 60 * S, STATS)
+                                  stats=stats, tag="TIC-101.PV")
+        want = _oracle({"TIC-101.PV": (t[:k], v[:k], q[:k])}, start, end, 60 * S, stats)
         assert got.schema == SUMMARY_SCHEMA, form
         assert got.num_rows == want.num_rows > 0, form
         assert got.equals(want), form
