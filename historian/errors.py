@@ -23,6 +23,7 @@
         ├── SourceTimeoutError   (TimeoutError)
         ├── SourceProtocolError                garbage, exception responses, bad types
         └── SourceSecurityError                insecure endpoint, untrusted cert, login refused
+            └── WriteBlockedError              a request other than a read, stopped unsent
 
 Examples
 --------
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TagNotFoundError",
+    "WriteBlockedError",
 ]  # plus two context managers for the library's boundaries: mapped_errors, argument_errors
 
 
@@ -177,6 +179,10 @@ class SourceProtocolError(SourceError):
 
 class SourceSecurityError(SourceError):
     """A security check failed: insecure policy, untrusted certificate, or login refused."""
+
+
+class WriteBlockedError(SourceSecurityError):
+    """A read-only source refused to send a request that is not a read (e.g. a Modbus write)."""
 
 
 def _dependency(exc: BaseException) -> str | None:

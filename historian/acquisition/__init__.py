@@ -20,6 +20,7 @@ __all__ = [
     "Collector",
     "CollectorHealth",
     "Config",
+    "ModbusSource",
     "OpcUaSource",
     "OpcUaSourceConfig",
     "SampleBatch",
@@ -31,15 +32,13 @@ __all__ = [
     "load_config",
     "loads",
 ]
-# --- modbus (sim/modbus developer) ---
-__all__ += ["ModbusSource"]
 
 _LAZY = {
-    "BrowsedVariable": "historian.acquisition.opcua",
+    "BrowsedVariable": "historian.acquisition.opcua_browse",
     "OpcUaSource": "historian.acquisition.opcua",
-    "abrowse": "historian.acquisition.opcua",
-    "browse": "historian.acquisition.opcua",
-    "config_stub": "historian.acquisition.opcua",
+    "abrowse": "historian.acquisition.opcua_browse",
+    "browse": "historian.acquisition.opcua_browse",
+    "config_stub": "historian.acquisition.opcua_browse",
     "Collector": "historian.acquisition.collector",
     "CollectorHealth": "historian.acquisition.collector",
     "Config": "historian.acquisition.config",
@@ -49,7 +48,6 @@ _LAZY = {
     "SampleBatch": "historian.acquisition.samples",
     "Source": "historian.acquisition.samples",
     "SourceHealth": "historian.acquisition.samples",
-    # --- modbus (sim/modbus developer) ---
     "ModbusSource": "historian.acquisition.modbus",
 }
 

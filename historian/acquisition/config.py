@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from historian.acquisition.modbus_plan import TABLES, TYPES, ModbusPoint
 from historian.errors import ConfigError, HistorianError
 from historian.model.tags import KINDS, Tag, validate_tag_name
 from historian.model.times import duration_ns
@@ -60,6 +61,8 @@ __all__ = [
     "TagSettings",
     "load_config",
     "loads",
+    "modbus_points",
+    "modbus_source_config",
 ]
 
 SECURITY_POLICIES = ("None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
@@ -67,14 +70,8 @@ SECURITY_POLICIES = ("None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha
 DEPRECATED_POLICIES = ("Basic128Rsa15", "Basic256")
 SECURITY_MODES = ("Sign", "SignAndEncrypt")
 ACQUIRE_MODES = ("subscribe", "poll")
-MODBUS_TABLES = ("holding", "input", "coil", "discrete")
-MODBUS_TYPES = (
-    "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "bool", "string",
-)  # fmt: skip
-_REGISTER_COUNT = {
-    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "int64": 4, "uint64": 4,
-    "float32": 2, "float64": 4,
-}  # fmt: skip
+MODBUS_TABLES = TABLES  # one list each, from the point model's module
+MODBUS_TYPES = TYPES
 ORDERS = ("big", "little")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -131,32 +128,6 @@ class ModbusTls:
     ca: Path
     certificate: Path
     private_key: Path
-
-
-@dataclass(frozen=True)
-class ModbusPoint:
-    """One ``[[modbus.points]]`` entry."""
-
-    tag: str
-    address: int
-    table: str = "holding"
-    type: str = "uint16"
-    word_order: str = "big"
-    byte_order: str = "big"
-    scale: float = 1.0
-    offset: float = 0.0
-    count: int = 1  # registers, for type = "string"
-    bit: int | None = None  # a bool taken from one bit (0-15) of a holding/input register
-    settings: TagSettings = field(default_factory=TagSettings)
-
-    @property
-    def registers(self) -> int:
-        """Registers (or bits, for coil/discrete) the point spans."""
-        if self.table in ("coil", "discrete") or self.type == "bool":
-            return 1
-        if self.type == "string":
-            return self.count
-        return _REGISTER_COUNT[self.type]
 
 
 @dataclass(frozen=True)
@@ -236,7 +207,7 @@ class Config:
         for src in sources:
             points: tuple[ModbusPoint | OpcUaPoint, ...] = src.points
             for p in points:
-                s = p.settings
+                s = p.settings or TagSettings(unit=getattr(p, "unit", ""))
                 out[p.tag] = Tag(
                     p.tag, unit=s.unit, description=s.description, kind=s.kind, lo=s.lo, hi=s.hi,
                     rules=dict(s.rules), compression=dict(s.compression), states=dict(s.states),
@@ -272,8 +243,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         with p.open("rb") as f:
             raw = f.read(_MAX_TEXT + 1)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(p)!r} not found") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(p)!r} not found") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from exc
     if len(raw) > _MAX_TEXT:
@@ -300,11 +271,11 @@ def loads(
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML{where}: {exc}") from None
+        raise ConfigError(f"invalid TOML{where}: {exc}") from exc
     except RecursionError:
         raise ConfigError(
             f"invalid TOML{where}: arrays or tables nested too deeply (at most {_MAX_DEPTH} levels)"
-        ) from None
+        ) from None  # the cause is a traceback thousands of frames deep
     return from_dict(doc, base_dir=base_dir, source_file=source_file)
 
 
@@ -325,6 +296,54 @@ def from_dict(
     _check_unique(modbus, opcua)
     return Config(store=store, collector=collector, modbus=modbus, opcua=opcua,
                   source_file=source_file)  # fmt: skip
+
+
+def modbus_source_config(
+    section: dict[str, Any],
+    *,
+    where: str = "modbus",
+    base_dir: str | os.PathLike[str] | None = None,
+) -> ModbusSourceConfig:
+    """Validate one ``[[modbus]]`` table (a dict) exactly as the TOML loader does.
+
+    The one validation path of a Modbus device: :func:`load_config` and
+    :meth:`ModbusSource.from_config(dict) <historian.acquisition.modbus.ModbusSource.from_config>`
+    both end here.
+
+    Examples
+    --------
+    >>> cfg = modbus_source_config({"name": "plc1", "host": "127.0.0.1", "backoff_max": "5s",
+    ...                             "points": [{"tag": "FIC-101.PV", "address": 0}]})
+    >>> cfg.backoff_max_s, cfg.points[0].table
+    (5.0, 'holding')
+    """
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: must be a table/dict, not {_type_name(section)}")
+    r = _Reader(Path(base_dir) if base_dir is not None else Path.cwd())
+    _check_depth(section)
+    return r.modbus(section, where)
+
+
+def modbus_points(items: Any, *, where: str = "modbus.points") -> list[ModbusPoint]:
+    """Validate ``[[modbus.points]]`` tables (dicts) exactly as the TOML loader does.
+
+    Examples
+    --------
+    >>> [p.width for p in modbus_points([{"tag": "A", "address": 0, "type": "float32"}])]
+    [2]
+    >>> modbus_points([{"tag": "A", "address": 0, "type": "f32"}])
+    Traceback (most recent call last):
+    ...
+    historian.errors.ConfigError: modbus.points[0].type: 'f32' is not one of int16, uint16, int32, uint32, int64, uint64, float32, float64, bool, string; did you mean 'float32'?
+    """
+    items = list(items)
+    for i, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            if not hasattr(raw, "keys"):
+                raise ConfigError(f"{where}[{i}]: a point must be a table/dict, not "
+                                  f"{_type_name(raw)}")  # fmt: skip
+            items[i] = dict(raw)
+    return _Reader(Path.cwd()).modbus_points(items, where)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -496,11 +515,11 @@ class _Reader:
             ):
                 raise ValueError
             s = duration_ns(v) / 1e9
-        except (HistorianError, ValueError, OverflowError, TypeError):
+        except (HistorianError, ValueError, OverflowError, TypeError) as exc:
             raise ConfigError(
                 f"{_join(prefix, key)}: {shown} is not a duration; use seconds (0.5) or a string "
                 f"such as \"500ms\", \"1s\", \"1min\" (allowed: {rng})"
-            ) from None
+            ) from exc
         if not minimum_s <= s <= maximum_s:
             raise ConfigError(f"{_join(prefix, key)}: {shown} is outside the allowed {rng}")
         return s
@@ -513,12 +532,12 @@ class _Reader:
         rng = f"{lo} .. {hi} bytes"
         try:
             n = parse_size(v)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError) as exc:
             shown = repr(v) if not isinstance(v, str) or len(v) <= 40 else "the value"
             raise ConfigError(
                 f"{_join(prefix, key)}: {shown} is not a size; use bytes or e.g. \"500MB\" "
                 f"(allowed: {rng})"
-            ) from None
+            ) from exc
         if not lo <= n <= hi:
             raise ConfigError(f"{_join(prefix, key)}: {v!r} is outside the allowed {rng}")
         return n
@@ -540,7 +559,7 @@ class _Reader:
             try:
                 check_env_name(key, v)
             except ValueError as exc:
-                raise ConfigError(f"{_join(prefix, key)}: {exc}") from None
+                raise ConfigError(f"{_join(prefix, key)}: {exc}") from exc
         return v
 
     def tag(self, d: dict[str, Any], prefix: str) -> str:
@@ -548,7 +567,7 @@ class _Reader:
         try:
             return validate_tag_name(name)
         except HistorianError as exc:
-            raise ConfigError(f"{_join(prefix, 'tag')}: {exc}") from None
+            raise ConfigError(f"{_join(prefix, 'tag')}: {exc}") from exc
 
     # -- sections ----------------------------------------------------------------------
     def store(self, d: dict[str, Any]) -> StoreConfig:
@@ -597,17 +616,17 @@ class _Reader:
                     f"{_join(prefix, 'compression')}: {exc}; e.g. compression = "
                     "{ deadband = 0.5 } or "
                     "{ swinging_door = { deviation = 0.2, max_time = \"10min\" } }"
-                ) from None
+                ) from exc
         states_raw = self.table(d, "states", prefix) or {}
         states: dict[int, str] = {}
         for k, v in states_raw.items():
             try:
                 states[int(k)] = str(v)
-            except ValueError:
+            except ValueError as exc:
                 raise ConfigError(
                     f"{prefix}.states.{k}: state keys are integer codes, e.g. states = "
                     "{ 0 = \"off\", 1 = \"on\" }"
-                ) from None
+                ) from exc
         return TagSettings(
             unit=self.str_(d, "unit", prefix, ""),
             description=self.str_(d, "description", prefix, ""),
@@ -615,20 +634,11 @@ class _Reader:
             states=states, metadata=dict(self.table(d, "metadata", prefix) or {}),
         )  # fmt: skip
 
-    def modbus(self, d: dict[str, Any], pre: str) -> ModbusSourceConfig:
-        _check_keys(d, pre, _MODBUS_KEYS)
-        tls_d = self.table(d, "tls", pre)
-        tls = None
-        if tls_d is not None:
-            tpre = f"{pre}.tls"
-            _check_keys(tls_d, tpre, ("ca", "certificate", "private_key"))
-            tls = ModbusTls(ca=self.path(tls_d, "ca", tpre),
-                            certificate=self.path(tls_d, "certificate", tpre),
-                            private_key=self.path(tls_d, "private_key", tpre))  # fmt: skip
-        max_block = self.int_(d, "max_block", pre, 125, lo=1, hi=125)
-        points = []
-        for i, pd in enumerate(self.array(d, "points", pre)):
-            ppre = f"{pre}.points[{i}]"
+    def modbus_points(self, items: list[dict[str, Any]], where: str,
+                      max_block: int = 125) -> list[ModbusPoint]:
+        points: list[ModbusPoint] = []
+        for i, pd in enumerate(items):
+            ppre = f"{where}[{i}]"
             _check_keys(pd, ppre, _MODBUS_POINT_KEYS)
             table = self.str_(pd, "table", ppre, "holding", choices=MODBUS_TABLES)
             default_type = "bool" if table in ("coil", "discrete") else "uint16"
@@ -647,15 +657,36 @@ class _Reader:
                     f"{ppre}.bit: only a type = \"bool\" point in a holding/input register "
                     "takes bit = 0..15"
                 )
-            points.append(ModbusPoint(
+            settings = self.settings(pd, ppre)
+            point = ModbusPoint(
                 tag=self.tag(pd, ppre), address=self.int_(pd, "address", ppre, lo=0, hi=65535),
                 table=table, type=typ,
                 word_order=self.str_(pd, "word_order", ppre, "big", choices=ORDERS),
                 byte_order=self.str_(pd, "byte_order", ppre, "big", choices=ORDERS),
                 scale=self.float_(pd, "scale", ppre, 1.0),
                 offset=self.float_(pd, "offset", ppre, 0.0),
-                count=count, bit=bit, settings=self.settings(pd, ppre),
-            ))  # fmt: skip
+                unit=settings.unit, count=count, bit=bit, settings=settings,
+            )  # fmt: skip
+            if point.address + point.width > 65536:
+                raise ConfigError(f"{ppre}.address: the point runs past address 65535")
+            if any(p.tag == point.tag for p in points):
+                raise ConfigError(f"{ppre}.tag: {point.tag!r} is already a point of this device "
+                                  "(duplicate tag); each tag has one point")  # fmt: skip
+            points.append(point)
+        return points
+
+    def modbus(self, d: dict[str, Any], pre: str) -> ModbusSourceConfig:
+        _check_keys(d, pre, _MODBUS_KEYS)
+        tls_d = self.table(d, "tls", pre)
+        tls = None
+        if tls_d is not None:
+            tpre = f"{pre}.tls"
+            _check_keys(tls_d, tpre, ("ca", "certificate", "private_key"))
+            tls = ModbusTls(ca=self.path(tls_d, "ca", tpre),
+                            certificate=self.path(tls_d, "certificate", tpre),
+                            private_key=self.path(tls_d, "private_key", tpre))  # fmt: skip
+        max_block = self.int_(d, "max_block", pre, 125, lo=1, hi=125)
+        points = self.modbus_points(self.array(d, "points", pre), f"{pre}.points", max_block)
         if not points:
             raise ConfigError(f"{pre}.points: no points; add at least one [[modbus.points]]")
         return ModbusSourceConfig(
@@ -702,7 +733,7 @@ class _Reader:
             try:
                 check_node_id(node)
             except ValueError as exc:
-                raise ConfigError(f"{ppre}.node: {exc}") from None
+                raise ConfigError(f"{ppre}.node: {exc}") from exc
             cfg_points.append(OpcUaPoint(
                 tag=self.tag(pd, ppre), node=node,
                 sampling_s=self.duration(pd, "sampling", ppre, None, maximum_s=86_400.0),
@@ -741,7 +772,7 @@ class _Reader:
         try:
             check_opcua_security(cfg)
         except ValueError as exc:
-            raise ConfigError(f"{pre}.{exc}") from None
+            raise ConfigError(f"{pre}.{exc}") from exc
         return cfg
 
     def _name(self, d: dict[str, Any], pre: str) -> str:

@@ -2,7 +2,8 @@
 
 ::
 
-    source = ModbusSource("plc1", "10.0.0.5", 502, points=[...], every="1s")
+    source = ModbusSource(load_config("plant.toml").modbus[0])   # a ModbusSourceConfig
+    source = ModbusSource("plc1", "10.0.0.5", 502, points=[...], every="1s")  # the same keys
     await source.run(emit, stop)          # until stop is set; never raises for device trouble
 
 Behaviour (see ``docs/acquisition-modbus.md``):
@@ -17,7 +18,10 @@ Behaviour (see ``docs/acquisition-modbus.md``):
   ``Bad_Timeout`` when it stops answering, ``Bad_DeviceFailure``/``Bad_ConfigurationError`` for
   exception responses, ``Bad_DecodingError`` for garbage.
 - Reconnects with exponential backoff and jitter; pymodbus exceptions never escape raw (they
-  become :class:`~historian.errors.SourceError` subclasses and Bad points).
+  become :class:`~historian.errors.SourceError` subclasses and Bad points, mapped in one place:
+  :func:`pymodbus_errors`). The waits, backoff, schedule and filters are
+  :mod:`historian.acquisition.mechanics`; the pymodbus internals used are in
+  :mod:`historian.acquisition.compat`.
 - **Read-only**: the pymodbus client is built with :func:`read_only_guard` as its ``trace_pdu``
   hook, which raises :class:`~historian.errors.SourceSecurityError` before any request other
   than function codes 1-4 (read coils, discrete inputs, holding and input registers) is sent.
@@ -29,21 +33,29 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import ssl
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from historian.acquisition.compat import keep_connection_on_timeouts, pending_response
+from historian.acquisition.config import ModbusSourceConfig, modbus_source_config
+from historian.acquisition.mechanics import (
+    Backoff,
+    LogLimiter,
+    RateMeter,
+    StatusChangeFilter,
+    Ticker,
+    wait_or_stop,
+)
 from historian.acquisition.modbus_plan import (
     READ_FUNCTION_CODES,
     ModbusPoint,
     RequestDecoder,
     exception_status,
-    parse_points,
     plan_requests,
 )
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
@@ -54,6 +66,7 @@ from historian.errors import (
     SourceProtocolError,
     SourceSecurityError,
     SourceTimeoutError,
+    WriteBlockedError,
 )
 from historian.model import quality as q
 from historian.model.times import duration_ns
@@ -62,16 +75,11 @@ __all__ = ["ModbusSource", "client_ssl_context", "read_only_guard"]
 
 log = logging.getLogger(__name__)
 
-_NO_STATE = np.uint32(0xFFFFFFFF)  # "nothing emitted yet" (not a valid StatusCode)
 _READ_METHOD = {
     "coil": "read_coils",
     "discrete": "read_discrete_inputs",
     "holding": "read_holding_registers",
     "input": "read_input_registers",
-}
-_CONFIG_KEYS = {
-    "name", "host", "port", "unit", "every", "timeout", "retries", "max_gap", "max_block", "tls",
-    "points", "backoff_max",
 }
 
 
@@ -85,14 +93,14 @@ def read_only_guard(sending: bool, pdu: Any) -> Any:
     >>> read_only_guard(True, WriteSingleRegisterRequest(address=1, registers=[5]))
     Traceback (most recent call last):
     ...
-    historian.errors.SourceSecurityError: blocked Modbus function code 6 ...
+    historian.errors.WriteBlockedError: blocked Modbus function code 6 ...
     """
     if sending:
         fc = int(getattr(pdu, "function_code", -1))
         if fc not in READ_FUNCTION_CODES:
             log.error("blocked Modbus request with function code %d (%s): read-only source",
                       fc, type(pdu).__name__)
-            raise SourceSecurityError(
+            raise WriteBlockedError(
                 f"blocked Modbus function code {fc} ({type(pdu).__name__}): historian only "
                 "sends read requests (function codes 1-4)"
             )
@@ -117,29 +125,24 @@ def client_ssl_context(
     return ctx
 
 
-def _seconds(value: Any, what: str, minimum: float) -> float:
-    try:
-        s = duration_ns(value) / 1e9
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise ConfigError(f"{what}: {exc}") from exc
-    if s < minimum:
-        raise ConfigError(f"{what}: must be at least {minimum} s, got {value!r}")
-    return s
-
-
-def _point_dict(p: Any) -> Mapping[str, Any] | ModbusPoint:
-    if isinstance(p, Mapping | ModbusPoint):
-        return p
-    if is_dataclass(p):  # e.g. historian.acquisition.config.ModbusPoint
-        keys = ("tag", "table", "address", "type", "word_order", "byte_order", "scale",
-                "offset", "unit", "count", "bit")
-        d = {f.name: getattr(p, f.name) for f in fields(p) if f.name in keys}
-        if d.get("type") != "string":
-            d.pop("count", None)
-        if d.get("bit") is None:
-            d.pop("bit", None)
-        return d
-    raise ConfigError(f"a Modbus point must be a dict, not {type(p).__name__}")
+def _point_table(point: ModbusPoint | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A point as the ``[[modbus.points]]`` table it came from (validated again on the way in)."""
+    if isinstance(point, Mapping):
+        return point
+    if not isinstance(point, ModbusPoint):
+        raise ConfigError(f"a Modbus point must be a dict or a ModbusPoint, not "
+                          f"{type(point).__name__}")  # fmt: skip
+    d: dict[str, Any] = {"tag": point.tag, "table": point.table, "address": point.address,
+                         "type": point.type, "word_order": point.word_order,
+                         "byte_order": point.byte_order, "scale": point.scale,
+                         "offset": point.offset}  # fmt: skip
+    if point.unit:
+        d["unit"] = point.unit
+    if point.type == "string":
+        d["count"] = point.count
+    if point.bit is not None:
+        d["bit"] = point.bit
+    return d
 
 
 class ModbusSource:
@@ -147,28 +150,21 @@ class ModbusSource:
 
     Parameters
     ----------
-    name : str
-        The source name (the ``[[modbus]]`` ``name``); appears in batches and logs.
-    host, port : str, int
-        The device (port 502 for TCP, 802 usual for TLS).
-    points : list of dict or ModbusPoint
-        The register map (keys in :mod:`historian.acquisition.modbus_plan`).
-    unit : int
-        Modbus unit (device) id.
-    every : float or str
-        Poll period (seconds or ``"500ms"``); 0 polls back to back (benchmarks only).
-    timeout : float or str
-        Time to wait for one response.
-    retries : int
-        Resends of an unanswered request before it counts as a timeout (default 0: one request
-        per read, nothing resent behind your back; each resend is counted in
-        ``health().extra["retries"]``). pymodbus' own retries are always off.
-    max_gap, max_block : int
-        Request planning: unconfigured addresses a read may span, registers per read.
-    tls : ssl.SSLContext or dict, optional
-        Modbus/TLS: a client context, or ``{"ca", "certificate", "private_key"}`` paths.
-    backoff_initial, backoff_max : float
-        Reconnect delay: doubles from ``backoff_initial`` to ``backoff_max`` (x0.5-1 jitter).
+    config : ModbusSourceConfig
+        The device, validated (:func:`~historian.acquisition.config.load_config` or
+        :func:`~historian.acquisition.config.modbus_source_config` make one); every field is
+        used: name, host, port, unit, every_s, timeout_s, retries (resends of an unanswered
+        request, each counted in ``health().extra["retries"]``; pymodbus' own retries are always
+        off), max_gap and max_block (request planning), backoff_max_s, tls and points.
+    sslctx : ssl.SSLContext, optional
+        A ready Modbus/TLS client context (instead of ``config.tls`` paths).
+    backoff_initial : float or str
+        First reconnect delay; it doubles up to ``backoff_max_s`` (x0.5-1 jitter).
+
+    The keyword form ``ModbusSource(name, host, port, points=[...], every=..., timeout=...,
+    retries=..., max_gap=..., max_block=..., tls=..., backoff_max=...)`` builds the config from
+    those keys through the same validation as the TOML loader (``every=0`` polls back to back:
+    benchmarks only, not accepted in a TOML file).
 
     Examples
     --------
@@ -183,93 +179,79 @@ class ModbusSource:
 
     def __init__(
         self,
-        name: str,
-        host: str,
-        port: int = 502,
+        config: ModbusSourceConfig | str,
+        host: str | None = None,
+        port: int | None = None,
         *,
-        points: Iterable[Mapping[str, Any] | ModbusPoint],
-        unit: int = 1,
-        every: float | str = 1.0,
-        timeout: float | str = 1.0,
-        retries: int = 0,
-        max_gap: int = 0,
-        max_block: int = 125,
-        tls: ssl.SSLContext | Mapping[str, Any] | None = None,
+        sslctx: ssl.SSLContext | None = None,
         backoff_initial: float | str = 0.5,
-        backoff_max: float | str = 30.0,
+        **settings: Any,
     ):
-        self.name = str(name)
-        self.host, self.port, self.unit = host, int(port), int(unit)
-        self.every_s = _seconds(every, f"modbus {name}: every", 0.0)
-        self.timeout_s = _seconds(timeout, f"modbus {name}: timeout", 0.001)
-        self.retries = int(retries)
-        items = [_point_dict(p) for p in points]
-        self.points: list[ModbusPoint] = [p for p in items if isinstance(p, ModbusPoint)]
-        self.points += parse_points(
-            [p for p in items if not isinstance(p, ModbusPoint)], where=f"modbus {name}.points"
-        )
+        if not isinstance(config, ModbusSourceConfig):
+            config, ctx = _config_from_keywords(config, host, port, settings)
+            sslctx = sslctx or ctx
+        elif host is not None or port is not None or settings:
+            raise ConfigError("ModbusSource(config): give the config alone (its fields say "
+                              "host, port and the rest)")  # fmt: skip
+        self.config = config
+        name = self.name = config.name
+        self.host, self.port, self.unit = config.host, config.port, config.unit
+        self.every_s, self.timeout_s = config.every_s, config.timeout_s
+        self.retries = config.retries
+        self.points: list[ModbusPoint] = list(config.points)
         if not self.points:
             raise ConfigError(f"modbus {name}: no points; add at least one [[modbus.points]]")
-        self.requests = plan_requests(self.points, max_gap=max_gap, max_registers=max_block)
+        self.requests = plan_requests(self.points, max_gap=config.max_gap,
+                                      max_registers=config.max_block)  # fmt: skip
         self._decoders = [RequestDecoder(r, self.points) for r in self.requests]
-        self._last = [np.full(d.n, _NO_STATE, dtype=np.uint32) for d in self._decoders]
-        if isinstance(tls, Mapping):
-            tls = client_ssl_context(tls.get("ca"), tls.get("certificate"), tls.get("private_key"))
-        self.sslctx: ssl.SSLContext | None = tls
-        # Durations as the TOML takes them ("5s") or seconds, like every and timeout.
-        self.backoff_initial = _seconds(backoff_initial, f"modbus {name}: backoff_initial", 0.001)
-        self.backoff_max = _seconds(backoff_max, f"modbus {name}: backoff_max", 0.001)
+        self._filters = [StatusChangeFilter(d.n) for d in self._decoders]
+        if sslctx is None and config.tls is not None:
+            tls = config.tls
+            sslctx = client_ssl_context(str(tls.ca), str(tls.certificate), str(tls.private_key))
+        self.sslctx: ssl.SSLContext | None = sslctx
+        try:
+            self.backoff_initial = duration_ns(backoff_initial) / 1e9
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise ConfigError(f"modbus {name}: backoff_initial: {exc}") from exc
+        if self.backoff_initial <= 0:
+            raise ConfigError(f"modbus {name}: backoff_initial: must be above 0 s, got "
+                              f"{backoff_initial!r}")  # fmt: skip
+        self.backoff_max = config.backoff_max_s
         self._client: Any = None
         self._health = SourceHealth()
         self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0, timeouts=0,
                                   retries=0)
-        self._last_skip_log = -1e9
+        self._skip_log = LogLimiter(60.0)
         # the last time the device answered (or the connection opened): a gap's first Bad point
         # is stamped 1 ns after it, later status changes in the same gap when they happen
         self._last_ok_ns: int | None = None
         self._in_gap = False
-        self._rate_t = time.monotonic()
-        self._rate_points = 0
-        self._rng = random.Random()
+        self._rate = RateMeter()
+        self._backoff = Backoff(self.backoff_initial, self.backoff_max, jitter=(0.5, 1.0))
 
     @classmethod
-    def from_config(cls, section: Any) -> ModbusSource:
-        """Build from a ``[[modbus]]`` table (dict) or a parsed ``ModbusSourceConfig``."""
-        if isinstance(section, Mapping):
-            unknown = set(section) - _CONFIG_KEYS
-            if unknown:
-                raise ConfigError(
-                    f"modbus {section.get('name', '?')}: unknown key {sorted(unknown)[0]!r}; "
-                    f"known keys: {sorted(_CONFIG_KEYS)}"
-                )
-            tls = section.get("tls")
-            return cls(
-                section["name"], section["host"], section.get("port", 802 if tls else 502),
-                points=section["points"], unit=section.get("unit", 1),
-                every=section.get("every", 1.0), timeout=section.get("timeout", 1.0),
-                retries=section.get("retries", 0), max_gap=section.get("max_gap", 0),
-                max_block=section.get("max_block", 125), tls=tls,
-                backoff_max=section.get("backoff_max", 30.0),
-            )
-        tls = getattr(section, "tls", None)
-        if tls is not None and not isinstance(tls, Mapping):
-            tls = {k: (str(getattr(tls, k)) if getattr(tls, k, None) else None)
-                   for k in ("ca", "certificate", "private_key")}
-        return cls(
-            section.name, section.host, section.port, points=section.points, unit=section.unit,
-            every=section.every_s, timeout=section.timeout_s, retries=section.retries,
-            max_gap=section.max_gap, max_block=getattr(section, "max_block", 125), tls=tls,
-            backoff_max=getattr(section, "backoff_max_s", 30.0),
-        )
+    def from_config(cls, section: ModbusSourceConfig | Mapping[str, Any]) -> ModbusSource:
+        """Build from a ``[[modbus]]`` table (dict, validated as the TOML loader does) or a
+        parsed :class:`~historian.acquisition.config.ModbusSourceConfig`.
+
+        >>> src = ModbusSource.from_config({"name": "plc1", "host": "127.0.0.1",
+        ...     "backoff_max": "5s", "points": [{"tag": "A", "address": 0}]})
+        >>> src.backoff_max, src.port
+        (5.0, 502)
+        """
+        if isinstance(section, ModbusSourceConfig):
+            return cls(section)
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"modbus: a [[modbus]] table must be a dict, not "
+                              f"{type(section).__name__}")  # fmt: skip
+        name = section.get("name", "?")
+        return cls(modbus_source_config(dict(section), where=f"modbus {name}"))
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> SourceHealth:
         """A snapshot of the source's state (a copy; safe to keep)."""
         h = self._health
-        now = time.monotonic()
-        if now - self._rate_t >= 1.0:
-            h.points_per_s = (h.points - self._rate_points) / (now - self._rate_t)
-            self._rate_t, self._rate_points = now, h.points
+        h.points_per_s = self._rate.rate(h.points)
         return SourceHealth(h.connected, h.last_good_ns, h.errors, h.reconnects, h.points,
                             h.points_per_s, h.last_error, dict(h.extra))
 
@@ -300,12 +282,7 @@ class ModbusSource:
             raise SourceConnectError(
                 f"modbus {self.name}: cannot connect to {self.host}:{self.port}"
             )
-        ctx = getattr(client, "ctx", None)
-        if ctx is not None and hasattr(ctx, "max_until_disconnect"):
-            # pymodbus drops the connection after retries+3 unanswered requests: a device slower
-            # than the timeout would flip to Bad_NoCommunication and reconnect with backoff.
-            # Unanswered requests are Bad_Timeout here; a lost connection is seen as such.
-            ctx.max_until_disconnect = ctx.count_until_disconnect = 2**62
+        keep_connection_on_timeouts(client)  # unanswered requests are Bad_Timeout, not a loss
         self._client = client
         self._last_ok_ns = time.time_ns()
 
@@ -314,8 +291,8 @@ class ModbusSource:
         that request now instead of letting it wait out its timeout(s)."""
         if connected or self._client is None:
             return
-        future = getattr(getattr(self._client, "ctx", None), "response_future", None)
-        if isinstance(future, asyncio.Future) and not future.done():
+        future = pending_response(self._client)
+        if future is not None:
             connection_exception = _pymodbus_errors()[0]
             future.set_exception(connection_exception("connection lost during a request"))
 
@@ -363,39 +340,16 @@ class ModbusSource:
     async def _read_once(self, index: int) -> Any:
         req = self.requests[index]
         method = getattr(self._client, _READ_METHOD[req.table])
-        ConnectionException, ModbusException, ModbusIOException = _pymodbus_errors()
-        try:  # bounded: pymodbus waits timeout_s per try (and per connect) itself
+        with pymodbus_errors(f"modbus {self.name}", self._client):
+            # bounded: pymodbus waits timeout_s per try (and per connect) itself
             return await method(req.address, count=req.count, device_id=self.unit)
-        except ConnectionException as exc:
-            raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from exc
-        except (ModbusIOException, TimeoutError) as exc:
-            if self._client is not None and not self._client.connected:
-                raise SourceConnectError(f"modbus {self.name}: connection lost: {exc}") from exc
-            raise SourceTimeoutError(f"modbus {self.name}: no response: {exc}") from exc
-        except ModbusException as exc:
-            raise SourceProtocolError(f"modbus {self.name}: {exc}") from exc
-        except OSError as exc:
-            raise SourceConnectError(f"modbus {self.name}: {exc}") from exc
-        except SourceError:
-            raise
-        except Exception as exc:  # anything else pymodbus may raise: never escapes raw
-            raise SourceProtocolError(
-                f"modbus {self.name}: {type(exc).__name__}: {exc}"
-            ) from exc
 
     def _select(self, index: int, t_ns: int, values: np.ndarray, status: np.ndarray,
                 text: list[str | None] | None) -> SampleBatch | None:
         """Good points always; others only when their status changed since last emitted."""
-        last = self._last[index]
         dec = self._decoders[index]
-        if not status.any():  # all Good (the usual case): everything is emitted
-            n = dec.n
-            last.fill(0)
-        else:
-            emit = (status & np.uint32(0x80000000)) == 0
-            emit |= status != last
-            last[:] = status
-            n = int(emit.sum())
+        emit = self._filters[index].select(status)
+        n = dec.n if emit is None else int(emit.sum())
         if n == 0:
             return None
         if n == dec.n:
@@ -475,7 +429,7 @@ class ModbusSource:
         h.errors += 1
         h.extra["timeouts"] += 1
         h.last_error = str(exc)
-        was_bad = any(self._last[i][0] == q.BAD_TIMEOUT for i in range(first, len(self._last)))
+        was_bad = any(f.last[0] == q.BAD_TIMEOUT for f in self._filters[first:])
         log.log(logging.DEBUG if was_bad else logging.WARNING,
                 "%s (timeout %.3g s); Bad_Timeout for this poll", exc, self.timeout_s)
         for i in range(first, len(self._decoders)):
@@ -500,32 +454,23 @@ class ModbusSource:
         return batch
 
     async def _poll_loop(self, emit: Emit, stop: asyncio.Event) -> None:
-        period = self.every_s
-        next_t = time.monotonic()
+        ticker = Ticker(self.every_s, late_poll=True)
         while not stop.is_set():
             batch = await self.poll_once()
             if batch is not None:
                 emit(batch)
-            if period <= 0:  # back to back (benchmarks); each read already yields to the loop
+            if self.every_s <= 0:  # back to back (benchmarks); each read already yields
                 continue
-            next_t += period
-            now = time.monotonic()
-            if now > next_t:  # overran: poll again at once (late), skip the ticks missed
-                missed = int((now - next_t) // period)
-                if missed:
-                    self._skipped(missed)
-                    next_t += missed * period
-                await asyncio.sleep(0)  # let the loop breathe between back-to-back polls
-                continue
-            await _wait(stop, next_t - now)
+            missed, wait_s = ticker.advance()
+            if missed:
+                self._skipped(missed)
+            await wait_or_stop(stop, wait_s)  # 0 after an overrun: the loop breathes once
 
     def _skipped(self, missed: int) -> None:
         """Count ticks a slow poll missed; a WARNING at most once a minute."""
         h = self._health
         h.extra["skipped_ticks"] += missed
-        now = time.monotonic()
-        if now - self._last_skip_log >= 60.0:
-            self._last_skip_log = now
+        if self._skip_log.due():
             log.warning("modbus %s: polls take longer than every=%.3g s: %d tick(s) skipped so "
                         "far (%d polls); poll less often or split the device's map",
                         self.name, self.every_s, h.extra["skipped_ticks"], h.extra["polls"])
@@ -534,7 +479,9 @@ class ModbusSource:
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Connect, poll and emit until ``stop`` is set; reconnect with backoff on failures."""
-        backoff = self.backoff_initial
+        backoff = self._backoff
+        backoff.initial_s, backoff.max_s = self.backoff_initial, self.backoff_max  # settable
+        backoff.reset()
         connected_once = False
         while not stop.is_set():
             try:
@@ -546,7 +493,7 @@ class ModbusSource:
                     log.info("modbus %s: connected to %s:%s", self.name, self.host, self.port)
                 connected_once = True
                 self._health.connected = True
-                backoff = self.backoff_initial
+                backoff.reset()
                 await self._poll_loop(emit, stop)
             except SourceError as exc:
                 self._on_failure(exc, emit)
@@ -554,15 +501,14 @@ class ModbusSource:
                 self._close()
             if stop.is_set():
                 break
-            delay = backoff * (0.5 + 0.5 * self._rng.random())
-            backoff = min(backoff * 2, self.backoff_max)
+            delay = backoff.next()
             log.debug("modbus %s: retrying in %.2f s", self.name, delay)
-            await _wait(stop, delay)
+            await wait_or_stop(stop, delay)
 
     def _on_failure(self, exc: SourceError, emit: Emit) -> None:
         self._health.errors += 1
         self._health.last_error = str(exc)
-        if isinstance(exc, SourceSecurityError) and "blocked Modbus" in str(exc):
+        if isinstance(exc, WriteBlockedError):
             self._health.extra["blocked_writes"] += 1
         if isinstance(exc, SourceTimeoutError):
             status = q.BAD_TIMEOUT
@@ -586,10 +532,61 @@ def _pymodbus_errors() -> tuple[type[Exception], type[Exception], type[Exception
     return ConnectionException, ModbusException, ModbusIOException
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds`` or until ``stop`` is set."""
-    if seconds <= 0 or stop.is_set():
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+@contextlib.contextmanager
+def pymodbus_errors(where: str, client: Any = None) -> Iterator[None]:
+    """Map what a pymodbus request raises to :class:`~historian.errors.SourceError` subclasses,
+    the original as ``__cause__`` (httpx's ``map_httpcore_exceptions`` pattern).
 
+    A lost connection is :class:`SourceConnectError`; no answer in time
+    :class:`SourceTimeoutError` (unless ``client`` shows the connection dropped); other
+    pymodbus errors and anything unexpected :class:`SourceProtocolError`. Historian errors (a
+    blocked write) pass through.
+
+    >>> with contextlib.suppress(SourceTimeoutError):
+    ...     with pymodbus_errors("modbus plc1"):
+    ...         raise TimeoutError("late")
+    """
+    ConnectionException, ModbusException, ModbusIOException = _pymodbus_errors()
+    try:
+        yield
+    except SourceError:
+        raise
+    except ConnectionException as exc:
+        raise SourceConnectError(f"{where}: connection lost: {exc}") from exc
+    except (ModbusIOException, TimeoutError) as exc:
+        if client is not None and not client.connected:
+            raise SourceConnectError(f"{where}: connection lost: {exc}") from exc
+        raise SourceTimeoutError(f"{where}: no response: {exc}") from exc
+    except ModbusException as exc:
+        raise SourceProtocolError(f"{where}: {exc}") from exc
+    except OSError as exc:
+        raise SourceConnectError(f"{where}: {exc}") from exc
+    except Exception as exc:  # anything else pymodbus may raise: never escapes raw
+        raise SourceProtocolError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+
+def _config_from_keywords(
+    name: str, host: str | None, port: int | None, settings: dict[str, Any]
+) -> tuple[ModbusSourceConfig, ssl.SSLContext | None]:
+    """``ModbusSource(name, host, port, points=..., every=..., ...)``: the keys of a ``[[modbus]]``
+    table, validated by :func:`~historian.acquisition.config.modbus_source_config`."""
+    section: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
+    sslctx = None
+    if isinstance(section.get("tls"), ssl.SSLContext):
+        sslctx = section.pop("tls")
+    if isinstance(section.get("tls"), Mapping):
+        section["tls"] = {k: str(v) for k, v in section["tls"].items() if v is not None}
+    section["points"] = [_point_table(p) for p in section.get("points", ())]
+    section.update(name=str(name), host=host)
+    if port is not None:
+        section["port"] = int(port)
+    elif sslctx is not None:
+        section["port"] = 802
+    back_to_back = section.get("every") in (0, 0.0)  # benchmarks: no TOML equivalent
+    if back_to_back:
+        del section["every"]
+    config = modbus_source_config(section, where=f"modbus {name}")
+    if back_to_back:
+        config = replace(config, every_s=0.0)
+    return config, sslctx

@@ -42,14 +42,16 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from historian.errors import ConfigError
 from historian.model import quality as q
-from historian.model.tags import validate_tag_name
+
+if TYPE_CHECKING:
+    from historian.acquisition.config import TagSettings
 
 __all__ = [
     "BIT_TABLES",
@@ -88,20 +90,15 @@ _NUMERIC = {
     "float64": (4, ">f8"),
 }
 TYPES = (*_NUMERIC, "bool", "string")
-_ORDERS = ("big", "little")
-# tag settings the collector/store use; accepted and ignored here
-_TAG_SETTING_KEYS = {
-    "unit", "description", "kind", "lo", "hi", "rules", "compression", "states", "metadata",
-}
-_KEYS = {
-    "tag", "table", "address", "type", "word_order", "byte_order", "scale", "offset", "count",
-    "bit", *_TAG_SETTING_KEYS,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class ModbusPoint:
-    """One configured point of a register map (see the module docstring for the keys)."""
+    """One configured point of a register map (see the module docstring for the keys).
+
+    The one Modbus point model: the TOML loader (:mod:`historian.acquisition.config`) builds
+    these, :func:`plan_requests` and :class:`RequestDecoder` work on them, the source and the
+    simulator use them. ``settings`` holds what the point says about its tag (a
+    :class:`~historian.acquisition.config.TagSettings`; None when built outside a config).
+    """
 
     tag: str
     table: str
@@ -114,6 +111,12 @@ class ModbusPoint:
     unit: str = ""
     count: int = 1
     bit: int | None = None
+    settings: TagSettings | None = field(default=None, compare=False)
+
+    @property
+    def registers(self) -> int:
+        """Registers (or bits, for coil/discrete) the point spans (same as :attr:`width`)."""
+        return self.width
 
     @property
     def width(self) -> int:
@@ -132,76 +135,18 @@ class ModbusPoint:
         return FUNCTION_CODES[self.table]
 
 
-def _fail(where: str, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{where}: key {key!r}: {message}")
-
-
 def parse_points(items: Iterable[Mapping[str, Any]], *, where: str = "modbus.points") -> list[
     ModbusPoint
 ]:
     """Validate point dicts and return :class:`ModbusPoint` objects.
 
+    The same validation as the TOML loader
+    (:func:`historian.acquisition.config.modbus_points`): one path, one set of messages.
     Raises :class:`~historian.errors.ConfigError` naming the point and the key to fix.
     """
-    points: list[ModbusPoint] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(items):
-        w = f"{where}[{i}]"
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{w}: a point must be a table/dict, not {type(raw).__name__}")
-        unknown = set(raw) - _KEYS
-        if unknown:
-            raise _fail(w, sorted(unknown)[0], f"unknown key; known keys: {sorted(_KEYS)}")
-        if "tag" not in raw:
-            raise _fail(w, "tag", "missing; every point needs a tag name")
-        try:
-            tag = validate_tag_name(raw["tag"])
-        except ValueError as exc:
-            raise _fail(w, "tag", str(exc)) from None
-        w = f"{where}[{i}] ({tag})"
-        if tag in seen:
-            raise _fail(w, "tag", "duplicate tag in this device")
-        seen.add(tag)
-        table = raw.get("table", "holding")
-        if table not in TABLES:
-            raise _fail(w, "table", f"{table!r} is not one of {list(TABLES)}")
-        address = raw.get("address")
-        if isinstance(address, bool) or not isinstance(address, int) or not 0 <= address <= 65535:
-            raise _fail(w, "address", f"must be an integer 0..65535, got {address!r}")
-        typ = raw.get("type", "bool" if table in BIT_TABLES else "uint16")
-        if typ not in TYPES:
-            raise _fail(w, "type", f"{typ!r} is not one of {list(TYPES)}")
-        if table in BIT_TABLES and typ != "bool":
-            raise _fail(w, "type", f"a {table} point is a single bit: use type = 'bool'")
-        word_order = raw.get("word_order", "big")
-        byte_order = raw.get("byte_order", "big")
-        if word_order not in _ORDERS:
-            raise _fail(w, "word_order", f"{word_order!r} is not 'big' or 'little'")
-        if byte_order not in _ORDERS:
-            raise _fail(w, "byte_order", f"{byte_order!r} is not 'big' or 'little'")
-        scale, offset = raw.get("scale", 1.0), raw.get("offset", 0.0)
-        for key, val in (("scale", scale), ("offset", offset)):
-            if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val):
-                raise _fail(w, key, f"must be a finite number, got {val!r}")
-        count = raw.get("count", 1)
-        if typ == "string":
-            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 125:
-                raise _fail(w, "count", f"a string needs count = 1..125 registers, got {count!r}")
-        elif "count" in raw:
-            raise _fail(w, "count", "only string points take a count")
-        bit = raw.get("bit")
-        if bit is not None and (
-            typ != "bool" or table in BIT_TABLES or not isinstance(bit, int) or not 0 <= bit <= 15
-        ):
-            raise _fail(w, "bit", "only a bool point in a register table takes bit = 0..15")
-        point = ModbusPoint(
-            tag, table, address, typ, word_order, byte_order, float(scale), float(offset),
-            str(raw.get("unit", "")), int(count), bit,
-        )
-        if address + point.width > 65536:
-            raise _fail(w, "address", "the point runs past address 65535")
-        points.append(point)
-    return points
+    from historian.acquisition.config import modbus_points  # config builds on this module
+
+    return modbus_points(items, where=where)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,10 +50,9 @@ import datetime as _dt
 import logging
 import math
 import os
-import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,14 @@ from historian.acquisition.config import (
     check_opcua_security,
 )
 from historian.acquisition._files import read_private
-from historian.acquisition.opcua_errors import OUR_REFUSAL
+from historian.acquisition.mechanics import (
+    Backoff,
+    RateMeter,
+    RepeatFilter,
+    Ticker,
+    wait_or_stop,
+)
+from historian.acquisition.opcua_errors import OUR_REFUSAL, opcua_errors
 from historian.acquisition.opcua_errors import map_error as _map_error
 from historian.acquisition.opcua_security import (
     certificate_uri,
@@ -76,7 +82,6 @@ from historian.acquisition.opcua_security import (
     install_log_redaction,
 )
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
-from historian.acquisition.text import printable, toml_string
 from historian.errors import (
     InvalidArgumentError,
     SourceConnectError,
@@ -141,21 +146,6 @@ def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int]:
     return t, f, code
 
 
-class _Rate:
-    """Points/s over a sliding window of about 10 s."""
-
-    def __init__(self) -> None:
-        self.marks: list[tuple[float, int]] = [(time.monotonic(), 0)]
-
-    def rate(self, total: int) -> float:
-        now = time.monotonic()
-        self.marks.append((now, total))
-        while len(self.marks) > 2 and now - self.marks[1][0] > 10.0:
-            self.marks.pop(0)
-        t0, n0 = self.marks[0]
-        return (total - n0) / (now - t0) if now > t0 else 0.0
-
-
 def _security_policy_class(name: str) -> Any:
     from asyncua.crypto import security_policies as sp
 
@@ -205,7 +195,7 @@ class OpcUaSource:
         try:
             check_opcua_security(config)
         except ValueError as exc:
-            raise SourceSecurityError(f"opcua {config.name!r}: {exc}") from None
+            raise SourceSecurityError(f"opcua {config.name!r}: {exc}") from exc
         if "@" in (config.url.split("//", 1)[-1].split("/", 1)[0]):
             raise SourceSecurityError(
                 f"opcua {config.name!r}: credentials in the URL are refused; use "
@@ -215,17 +205,17 @@ class OpcUaSource:
             try:
                 check_node_id(p.node)
             except ValueError as exc:
-                raise InvalidArgumentError(f"opcua {config.name!r} tag {p.tag!r}: {exc}") from None
+                raise InvalidArgumentError(f"opcua {config.name!r} tag {p.tag!r}: {exc}") from exc
         self.config = config
         self.name = config.name
         self.tags = [p.tag for p in config.points]
         self._client: Any = None
         self._health = SourceHealth()
-        self._rate = _Rate()
+        self._rate = RateMeter()
         self._resolved: list[_Resolved] = []
         self._unresolved: list[tuple[str, int]] = []
         self._warned_insecure = False
-        self._last_polled: dict[str, tuple[int, float, int]] = {}
+        self._repeats = RepeatFilter()
         self._subscriber: Any = None
         # the last instant communication was known good (a PublishResponse, data or keep-alive;
         # a successful Read when polling) and the latest value time emitted: a gap's
@@ -479,10 +469,8 @@ class OpcUaSource:
         """One Read of every point (full DataValues, both timestamps). Needs :meth:`connect`."""
         if self._client is None:
             raise SourceConnectError(f"opcua {self.name!r}: not connected; call connect() first")
-        try:
+        with opcua_errors(f"opcua {self.name!r}"):
             return await self._read_all(self._client)
-        except Exception as exc:
-            raise _map_error(exc, f"opcua {self.name!r}") from exc
 
     async def _read_all(self, client: Any) -> SampleBatch:
         from asyncua import ua
@@ -517,7 +505,7 @@ class OpcUaSource:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Acquire until ``stop`` is set; reconnect on loss and record outages as Bad points."""
         cfg = self.config
-        delay = 0.5
+        backoff = Backoff(0.5, cfg.reconnect_max_delay_s, jitter=(0.8, 1.2))
         outage_recorded = False
         ever_connected = False
         while not stop.is_set():
@@ -531,16 +519,15 @@ class OpcUaSource:
                 h.last_error = str(exc)
                 h.connected = False
                 log = logger.error if isinstance(exc, SourceSecurityError) else logger.warning
-                log("%s; retrying in %.1f s", exc, delay)
+                log("%s; retrying in %.1f s", exc, backoff.delay_s)
                 if not outage_recorded:
                     code = (q.BAD_NO_COMMUNICATION if not isinstance(exc, SourceSecurityError)
                             else 0x80130000)  # BadSecurityChecksFailed  # fmt: skip
                     self._emit_all(emit, code)
                     outage_recorded = True
                 if isinstance(exc, SourceSecurityError):
-                    delay = max(delay, min(cfg.reconnect_max_delay_s, 10.0))
-                await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, cfg.reconnect_max_delay_s)
+                    backoff.at_least(min(cfg.reconnect_max_delay_s, 10.0))
+                await wait_or_stop(stop, backoff.next())
                 continue
             if ever_connected:
                 self._health.reconnects += 1
@@ -548,7 +535,7 @@ class OpcUaSource:
             ever_connected = True
             self._last_comm_ns = time.time_ns()
             self._health.connected = True
-            delay = 0.5
+            backoff.reset()
             outage_recorded = False
             if self._unresolved:
                 self._emit(emit, SampleBatch.from_points(
@@ -575,7 +562,7 @@ class OpcUaSource:
                 outage_recorded = True
             await self._teardown()
             if not stop.is_set():
-                await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
+                await wait_or_stop(stop, backoff.jittered())
         await self._teardown()
         self._health.connected = False
         logger.info("opcua %r: stopped", self.name)
@@ -633,8 +620,7 @@ class OpcUaSource:
 
     async def _poll_loop(self, emit: Emit, stop: asyncio.Event) -> None:
         client = self._client
-        every = self.config.every_s
-        next_t = time.monotonic()
+        ticker = Ticker(self.config.every_s, late_poll=False)
         skipped = 0
         while not stop.is_set():
             self._check_alive(client)
@@ -642,25 +628,18 @@ class OpcUaSource:
             batch = await asyncio.wait_for(self._read_all(client), timeout=timeout)
             self._last_comm_ns = time.time_ns()
             self._emit(emit, self._only_changed(batch))
-            next_t += every
-            now = time.monotonic()
-            if next_t < now:  # fell behind: skip ticks instead of piling up requests
-                missed = int((now - next_t) / every) + 1
+            missed, wait_s = ticker.advance()  # fell behind: skip ticks, never pile up requests
+            if missed:
                 skipped += missed
-                next_t += missed * every
                 self._health.extra["skipped_ticks"] = skipped
-            await _sleep_or_stop(stop, next_t - time.monotonic())
+            await wait_or_stop(stop, wait_s)
 
     def _only_changed(self, batch: SampleBatch) -> SampleBatch:
-        keep = np.ones(len(batch), bool)
-        for i, tag in enumerate(batch.tags):
-            cur = (int(batch.t_ns[i]), float(batch.values[i]), int(batch.quality[i]))
-            prev = self._last_polled.get(tag)
-            if prev is not None and prev[0] == cur[0] and prev[2] == cur[2] and (
-                prev[1] == cur[1] or (math.isnan(prev[1]) and math.isnan(cur[1]))
-            ):
-                keep[i] = False
-            self._last_polled[tag] = cur
+        changed = self._repeats.changed
+        keep = np.fromiter(
+            (changed(tag, int(batch.t_ns[i]), float(batch.values[i]), int(batch.quality[i]))
+             for i, tag in enumerate(batch.tags)), dtype=bool, count=len(batch),
+        )  # fmt: skip
         if keep.all():
             return batch
         idx = np.flatnonzero(keep)
@@ -668,255 +647,10 @@ class OpcUaSource:
                            batch.quality[idx], batch.source)  # fmt: skip
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    if seconds <= 0:
-        await asyncio.sleep(0)
-        return
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-# --------------------------------------------------------------------------- browse
-@dataclass(frozen=True)
-class BrowsedVariable:
-    """A variable found by :func:`browse`.
-
-    Attributes
-    ----------
-    node : str
-        Node id in namespace-URI form (``nsu=<uri>;s=...``), stable across server restarts.
-    path : str
-        Browse path from the start node, e.g. ``"Objects/Reactor/Temperature"``.
-    data_type : str
-        The variable's data type name (``"Double"``, ``"Boolean"``, ...).
-    tag : str
-        A suggested tag name derived from the path.
-    """
-
-    node: str
-    path: str
-    data_type: str
-    tag: str
-
-
-def _nsu_form(nid: Any, ns_array: Sequence[str]) -> str:
-    text = nid.to_string()
-    if nid.NamespaceIndex == 0 or nid.NamespaceIndex >= len(ns_array):
-        return text
-    body = text.split(";", 1)[1] if text.startswith("ns=") else text
-    return f"nsu={ns_array[nid.NamespaceIndex]};{body}"
-
-
-def _suggest_tag(path: str) -> str:
-    parts = path.split("/")
-    if parts and parts[0] == "Objects":
-        parts = parts[1:]
-    name = ".".join(re.sub(r"[^A-Za-z0-9._:-]+", "_", p).strip("_.") for p in parts if p)
-    name = re.sub(r"\.{2,}", ".", name).lstrip("._-:") or "tag"
-    return name[:200]
-
-
-async def abrowse(
-    url: str,
-    *,
-    security: OpcUaSourceConfig | None = None,
-    allow_insecure: bool = False,
-    root: str = "i=85",
-    max_depth: int = 10,
-    limit: int = 10_000,
-) -> list[BrowsedVariable]:
-    """Async :func:`browse`."""
-    if security is not None:
-        cfg = replace(security, url=url, points=())
-    else:
-        cfg = OpcUaSourceConfig(name="browse", url=url, security_policy="None",
-                                allow_insecure=allow_insecure)  # fmt: skip
-    try:
-        check_opcua_security(cfg)
-    except ValueError as exc:
-        raise SourceSecurityError(
-            f"browse {url}: {exc} (pass security=OpcUaSourceConfig(...) with certificate, "
-            "private_key and trust, or allow_insecure=True)"
-        ) from None
-    src = OpcUaSource(cfg)
-    await src.connect()
-    client = src._client
-    try:
-        return await _walk(client, root, max_depth, limit)
-    except SourceError:
-        raise
-    except Exception as exc:
-        raise _map_error(exc, f"browse {url}") from exc
-    finally:
-        await src._teardown()
-
-
-async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[BrowsedVariable]:
-    from asyncua import ua
-
-    ns_array = list(await client.get_namespace_array())
-    has_property = ua.NodeId(ua.ObjectIds.HasProperty)  # type: ignore[arg-type]
-    out: list[BrowsedVariable] = []
-    seen: set[Any] = set()
-    start = client.get_node(root)
-    start_name = (await start.read_browse_name()).Name
-    frontier: list[tuple[Any, str, int]] = [(start, start_name, 0)]
-    variables: list[tuple[Any, str]] = []
-    mask = ua.NodeClass.Object | ua.NodeClass.Variable
-    while frontier and len(variables) < limit:
-        node, path, depth = frontier.pop(0)
-        refs = await node.get_references(
-            refs=ua.ObjectIds.HierarchicalReferences, direction=ua.BrowseDirection.Forward,
-            nodeclassmask=mask,
-        )  # fmt: skip
-        for ref in refs:
-            nid = ref.NodeId
-            if nid in seen or ref.ReferenceTypeId == has_property:
-                continue
-            seen.add(nid)
-            if nid.NamespaceIndex == 0:  # the server's own objects (Server, Types, ...)
-                continue
-            child_path = f"{path}/{ref.BrowseName.Name}"
-            if ref.NodeClass == ua.NodeClass.Variable:
-                variables.append((nid, child_path))
-                if len(variables) >= limit:
-                    break
-            if depth + 1 < max_depth:
-                frontier.append((client.get_node(nid), child_path, depth + 1))
-    for i in range(0, len(variables), _READ_CHUNK):
-        chunk = variables[i : i + _READ_CHUNK]
-        params = ua.ReadParameters()
-        for nid, _ in chunk:
-            rv = ua.ReadValueId()
-            rv.NodeId = nid
-            rv.AttributeId = ua.AttributeIds.DataType
-            params.NodesToRead.append(rv)
-        results = await client.uaclient.read(params)
-        for (nid, path), dv in zip(chunk, results, strict=True):
-            dtype = "Unknown"
-            if dv.Value is not None and isinstance(dv.Value.Value, ua.NodeId):
-                dt = dv.Value.Value
-                if dt.NamespaceIndex == 0 and isinstance(dt.Identifier, int):
-                    dtype = ua.ObjectIdNames.get(dt.Identifier, str(dt.Identifier))
-                else:
-                    dtype = _nsu_form(dt, ns_array)
-            out.append(BrowsedVariable(_nsu_form(nid, ns_array), path, dtype, _suggest_tag(path)))
-    return out
-
-
-def browse(
-    url: str,
-    *,
-    security: OpcUaSourceConfig | None = None,
-    allow_insecure: bool = False,
-    root: str = "i=85",
-    max_depth: int = 10,
-    limit: int = 10_000,
-) -> list[BrowsedVariable]:
-    """List the variables of an OPC UA server (for writing a config; never adds tags itself).
-
-    Parameters
-    ----------
-    url : str
-        ``opc.tcp://host:port[/path]``, without credentials.
-    security : OpcUaSourceConfig, optional
-        Security settings (certificate, private_key, trust, username_env, ...) to connect with;
-        its ``url`` and ``points`` are ignored. Without it only an insecure connection is possible,
-        which needs ``allow_insecure=True``.
-    allow_insecure : bool
-        Allow SecurityPolicy None when ``security`` is not given.
-    root : str
-        Node id to start from (default the Objects folder, ``i=85``).
-    max_depth, limit : int
-        How deep to descend and how many variables to return at most.
-
-    Returns
-    -------
-    list of BrowsedVariable
-        ``node`` in ``nsu=`` form, ``path``, ``data_type`` and a suggested ``tag``; pass them to
-        :func:`config_stub` for a TOML section.
-    """
-    from historian._sync import sync
-
-    return sync(abrowse(url, security=security, allow_insecure=allow_insecure, root=root,
-                        max_depth=max_depth, limit=limit))  # fmt: skip
-
-
-_NUMERIC_TYPES = {
-    "Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64", "Float",
-    "Double", "Number", "Integer", "UInteger", "Enumeration", "BaseDataType", "Unknown",
-}  # fmt: skip
-
-
-def config_stub(
-    variables: Sequence[BrowsedVariable],
-    *,
-    name: str = "server",
-    url: str = "opc.tcp://127.0.0.1:4840",
-    numeric_only: bool = True,
-    security: OpcUaSourceConfig | None = None,
-) -> str:
-    """A TOML ``[[opcua]]`` section for ``variables``, secure by default, to edit and paste.
-
-    Every string is written as an escaped TOML string and every comment is stripped of control
-    characters, so names coming from the server (a BrowseName holding a newline and
-    ``[[opcua]]``...) cannot add keys or sections. ``security`` (the settings the browse used)
-    fills in its policy, mode, certificate, private_key, trust, user/password variable names,
-    server_uri and server_thumbprint instead of the placeholders.
-
-    Examples
-    --------
-    >>> v = BrowsedVariable("nsu=urn:plant;s=Reactor.T", "Objects/Reactor/T", "Double", "Reactor.T")
-    >>> print(config_stub([v], name="reactor", url="opc.tcp://10.0.0.9:4840"))  # doctest: +ELLIPSIS
-    [[opcua]]
-    name = "reactor"
-    url = "opc.tcp://10.0.0.9:4840"
-    ...
-      [[opcua.points]]
-      tag = "Reactor.T"
-      node = "nsu=urn:plant;s=Reactor.T"   # Objects/Reactor/T (Double)
-    <BLANKLINE>
-    """
-    s = toml_string
-    sec = security
-    secure = sec is not None and sec.security_policy != "None"
-
-    def path(value: Any, default: str) -> str:
-        return s(Path(value).as_posix()) if secure and value is not None else s(default)
-
-    policy = sec.security_policy if secure else "Basic256Sha256"  # type: ignore[union-attr]
-    mode = sec.security_mode if secure else "SignAndEncrypt"  # type: ignore[union-attr]
-    lines = [
-        "[[opcua]]",
-        f"name = {s(name)}",
-        f"url = {s(url)}",
-        'acquire = "subscribe"               # subscribe | poll',
-        'every = "500ms"                     # publishing (subscribe) or polling interval',
-        f"security_policy = {s(policy)}  # \"None\" is refused unless allow_insecure = true",
-        f"security_mode = {s(mode)}    # Sign | SignAndEncrypt",
-        f"certificate = {path(sec and sec.certificate, 'pki/client.der')}",
-        f"private_key = {path(sec and sec.private_key, 'pki/client.pem')}",
-        f"trust = {path(sec and sec.trust, 'pki/trusted')}"
-        "  # folder with the server certificate (or its CA)",
-    ]
-    for key, placeholder in (("username_env", "PLANT_OPCUA_USER"),
-                             ("password_env", "PLANT_OPCUA_PASSWORD")):  # fmt: skip
-        value = getattr(sec, key, None) if secure else None
-        lines.append(f"{key} = {s(value)}" if value else f"# {key} = {s(placeholder)}")
-    for key in ("server_uri", "server_thumbprint"):
-        value = getattr(sec, key, None) if secure else None
-        if value:
-            lines.append(f"{key} = {s(value)}")
-    lines.append("")
-    used: set[str] = set()
-    for v in variables:
-        if numeric_only and v.data_type not in _NUMERIC_TYPES:
-            continue
-        tag, n = v.tag, 2
-        while tag in used:
-            tag, n = f"{v.tag}_{n}", n + 1
-        used.add(tag)
-        comment = printable(f"{v.path} ({v.data_type})")
-        lines += ["  [[opcua.points]]", f"  tag = {s(tag)}",
-                  f"  node = {s(v.node)}   # {comment}", ""]  # fmt: skip
-    return "\n".join(lines)
+# browse and config stubs live in opcua_browse (one job a module); re-exported for the old path
+from historian.acquisition.opcua_browse import (  # noqa: E402
+    BrowsedVariable,
+    abrowse,
+    browse,
+    config_stub,
+)

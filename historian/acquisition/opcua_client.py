@@ -47,6 +47,7 @@ from asyncua.common.utils import wait_for
 from asyncua.crypto import security_policies
 from asyncua.ua.ua_binary import uatcp_to_binary
 
+from historian.acquisition.compat import install_protocol_factory
 from historian.errors import SourceSecurityError
 
 __all__ = ["CHUNK_BYTES", "BoundedLimits", "BoundedProtocol", "GuardedClient"]
@@ -86,7 +87,11 @@ class BoundedLimits(TransportLimits):
 
 
 class BoundedProtocol(UASocketProtocol):
-    """The asyncua socket protocol with receive limits that hold against a hostile server."""
+    """The asyncua socket protocol with receive limits that hold against a hostile server.
+
+    Overrides private asyncua methods and reads private state: each is listed in
+    :data:`historian.acquisition.compat.ASYNCUA_OVERRIDES` and pinned by a test.
+    """
 
     def __init__(self, *args: Any, max_message_size: int, **kwargs: Any) -> None:
         limits = BoundedLimits.for_message_size(max_message_size)
@@ -153,9 +158,9 @@ class BoundedProtocol(UASocketProtocol):
     async def open_secure_channel(self, params: Any) -> Any:
         try:
             return await super().open_secure_channel(params)
-        except AssertionError:  # asyncua 2.1: the server answered OpenSecureChannel with a fault
+        except AssertionError as exc:  # asyncua 2.1: the server answered OpenSecureChannel with a fault
             self._open_secure_channel_exchange = None
-            raise self._opn_fault() from None
+            raise self._opn_fault() from exc
 
 
 class GuardedClient(Client):
@@ -180,18 +185,8 @@ class GuardedClient(Client):
         self.allow_plaintext_password = allow_plaintext_password
         self.max_messagesize = max_message_size
         self.max_chunkcount = BoundedLimits.for_message_size(max_message_size).max_chunk_count
-        uac = self.uaclient
-
-        def make_protocol() -> BoundedProtocol:
-            proto = BoundedProtocol(uac._timeout, security_policy=uac.security_policy,
-                                    max_message_size=max_message_size)  # fmt: skip
-            proto.pre_request_hook = uac._pre_request_hook
-            proto.on_connection_lost = uac._on_transport_lost
-            proto.is_session_closing = uac._is_session_closing
-            uac.protocol = proto
-            return proto
-
-        uac._make_protocol = make_protocol  # type: ignore[method-assign]
+        install_protocol_factory(self.uaclient, lambda timeout, policy: BoundedProtocol(
+            timeout, security_policy=policy, max_message_size=max_message_size))  # fmt: skip
 
     def _add_user_auth(self, params: Any, username: str | None, password: str | None) -> None:
         policy = self.server_policy(ua.UserTokenType.UserName)

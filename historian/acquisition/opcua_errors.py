@@ -22,7 +22,10 @@ does not trust our client certificate: ...)")
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
+from historian.acquisition.compat import is_no_matching_endpoint
 from historian.errors import (
     SourceConnectError,
     SourceError,
@@ -31,7 +34,7 @@ from historian.errors import (
     SourceTimeoutError,
 )
 
-__all__ = ["OUR_REFUSAL", "THEIR_REFUSAL", "map_error"]
+__all__ = ["OUR_REFUSAL", "THEIR_REFUSAL", "map_error", "opcua_errors"]
 
 # StatusCodes that mean "security refused" (certificates, policies, identity), by name.
 _SECURITY_CODES = frozenset({
@@ -99,7 +102,7 @@ def map_error(exc: BaseException, where: str) -> SourceError:
         if code & 0xFFFF0000 == 0x800A0000:
             return SourceTimeoutError(f"{where}: {name}")
         return SourceProtocolError(f"{where}: {name}")
-    if isinstance(exc, ua.UaError) and "No matching endpoints" in str(exc):
+    if is_no_matching_endpoint(exc):  # asyncua has no type for it: see compat
         return SourceSecurityError(
             f"{where}: the server offers no endpoint with this security_policy/security_mode "
             f"({exc}); check the server's endpoints or adjust the config"
@@ -111,3 +114,24 @@ def map_error(exc: BaseException, where: str) -> SourceError:
     if isinstance(exc, OSError | ConnectionError):
         return SourceConnectError(f"{where}: {type(exc).__name__}: {exc}")
     return SourceProtocolError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def opcua_errors(where: str) -> Iterator[None]:
+    """Raise what the block raises as :func:`map_error` maps it, the original as ``__cause__``.
+
+    Cancellation and historian errors pass through unchanged.
+
+    >>> try:
+    ...     with opcua_errors("opcua 'r'"):
+    ...         raise ConnectionRefusedError()
+    ... except SourceConnectError as exc:
+    ...     print(exc, type(exc.__cause__).__name__)
+    opcua 'r': connection refused ConnectionRefusedError
+    """
+    try:
+        yield
+    except SourceError:
+        raise
+    except Exception as exc:  # asyncio.CancelledError is a BaseException: not caught
+        raise map_error(exc, where) from exc

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from historian.acquisition.mechanics import LogLimiter
 from historian.acquisition.samples import SampleBatch
 from historian.errors import SourceConnectError, SourceTimeoutError
 
@@ -115,8 +116,8 @@ class Subscriber:
         self._bad_status: list[Any] = []
         self._sub_ids: list[int] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._overflow_logged = -1e9
-        self._drop_logged = -1e9
+        self._overflow_log = LogLimiter(10.0)
+        self._drop_log = LogLimiter(10.0)
         for key in ("queue_full", "server_overflows", "more_notifications", "dropped"):
             extra.setdefault(key, 0)
 
@@ -252,9 +253,7 @@ class Subscriber:
             self._pending -= len(old)
             self.extra["queue_full"] += 1
             self.extra["dropped"] += len(old)
-            mono = time.monotonic()
-            if mono - self._drop_logged >= 10.0:
-                self._drop_logged = mono
+            if self._drop_log.due():
                 logger.warning("opcua %r: %d notifications waiting (queue_size = %d): the "
                                "collector does not keep up; dropping the oldest (%d so far)",
                                self.source, self._pending, self.queue_size,
@@ -317,9 +316,7 @@ class Subscriber:
                     qs.append(c)
         if overflows:
             self.extra["server_overflows"] += overflows
-            mono = time.monotonic()
-            if mono - self._overflow_logged >= 10.0:
-                self._overflow_logged = mono
+            if self._overflow_log.due():
                 logger.warning("opcua %r: the server signalled %d queue overflow(s) (values "
                                "dropped in its monitored-item queues; recorded in quality, %d so "
                                "far): sample less often or publish more often", self.source,

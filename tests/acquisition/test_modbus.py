@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import asyncio
 import itertools
 import math
@@ -459,7 +460,7 @@ def test_from_config_and_errors():
     assert src.every_s == 0.25 and src.timeout_s == 1.0 and src.port == 5020
     from historian.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="'evry'"):
+    with pytest.raises(ConfigError, match=r"evry: unknown key"):
         ModbusSource.from_config(dict(cfg, evry="1s"))
     with pytest.raises(ConfigError, match="type"):
         ModbusSource.from_config(dict(cfg, points=[{"tag": "A", "address": 0, "type": "f32"}]))
@@ -601,3 +602,77 @@ backoff_max = "5s"
         assert (src.every_s, src.timeout_s, src.backoff_max) == (0.25, 2.0, 5.0)
     with pytest.raises(ConfigError, match="backoff_max"):
         ModbusSource.from_config(dict(section, backoff_max="soon"))
+
+
+def test_every_config_field_reaches_the_source(tmp_path):
+    # One Modbus model: each field of ModbusSourceConfig, set to a non-default value, reaches
+    # the source, whether the config comes from TOML, from a dict or is built in Python.
+    # (backoff_max was dropped on one path: a TOML "5s" gave a source with 30 s.)
+    from historian.acquisition.config import ModbusSourceConfig, ModbusTls, loads
+
+    pki = make_pki(tmp_path / "pki")
+    text = f"""
+[store]
+path = "plant.hist"
+
+[[modbus]]
+name = "plc7"
+host = "127.0.0.2"
+port = 1502
+unit = 9
+every = "250ms"
+timeout = "2s"
+retries = 3
+max_gap = 4
+max_block = 8
+backoff_max = "5s"
+tls = {{ ca = "{pki['ca_cert']}", certificate = "{pki['client_cert']}", private_key = "{pki['client_key']}" }}
+
+  [[modbus.points]]
+  tag = "A"
+  table = "input"
+  address = 10
+  type = "float32"
+  word_order = "little"
+  byte_order = "little"
+  scale = 2.0
+  offset = 1.0
+  unit = "bar"
+
+  [[modbus.points]]
+  tag = "B"
+  address = 16
+  type = "bool"
+  bit = 3
+
+  [[modbus.points]]
+  tag = "C"
+  address = 20
+  type = "string"
+  count = 3
+"""
+    import tomllib
+
+    parsed = loads(text).modbus[0]
+    direct = ModbusSourceConfig(
+        name="plc7", host="127.0.0.2", port=1502, unit=9, every_s=0.25, timeout_s=2.0, retries=3,
+        max_gap=4, max_block=8, backoff_max_s=5.0,
+        tls=ModbusTls(pki["ca_cert"], pki["client_cert"], pki["client_key"]),
+        points=parsed.points,
+    )  # fmt: skip
+    defaults = ModbusSourceConfig(name="x", host="h")
+    changed = [f.name for f in dataclasses.fields(ModbusSourceConfig)
+               if getattr(direct, f.name) == getattr(defaults, f.name)]  # fmt: skip
+    assert changed == [], changed  # the test covers every field
+    for src in (ModbusSource(parsed), ModbusSource(direct),
+                ModbusSource.from_config(tomllib.loads(text)["modbus"][0])):  # fmt: skip
+        assert (src.name, src.host, src.port, src.unit) == ("plc7", "127.0.0.2", 1502, 9)
+        assert (src.every_s, src.timeout_s, src.retries, src.backoff_max) == (0.25, 2.0, 3, 5.0)
+        assert src.sslctx is not None
+        # max_gap = 4 joins B (16) and C (20..22) in one read; max_block = 8 keeps A apart
+        assert [(r.table, r.address, r.count) for r in src.requests] == [
+            ("holding", 16, 7), ("input", 10, 2)]
+        a, b, c = src.points
+        assert (a.table, a.address, a.type, a.word_order, a.byte_order, a.scale, a.offset,
+                a.unit) == ("input", 10, "float32", "little", "little", 2.0, 1.0, "bar")
+        assert (b.type, b.bit, c.type, c.count) == ("bool", 3, "string", 3)
