@@ -27,12 +27,13 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from historian.model import arrow
+from historian.model import arrow, buffers
 
 __all__ = ["repeated_strings", "tiled_strings"]
 
 #: Bytes a ``string`` array's int32 offsets can address.
 MAX_STRING_BYTES = 2**31 - 1
+_BLOCK = 1 << 16  # bytes of one repeated-name block copied into a string column's data
 
 
 def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
@@ -41,7 +42,7 @@ def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
     if not any(encoded):  # only empty strings (summarize's default tag): offsets all zero
         return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(
             np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")])
-    offsets = np.empty(n + 1, dtype=np.int32)
+    offsets = buffers.empty(n + 1, np.int32)
     offsets[0] = 0
     ramp = np.arange(1, max(counts, default=0) + 1, dtype=np.int32)
     pos = base = 0
@@ -51,16 +52,15 @@ def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
         run += np.int32(base)
         pos += c
         base += len(b) * c
-    # bytes * count is a doubling memcpy, the fastest way to lay out a run; a run at a time
-    # (cache-sized) into the one buffer, not a join of them all (2 more passes over the data)
-    if len(encoded) == 1:
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
-                                                      pa.py_buffer(encoded[0] * counts[0])])
-    data = np.empty(base, dtype=np.uint8)
+    data = buffers.empty(base, np.uint8)
     pos = 0
     for b, c in zip(encoded, counts, strict=True):
         size = len(b) * c
-        data[pos : pos + size] = np.frombuffer(b * c, dtype=np.uint8)
+        if size:  # a cache-sized block of the name repeated (bytes * k is a doubling memcpy)
+            block = np.frombuffer(b * min(c, max(1, _BLOCK // len(b))), dtype=np.uint8)
+            for off in range(0, size, block.size):
+                k = min(block.size, size - off)
+                data[pos + off : pos + off + k] = block[:k]
         pos += size
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
                                                   pa.py_buffer(data)])

@@ -29,7 +29,7 @@ from historian.kernels._config import interval_edges
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
 from historian.limits import current
-from historian.model import arrow
+from historian.model import arrow, buffers
 from historian.model.labels import repeated_strings, tiled_strings
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, user_ns, user_ns_array
@@ -174,10 +174,10 @@ def summary_for_tags(
     # one tag, one stat: the kernel's arrays are the columns; otherwise the columns are written
     # in place per (tag, stat): no interleaving temporaries, no concatenation
     single = len(tags) == 1 and ns == 1
-    if not single:
-        value = np.empty(len(tags) * block)
-        times = np.empty(len(tags) * block, dtype=np.int64)
-        status = np.empty(len(tags) * block, dtype=np.uint32)
+    if not single:  # in Arrow's pool: reused pages, no page fault per 4 KiB written
+        value = buffers.empty(len(tags) * block, np.float64)
+        times = buffers.empty(len(tags) * block, np.int64)
+        status = buffers.empty(len(tags) * block, np.uint32)
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_many(
@@ -199,10 +199,14 @@ def summary_for_tags(
     usable = np.isfinite(value)
     usable &= status < _BAD_BIT  # the Bad bit is the top bit: one comparison, no temporary
     null = ~usable
-    starts = edges[:-1] if ns == 1 else np.repeat(edges[:-1], ns)
+    if ns == 1 and len(tags) == 1:
+        starts = edges[:-1]
+    else:
+        starts = buffers.empty(len(tags) * block, np.int64)
+        starts.reshape(len(tags), m, ns)[:] = edges[:-1, None]
     columns = [
         repeated_strings(tags, np.full(len(tags), block)),
-        _time_array(np.tile(starts, len(tags)) if len(tags) > 1 else starts),
+        _time_array(starts),
         tiled_strings(names, m * len(tags)),
         arrow.array(value, pa.float64(), mask=null),
         _time_array(times),

@@ -47,7 +47,7 @@ from historian.errors import (
     StoreError,
     TagNotFoundError,
 )
-from historian.model import arrow
+from historian.model import arrow, buffers
 from historian.model.labels import repeated_strings
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
@@ -1839,7 +1839,10 @@ def _points_table(
 
     def joined(field: str) -> np.ndarray:  # one tag: its array as is (a concat would copy it)
         arrays = [getattr(s, field) for _, s in present]
-        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        if len(arrays) == 1:
+            return arrays[0]
+        out = buffers.empty(int(counts.sum()), np.result_type(*arrays))  # no page faults
+        return np.concatenate(arrays, out=out)
 
     v = joined("value")
     cols = [
