@@ -36,6 +36,17 @@ MAX_STRING_BYTES = 2**31 - 1
 _BLOCK = 1 << 16  # bytes of one repeated-name block copied into a string column's data
 
 
+def _fill_repeated(out: np.ndarray, b: bytes) -> None:
+    """Fill the uint8 array ``out`` with ``b`` repeated (``out.size`` is a multiple of it), a
+    cache-sized block at a time (``bytes * k`` is a doubling memcpy)."""
+    if not out.size:
+        return
+    block = np.frombuffer(b * max(1, min(out.size, _BLOCK) // len(b)), dtype=np.uint8)
+    for off in range(0, out.size, block.size):
+        k = min(block.size, out.size - off)
+        out[off : off + k] = block[:k]
+
+
 def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
     """``encoded[i]`` repeated ``counts[i]`` times, as one ``string`` array (fits in int32)."""
     n = int(sum(counts))
@@ -55,13 +66,8 @@ def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
     data = buffers.empty(base, np.uint8)
     pos = 0
     for b, c in zip(encoded, counts, strict=True):
-        size = len(b) * c
-        if size:  # a cache-sized block of the name repeated (bytes * k is a doubling memcpy)
-            block = np.frombuffer(b * min(c, max(1, _BLOCK // len(b))), dtype=np.uint8)
-            for off in range(0, size, block.size):
-                k = min(block.size, size - off)
-                data[pos + off : pos + off + k] = block[:k]
-        pos += size
+        _fill_repeated(data[pos : pos + len(b) * c], b)
+        pos += len(b) * c
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
                                                   pa.py_buffer(data)])
 
@@ -127,12 +133,14 @@ def tiled_strings(
     def block(r: int) -> pa.Array:
         start = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=start[1:])
-        offsets = np.empty(r * len(encoded) + 1, dtype=np.int32)
+        offsets = buffers.empty(r * len(encoded) + 1, np.int32)
         np.add(np.arange(r, dtype=np.int32)[:, None] * np.int32(len(pattern)),
                start.astype(np.int32), out=offsets[:-1].reshape(r, len(encoded)))
         offsets[-1] = r * len(pattern)
+        data = buffers.empty(r * len(pattern), np.uint8)
+        _fill_repeated(data, pattern)
         return pa.Array.from_buffers(pa.string(), r * len(encoded),
-                                     [None, pa.py_buffer(offsets), pa.py_buffer(pattern * r)])
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
     if per_chunk >= reps:
         return block(reps)
