@@ -44,6 +44,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """Module attributes plus the lazy public names, so tab completion shows ``open`` & co."""
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str):  # lazy: keep `import historian` light
     if name in ("Historian", "open"):
         from historian import api
