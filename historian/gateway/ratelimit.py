@@ -18,7 +18,7 @@ class RateLimiter:
     def __init__(self, bytes_per_s: float | None, stop: threading.Event | None = None) -> None:
         self.rate = float(bytes_per_s) if bytes_per_s else None
         self._stop = stop or threading.Event()
-        self._tokens = 0.0 if self.rate is None else self.rate
+        self._tokens = 0.0
         self._t = time.monotonic()
 
     def take(self, n: int) -> None:

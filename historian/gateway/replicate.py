@@ -96,7 +96,8 @@ class Replicator:
         self._limit = RateLimiter(max_bytes_per_s, self._stop)
         self._src: SourceStore | None = None
         self._catalog: bytes | None = None
-        self._removed: set[str] = set()
+        self._removed: set[str] = set()  # retired in the source, maybe still on its disk
+        self._seen: set[int] = set()  # versions whose removes are in _removed
         self._last_log = 0.0
 
     def stop(self) -> None:
@@ -140,7 +141,6 @@ class Replicator:
                 for rel, data in src.aux_for(v):
                     sink.put_aux(rel, data)
                 sink.put_aux("points/_historian/head.json", src.head_for(v, ver.sha256))
-                self._removed.update(ver.removes)
                 st.replicated_version = v
                 self._maybe_log()
             st.replicated_version = sink.newest()[0]
@@ -149,10 +149,7 @@ class Replicator:
                 sink.put_aux("tags.json", cat)
                 self._catalog = cat
             if self.follow_deletes:
-                for rel in sorted(self._removed):
-                    if not src.exists(rel) and sink.delete(rel):
-                        log.info("removed %s from the copy (the source deleted it)", rel)
-                self._removed = {r for r in self._removed if src.exists(r)}
+                self._follow_deletes(src, sink, versions, st.replicated_version)
         finally:
             sink.close()
         dt = time.monotonic() - t0
@@ -161,6 +158,20 @@ class Replicator:
         st.rounds += 1
         st.last_error = None
         return st
+
+    def _follow_deletes(self, src: SourceStore, sink: Any, versions: list[int],
+                        upto: int) -> None:  # fmt: skip
+        """Delete from the copy the retired files the source no longer has (every remove
+        action of the replicated versions still in the source's log; a restart rechecks)."""
+        for v in versions:
+            if v <= upto and v not in self._seen:
+                self._seen.add(v)
+                self._removed.update(src.version(v).removes)
+        for rel in sorted(self._removed):
+            if not src.exists(rel):
+                if sink.delete(rel):
+                    log.info("removed %s from the copy (the source deleted it)", rel)
+                self._removed.discard(rel)
 
     def _maybe_log(self, force: bool = False) -> None:
         now = time.monotonic()

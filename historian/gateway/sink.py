@@ -124,6 +124,8 @@ class FolderSink:
                     f"commit records {size} bytes, {str(sha256)[:16]}…; it was not stored"
                 )
             self.fs.publish(tmp, f"points/{rel}")
+        except StoreError:
+            raise
         except OSError as exc:
             raise StoreError(f"cannot write {self.fs.uri_of('points/' + rel)}: {exc}") from exc
         finally:
