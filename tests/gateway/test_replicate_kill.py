@@ -1,0 +1,53 @@
+"""kill -9 of the sender at random moments (mid-file, between file and commit, after a commit):
+the copy resumes from its newest complete version and ends equal to the source, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from replica_fixtures import (
+    assert_same,
+    cli,
+    kill9,
+    late_and_compact,
+    newest_version,
+    wait_for,
+    write_versions,
+)
+
+import historian
+
+
+def _partial(it: str) -> bool:
+    tmp = os.path.join(it, "tmp", "replicate")
+    return os.path.isdir(tmp) and bool(os.listdir(tmp))
+
+
+def test_sender_killed_ten_times_at_random(tmp_path):
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    write_versions(ot, 30, points=1500)
+    late_and_compact(ot)
+    newest = newest_version(ot)
+    rng = random.Random(15)
+    kills = 0
+    while kills < 10 and newest_version(it) < newest:
+        # slow enough that a kill lands inside a file as often as between versions
+        p = cli("replicate", ot, it, "--poll", "0.05", "--max-bytes-per-s", "150000")
+        try:
+            if kills % 2:
+                at = newest_version(it) + 1
+                wait_for(lambda: _partial(it) and newest_version(it) >= at or p.poll() is not None,
+                         what="a file half-copied")  # fmt: skip
+            else:
+                target = min(newest, newest_version(it) + rng.randint(1, 4))
+                wait_for(lambda: newest_version(it) >= target or p.poll() is not None,
+                         what=f"version {target}")  # fmt: skip
+        finally:
+            kill9(p)
+        kills += 1
+    assert kills == 10, "the source was copied before ten kills: make it bigger"
+    st = historian.replicate(ot, it, once=True)
+    assert st.versions_behind == 0 and st.replicated_version == newest
+    assert not _partial(it)
+    assert_same(ot, it)
