@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from historian.errors import HistorianError, InvalidArgumentError
+from historian.errors import HistorianError, InvalidArgumentError, StoreError
 from historian.gateway.ratelimit import RateLimiter
 from historian.gateway.sink import FolderSink
 from historian.gateway.source import SourceStore
@@ -134,6 +134,12 @@ class Replicator:
                 ver = src.version(v)
                 for f in ver.adds:
                     if not sink.has_file(f.path, f.size):
+                        if not src.exists(f.path):
+                            raise StoreError(
+                                f"file {f.path} of version {v} is gone from the source (vacuumed "
+                                "before it was replicated); this copy cannot go on past version "
+                                f"{v - 1}: raise grace_hours on the source and start a new copy"
+                            )
                         chunks = self._chunks(f.path)
                         st.bytes_sent += sink.put_file(f.path, f.size, f.sha256, chunks)
                         st.files_sent += 1

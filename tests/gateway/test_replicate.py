@@ -152,3 +152,15 @@ def test_tampered_file_and_out_of_order_commit_are_refused(ot, tmp_path):
     finally:
         sink.close()
     assert newest_version(it) == -1
+
+
+def test_a_file_vacuumed_before_it_was_shipped_stops_with_its_name(ot, tmp_path):
+    it = str(tmp_path / "it.hist")
+    historian.replicate(ot, it, once=True)
+    write_versions(ot, 1, start=6)
+    with historian.open(ot, mode="r") as h:
+        rel = h._log.read_commit(newest_version(ot)).adds[0]["path"]
+    os.unlink(os.path.join(ot, "points", rel))
+    with pytest.raises(StoreError, match="is gone from the source"):
+        historian.replicate(ot, it, once=True)
+    assert newest_version(it) == newest_version(ot) - 1  # the copy stays at its last version
