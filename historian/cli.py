@@ -673,9 +673,14 @@ def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_replicate(args: argparse.Namespace) -> int:
     from historian.gateway.replicate import replicate
 
-    st = replicate(args.src, args.dst, once=args.once, follow_deletes=args.follow_deletes,
-                   max_bytes_per_s=args.max_bytes_per_s, poll_s=args.poll,
-                   status_every_s=args.status_every, **_tls_options(args))  # fmt: skip
+    if args.diode:
+        opts: dict[str, Any] = {"repeat": args.repeat, "resend_s": args.resend,
+                                "resend_versions": args.resend_versions}  # fmt: skip
+    else:
+        opts = {"follow_deletes": args.follow_deletes, **_tls_options(args)}
+    st = replicate(args.src, args.dst, once=args.once, max_bytes_per_s=args.max_bytes_per_s,
+                   poll_s=args.poll, status_every_s=args.status_every, diode=args.diode,
+                   **opts)  # fmt: skip
     _out(f"{args.dst} at version {st.replicated_version} of {st.source_version} "
          f"({st.versions_behind} behind); {st.files_sent} file(s), "
          f"{_fmt_int(st.bytes_sent)} bytes sent")  # fmt: skip
@@ -685,6 +690,19 @@ def cmd_replicate(args: argparse.Namespace) -> int:
 def cmd_receive(args: argparse.Namespace) -> int:
     from historian.gateway.receive import receive
 
+    if args.diode:
+        from historian.gateway.diode import DiodeReceiver
+
+        r = DiodeReceiver(args.store, args.diode)
+        try:
+            r.serve_forever(status_every_s=args.status_every)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            r.close()
+        return 0
+    if not args.listen:
+        raise CliError("give --listen HOST:PORT (TLS) or --diode udp://HOST:PORT")
     if not (args.tls_cert and args.tls_key and args.tls_ca):
         raise CliError("--listen needs --tls-cert, --tls-key and --tls-ca (the CA of the senders' "
                        "client certificates)")  # fmt: skip
@@ -891,13 +909,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", metavar="PEM", help="tls://: this sender's client certificate")
     p.add_argument("--tls-key", metavar="PEM", help="tls://: its private key")
     p.add_argument("--tls-ca", metavar="PEM", help="tls://: the CA that signed the receiver")
+    p.add_argument("--diode", action="store_true",
+                   help="DST is udp://HOST:PORT behind a data diode: no return channel")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="--diode: send every datagram N times (default 1)")
+    p.add_argument("--resend", type=float, default=10.0, metavar="SECONDS",
+                   help="--diode: resend the newest --resend-versions this often (default 10)")
+    p.add_argument("--resend-versions", type=int, default=100, metavar="N",
+                   help="--diode: how many of the newest versions each resend covers "
+                        "(default 100)")  # fmt: skip
 
     p = add("receive", "Accept pushes from `historian replicate` into a read-only copy: TLS 1.3, "
             "client certificates required; it never serves data.",
             "historian receive it.hist --listen 0.0.0.0:7443 --tls-cert it.pem --tls-key it.key "
             "--tls-ca ca.pem", cmd_receive)  # fmt: skip
     p.add_argument("store", help="the copy (a folder or s3://); created at the first push")
-    p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address to listen on")
+    p.add_argument("--listen", metavar="HOST:PORT", help="TLS: address to listen on")
+    p.add_argument("--diode", metavar="udp://HOST:PORT",
+                   help="receive from a data diode on this UDP address instead (no TLS, nothing "
+                        "sent back)")  # fmt: skip
+    p.add_argument("--status-every", type=float, default=60.0, metavar="SECONDS",
+                   help="--diode: log the missing versions this often (default 60)")
     p.add_argument("--tls-cert", metavar="PEM", help="this receiver's server certificate")
     p.add_argument("--tls-key", metavar="PEM", help="its private key")
     p.add_argument("--tls-ca", metavar="PEM",

@@ -63,7 +63,7 @@ def _open_sink(dst: str, options: dict[str, Any]) -> Any:
         ctx = client_context(options["tls_cert"], options["tls_key"], options["tls_ca"])
         return TLSSink(host.strip("[]"), int(port), ctx)
     if dst.startswith("udp://"):
-        raise InvalidArgumentError("udp:// destinations (diode mode) are not available yet")
+        raise InvalidArgumentError(f"{dst!r} is a diode destination: pass diode=True (--diode)")
     return FolderSink(dst, options.get("dst_storage_options"))
 
 
@@ -207,12 +207,14 @@ class Replicator:
 
 
 def replicate(src: Any, dst: Any, *, once: bool = False, follow_deletes: bool = False,
-              max_bytes_per_s: float | None = None, poll_s: float = 1.0,
+              max_bytes_per_s: float | None = None, poll_s: float = 1.0, diode: bool = False,
               **options: Any) -> ReplicationStatus:  # fmt: skip
     """Push the committed versions of the store ``src`` to ``dst`` and keep following it.
 
     ``dst`` is a folder, an ``s3://`` store or a receiver ``tls://HOST:PORT`` (then give
-    ``tls_cert``, ``tls_key`` and ``tls_ca``). With ``once=True`` it catches up and returns;
+    ``tls_cert``, ``tls_key`` and ``tls_ca``), or with ``diode=True`` a ``udp://HOST:PORT``
+    diode receiver (options ``repeat``, ``resend_s``, ``resend_versions``; no return channel, so
+    the status counts what was sent, not what arrived). With ``once=True`` it catches up and returns;
     otherwise it follows until interrupted. The copy refuses writes; retired files stay in it
     unless ``follow_deletes`` (see ``docs/gateway.md``).
 
@@ -229,6 +231,9 @@ def replicate(src: Any, dst: Any, *, once: bool = False, follow_deletes: bool = 
     ...     c.read("A").column("value").to_pylist()
     [1.0, 2.0]
     """
+    if diode:
+        return _replicate_diode(src, str(dst), once=once, max_bytes_per_s=max_bytes_per_s,
+                                poll_s=poll_s, **options)  # fmt: skip
     r = Replicator(src, dst, follow_deletes=follow_deletes, max_bytes_per_s=max_bytes_per_s,
                    poll_s=poll_s, **options)  # fmt: skip
     if once:
@@ -240,3 +245,28 @@ def replicate(src: Any, dst: Any, *, once: bool = False, follow_deletes: bool = 
     except KeyboardInterrupt:
         r.stop()
         return r.status
+
+
+def _replicate_diode(src: Any, dst: str, *, once: bool, max_bytes_per_s: float | None,
+                     poll_s: float, **options: Any) -> ReplicationStatus:  # fmt: skip
+    from historian.gateway.diode import DiodeSender
+
+    known = ("repeat", "resend_s", "resend_versions", "start_version", "status_every_s")
+    extra = set(options) - set(known)
+    if extra:
+        raise InvalidArgumentError(f"diode mode does not take {', '.join(sorted(extra))}")
+    options.pop("status_every_s", None)
+    s = DiodeSender(src, dst, max_bytes_per_s=max_bytes_per_s, poll_s=poll_s, **options)
+    try:
+        if once:
+            s.send_new()
+        else:
+            try:
+                s.run()
+            except KeyboardInterrupt:
+                s.stop()
+    finally:
+        s.close()
+    versions = s.src.versions()
+    return ReplicationStatus(source_version=versions[-1] if versions else -1,
+                             replicated_version=s.sent_upto)  # fmt: skip
