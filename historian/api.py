@@ -116,14 +116,14 @@ class Historian(Store):
         from historian.query.retrieval import check_summary_budget, summary_for_tags
 
         with self._call("summary"):
-            names = self._resolve_tags(tags)
+            names = self.resolve_tags(tags)
             calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
                         "week_start": week_start}
             if not _plain(every, calendar):
                 return self._calendar_summary(names, start, end, every, stats, config, calendar)
             start_ns, end_ns, every_ns = self._window(start, end, every)
             stats = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
-            series = self._bounded_series(names, start_ns, end_ns)
+            series = self.bounded_series(names, start_ns, end_ns)
             return summary_for_tags(
                 {n: _arrays(series[n]) for n in names},
                 start_ns=start_ns,
@@ -145,7 +145,7 @@ class Historian(Store):
         intervals = calendar_edges(start_ns, end_ns, every, **calendar)
         stats = _stats_list(stats)
         check_intervals_budget(len(names), intervals, len(stats))
-        series = self._bounded_series(names, start_ns, end_ns)
+        series = self.bounded_series(names, start_ns, end_ns)
         return summary_on_intervals({n: _arrays(series[n]) for n in names}, intervals, stats,
                                     config=config, stepped_by_tag=self._stepped(names))
 
@@ -187,7 +187,7 @@ class Historian(Store):
         from historian.query.retrieval import check_interpolated_budget, interpolated_for_tags
 
         with self._call("interpolated"):
-            names = self._resolve_tags(tags)
+            names = self.resolve_tags(tags)
             calendar = {"tz": tz, "origin": origin, "offset": offset, "week_start": week_start}
             if not _plain(every, calendar):
                 from historian.query.intervals import grid_intervals, interpolated_on_grid
@@ -195,7 +195,7 @@ class Historian(Store):
                 start_ns, end_ns = window_ns(start, end)
                 grid = grid_intervals(start_ns, end_ns, every, **calendar)
                 max_gap_ns = None if max_gap is None else duration_ns(max_gap)
-                series = self._bounded_series(names, start_ns, end_ns + 1)
+                series = self.bounded_series(names, start_ns, end_ns + 1)
                 return interpolated_on_grid(
                     {n: _arrays(series[n]) for n in names}, grid, tz=_zone_name(tz),
                     stepped_by_tag=self._stepped(names), max_gap_ns=max_gap_ns,
@@ -204,7 +204,7 @@ class Historian(Store):
             start_ns, end_ns, every_ns = self._window(start, end, every)
             check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
             max_gap_ns = None if max_gap is None else duration_ns(max_gap)
-            series = self._bounded_series(names, start_ns, end_ns + 1)
+            series = self.bounded_series(names, start_ns, end_ns + 1)
             return interpolated_for_tags(
                 {n: _arrays(series[n]) for n in names},
                 start_ns=start_ns,
@@ -238,9 +238,9 @@ class Historian(Store):
 
         with self._call("plot"):
             width = check_plot_budget(width)
-            (name,) = self._resolve_tags([tag])
+            (name,) = self.resolve_tags([tag])
             start_ns, end_ns, _ = self._window(start, end)
-            series = self._bounded_series([name], start_ns, end_ns)[name]
+            series = self.bounded_series([name], start_ns, end_ns)[name]
             t, v, q = _arrays(series)
             table = plot_for_tag(t, v, q, start_ns=start_ns, end_ns=end_ns, width=width, tag=name)
             if tz is None:
@@ -375,7 +375,7 @@ class Historian(Store):
         from historian.query.asof import asof_join, event_times, store_series
 
         with self._call("asof"):
-            names = self._resolve_tags(tags)
+            names = self.resolve_tags(tags)
             _, ev = event_times(events, on)
             if direction not in ("backward", "forward", "nearest"):
                 raise InvalidArgumentError(

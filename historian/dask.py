@@ -107,7 +107,7 @@ def _client_limits(h: Any) -> Any:
 
 
 def _names(h: Any, tags: Any) -> list[str]:
-    return h._resolve_tags(tags)
+    return h.resolve_tags(tags)
 
 
 def _chunk_edges(start_ns: int, end_ns: int, every_ns: int, chunk_ns: int) -> list[int]:
@@ -343,7 +343,7 @@ def _interp_part(
     from historian.query.retrieval import interpolated_for_tags
 
     h = _open(uri, options)
-    series = h._bounded_series(tags, a, b + 1)
+    series = h.bounded_series(tags, a, b + 1)
     return interpolated_for_tags(
         {n: _arrays(series[n]) for n in tags},
         start_ns=a,
@@ -430,8 +430,8 @@ class _DaskAligned:
         self._options = options
         self._dask_kwargs = dask_kwargs
 
-    def _resolve_tags(self, tags: Any) -> list[str]:
-        return self._h._resolve_tags(tags)
+    def resolve_tags(self, tags: Any) -> list[str]:
+        return self._h.resolve_tags(tags)
 
     def interpolated(self, tags: Any, start: Any, end: Any, every: Any, **kwargs: Any) -> pa.Table:
         return interpolated(

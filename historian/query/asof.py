@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.model.schema import TIME_TYPE
-from historian.model.times import as_time, duration_ns, user_ns_array
+from historian.model.times import duration_ns, user_ns_array
 
 __all__ = ["asof_join", "event_times", "match_asof", "wide"]
 
@@ -187,43 +187,19 @@ def wide(table: pa.Table, *, quality: bool = False) -> pa.Table:
     return pa.Table.from_arrays(cols, names=out_names)
 
 
-_DAY_NS = 86_400 * 1_000_000_000
-_REACH_NS = (_DAY_NS, 30 * _DAY_NS, 366 * _DAY_NS, None)  # None: unbounded
-
-
 def store_series(
     store: Any, names: list[str], event_ns: np.ndarray, direction: str, tolerance_ns: int | None
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """Raw samples per tag that an as-of match of ``event_ns`` can use, read from ``store``.
 
-    With a tolerance: one read of ``[first event - tolerance, last event + tolerance]``. Without:
-    the window grows (1 day, 30 days, a year, everything) on the side(s) ``direction`` looks at,
-    until every tag has a sample at or beyond the outermost event on that side.
+    The samples from the first to the last event plus the bounding values on either side
+    (:meth:`Store.bounded_series`): whatever ``direction`` and ``tolerance_ns``, the sample at
+    or before the first event and the one at or after the last are among them, so the match
+    is the one a read of everything would give.
     """
-    from historian.query.events import _split
+    from historian.query.events import _slices
 
     if event_ns.size == 0:
         return {n: None for n in names}
     first, last = int(event_ns.min()), int(event_ns.max())
-    back = direction in ("backward", "nearest")
-    ahead = direction in ("forward", "nearest")
-    if tolerance_ns is not None:
-        reaches: tuple[int | None, ...] = (tolerance_ns,)
-    else:
-        reaches = _REACH_NS
-    for reach in reaches:
-        lo: int | None
-        hi: int | None
-        if tolerance_ns is not None:
-            lo, hi = first - tolerance_ns, last + tolerance_ns + 1
-        else:
-            lo = (None if reach is None else first - reach) if back else first
-            hi = (None if reach is None else last + reach + 1) if ahead else last + 1
-        split = _split(store.read(names, as_time(lo), as_time(hi)), names)
-        done = reach is None or tolerance_ns is not None or all(
-            t.size and (not back or t[0] <= first) and (not ahead or t[-1] >= last)
-            for t, _, _ in split.values()
-        )
-        if done:
-            return {n: (t, v, q) for n, (t, v, q) in split.items()}
-    raise AssertionError("unreachable")  # pragma: no cover
+    return dict(_slices(store.bounded_series(names, first, last + 1), names))

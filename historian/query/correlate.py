@@ -126,9 +126,9 @@ def correlate(
     """
     if method not in ("pearson", "spearman"):
         raise InvalidArgumentError(f"method must be 'pearson' or 'spearman', not {method!r}")
-    names = store._resolve_tags(tags)  # validated, de-duplicated, known
+    names = store.resolve_tags(tags)  # validated, de-duplicated, known
     if target is not None:
-        (target,) = store._resolve_tags([target])
+        (target,) = store.resolve_tags([target])
         if target not in names:
             names.append(target)
     if len(names) < 2:

@@ -380,6 +380,18 @@ def _split(table: pa.Table, names: Sequence[str]) -> dict[str, _Series]:
     return out
 
 
+def _slices(series: Mapping[str, Any], names: Sequence[str]) -> dict[str, _Series]:
+    """Per tag (t_ns, values, quality) from :meth:`Store.bounded_series` (None: no points)."""
+    out: dict[str, _Series] = {}
+    for n in names:
+        sl = series.get(n)
+        if sl is None:
+            out[n] = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32))
+        else:
+            out[n] = (sl.time, sl.value, sl.quality)
+    return out
+
+
 def _good_only(t: np.ndarray, v: np.ndarray, q: np.ndarray, start_ns: int, end_ns: int):
     keep = ((q & np.uint32(0xC0000000)) == 0) & ~np.isnan(v) & (t >= start_ns) & (t < end_ns)
     return t[keep], v[keep]
@@ -413,11 +425,11 @@ def events(
         cond = None
         if not tags:
             raise InvalidArgumentError("a callable condition needs tags=[...] to align")
-        names = store._resolve_tags(tags)
+        names = store.resolve_tags(tags)
     else:
         cond = parse_condition(condition)
-        names = store._resolve_tags(cond.tags)
-    stat_names = names if stats_tags is None else store._resolve_tags(stats_tags)
+        names = store.resolve_tags(cond.tags)
+    stat_names = names if stats_tags is None else store.resolve_tags(stats_tags)
     limits = current()
     if every is not None and not is_plain(every, **calendar):
         points = int(grid_intervals(start_ns, end_ns, every, **calendar).size)
@@ -521,8 +533,7 @@ def _align(
     from historian.kernels.interpolate import interpolate
 
     gap_ns = None if max_gap is None else duration_ns(max_gap)
-    pad = max(gap_ns or 0, 3_600_000_000_000)
-    raw = _split(store.read(names, as_time(start_ns - pad), as_time(end_ns + pad)), names)
+    raw = _slices(store.bounded_series(names, start_ns, end_ns), names)
     inside = []
     for t, _, _ in raw.values():
         lo, hi = np.searchsorted(t, [start_ns, end_ns])

@@ -1067,14 +1067,27 @@ class Store:
             "are then gone, nothing else is deleted"
         )
 
-    def _bounded_series(
+    def bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
     ) -> dict[str, TagSlice | None]:
-        """Points in [start, end) plus the bounding points outside it that aggregates need.
+        """Points in [start_ns, end_ns) plus the bounding points outside it, per tag.
 
-        Before ``start``: back to and including the second-latest Good point (sloped
-        extrapolation needs two); after ``end``: up to and including the first Good point
-        (looking further out step by step).
+        The one way historian looks outside a window: summary, interpolated, plot, events,
+        asof and correlate all read through it, so they agree on what a value held from long
+        before the window is. Before ``start_ns``: every point back to and including the
+        second-latest Good one (a sloped extrapolation needs two); after ``end_ns``: every
+        point up to and including the first Good one. The search looks an hour out, then 30
+        times further each step, then without limit. ``tags`` must be known names (see
+        :meth:`resolve_tags`); a tag with no points at all maps to None.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 5 * 10**9, 99 * 10**12], [0.0, 1.0, 5.0, 9.0])
+        ...     h.bounded_series(["A"], 4 * 10**9, 6 * 10**9)["A"].time.tolist()
+        [0, 1000000000, 5000000000, 99000000000000]
         """
         from historian.model import quality as q
 
@@ -1185,7 +1198,18 @@ class Store:
         )
         return paths, table
 
-    def _resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
+    def resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
+        """The known tag names ``tags`` stands for: one name, a list (validated, de-duplicated,
+        in order) or None for every defined tag; an unknown name raises TagNotFoundError.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("B")
+        ...     h.resolve_tags(["B", "A", "B"]), h.resolve_tags(None)
+        (['B', 'A'], ['A', 'B'])
+        """
         self._check_open()  # every call that names tags refuses a closed store
         if tags is None:
             return [t.name for t in self._catalog.all()]
@@ -1230,7 +1254,7 @@ class Store:
             raise InvalidArgumentError(
                 f"tag_type must be 'string' or 'dictionary', not {tag_type!r}"
             )
-        names = self._resolve_tags(tags)
+        names = self.resolve_tags(tags)
         if start is not None and end is not None:
             window_ns(start, end, empty=True)  # a reversed window is refused, never empty
         start_ns = MIN_NS if start is None else user_ns(start)
@@ -1270,7 +1294,7 @@ class Store:
         from historian.kernels.qualify import qualify_history
 
         self._check_open()
-        names = self._resolve_tags(tags)
+        names = self.resolve_tags(tags)
         if start is not None and end is not None:
             window_ns(start, end, empty=True)
         start_ns = MIN_NS if start is None else user_ns(start)
@@ -1504,7 +1528,7 @@ class Store:
         """
         from historian.storage.edits import delete_points
 
-        names = self._resolve_tags(tags)
+        names = self.resolve_tags(tags)
         lo, hi = MIN_NS, MAX_NS
         if start is not None and end is not None:
             lo, hi = window_ns(start, end, empty=True)
@@ -1532,7 +1556,7 @@ class Store:
         ...     h.delete_tag("OLD.TAG"), h.tags().num_rows
         (2, 0)
         """
-        (name,) = self._resolve_tags([name])
+        (name,) = self.resolve_tags([name])
         removed = self.delete(name)
         self._catalog.remove(name, {"deleted_at": _utc_iso()})
         return removed
@@ -1555,7 +1579,7 @@ class Store:
         """
         from historian.storage.edits import rename_points
 
-        (old,) = self._resolve_tags([old])
+        (old,) = self.resolve_tags([old])
         validate_tag_name(new)
         if new in self._catalog:
             raise InvalidArgumentError(

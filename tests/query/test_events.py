@@ -216,3 +216,19 @@ def test_deeply_nested_conditions_are_refused_before_parsing(hostile):
     with pytest.raises(InvalidArgumentError, match="levels deep; at most 50"):
         parse_condition(hostile)
     assert parse_condition("(" * 20 + "A > 1" + ")" * 20).tags == ["A"]
+
+
+def test_events_with_and_without_every_agree_on_a_value_held_from_long_before(tmp_path):
+    # The step tag's samples are two hours before and after the window: its value holds.
+    # Raw-time alignment used to look back a fixed hour (0 events) while every= used the
+    # store's bounding values (1 event); both now use Store.bounded_series.
+    with historian.open(tmp_path / "h") as h:
+        h.define("RUN", kind="step")
+        h.define("TIC")
+        h.write("RUN", [T0 - 7200 * S, T0 + 10800 * S], [1.0, 0.0])
+        h.write("TIC", T0 + np.arange(60) * 60 * S, np.full(60, 90.0))
+        start, end = T0, T0 + 3600 * S
+        raw = h.events("RUN > 0 and TIC > 80", start, end, stats=())
+        grid = h.events("RUN > 0 and TIC > 80", start, end, every="1min", stats=())
+        assert raw.num_rows == grid.num_rows == 1
+        assert raw.to_pylist() == grid.to_pylist()
