@@ -17,7 +17,8 @@
     │   │   └── LeaseLostError                 this writer's lease (s3://) was taken over
     │   ├── StoreClosedError                   the Historian was closed
     │   ├── ReadOnlyStoreError                 a write on a store opened read-only
-    │   └── CorruptDataError                   a checksum or footer check failed
+    │   ├── CorruptDataError                   a checksum or footer check failed
+    │   └── ReplicationProtocolError           a frame outside the replication push protocol
     └── SourceError                            acquisition: pymodbus/asyncua errors never escape raw
         ├── SourceConnectError   (ConnectionError)
         ├── SourceTimeoutError   (TimeoutError)
@@ -49,6 +50,7 @@ __all__ = [
     "LeaseLostError",
     "QueryError",
     "ReadOnlyStoreError",
+    "ReplicationProtocolError",
     "ResourceLimitError",
     "SourceConnectError",
     "SourceError",
@@ -159,6 +161,10 @@ class ReadOnlyStoreError(StoreError):
 
 class CorruptDataError(StoreError):
     """A checksum, footer or schema check failed on a stored file."""
+
+
+class ReplicationProtocolError(StoreError):
+    """A replication peer sent a frame that is not part of the push protocol (closed)."""
 
 
 class SourceError(HistorianError):

@@ -149,7 +149,7 @@ class DiodeSender:
                 if time.monotonic() - last >= self.resend_s:
                     self.resend()
                     last = time.monotonic()
-            except HistorianError as exc:
+            except (HistorianError, OSError) as exc:  # a source file read; retried next round
                 log.warning("diode sender: %s; retrying", exc)
             self._stop.wait(self.poll_s)
 
@@ -304,7 +304,7 @@ class DiodeReceiver:
             if d:
                 try:
                     self.handle(d)
-                except HistorianError as exc:
+                except (HistorianError, OSError) as exc:  # the version is received again
                     log.warning("diode: %s", exc)
             if time.monotonic() - last >= status_every_s:
                 last = time.monotonic()

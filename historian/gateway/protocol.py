@@ -16,16 +16,13 @@ import socket
 import ssl
 from typing import Any
 
-from historian.errors import StoreError
+from historian.errors import ReplicationProtocolError as ProtocolError
 
 MAX_HEADER = 1 << 20  # a header is small JSON; anything larger is refused
 CHUNK = 1 << 20
 PUSH_OPS = ("hello", "file", "aux", "commit", "delete", "bye")
 REPLY_OPS = ("resume", "ack", "error")
-
-
-class ProtocolError(StoreError):
-    """A peer sent a frame that is not part of the push protocol (the connection is closed)."""
+__all__ = ["ProtocolError", "recv", "recv_exact", "send"]
 
 
 def send(sock: socket.socket | ssl.SSLSocket, header: dict[str, Any], body: bytes = b"") -> None:

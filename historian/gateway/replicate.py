@@ -112,6 +112,17 @@ class Replicator:
 
     def catch_up(self) -> ReplicationStatus:
         """Ship every version the destination lacks, then the catalog; one connection."""
+        from deltalake.exceptions import DeltaError
+
+        try:
+            return self._catch_up()
+        except HistorianError:
+            raise
+        except (OSError, DeltaError) as exc:  # a file read of the source or the copy
+            raise StoreError(f"replication {self.src_path} -> {self.dst}: {exc}; nothing "
+                             "half-done is kept, the next round resumes") from exc  # fmt: skip
+
+    def _catch_up(self) -> ReplicationStatus:
         if self._src is None:
             self._src = SourceStore(self.src_path, self.options.get("src_storage_options"))
         src = self._src
