@@ -164,3 +164,24 @@ def test_a_file_vacuumed_before_it_was_shipped_stops_with_its_name(ot, tmp_path)
     with pytest.raises(StoreError, match="is gone from the source"):
         historian.replicate(ot, it, once=True)
     assert newest_version(it) == newest_version(ot) - 1  # the copy stays at its last version
+
+
+def test_a_signed_chain_verifies_on_the_copy_with_the_same_public_key(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from historian.storage.chain import Signer
+
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    (tmp_path / "chain.pub").write_bytes(Signer(key).public_pem())
+    (tmp_path / "other.pub").write_bytes(Signer(other).public_pem())
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    with historian.open(ot, signing_key=key) as h:
+        h.define("A")
+        for i in range(3):
+            h.write("A", [T0 + np.timedelta64(i, "s")], [float(i)])
+            h.flush()
+    historian.replicate(ot, it, once=True)
+    report = historian.verify(it, public_key=str(tmp_path / "chain.pub"))
+    assert report.ok and report.signed
+    assert not historian.verify(it, public_key=str(tmp_path / "other.pub")).ok
+    assert_same(ot, it)
