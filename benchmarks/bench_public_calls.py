@@ -16,7 +16,7 @@ A store (``--tags`` tags x ``--store-points`` points, 1 s apart, in a temporary 
 * ``h.read`` of all tags x 1 h against the store's own read of the same points (``_series``,
   the file I/O and merge, no table built), with ``tag_type="string"`` and ``"dictionary"``;
 * ``h.summary`` (100 tags x 1 h, family, 1 min), ``h.interpolated`` (100 tags x 1 h, 1 s) and
-  ``h.plot`` (1 tag x 2 h, 2,000 px) against I/O (``_bounded_series``) + kernels on the
+  ``h.plot`` (1 tag x 2 h, 2,000 px) against I/O (``bounded_series``) + kernels on the
   arrays read; polars ``group_by_dynamic`` on the same points for the summary.
 
 Every case runs once per round, the rounds interleave the cases (the machine is shared, so
@@ -173,23 +173,23 @@ def store(n_tags: int, n: int, repeat: int) -> None:
             pts = pl.from_arrow(h.read(few, a, b)).sort("tag", "time").set_sorted("time")
 
             def io_kernels_summary() -> object:
-                s = h._bounded_series(few, a, b)
+                s = h.bounded_series(few, a, b)
                 return summary_for_tags({x: (s[x].time, s[x].value, s[x].quality) for x in few},
                                         start_ns=a, end_ns=b, every_ns=every, stats=FAMILY)
 
             def io_kernels_only() -> object:
-                s = h._bounded_series(few, a, b)
+                s = h.bounded_series(few, a, b)
                 return [aggregate_many(s[x].time, s[x].value, s[x].quality, start_ns=a,
                                        end_ns=b, every_ns=every, stats=FAMILY) for x in few]
 
-            held = h._bounded_series(few, a, b)
+            held = h.bounded_series(few, a, b)
 
             def kernels_in_memory() -> object:
                 return [aggregate_many(held[x].time, held[x].value, held[x].quality, start_ns=a,
                                        end_ns=b, every_ns=every, stats=FAMILY) for x in few]
 
             summ = rounds({
-                "I/O + kernels (_bounded_series + aggregate_many)": io_kernels_only,
+                "I/O + kernels (bounded_series + aggregate_many)": io_kernels_only,
                 "kernels only, on the points in memory": kernels_in_memory,
                 "I/O + kernels + result table (summary_for_tags)": io_kernels_summary,
                 "h.summary": lambda: h.summary(few, a, b, "1min", stats=FAMILY),
@@ -200,33 +200,33 @@ def store(n_tags: int, n: int, repeat: int) -> None:
                     pl.col("value").mean().alias("mean"), pl.len()),
             }, repeat)
             report("h.summary, 100 tags x 1 h, family, 1 min", summ,
-                   "I/O + kernels (_bounded_series + aggregate_many)")
+                   "I/O + kernels (bounded_series + aggregate_many)")
 
             g = grid(a, b, S)
 
             def io_interp() -> object:
-                s = h._bounded_series(few, a, b + 1)
+                s = h.bounded_series(few, a, b + 1)
                 return [interpolate(s[x].time, s[x].value, s[x].quality, grid_ns=g) for x in few]
 
             interp = rounds({
-                "I/O + kernel (_bounded_series + interpolate)": io_interp,
+                "I/O + kernel (bounded_series + interpolate)": io_interp,
                 "h.interpolated": lambda: h.interpolated(few, a, b, "1s"),
             }, repeat)
             report("h.interpolated, 100 tags x 1 h, 1 s grid", interp,
-                   "I/O + kernel (_bounded_series + interpolate)")
+                   "I/O + kernel (bounded_series + interpolate)")
 
             one = ordered[0]
             lo, hi = T0, T0 + min(n, 7200) * S
 
             def io_plot() -> object:
-                s = h._bounded_series([one], lo, hi)[one]
+                s = h.bounded_series([one], lo, hi)[one]
                 return plot(s.time, s.value, s.quality, start_ns=lo, end_ns=hi, width=2000)
 
             pl_med = rounds({
-                "I/O + kernel (_bounded_series + plot)": io_plot,
+                "I/O + kernel (bounded_series + plot)": io_plot,
                 "h.plot": lambda: h.plot(one, lo, hi, width=2000),
             }, repeat)
-            report("h.plot, 1 tag x 2 h, 2,000 px", pl_med, "I/O + kernel (_bounded_series + plot)")
+            report("h.plot, 1 tag x 2 h, 2,000 px", pl_med, "I/O + kernel (bounded_series + plot)")
 
 
 def main() -> None:

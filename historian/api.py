@@ -40,9 +40,6 @@ class Historian(Store):
             raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
         return start_ns, end_ns, every_ns
 
-    def _stepped(self, names: list[str]) -> dict[str, bool]:
-        return {n: self.tag(n).stepped for n in names}
-
     @contextlib.contextmanager
     def _call(self, what: str) -> Iterator[None]:
         """One public call: this store's limits in effect, dependency errors mapped, and an
@@ -131,7 +128,7 @@ class Historian(Store):
                 every_ns=every_ns,
                 stats=stats,
                 config=config,
-                stepped_by_tag=self._stepped(names),
+                stepped_by_tag=self.is_stepped(names),
             )
 
     def _calendar_summary(self, names: list[str], start: Any, end: Any, every: Any,
@@ -147,7 +144,7 @@ class Historian(Store):
         check_intervals_budget(len(names), intervals, len(stats))
         series = self.bounded_series(names, start_ns, end_ns)
         return summary_on_intervals({n: _arrays(series[n]) for n in names}, intervals, stats,
-                                    config=config, stepped_by_tag=self._stepped(names))
+                                    config=config, stepped_by_tag=self.is_stepped(names))
 
     def interpolated(
         self,
@@ -184,37 +181,13 @@ class Historian(Store):
         ...     h.interpolated("A", 0, 10 * 10**9, "5s").column("A").to_pylist()
         [0.0, 5.0, 10.0]
         """
-        from historian.query.retrieval import check_interpolated_budget, interpolated_for_tags
+        from historian.query.align import interpolated_table
 
         with self._call("interpolated"):
-            names = self.resolve_tags(tags)
-            calendar = {"tz": tz, "origin": origin, "offset": offset, "week_start": week_start}
-            if not _plain(every, calendar):
-                from historian.query.intervals import grid_intervals, interpolated_on_grid
-
-                start_ns, end_ns = window_ns(start, end)
-                grid = grid_intervals(start_ns, end_ns, every, **calendar)
-                max_gap_ns = None if max_gap is None else duration_ns(max_gap)
-                series = self.bounded_series(names, start_ns, end_ns + 1)
-                return interpolated_on_grid(
-                    {n: _arrays(series[n]) for n in names}, grid, tz=_zone_name(tz),
-                    stepped_by_tag=self._stepped(names), max_gap_ns=max_gap_ns,
-                    extrapolate=extrapolate, quality=quality, config=config,
-                )
-            start_ns, end_ns, every_ns = self._window(start, end, every)
-            check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
-            max_gap_ns = None if max_gap is None else duration_ns(max_gap)
-            series = self.bounded_series(names, start_ns, end_ns + 1)
-            return interpolated_for_tags(
-                {n: _arrays(series[n]) for n in names},
-                start_ns=start_ns,
-                end_ns=end_ns,
-                every_ns=every_ns,
-                stepped_by_tag=self._stepped(names),
-                max_gap_ns=max_gap_ns,
-                extrapolate=extrapolate,
-                quality=quality,
-                config=config,
+            return interpolated_table(
+                self, self.resolve_tags(tags), start, end, every, max_gap=max_gap,
+                extrapolate=extrapolate, quality=quality, config=config, tz=tz, origin=origin,
+                offset=offset, week_start=week_start,
             )
 
     def plot(self, tag: str, start: Any, end: Any, width: int = 1000, *,

@@ -339,17 +339,17 @@ def _interp_part(
     uri: str, options: dict | None, tags: list[str], a: int, b: int, every_ns: int, kwargs: dict
 ) -> pa.Table:
     """Grid points a, a+every, ..., b (b included) for a group of tags."""
-    from historian.api import _arrays
+    from historian.query.align import series_by_tag
     from historian.query.retrieval import interpolated_for_tags
 
     h = _open(uri, options)
     series = h.bounded_series(tags, a, b + 1)
     return interpolated_for_tags(
-        {n: _arrays(series[n]) for n in tags},
+        series_by_tag(series, tags),
         start_ns=a,
         end_ns=b,
         every_ns=every_ns,
-        stepped_by_tag=h._stepped(tags),
+        stepped_by_tag=h.is_stepped(tags),
         **kwargs,
     )
 
@@ -421,31 +421,6 @@ def interpolated(
 
 
 # ---------------------------------------------------------------------- correlation
-class _DaskAligned:
-    """What :func:`historian.query.correlate.correlate` needs from a store, aligned by Dask."""
-
-    def __init__(self, h: Any, source: Any, options: Any, dask_kwargs: dict) -> None:
-        self._h = h
-        self._source = source
-        self._options = options
-        self._dask_kwargs = dask_kwargs
-
-    def resolve_tags(self, tags: Any) -> list[str]:
-        return self._h.resolve_tags(tags)
-
-    def interpolated(self, tags: Any, start: Any, end: Any, every: Any, **kwargs: Any) -> pa.Table:
-        return interpolated(
-            self._source,
-            tags,
-            start,
-            end,
-            every,
-            storage_options=self._options,
-            **kwargs,
-            **self._dask_kwargs,
-        )
-
-
 def correlate(
     store_or_path: Any,
     tags: str | Iterable[str] | None,
@@ -465,27 +440,25 @@ def correlate(
 ) -> pa.Table:
     """``h.correlate(...)``: the alignment (the heavy read + interpolation) runs on Dask, the
     pairwise lagged correlation of the aligned grid runs here. Same table as the single call."""
-    from historian.query.correlate import correlate as _correlate
+    from historian.model.times import to_ns
+    from historian.query.align import matrix_from_table
+    from historian.query.correlate import (
+        _check_method,
+        correlate_aligned,
+        correlation_names,
+        plan_correlation,
+    )
 
+    _check_method(method)
     uri, options = _source(store_or_path, storage_options)
     h = _client_store(store_or_path, uri, options)
-    proxy = _DaskAligned(
-        h,
-        store_or_path if not isinstance(store_or_path, str) else uri,
-        options,
-        {"partition": partition, "tags_per_task": tags_per_task, "scheduler": scheduler},
+    names, target = correlation_names(h, tags, target)
+    plan = plan_correlation(names, start, end, every, max_lag, method=method, target=target,
+                            min_samples=min_samples)
+    table = interpolated(
+        store_or_path if not isinstance(store_or_path, str) else uri, plan.names, start, end,
+        every, max_gap=max_gap, quality=True, storage_options=options, partition=partition,
+        tags_per_task=tags_per_task, scheduler=scheduler,
     )
-    return _correlate(
-        proxy,  # type: ignore[arg-type]
-        tags,
-        start,
-        end,
-        every,
-        max_lag,
-        method=method,
-        target=target,
-        max_gap=max_gap,
-        min_samples=min_samples,
-        progress=False,
-        threads=None,
-    )
+    _, x = matrix_from_table(table, plan.names, to_ns(end))
+    return correlate_aligned(x, plan, progress=False)

@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,9 @@ import pyarrow.compute as pc
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.model.schema import TIME_TYPE
 from historian.model.times import duration_ns, user_ns_array
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.query.source import SeriesSource
 
 __all__ = ["asof_join", "event_times", "match_asof", "wide"]
 
@@ -188,7 +191,7 @@ def wide(table: pa.Table, *, quality: bool = False) -> pa.Table:
 
 
 def store_series(
-    store: Any, names: list[str], event_ns: np.ndarray, direction: str, tolerance_ns: int | None
+    store: SeriesSource, names: list[str], event_ns: np.ndarray, direction: str, tolerance_ns: int | None
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """Raw samples per tag that an as-of match of ``event_ns`` can use, read from ``store``.
 
@@ -197,9 +200,9 @@ def store_series(
     or before the first event and the one at or after the last are among them, so the match
     is the one a read of everything would give.
     """
-    from historian.query.events import _slices
+    from historian.query.align import series_by_tag
 
     if event_ns.size == 0:
         return {n: None for n in names}
     first, last = int(event_ns.min()), int(event_ns.max())
-    return dict(_slices(store.bounded_series(names, first, last + 1), names))
+    return dict(series_by_tag(store.bounded_series(names, first, last + 1), names))

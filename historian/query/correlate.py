@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,38 +27,16 @@ from historian.kernels.correlate import lagged_corr, pair_corr
 from historian.limits import current
 from historian.model.calendar import is_calendar, parse_every
 from historian.model.times import duration_ns, to_ns, window_ns
+from historian.query.align import aligned_matrix
 from historian.query.intervals import grid_intervals, is_plain
 
 if TYPE_CHECKING:  # pragma: no cover
-    from historian.storage.store import Store
+    from historian.query.source import SeriesSource
 
-__all__ = ["aligned_matrix", "check_correlate_budget", "correlate"]
+__all__ = ["CorrelationPlan", "aligned_matrix", "check_correlate_budget", "correlate",
+           "correlate_aligned", "correlation_names", "plan_correlation"]
 
 log = logging.getLogger(__name__)
-
-_SEVERITY = np.uint32(0xC0000000)
-
-
-def aligned_matrix(
-    store: Store, names: list[str], start: Any, end: Any, every: Any, max_gap: Any = None,
-    **calendar: Any,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Grid times (int64 ns, ``start <= t < end``) and a (n_tags, n_times) float64 matrix of
-    interpolated values, NaN where the value is not Good: null (Bad, no data, stale) or
-    bridged across Bad samples (Uncertain). ``calendar``: ``tz``, ``origin``, ``offset``,
-    ``week_start`` of :meth:`Historian.interpolated`."""
-    table = store.interpolated(  # type: ignore[attr-defined]
-        names, start, end, every, max_gap=max_gap, quality=True, **calendar
-    )
-    t = table.column("time").cast(pa.int64()).to_numpy()
-    keep = t < to_ns(end)
-    x = np.empty((len(names), int(keep.sum())))
-    for i, name in enumerate(names):
-        v = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-        q = table.column(f"{name}.quality").to_numpy()
-        x[i] = np.where((q & _SEVERITY) == 0, v, np.nan)[keep]
-    return t[keep], x
-
 
 def _count(name: str, value: Any, lo: int, hi: int) -> int:
     """An int option in [lo, hi] (numpy ints too; bools, floats and NaN refused)."""
@@ -101,38 +80,47 @@ def _best_lag(r: np.ndarray, max_lag: int) -> np.ndarray:
     return best
 
 
-def correlate(
-    store: Store,
-    tags: Any,
-    start: Any,
-    end: Any,
-    every: Any,
-    max_lag: Any = None,
-    *,
-    method: str = "pearson",
-    target: str | None = None,
-    max_gap: Any = None,
-    min_samples: int = 3,
-    progress: bool | None = None,
-    threads: int | None = None,
-    **calendar: Any,
-) -> pa.Table:
-    """Correlation per pair of tags at lag 0 and, with ``max_lag``, at the strongest lag.
-
-    See :meth:`historian.api.Historian.correlate` for the parameters and the result columns.
-    ``calendar``: ``tz``, ``origin``, ``offset``, ``week_start`` align the grid
-    (``docs/calendar.md``); a calendar ``every`` (days in a zone, months) has no fixed length,
-    so it takes no ``max_lag``.
-    """
+def _check_method(method: str) -> None:
     if method not in ("pearson", "spearman"):
         raise InvalidArgumentError(f"method must be 'pearson' or 'spearman', not {method!r}")
-    names = store.resolve_tags(tags)  # validated, de-duplicated, known
+
+
+def correlation_names(source: SeriesSource, tags: Any, target: str | None
+                      ) -> tuple[list[str], str | None]:
+    """The resolved tags to correlate (the target appended when not among them) and the
+    resolved target; at least two."""
+    names = source.resolve_tags(tags)  # validated, de-duplicated, known
     if target is not None:
-        (target,) = store.resolve_tags([target])
+        (target,) = source.resolve_tags([target])
         if target not in names:
             names.append(target)
     if len(names) < 2:
         raise InvalidArgumentError("correlate needs at least two tags")
+    return names, target
+
+
+@dataclass(frozen=True)
+class CorrelationPlan:
+    """A checked correlation request: what :func:`correlate_aligned` computes."""
+
+    names: list[str]
+    target: str | None
+    every_ns: int
+    lag_steps: int
+    with_lag: bool
+    method: str
+    min_samples: int
+    threads: int
+
+
+def plan_correlation(
+    names: list[str], start: Any, end: Any, every: Any, max_lag: Any = None, *,
+    method: str = "pearson", target: str | None = None, min_samples: int = 3,
+    threads: int | None = None, **calendar: Any,
+) -> CorrelationPlan:
+    """Check the options of a correlation of resolved ``names`` and its budget, before
+    anything is read."""
+    _check_method(method)
     grid_points = None
     if is_plain(every, **calendar):
         every_ns = duration_ns(every)
@@ -164,8 +152,49 @@ def correlate(
     min_samples = _count("min_samples", min_samples, 1, 2**62)
     check_correlate_budget(len(names), target is not None, to_ns(start), to_ns(end), every_ns,
                            lag_steps, grid_points)
+    return CorrelationPlan(list(names), target, int(every_ns), int(lag_steps),
+                           max_lag is not None, method, min_samples, threads)
 
-    _, x = aligned_matrix(store, names, start, end, every, max_gap, **calendar)
+
+def correlate(
+    source: SeriesSource,
+    tags: Any,
+    start: Any,
+    end: Any,
+    every: Any,
+    max_lag: Any = None,
+    *,
+    method: str = "pearson",
+    target: str | None = None,
+    max_gap: Any = None,
+    min_samples: int = 3,
+    progress: bool | None = None,
+    threads: int | None = None,
+    **calendar: Any,
+) -> pa.Table:
+    """Correlation per pair of tags at lag 0 and, with ``max_lag``, at the strongest lag.
+
+    See :meth:`historian.api.Historian.correlate` for the parameters and the result columns.
+    ``calendar``: ``tz``, ``origin``, ``offset``, ``week_start`` align the grid
+    (``docs/calendar.md``); a calendar ``every`` (days in a zone, months) has no fixed length,
+    so it takes no ``max_lag``. The same as :func:`plan_correlation`, then
+    :func:`~historian.query.align.aligned_matrix`, then :func:`correlate_aligned`.
+    """
+    _check_method(method)
+    names, target = correlation_names(source, tags, target)
+    plan = plan_correlation(names, start, end, every, max_lag, method=method, target=target,
+                            min_samples=min_samples, threads=threads, **calendar)
+    _, x = aligned_matrix(source, plan.names, start, end, every, max_gap, **calendar)
+    return correlate_aligned(x, plan, progress=progress)
+
+
+def correlate_aligned(x: np.ndarray, plan: CorrelationPlan, *, progress: bool | None = None
+                      ) -> pa.Table:
+    """The correlation table of the (n_tags, n_times) aligned matrix ``x`` (NaN: not Good),
+    rows of ``x`` in the order of ``plan.names``; no store involved."""
+    names, target, lag_steps = plan.names, plan.target, plan.lag_steps
+    method, min_samples, threads, every_ns = (plan.method, plan.min_samples, plan.threads,
+                                              plan.every_ns)
     if target is None:
         ia, ib = np.triu_indices(len(names), 1)
     else:
@@ -204,7 +233,7 @@ def correlate(
         "tag_a": pa.array([names[i] for i in ia], pa.string()),
         "tag_b": pa.array([names[i] for i in ib], pa.string()),
     }
-    best = _best_lag(rs, lag_steps) if max_lag is not None else None
+    best = _best_lag(rs, lag_steps) if plan.with_lag else None
     if method == "spearman":  # exact pairwise re-ranking for the reported figures
         for q in range(p):
             r0[q], n0[q] = pair_corr(x[ia[q]], x[ib[q]], method="spearman", min_count=min_samples)

@@ -57,7 +57,7 @@ from historian.model.times import as_time, duration_ns, window_ns
 from historian.query.intervals import grid_intervals, is_plain, zoned
 
 if TYPE_CHECKING:  # pragma: no cover
-    from historian.storage.store import Store
+    from historian.query.source import SeriesSource
 
 __all__ = ["Condition", "event_periods", "events", "parse_condition"]
 
@@ -380,25 +380,13 @@ def _split(table: pa.Table, names: Sequence[str]) -> dict[str, _Series]:
     return out
 
 
-def _slices(series: Mapping[str, Any], names: Sequence[str]) -> dict[str, _Series]:
-    """Per tag (t_ns, values, quality) from :meth:`Store.bounded_series` (None: no points)."""
-    out: dict[str, _Series] = {}
-    for n in names:
-        sl = series.get(n)
-        if sl is None:
-            out[n] = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32))
-        else:
-            out[n] = (sl.time, sl.value, sl.quality)
-    return out
-
-
 def _good_only(t: np.ndarray, v: np.ndarray, q: np.ndarray, start_ns: int, end_ns: int):
     keep = ((q & np.uint32(0xC0000000)) == 0) & ~np.isnan(v) & (t >= start_ns) & (t < end_ns)
     return t[keep], v[keep]
 
 
 def events(
-    store: Store,
+    store: SeriesSource,
     condition: str | Callable[[pa.Table], Any],
     start: Any,
     end: Any,
@@ -504,55 +492,19 @@ def _isnull(a: np.ndarray) -> np.ndarray:
     return np.zeros(a.shape, bool)
 
 
-def _union_sorted(arrays: list[np.ndarray]) -> np.ndarray:
-    """Sorted distinct values of sorted, duplicate-free int64 arrays."""
-    first = arrays[0]
-    if all(a.size == first.size and np.array_equal(a, first) for a in arrays[1:]):
-        return first
-    merged = np.sort(np.concatenate(arrays), kind="stable")  # runs of sorted input: fast
-    keep = np.ones(merged.size, bool)
-    keep[1:] = merged[1:] != merged[:-1]
-    return merged[keep]
-
-
 def _align(
-    store: Store, names: list[str], start_ns: int, end_ns: int, every: Any, max_gap: Any,
-    calendar: dict[str, Any] | None = None,
+    source: SeriesSource, names: list[str], start_ns: int, end_ns: int, every: Any,
+    max_gap: Any, calendar: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, _Series]]:
     """Grid times in [start, end), each tag's value there (NaN = missing), and the raw series
     read (per tag: t, values, quality) for reuse.
 
     ``every`` given: a regular grid from ``h.interpolated``. None: the union of the tags' own
-    sample times, each tag interpolated (or held, for step tags) at the others' times.
+    sample times (:func:`historian.query.align.align_on_samples`).
     """
+    from historian.query.align import align_on_samples, aligned_matrix
+
     if every is not None:
-        from historian.query.correlate import aligned_matrix
-
-        t, x = aligned_matrix(store, names, start_ns, end_ns, every, max_gap, **(calendar or {}))
+        t, x = aligned_matrix(source, names, start_ns, end_ns, every, max_gap, **(calendar or {}))
         return t, {n: x[i] for i, n in enumerate(names)}, {}
-    from historian.kernels.interpolate import interpolate
-
-    gap_ns = None if max_gap is None else duration_ns(max_gap)
-    raw = _slices(store.bounded_series(names, start_ns, end_ns), names)
-    inside = []
-    for t, _, _ in raw.values():
-        lo, hi = np.searchsorted(t, [start_ns, end_ns])
-        inside.append(t[lo:hi])
-    grid_t = _union_sorted(inside)
-    current().check("max_result_cells", int(grid_t.size) * len(names),
-                    f"aligned values ({grid_t.size:,} sample times x {len(names)} tags)",
-                    "use a shorter window, or every= to align on a coarser grid")
-    out = {}
-    for n in names:
-        t, v, q = raw[n]
-        lo, hi = np.searchsorted(t, [start_ns, end_ns])
-        if hi - lo == grid_t.size and np.array_equal(t[lo:hi], grid_t):
-            # the tag has a sample at every aligned time: its own values, Good ones only
-            vals = np.where((q[lo:hi] & np.uint32(0xC0000000)) == 0, v[lo:hi], np.nan)
-        else:
-            vals, status = interpolate(
-                t, v, q, grid_ns=grid_t, stepped=store.tag(n).stepped, max_gap_ns=gap_ns
-            )
-            vals = np.where((status & np.uint32(0xC0000000)) != 0, np.nan, vals)  # Good only
-        out[n] = vals
-    return grid_t, out, raw
+    return align_on_samples(source, names, start_ns, end_ns, max_gap)

@@ -1221,6 +1221,20 @@ class Store:
             self._catalog.get(name)
         return list(dict.fromkeys(names))
 
+    def is_stepped(self, tags: Sequence[str]) -> dict[str, bool]:
+        """Per tag of ``tags`` (known names): True for a step tag (values held between
+        samples), False for an analog one (interpolated linearly).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("RUN", kind="step")
+        ...     h.is_stepped(["A", "RUN"])
+        {'A': False, 'RUN': True}
+        """
+        return {n: self._catalog.get(n).stepped for n in tags}
+
     def read(
         self,
         tags: str | Iterable[str] | None = None,
