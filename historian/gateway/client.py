@@ -90,6 +90,12 @@ class TLSSink:
             raise ProtocolError(f"the receiver acked version {msg.get('version')}, not {version}")
         self._newest = (version, msg.get("sha256"))
 
+    def seed(self, version: int, data: bytes, checkpoint: bytes) -> None:
+        self._send({"op": "seed", "version": version, "size": len(data),
+                    "checkpoint_size": len(checkpoint)}, data + checkpoint)  # fmt: skip
+        msg = self._reply(("ack",))
+        self._newest = (version, msg.get("sha256"))
+
     def delete(self, rel: str) -> bool:
         self._send({"op": "delete", "path": rel})
         return bool(self._reply(("ack",)).get("deleted"))

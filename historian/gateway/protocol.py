@@ -20,7 +20,7 @@ from historian.errors import ReplicationProtocolError as ProtocolError
 
 MAX_HEADER = 1 << 20  # a header is small JSON; anything larger is refused
 CHUNK = 1 << 20
-PUSH_OPS = ("hello", "file", "aux", "commit", "delete", "bye")
+PUSH_OPS = ("hello", "file", "aux", "commit", "seed", "delete", "bye")
 REPLY_OPS = ("resume", "ack", "error")
 __all__ = ["ProtocolError", "recv", "recv_exact", "send"]
 

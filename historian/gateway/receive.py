@@ -104,7 +104,7 @@ class Receiver:
             v, sha = sink.newest()
             protocol.send(conn, {"op": "resume", "version": v, "sha256": sha})
             while True:
-                msg = protocol.recv(conn, ("file", "aux", "commit", "delete", "bye"))
+                msg = protocol.recv(conn, ("file", "aux", "commit", "seed", "delete", "bye"))
                 op = msg["op"]
                 if op == "bye":
                     return
@@ -118,6 +118,13 @@ class Receiver:
                 if op == "file":
                     sink.put_file(str(msg.get("path")), size, msg.get("sha256"),
                                   _body(conn, size))  # fmt: skip
+                elif op == "seed":
+                    cp_size = int(msg.get("checkpoint_size", -1))
+                    if not 0 <= cp_size <= 1 << 32:
+                        raise ProtocolError(f"a seed frame with checkpoint size {cp_size}")
+                    data = protocol.recv_exact(conn, size)
+                    sink.seed(int(msg.get("version", -1)), data, protocol.recv_exact(conn, cp_size))
+                    protocol.send(conn, {"op": "ack", "sha256": sink.newest()[1]})
                 elif op == "aux":
                     sink.put_aux(str(msg.get("path")), protocol.recv_exact(conn, size))
                     protocol.send(conn, {"op": "ack"})

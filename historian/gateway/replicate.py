@@ -134,6 +134,8 @@ class Replicator:
             versions = src.versions()
             st.source_version = versions[-1] if versions else -1
             start = sink.newest()[0] + 1
+            if versions and start == 0 and versions[0] > 0:
+                start = self._seed(src, sink, versions[0])
             if versions and start < versions[0]:
                 raise HistorianError(
                     f"the source's log starts at version {versions[0]} (older commits were "
@@ -175,6 +177,23 @@ class Replicator:
         st.rounds += 1
         st.last_error = None
         return st
+
+    def _seed(self, src: SourceStore, sink: Any, v: int) -> int:
+        """A new copy of a source whose log before ``v`` was cleaned up: its live files, then
+        checkpoint ``v`` and commit ``v``; returns the next version to ship."""
+        files, checkpoint = src.seed(v)
+        log.info("the source's log starts at version %d: seeding the copy from its checkpoint "
+                 "(%d live files)", v, len(files))  # fmt: skip
+        for f in files:
+            if not sink.has_file(f.path, f.size):
+                self.status.bytes_sent += sink.put_file(f.path, f.size, f.sha256,
+                                                        self._chunks(f.path))  # fmt: skip
+                self.status.files_sent += 1
+        ver = src.version(v)
+        sink.seed(v, ver.data, checkpoint)
+        sink.put_aux("points/_historian/head.json", src.head_for(v, ver.sha256))
+        self.status.replicated_version = v
+        return v + 1
 
     def _follow_deletes(self, src: SourceStore, sink: Any, versions: list[int],
                         upto: int) -> None:  # fmt: skip
@@ -225,8 +244,8 @@ def replicate(src: Any, dst: Any, *, once: bool = False, follow_deletes: bool = 
     ``dst`` is a folder, an ``s3://`` store or a receiver ``tls://HOST:PORT`` (then give
     ``tls_cert``, ``tls_key`` and ``tls_ca``), or with ``diode=True`` a ``udp://HOST:PORT``
     diode receiver (options ``repeat``, ``resend_s``, ``resend_versions``; no return channel, so
-    the status counts what was sent, not what arrived). With ``once=True`` it catches up and returns;
-    otherwise it follows until interrupted. The copy refuses writes; retired files stay in it
+    the status counts what was sent, not what arrived). With ``once=True`` it catches up and
+    returns; otherwise it follows until interrupted. The copy refuses writes; retired files stay in it
     unless ``follow_deletes`` (see ``docs/gateway.md``).
 
     Examples

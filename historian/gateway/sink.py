@@ -170,6 +170,27 @@ class FolderSink:
             raise StoreError(f"cannot write commit {version} to {self.fs.uri}: {exc}") from exc
         self._newest = (version, c.sha256)
 
+    def seed(self, version: int, data: bytes, checkpoint: bytes) -> None:
+        """Start an empty copy at checkpoint ``version`` (the source's older log was cleaned
+        up): its checkpoint, then its commit, once every file of its manifest is in place."""
+        if self.newest()[0] != -1:
+            raise CorruptDataError(f"refusing to seed at version {version}: the copy is not empty")
+        c = parse_commit(version, data)
+        rec = c.record
+        manifest = (rec or {}).get("manifest")
+        why = check_commit(c) if manifest is not None else "it carries no manifest of live files"
+        for rel, (size, _) in sorted((manifest or {}).items()):
+            if why is None and (bad_path(rel) is not None or not self.has_file(rel, int(size))):
+                why = f"its live file {rel} is not in the copy with {size} bytes"
+        if why is not None:
+            raise CorruptDataError(f"refusing to seed at commit {version}: {why}")
+        self.put_aux(f"{LOG}/{version:020d}.checkpoint.parquet", checkpoint)
+        try:
+            self.fs.write_bytes(f"points/{log_name(version)}", data)
+        except OSError as exc:
+            raise StoreError(f"cannot write commit {version} to {self.fs.uri}: {exc}") from exc
+        self._newest = (version, c.sha256)
+
     def delete(self, rel: str) -> bool:
         """``--follow-deletes``: remove ``points/<rel>`` when the copy's newest version no
         longer names it (a live file is never deleted). True when something was deleted."""

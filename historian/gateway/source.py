@@ -70,6 +70,22 @@ class SourceStore:
         adds = [FileRef(str(a["path"]), int(a["size"]), shas.get(str(a["path"]))) for a in c.adds]
         return Version(v, data, c.sha256, adds, list(c.removes))
 
+    def seed(self, v: int) -> tuple[list[FileRef], bytes]:
+        """A copy's starting point when the log before ``v`` was cleaned up: the files live at
+        checkpoint version ``v`` (hashes from the manifest of its chain record) and the
+        checkpoint's bytes."""
+        cp = f"{LOG}/{v:020d}.checkpoint.parquet"
+        if not self.fs.exists(cp):
+            raise StoreError(
+                f"the source's oldest commit {v} has no checkpoint: a copy cannot start there"
+            )
+        rec = parse_commit(v, self.fs.read_bytes(f"points/{log_name(v)}")).record
+        manifest = (rec or {}).get("manifest") or {}
+        files = [FileRef(str(p), int(sz), h) for p, (sz, h) in sorted(manifest.items())]
+        if rec is None or not files and "manifest" not in rec:
+            raise StoreError(f"commit {v} carries no manifest of live files: cannot seed a copy")
+        return files, self.fs.read_bytes(cp)
+
     def open_file(self, rel: str) -> Iterator[bytes]:
         """The bytes of ``points/<rel>`` in chunks."""
         with self.fs.filesystem.open_input_stream(self.fs.path(f"points/{rel}")) as f:

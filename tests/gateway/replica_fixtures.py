@@ -107,3 +107,14 @@ def listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def clean_up_early_log(ot: str) -> int:
+    """What Delta's log cleanup does after 7 days: the JSONs before the newest checkpoint go."""
+    log = os.path.join(ot, "points", "_delta_log")
+    cps = sorted(int(n.split(".")[0]) for n in os.listdir(log) if n.endswith(".checkpoint.parquet"))
+    assert cps, "no checkpoint yet: write more versions"
+    for n in os.listdir(log):
+        if n.endswith(".json") and n[:-5].isdigit() and int(n[:-5]) < cps[-1]:
+            os.unlink(os.path.join(log, n))
+    return cps[-1]

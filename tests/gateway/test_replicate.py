@@ -9,7 +9,14 @@ import time
 
 import numpy as np
 import pytest
-from replica_fixtures import T0, assert_same, late_and_compact, newest_version, write_versions
+from replica_fixtures import (
+    T0,
+    assert_same,
+    clean_up_early_log,
+    late_and_compact,
+    newest_version,
+    write_versions,
+)
 
 import historian
 from historian.errors import CorruptDataError, ReadOnlyStoreError, StoreError
@@ -184,4 +191,19 @@ def test_a_signed_chain_verifies_on_the_copy_with_the_same_public_key(tmp_path):
     report = historian.verify(it, public_key=str(tmp_path / "chain.pub"))
     assert report.ok and report.signed
     assert not historian.verify(it, public_key=str(tmp_path / "other.pub")).ok
+    assert_same(ot, it)
+
+
+def test_a_new_copy_of_a_source_with_a_cleaned_up_log_starts_at_its_checkpoint(tmp_path):
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    write_versions(ot, 52, points=20)
+    late_and_compact(ot)
+    cp = clean_up_early_log(ot)
+    st = historian.replicate(ot, it, once=True)
+    assert st.replicated_version == newest_version(ot) and st.versions_behind == 0
+    assert min(int(n[:-5]) for n in os.listdir(os.path.join(it, "points", "_delta_log"))
+               if n.endswith(".json")) == cp  # fmt: skip
+    assert_same(ot, it)
+    write_versions(ot, 1, start=60)
+    historian.replicate(ot, it, once=True)
     assert_same(ot, it)

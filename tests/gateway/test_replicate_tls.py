@@ -12,6 +12,7 @@ import threading
 import pytest
 from replica_fixtures import (
     assert_same,
+    clean_up_early_log,
     cli,
     free_port,
     kill9,
@@ -182,3 +183,13 @@ def test_sender_and_receiver_killed_at_random(tmp_path, pki):
             if p is not None:
                 kill9(p)
     assert_same(ot, it)
+
+
+def test_a_receiver_is_seeded_from_a_checkpoint_when_the_early_log_is_gone(tmp_path, pki,
+                                                                           receiver):  # fmt: skip
+    ot = str(tmp_path / "ot.hist")
+    write_versions(ot, 51, points=20)
+    clean_up_early_log(ot)
+    st = historian.replicate(ot, f"tls://localhost:{receiver.port}", once=True, **_tls(pki[0]))
+    assert st.versions_behind == 0 and st.replicated_version == newest_version(ot)
+    assert_same(ot, str(tmp_path / "it.hist"))
