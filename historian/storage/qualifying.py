@@ -1,16 +1,27 @@
-"""Qualification on write: each tag's rules (``historian.kernels.qualify``) over new points.
+"""Qualification: each tag's rules (``historian.kernels.qualify``) over new points and history.
 
-One streaming :class:`~historian.kernels.qualify.Qualifier` per tag lives in the writer, keyed by
-the tag's definition version, so a batch's result never depends on how the stream was cut.
+On write, one streaming :class:`~historian.kernels.qualify.Qualifier` per tag lives in the
+writer, keyed by the tag's definition version, so a batch's result never depends on how the
+stream was cut. Over stored history, :func:`qualify` (``Store.qualify``) runs the rules again
+and, when asked, writes the points whose quality changed as new versions.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from historian.model.tags import Tag
+from historian.model.times import now_ns, user_ns, window_ns
+from historian.storage import ingest
+from historian.storage.files import TagSlice
+from historian.storage.points import Points
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
 
 
 def validate_rules(tag: Tag) -> None:
@@ -55,3 +66,65 @@ def qualify_points(
         quality[rows] = q
         reasons[rows] = r
     return quality, reasons
+
+
+def qualify(
+    store: Store,
+    tags: str | Iterable[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    rules: dict[str, Any] | None = None,
+    apply: bool = False,
+    now: Any = None,
+    progress: bool | None = None,
+) -> pa.Table:
+    """:meth:`Store.qualify` (its docstring has the contract)."""
+    from historian.storage.store import MAX_NS, MIN_NS, _points_table, _progress
+    from historian.kernels.qualify import qualify_history
+
+    store._check_open()
+    names = store.resolve_tags(tags)
+    if start is not None and end is not None:
+        window_ns(start, end, empty=True)
+    start_ns = MIN_NS if start is None else user_ns(start)
+    end_ns = MAX_NS if end is None else user_ns(end)
+    now_value = now_ns() if now is None else user_ns(now)
+    series = store._series(names, start_ns, end_ns, with_reasons=True)
+    out: dict[str, TagSlice | None] = {}
+    previous: list[np.ndarray] = []
+    changed_points = []
+    for name in _progress(sorted(names), progress, "qualifying"):
+        s = series[name]
+        if s is None:
+            continue
+        tag = store._catalog.get(name)
+        tag_rules = rules if rules is not None else tag.rules
+        if rules is not None or not tag.rules:
+            tag = Tag.from_dict({**tag.to_dict(), "rules": dict(tag_rules or {})})
+        source_q = np.where(s.reasons == 0, s.quality, 0).astype(np.uint32)
+        from historian.kernels.qualify import Qualifier
+
+        qual = Qualifier.for_tag(tag)
+        new_q, new_r = qualify_history(
+            s.time, s.value, source_q, rules=qual.rules, now_ns=now_value
+        )
+        new_q = ingest.mark_nonfinite(s.value, new_q.astype(np.uint32))
+        new_r = new_r.astype(np.uint32)
+        previous.append(s.quality)
+        out[name] = TagSlice(s.time, s.value, new_q, new_r, s.ingested)
+        diff = (new_q != s.quality) | (new_r != s.reasons)
+        if apply and diff.any():
+            sel = np.flatnonzero(diff)
+            changed_points.append((name, s, new_q, new_r, sel))
+    if apply and changed_points:
+        store._become_writer()
+        for name, s, new_q, new_r, sel in changed_points:
+            n = sel.size
+            pts = Points.of_tag(
+                name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64)
+            )
+            store._ingest(pts, qualified=True)
+    table = _points_table(sorted(out), out, True)
+    prev = np.concatenate(previous) if previous else np.zeros(0, np.uint32)
+    return table.append_column("previous_quality", pa.array(prev, pa.uint32()))

@@ -53,13 +53,11 @@ from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import (
     duration_ns,
-    now_ns,
-    to_ns,
     user_ns,
     user_ns_array,
     window_ns,
 )
-from historian.storage import health, ingest
+from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.chain import Signer
 from historian.storage.errmap import storage_errors
@@ -67,10 +65,11 @@ from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptio
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
-from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
+from historian.storage.memtable import MemTable
 from historian.storage.perms import make_dirs
 from historian.storage.table import CommitLog, Snapshot, wal_gap
-from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
+from historian.storage.points import Points
+from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
 
 log = logging.getLogger(__name__)
 
@@ -931,58 +930,10 @@ class Store:
     def _snapshot_and_pending(
         self,
     ) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
-        """A committed snapshot plus the not-yet-flushed points consistent with it."""
-        if self._lock.held:
-            with self._ingest_lock:
-                mems = [m for m in (self._frozen, self._active) if m is not None]
-            assert self._log is not None
-            return self._log.snapshot(), mems
-        if self._log is None:
-            if not self._table_exists():
-                self._refuse_lost_log()
-                return None, self._wal_points(-1)
-            self._log = self._commit_log(create=False)
-        for _ in range(20):
-            snap = self._log.snapshot()
-            try:
-                pending = self._wal_points(snap.wal_upto)
-            except FileNotFoundError:
-                continue  # a segment was flushed and removed meanwhile: take a newer snapshot
-            if self._log.snapshot().version == snap.version:
-                return snap, pending
-        raise StoreError(
-            f"could not get a stable snapshot of {self.path!r}; the writer flushes too often"
-        )
+        return _reader.snapshot_and_pending(self)
 
     def _wal_points(self, wal_upto: int) -> dict[str, list[TagSlice]]:
-        """Points in WAL segments after ``wal_upto`` (another process's unflushed writes).
-
-        Segments only grow until they are flushed and deleted, so a segment is re-read only when
-        its size changed, and the per-tag view is rebuilt only when some segment changed.
-        """
-        live: list[tuple[str, int]] = []
-        for seg in list_segments(self._wal_dir):
-            if seg > wal_upto:
-                path = os.path.join(self._wal_dir, segment_name(seg))
-                live.append((path, os.path.getsize(path)))
-        key = tuple(live)
-        if self._wal_view is not None and self._wal_view[0] == key:
-            return self._wal_view[1]
-        mem = MemTable()
-        for path, size in live:
-            cached = self._wal_cache.get(path)
-            if cached is None or cached[0] != size:
-                cached = (size, list(read_segment(path, live=True)))
-                self._wal_cache[path] = cached
-            for p in cached[1]:
-                mem.add(p)
-        paths = {p for p, _ in live}
-        for path in list(self._wal_cache):
-            if path not in paths:
-                del self._wal_cache[path]
-        view = {tag: mem.read(tag, MIN_NS, MAX_NS) for tag in mem.tags()}
-        self._wal_view = (key, view)
-        return view
+        return _reader.wal_points(self, wal_upto)
 
     def _series(
         self,
@@ -992,80 +943,10 @@ class Store:
         as_of_us: int | None = None,
         with_reasons: bool = False,
     ) -> dict[str, TagSlice | None]:
-        """Merged points per tag in [start, end) (reason bits only when asked)."""
-        snap, pending = self._snapshot_and_pending()
-        parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
-        if isinstance(pending, list):
-            for mem in pending:
-                for tag in tags:
-                    parts[tag].extend(mem.read(tag, start_ns, end_ns))
-        else:
-            for tag in tags:
-                for c in pending.get(tag, ()):
-                    keep = in_window(c.time, start_ns, end_ns)
-                    if keep.any():
-                        parts[tag].append(
-                            TagSlice(
-                                c.time[keep],
-                                c.value[keep],
-                                c.quality[keep],
-                                c.reasons[keep],
-                                c.ingested[keep],
-                            )
-                        )
-        if snap is not None:
-            opened = []
-            for i in snap.select(start_ns, end_ns, list(tags)):
-                path = os.path.join(self._table_dir, snap.paths[i])
-                try:
-                    opened.append(self._files.get(path))
-                except FileNotFoundError:
-                    raise self._missing_file(snap, snap.paths[i]) from None
-            per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
-            # Ingest times are only needed to settle repeats: as-of reads, or several sources.
-            sources = {t: len(parts[t]) for t in tags}
-            for r in per_file:
-                for t in r:
-                    sources[t] += 1
-
-            def read_one(k: int) -> dict[str, TagSlice]:
-                ranges = per_file[k]
-                need_ingested = as_of_us is not None or any(sources[t] > 1 for t in ranges)
-                return opened[k].read(
-                    ranges, start_ns, end_ns, with_ingested=need_ingested,
-                    with_reasons=with_reasons,
-                )  # fmt: skip
-
-            todo = [k for k, r in enumerate(per_file) if r]
-            if len(todo) > 1 and self._read_threads > 1:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=self._read_threads) as pool:
-                    results = list(pool.map(read_one, todo))
-            else:
-                results = [read_one(k) for k in todo]
-            for got in results:
-                for tag, sl in got.items():
-                    parts[tag].append(sl)
-        return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+        return _reader.series(self, tags, start_ns, end_ns, as_of_us, with_reasons)
 
     def _missing_file(self, snap: Snapshot, rel: str) -> StoreError:
-        """The error for a data file a snapshot names that is not on disk."""
-        assert self._log is not None
-        newest = self._log.snapshot()
-        if rel not in newest.paths:  # replaced meanwhile, and vacuumed after its grace period
-            return StoreError(
-                f"data file {rel} of snapshot {snap.version} was replaced and vacuumed while "
-                "this read ran; retry the read"
-            )
-        where = os.path.join(self._table_dir, rel)
-        return CorruptDataError(
-            f"data file {where} is missing: the commit log (version {newest.version}) still "
-            "references it, so it was not vacuumed by historian; it was deleted or moved by "
-            "something else. Restore it from a backup (same name), or run `historian repair "
-            f"{self.path}` (try --dry-run), which commits a new version without it: its points "
-            "are then gone, nothing else is deleted"
-        )
+        return _reader.missing_file(self, snap, rel)
 
     def bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
@@ -1089,65 +970,7 @@ class Store:
         ...     h.bounded_series(["A"], 4 * 10**9, 6 * 10**9)["A"].time.tolist()
         [0, 1000000000, 5000000000, 99000000000000]
         """
-        from historian.model import quality as q
-
-        inside = self._series(tags, start_ns, end_ns)
-        before: dict[str, list[TagSlice]] = {t: [] for t in tags}
-        after: dict[str, list[TagSlice]] = {t: [] for t in tags}
-        # Two Good points before the window (a sloped extrapolation needs a slope), one after.
-        for side, parts, wanted in (("before", before, 2), ("after", after, 1)):
-            found = dict.fromkeys(tags, 0)
-            todo = list(tags)
-            reach: int | None = HOUR_NS
-            edge = start_ns if side == "before" else end_ns
-            covered = edge
-            while todo:
-                if side == "before":
-                    lo = MIN_NS if reach is None else max(MIN_NS, edge - reach)
-                    got = self._series(todo, lo, covered)
-                    covered = lo
-                else:
-                    hi = MAX_NS if reach is None else min(MAX_NS, edge + reach)
-                    got = self._series(todo, covered, hi)
-                    covered = hi
-                still = []
-                for tag in todo:
-                    sl = got[tag]
-                    if sl is None:
-                        if reach is not None:
-                            still.append(tag)
-                        continue
-                    good = np.flatnonzero(q.good_mask(sl.quality))
-                    need = wanted - found[tag]
-                    if good.size >= need:
-                        cut = (
-                            slice(int(good[-need]), None)
-                            if side == "before"
-                            else slice(0, int(good[need - 1]) + 1)
-                        )
-                        sl = TagSlice(
-                            sl.time[cut],
-                            sl.value[cut],
-                            sl.quality[cut],
-                            sl.reasons[cut],
-                            sl.ingested[cut],
-                        )
-                        parts[tag].append(sl)
-                        continue
-                    parts[tag].append(sl)
-                    found[tag] += int(good.size)
-                    if reach is not None:
-                        still.append(tag)
-                todo = still
-                reach = None if reach is None or reach >= 400 * DAY_NS else reach * 30
-        out: dict[str, TagSlice | None] = {}
-        for tag in tags:
-            pieces = sorted(before[tag], key=lambda s: int(s.time[0]))
-            mid = inside[tag]
-            pieces += [mid] if mid is not None else []
-            pieces += sorted(after[tag], key=lambda s: int(s.time[0]))
-            out[tag] = concat(pieces) if pieces else None
-        return out
+        return _reader.bounded_series(self, tags, start_ns, end_ns)
 
     def scan_sources(self) -> tuple[list[str], pa.Table]:
         """What a query engine reads for one consistent view of the store.
@@ -1168,35 +991,7 @@ class Store:
         ...     len(files), pending.num_rows
         (1, 1)
         """
-        self._check_open()
-        snap, pending = self._snapshot_and_pending()
-        paths = [] if snap is None else [os.path.join(self._table_dir, p) for p in snap.paths]
-        if isinstance(pending, list):
-            by_tag: dict[str, list[TagSlice]] = {}
-            for mem in pending:
-                for tag in mem.tags():
-                    by_tag.setdefault(tag, []).extend(mem.read(tag, MIN_NS, MAX_NS))
-        else:
-            by_tag = pending
-        names = sorted(t for t, sl in by_tag.items() if sl)
-        pts = (
-            points_from_slices(names, [concat(by_tag[t]) for t in names])
-            if names
-            else Points.empty()
-        )
-        table = pa.table(
-            {
-                "tag": pa.DictionaryArray.from_arrays(
-                    pa.array(pts.codes, pa.int32()), pa.array(pts.names, pa.string())
-                ).cast(pa.string()),
-                "time": pa.array(pts.time, TIME_TYPE),
-                "value": pa.array(pts.value, pa.float64()),
-                "quality": pa.array(pts.quality.astype(np.int64), pa.int64()),
-                "reasons": pa.array(pts.reasons.astype(np.int32), pa.int32()),
-                "ingested": pa.array(pts.ingested, pa.timestamp("us", tz="UTC")),
-            }
-        )
-        return paths, table
+        return _reader.scan_sources(self)
 
     def resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
         """The known tag names ``tags`` stands for: one name, a list (validated, de-duplicated,
@@ -1305,80 +1100,15 @@ class Store:
         ...     h.qualify("A", rules={"range": {"lo": 0, "hi": 100}}).column("reasons").to_pylist()
         [0, 1, 0]
         """
-        from historian.kernels.qualify import qualify_history
-
-        self._check_open()
-        names = self.resolve_tags(tags)
-        if start is not None and end is not None:
-            window_ns(start, end, empty=True)
-        start_ns = MIN_NS if start is None else user_ns(start)
-        end_ns = MAX_NS if end is None else user_ns(end)
-        now_value = now_ns() if now is None else user_ns(now)
-        series = self._series(names, start_ns, end_ns, with_reasons=True)
-        out: dict[str, TagSlice | None] = {}
-        previous: list[np.ndarray] = []
-        changed_points = []
-        for name in _progress(sorted(names), progress, "qualifying"):
-            s = series[name]
-            if s is None:
-                continue
-            tag = self._catalog.get(name)
-            tag_rules = rules if rules is not None else tag.rules
-            if rules is not None or not tag.rules:
-                tag = Tag.from_dict({**tag.to_dict(), "rules": dict(tag_rules or {})})
-            source_q = np.where(s.reasons == 0, s.quality, 0).astype(np.uint32)
-            from historian.kernels.qualify import Qualifier
-
-            qual = Qualifier.for_tag(tag)
-            new_q, new_r = qualify_history(
-                s.time, s.value, source_q, rules=qual.rules, now_ns=now_value
-            )
-            new_q = ingest.mark_nonfinite(s.value, new_q.astype(np.uint32))
-            new_r = new_r.astype(np.uint32)
-            previous.append(s.quality)
-            out[name] = TagSlice(s.time, s.value, new_q, new_r, s.ingested)
-            diff = (new_q != s.quality) | (new_r != s.reasons)
-            if apply and diff.any():
-                sel = np.flatnonzero(diff)
-                changed_points.append((name, s, new_q, new_r, sel))
-        if apply and changed_points:
-            self._become_writer()
-            for name, s, new_q, new_r, sel in changed_points:
-                n = sel.size
-                pts = Points.of_tag(
-                    name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64)
-                )
-                self._ingest(pts, qualified=True)
-        table = _points_table(sorted(out), out, True)
-        prev = np.concatenate(previous) if previous else np.zeros(0, np.uint32)
-        return table.append_column("previous_quality", pa.array(prev, pa.uint32()))
+        return _qualifying.qualify(self, tags, start, end, rules=rules, apply=apply, now=now,
+                                   progress=progress)
 
     # ------------------------------------------------------------------ maintenance
     def _small_files(self, snap: Snapshot) -> dict[str, list[str]]:
-        """Per day, the files below the compaction size (the ones worth merging)."""
-        by_day: dict[str, list[str]] = {}
-        for path, rows in zip(snap.paths, snap.rows.tolist(), strict=True):
-            if rows < self._compact_rows:
-                by_day.setdefault(path.split("/", 1)[0].removeprefix("day="), []).append(path)
-        return by_day
+        return _maintenance.small_files(self, snap)
 
     def _maybe_compact(self, days: list[str]) -> None:
-        if not days or self._auto_compact_files <= 0 or self._log is None:
-            return
-        try:
-            with storage_errors(f"listing the small files of {self.path}"):
-                small = self._small_files(self._log.snapshot())
-        except StoreError as exc:  # the flush itself is committed: an outage only skips this
-            if not self._transient(exc):
-                raise
-            log.warning("automatic compaction of %s skipped (%s); will retry later", self.path, exc)
-            return
-        due = [d for d in days if len(small.get(d, ())) >= self._auto_compact_files]
-        if due:
-            try:
-                self.compact(days=due, progress=False)  # housekeeping draws no bar
-            except (StoreError, MemoryError):  # housekeeping: the flush itself is committed
-                log.exception("automatic compaction of %s failed; will retry later", self.path)
+        return _maintenance.maybe_compact(self, days)
 
     def compact(
         self,
@@ -1406,112 +1136,16 @@ class Store:
         ...     h.compact()
         3
         """
-        self._check_open()
-        self._become_writer()
-        assert self._log is not None
-        replaced = 0
-        with self._flush_lock, storage_errors(
-            f"compacting {self.path}", "no point was lost (the replaced files stay); retry later"
-        ):
-            snap = self._log.snapshot()
-            by_day: dict[str, list[str]] = {}
-            for p in snap.paths:
-                by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
-            small = self._small_files(snap)
-            wanted = [
-                d
-                for d in (sorted(by_day) if days is None else days)
-                if len(small.get(d, ())) >= 2 or (full and len(by_day.get(d, ())) >= 2)
-            ]
-            ranges = {p: (snap.tag_min[i], snap.tag_max[i]) for i, p in enumerate(snap.paths)}
-            for day in _progress(wanted, progress, "compacting"):
-                files = by_day[day] if full else _overlapping(small[day], by_day[day], ranges)
-                written = self._rewrite_day(files)
-                self._log.commit(written, files, operation="compact")
-                for f in files:
-                    self._files.drop(os.path.join(self._table_dir, f))
-                replaced += len(files)
-            self._vacuum()
-        return replaced
+        return _maintenance.compact(self, days, full=full, progress=progress)
 
     def _rewrite_day(self, relpaths: list[str]) -> list:
-        """Merge one day's files into files of about ``part_rows`` rows, tag range by tag range."""
-        opened = [self._files.get(os.path.join(self._table_dir, rel)) for rel in relpaths]
-        rows_per_tag: dict[str, int] = {}
-        for f in opened:
-            for tag, n in zip(f.tags, np.diff(f.row_start).tolist(), strict=True):
-                rows_per_tag[tag] = rows_per_tag.get(tag, 0) + n
-        batches: list[list[str]] = [[]]
-        acc = 0
-        for tag in sorted(rows_per_tag):
-            if batches[-1] and acc + rows_per_tag[tag] > self._part_rows:
-                batches.append([])
-                acc = 0
-            batches[-1].append(tag)
-            acc += rows_per_tag[tag]
-
-        def rewrite(tags: list[str]) -> Any:
-            points = self._merge_tags(opened, tags)
-            return (
-                write_file(self._table_dir, self._tmp_dir, points, self._options, fs=self._fs)
-                if len(points)
-                else None
-            )
-
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
-            return [w for w in pool.map(rewrite, batches) if w is not None]
+        return _maintenance.rewrite_day(self, relpaths)
 
     def _merge_tags(self, opened: list, tags: list[str]) -> Points:
-        slices_by_tag: dict[str, list[TagSlice]] = {}
-        for f in opened:
-            for tag, sl in f.read(tags, MIN_NS, MAX_NS).items():
-                slices_by_tag.setdefault(tag, []).append(sl)
-        horizon_us = (now_ns() - self._history_ns) // 1000
-        names = sorted(slices_by_tag)
-        parts = []
-        for tag in names:
-            s = concat(slices_by_tag[tag])
-            t = s.time
-            if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
-                order = np.lexsort((s.ingested, s.time))
-                s = TagSlice(
-                    s.time[order],
-                    s.value[order],
-                    s.quality[order],
-                    s.reasons[order],
-                    s.ingested[order],
-                )
-                t = s.time
-                # Keep the last version of each time, and older versions still inside the history
-                # window (superseded after the horizon), for as-of reads; drop exact copies.
-                nxt_same = np.zeros(t.size, dtype=bool)
-                nxt_same[:-1] = t[1:] == t[:-1]
-                superseded_at = np.full(t.size, np.iinfo(np.int64).max)
-                superseded_at[:-1] = s.ingested[1:]
-                exact_dup = np.zeros(t.size, dtype=bool)
-                exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
-                keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
-                s = TagSlice(
-                    t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]
-                )
-            parts.append(s)
-        return points_from_slices(names, parts)
+        return _maintenance.merge_tags(self, opened, tags)
 
     def _vacuum(self) -> None:
-        assert self._log is not None
-        try:
-            removed = self._log.vacuum(self._grace_hours)
-        except Exception:  # vacuum is housekeeping: never fail a compaction over it
-            log.exception("vacuum of %s failed; replaced files stay on disk for now", self.path)
-            return
-        if removed:
-            log.info(
-                "vacuum removed %d replaced file(s) older than %d h",
-                len(removed),
-                self._grace_hours,
-            )
+        return _maintenance.vacuum(self)
 
     def delete(
         self,
@@ -1540,22 +1174,7 @@ class Store:
         ...     h.delete("A", 10**9, 2 * 10**9), h.read("A").column("value").to_pylist()
         (1, [1.0, 3.0])
         """
-        from historian.storage.edits import delete_points
-
-        names = self.resolve_tags(tags)
-        lo, hi = MIN_NS, MAX_NS
-        if start is not None and end is not None:
-            lo, hi = window_ns(start, end, empty=True)
-        elif start is not None or end is not None:
-            lo = MIN_NS if start is None else user_ns(start)
-            hi = MAX_NS if end is None else user_ns(end)
-        stamps = None if ingested is None else np.asarray(list(ingested), dtype=np.int64)
-        self._become_writer()
-        self.flush()
-        with self._flush_lock, storage_errors(
-            f"deleting points of {self.path}", "nothing was deleted; run the deletion again"
-        ):
-            return delete_points(self, names, lo, hi, stamps, "delete")
+        return _maintenance.delete(self, tags, start, end, ingested=ingested)
 
     def delete_tag(self, name: str) -> int:
         """Delete a tag: its points (as :meth:`delete`) and its definition, which stays in the
@@ -1570,10 +1189,7 @@ class Store:
         ...     h.delete_tag("OLD.TAG"), h.tags().num_rows
         (2, 0)
         """
-        (name,) = self.resolve_tags([name])
-        removed = self.delete(name)
-        self._catalog.remove(name, {"deleted_at": _utc_iso()})
-        return removed
+        return _maintenance.delete_tag(self, name)
 
     def rename_tag(self, old: str, new: str) -> Tag:
         """Rename a tag: its definition and every stored row (versions and ingest stamps kept,
@@ -1591,28 +1207,7 @@ class Store:
         ...     t.unit, h.read("TI-101.PV").num_rows, h.tags().column("name").to_pylist()
         ('degC', 1, ['TI-101.PV'])
         """
-        from historian.storage.edits import rename_points
-
-        (old,) = self.resolve_tags([old])
-        validate_tag_name(new)
-        if new in self._catalog:
-            raise InvalidArgumentError(
-                f"cannot rename {old!r} to {new!r}: {new!r} is already defined; delete it "
-                f"first (h.delete_tag({new!r})) or choose another name"
-            )
-        definition = self._catalog.get(old)
-        self._become_writer()
-        self.flush()
-        fields = {k: v for k, v in definition.to_dict().items() if k not in ("name", "version")}
-        fields["metadata"] = {**definition.metadata, "renamed_from": old}
-        tag = self._catalog.put(Tag(name=new, **fields))
-        with self._flush_lock, storage_errors(
-            f"renaming {old!r} in {self.path}",
-            f"the points are still under {old!r}; run the rename again",
-        ):
-            rename_points(self, old, new)
-        self._catalog.remove(old, {"deleted_at": _utc_iso(), "renamed_to": new})
-        return tag
+        return _maintenance.rename_tag(self, old, new)
 
     def retain(self, older_than: Any, *, force: bool = False) -> int:
         """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
@@ -1632,62 +1227,7 @@ class Store:
         ...     h.retain("2026-01-02")
         1
         """
-        self._check_open()
-        self._become_writer()
-        assert self._log is not None
-        if (
-            isinstance(older_than, str)
-            and not older_than.strip().lower().startswith("now")
-            and _looks_like_duration(older_than)
-        ) or hasattr(older_than, "total_seconds"):
-            relative = True
-            clock = now_ns()
-            cutoff = clock - duration_ns(older_than)
-        else:
-            relative = False
-            cutoff = to_ns(older_than)
-        self.flush()
-        dropped = 0
-        with self._flush_lock, storage_errors(
-            f"retention of {self.path}",
-            "no point was lost; the retention may not have been applied, run it again",
-        ):
-            snap = self._log.snapshot()
-            if relative and not force and snap.paths and int(snap.tmax.max()) < cutoff:
-                newest = int(snap.tmax.max())
-                raise InvalidArgumentError(
-                    f"retain({older_than!r}) would drop every stored point: the newest is at "
-                    f"{_iso_ns(newest)}, but the wall clock says now is {_iso_ns(clock)}, "
-                    f"{(clock - newest) / DAY_NS:,.0f} days later. Nothing was dropped. Check "
-                    "the system clock; if it is right, call retain(..., force=True) or pass "
-                    "an absolute cutoff time"
-                )
-            remove, rewrite = [], []
-            for i, rel in enumerate(snap.paths):
-                if snap.tmax[i] < cutoff:
-                    remove.append(rel)
-                    dropped += int(snap.rows[i])
-                elif snap.tmin[i] < cutoff:
-                    rewrite.append(rel)
-            written = []
-            for rel in rewrite:
-                f = self._files.get(os.path.join(self._table_dir, rel))
-                slices = f.read(f.tags, cutoff, MAX_NS)
-                kept = sum(len(sl.time) for sl in slices.values())
-                dropped += f.num_rows - kept
-                if kept:
-                    names = sorted(slices)
-                    points = points_from_slices(names, [slices[n] for n in names])
-                    written.append(
-                        write_file(
-                            self._table_dir, self._tmp_dir, points, self._options, fs=self._fs
-                        )
-                    )
-                remove.append(rel)
-            if remove:
-                self._log.commit(written, remove, operation="retain")
-            self._vacuum()
-        return dropped
+        return _maintenance.retain(self, older_than, force=force)
 
     # ------------------------------------------------------------------ info
     def info(self) -> dict[str, Any]:
@@ -1708,59 +1248,7 @@ class Store:
         ...     i["tags"], i["points_pending"], i["points_in_files"]
         (1, 2, 0)
         """
-        self._check_open()
-        found: list[str] = []  # damage that keeps part of the store from being read
-        try:
-            snap, pending = self._snapshot_and_pending()
-        except CorruptDataError as exc:
-            found.append(str(exc))
-            snap, pending = None, []
-        try:
-            n_tags: int | None = len(self._catalog.all())
-        except CorruptDataError as exc:
-            found.append(str(exc))
-            n_tags = None
-        n_pending = (
-            sum(len(m) for m in pending)
-            if isinstance(pending, list)
-            else sum(len(c.time) for cs in pending.values() for c in cs)
-        )
-        files = 0 if snap is None else len(snap.paths)
-        size = 0 if snap is None else int(snap.sizes.sum())
-        rows = 0 if snap is None else int(snap.rows.sum())
-        span: tuple[int | None, int | None] = (None, None)
-        if snap is not None and files:
-            span = (int(snap.tmin.min()), int(snap.tmax.max()))
-        points, exact = rows + n_pending, False
-        if not found and rows + n_pending <= EXACT_POINTS_ROWS:
-            # one point per (tag, time): superseded versions (corrections, history kept for
-            # as_of) are rows, not points; counted by the read path, WAL points included
-            try:
-                series = self._series([t.name for t in self._catalog.all()], MIN_NS, MAX_NS)
-            except CorruptDataError as exc:  # e.g. a data file gone: report it, count rows
-                found.append(str(exc))
-            else:
-                points = sum(0 if s is None else len(s.time) for s in series.values())
-                exact = True
-        return {
-            "path": self.path,
-            "tags": n_tags,
-            "points": points,  # distinct (tag, time), files and WAL; rows when not exact
-            "points_exact": exact,  # False above EXACT_POINTS_ROWS rows (counting would read)
-            "points_in_files": rows,
-            "points_pending": n_pending,
-            "files": files,
-            "bytes": size,
-            "bytes_per_point": (size / rows) if rows else None,
-            "first_ns": span[0],
-            "last_ns": span[1],
-            "version": None if snap is None else snap.version,
-            "writer": self._lock.held,
-            # damage found while using the store (docs/storage.md "When something is damaged")
-            "problems": found + [str(p) for p in health.under(self.path)],
-            # "ok", or "damaged" when there are problems (`historian info` then exits 1)
-            "health": "damaged" if found or health.under(self.path) else "ok",
-        }
+        return _reader.info(self)
 
     def __repr__(self) -> str:
         if self._closed:
@@ -1897,3 +1385,10 @@ def _points_table(
 def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:
     """Open (or create) a store; see :class:`Store` for options."""
     return Store(path, mode, **options)
+
+
+# Imported last: these modules take a Store and use this module's constants and helpers, and
+# the methods above call them in one line (so a Store is one object, its jobs in modules).
+from historian.storage import maintenance as _maintenance  # noqa: E402
+from historian.storage import qualifying as _qualifying  # noqa: E402
+from historian.storage import reader as _reader  # noqa: E402

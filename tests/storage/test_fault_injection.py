@@ -30,7 +30,7 @@ import pytest
 
 import historian
 from historian.errors import StoreError
-from historian.storage import memtable, store
+from historian.storage import maintenance, memtable, reader, store
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 S = 1_000_000_000
@@ -136,7 +136,7 @@ def _install(fault: Fault, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(DeltaTable, "create_write_transaction", commit)
     elif name == "memory":
         real_to_points = memtable.MemTable.to_points
-        real_from_slices = store.points_from_slices
+        real_from_slices = maintenance.points_from_slices
 
         def to_points(self):
             if fault.hit():
@@ -149,7 +149,8 @@ def _install(fault: Fault, monkeypatch: pytest.MonkeyPatch) -> None:
             return real_from_slices(*a, **k)
 
         monkeypatch.setattr(memtable.MemTable, "to_points", to_points)
-        monkeypatch.setattr(store, "points_from_slices", from_slices)
+        monkeypatch.setattr(maintenance, "points_from_slices", from_slices)
+        monkeypatch.setattr(reader, "points_from_slices", from_slices)
     elif name == "wal-append-enospc":
         import builtins
 

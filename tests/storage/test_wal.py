@@ -10,7 +10,8 @@ import pytest
 
 import historian
 from historian.errors import CorruptDataError, StoreError
-from historian.storage.wal import Points, WalWriter, list_segments, read_segment, segment_name
+from historian.storage.points import Points
+from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
 
 T0 = 1_767_225_600_000_000_000
 

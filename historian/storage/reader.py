@@ -1,0 +1,328 @@
+"""Reading a store: one consistent snapshot, merged series, bounding values, scan sources, info.
+
+A read takes one committed snapshot of the Delta table plus the points not yet flushed (the
+writer's own memory tables, or, in another process, the WAL segments the snapshot does not
+cover), and merges them so that for a repeated (tag, time) the last write wins.
+:func:`bounded_series` is the one way historian looks outside a window. The functions take the
+:class:`~historian.storage.store.Store` they read; its methods call them in one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from historian.errors import CorruptDataError, StoreError
+from historian.model.schema import TIME_TYPE
+from historian.storage import health
+from historian.storage.files import TagSlice
+from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
+from historian.storage.points import Points
+from historian.storage.store import DAY_NS, EXACT_POINTS_ROWS, HOUR_NS, MAX_NS, MIN_NS
+from historian.storage.table import Snapshot
+from historian.storage.wal import list_segments, read_segment, segment_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
+
+
+def snapshot_and_pending(
+    store: Store,
+) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
+    """A committed snapshot plus the not-yet-flushed points consistent with it."""
+    if store._lock.held:
+        with store._ingest_lock:
+            mems = [m for m in (store._frozen, store._active) if m is not None]
+        assert store._log is not None
+        return store._log.snapshot(), mems
+    if store._log is None:
+        if not store._table_exists():
+            store._refuse_lost_log()
+            return None, store._wal_points(-1)
+        store._log = store._commit_log(create=False)
+    for _ in range(20):
+        snap = store._log.snapshot()
+        try:
+            pending = store._wal_points(snap.wal_upto)
+        except FileNotFoundError:
+            continue  # a segment was flushed and removed meanwhile: take a newer snapshot
+        if store._log.snapshot().version == snap.version:
+            return snap, pending
+    raise StoreError(
+        f"could not get a stable snapshot of {store.path!r}; the writer flushes too often"
+    )
+
+
+def wal_points(store: Store, wal_upto: int) -> dict[str, list[TagSlice]]:
+    """Points in WAL segments after ``wal_upto`` (another process's unflushed writes).
+
+    Segments only grow until they are flushed and deleted, so a segment is re-read only when
+    its size changed, and the per-tag view is rebuilt only when some segment changed.
+    """
+    live: list[tuple[str, int]] = []
+    for seg in list_segments(store._wal_dir):
+        if seg > wal_upto:
+            path = os.path.join(store._wal_dir, segment_name(seg))
+            live.append((path, os.path.getsize(path)))
+    key = tuple(live)
+    if store._wal_view is not None and store._wal_view[0] == key:
+        return store._wal_view[1]
+    mem = MemTable()
+    for path, size in live:
+        cached = store._wal_cache.get(path)
+        if cached is None or cached[0] != size:
+            cached = (size, list(read_segment(path, live=True)))
+            store._wal_cache[path] = cached
+        for p in cached[1]:
+            mem.add(p)
+    paths = {p for p, _ in live}
+    for path in list(store._wal_cache):
+        if path not in paths:
+            del store._wal_cache[path]
+    view = {tag: mem.read(tag, MIN_NS, MAX_NS) for tag in mem.tags()}
+    store._wal_view = (key, view)
+    return view
+
+
+def series(
+    store: Store,
+    tags: Sequence[str],
+    start_ns: int,
+    end_ns: int,
+    as_of_us: int | None = None,
+    with_reasons: bool = False,
+) -> dict[str, TagSlice | None]:
+    """Merged points per tag in [start, end) (reason bits only when asked)."""
+    snap, pending = store._snapshot_and_pending()
+    parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
+    if isinstance(pending, list):
+        for mem in pending:
+            for tag in tags:
+                parts[tag].extend(mem.read(tag, start_ns, end_ns))
+    else:
+        for tag in tags:
+            for c in pending.get(tag, ()):
+                keep = in_window(c.time, start_ns, end_ns)
+                if keep.any():
+                    parts[tag].append(
+                        TagSlice(
+                            c.time[keep],
+                            c.value[keep],
+                            c.quality[keep],
+                            c.reasons[keep],
+                            c.ingested[keep],
+                        )
+                    )
+    if snap is not None:
+        opened = []
+        for i in snap.select(start_ns, end_ns, list(tags)):
+            path = os.path.join(store._table_dir, snap.paths[i])
+            try:
+                opened.append(store._files.get(path))
+            except FileNotFoundError:
+                raise store._missing_file(snap, snap.paths[i]) from None
+        per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
+        # Ingest times are only needed to settle repeats: as-of reads, or several sources.
+        sources = {t: len(parts[t]) for t in tags}
+        for r in per_file:
+            for t in r:
+                sources[t] += 1
+
+        def read_one(k: int) -> dict[str, TagSlice]:
+            ranges = per_file[k]
+            need_ingested = as_of_us is not None or any(sources[t] > 1 for t in ranges)
+            return opened[k].read(
+                ranges, start_ns, end_ns, with_ingested=need_ingested,
+                with_reasons=with_reasons,
+            )  # fmt: skip
+
+        todo = [k for k, r in enumerate(per_file) if r]
+        if len(todo) > 1 and store._read_threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=store._read_threads) as pool:
+                results = list(pool.map(read_one, todo))
+        else:
+            results = [read_one(k) for k in todo]
+        for got in results:
+            for tag, sl in got.items():
+                parts[tag].append(sl)
+    return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+
+def missing_file(store: Store, snap: Snapshot, rel: str) -> StoreError:
+    """The error for a data file a snapshot names that is not on disk."""
+    assert store._log is not None
+    newest = store._log.snapshot()
+    if rel not in newest.paths:  # replaced meanwhile, and vacuumed after its grace period
+        return StoreError(
+            f"data file {rel} of snapshot {snap.version} was replaced and vacuumed while "
+            "this read ran; retry the read"
+        )
+    where = os.path.join(store._table_dir, rel)
+    return CorruptDataError(
+        f"data file {where} is missing: the commit log (version {newest.version}) still "
+        "references it, so it was not vacuumed by historian; it was deleted or moved by "
+        "something else. Restore it from a backup (same name), or run `historian repair "
+        f"{store.path}` (try --dry-run), which commits a new version without it: its points "
+        "are then gone, nothing else is deleted"
+    )
+
+
+def bounded_series(
+    store: Store, tags: Sequence[str], start_ns: int, end_ns: int
+) -> dict[str, TagSlice | None]:
+    """:meth:`Store.bounded_series` (its docstring has the contract)."""
+    from historian.model import quality as q
+
+    inside = store._series(tags, start_ns, end_ns)
+    before: dict[str, list[TagSlice]] = {t: [] for t in tags}
+    after: dict[str, list[TagSlice]] = {t: [] for t in tags}
+    # Two Good points before the window (a sloped extrapolation needs a slope), one after.
+    for side, parts, wanted in (("before", before, 2), ("after", after, 1)):
+        found = dict.fromkeys(tags, 0)
+        todo = list(tags)
+        reach: int | None = HOUR_NS
+        edge = start_ns if side == "before" else end_ns
+        covered = edge
+        while todo:
+            if side == "before":
+                lo = MIN_NS if reach is None else max(MIN_NS, edge - reach)
+                got = store._series(todo, lo, covered)
+                covered = lo
+            else:
+                hi = MAX_NS if reach is None else min(MAX_NS, edge + reach)
+                got = store._series(todo, covered, hi)
+                covered = hi
+            still = []
+            for tag in todo:
+                sl = got[tag]
+                if sl is None:
+                    if reach is not None:
+                        still.append(tag)
+                    continue
+                good = np.flatnonzero(q.good_mask(sl.quality))
+                need = wanted - found[tag]
+                if good.size >= need:
+                    cut = (
+                        slice(int(good[-need]), None)
+                        if side == "before"
+                        else slice(0, int(good[need - 1]) + 1)
+                    )
+                    sl = TagSlice(
+                        sl.time[cut],
+                        sl.value[cut],
+                        sl.quality[cut],
+                        sl.reasons[cut],
+                        sl.ingested[cut],
+                    )
+                    parts[tag].append(sl)
+                    continue
+                parts[tag].append(sl)
+                found[tag] += int(good.size)
+                if reach is not None:
+                    still.append(tag)
+            todo = still
+            reach = None if reach is None or reach >= 400 * DAY_NS else reach * 30
+    out: dict[str, TagSlice | None] = {}
+    for tag in tags:
+        pieces = sorted(before[tag], key=lambda s: int(s.time[0]))
+        mid = inside[tag]
+        pieces += [mid] if mid is not None else []
+        pieces += sorted(after[tag], key=lambda s: int(s.time[0]))
+        out[tag] = concat(pieces) if pieces else None
+    return out
+
+
+def scan_sources(store: Store) -> tuple[list[str], pa.Table]:
+    """:meth:`Store.scan_sources` (its docstring has the contract)."""
+    store._check_open()
+    snap, pending = store._snapshot_and_pending()
+    paths = [] if snap is None else [os.path.join(store._table_dir, p) for p in snap.paths]
+    if isinstance(pending, list):
+        by_tag: dict[str, list[TagSlice]] = {}
+        for mem in pending:
+            for tag in mem.tags():
+                by_tag.setdefault(tag, []).extend(mem.read(tag, MIN_NS, MAX_NS))
+    else:
+        by_tag = pending
+    names = sorted(t for t, sl in by_tag.items() if sl)
+    pts = (
+        points_from_slices(names, [concat(by_tag[t]) for t in names])
+        if names
+        else Points.empty()
+    )
+    table = pa.table(
+        {
+            "tag": pa.DictionaryArray.from_arrays(
+                pa.array(pts.codes, pa.int32()), pa.array(pts.names, pa.string())
+            ).cast(pa.string()),
+            "time": pa.array(pts.time, TIME_TYPE),
+            "value": pa.array(pts.value, pa.float64()),
+            "quality": pa.array(pts.quality.astype(np.int64), pa.int64()),
+            "reasons": pa.array(pts.reasons.astype(np.int32), pa.int32()),
+            "ingested": pa.array(pts.ingested, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    return paths, table
+
+
+def info(store: Store) -> dict[str, Any]:
+    """:meth:`Store.info` (its docstring has the contract)."""
+    store._check_open()
+    found: list[str] = []  # damage that keeps part of the store from being read
+    try:
+        snap, pending = store._snapshot_and_pending()
+    except CorruptDataError as exc:
+        found.append(str(exc))
+        snap, pending = None, []
+    try:
+        n_tags: int | None = len(store._catalog.all())
+    except CorruptDataError as exc:
+        found.append(str(exc))
+        n_tags = None
+    n_pending = (
+        sum(len(m) for m in pending)
+        if isinstance(pending, list)
+        else sum(len(c.time) for cs in pending.values() for c in cs)
+    )
+    files = 0 if snap is None else len(snap.paths)
+    size = 0 if snap is None else int(snap.sizes.sum())
+    rows = 0 if snap is None else int(snap.rows.sum())
+    span: tuple[int | None, int | None] = (None, None)
+    if snap is not None and files:
+        span = (int(snap.tmin.min()), int(snap.tmax.max()))
+    points, exact = rows + n_pending, False
+    if not found and rows + n_pending <= EXACT_POINTS_ROWS:
+        # one point per (tag, time): superseded versions (corrections, history kept for
+        # as_of) are rows, not points; counted by the read path, WAL points included
+        try:
+            series = store._series([t.name for t in store._catalog.all()], MIN_NS, MAX_NS)
+        except CorruptDataError as exc:  # e.g. a data file gone: report it, count rows
+            found.append(str(exc))
+        else:
+            points = sum(0 if s is None else len(s.time) for s in series.values())
+            exact = True
+    return {
+        "path": store.path,
+        "tags": n_tags,
+        "points": points,  # distinct (tag, time), files and WAL; rows when not exact
+        "points_exact": exact,  # False above EXACT_POINTS_ROWS rows (counting would read)
+        "points_in_files": rows,
+        "points_pending": n_pending,
+        "files": files,
+        "bytes": size,
+        "bytes_per_point": (size / rows) if rows else None,
+        "first_ns": span[0],
+        "last_ns": span[1],
+        "version": None if snap is None else snap.version,
+        "writer": store._lock.held,
+        # damage found while using the store (docs/storage.md "When something is damaged")
+        "problems": found + [str(p) for p in health.under(store.path)],
+        # "ok", or "damaged" when there are problems (`historian info` then exits 1)
+        "health": "damaged" if found or health.under(store.path) else "ok",
+    }
