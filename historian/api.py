@@ -32,7 +32,7 @@ class Historian(Store):
     1
     """
 
-    # --- retrieval: summary, interpolated, plot (storage developer) ---
+    # --- retrieval: summary, interpolated, plot ---
     def _window(self, start: Any, end: Any, every: Any | None = None) -> tuple[int, int, int]:
         start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
         every_ns = 0 if every is None else duration_ns(every)
@@ -222,7 +222,7 @@ class Historian(Store):
 
             return zoned(table, _zone_name(tz), ["time"])
 
-    # --- query: sql, asof, correlate, events (query developer) ---
+    # --- query: sql, asof, correlate, events ---
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -540,7 +540,7 @@ class Historian(Store):
                 week_start=week_start,
             )
 
-    # --- notebook: repr (docs developer) ---
+    # --- notebook: repr ---
     def _repr_facts(self) -> dict[str, Any]:
         """The facts of the reprs, from :meth:`info`: points counted once per (tag, time)
         (superseded versions are rows, not points), the write-ahead log's points included (a

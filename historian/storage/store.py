@@ -21,12 +21,9 @@ that for a repeated (tag, time) the last write wins.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import os
-import shutil
-import socket
 import threading
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,12 +34,10 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import (
-    CorruptDataError,
     InvalidArgumentError,
     InvalidDataError,
     InvalidTimeError,
     LeaseLostError,
-    ReadOnlyStoreError,
     StoreClosedError,
     StoreError,
     TagNotFoundError,
@@ -60,8 +55,7 @@ from historian.model.times import (
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.chain import Signer
-from historian.storage.errmap import storage_errors
-from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions, write_file
+from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
@@ -69,7 +63,7 @@ from historian.storage.memtable import MemTable
 from historian.storage.perms import make_dirs
 from historian.storage.table import CommitLog, Snapshot, wal_gap
 from historian.storage.points import Points
-from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
+from historian.storage.wal import WalWriter, segment_name
 
 log = logging.getLogger(__name__)
 
@@ -230,49 +224,13 @@ class Store:
         return os.path.isdir(os.path.join(self._table_dir, "_delta_log"))
 
     def _data_files_without_log(self) -> list[str]:
-        """Data files in ``points/`` when ``points/_delta_log`` has no commit (a lost log)."""
-        if self._fs is not None:
-            if any(_is_log_entry(p.rsplit("/", 1)[-1]) for p in self._fs.list("points/_delta_log")):
-                return []
-            return [p for p in self._fs.list("points", recursive=True)
-                    if p.endswith(".parquet") and "/_delta_log/" not in p]  # fmt: skip
-        log_dir = os.path.join(self._table_dir, "_delta_log")
-        if os.path.isdir(log_dir) and any(_is_log_entry(n) for n in os.listdir(log_dir)):
-            return []
-        found = []
-        for root, dirs, names in os.walk(self._table_dir):
-            dirs[:] = [d for d in dirs if d != "_delta_log"]  # checkpoints are not data
-            found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
-        return found
+        return _opening.data_files_without_log(self)
 
     def _refuse_lost_log(self) -> None:
-        """Fail safe: never create (or read as empty) a table over existing data files."""
-        files = self._data_files_without_log()
-        if files:
-            raise CorruptDataError(
-                f"the commit log {self._table_dir}/_delta_log is missing or holds no commit, but "
-                f"{len(files)} data file(s) exist under {self._table_dir} (e.g. "
-                f"{os.path.basename(files[0])}): the log was lost or deleted. The store refuses "
-                "to open rather than start an empty table over them; run `historian repair "
-                f"{self.path}` to rebuild the log from the files' own metadata"
-            )
+        return _opening.refuse_lost_log(self)
 
     def _commit_log(self, create: bool) -> CommitLog:
-        self._refuse_lost_log()
-        if self._fs is None:
-            return CommitLog(self._table_dir, create=create, signer=self._signer, fsync=self._fsync)
-        fence = self._lock.check if isinstance(self._lock, WriterLease) else None
-        # Several hosts may write the store in turn, each with its own local WAL: each WAL
-        # records what of it is in files under its own id.
-        wal_id = hashlib.sha256(f"{socket.gethostname()}:{self._wal_dir}".encode()).hexdigest()[:16]
-        return CommitLog(
-            self._table_dir,
-            create=create,
-            fs=self._fs,
-            fence=fence,
-            wal_app_id=f"historian-wal-{wal_id}",
-            signer=self._signer,
-        )
+        return _opening.commit_log(self, create)
 
     @property
     def writable(self) -> bool:
@@ -290,87 +248,13 @@ class Store:
         return self._lock.held
 
     def _become_writer(self) -> None:
-        self._check_open()
-        if self._lock.held:
-            return
-        if isinstance(self._lock, WriterLease) and self._lock.lost:
-            raise self._lease_lost_error()
-        if self.mode == "r":
-            raise ReadOnlyStoreError(
-                f"the store {self.path!r} was opened read-only (mode='r'); "
-                "open it with mode='auto' or 'w' to write"
-            )
-        self._refuse_replica()
-        self._lock.acquire()
-        try:
-            with storage_errors(
-                f"opening {self.path} for writing", "nothing was changed; fix the cause and retry"
-            ):
-                if self._fs is not None:
-                    # The lease makes this the only process that changes the catalog: one
-                    # explicit check now, then write() never asks object storage again.
-                    self._catalog.reload(force=True)
-                    self._catalog.writer = True
-                    self._fs.abort_stale_uploads()  # left by a crashed writer
-                self._log = self._commit_log(create=True)
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
-                self._recover()
-        except BaseException:
-            if self._wal is not None:  # the WAL stays as it is on disk: replayed next time
-                self._wal.abandon()
-                self._wal = None
-            self._active = MemTable()
-            self._lock.release()
-            raise
-        self._flusher = threading.Thread(
-            target=self._flush_loop, name="historian-flusher", daemon=True
-        )
-        self._flusher.start()
+        return _opening.become_writer(self)
 
     def _refuse_replica(self) -> None:
-        """A copy made by ``historian replicate`` (``_historian/replica.json``) is read-only."""
-        marker = "_historian/replica.json"
-        if (self._fs.exists(marker) if self._fs is not None
-                else os.path.exists(os.path.join(self.path, marker))):  # fmt: skip
-            raise ReadOnlyStoreError(
-                f"the store {self.path!r} is a replica (it has {marker}): it is written only by "
-                "`historian replicate`/`historian receive`; write to the source store instead"
-            )
+        return _opening.refuse_replica(self)
 
     def _recover(self) -> None:
-        """Replay WAL segments the last commit does not cover; remove the covered ones."""
-        assert self._log is not None
-        snap = self._log.snapshot()
-        segments = list_segments(self._wal_dir)
-        replayed = 0
-        # Ingest stamps never go backwards relative to anything stored (a clock set back
-        # across a restart must not let older values shadow newer ones).
-        self._last_ingest_us = max(self._last_ingest_us, self._log.max_ingested_us())
-        for seg in segments:
-            path = os.path.join(self._wal_dir, segment_name(seg))
-            if seg <= snap.wal_upto:
-                try:
-                    os.unlink(path)
-                except OSError as exc:  # in files already; removed at a later open
-                    log.warning("cannot delete flushed WAL segment %s (%s)", path, exc)
-                continue
-            for points in read_segment(path):
-                self._active.add(points)
-                if len(points):
-                    self._last_ingest_us = max(self._last_ingest_us, int(points.ingested.max()))
-                replayed += len(points)
-        next_id = max([snap.wal_upto, *segments]) + 1
-        self._wal = WalWriter(self._wal_dir, next_id, fsync=self._fsync)
-        if replayed:
-            log.info(
-                "recovered %d acknowledged points from the write-ahead log of %s",
-                replayed,
-                self.path,
-            )
-            try:
-                self.flush()
-            except (StoreError, MemoryError):  # kept in memory and in the WAL: flushed later
-                log.exception("flushing the recovered points of %s failed; will retry", self.path)
+        return _opening.recover(self)
 
     def close(self) -> None:
         """Flush pending points, release the writer lock and close the store.
@@ -702,34 +586,10 @@ class Store:
         return qualify_points(self._catalog, self._qualifiers, points, quality)
 
     def _write_files(self, points: Points) -> list:
-        """Write sorted points as files (per day, split by tag ranges), two at a time."""
-        parts = _split_parts(points, self._part_rows)
-        if len(parts) == 1:
-            return [
-                write_file(self._table_dir, self._tmp_dir, parts[0], self._options, fs=self._fs)
-            ]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=self._write_threads) as pool:
-            return list(
-                pool.map(
-                    lambda p: write_file(
-                        self._table_dir, self._tmp_dir, p, self._options, fs=self._fs
-                    ),
-                    parts,
-                )
-            )
+        return _flushing.write_files(self, points)
 
     def _write_files_now(self, points: Points) -> None:
-        """Bulk path: sorted files per day, one commit; durable when it returns."""
-        points = points.sorted()
-        with self._flush_lock, storage_errors(
-            f"writing files of {self.path}", "nothing of this write was acknowledged; retry it"
-        ):
-            written = self._write_files(points)
-            assert self._log is not None
-            self._log.commit(written, operation="bulk-write")
-        self._maybe_compact(sorted({f.day for f in written}))
+        return _flushing.write_files_now(self, points)
 
     # ------------------------------------------------------------------ flushing
     #: s3://: how long an explicit flush() retries while object storage does not answer (the
@@ -760,171 +620,34 @@ class Store:
         self._flush_with_retry(self.flush_retry_s)
 
     def _transient(self, exc: BaseException) -> bool:
-        """True for a failure a later try may not meet: object storage did not answer."""
-        if self._fs is None or not isinstance(exc, StoreError):
-            return False
-        if isinstance(exc, (CorruptDataError, StoreClosedError, ReadOnlyStoreError)):
-            return False
-        if isinstance(exc, LeaseLostError):  # unconfirmed (storage did not answer), or lost
-            cause = exc.__cause__
-            unconfirmed = isinstance(cause, StoreError) and not isinstance(cause, LeaseLostError)
-            return unconfirmed and isinstance(self._lock, WriterLease) and self._lock.lost is None
-        return True
+        return _flushing.transient(self, exc)
 
     def _lease_lost_error(self) -> LeaseLostError:
-        assert isinstance(self._lock, WriterLease)
-        pending = len(self._active) + (0 if self._frozen is None else len(self._frozen))
-        return LeaseLostError(
-            f"{self._lock.lost}. {pending} acknowledged point(s) were not committed by this "
-            f"writer; they stay in its local write-ahead log {self._wal_dir}: the next writer "
-            f"that opens {self.path!r} on this machine with the same local_dir replays and "
-            "commits them (historian.open(uri, local_dir=...), once the other writer closed)"
-        )
+        return _flushing.lease_lost_error(self)
 
     def _note_outage(self, exc: BaseException) -> None:
-        if self._outage_since is None:
-            self._outage_since = _time.monotonic()
-            self._outage_error = str(exc)
-            pending = len(self._active) + (0 if self._frozen is None else len(self._frozen))
-            log.warning(
-                "object storage of %s does not answer (%s): %d point(s) wait in memory and in "
-                "the local write-ahead log %s; writes go on, flushes retry with backoff",
-                self.path,
-                exc,
-                pending,
-                self._wal_dir,
-            )
+        return _flushing.note_outage(self, exc)
 
     def _note_recovered(self) -> None:
-        if self._outage_since is not None:
-            log.warning(
-                "object storage of %s answers again after %.1f s; the backlog is committed",
-                self.path,
-                _time.monotonic() - self._outage_since,
-            )
-            self._outage_since = None
+        return _flushing.note_recovered(self)
 
     def _flush_with_retry(self, retry_s: float) -> None:
-        deadline = _time.monotonic() + retry_s
-        delay = 0.25
-        while True:
-            try:
-                self._flush_once()
-            except StoreError as exc:
-                if isinstance(exc, LeaseLostError) and not self._transient(exc):
-                    assert isinstance(self._lock, WriterLease)
-                    self._lock.mark_lost(str(exc))  # e.g. a commit of a newer epoch was found
-                    raise self._lease_lost_error() from exc
-                if not self._transient(exc):
-                    raise
-                self._note_outage(exc)
-                if _time.monotonic() + delay > deadline:
-                    raise
-                _time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            self._note_recovered()
-            return
+        return _flushing.flush_with_retry(self, retry_s)
 
     def _flush_once(self) -> None:
-        self._check_open()
-        if not self._lock.held:
-            if isinstance(self._lock, WriterLease) and self._lock.lost:
-                raise self._lease_lost_error()
-            return
-        assert self._wal is not None and self._log is not None
-        with self._flush_lock:
-            with self._ingest_lock:
-                if self._replay_needed:
-                    self._reload_from_wal()
-                if len(self._active) == 0:
-                    return
-                # Every point in the memory table is in WAL segments <= closed_segment.
-                closed_segment = self._wal.rotate()
-                frozen, self._frozen = self._active, self._active
-                self._active = MemTable()
-                self._active_since = _time.monotonic()
-            days: list[str] = []
-            try:
-                with storage_errors(f"flushing {self.path}"):
-                    points = frozen.to_points()
-                    written = self._write_files(points)
-                    self._log.commit(written, wal_upto=closed_segment, operation="flush")
-                days = sorted({f.day for f in written})
-            except BaseException:
-                # Nothing is deleted: the WAL segments still hold the points, and they go back
-                # into the memory table (readable, flushed by the next flush).
-                with self._ingest_lock:
-                    try:
-                        self._active.absorb(frozen)
-                    except BaseException:  # e.g. MemoryError: the next flush reads the WAL
-                        self._replay_needed = True
-                        log.exception("keeping unflushed points failed; reloading them from WAL")
-                    self._frozen = None
-                raise
-            self._frozen = None
-            self._drop_segments(closed_segment)
-            log.debug("flushed %d points into %d file(s)", len(points), len(written))
-        self._maybe_compact(days)
+        return _flushing.flush_once(self)
 
     def _drop_segments(self, upto: int) -> None:
-        """Delete WAL segments <= ``upto`` (committed); a failure only leaves them for later."""
-        for seg in list_segments(self._wal_dir):
-            if seg <= upto and seg != self._wal_current():
-                try:
-                    os.unlink(os.path.join(self._wal_dir, segment_name(seg)))
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:  # covered by the commit: removed at the next open
-                    log.warning("cannot delete flushed WAL segment %d (%s); kept for now", seg, exc)
+        return _flushing.drop_segments(self, upto)
 
     def _wal_current(self) -> int | None:
-        return None if self._wal is None or not self._wal.is_open else self._wal.segment_id
+        return _flushing.wal_current(self)
 
     def _reload_from_wal(self) -> None:
-        """Rebuild the memory table from the WAL segments the last commit does not cover.
-
-        Used after a failed flush could not put its points back in memory: every point of the
-        memory table was appended to the WAL before it was added, so the WAL is the full truth.
-        """
-        assert self._log is not None
-        snap = self._log.snapshot()
-        mem = MemTable()
-        for seg in list_segments(self._wal_dir):
-            if seg > snap.wal_upto:
-                path = os.path.join(self._wal_dir, segment_name(seg))
-                for points in read_segment(path, live=True):
-                    mem.add(points)
-        self._active = mem
-        self._replay_needed = False
-        log.info("reloaded %d unflushed points of %s from the write-ahead log", len(mem), self.path)
+        return _flushing.reload_from_wal(self)
 
     def _flush_loop(self) -> None:
-        backoff, next_try = 0.0, 0.0
-        while not self._stop.wait(0.5):
-            now = _time.monotonic()
-            age = (now - self._active_since) * 1e9
-            size = len(self._active)
-            due = age >= self._flush_ns or self._outage_since is not None
-            if not size or not (due or size >= self._flush_points) or now < next_try:
-                continue
-            try:
-                self._flush_with_retry(0.0)
-                backoff = 0.0
-            except StoreClosedError:
-                return
-            except LeaseLostError as exc:
-                if not self._transient(exc):
-                    log.error("background flush of %s stopped: %s", self.path, exc)
-                    return
-                backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
-                next_try = _time.monotonic() + backoff
-            except Exception as exc:  # keep the collector alive; the next write will surface it
-                if self._transient(exc):
-                    backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
-                    next_try = _time.monotonic() + backoff
-                else:
-                    log.exception("background flush of %s failed; will retry", self.path)
+        return _flushing.flush_loop(self)
 
     # ------------------------------------------------------------------ reading
     def _snapshot_and_pending(
@@ -1389,6 +1112,8 @@ def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any
 
 # Imported last: these modules take a Store and use this module's constants and helpers, and
 # the methods above call them in one line (so a Store is one object, its jobs in modules).
+from historian.storage import flushing as _flushing  # noqa: E402
 from historian.storage import maintenance as _maintenance  # noqa: E402
+from historian.storage import opening as _opening  # noqa: E402
 from historian.storage import qualifying as _qualifying  # noqa: E402
 from historian.storage import reader as _reader  # noqa: E402

@@ -1,0 +1,245 @@
+"""Flushing a store: memory table -> one file per UTC day -> one commit, retried on outages.
+
+A flush writes the frozen memory table to files and commits them with the WAL position they
+cover, then deletes the covered WAL segments. A transient failure (an object store outage, a
+full disk) is retried with backoff, logged once and cleared when a flush succeeds again; the
+background loop flushes every ``flush_interval``. Nothing acknowledged is lost on the way: the
+WAL keeps every point until a commit covers it. The functions take the
+:class:`~historian.storage.store.Store` they flush; its methods call them in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time as _time
+from typing import TYPE_CHECKING
+
+from historian.errors import (
+    CorruptDataError,
+    LeaseLostError,
+    ReadOnlyStoreError,
+    StoreClosedError,
+    StoreError,
+)
+from historian.storage.errmap import storage_errors
+from historian.storage.files import write_file
+from historian.storage.lease import WriterLease
+from historian.storage.memtable import MemTable
+from historian.storage.points import Points
+from historian.storage.store import _split_parts
+from historian.storage.wal import list_segments, read_segment, segment_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def write_files(store: Store, points: Points) -> list:
+    """Write sorted points as files (per day, split by tag ranges), two at a time."""
+    parts = _split_parts(points, store._part_rows)
+    if len(parts) == 1:
+        return [
+            write_file(store._table_dir, store._tmp_dir, parts[0], store._options, fs=store._fs)
+        ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=store._write_threads) as pool:
+        return list(
+            pool.map(
+                lambda p: write_file(
+                    store._table_dir, store._tmp_dir, p, store._options, fs=store._fs
+                ),
+                parts,
+            )
+        )
+
+
+def write_files_now(store: Store, points: Points) -> None:
+    """Bulk path: sorted files per day, one commit; durable when it returns."""
+    points = points.sorted()
+    with store._flush_lock, storage_errors(
+        f"writing files of {store.path}", "nothing of this write was acknowledged; retry it"
+    ):
+        written = store._write_files(points)
+        assert store._log is not None
+        store._log.commit(written, operation="bulk-write")
+    store._maybe_compact(sorted({f.day for f in written}))
+
+
+def transient(store: Store, exc: BaseException) -> bool:
+    """True for a failure a later try may not meet: object storage did not answer."""
+    if store._fs is None or not isinstance(exc, StoreError):
+        return False
+    if isinstance(exc, (CorruptDataError, StoreClosedError, ReadOnlyStoreError)):
+        return False
+    if isinstance(exc, LeaseLostError):  # unconfirmed (storage did not answer), or lost
+        cause = exc.__cause__
+        unconfirmed = isinstance(cause, StoreError) and not isinstance(cause, LeaseLostError)
+        return unconfirmed and isinstance(store._lock, WriterLease) and store._lock.lost is None
+    return True
+
+
+def lease_lost_error(store: Store) -> LeaseLostError:
+    assert isinstance(store._lock, WriterLease)
+    pending = len(store._active) + (0 if store._frozen is None else len(store._frozen))
+    return LeaseLostError(
+        f"{store._lock.lost}. {pending} acknowledged point(s) were not committed by this "
+        f"writer; they stay in its local write-ahead log {store._wal_dir}: the next writer "
+        f"that opens {store.path!r} on this machine with the same local_dir replays and "
+        "commits them (historian.open(uri, local_dir=...), once the other writer closed)"
+    )
+
+
+def note_outage(store: Store, exc: BaseException) -> None:
+    if store._outage_since is None:
+        store._outage_since = _time.monotonic()
+        store._outage_error = str(exc)
+        pending = len(store._active) + (0 if store._frozen is None else len(store._frozen))
+        log.warning(
+            "object storage of %s does not answer (%s): %d point(s) wait in memory and in "
+            "the local write-ahead log %s; writes go on, flushes retry with backoff",
+            store.path,
+            exc,
+            pending,
+            store._wal_dir,
+        )
+
+
+def note_recovered(store: Store) -> None:
+    if store._outage_since is not None:
+        log.warning(
+            "object storage of %s answers again after %.1f s; the backlog is committed",
+            store.path,
+            _time.monotonic() - store._outage_since,
+        )
+        store._outage_since = None
+
+
+def flush_with_retry(store: Store, retry_s: float) -> None:
+    deadline = _time.monotonic() + retry_s
+    delay = 0.25
+    while True:
+        try:
+            store._flush_once()
+        except StoreError as exc:
+            if isinstance(exc, LeaseLostError) and not store._transient(exc):
+                assert isinstance(store._lock, WriterLease)
+                store._lock.mark_lost(str(exc))  # e.g. a commit of a newer epoch was found
+                raise store._lease_lost_error() from exc
+            if not store._transient(exc):
+                raise
+            store._note_outage(exc)
+            if _time.monotonic() + delay > deadline:
+                raise
+            _time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            continue
+        store._note_recovered()
+        return
+
+
+def flush_once(store: Store) -> None:
+    store._check_open()
+    if not store._lock.held:
+        if isinstance(store._lock, WriterLease) and store._lock.lost:
+            raise store._lease_lost_error()
+        return
+    assert store._wal is not None and store._log is not None
+    with store._flush_lock:
+        with store._ingest_lock:
+            if store._replay_needed:
+                store._reload_from_wal()
+            if len(store._active) == 0:
+                return
+            # Every point in the memory table is in WAL segments <= closed_segment.
+            closed_segment = store._wal.rotate()
+            frozen, store._frozen = store._active, store._active
+            store._active = MemTable()
+            store._active_since = _time.monotonic()
+        days: list[str] = []
+        try:
+            with storage_errors(f"flushing {store.path}"):
+                points = frozen.to_points()
+                written = store._write_files(points)
+                store._log.commit(written, wal_upto=closed_segment, operation="flush")
+            days = sorted({f.day for f in written})
+        except BaseException:
+            # Nothing is deleted: the WAL segments still hold the points, and they go back
+            # into the memory table (readable, flushed by the next flush).
+            with store._ingest_lock:
+                try:
+                    store._active.absorb(frozen)
+                except BaseException:  # e.g. MemoryError: the next flush reads the WAL
+                    store._replay_needed = True
+                    log.exception("keeping unflushed points failed; reloading them from WAL")
+                store._frozen = None
+            raise
+        store._frozen = None
+        store._drop_segments(closed_segment)
+        log.debug("flushed %d points into %d file(s)", len(points), len(written))
+    store._maybe_compact(days)
+
+
+def drop_segments(store: Store, upto: int) -> None:
+    """Delete WAL segments <= ``upto`` (committed); a failure only leaves them for later."""
+    for seg in list_segments(store._wal_dir):
+        if seg <= upto and seg != store._wal_current():
+            try:
+                os.unlink(os.path.join(store._wal_dir, segment_name(seg)))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # covered by the commit: removed at the next open
+                log.warning("cannot delete flushed WAL segment %d (%s); kept for now", seg, exc)
+
+
+def wal_current(store: Store) -> int | None:
+    return None if store._wal is None or not store._wal.is_open else store._wal.segment_id
+
+
+def reload_from_wal(store: Store) -> None:
+    """Rebuild the memory table from the WAL segments the last commit does not cover.
+
+    Used after a failed flush could not put its points back in memory: every point of the
+    memory table was appended to the WAL before it was added, so the WAL is the full truth.
+    """
+    assert store._log is not None
+    snap = store._log.snapshot()
+    mem = MemTable()
+    for seg in list_segments(store._wal_dir):
+        if seg > snap.wal_upto:
+            path = os.path.join(store._wal_dir, segment_name(seg))
+            for points in read_segment(path, live=True):
+                mem.add(points)
+    store._active = mem
+    store._replay_needed = False
+    log.info("reloaded %d unflushed points of %s from the write-ahead log", len(mem), store.path)
+
+
+def flush_loop(store: Store) -> None:
+    backoff, next_try = 0.0, 0.0
+    while not store._stop.wait(0.5):
+        now = _time.monotonic()
+        age = (now - store._active_since) * 1e9
+        size = len(store._active)
+        due = age >= store._flush_ns or store._outage_since is not None
+        if not size or not (due or size >= store._flush_points) or now < next_try:
+            continue
+        try:
+            store._flush_with_retry(0.0)
+            backoff = 0.0
+        except StoreClosedError:
+            return
+        except LeaseLostError as exc:
+            if not store._transient(exc):
+                log.error("background flush of %s stopped: %s", store.path, exc)
+                return
+            backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
+            next_try = _time.monotonic() + backoff
+        except Exception as exc:  # keep the collector alive; the next write will surface it
+            if store._transient(exc):
+                backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
+                next_try = _time.monotonic() + backoff
+            else:
+                log.exception("background flush of %s failed; will retry", store.path)

@@ -1,0 +1,164 @@
+"""Opening a store: the commit log, becoming the writer, and recovery from the WAL.
+
+A store opens as a reader; the first write (or ``mode="w"``) takes the writer lock (or lease, on
+object storage), recovers the points of WAL segments that no commit covers, and refuses a store
+whose commit log is gone while data files remain, or a read-only replica. The functions take the
+:class:`~historian.storage.store.Store` they open; its methods call them in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from historian.errors import CorruptDataError, ReadOnlyStoreError, StoreError
+from historian.storage.errmap import storage_errors
+from historian.storage.lease import WriterLease
+from historian.storage.memtable import MemTable
+from historian.storage.store import _is_log_entry
+from historian.storage.table import CommitLog
+from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def data_files_without_log(store: Store) -> list[str]:
+    """Data files in ``points/`` when ``points/_delta_log`` has no commit (a lost log)."""
+    if store._fs is not None:
+        if any(_is_log_entry(p.rsplit("/", 1)[-1]) for p in store._fs.list("points/_delta_log")):
+            return []
+        return [p for p in store._fs.list("points", recursive=True)
+                if p.endswith(".parquet") and "/_delta_log/" not in p]  # fmt: skip
+    log_dir = os.path.join(store._table_dir, "_delta_log")
+    if os.path.isdir(log_dir) and any(_is_log_entry(n) for n in os.listdir(log_dir)):
+        return []
+    found = []
+    for root, dirs, names in os.walk(store._table_dir):
+        dirs[:] = [d for d in dirs if d != "_delta_log"]  # checkpoints are not data
+        found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
+    return found
+
+
+def refuse_lost_log(store: Store) -> None:
+    """Fail safe: never create (or read as empty) a table over existing data files."""
+    files = store._data_files_without_log()
+    if files:
+        raise CorruptDataError(
+            f"the commit log {store._table_dir}/_delta_log is missing or holds no commit, but "
+            f"{len(files)} data file(s) exist under {store._table_dir} (e.g. "
+            f"{os.path.basename(files[0])}): the log was lost or deleted. The store refuses "
+            "to open rather than start an empty table over them; run `historian repair "
+            f"{store.path}` to rebuild the log from the files' own metadata"
+        )
+
+
+def commit_log(store: Store, create: bool) -> CommitLog:
+    store._refuse_lost_log()
+    if store._fs is None:
+        return CommitLog(store._table_dir, create=create, signer=store._signer, fsync=store._fsync)
+    fence = store._lock.check if isinstance(store._lock, WriterLease) else None
+    # Several hosts may write the store in turn, each with its own local WAL: each WAL
+    # records what of it is in files under its own id.
+    wal_id = hashlib.sha256(f"{socket.gethostname()}:{store._wal_dir}".encode()).hexdigest()[:16]
+    return CommitLog(
+        store._table_dir,
+        create=create,
+        fs=store._fs,
+        fence=fence,
+        wal_app_id=f"historian-wal-{wal_id}",
+        signer=store._signer,
+    )
+
+
+def become_writer(store: Store) -> None:
+    store._check_open()
+    if store._lock.held:
+        return
+    if isinstance(store._lock, WriterLease) and store._lock.lost:
+        raise store._lease_lost_error()
+    if store.mode == "r":
+        raise ReadOnlyStoreError(
+            f"the store {store.path!r} was opened read-only (mode='r'); "
+            "open it with mode='auto' or 'w' to write"
+        )
+    store._refuse_replica()
+    store._lock.acquire()
+    try:
+        with storage_errors(
+            f"opening {store.path} for writing", "nothing was changed; fix the cause and retry"
+        ):
+            if store._fs is not None:
+                # The lease makes this the only process that changes the catalog: one
+                # explicit check now, then write() never asks object storage again.
+                store._catalog.reload(force=True)
+                store._catalog.writer = True
+                store._fs.abort_stale_uploads()  # left by a crashed writer
+            store._log = store._commit_log(create=True)
+            shutil.rmtree(store._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
+            store._recover()
+    except BaseException:
+        if store._wal is not None:  # the WAL stays as it is on disk: replayed next time
+            store._wal.abandon()
+            store._wal = None
+        store._active = MemTable()
+        store._lock.release()
+        raise
+    store._flusher = threading.Thread(
+        target=store._flush_loop, name="historian-flusher", daemon=True
+    )
+    store._flusher.start()
+
+
+def refuse_replica(store: Store) -> None:
+    """A copy made by ``historian replicate`` (``_historian/replica.json``) is read-only."""
+    marker = "_historian/replica.json"
+    if (store._fs.exists(marker) if store._fs is not None
+            else os.path.exists(os.path.join(store.path, marker))):  # fmt: skip
+        raise ReadOnlyStoreError(
+            f"the store {store.path!r} is a replica (it has {marker}): it is written only by "
+            "`historian replicate`/`historian receive`; write to the source store instead"
+        )
+
+
+def recover(store: Store) -> None:
+    """Replay WAL segments the last commit does not cover; remove the covered ones."""
+    assert store._log is not None
+    snap = store._log.snapshot()
+    segments = list_segments(store._wal_dir)
+    replayed = 0
+    # Ingest stamps never go backwards relative to anything stored (a clock set back
+    # across a restart must not let older values shadow newer ones).
+    store._last_ingest_us = max(store._last_ingest_us, store._log.max_ingested_us())
+    for seg in segments:
+        path = os.path.join(store._wal_dir, segment_name(seg))
+        if seg <= snap.wal_upto:
+            try:
+                os.unlink(path)
+            except OSError as exc:  # in files already; removed at a later open
+                log.warning("cannot delete flushed WAL segment %s (%s)", path, exc)
+            continue
+        for points in read_segment(path):
+            store._active.add(points)
+            if len(points):
+                store._last_ingest_us = max(store._last_ingest_us, int(points.ingested.max()))
+            replayed += len(points)
+    next_id = max([snap.wal_upto, *segments]) + 1
+    store._wal = WalWriter(store._wal_dir, next_id, fsync=store._fsync)
+    if replayed:
+        log.info(
+            "recovered %d acknowledged points from the write-ahead log of %s",
+            replayed,
+            store.path,
+        )
+        try:
+            store.flush()
+        except (StoreError, MemoryError):  # kept in memory and in the WAL: flushed later
+            log.exception("flushing the recovered points of %s failed; will retry", store.path)
