@@ -10,10 +10,13 @@ WAL keeps every point until a commit covers it. The functions take the
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time as _time
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from historian.errors import (
     CorruptDataError,
@@ -23,11 +26,10 @@ from historian.errors import (
     StoreError,
 )
 from historian.storage.errmap import storage_errors
-from historian.storage.files import write_file
+from historian.storage.files import NS_PER_DAY, write_file
 from historian.storage.lease import WriterLease
 from historian.storage.memtable import MemTable
 from historian.storage.points import Points
-from historian.storage.store import _split_parts
 from historian.storage.wal import list_segments, read_segment, segment_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -243,3 +245,37 @@ def flush_loop(store: Store) -> None:
                 next_try = _time.monotonic() + backoff
             else:
                 log.exception("background flush of %s failed; will retry", store.path)
+
+
+def _split_parts(points: Points, part_rows: int) -> list[Points]:
+    """Sorted points split by UTC day, then at tag boundaries into parts of about ``part_rows``."""
+    if len(points) == 0:
+        return []
+    day = points.time // NS_PER_DAY
+    if day[0] == day[-1] and day.min() == day.max():
+        days = [points]
+    else:
+        # Sorted by (tag, time): each (tag, day) is a contiguous segment, so a day is a
+        # concatenation of slices (memcpy) rather than a gather.
+        cut = np.flatnonzero((np.diff(points.codes) != 0) | (np.diff(day) != 0)) + 1
+        seg_start = np.concatenate([[0], cut])
+        seg_end = np.concatenate([cut, [len(points)]])
+        seg_day = day[seg_start]
+        days = []
+        for d in np.unique(seg_day):
+            sel = np.flatnonzero(seg_day == d)
+            days.append(points.concat_runs(seg_start[sel], seg_end[sel]))
+    parts = []
+    for p in days:
+        n = len(p)
+        if n <= part_rows:
+            parts.append(p)
+            continue
+        # Balanced parts (each at least part_rows / 2), cut at tag boundaries.
+        k = -(-n // part_rows)
+        tag_starts = np.flatnonzero(np.diff(p.codes)) + 1
+        at = np.searchsorted(tag_starts, (np.arange(1, k) * n) // k)
+        cuts = np.unique(tag_starts[at[at < tag_starts.size]])
+        bounds = [0, *cuts.tolist(), n]
+        parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a)
+    return parts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time as _time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +23,7 @@ from historian.storage.errmap import storage_errors
 from historian.storage.files import TagSlice, write_file
 from historian.storage.memtable import concat, points_from_slices
 from historian.storage.points import Points
-from historian.storage.store import (
-    DAY_NS,
-    MAX_NS,
-    MIN_NS,
-    _iso_ns,
-    _looks_like_duration,
-    _overlapping,
-    _progress,
-    _utc_iso,
-)
+from historian.storage.store import DAY_NS, MAX_NS, MIN_NS, _progress
 from historian.storage.table import Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -306,3 +298,37 @@ def retain(store: Store, older_than: Any, *, force: bool = False) -> int:
             store._log.commit(written, remove, operation="retain")
         store._vacuum()
     return dropped
+
+
+def _iso_ns(ns: int) -> str:
+    return str(np.datetime64(int(ns), "ns").astype("datetime64[s]")) + "Z"
+
+
+def _utc_iso() -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())
+
+
+def _looks_like_duration(text: str) -> bool:
+    try:
+        duration_ns(text)
+    except InvalidArgumentError:
+        return False
+    return True
+
+
+def _overlapping(
+    small: list[str], files: list[str], ranges: dict[str, tuple[str, str]]
+) -> list[str]:
+    """The small files plus every file whose tag range overlaps theirs.
+
+    A bulk load by tag ranges then merges only its small leftovers, while small flush files
+    (which hold every tag) pull in the day's big files, so one tag's day ends up in one file.
+    """
+    chosen = set(small)
+    lo = min(ranges[p][0] for p in small)
+    hi = max(ranges[p][1] for p in small)
+    for p in files:
+        a, b = ranges[p]
+        if not (b < lo or a > hi):
+            chosen.add(p)
+    return [p for p in files if p in chosen]

@@ -20,7 +20,6 @@ from historian.errors import CorruptDataError, ReadOnlyStoreError, StoreError
 from historian.storage.errmap import storage_errors
 from historian.storage.lease import WriterLease
 from historian.storage.memtable import MemTable
-from historian.storage.store import _is_log_entry
 from historian.storage.table import CommitLog
 from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
 
@@ -162,3 +161,9 @@ def recover(store: Store) -> None:
             store.flush()
         except (StoreError, MemoryError):  # kept in memory and in the WAL: flushed later
             log.exception("flushing the recovered points of %s failed; will retry", store.path)
+
+
+def _is_log_entry(name: str) -> bool:
+    """A Delta commit (``<20 digits>.json``) or checkpoint file name."""
+    head = name.split(".", 1)[0]
+    return len(head) == 20 and head.isdigit() and (name.endswith(".json") or "checkpoint" in name)

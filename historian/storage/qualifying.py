@@ -80,7 +80,8 @@ def qualify(
     progress: bool | None = None,
 ) -> pa.Table:
     """:meth:`Store.qualify` (its docstring has the contract)."""
-    from historian.storage.store import MAX_NS, MIN_NS, _points_table, _progress
+    from historian.storage.reader import _points_table
+    from historian.storage.store import MAX_NS, MIN_NS, _progress
     from historian.kernels.qualify import qualify_history
 
     store._check_open()

@@ -17,7 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, StoreError
-from historian.model.schema import TIME_TYPE
+from historian.model import arrow, buffers
+from historian.model.labels import repeated_strings
+from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.storage import health
 from historian.storage.files import TagSlice
 from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
@@ -326,3 +328,39 @@ def info(store: Store) -> dict[str, Any]:
         # "ok", or "damaged" when there are problems (`historian info` then exits 1)
         "health": "damaged" if found or health.under(store.path) else "ok",
     }
+
+
+def _points_table(
+    names: list[str], series: dict[str, TagSlice | None], with_reasons: bool,
+    dictionary: bool = False,
+) -> pa.Table:
+    """The points table of ``series`` in the order of ``names``: one copy of each column, the
+    tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``)."""
+    present = [(n, s) for n in names if (s := series.get(n)) is not None]
+    schema = POINTS_SCHEMA
+    if dictionary:
+        schema = schema.set(0, pa.field("tag", pa.dictionary(pa.int32(), pa.string()),
+                                        nullable=False))
+    if with_reasons:
+        schema = schema.append(pa.field("reasons", pa.uint32()))
+    if not present:
+        return schema.empty_table()
+    counts = np.array([len(s.time) for _, s in present], dtype=np.int64)
+
+    def joined(field: str) -> np.ndarray:  # one tag: its array as is (a concat would copy it)
+        arrays = [getattr(s, field) for _, s in present]
+        if len(arrays) == 1:
+            return arrays[0]
+        out = buffers.empty(int(counts.sum()), np.result_type(*arrays))  # no page faults
+        return np.concatenate(arrays, out=out)
+
+    v = joined("value")
+    cols = [
+        repeated_strings([n for n, _ in present], counts, dictionary=dictionary),
+        arrow.array(joined("time"), TIME_TYPE),
+        arrow.array(v, pa.float64(), mask=np.isnan(v)),
+        arrow.array(joined("quality"), pa.uint32()),
+    ]
+    if with_reasons:
+        cols.append(arrow.array(joined("reasons"), pa.uint32()))
+    return pa.Table.from_arrays(cols, schema=schema)

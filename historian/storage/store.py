@@ -21,7 +21,6 @@ that for a repeated (tag, time) the last write wins.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -42,9 +41,6 @@ from historian.errors import (
     StoreError,
     TagNotFoundError,
 )
-from historian.model import arrow, buffers
-from historian.model.labels import repeated_strings
-from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.tags import UNSET, Tag, validate_tag_name
 from historian.model.times import (
     duration_ns,
@@ -55,7 +51,7 @@ from historian.model.times import (
 from historian.storage import ingest
 from historian.storage.catalog import Catalog
 from historian.storage.chain import Signer
-from historian.storage.files import NS_PER_DAY, FileCache, TagSlice, WriterOptions
+from historian.storage.files import FileCache, TagSlice, WriterOptions
 from historian.storage.fs import StoreFS, is_remote, local_cache_dir
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
@@ -793,7 +789,7 @@ class Store:
         end_ns = MAX_NS if end is None else user_ns(end)
         as_of_us = None if as_of is None else user_ns(as_of) // 1000
         series = self._series(names, start_ns, end_ns, as_of_us, with_reasons=reasons)
-        return _points_table(sorted(names), series, reasons,
+        return _reader._points_table(sorted(names), series, reasons,
                              dictionary=tag_type == "dictionary")
 
     def qualify(
@@ -984,125 +980,15 @@ class Store:
         )
 
 
-def _is_log_entry(name: str) -> bool:
-    """A Delta commit (``<20 digits>.json``) or checkpoint file name."""
-    head = name.split(".", 1)[0]
-    return len(head) == 20 and head.isdigit() and (name.endswith(".json") or "checkpoint" in name)
-
-
-def _iso_ns(ns: int) -> str:
-    return str(np.datetime64(int(ns), "ns").astype("datetime64[s]")) + "Z"
-
-
 def last_ingest_stamp() -> int | None:
     """The ingest stamp (µs) of this thread's last write call to any store, or None."""
     return getattr(_STAMPS, "last_us", None)
-
-
-def _utc_iso() -> str:
-    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime())
-
-
-def _looks_like_duration(text: str) -> bool:
-    try:
-        duration_ns(text)
-    except InvalidArgumentError:
-        return False
-    return True
-
-
-def _overlapping(
-    small: list[str], files: list[str], ranges: dict[str, tuple[str, str]]
-) -> list[str]:
-    """The small files plus every file whose tag range overlaps theirs.
-
-    A bulk load by tag ranges then merges only its small leftovers, while small flush files
-    (which hold every tag) pull in the day's big files, so one tag's day ends up in one file.
-    """
-    chosen = set(small)
-    lo = min(ranges[p][0] for p in small)
-    hi = max(ranges[p][1] for p in small)
-    for p in files:
-        a, b = ranges[p]
-        if not (b < lo or a > hi):
-            chosen.add(p)
-    return [p for p in files if p in chosen]
-
-
-def _split_parts(points: Points, part_rows: int) -> list[Points]:
-    """Sorted points split by UTC day, then at tag boundaries into parts of about ``part_rows``."""
-    if len(points) == 0:
-        return []
-    day = points.time // NS_PER_DAY
-    if day[0] == day[-1] and day.min() == day.max():
-        days = [points]
-    else:
-        # Sorted by (tag, time): each (tag, day) is a contiguous segment, so a day is a
-        # concatenation of slices (memcpy) rather than a gather.
-        cut = np.flatnonzero((np.diff(points.codes) != 0) | (np.diff(day) != 0)) + 1
-        seg_start = np.concatenate([[0], cut])
-        seg_end = np.concatenate([cut, [len(points)]])
-        seg_day = day[seg_start]
-        days = []
-        for d in np.unique(seg_day):
-            sel = np.flatnonzero(seg_day == d)
-            days.append(points.concat_runs(seg_start[sel], seg_end[sel]))
-    parts = []
-    for p in days:
-        n = len(p)
-        if n <= part_rows:
-            parts.append(p)
-            continue
-        # Balanced parts (each at least part_rows / 2), cut at tag boundaries.
-        k = -(-n // part_rows)
-        tag_starts = np.flatnonzero(np.diff(p.codes)) + 1
-        at = np.searchsorted(tag_starts, (np.arange(1, k) * n) // k)
-        cuts = np.unique(tag_starts[at[at < tag_starts.size]])
-        bounds = [0, *cuts.tolist(), n]
-        parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a)
-    return parts
 
 
 def _progress(items: list, enabled: bool | None, desc: str) -> Any:
     from historian.progress import iterate  # one switch: historian.options(progress=...)
 
     return iterate(items, enabled, desc)
-
-
-def _points_table(
-    names: list[str], series: dict[str, TagSlice | None], with_reasons: bool,
-    dictionary: bool = False,
-) -> pa.Table:
-    """The points table of ``series`` in the order of ``names``: one copy of each column, the
-    tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``)."""
-    present = [(n, s) for n in names if (s := series.get(n)) is not None]
-    schema = POINTS_SCHEMA
-    if dictionary:
-        schema = schema.set(0, pa.field("tag", pa.dictionary(pa.int32(), pa.string()),
-                                        nullable=False))
-    if with_reasons:
-        schema = schema.append(pa.field("reasons", pa.uint32()))
-    if not present:
-        return schema.empty_table()
-    counts = np.array([len(s.time) for _, s in present], dtype=np.int64)
-
-    def joined(field: str) -> np.ndarray:  # one tag: its array as is (a concat would copy it)
-        arrays = [getattr(s, field) for _, s in present]
-        if len(arrays) == 1:
-            return arrays[0]
-        out = buffers.empty(int(counts.sum()), np.result_type(*arrays))  # no page faults
-        return np.concatenate(arrays, out=out)
-
-    v = joined("value")
-    cols = [
-        repeated_strings([n for n, _ in present], counts, dictionary=dictionary),
-        arrow.array(joined("time"), TIME_TYPE),
-        arrow.array(v, pa.float64(), mask=np.isnan(v)),
-        arrow.array(joined("quality"), pa.uint32()),
-    ]
-    if with_reasons:
-        cols.append(arrow.array(joined("reasons"), pa.uint32()))
-    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:
