@@ -34,21 +34,12 @@ import pyarrow as pa
 
 from historian.errors import (
     InvalidArgumentError,
-    InvalidDataError,
-    InvalidTimeError,
     LeaseLostError,
     StoreClosedError,
     StoreError,
-    TagNotFoundError,
 )
-from historian.model.tags import UNSET, Tag, validate_tag_name
-from historian.model.times import (
-    duration_ns,
-    user_ns,
-    user_ns_array,
-    window_ns,
-)
-from historian.storage import ingest
+from historian.model.tags import UNSET, Tag
+from historian.model.times import duration_ns, user_ns, window_ns
 from historian.storage.catalog import Catalog
 from historian.storage.chain import Signer
 from historian.storage.files import FileCache, TagSlice, WriterOptions
@@ -346,15 +337,9 @@ class Store:
         True
         >>> h.close()
         """
-        given = {
-            k: v
-            for k, v in (("unit", unit), ("kind", kind), ("lo", lo), ("hi", hi),
-                         ("rules", rules), ("description", description),
-                         ("compression", compression), ("states", states),
-                         ("metadata", metadata))
-            if v is not UNSET
-        }  # fmt: skip
-        return self.define_many({name: given}, replace=replace)[0]
+        return _tagging.define(self, name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
+                               description=description, compression=compression,
+                               states=states, metadata=metadata, replace=replace)
 
     def define_many(
         self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
@@ -375,30 +360,10 @@ class Store:
         ...     [(t.name, t.unit) for t in tags]
         [('TIC-101.PV', 'degC'), ('FIC-101.PV', '')]
         """
-        allowed = ("unit", "kind", "lo", "hi", "rules", "description", "compression",
-                   "states", "metadata")  # fmt: skip
-        pending: list[tuple[str, dict[str, Any]]] = []
-        for name, settings in definitions.items():
-            unknown = sorted(set(settings) - set(allowed))
-            if unknown:
-                raise InvalidArgumentError(f"define_many: tag {name!r}: unknown settings "
-                                           f"{unknown}; use {', '.join(allowed)}")  # fmt: skip
-            given = {k: v for k, v in settings.items() if v is not UNSET}
-            for k in ("rules", "compression", "states", "metadata"):
-                if k in given:
-                    given[k] = dict(given[k] or {})
-            name = validate_tag_name(name)
-            self._validate_rules(self._merged_tag(name, given, replace))  # before the lock
-            pending.append((name, given))
-        self._become_writer()
-        return self._catalog.put_many([self._merged_tag(n, g, replace) for n, g in pending])
+        return _tagging.define_many(self, definitions, replace=replace)
 
     def _merged_tag(self, name: str, given: dict[str, Any], replace: bool) -> Tag:
-        fields: dict[str, Any] = {}
-        if not replace and name in self._catalog:
-            fields = self._catalog.get(name).to_dict()
-            fields.pop("version")
-        return Tag(**{**fields, **given, "name": name})
+        return _tagging.merged_tag(self, name, given, replace)
 
     def tag_versions(self, name: str) -> list[Tag]:
         """Every definition of ``name``, oldest first; the last one is the current.
@@ -412,14 +377,10 @@ class Store:
         ...     [(t.version, t.hi) for t in h.tag_versions("TIC-101.PV")]
         [(1, 100.0), (2, 150.0)]
         """
-        self._check_open()
-        return [t for t, _ in self._catalog.versions(name)]
+        return _tagging.tag_versions(self, name)
 
     def _validate_rules(self, tag: Tag) -> None:
-        if tag.rules:
-            from historian.storage.qualifying import validate_rules
-
-            validate_rules(tag)
+        return _tagging.check_rules(self, tag)
 
     def tag(self, name: str) -> Tag:
         """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`).
@@ -432,8 +393,7 @@ class Store:
         ...     h.tag("TIC-101.PV").hi
         200.0
         """
-        self._check_open()
-        return self._catalog.get(name)
+        return _tagging.tag(self, name)
 
     def tags(self, pattern: str | None = None) -> pa.Table:
         """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``.
@@ -447,26 +407,11 @@ class Store:
         ...     h.tags("TIC-*").column("name").to_pylist()
         ['TIC-101.PV', 'TIC-101.SP']
         """
-        self._check_open()
-        rows = self._catalog.search(pattern)
-        return pa.table(
-            {
-                "name": pa.array([t.name for t in rows], pa.string()),
-                "unit": pa.array([t.unit for t in rows], pa.string()),
-                "kind": pa.array([t.kind for t in rows], pa.string()),
-                "lo": pa.array([t.lo for t in rows], pa.float64()),
-                "hi": pa.array([t.hi for t in rows], pa.float64()),
-                "description": pa.array([t.description for t in rows], pa.string()),
-                "version": pa.array([t.version for t in rows], pa.int32()),
-            }
-        )
+        return _tagging.tags(self, pattern)
 
     # ------------------------------------------------------------------ writing
     def _next_ingest_us(self) -> int:
-        us = max(_time.time_ns() // 1000, self._last_ingest_us + 1)
-        self._last_ingest_us = us
-        _STAMPS.last_us = us  # this thread's last write call (import_history's take-back)
-        return us
+        return _writing.next_ingest_us(self)
 
     def write(self, tag: str, times: Any, values: Any, quality: Any = None) -> int:
         """Write points of one tag; durable when it returns. Returns the number of points.
@@ -483,23 +428,7 @@ class Store:
         ...     h.write("FIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [1.5, 1.6])
         2
         """
-        self._check_open()
-        if isinstance(tag, str):
-            validate_tag_name(tag)
-        else:
-            raise InvalidDataError(
-                f"tag must be a str, not {type(tag).__name__}; use write_table for many tags"
-            )
-        self._catalog.get(tag)
-        t = user_ns_array(times)
-        v = ingest.values_array(values, t.size)
-        qual = ingest.quality_array(quality, t.size)
-        keep = ingest.last_per_time(t)
-        if keep is not None:
-            t, v, qual = t[keep], v[keep], qual[keep]
-        n = t.size
-        zeros = np.zeros(n, dtype=np.uint32)
-        return self._ingest(Points.of_tag(tag, t, v, qual, zeros, np.zeros(n, np.int64)))
+        return _writing.write(self, tag, times, values, quality)
 
     def write_table(self, table: Any) -> int:
         """Write a long table (tag, time, value[, quality]) from Arrow, pandas or polars.
@@ -512,74 +441,13 @@ class Store:
         ...     h.write_table(pa.table({"tag": ["A", "B"], "time": [0, 0], "value": [1.0, 2.0]}))
         2
         """
-        self._check_open()
-        names, codes, t, v, qual = ingest.table_columns(table)
-        unknown = []
-        for name in names.tolist():
-            validate_tag_name(name)
-            if name not in self._catalog:
-                unknown.append(name)
-        if unknown:
-            raise TagNotFoundError(
-                f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them "
-                "first with h.define(name, ...); nothing was written"
-            )
-        n = t.size
-        points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
-        # Within one call, the last row of a repeated (tag, time) wins (the sort is stable).
-        if n > 1 and not points.is_sorted():
-            points = points.sorted()
-            ts, cs = points.time, points.codes
-            keep = np.ones(n, dtype=bool)
-            keep[:-1] = (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])
-            if not keep.all():
-                points = points.take(keep)
-        return self._ingest(points)
+        return _writing.write_table(self, table)
 
     def _ingest(self, points: Points, *, qualified: bool = False) -> int:
-        """Qualify, then log and buffer (or, for bulk writes, write files) the validated points."""
-        n = len(points)
-        if n == 0:
-            return 0
-        if int(points.time.min()) < MIN_NS:
-            raise InvalidTimeError(
-                f"time {-(2**63)} ns is the int64 'not a time' value (NaT); the smallest time a "
-                f"store holds is {MIN_NS} ns (1677-09-21T00:12:43.145224193Z); nothing was written"
-            )
-        self._become_writer()
-        if qualified:
-            qual, reasons = points.quality, points.reasons
-        else:
-            qual = ingest.mark_nonfinite(points.value, points.quality)
-            qual, reasons = self._qualify(points, qual)
-        if n >= self._bulk_points and self._outage_since is None:
-            ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
-            try:
-                self._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
-                return n
-            except StoreError as exc:  # s3:// unreachable: through the WAL like a small write
-                if not self._transient(exc):
-                    raise
-                self._note_outage(exc)
-        assert self._wal is not None
-        with self._ingest_lock:
-            ing = np.full(n, self._next_ingest_us(), dtype=np.int64)
-            points = replace(points, quality=qual, reasons=reasons, ingested=ing)
-            ticket = self._wal.write(points)
-            self._active.add(points)
-            size = len(self._active)
-        self._wal.sync(ticket)
-        if size >= self._flush_points and self._fs is None:
-            self.flush()
-        # s3://: write() never waits for object storage; the background flusher sees the full
-        # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
-        # (no bound: see docs/scale-out.md) until storage answers.
-        return n
+        return _writing.ingest_points(self, points, qualified=qualified)
 
     def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from historian.storage.qualifying import qualify_points
-
-        return qualify_points(self._catalog, self._qualifiers, points, quality)
+        return _writing.qualify(self, points, quality)
 
     def _write_files(self, points: Points) -> list:
         return _flushing.write_files(self, points)
@@ -724,16 +592,7 @@ class Store:
         ...     h.resolve_tags(["B", "A", "B"]), h.resolve_tags(None)
         (['B', 'A'], ['A', 'B'])
         """
-        self._check_open()  # every call that names tags refuses a closed store
-        if tags is None:
-            return [t.name for t in self._catalog.all()]
-        names = [tags] if isinstance(tags, str) else list(tags)
-        for name in names:
-            if not isinstance(name, str):
-                raise InvalidDataError(f"tag names must be str, got {name!r}")
-            validate_tag_name(name)
-            self._catalog.get(name)
-        return list(dict.fromkeys(names))
+        return _tagging.resolve_tags(self, tags)
 
     def is_stepped(self, tags: Sequence[str]) -> dict[str, bool]:
         """Per tag of ``tags`` (known names): True for a step tag (values held between
@@ -747,7 +606,7 @@ class Store:
         ...     h.is_stepped(["A", "RUN"])
         {'A': False, 'RUN': True}
         """
-        return {n: self._catalog.get(n).stepped for n in tags}
+        return _tagging.is_stepped(self, tags)
 
     def read(
         self,
@@ -1003,3 +862,5 @@ from historian.storage import maintenance as _maintenance  # noqa: E402
 from historian.storage import opening as _opening  # noqa: E402
 from historian.storage import qualifying as _qualifying  # noqa: E402
 from historian.storage import reader as _reader  # noqa: E402
+from historian.storage import tagging as _tagging  # noqa: E402
+from historian.storage import writing as _writing  # noqa: E402

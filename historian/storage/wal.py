@@ -34,7 +34,7 @@ from historian.errors import CorruptDataError, StoreError
 from historian.model import arrow
 from historian.storage.fs import fsync_path
 from historian.storage.perms import create_file, make_dirs
-from historian.storage.points import WAL_SCHEMA, Points, encode_tags
+from historian.storage.points import WAL_SCHEMA, Points, encode_tags  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,126 @@
+"""The write path of a store: validate -> (qualify) -> WAL append -> memory table -> return.
+
+Each write call gets a unique ingest stamp (so the last write of a (tag, time) wins); large
+writes skip the WAL and go straight to files, durable when the commit returns. The functions
+take the :class:`~historian.storage.store.Store` they write to; its methods call them in one line.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from historian.errors import InvalidDataError, InvalidTimeError, StoreError, TagNotFoundError
+from historian.model.tags import validate_tag_name
+from historian.model.times import user_ns_array
+from historian.storage import ingest
+from historian.storage.points import Points
+from historian.storage.store import MIN_NS, _STAMPS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.store import Store
+
+
+def next_ingest_us(store: Store) -> int:
+    us = max(_time.time_ns() // 1000, store._last_ingest_us + 1)
+    store._last_ingest_us = us
+    _STAMPS.last_us = us  # this thread's last write call (import_history's take-back)
+    return us
+
+
+def write(store: Store, tag: str, times: Any, values: Any, quality: Any = None) -> int:
+    """:meth:`Store.write` (its docstring has the contract)."""
+    store._check_open()
+    if isinstance(tag, str):
+        validate_tag_name(tag)
+    else:
+        raise InvalidDataError(
+            f"tag must be a str, not {type(tag).__name__}; use write_table for many tags"
+        )
+    store._catalog.get(tag)
+    t = user_ns_array(times)
+    v = ingest.values_array(values, t.size)
+    qual = ingest.quality_array(quality, t.size)
+    keep = ingest.last_per_time(t)
+    if keep is not None:
+        t, v, qual = t[keep], v[keep], qual[keep]
+    n = t.size
+    zeros = np.zeros(n, dtype=np.uint32)
+    return store._ingest(Points.of_tag(tag, t, v, qual, zeros, np.zeros(n, np.int64)))
+
+
+def write_table(store: Store, table: Any) -> int:
+    """:meth:`Store.write_table` (its docstring has the contract)."""
+    store._check_open()
+    names, codes, t, v, qual = ingest.table_columns(table)
+    unknown = []
+    for name in names.tolist():
+        validate_tag_name(name)
+        if name not in store._catalog:
+            unknown.append(name)
+    if unknown:
+        raise TagNotFoundError(
+            f"{len(unknown)} unknown tag(s) in the table, e.g. {unknown[:5]}: define them "
+            "first with h.define(name, ...); nothing was written"
+        )
+    n = t.size
+    points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
+    # Within one call, the last row of a repeated (tag, time) wins (the sort is stable).
+    if n > 1 and not points.is_sorted():
+        points = points.sorted()
+        ts, cs = points.time, points.codes
+        keep = np.ones(n, dtype=bool)
+        keep[:-1] = (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])
+        if not keep.all():
+            points = points.take(keep)
+    return store._ingest(points)
+
+
+def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> int:
+    """Qualify, then log and buffer (or, for bulk writes, write files) the validated points."""
+    n = len(points)
+    if n == 0:
+        return 0
+    if int(points.time.min()) < MIN_NS:
+        raise InvalidTimeError(
+            f"time {-(2**63)} ns is the int64 'not a time' value (NaT); the smallest time a "
+            f"store holds is {MIN_NS} ns (1677-09-21T00:12:43.145224193Z); nothing was written"
+        )
+    store._become_writer()
+    if qualified:
+        qual, reasons = points.quality, points.reasons
+    else:
+        qual = ingest.mark_nonfinite(points.value, points.quality)
+        qual, reasons = store._qualify(points, qual)
+    if n >= store._bulk_points and store._outage_since is None:
+        ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
+        try:
+            store._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
+            return n
+        except StoreError as exc:  # s3:// unreachable: through the WAL like a small write
+            if not store._transient(exc):
+                raise
+            store._note_outage(exc)
+    assert store._wal is not None
+    with store._ingest_lock:
+        ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
+        points = replace(points, quality=qual, reasons=reasons, ingested=ing)
+        ticket = store._wal.write(points)
+        store._active.add(points)
+        size = len(store._active)
+    store._wal.sync(ticket)
+    if size >= store._flush_points and store._fs is None:
+        store.flush()
+    # s3://: write() never waits for object storage; the background flusher sees the full
+    # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
+    # (no bound: see docs/scale-out.md) until storage answers.
+    return n
+
+
+def qualify(store: Store, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from historian.storage.qualifying import qualify_points
+
+    return qualify_points(store._catalog, store._qualifiers, points, quality)
