@@ -82,6 +82,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -396,13 +397,29 @@ class SqlEngine:
                 self._fragment_cache.popitem(last=False)
         return out
 
-    def _bind_snapshot(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Register one snapshot of the store and create the views on ``con``."""
+    def _bind_snapshot(
+        self, con: duckdb.DuckDBPyConnection, tag_filter: Callable[[str], bool] | None = None
+    ) -> None:
+        """Register one snapshot of the store and create the views on ``con``.
+
+        With ``tag_filter`` every input (files, pending points, catalogue) holds only the
+        catalogue's tags it accepts, before any SQL of the caller can see them.
+        """
         paths, pending = self._store.scan_sources()
         files = self._dataset(paths) if paths else _FILES_SCHEMA.empty_table()
+        catalogue = self._store.tags()
+        if tag_filter is not None:
+            import pyarrow.compute as pc
+            import pyarrow.dataset as pads
+
+            names = [n for n in catalogue.column("name").to_pylist() if tag_filter(n)]
+            allowed = pa.array(names, pa.string())
+            catalogue = catalogue.filter(pc.is_in(catalogue.column("name"), value_set=allowed))
+            pending = pending.filter(pc.is_in(pending.column("tag"), value_set=allowed))
+            files = files.filter(pads.field("tag").isin(allowed))
         con.register("historian_files", files)
         con.register("historian_pending", pending)
-        con.register("tags", self._store.tags())
+        con.register("tags", catalogue)
         con.execute(_ALL_VIEW)
         con.execute(_POINTS_VIEW)
 
@@ -460,12 +477,19 @@ class SqlEngine:
 
     # ------------------------------------------------------------------ running
     def query(
-        self, sql: str, params: Any = None, *, explain: bool | str = False
+        self,
+        sql: str,
+        params: Any = None,
+        *,
+        explain: bool | str = False,
+        tag_filter: Callable[[str], bool] | None = None,
     ) -> duckdb.DuckDBPyRelation:
         """Run one SELECT with bound parameters under the limits; a relation over its result.
 
         ``explain=True`` returns DuckDB's plan of the SELECT instead, ``explain="analyze"`` runs
         it and returns the plan with timings (``EXPLAIN ANALYZE``, same limits).
+        ``tag_filter`` (a predicate on tag names; the read service's token scope) hides every
+        tag it rejects from ``points``, ``points_all`` and ``tags`` before the SQL runs.
         """
         if not isinstance(sql, str):
             raise InvalidArgumentError(f"query must be a str, not {type(sql).__name__}")
@@ -482,7 +506,7 @@ class SqlEngine:
         con = self._connect()
         try:
             text = self._validate(con, sql, explain)
-            self._bind_snapshot(con)
+            self._bind_snapshot(con, tag_filter)
             table = self._execute(con, text, bound)
             # The relation handed back reads the materialized result only: the store is gone.
             for statement in _UNBIND:
