@@ -122,6 +122,9 @@ S = 10**9
 #: One call per public method, as a notebook user would make it after h.close().
 CLOSED_CALLS = {
     "asof": lambda h: h.asof([T0 + S], "A"),
+    "bounded_series": lambda h: h.bounded_series(["A"], T0, T0 + 10 * S),
+    "is_stepped": lambda h: h.is_stepped(["A"]),
+    "resolve_tags": lambda h: h.resolve_tags("A"),
     "compact": lambda h: h.compact(),
     "correlate": lambda h: h.correlate(["A", "B"], T0, T0 + 10 * S, "1s", progress=False),
     "define": lambda h: h.define("C"),

@@ -557,6 +557,7 @@ class Store:
         ...     h.bounded_series(["A"], 4 * 10**9, 6 * 10**9)["A"].time.tolist()
         [0, 1000000000, 5000000000, 99000000000000]
         """
+        self._check_open()
         return _reader.bounded_series(self, tags, start_ns, end_ns)
 
     def scan_sources(self) -> tuple[list[str], pa.Table]:
@@ -606,6 +607,7 @@ class Store:
         ...     h.is_stepped(["A", "RUN"])
         {'A': False, 'RUN': True}
         """
+        self._check_open()
         return _tagging.is_stepped(self, tags)
 
     def read(
