@@ -11,7 +11,7 @@ import pytest
 import historian
 from historian.model import quality as q
 
-matplotlib = pytest.importorskip("matplotlib")
+import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -24,7 +24,7 @@ server.stop()
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """``http://127.0.0.1:<port>`` of a moto S3 server in its own process (moto[server] >= 5.2.5)."""
-    pytest.importorskip("moto", minversion="5.2.5")
+    import moto  # noqa: F401 - the test extra pins moto>=5.2.5
     proc = subprocess.Popen(
         [sys.executable, "-c", _MOTO],
         stdin=subprocess.PIPE,
@@ -82,7 +82,7 @@ def s3_uri(s3_bucket):
 def dask_client():
     """A ``dask.distributed`` client of a LocalCluster: 2 worker processes, 1 thread each,
     on 127.0.0.1, the dashboard on a random loopback port."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,

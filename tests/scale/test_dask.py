@@ -9,8 +9,8 @@ import pytest
 
 import historian
 
-pytest.importorskip("dask.dataframe")
-hd = pytest.importorskip("historian.dask")
+import dask.dataframe  # noqa: F401, E402 - a test extra: fail loudly if missing, never skip
+import historian.dask as hd
 
 S = 1_000_000_000
 T0 = 1_767_225_600 * S  # 2026-01-01
