@@ -50,9 +50,7 @@ from historian.model.times import as_time, duration_ns, user_ns, window_ns
 
 __all__ = ["correlate", "interpolated", "read_dask", "summary"]
 
-MIN_NS = -(2**63) + 1
-MAX_NS = 2**63 - 1
-DAY_NS = 86_400 * 1_000_000_000
+from historian.model.times import DAY_NS, MAX_NS, MIN_NS  # noqa: E402
 
 _STORES: dict[tuple[str, str], Any] = {}
 _STORES_LOCK = threading.Lock()

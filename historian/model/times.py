@@ -45,6 +45,12 @@ __all__ = [
 ]
 
 NS_PER_S = 1_000_000_000
+HOUR_NS = 3600 * NS_PER_S
+DAY_NS = 24 * HOUR_NS
+#: The stored time range: every int64 but -2**63 (NaT in numpy and Arrow). An end time of
+#: MAX_NS means "unbounded": the point at 2**63 - 1 ns is included.
+MIN_NS = -(2**63) + 1
+MAX_NS = 2**63 - 1
 _UNIT_NS = {
     "ns": 1,
     "us": 1_000,

@@ -53,8 +53,7 @@ from historian.storage.wal import Points
 NS_PER_DAY = 86_400 * 1_000_000_000
 INDEX_KEY = b"historian.index"
 INDEX_SHA_KEY = b"historian.index.sha256"  # hex SHA-256 of the exact bytes of INDEX_KEY's value
-#: An end time of MAX_NS means "unbounded": the point at 2**63 - 1 ns is included.
-MAX_NS = 2**63 - 1
+from historian.model.times import MAX_NS  # noqa: E402 - an end of MAX_NS means "unbounded"
 FORMAT_VERSION = 1
 POW10 = 10.0 ** np.arange(0, 10)
 MAX_DECIMALS = 6

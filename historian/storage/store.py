@@ -52,13 +52,11 @@ from historian.storage.table import CommitLog, Snapshot, wal_gap
 from historian.storage.points import Points
 from historian.storage.wal import WalWriter, segment_name
 
+from historian.model.times import DAY_NS, HOUR_NS, MAX_NS, MIN_NS  # noqa: E402, F401 - re-exported
+
 log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "w", "r"]
-MIN_NS = -(2**63) + 1
-MAX_NS = 2**63 - 1
-HOUR_NS = 3600 * 1_000_000_000
-DAY_NS = 24 * HOUR_NS
 _STAMPS = threading.local()  # per thread: the ingest stamp of its last write call
 #: ``info()`` counts distinct points exactly up to this many rows (it reads tag and time);
 #: above, ``points`` is the number of rows, superseded versions included (``points_exact``).

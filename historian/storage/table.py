@@ -171,7 +171,7 @@ def log_name(version: int) -> str:
     return f"_delta_log/{version:020d}.json"
 
 
-_MAX_NS = 2**63 - 1
+from historian.model.times import MAX_NS as _MAX_NS  # noqa: E402
 _MIN_US = -(2**63) // 1000 + 1  # the smallest µs whose ns fits int64
 _MAX_US = (_MAX_NS - 999) // 1000  # the largest µs whose ns + 999 fits int64
 
