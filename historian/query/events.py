@@ -24,8 +24,9 @@ value is *unknown*; ``unknown and false`` is false, ``unknown or true`` is true,
 is unknown; an event holds only where the condition is *true*.
 
 The text is split by a tokenizer that knows tag names, rebuilt as a Python expression whose tag
-names are placeholders, parsed with :mod:`ast` and checked against an allow-list of node types;
-the tree is then evaluated by hand over numpy arrays.
+names are placeholders, parsed with :mod:`ast` (the shared parser of
+:mod:`historian.model.expressions`, which derived asset attributes use too) and checked against
+an allow-list of node types; the tree is then evaluated by hand over numpy arrays.
 
 Examples
 --------
@@ -41,7 +42,6 @@ Examples
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,8 +51,9 @@ import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
 from historian.limits import current
-from historian.model.schema import TIME_TYPE
 from historian.model.calendar import zone
+from historian.model.expressions import CONDITION, is_placeholder, parse
+from historian.model.schema import TIME_TYPE
 from historian.model.times import as_time, duration_ns, window_ns
 from historian.query.intervals import grid_intervals, is_plain, zoned
 
@@ -61,19 +62,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Condition", "event_periods", "events", "parse_condition"]
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<quoted>'[^']*'|"[^"]*")
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<op><=|>=|==|!=|<>|<|>|=|\(|\)|-)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_.:/\-]*)
-    """,
-    re.VERBOSE,
-)
-_KEYWORDS = {"and": "and", "or": "or", "not": "not", "true": "True", "false": "False"}
-_OPS = {"=": "==", "<>": "!=", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
-        "(": "(", ")": ")", "-": "-"}
 _COMPARE = {
     ast.Lt: np.less,
     ast.LtE: np.less_equal,
@@ -82,48 +70,6 @@ _COMPARE = {
     ast.Eq: np.equal,
     ast.NotEq: np.not_equal,
 }
-_MAX_LENGTH = 10_000
-#: Deepest nesting of a condition (parentheses, ``not``, unary minus, ...). Python's parser and
-#: the recursive evaluator would otherwise hit RecursionError/MemoryError on hostile input.
-_MAX_DEPTH = 50
-
-
-def _tokenize(text: str) -> tuple[str, list[str]]:
-    """Python source with tag names replaced by placeholders ``_t0, _t1, ...``, and the names."""
-    if not isinstance(text, str):
-        raise InvalidArgumentError(
-            f"a condition must be a str or a callable, not {type(text).__name__}"
-        )
-    if len(text) > _MAX_LENGTH:
-        raise InvalidArgumentError(f"condition longer than {_MAX_LENGTH} characters")
-    out: list[str] = []
-    names: list[str] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise InvalidArgumentError(
-                f"cannot read the condition at position {pos}: {text[pos:pos + 20]!r} "
-                "(quote tag names that contain other characters)"
-            )
-        kind, tok = m.lastgroup, m.group()
-        pos = m.end()
-        if kind == "ws":
-            continue
-        if kind == "number":
-            out.append(repr(float(tok)))
-        elif kind == "op":
-            out.append(_OPS[tok])
-        elif kind == "name" and tok.lower() in _KEYWORDS:
-            out.append(_KEYWORDS[tok.lower()])
-        else:
-            name = tok[1:-1] if kind == "quoted" else tok
-            if name not in names:
-                names.append(name)
-            out.append(f"_t{names.index(name)}")
-    if not out:
-        raise InvalidArgumentError("the condition is empty")
-    return " ".join(out), names
 
 
 def _check(node: ast.AST, n_names: int, text: str) -> None:
@@ -153,7 +99,7 @@ def _check(node: ast.AST, n_names: int, text: str) -> None:
                 raise bad("a comparison of something other than tags and numbers")
             _check(v, n_names, text)
     elif isinstance(node, ast.Name):
-        if not re.fullmatch(r"_t\d+", node.id) or int(node.id[2:]) >= n_names:
+        if not is_placeholder(node, n_names):
             raise bad(node.id)
     elif isinstance(node, ast.Constant):
         if type(node.value) not in (int, float, bool):
@@ -235,42 +181,13 @@ def _any_false_known(node: ast.Compare, operands: list[np.ndarray]) -> np.ndarra
     return out
 
 
-def _shown(text: str) -> str:
-    return repr(text) if len(text) <= 80 else repr(text[:77] + "...")
-
-
-def _check_depth(source: str, text: str) -> None:
-    """Refuse nesting deeper than ``_MAX_DEPTH`` before the recursive parser sees it.
-
-    Counts open parentheses plus runs of prefix operators (``not``, ``-``, ``+``, ``~``) on the
-    tokenized source: an upper bound of the parse tree's nesting that costs one pass.
-    """
-    depth = prefix = worst = 0
-    for tok in re.findall(r"\w+|\S", source):
-        if tok == "(":
-            depth += 1
-        elif tok == ")":
-            depth -= 1
-        if tok in ("not", "-", "+", "~"):
-            prefix += 1
-        elif tok != "(":
-            prefix = 0
-        worst = max(worst, depth + prefix)
-    if worst > _MAX_DEPTH:
-        raise InvalidArgumentError(
-            f"the condition {_shown(text)} nests {worst} levels deep; at most {_MAX_DEPTH} are "
-            "allowed (split it, or name intermediate results in Python)"
-        )
-
-
 def parse_condition(text: str) -> Condition:
-    """Parse a condition (see the module docstring); raises InvalidArgumentError when invalid."""
-    source, names = _tokenize(text)
-    _check_depth(source, text)
-    try:
-        tree = ast.parse(source, mode="eval")
-    except (SyntaxError, RecursionError, MemoryError):
-        raise InvalidArgumentError(f"cannot parse the condition {_shown(text)}") from None
+    """Parse a condition (see the module docstring); raises InvalidArgumentError when invalid.
+
+    The tokenizer, the nesting bounds and the parser are shared with derived asset attributes
+    (:mod:`historian.model.expressions`); the allow-list here admits comparisons and logic only.
+    """
+    tree, names = parse(text, CONDITION)
     _check(tree, len(names), text)
     return Condition(text, names, tree)
 
