@@ -33,6 +33,7 @@ from historian.kernels._config import (
     prepare_series,
     validate_arrays,
 )
+from historian.kernels.annotations import ANNOTATION_COUNT, annotation_count
 
 __all__ = [
     "FRIENDLY_NAMES",
@@ -116,7 +117,11 @@ FRIENDLY_NAMES: dict[str, str] = {
     "worst_quality2": "WorstQuality2",
     "start_bound": "StartBound",
     "end_bound": "EndBound",
+    "annotation_count": ANNOTATION_COUNT,
 }
+
+#: Part 13 aggregates that count annotations rather than samples (given ``annotations_ns``).
+ANNOTATION_AGGREGATES = frozenset({ANNOTATION_COUNT})
 
 #: Aggregates whose value is a duration; the kernels give nanoseconds.
 DURATION_AGGREGATES = frozenset(
@@ -132,19 +137,19 @@ def resolve_stat(name: str) -> str:
     """
     if not isinstance(name, str):
         raise InvalidArgumentError(f"stat names are strings, got {name!r}")
-    if name in PART13_NAMES:
+    if name in PART13_NAMES or name in ANNOTATION_AGGREGATES:
         return name
     if name in FRIENDLY_NAMES:
         return FRIENDLY_NAMES[name]
     low = name.lower()
-    for key in PART13_NAMES:
+    for key in (*PART13_NAMES, *ANNOTATION_AGGREGATES):
         if key.lower() == low:
             return key
     if low in FRIENDLY_NAMES:
         return FRIENDLY_NAMES[low]
     raise InvalidArgumentError(
         f"unknown stat {name!r}; valid friendly names: {', '.join(sorted(FRIENDLY_NAMES))}; "
-        f"valid Part 13 names: {', '.join(PART13_NAMES)}"
+        f"valid Part 13 names: {', '.join([*PART13_NAMES, *ANNOTATION_AGGREGATES])}"
     )
 
 
@@ -170,10 +175,12 @@ def aggregate_many(
     config: Any = None,
     stepped: bool = False,
     data_end_ns: int | None = None,
+    annotations_ns: Any = None,
 ) -> dict[str, AggregateResult]:
     """Several aggregates over the same intervals, sharing validation and interval search.
 
     ``stats`` are friendly or Part 13 names; the result is keyed by the names as given.
+    ``annotations_ns``: the times of the annotations of this series, for AnnotationCount.
     """
     if isinstance(stats, str):
         stats = [stats]
@@ -182,6 +189,18 @@ def aggregate_many(
     edges = interval_edges(start_ns, end_ns, every_ns)
     out: dict[str, AggregateResult] = {}
     starts = edges[:-1].copy()
+    counted = [g for g, p in dict(names).items() if p in ANNOTATION_AGGREGATES]
+    if counted:
+        out.update(_annotation_results(t_ns, values, quality, edges, counted, data_end_ns,
+                                       annotations_ns))
+        names_left = [(g, p) for g, p in names if g not in out]
+        if not names_left:
+            return {g: out[g] for g, _p in names}
+        rest_out = aggregate_many(t_ns, values, quality, start_ns=start_ns, end_ns=end_ns,
+                                  every_ns=every_ns, stats=[g for g, _p in names_left],
+                                  config=cfg, stepped=stepped, data_end_ns=data_end_ns)
+        out.update(rest_out)
+        return {g: out[g] for g, _p in names}
     wanted = [(g, p) for g, p in dict(names).items() if p in _fast.FAST_NAMES]
     if wanted:
         for given, res in _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped,
@@ -212,6 +231,18 @@ def aggregate_many(
         )
         out[given] = AggregateResult(starts, res[0], res[1], res[2])
     return {g: out[g] for g, _p in names}
+
+
+def _annotation_results(t_ns: Any, values: Any, quality: Any, edges: np.ndarray,
+                        given: list[str], data_end_ns: int | None,
+                        annotations_ns: Any) -> dict[str, AggregateResult]:
+    """AnnotationCount over ``edges``: the data range comes from the samples (Bad_NoData
+    markers dropped), the counts from ``annotations_ns``."""
+    series = prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
+    start = int(series.t_ns[0]) if series.t_ns.size else None
+    end = series.data_end_ns if series.t_ns.size else None
+    v, t, s = annotation_count(edges, annotations_ns, data_start_ns=start, data_end_ns=end)
+    return {g: AggregateResult(edges[:-1].copy(), v, t, s) for g in given}
 
 
 def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
@@ -262,6 +293,7 @@ def aggregate(
     config: Any = None,
     stepped: bool = False,
     data_end_ns: int | None = None,
+    annotations_ns: Any = None,
 ) -> AggregateResult:
     """One Part 13 aggregate (friendly or Part 13 name) over ``[start, end)`` in ``every`` steps.
 
@@ -281,6 +313,9 @@ def aggregate(
         Step (held) values instead of linear interpolation between samples.
     data_end_ns
         End of the known history (exclusive); default: 1 ns after the last sample.
+    annotations_ns
+        Times of the annotations of the series (int64 ns), for ``AnnotationCount``
+        (``"annotation_count"``); ``None``: no annotations.
 
     Returns
     -------
@@ -298,4 +333,5 @@ def aggregate(
         config=config,
         stepped=stepped,
         data_end_ns=data_end_ns,
+        annotations_ns=annotations_ns,
     )[stat]
