@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from historian.errors import HistorianError, InvalidArgumentError, QueryError
+from historian.gateway import flightsql_catalog as catalog
 from historian.gateway import flightsql_proto as fp
 from historian.gateway.audit import AuditLog
 from historian.gateway.tokens import Token, TokenFile
@@ -63,9 +64,6 @@ __all__ = ["ReadService", "make_server", "parse_listen"]
 
 log = logging.getLogger(__name__)
 
-_CATALOG = "historian"
-_SCHEMA = "main"
-_VIEWS = (("points", "VIEW"), ("points_all", "VIEW"), ("tags", "TABLE"))
 _MAX_RESULTS = 64  # results waiting for their DoGet
 _RESULT_TTL_S = 300.0
 _MAX_PREPARED = 256
@@ -76,45 +74,13 @@ _WRITES = {
     "CommandStatementIngest",
 }
 _PREPARED_ACTIONS = ("CreatePreparedStatement", "ClosePreparedStatement")
-
-# SqlInfo ids (FlightSql.proto) and their values: (union member, value)
-_SQL_INFO: dict[int, tuple[int, Any]] = {
-    0: (0, "historian"),  # FLIGHT_SQL_SERVER_NAME
-    1: (0, ""),  # FLIGHT_SQL_SERVER_VERSION (set at start)
-    2: (0, pa.__version__),  # FLIGHT_SQL_SERVER_ARROW_VERSION
-    3: (1, True),  # FLIGHT_SQL_SERVER_READ_ONLY
-    4: (1, True),  # FLIGHT_SQL_SERVER_SQL
-    5: (1, False),  # FLIGHT_SQL_SERVER_SUBSTRAIT
-    8: (3, 0),  # FLIGHT_SQL_SERVER_TRANSACTION: none
-    9: (1, False),  # FLIGHT_SQL_SERVER_CANCEL
-    10: (1, False),  # FLIGHT_SQL_SERVER_BULK_INGESTION
-}
-_SQL_INFO_TYPE = pa.dense_union(
-    [
-        pa.field("string_value", pa.string()),
-        pa.field("bool_value", pa.bool_()),
-        pa.field("bigint_value", pa.int64()),
-        pa.field("int32_bitmask", pa.int32()),
-        pa.field("string_list", pa.list_(pa.string())),
-        pa.field("int32_to_int32_list_map", pa.map_(pa.int32(), pa.list_(pa.int32()))),
-    ]
+_CATALOG_COMMANDS = (
+    "CommandGetSqlInfo",
+    "CommandGetTables",
+    "CommandGetTableTypes",
+    "CommandGetCatalogs",
+    "CommandGetDbSchemas",
 )
-_SQL_INFO_SCHEMA = pa.schema(
-    [
-        pa.field("info_name", pa.uint32(), nullable=False),
-        pa.field("value", _SQL_INFO_TYPE, nullable=False),
-    ]
-)
-_TABLES_SCHEMA = pa.schema(
-    [
-        pa.field("catalog_name", pa.string()),
-        pa.field("db_schema_name", pa.string()),
-        pa.field("table_name", pa.string(), nullable=False),
-        pa.field("table_type", pa.string(), nullable=False),
-    ]
-)
-_TABLE_SCHEMA_FIELD = pa.field("table_schema", pa.binary(), nullable=False)
-
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """``(host, port)`` of ``HOST:PORT`` (``[::1]:PORT`` for IPv6).
@@ -143,15 +109,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _like(pattern: str | None) -> Callable[[str], bool]:
-    """A predicate for a Flight SQL filter pattern (SQL LIKE: ``%`` and ``_``)."""
-    if pattern is None:
-        return lambda _name: True
-    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    compiled = re.compile(rx, re.DOTALL)
-    return lambda name: compiled.fullmatch(name) is not None
 
 
 class _Headers(flight.ServerMiddleware):  # type: ignore[misc]
@@ -482,36 +439,8 @@ class ReadService(flight.FlightServerBase):  # type: ignore[misc]
             prepared = self._prepared_of(tok, fields.get("prepared_statement_handle", b""))
             req.sql, req.params = prepared.sql, prepared.params
             table = self._query(tok, prepared.sql, prepared.params)
-        elif name == "CommandGetSqlInfo":
-            table = self._sql_info(fields.get("info") or [])
-        elif name == "CommandGetTables":
-            table = self._tables(tok, fields)
-        elif name == "CommandGetTableTypes":
-            table = pa.table(
-                {"table_type": pa.array(["TABLE", "VIEW"])},
-                schema=pa.schema([pa.field("table_type", pa.string(), False)]),
-            )
-        elif name == "CommandGetCatalogs":
-            table = pa.table(
-                {"catalog_name": [_CATALOG]},
-                schema=pa.schema([pa.field("catalog_name", pa.string(), False)]),
-            )
-        elif name == "CommandGetDbSchemas":
-            ok = fields.get("catalog") in (None, _CATALOG) and _like(
-                fields.get("db_schema_filter_pattern")
-            )(_SCHEMA)
-            table = pa.table(
-                {
-                    "catalog_name": [_CATALOG] if ok else [],
-                    "db_schema_name": [_SCHEMA] if ok else [],
-                },
-                schema=pa.schema(
-                    [
-                        pa.field("catalog_name", pa.string()),
-                        pa.field("db_schema_name", pa.string(), False),
-                    ]
-                ),
-            )
+        elif name in _CATALOG_COMMANDS:
+            table = self._catalog(tok, name, fields)
         elif name in _WRITES:
             raise _denied(f"the read service is read-only: {name} is refused (no write path)")
         else:
@@ -556,52 +485,19 @@ class ReadService(flight.FlightServerBase):  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 rel.close()
 
-    def _sql_info(self, ids: list[int]) -> pa.Table:
-        values = dict(_SQL_INFO)
-        values[1] = (0, self._version)
-        wanted = [i for i in (ids or sorted(values)) if i in values]
-        members: list[list[Any]] = [[] for _ in range(6)]
-        types, offsets = [], []
-        for i in wanted:
-            code, value = values[i]
-            types.append(code)
-            offsets.append(len(members[code]))
-            members[code].append(value)
-        children = [pa.array(members[k], type=_SQL_INFO_TYPE.field(k).type) for k in range(6)]
-        union = pa.UnionArray.from_dense(
-            pa.array(types, pa.int8()),
-            pa.array(offsets, pa.int32()),
-            children,
-            [_SQL_INFO_TYPE.field(k).name for k in range(6)],
-            list(range(6)),
-        )
-        return pa.Table.from_arrays([pa.array(wanted, pa.uint32()), union], schema=_SQL_INFO_SCHEMA)
-
-    def _tables(self, tok: Token, fields: dict[str, Any]) -> pa.Table:
-        catalog_ok = fields.get("catalog") in (None, "", _CATALOG)
-        schema_ok = _like(fields.get("db_schema_filter_pattern"))(_SCHEMA)
-        name_ok = _like(fields.get("table_name_filter_pattern"))
-        types = set(fields.get("table_types") or ())
-        rows = [
-            (view, kind)
-            for view, kind in _VIEWS
-            if catalog_ok and schema_ok and name_ok(view) and (not types or kind in types)
-        ]
-        data: dict[str, Any] = {
-            "catalog_name": [_CATALOG] * len(rows),
-            "db_schema_name": [_SCHEMA] * len(rows),
-            "table_name": [r[0] for r in rows],
-            "table_type": [r[1] for r in rows],
-        }
-        schema = _TABLES_SCHEMA
-        if fields.get("include_schema"):
-            blobs = []
-            for view, _kind in rows:
-                empty = self._query(tok, f"SELECT * FROM {view} LIMIT 0")  # a fixed view name
-                blobs.append(empty.schema.serialize().to_pybytes())
-            data["table_schema"] = blobs
-            schema = schema.append(_TABLE_SCHEMA_FIELD)
-        return pa.table(data, schema=schema)
+    def _catalog(self, tok: Token, name: str, fields: dict[str, Any]) -> pa.Table:
+        if name == "CommandGetSqlInfo":
+            return catalog.sql_info(fields.get("info") or [], self._version)
+        if name == "CommandGetTables":
+            # a fixed view name, run in the token's scope like any query
+            return catalog.tables(
+                fields, lambda view: self._query(tok, f"SELECT * FROM {view} LIMIT 0").schema
+            )
+        if name == "CommandGetTableTypes":
+            return catalog.table_types()
+        if name == "CommandGetCatalogs":
+            return catalog.catalogs()
+        return catalog.db_schemas(fields)
 
     def _expire(self) -> None:
         now = time.monotonic()
