@@ -5,6 +5,7 @@
     HistorianError
     ├── InvalidTagNameError      (ValueError)  a tag name that could become a path or SQL
     ├── TagNotFoundError         (KeyError)    a tag that was never defined/written
+    ├── AssetNotFoundError       (KeyError)    an asset, template or attribute the model lacks
     ├── InvalidTimeError         (ValueError)  an unparseable or out-of-range time
     │   └── InvalidWindowError   (InvalidArgumentError)  a window whose end is not after its start
     ├── InvalidDataError         (TypeError)   wrong dtype, mismatched lengths, bad table shape
@@ -39,6 +40,7 @@ import contextlib
 from collections.abc import Iterator
 
 __all__ = [
+    "AssetNotFoundError",
     "ConfigError",
     "CorruptDataError",
     "HistorianError",
@@ -87,6 +89,13 @@ class InvalidTagNameError(HistorianError, ValueError):
 
 class TagNotFoundError(HistorianError, KeyError):
     """A tag that the store does not know."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AssetNotFoundError(HistorianError, KeyError):
+    """An asset, template or attribute that the store's asset model does not have."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
