@@ -17,7 +17,7 @@ Examples
 >>> r = annotation_count(edges, np.array([1, 5, 12], dtype=np.int64), data_start_ns=0,
 ...                      data_end_ns=25)
 >>> r[0].tolist(), [hex(s) for s in r[2].tolist()]
-([2.0, 1.0, 0.0], ['0x1', '0x1', '0x5'])
+([2.0, 1.0, 0.0], ['0x401', '0x401', '0x405'])
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ from typing import Any
 import numpy as np
 
 from historian.errors import InvalidDataError
+from historian.kernels._config import BAD_NO_DATA, CALCULATED, INFO_DATA_VALUE, PARTIAL
 
 __all__ = ["ANNOTATION_COUNT", "annotation_count", "annotation_times"]
 
 #: The Part 13 name of the aggregate.
 ANNOTATION_COUNT = "AnnotationCount"
 
-_CALCULATED = np.uint32(0x1)
-_PARTIAL = np.uint32(0x4)
-_BAD_NO_DATA = np.uint32(0x809B0000)
+# Calculated (and the DataValue info type every historian bit comes with, as in _part13)
+_CALCULATED = np.uint32(CALCULATED | INFO_DATA_VALUE)
+_PARTIAL = np.uint32(PARTIAL)
+_BAD_NO_DATA = np.uint32(BAD_NO_DATA)
 
 
 def annotation_times(annotations_ns: Any) -> np.ndarray:
@@ -80,8 +82,9 @@ def annotation_count(
     -------
     tuple of numpy arrays
         float64 counts (NaN where Bad_NoData), int64 times (the interval starts), uint32
-        StatusCodes (Good with the Calculated bit, plus Partial for an interval partly outside
-        the data range; Bad_NoData for one wholly outside it).
+        StatusCodes (Good with the Calculated bit and the DataValue info type, as every
+        calculated aggregate here; plus Partial for an interval partly outside the data range;
+        Bad_NoData for one wholly outside it).
     """
     edges = np.asarray(edges_ns, dtype=np.int64)
     a, b = edges[:-1], edges[1:]

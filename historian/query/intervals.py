@@ -97,9 +97,10 @@ def check_intervals_budget(n_tags: int, intervals: Intervals, n_stats: int) -> N
 
 def aggregate_on_edges(
     t_ns: Any, values: Any, quality: Any, edges: np.ndarray, stats: list[str], *,
-    config: Any = None, stepped: bool = False,
+    config: Any = None, stepped: bool = False, annotations_ns: Any = None,
 ) -> dict[str, AggregateResult]:
-    """:func:`historian.kernels.aggregate_many` on arbitrary ``edges`` (int64, increasing).
+    """:func:`historian.kernels.aggregate_many` on arbitrary ``edges`` (int64, increasing;
+    ``annotations_ns``: the annotation times AnnotationCount counts).
 
     The edges are cut into runs of equal interval length; each run goes to the kernel with the
     samples it can need (those inside, everything back to the second Good sample before it and
@@ -126,7 +127,7 @@ def aggregate_on_edges(
         res = aggregate_many(
             t[lo:hi], v[lo:hi], None if q is None else q[lo:hi], start_ns=lo_t, end_ns=hi_t,
             every_ns=int(lengths[a]), stats=stats, config=config, stepped=stepped,
-            data_end_ns=s.data_end_ns,
+            data_end_ns=s.data_end_ns, annotations_ns=annotations_ns,
         )
         for name in stats:
             parts[name].append(res[name])
@@ -155,12 +156,14 @@ def summary_on_intervals(
     *,
     config: Any = None,
     stepped_by_tag: Mapping[str, bool] | None = None,
+    annotations_by_tag: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """The long summary table of :meth:`Historian.summary` on ``intervals``.
 
     Columns ``tag, start, [shift,] stat, value, time, status``: ``start`` and ``time`` in the
     zone of the intervals (UTC without one), ``shift`` (the shift's name) with shifts. Rows by
     tag, interval, stat, as :func:`historian.query.retrieval.summary_for_tags`.
+    ``annotations_by_tag``: annotation times per tag, for AnnotationCount.
     """
     from historian.query.retrieval import _series_arrays, _stats_list, _value_scale
 
@@ -176,7 +179,8 @@ def summary_on_intervals(
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_on_edges(t, v, q, intervals.edges, names, config=cfg,
-                                 stepped=bool(stepped_by_tag.get(tag, False)))
+                                 stepped=bool(stepped_by_tag.get(tag, False)),
+                                 annotations_ns=(annotations_by_tag or {}).get(tag))
         for si, name in enumerate(names):
             value[ti, :, si] = res[name].values * _value_scale(name)
             times[ti, :, si] = res[name].time_ns

@@ -153,12 +153,14 @@ def summary_for_tags(
     stats: Iterable[str] | str,
     config: Any = None,
     stepped_by_tag: Mapping[str, bool] | None = None,
+    annotations_by_tag: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """The long summary table (``SUMMARY_SCHEMA``) for several tags.
 
     ``series`` maps tag -> ``(t_ns, values, quality)`` with the samples of the window plus the
     bounding samples outside it. Rows are ordered by tag (as given), interval start, then stat
-    (as asked). ``value`` is null where the status is Bad.
+    (as asked). ``value`` is null where the status is Bad. ``annotations_by_tag``: annotation
+    times per tag, counted by AnnotationCount (``annotation_count``).
     """
     names = check_summary_budget(len(series), start_ns, end_ns, every_ns, stats)
     cfg = AggregateConfig.from_any(config)
@@ -183,6 +185,7 @@ def summary_for_tags(
         res = aggregate_many(
             t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
             config=cfg, stepped=bool(stepped_by_tag.get(tag, False)),
+            annotations_ns=(annotations_by_tag or {}).get(tag),
         )
         vals = [res[n].values if sc == 1.0 else res[n].values * sc
                 for n, sc in zip(names, scales, strict=True)]
@@ -245,6 +248,7 @@ def summarize(
     origin: Any = None,
     offset: Any = None,
     week_start: str | int | None = None,
+    annotations: Any = None,
 ) -> pa.Table:
     """Part 13 summaries of arrays that never entered a store (``historian.summarize``).
 
@@ -272,6 +276,9 @@ def summarize(
         Local-time intervals as in :meth:`Historian.summary` (``docs/calendar.md``): calendar
         ``every`` (``"1d"``, ``"1w"``, ``"1mo"``, ``"1q"``, ``"1y"``) in zone ``tz``, named
         shifts, aligned fixed intervals; ``start`` and ``time`` then carry the zone.
+    annotations
+        Times of the annotations of the series (any time input), counted by
+        ``annotation_count`` (Part 13 AnnotationCount; ``docs/annotations.md``).
 
     Returns
     -------
@@ -290,14 +297,16 @@ def summarize(
     with argument_errors("historian.summarize"):
         calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
                     "week_start": week_start}
+        ann = None if annotations is None else user_ns_array(annotations)
         return _summarize(times, values, quality, start=start, end=end, every=every, stats=stats,
-                          config=config, stepped=stepped, tag=tag, calendar=calendar)
+                          config=config, stepped=stepped, tag=tag, calendar=calendar,
+                          annotations_ns=ann)
 
 
 def _summarize(
     times: Any, values: Any, quality: Any, *, start: Any, end: Any, every: Any,
     stats: Iterable[str] | str, config: Any, stepped: bool, tag: str,
-    calendar: dict[str, Any] | None = None,
+    calendar: dict[str, Any] | None = None, annotations_ns: Any = None,
 ) -> pa.Table:
     t_ns = user_ns_array(times)
     v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
@@ -311,7 +320,8 @@ def _summarize(
         start_ns, end_ns = window_ns(start, end)
         intervals = calendar_edges(start_ns, end_ns, every, **calendar)
         return summary_on_intervals({tag: (t_ns, v, q)}, intervals, stats, config=config,
-                                    stepped_by_tag={tag: stepped})
+                                    stepped_by_tag={tag: stepped},
+                                    annotations_by_tag={tag: annotations_ns})
     return summary_for_tags(
         {tag: (t_ns, v, q)},
         start_ns=user_ns(start),
@@ -320,6 +330,7 @@ def _summarize(
         stats=stats,
         config=config,
         stepped_by_tag={tag: stepped},
+        annotations_by_tag={tag: annotations_ns},
     )
 
 

@@ -32,7 +32,7 @@ def reference(samples, annotations, start, end, every, data_end=None):
         else:
             n = sum(1 for x in annotations if a <= x < b)
             partial = 0x4 if (a < real[0] or b > de) else 0
-            rows.append((float(n), a, 0x1 | partial))
+            rows.append((float(n), a, 0x401 | partial))
         a = b
     return rows
 
