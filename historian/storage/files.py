@@ -1,7 +1,10 @@
 """Immutable Parquet data files: encoding chosen by measurement, a row index, safe publication.
 
-One file holds the points of one UTC day, sorted by (tag, time, ingested). Columns (see
-``docs/format.md``):
+One file holds the points of a time window cut by size (consecutive UTC days adding up to about
+``part_rows`` rows: a weekly series is one file, a dense day is split by tag ranges), sorted by
+(tag, time, ingested). Files of format 1 (before 2026-12) hold one UTC day each and are read the
+same way. Columns (see ``docs/format.md``; the schema and value decoding are in
+:mod:`historian.storage.format`):
 
 =========== ============================= =====================================================
 column      Parquet type / encoding        meaning
@@ -17,9 +20,10 @@ ingested    timestamp[us], delta           when the point was written (for as-of
 =========== ============================= =====================================================
 
 The value of a row is ``value_int / 10**decimals`` when ``value_int`` is not null, else ``value``
-(null = no value). Files carry page checksums and, in their key-value metadata, a small JSON
-index (row range and time range of every tag, first/last time of every row group) so that a read
-decodes only the row groups it needs.
+(null = no value). Files carry page checksums and, in their footer's key-value metadata (once:
+not repeated inside ``ARROW:schema``), a small JSON index (row range and time range of every tag,
+first/last time of every row group, whether a (tag, time) repeats) so that a read decodes only
+the row groups it needs and de-duplicates only where rows can repeat.
 
 Files are written under the store's ``tmp/`` folder (outside the table: no reader lists it),
 fsynced, then renamed into place; a
@@ -30,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 import threading
@@ -51,30 +54,22 @@ from historian.storage.perms import FILE_MODE, make_dirs
 from historian.storage.wal import Points
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-INDEX_KEY = b"historian.index"
-INDEX_SHA_KEY = b"historian.index.sha256"  # hex SHA-256 of the exact bytes of INDEX_KEY's value
 from historian.model.times import MAX_NS  # noqa: E402 - an end of MAX_NS means "unbounded"
-FORMAT_VERSION = 1
-POW10 = 10.0 ** np.arange(0, 10)
-MAX_DECIMALS = 6
-_EXACT_INT_LIMIT = float(2**53)
-_UNIT_NS = {"ms": 1_000_000, "us": 1_000, "ns": 1}
-
-#: The Delta table schema (partition column ``day`` lives in the path, not in the file).
-TABLE_SCHEMA = pa.schema(
-    [
-        ("tag", pa.string()),
-        ("time", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-        ("value_int", pa.int64()),
-        ("decimals", pa.int8()),
-        ("quality", pa.int64()),
-        ("reasons", pa.int32()),
-        ("ingested", pa.timestamp("us", tz="UTC")),
-        ("day", pa.date32()),
-    ]
+from historian.storage.format import (  # noqa: E402 - the format's names, re-exported
+    FORMAT_VERSION,
+    INDEX_KEY,
+    INDEX_SHA_KEY,
+    MAX_DECIMALS,
+    PARTITION_COLUMNS,
+    POW10,
+    TABLE_SCHEMA,
+    scale_values,
+    time_unit,
 )
-PARTITION_COLUMNS = ["day"]
+from historian.storage.format import UNIT_NS as _UNIT_NS  # noqa: E402
+
+__all__ = ["FORMAT_VERSION", "INDEX_KEY", "INDEX_SHA_KEY", "MAX_DECIMALS", "MAX_NS",
+           "PARTITION_COLUMNS", "TABLE_SCHEMA"]
 
 
 @dataclass(frozen=True)
@@ -107,46 +102,6 @@ def day_string(day_number: int) -> str:
     return str(np.datetime64(int(day_number), "D"))
 
 
-def _time_unit(t_ns: np.ndarray) -> str:
-    if t_ns.size == 0 or not np.any(t_ns % 1_000_000):
-        return "ms"
-    if not np.any(t_ns % 1_000):
-        return "us"
-    return "ns"
-
-
-def _scale_values(
-    value: np.ndarray, run_bounds: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split values into (value_float_or_nan, value_int, decimals, int_valid) per tag run.
-
-    Per tag run, the smallest number of decimals d <= 6 such that ``round(v*10**d)/10**d == v``
-    exactly for every finite value; rows that do not round-trip (NaN, inf, -0.0) stay float.
-    """
-    n = value.size
-    as_int = np.zeros(n, dtype=np.int64)
-    decimals = np.zeros(n, dtype=np.int8)
-    int_valid = np.zeros(n, dtype=bool)
-    for lo, hi in itertools.pairwise(run_bounds):
-        v = value[lo:hi]
-        ok = np.isfinite(v) & ~((v == 0) & np.signbit(v))
-        vv = v[ok]
-        if vv.size == 0:
-            continue
-        biggest = float(np.max(np.abs(vv)))
-        for d in range(MAX_DECIMALS + 1):
-            if biggest * POW10[d] >= _EXACT_INT_LIMIT:
-                break
-            scaled = np.round(vv * POW10[d])
-            if np.array_equal(scaled / POW10[d], vv):
-                idx = np.flatnonzero(ok) + lo
-                as_int[idx] = scaled.astype(np.int64)
-                decimals[lo:hi] = d
-                int_valid[idx] = True
-                break
-    return as_int, decimals, int_valid
-
-
 def encode(points: Points) -> tuple[pa.Table, dict]:
     """Encode points already sorted by (tag, time, ingested) as a file table plus its index."""
     codes = points.codes
@@ -154,8 +109,8 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
     change = np.flatnonzero(codes[1:] != codes[:-1]) + 1 if n else np.array([], dtype=np.int64)
     bounds = np.concatenate([[0], change, [n]]).astype(np.int64)
     run_tags = [str(points.names[codes[i]]) for i in bounds[:-1]]
-    as_int, decimals, int_valid = _scale_values(points.value, bounds)
-    unit = _time_unit(points.time)
+    as_int, decimals, int_valid = scale_values(points.value, bounds)
+    unit = time_unit(points.time)
     t_unit = points.time // _UNIT_NS[unit]
     value_col = arrow.array(points.value, pa.float64(), mask=int_valid | np.isnan(points.value))
     table = pa.table(
@@ -193,6 +148,8 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
         ).tolist(),  # int/float/mixed
         "qzero": (nonzero_q == 0).tolist(),
         "rzero": (nonzero_r == 0).tolist(),
+        # whether a (tag, time) repeats inside the file: readers de-duplicate only then
+        "dups": bool(n > 1 and np.any((codes[1:] == codes[:-1]) & (t[1:] == t[:-1]))),
     }
     return table, index
 
@@ -210,7 +167,7 @@ def write_file(
     With ``fs`` (a store on object storage) the finished temp file is uploaded to
     ``table_dir`` in one upload, visible whole or not at all.
     """
-    day_number = int(points.time[0] // NS_PER_DAY)
+    day_number = int(points.time.min() // NS_PER_DAY)  # the day of the file's first point
     day = day_string(day_number)
     table, index = encode(points)
     rg = options.row_group_rows
@@ -221,9 +178,10 @@ def write_file(
     index["rg_tlast"] = points.time[np.minimum(starts + rg, n) - 1].tolist()
     index["ingested"] = [int(points.ingested.min()), int(points.ingested.max())]
     index_bytes = json.dumps(index, separators=(",", ":")).encode()
-    schema = table.schema.with_metadata(
-        {INDEX_KEY: index_bytes, INDEX_SHA_KEY: hashlib.sha256(index_bytes).hexdigest().encode()}
-    )
+    # The index goes into the footer's key-value metadata once, after the rows: as schema
+    # metadata it would be stored a second time, base64 inside ARROW:schema (format 1).
+    footer = {INDEX_KEY: index_bytes,
+              INDEX_SHA_KEY: hashlib.sha256(index_bytes).hexdigest().encode()}
     name = f"part-{_time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     relpath = f"day={day}/{name}"
     make_dirs(tmp_dir)
@@ -234,7 +192,7 @@ def write_file(
     try:
         with pq.ParquetWriter(
             tmp_path,
-            schema,
+            table.schema,
             compression=options.compression,
             compression_level=options.compression_level,
             use_dictionary=["tag", "decimals", "quality", "reasons"],
@@ -247,9 +205,11 @@ def write_file(
             write_page_checksum=True,
             write_statistics=["tag", "time"],
             data_page_version="2.0",
+            store_schema=False,  # the Parquet types say it all; ARROW:schema cost ~0.9 KB a file
             sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(1)],
         ) as writer:
-            writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=rg)
+            writer.write_table(table, row_group_size=rg)
+            writer.add_key_value_metadata(footer)
         if fs is not None:  # object storage: one upload, never visible half-written
             size = fs.publish(tmp_path, fs.rel(f"{table_dir}/{relpath}"))
         else:
@@ -348,6 +308,9 @@ class DataFile:
         self.vkind = idx["vkind"]
         self.qzero = idx["qzero"]
         self.rzero = idx["rzero"]
+        #: whether a (tag, time) may repeat inside the file (format 1 files do not say: maybe)
+        self.may_repeat: bool = bool(idx.get("dups", True))
+        self.format: int = int(idx.get("format", 1))
         self.rg_rows = int(idx["rg_rows"])
         self.rg_tfirst = np.asarray(idx["rg_tfirst"], dtype=np.int64)
         self.rg_tlast = np.asarray(idx["rg_tlast"], dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Flushing a store: memory table -> one file per UTC day -> one commit, retried on outages.
+"""Flushing a store: memory table -> files cut by size -> one commit, retried on outages.
 
 A flush writes the frozen memory table to files and commits them with the WAL position they
 cover, then deletes the covered WAL segments. A transient failure (an object store outage, a
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def write_files(store: Store, points: Points) -> list:
-    """Write sorted points as files (per day, split by tag ranges), two at a time."""
+    """Write sorted points as files (time windows cut by size, then tag ranges), two at a time."""
     parts = _split_parts(points, store._part_rows)
     if len(parts) == 1:
         return [
@@ -59,7 +59,7 @@ def write_files(store: Store, points: Points) -> list:
 
 
 def write_files_now(store: Store, points: Points) -> None:
-    """Bulk path: sorted files per day, one commit; durable when it returns."""
+    """Bulk path: sorted files cut by size, one commit; durable when it returns."""
     points = points.sorted()
     with store._flush_lock, storage_errors(
         f"writing files of {store.path}", "nothing of this write was acknowledged; retry it"
@@ -248,23 +248,30 @@ def flush_loop(store: Store) -> None:
 
 
 def _split_parts(points: Points, part_rows: int) -> list[Points]:
-    """Sorted points split by UTC day, then at tag boundaries into parts of about ``part_rows``."""
+    """Sorted points cut by size: consecutive UTC days grouped into time windows of about
+    ``part_rows`` rows (adaptive to density: a weekly series is one file, not one per point),
+    then at tag boundaries into parts of about ``part_rows``."""
     if len(points) == 0:
         return []
+    if len(points) <= part_rows:
+        return [points]
     day = points.time // NS_PER_DAY
-    if day[0] == day[-1] and day.min() == day.max():
+    window = _day_windows(day, part_rows)
+    if window[0] == window.max() and window.min() == window[0]:
         days = [points]
     else:
-        # Sorted by (tag, time): each (tag, day) is a contiguous segment, so a day is a
+        # Sorted by (tag, time): each (tag, window) is a contiguous segment, so a window is a
         # concatenation of slices (memcpy) rather than a gather.
-        cut = np.flatnonzero((np.diff(points.codes) != 0) | (np.diff(day) != 0)) + 1
+        cut = np.flatnonzero((np.diff(points.codes) != 0) | (np.diff(window) != 0)) + 1
         seg_start = np.concatenate([[0], cut])
         seg_end = np.concatenate([cut, [len(points)]])
-        seg_day = day[seg_start]
-        days = []
-        for d in np.unique(seg_day):
-            sel = np.flatnonzero(seg_day == d)
-            days.append(points.concat_runs(seg_start[sel], seg_end[sel]))
+        seg_win = window[seg_start]
+        order = np.argsort(seg_win, kind="stable")
+        bounds = np.flatnonzero(np.diff(seg_win[order])) + 1
+        days = [
+            points.concat_runs(seg_start[sel], seg_end[sel])
+            for sel in np.split(order, bounds)
+        ]
     parts = []
     for p in days:
         n = len(p)
@@ -279,3 +286,24 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         bounds = [0, *cuts.tolist(), n]
         parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a)
     return parts
+
+
+def _day_windows(day: np.ndarray, part_rows: int) -> np.ndarray:
+    """Per point, the number of its time window: consecutive days whose rows add up to at
+    most ``part_rows`` (a day holding more is a window of its own)."""
+    lo = int(day.min())
+    if int(day.max()) - lo < 4_000_000:  # ~11,000 years: count without sorting
+        counts = np.bincount(day - lo)
+        days = np.flatnonzero(counts) + lo
+        counts = counts[counts > 0]
+    else:
+        days, counts = np.unique(day, return_counts=True)
+    first_day = np.zeros(days.size, dtype=bool)
+    acc = 0
+    for k, c in enumerate(counts.tolist()):
+        if k == 0 or acc + c > part_rows:
+            first_day[k] = True
+            acc = 0
+        acc += c
+    win_of_day = np.cumsum(first_day) - 1
+    return win_of_day[np.searchsorted(days, day)]

@@ -323,9 +323,9 @@ def test_the_int64_time_limits_round_trip_through_read_compaction_and_retention(
         if step == "memory":
             h.flush()
         elif step == "files":
-            h.write("A", [hi, lo], [1.0, 2.0])  # the same points again: a day of two files
-            h.flush()
-            assert h.compact(full=True) == 4
+            h.write("A", [hi, lo], [1.0, 2.0])  # the same points again: two files (cut by
+            h.flush()  # size, each spanning 1677 to 2262), in the folder of their first day
+            assert h.compact(full=True) == 2
     assert h.retain("1950-01-01") == 2  # the point of 1677: both versions (kept for as-of)
     assert h.read("A").column("time").cast(pa.int64()).to_pylist() == [0, hi]
     with pytest.raises(InvalidTimeError, match="NaT"):
