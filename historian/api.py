@@ -1,26 +1,50 @@
-"""The public ``Historian``: the storage engine plus retrieval, SQL and correlation on top."""
+"""The public ``Historian``: a storage engine (:class:`~historian.storage.store.Store`) plus
+retrieval, SQL and correlation on top.
+
+A ``Historian`` holds one ``Store`` and delegates every storage call to it in one line, inside
+:meth:`Historian._call` (this store's limits in effect, only ``HistorianError`` escapes); the
+docstrings users read live here.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pyarrow as pa
 
 from historian import limits as _limits
 from historian.errors import InvalidArgumentError, argument_errors, mapped_errors
-from historian.model.times import duration_ns, to_ns, window_ns
+from historian.model.tags import UNSET, Tag
+from historian.model.times import duration_ns, window_ns
 from historian.storage.store import Mode, Store
 
+if TYPE_CHECKING:
+    from historian.storage.files import TagSlice
 
-class Historian(Store):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _boundary(method: _F) -> _F:
+    """A storage call of a Historian, run inside :meth:`Historian._call` under its own name."""
+
+    @functools.wraps(method)
+    def call(self: Historian, *args: Any, **kwargs: Any) -> Any:
+        with self._call(method.__name__):
+            return method(self, *args, **kwargs)
+
+    return cast(_F, call)
+
+
+class Historian:
     """A historian store: write, read, summarise, interpolate, plot, query.
 
     Open one with :func:`historian.open`. Safe to share between threads (writes are serialised,
-    reads run concurrently). Use it as a context manager or call :meth:`close`.
+    reads run concurrently). Use it as a context manager or call :meth:`close`. ``path`` is the
+    store's absolute path (or ``s3://`` URI), ``mode`` the mode it was opened in.
 
     Examples
     --------
@@ -32,7 +56,104 @@ class Historian(Store):
     1
     """
 
-    # --- retrieval: summary, interpolated, plot ---
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mode: Mode = "auto",
+        *,
+        duckdb_threads: int | None = None,
+        duckdb_memory_limit: str | int | None = None,
+        sql_timeout: float | None = 60.0,
+        sql_max_result_bytes: int | None = 256 * 2**20,
+        limits: _limits.Limits | Mapping[str, int] | None = None,
+        **options: Any,
+    ) -> None:
+        self._limits = None if limits is None else _limits.as_limits(limits)
+        with argument_errors("historian.open"), mapped_errors(f"opening the store {path!r}"):
+            self._store = Store(path, mode, **options)
+        self.path: str = self._store.path
+        self.mode: Mode = self._store.mode
+        from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
+
+        try:
+            self._sql_engine = SqlEngine(
+                self._store, threads=duckdb_threads, memory_limit=duckdb_memory_limit,
+                timeout=sql_timeout, max_result_bytes=sql_max_result_bytes,
+            )  # fmt: skip
+        except BaseException:
+            self._store.close()  # a bad SQL option: the store opened above is not left open
+            raise
+
+    def close(self) -> None:
+        """Close the store (and its DuckDB database, if one was opened); flushes pending points.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> h = historian.open(tempfile.mkdtemp())
+        >>> h.close()
+        >>> h.close()  # closing twice is harmless
+        """
+        self._sql_engine.close()
+        self._store.close()
+
+    def __enter__(self) -> Historian:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writable(self) -> bool:
+        """True once this object holds the writer lock (taken at the first write in mode "auto").
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     before = h.writable
+        ...     _ = h.define("A")
+        ...     before, h.writable
+        (False, True)
+        """
+        return self._store.writable
+
+    @property
+    def storage_options(self) -> dict[str, Any] | None:
+        """The storage options that reopen this store in another process (what a Dask worker
+        is given): region, endpoint and credentials of an ``s3://`` store; None for a local
+        folder. Credentials included: never log it.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     h.storage_options is None
+        True
+        """
+        return self._store.storage_options
+
+    @property
+    def flush_retry_s(self) -> float:
+        """``s3://``: how long an explicit :meth:`flush` retries while object storage does not
+        answer, in seconds (default 10; the points stay in memory and in the local write-ahead
+        log, and the background flusher keeps retrying). Assign to change it.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     h.flush_retry_s = 2.0
+        ...     h.flush_retry_s
+        2.0
+        """
+        return self._store.flush_retry_s
+
+    @flush_retry_s.setter
+    def flush_retry_s(self, seconds: float) -> None:
+        self._store.flush_retry_s = seconds
+
+    # --- retrieval: summary, interpolated, plot, read_wide ---
     def _window(self, start: Any, end: Any, every: Any | None = None) -> tuple[int, int, int]:
         start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
         every_ns = 0 if every is None else duration_ns(every)
@@ -67,6 +188,441 @@ class Historian(Store):
     @limits.setter
     def limits(self, value: _limits.Limits | Mapping[str, int] | None) -> None:
         self._limits = None if value is None else _limits.as_limits(value, self.limits)
+
+    # --- tags ---
+    @_boundary
+    def define(
+        self,
+        name: str,
+        *,
+        unit: str = UNSET,
+        kind: str = UNSET,
+        lo: float | None = UNSET,
+        hi: float | None = UNSET,
+        rules: dict[str, Any] | None = UNSET,
+        description: str = UNSET,
+        compression: dict[str, Any] | None = UNSET,
+        states: dict[int, str] | None = UNSET,
+        metadata: dict[str, Any] | None = UNSET,
+        replace: bool = False,
+    ) -> Tag:
+        """Define a tag, or update one; returns the stored definition.
+
+        On an existing tag only the fields given change: ``h.define(name, unit="K")`` keeps its
+        range, description and rules (pass ``lo=None`` to clear a limit, ``rules={}`` to drop
+        the rules). ``replace=True`` starts from the defaults instead, as for a new tag. Every
+        change increments ``version``; the replaced definitions are kept
+        (:meth:`tag_versions`).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> h = historian.open(tempfile.mkdtemp())
+        >>> h.define("TIC-101.PV", unit="degC", lo=0, hi=200).version
+        1
+        >>> t = h.define("TIC-101.PV", unit="K")           # lo/hi kept
+        >>> t.unit, t.hi, t.version
+        ('K', 200.0, 2)
+        >>> h.define("TIC-101.PV", unit="K", replace=True).hi is None
+        True
+        >>> h.close()
+        """
+        return self._store.define(name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
+                                  description=description, compression=compression,
+                                  states=states, metadata=metadata, replace=replace)
+
+    def define_many(
+        self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
+    ) -> list[Tag]:
+        """Define or update many tags in one write of the catalog; returns the stored
+        definitions in the order given.
+
+        ``definitions`` maps each name to the keyword arguments :meth:`define` takes (``unit``,
+        ``kind``, ``lo``, ``hi``, ``rules``, ...); the same merge rules apply. All or none: a
+        bad definition raises before anything is written. A collector with 10,000 tags starts
+        in one catalog write instead of 10,000.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     tags = h.define_many({"TIC-101.PV": {"unit": "degC"}, "FIC-101.PV": {}})
+        ...     [(t.name, t.unit) for t in tags]
+        [('TIC-101.PV', 'degC'), ('FIC-101.PV', '')]
+        """
+        return self._store.define_many(definitions, replace=replace)
+
+    @_boundary
+    def tag(self, name: str) -> Tag:
+        """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV", unit="degC", lo=0, hi=200)
+        ...     h.tag("TIC-101.PV").hi
+        200.0
+        """
+        return self._store.tag(name)
+
+    @_boundary
+    def tag_versions(self, name: str) -> list[Tag]:
+        """Every definition of ``name``, oldest first; the last one is the current.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV", unit="degC", hi=100)
+        ...     _ = h.define("TIC-101.PV", hi=150)
+        ...     [(t.version, t.hi) for t in h.tag_versions("TIC-101.PV")]
+        [(1, 100.0), (2, 150.0)]
+        """
+        return self._store.tag_versions(name)
+
+    @_boundary
+    def tags(self, pattern: str | None = None) -> pa.Table:
+        """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     for name in ("TIC-101.PV", "TIC-101.SP", "FIC-104.PV"):
+        ...         _ = h.define(name)
+        ...     h.tags("TIC-*").column("name").to_pylist()
+        ['TIC-101.PV', 'TIC-101.SP']
+        """
+        return self._store.tags(pattern)
+
+    def resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
+        """The known tag names ``tags`` stands for: one name, a list (validated, de-duplicated,
+        in order) or None for every defined tag; an unknown name raises TagNotFoundError.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("B")
+        ...     h.resolve_tags(["B", "A", "B"]), h.resolve_tags(None)
+        (['B', 'A'], ['A', 'B'])
+        """
+        return self._store.resolve_tags(tags)
+
+    def is_stepped(self, tags: Sequence[str]) -> dict[str, bool]:
+        """Per tag of ``tags`` (known names): True for a step tag (values held between
+        samples), False for an analog one (interpolated linearly).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("RUN", kind="step")
+        ...     h.is_stepped(["A", "RUN"])
+        {'A': False, 'RUN': True}
+        """
+        return self._store.is_stepped(tags)
+
+    # --- writing ---
+    @_boundary
+    def write(self, tag: str, times: Any, values: Any, quality: Any = None) -> int:
+        """Write points of one tag; durable when it returns. Returns the number of points.
+
+        ``times``: ISO strings, datetimes (naive = UTC), datetime64, pandas timestamps or int ns.
+        ``values``: numbers (NaN/inf are stored with Bad quality, the raw value kept).
+        ``quality``: None (Good), one OPC UA StatusCode, or one per point.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("FIC-101.PV", unit="m3/h")
+        ...     h.write("FIC-101.PV", ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"], [1.5, 1.6])
+        2
+        """
+        return self._store.write(tag, times, values, quality)
+
+    @_boundary
+    def write_table(self, table: Any) -> int:
+        """Write a long table (tag, time, value[, quality]) from Arrow, pandas or polars.
+
+        Examples
+        --------
+        >>> import historian, tempfile, pyarrow as pa
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A"); _ = h.define("B")
+        ...     h.write_table(pa.table({"tag": ["A", "B"], "time": [0, 0], "value": [1.0, 2.0]}))
+        2
+        """
+        return self._store.write_table(table)
+
+    @_boundary
+    def flush(self) -> None:
+        """Write pending points to Parquet files and commit them (also runs in the background).
+
+        On ``s3://``, a flush that fails because object storage does not answer is retried
+        with backoff for up to :attr:`flush_retry_s` seconds, then raises :class:`StoreError`;
+        the points stay in memory and in the local write-ahead log, and the background flusher
+        commits them once storage answers again. A writer whose lease was taken over gets
+        :class:`~historian.errors.LeaseLostError`.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0], [1.0])
+        ...     h.flush()
+        ...     h.info()["points_in_files"]
+        1
+        """
+        return self._store.flush()
+
+    @_boundary
+    def qualify(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        rules: dict[str, Any] | None = None,
+        apply: bool = False,
+        now: Any = None,
+        progress: bool | None = None,
+    ) -> pa.Table:
+        """Run qualification rules over stored history (the tag's own rules, or ``rules``).
+
+        Returns tag, time, value, quality (new), reasons and previous_quality. With
+        ``apply=True`` the points whose quality or reasons changed are written again with the new
+        quality (the old versions stay readable with ``read(as_of=...)``). The source quality of a
+        point flagged by an earlier qualification is taken as Good (only the result was stored).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 2 * 10**9], [1.0, 500.0, 2.0])
+        ...     h.qualify("A", rules={"range": {"lo": 0, "hi": 100}}).column("reasons").to_pylist()
+        [0, 1, 0]
+        """
+        return self._store.qualify(tags, start, end, rules=rules, apply=apply, now=now,
+                                   progress=progress)
+
+    # --- reading ---
+    @_boundary
+    def read(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        as_of: Any = None,
+        reasons: bool = False,
+        tag_type: str = "string",
+    ) -> pa.Table:
+        """Raw points with start <= time < end as a table (tag, time, value, quality), sorted.
+
+        ``tags``: one name, a list, or None for all tags. ``start``/``end``: any time input, None
+        for unbounded. ``as_of``: return what the store held at that moment (ingest time).
+        ``reasons=True`` adds the qualification reason bits. Values are null where there is no
+        value (NaN). ``tag_type="dictionary"`` returns the ``tag`` column as
+        ``dictionary<int32, string>`` (no string bytes per row: faster and smaller for long
+        reads; pandas gets a Categorical, polars a Categorical) instead of ``string``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("LIC-101.PV")
+        ...     _ = h.write("LIC-101.PV", [2_000_000_000, 1_000_000_000], [2.0, 1.0])
+        ...     h.read("LIC-101.PV").column("value").to_pylist()
+        [1.0, 2.0]
+        """
+        return self._store.read(tags, start, end, as_of=as_of, reasons=reasons, tag_type=tag_type)
+
+    def bounded_series(
+        self, tags: Sequence[str], start_ns: int, end_ns: int
+    ) -> dict[str, TagSlice | None]:
+        """Points in [start_ns, end_ns) plus the bounding points outside it, per tag.
+
+        The one way historian looks outside a window: summary, interpolated, plot, events,
+        asof and correlate all read through it, so they agree on what a value held from long
+        before the window is. Before ``start_ns``: every point back to and including the
+        second-latest Good one (a sloped extrapolation needs two); after ``end_ns``: every
+        point up to and including the first Good one. The search looks an hour out, then 30
+        times further each step, then without limit. ``tags`` must be known names (see
+        :meth:`resolve_tags`); a tag with no points at all maps to None.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 5 * 10**9, 99 * 10**12], [0.0, 1.0, 5.0, 9.0])
+        ...     h.bounded_series(["A"], 4 * 10**9, 6 * 10**9)["A"].time.tolist()
+        [0, 1000000000, 5000000000, 99000000000000]
+        """
+        return self._store.bounded_series(tags, start_ns, end_ns)
+
+    def scan_sources(self) -> tuple[list[str], pa.Table]:
+        """What a query engine reads for one consistent view of the store.
+
+        Returns the absolute paths of one committed snapshot's data files (columns as in
+        ``docs/format.md``: the value of a row is ``coalesce(value, value_int / 10^decimals)``)
+        and the points not yet in files as a table with columns tag, time (timestamp[ns, UTC]),
+        value, quality (int64), reasons (int32), ingested (timestamp[us, UTC]). A (tag, time) may
+        appear more than once across both: the row with the largest ``ingested`` wins.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0], [1.0]); h.flush(); _ = h.write("A", [1], [2.0])
+        ...     files, pending = h.scan_sources()
+        ...     len(files), pending.num_rows
+        (1, 1)
+        """
+        return self._store.scan_sources()
+
+    @_boundary
+    def info(self) -> dict[str, Any]:
+        """Path, tags, points, files, bytes on disk, time span, pending points.
+
+        ``points`` counts each (tag, time) once, in files and in the write-ahead log alike (a
+        reader sees the WAL points its reads return); ``points_in_files`` counts file rows,
+        superseded versions included. Above ``EXACT_POINTS_ROWS`` rows ``points`` is that row
+        count and ``points_exact`` is False.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9], [1.0, 2.0])
+        ...     i = h.info()
+        ...     i["tags"], i["points_pending"], i["points_in_files"]
+        (1, 2, 0)
+        """
+        return self._store.info()
+
+    # --- maintenance ---
+    @_boundary
+    def compact(
+        self,
+        days: Iterable[str] | None = None,
+        *,
+        full: bool = False,
+        progress: bool | None = None,
+    ) -> int:
+        """Merge small files per day and resolve duplicates; safe while readers run.
+
+        A day with at least two files below ``compact_rows`` rows is rewritten: its small files
+        and the files whose tag ranges overlap theirs are merged into files of about
+        ``part_rows`` rows, each holding a range of tags, so one tag's day lives in one file
+        (``full=True``: every file of every day with more than one). Superseded values younger than
+        ``history`` are kept for ``read(as_of=...)``. Replaced files stay on disk for a grace
+        period, so readers of older snapshots keep working. Returns the number of files replaced.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     for i in range(3):
+        ...         _ = h.write("A", [i], [float(i)]); h.flush()
+        ...     h.compact()
+        3
+        """
+        return self._store.compact(days, full=full, progress=progress)
+
+    @_boundary
+    def retain(self, older_than: Any, *, force: bool = False) -> int:
+        """Drop points older than a time or an age (``"30d"``, a timedelta); returns points dropped.
+
+        Whole days before the cutoff are dropped from the table; the day that straddles it is
+        rewritten. Safe while readers run. An age is counted back from the wall clock; when that
+        would drop *every* stored point (the clock implausibly ahead of the newest data, e.g. a
+        bad NTP step) it raises :class:`~historian.errors.InvalidArgumentError` and drops nothing,
+        unless ``force=True``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", ["2026-01-01", "2026-01-02", "2026-01-03"], [1.0, 2.0, 3.0])
+        ...     h.retain("2026-01-02")
+        1
+        """
+        return self._store.retain(older_than, force=force)
+
+    @_boundary
+    def delete(
+        self,
+        tags: str | Iterable[str],
+        start: Any = None,
+        end: Any = None,
+        *,
+        ingested: Iterable[int] | None = None,
+    ) -> int:
+        """Delete the points of ``tags`` in ``[start, end)`` (None: unbounded); returns the rows
+        removed (every stored version of a point is a row).
+
+        ``ingested`` narrows it to the rows written by the write calls with those ingest stamps
+        (µs, one per call): ``h.delete(report.tags, ingested=report.ingested)`` takes back an
+        import (:class:`~historian.importing.ImportReport`) and leaves every other write alone.
+        The edit is one Delta commit with operation ``"delete"`` (the table's history shows
+        it); pending points are flushed first. Deleted points are gone for ``read(as_of=...)``
+        too. Safe while readers run.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("A")
+        ...     _ = h.write("A", [0, 10**9, 2 * 10**9], [1.0, 2.0, 3.0])
+        ...     h.delete("A", 10**9, 2 * 10**9), h.read("A").column("value").to_pylist()
+        (1, [1.0, 3.0])
+        """
+        return self._store.delete(tags, start, end, ingested=ingested)
+
+    @_boundary
+    def delete_tag(self, name: str) -> int:
+        """Delete a tag: its points (as :meth:`delete`) and its definition, which stays in the
+        catalog's history (``tags.json``) with the time it was deleted; returns rows removed.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("OLD.TAG")
+        ...     _ = h.write("OLD.TAG", [0, 1], [1.0, 2.0])
+        ...     h.delete_tag("OLD.TAG"), h.tags().num_rows
+        (2, 0)
+        """
+        return self._store.delete_tag(name)
+
+    @_boundary
+    def rename_tag(self, old: str, new: str) -> Tag:
+        """Rename a tag: its definition and every stored row (versions and ingest stamps kept,
+        so ``as_of`` reads still work) move to ``new``, in one Delta commit with operation
+        ``"rename"``; the catalog's history of ``new`` records where it came from. ``new``
+        must not be defined yet. Stop writers of ``old`` first. Returns the new definition.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TI-1", unit="degC")
+        ...     _ = h.write("TI-1", [0], [20.0])
+        ...     t = h.rename_tag("TI-1", "TI-101.PV")
+        ...     t.unit, h.read("TI-101.PV").num_rows, h.tags().column("name").to_pylist()
+        ('degC', 1, ['TI-101.PV'])
+        """
+        return self._store.rename_tag(old, new)
 
     def summary(
         self,
@@ -223,43 +779,6 @@ class Historian(Store):
             return zoned(table, _zone_name(tz), ["time"])
 
     # --- query: sql, asof, correlate, events ---
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        mode: Mode = "auto",
-        *,
-        duckdb_threads: int | None = None,
-        duckdb_memory_limit: str | int | None = None,
-        sql_timeout: float | None = 60.0,
-        sql_max_result_bytes: int | None = 256 * 2**20,
-        limits: _limits.Limits | Mapping[str, int] | None = None,
-        **options: Any,
-    ) -> None:
-        self._limits = None if limits is None else _limits.as_limits(limits)
-        with argument_errors("historian.open"), mapped_errors(f"opening the store {path!r}"):
-            super().__init__(path, mode, **options)
-        from historian.query.sql import SqlEngine  # no duckdb import until the first h.sql()
-
-        self._sql_engine = SqlEngine(
-            self, threads=duckdb_threads, memory_limit=duckdb_memory_limit,
-            timeout=sql_timeout, max_result_bytes=sql_max_result_bytes,
-        )  # fmt: skip
-
-    def close(self) -> None:
-        """Close the store (and its DuckDB database, if one was opened); flushes pending points.
-
-        Examples
-        --------
-        >>> import historian, tempfile
-        >>> h = historian.open(tempfile.mkdtemp())
-        >>> h.close()
-        >>> h.close()  # closing twice is harmless
-        """
-        engine = getattr(self, "_sql_engine", None)
-        if engine is not None:
-            engine.close()
-        super().close()
-
     def verify(self, public_key: Any = None, *, hashes: bool = True) -> Any:
         """Check the hash chain of commits and every file's size and SHA-256 (changes nothing).
 
@@ -281,10 +800,9 @@ class Historian(Store):
         """
         from historian.storage.verify import verify_store
 
-        self._check_open()
-        opts = None if self._fs is None else self._fs.storage_options()
+        self._store.check_open()
         return verify_store(self.path, public_key=public_key, hashes=hashes,
-                            storage_options=opts)  # fmt: skip
+                            storage_options=self._store.storage_options)
 
     def sql(self, query: str, params: Any = None, *, explain: bool | str = False) -> Any:
         """Run one read-only SQL ``SELECT`` over the store; a DuckDB relation over its result.
@@ -312,7 +830,7 @@ class Historian(Store):
         ...           ["TIC-101.PV", 50]).fetchall()
         [(1,)]
         """
-        self._check_open()
+        self._store.check_open()
         return self._sql_engine.query(query, params, explain=explain)
 
     def asof(
@@ -452,7 +970,7 @@ class Historian(Store):
         """
         from historian.query.correlate import correlate
 
-        self._check_open()
+        self._store.check_open()
         with self._call("correlate"):
             return correlate(
                 self,
@@ -521,7 +1039,7 @@ class Historian(Store):
         """
         from historian.query.events import events
 
-        self._check_open()
+        self._store.check_open()
         with self._call("events"):
             return events(
                 self,
@@ -557,7 +1075,7 @@ class Historian(Store):
     def __repr__(self) -> str:
         """``Historian('plant.hist', reader): 3 tags, 21,600 points, 2026-01-01 00:00:00 ->
         2026-01-01 02:00:00 UTC (2h), 1 file, 41.2 kB``."""
-        if self._closed:
+        if self._store.closed:
             return f"Historian({self.path!r}, closed)"
         f = self._repr_facts()
         role = "writer" if f["writer"] else ("read-only" if f["mode"] == "r" else "reader")
@@ -572,7 +1090,7 @@ class Historian(Store):
         """A small table for Jupyter: path, role, tags, time span, points, size on disk."""
         import html
 
-        if self._closed:
+        if self._store.closed:
             return f"<b>Historian</b> <code>{html.escape(self.path)}</code> (closed)"
         f = self._repr_facts()
         names = f["tag_names"]
@@ -595,25 +1113,6 @@ class Historian(Store):
         )
         return (f"<div><b>Historian</b><table>{body}</table><small>h.tags() lists the tags; "
                 "h.read / h.summary / h.plot get data</small></div>")
-
-
-def _boundary(name: str) -> Any:
-    """A storage method of Store, called through :meth:`Historian._call`."""
-    base = getattr(Store, name)
-
-    @functools.wraps(base)
-    def method(self: Historian, *args: Any, **kwargs: Any) -> Any:
-        with self._call(name):
-            return base(self, *args, **kwargs)
-
-    return method
-
-
-# The storage methods a Historian inherits keep the same contract: only HistorianError escapes.
-for _name in ("read", "write", "write_table", "define", "tag", "tag_versions", "tags", "flush",
-              "qualify", "compact", "retain", "info", "delete", "delete_tag", "rename_tag"):
-    setattr(Historian, _name, _boundary(_name))
-del _name
 
 
 def _plain(every: Any, calendar: dict[str, Any]) -> bool:

@@ -50,7 +50,6 @@ from historian.model.times import as_time, duration_ns, user_ns, window_ns
 
 __all__ = ["correlate", "interpolated", "read_dask", "summary"]
 
-from historian.model.times import DAY_NS, MAX_NS, MIN_NS  # noqa: E402
 
 _STORES: dict[tuple[str, str], Any] = {}
 _STORES_LOCK = threading.Lock()
@@ -61,11 +60,8 @@ def _source(
     store_or_path: Any, storage_options: Mapping[str, Any] | None
 ) -> tuple[str, dict | None]:
     """(uri, storage options) that reopen the store in another process."""
-    from historian.storage.store import Store
-
-    if isinstance(store_or_path, Store):
-        fs = getattr(store_or_path, "_fs", None)
-        opts = fs.storage_options() if fs is not None else None
+    if _is_store(store_or_path):
+        opts = store_or_path.storage_options
         return str(store_or_path.path), (dict(storage_options) if storage_options else opts)
     import os
 
@@ -91,10 +87,16 @@ def _open(uri: str, options: dict | None) -> Any:
         return h
 
 
-def _client_store(store_or_path: Any, uri: str, options: dict | None) -> Any:
+def _is_store(obj: Any) -> bool:
+    """True for an open store object (a Historian or the Store it holds), not a path."""
+    from historian.api import Historian
     from historian.storage.store import Store
 
-    return store_or_path if isinstance(store_or_path, Store) else _open(uri, options)
+    return isinstance(obj, (Historian, Store))
+
+
+def _client_store(store_or_path: Any, uri: str, options: dict | None) -> Any:
+    return store_or_path if _is_store(store_or_path) else _open(uri, options)
 
 
 def _client_limits(h: Any) -> Any:

@@ -197,11 +197,24 @@ class Store:
             wal_gap(self._log, self._wal_dir)  # a lost newest commit: reported, not dropped
 
     # ------------------------------------------------------------------ lifecycle
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise :class:`~historian.errors.StoreClosedError` once the store is closed."""
         if self._closed:
             raise StoreClosedError(
                 f"the store {self.path!r} is closed; open it again with historian.open()"
             )
+
+    _check_open = check_open
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    @property
+    def storage_options(self) -> dict[str, Any] | None:
+        """The options that reopen this store elsewhere (``s3://``), None for a local folder."""
+        return None if self._fs is None else self._fs.storage_options()
 
     def _table_exists(self) -> bool:
         if self._fs is not None:

@@ -15,6 +15,7 @@ import pyarrow as pa
 from opcua_servers import UaServer, free_port
 
 import historian
+from historian import testing
 from historian import _sync
 from historian.acquisition.collector import Collector
 from historian.acquisition.config import loads
@@ -382,7 +383,7 @@ class CountingStore:
         self.h = historian.open(path)
         self.define_delay = define_delay
         self.catalog_writes = 0
-        catalog = self.h._catalog
+        catalog = testing.catalog(self.h)
         real_write = catalog._write
 
         def counted(*args, **kwargs):

@@ -19,6 +19,7 @@ from replica_fixtures import (
 )
 
 import historian
+from historian import testing
 from historian.errors import CorruptDataError, ReadOnlyStoreError, StoreError
 from historian.gateway.replicate import Replicator
 from historian.gateway.sink import FolderSink
@@ -108,7 +109,7 @@ def test_retired_files_stay_unless_follow_deletes(ot, tmp_path):
     historian.replicate(ot, it, once=True)
     historian.replicate(ot, it2, once=True, follow_deletes=True)
     with historian.open(ot, mode="r") as h:
-        removed = h._log.read_commit(newest_version(ot)).removes
+        removed = testing.commit_log(h).read_commit(newest_version(ot)).removes
     assert removed
     for rel in removed:  # what the source's vacuum does once the grace period is over
         os.unlink(os.path.join(ot, "points", rel))
@@ -138,8 +139,8 @@ def test_tampered_file_and_out_of_order_commit_are_refused(ot, tmp_path):
     sink = FolderSink(it)
     try:
         with historian.open(ot, mode="r") as h:
-            c = h._log.read_commit(0)
-            c1 = h._log.read_commit(1)
+            c = testing.commit_log(h).read_commit(0)
+            c1 = testing.commit_log(h).read_commit(1)
         sink.bind("x")
         with open(os.path.join(ot, "points", "_delta_log", "00000000000000000001.json"), "rb") as f:
             data1 = f.read()
@@ -166,7 +167,7 @@ def test_a_file_vacuumed_before_it_was_shipped_stops_with_its_name(ot, tmp_path)
     historian.replicate(ot, it, once=True)
     write_versions(ot, 1, start=6)
     with historian.open(ot, mode="r") as h:
-        rel = h._log.read_commit(newest_version(ot)).adds[0]["path"]
+        rel = testing.commit_log(h).read_commit(newest_version(ot)).adds[0]["path"]
     os.unlink(os.path.join(ot, "points", rel))
     with pytest.raises(StoreError, match="is gone from the source"):
         historian.replicate(ot, it, once=True)

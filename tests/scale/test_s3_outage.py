@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import CorruptDataError, LeaseLostError, StoreError, StoreLockedError
 from historian.storage.fs import StoreFS
 from historian.storage.lease import LEASE_FILE
@@ -82,7 +83,7 @@ def test_writes_ride_through_a_kill_and_a_freeze(s3_uri, proxied_s3_options, s3_
             _wait(lambda: s3_proxy.swallowed > 0, 30, "a request into the frozen endpoint")
         back = time.monotonic()
         stop()
-        _wait(lambda: not h._active and h._frozen is None, 30,
+        _wait(lambda: testing.memory_points(h) == 0, 30,
               f"the backlog committed after the {outage}")  # fmt: skip
         committed_after[outage] = time.monotonic() - back
         assert committed_after[outage] < 15, committed_after
@@ -110,19 +111,17 @@ def test_an_explicit_flush_retries_through_an_outage(s3_uri, proxied_s3_options,
     with pytest.raises(StoreError, match="write-ahead log") as err:
         h.flush()
     assert not isinstance(err.value, LeaseLostError)
-    assert len(h._active) == 2  # still in memory (and in the WAL)
+    assert testing.memory_points(h) == 2  # still in memory (and in the WAL)
 
     h.flush_retry_s = 60.0
-    tries: list[int] = []
-    one_try = h._flush_once
-    h._flush_once = lambda: (tries.append(1), one_try())[1]  # count the tries
-    done: list[BaseException | None] = []
-    flusher = threading.Thread(target=lambda: done.append(_try(h.flush)))
-    flusher.start()
-    _wait(lambda: len(tries) >= 2 and not done, 10, "the flush to retry during the outage")
-    s3_proxy.restore()
-    back = time.monotonic()
-    flusher.join(timeout=30)
+    with testing.count_flush_tries(h) as tries:
+        done: list[BaseException | None] = []
+        flusher = threading.Thread(target=lambda: done.append(_try(h.flush)))
+        flusher.start()
+        _wait(lambda: len(tries) >= 2 and not done, 10, "the flush to retry during the outage")
+        s3_proxy.restore()
+        back = time.monotonic()
+        flusher.join(timeout=30)
     assert done == [None], done
     took = time.monotonic() - back
     assert took < 10, took
@@ -198,7 +197,7 @@ def test_a_stale_writer_is_fenced_off(s3_uri, s3_options, tmp_path):
     h2 = _open(s3_uri, s3_options, tmp_path / "two", flush_seconds=3600)
     h2.write("A", [T0 + 2 * S], [3.0])
     h2.flush()
-    assert h2._lock.epoch == 2
+    assert testing.writer_lock(h2).epoch == 2
     h1.write("A", [T0 + 3 * S], [4.0])  # still local: h1 does not know yet
     with pytest.raises(LeaseLostError, match=r"write-ahead log .*one.*wal.*replays"):
         h1.flush()
@@ -211,7 +210,7 @@ def test_a_stale_writer_is_fenced_off(s3_uri, s3_options, tmp_path):
     assert _epochs(s3_uri, s3_options)[-2:] == [1, 2]
     # The next writer on h1's machine (same local_dir) replays and commits its WAL.
     with _open(s3_uri, s3_options, tmp_path / "one", mode="w") as h3:
-        assert h3._lock.epoch == 3
+        assert testing.writer_lock(h3).epoch == 3
         assert _values(h3) == [1.0, 2.0, 3.0, 4.0]
     epochs = [e for e in _epochs(s3_uri, s3_options) if e is not None]
     assert epochs == sorted(epochs) and epochs[-1] == 3
@@ -234,10 +233,10 @@ def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_p
         h2.write("A", [T0 + 2 * S], [3.0])
         h2.flush()
     # h1 stalled right after its lease check succeeded: the check passes from here on
-    monkeypatch.setattr(h1._lock, "renew", lambda: None)
+    monkeypatch.setattr(testing.writer_lock(h1), "renew", lambda: None)
     if reads_first:
         assert _values(h1) == [1.0, 2.0, 3.0]  # its snapshot now includes h2's commit
-        assert h1._log.snapshot().version == h2._log.snapshot().version
+        assert testing.commit_log(h1).snapshot().version == testing.commit_log(h2).snapshot().version
     with pytest.raises(LeaseLostError, match="fenced off"):
         h1.flush()
     with pytest.raises(LeaseLostError):
@@ -262,7 +261,7 @@ def test_readers_and_the_next_writer_ignore_a_fenced_off_commit(s3_uri, s3_optio
     reader = _open(s3_uri, s3_options, tmp_path / "r", mode="r")
     assert _values(reader) == [1.0, 2.0]
     # The stale writer without fencing: its check passes and it does not look at the log.
-    monkeypatch.setattr(h1._lock, "renew", lambda: None)
+    monkeypatch.setattr(testing.writer_lock(h1), "renew", lambda: None)
     monkeypatch.setattr(CommitLog, "_refuse_newer_epochs", lambda *a: None)
     h1.write("A", [T0 + 2 * S], [99.0])
     h1.flush()
@@ -338,15 +337,15 @@ def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3
         h.define("A")
         h.write("A", [T0], [1.0])
         r = _open(s3_uri, s3_options, tmp_path / "r", mode="r")
-        assert [t.name for t in r._catalog.all()] == ["A"]
+        assert [t.name for t in testing.catalog(r).all()] == ["A"]
         h.define("B", unit="bar")
-        _wait(lambda: "B" in r._catalog, 5, "the reader to see tag B")
+        _wait(lambda: "B" in testing.catalog(r), 5, "the reader to see tag B")
         assert r.tag("B").unit == "bar"
         calls = []
         for name in ("get_if_changed", "get_versioned", "read_bytes"):
-            spied = getattr(h._fs, name)
-            setattr(h._fs, name, lambda *a, f=spied: (calls.append(a), f(*a))[1])
-        h._catalog._checked = -1e9  # a reader's cache would be due for a look now
+            spied = getattr(testing.store_fs(h), name)
+            setattr(testing.store_fs(h), name, lambda *a, f=spied: (calls.append(a), f(*a))[1])
+        testing.catalog_due(h)  # a reader's cache would be due for a look now
         for i in range(20):
             h.write("B", [T0 + i * S], [float(i)])
         assert calls == []  # no round trip to object storage for the catalog
@@ -362,17 +361,18 @@ def test_an_outage_right_after_the_commit_does_not_fail_the_flush(s3_uri, proxie
     h = _open(s3_uri, proxied_s3_options, tmp_path / "w", flush_seconds=3600)
     h.define("A")
     h.write("A", [T0], [1.0])
-    snapshot = h._log.snapshot
+    log = testing.commit_log(h)
+    snapshot = log.snapshot
 
     def outage_then_snapshot():
         s3_proxy.kill()
         return snapshot()
 
-    h._log.snapshot = outage_then_snapshot  # called by the compaction check after the commit
+    log.snapshot = outage_then_snapshot  # called by the compaction check after the commit
     h.flush()
     assert _warnings(caplog, "automatic compaction")
     with _open(s3_uri, s3_options, tmp_path / "r", mode="r") as r:
         assert _values(r) == [1.0]
-    h._log.snapshot = snapshot
+    log.snapshot = snapshot
     s3_proxy.restore()
     h.close()

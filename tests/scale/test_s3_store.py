@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import StoreLockedError
 
 S = 1_000_000_000
@@ -40,7 +41,7 @@ def test_round_trip_write_flush_reopen_compact(s3_uri, s3_options, tmp_path):
         assert h.info()["files"] == 3
     # Reopen elsewhere (another local folder: nothing local is needed to read).
     with _open(s3_uri, s3_options, tmp_path / "b", mode="r") as r:
-        assert [t.name for t in r._catalog.all()] == ["TIC-101.PV", "XV-101.ST"]
+        assert [t.name for t in testing.catalog(r).all()] == ["TIC-101.PV", "XV-101.ST"]
         assert r.tag("TIC-101.PV").unit == "degC"
         assert r.read().equals(expected)
         assert r.summary("TIC-101.PV", T0, T0 + 2_000 * S, "5min", stats=["twa", "max"]).equals(
@@ -114,12 +115,12 @@ def test_writer_killed_recovers_from_the_local_wal_after_the_lease_expires(
         deadline = time.monotonic() + 10
         while True:
             try:
-                h.flush() if h.writable else h._become_writer()
+                h.flush() if h.writable else testing.become_writer(h)
                 break
             except StoreLockedError:  # the dead writer's lease has not expired yet
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-        assert h._lock.epoch == 2
+        assert testing.writer_lock(h).epoch == 2
         got = h.read("A")
         assert got.num_rows == 150
         assert got.column("value").to_pylist() == [float(i) for i in range(150)]
@@ -282,18 +283,18 @@ def test_a_writer_that_lost_its_lease_cannot_commit(s3_uri, s3_options, tmp_path
     h1.define("A")
     h1.write("A", [T0], [1.0])
     h1.flush()
-    h1._lock._stop.set()  # the process "pauses": no more renewals
+    testing.pause_lease(h1)  # the process "pauses": no more renewals
     time.sleep(1.8)
     with _open(s3_uri, s3_options, tmp_path / "two", lease_ttl=1.5) as h2:
         h2.write("A", [T0 + S], [2.0])
         h2.flush()
-        assert h2._lock.epoch == 2
+        assert testing.writer_lock(h2).epoch == 2
     h1.write("A", [T0 + 2 * S], [3.0])  # accepted into its local WAL ...
     with pytest.raises(LeaseLostError):
         h1.flush()  # ... but never committed
     with pytest.raises(LeaseLostError, match="local write-ahead log"):
         h1.close()  # says so (never returns as if flushed); the point stays in its local WAL
-    assert h1._closed
+    assert testing.is_closed(h1)
     with _open(s3_uri, s3_options, tmp_path / "r", mode="r") as r:
         assert r.read("A").column("value").to_pylist() == [1.0, 2.0]
 

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import InvalidArgumentError
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
@@ -38,10 +39,7 @@ def test_a_correction_written_with_the_clock_1h_behind_after_a_restart_still_win
         if first_value_in == "files":
             h.flush()
         else:  # the process dies before a flush: the value is only in the WAL
-            h._stop.set()
-            h._closed = True
-            h._wal.abandon()
-            h._lock.release()
+            testing.crash(h)
     _shift_clock(monkeypatch, -HOUR_NS)
     with historian.open(store_path) as h:
         h.write("A", [T0], [2.0])  # the correction, stamped by a clock 1 h behind

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import StoreError
 from historian.storage import maintenance, memtable, reader, store
 
@@ -432,20 +433,20 @@ def test_vacuum_deletes_only_old_files_an_intact_log_retired(store_path):
         f.write(b"PAR1")
     with historian.open(store_path, auto_compact_files=0) as h:
         assert h.compact() == 4
-        live = {os.path.join("points", p) for p in h._log.snapshot().paths}
+        live = {os.path.join("points", p) for p in testing.commit_log(h).snapshot().paths}
         replaced = _data_files(store_path) - live - {os.path.relpath(orphan, store_path)}
         assert len(replaced) == 4
         for path in _data_files(store_path):
             os.utime(os.path.join(store_path, path), (0, 1))
         # Files removed by the newest commit are kept (its previous state references them).
-        assert h._log.vacuum(0, min_age_s=0) == []
+        assert testing.commit_log(h).vacuum(0, min_age_s=0) == []
         Model(n=100).write(h, 1)
         h.flush()
-        new = os.path.join(store_path, "points", h._log.snapshot().paths[-1])
+        new = os.path.join(store_path, "points", testing.commit_log(h).snapshot().paths[-1])
         os.utime(new, None)
         os.utime(os.path.join(store_path, sorted(replaced)[0]), None)  # one replaced file is young
-        gone = h._log.vacuum(0)
-        assert len(gone) == 3 and not set(gone) & set(h._log.snapshot().paths)
+        gone = testing.commit_log(h).vacuum(0)
+        assert len(gone) == 3 and not set(gone) & set(testing.commit_log(h).snapshot().paths)
         assert os.path.exists(new)
     assert os.path.exists(orphan)  # no log entry names it: never deleted
     folder = vacuum.LogFolder(names=["00000000000000000000.json", "00000000000000000002.json"],
@@ -460,10 +461,7 @@ def test_a_fault_while_recovering_the_wal_at_open_keeps_every_point(
     fault = Fault(fault_name, os.path.abspath(store_path))
     _install(fault, monkeypatch)
     h, m = _build(store_path)
-    h._stop.set()  # the process dies with points only in the WAL
-    h._closed = True
-    h._wal.abandon()
-    h._lock.release()
+    testing.crash(h)  # the process dies with points only in the WAL
     fault.armed = True
     with historian.open(store_path, auto_compact_files=0) as h2:
         h2.define("C")  # becomes the writer: replays the WAL, its flush fails

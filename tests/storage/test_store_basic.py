@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import (
     InvalidDataError,
     InvalidTagNameError,
@@ -353,7 +354,7 @@ def test_a_changed_digit_in_a_file_index_is_an_error_naming_the_file(store_path)
         h.define("A")
         h.write("A", T0 + np.arange(1440) * 60 * S, np.arange(1440.0))
         h.flush()
-        rel = h._log.snapshot().paths[0]
+        rel = testing.commit_log(h).snapshot().paths[0]
     path = os.path.join(store_path, "points", rel)
     _flip_index_digit(path)
     with historian.open(store_path, mode="r") as h:
@@ -399,7 +400,7 @@ def test_a_deleted_data_file_is_reported_missing_not_vacuumed(store_path):
         h.define("A")
         h.write("A", [T0], [1.0])
         h.flush()
-        rel = h._log.snapshot().paths[0]
+        rel = testing.commit_log(h).snapshot().paths[0]
     os.unlink(os.path.join(store_path, "points", rel))
     with historian.open(store_path, mode="r") as h:
         with pytest.raises(CorruptDataError) as err:
