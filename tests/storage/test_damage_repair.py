@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 import historian
+from historian import testing
 from historian.cli import main
 from historian.errors import CorruptDataError, HistorianError
 from historian.storage.wal import WAL_SCHEMA, _crc, list_segments, read_segment, segment_name
@@ -185,11 +186,8 @@ def _wal_store(path, batches: int) -> str:
     h.define("A")
     for k in range(batches):
         h.write("A", *_batch_points(k))
-    seg = os.path.join(path, "wal", segment_name(h._wal.segment_id))
-    h._stop.set()  # as kill -9: no flush, no end-of-stream marker
-    h._closed = True
-    h._wal.abandon()
-    h._lock.release()
+    seg = os.path.join(path, "wal", segment_name(testing.wal_segment_id(h)))
+    testing.crash(h)  # as kill -9: no flush, no end-of-stream marker
     return seg
 
 
@@ -305,10 +303,7 @@ def test_a_lost_commit_of_a_store_without_head_record_shows_as_a_wal_gap(store_p
     h.write("A", *_batch_points(1))
     h.flush()  # version 2 covers WAL segment 1 (the first flush covered segment 0)
     h.write("A", *_batch_points(2))  # in segment 3, not flushed
-    h._stop.set()  # killed
-    h._closed = True
-    h._wal.abandon()
-    h._lock.release()
+    testing.crash(h)  # killed
     # Commit 2 and the head record are lost (as an older store, without head record, would be).
     os.remove(_log(store_path, 2))
     os.remove(os.path.join(store_path, "points", "_historian", "head.json"))
@@ -330,10 +325,7 @@ def test_a_damaged_tag_catalog_is_rebuilt_from_the_files_and_the_wal(store_path,
     with historian.open(store_path, flush_points=10**9, flush_seconds=3600) as h:
         h.define("C")
         h.write("C", [T0], [8.0])
-        h._stop.set()  # killed: C's point stays in the WAL
-        h._closed = True
-        h._wal.abandon()
-        h._lock.release()
+        testing.crash(h)  # killed: C's point stays in the WAL
     _rw(os.path.join(store_path, "tags.json"), lambda d: d[:10] + b"\xff" + d[11:])
     with pytest.raises(CorruptDataError, match="repair"):
         historian.open(store_path, mode="r")

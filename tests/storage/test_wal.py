@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import historian
+from historian import testing
 from historian.errors import CorruptDataError, StoreError
 from historian.storage.points import Points
 from historian.storage.wal import WalWriter, list_segments, read_segment, segment_name
@@ -44,10 +45,7 @@ def _crash(h) -> None:
     The WAL's file descriptor is closed (as the kernel does for a dead process) so that no
     test leaks an open file into the next one's garbage collection.
     """
-    h._stop.set()
-    h._closed = True
-    h._wal.abandon()
-    h._lock.release()
+    testing.crash(h)
 
 
 def _segment(tmp_path, batches: int) -> str:
