@@ -42,6 +42,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import socket
 import ssl
 import threading
@@ -83,6 +84,8 @@ _HEADERS = (
     ("Cross-Origin-Resource-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 )
+_PARAMS = ("q", "tags", "start", "end", "width")
+_TOKEN_LIKE = re.compile(r"hist_[A-Za-z0-9_-]{8,}")
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -318,7 +321,7 @@ class TrendServer:
             "method": "GET",
             "command": url.path[:100],
             "sql": None,
-            "params": params or None,
+            "params": _audit_params(params),
             "rows": None,
         }
         try:
@@ -439,6 +442,15 @@ class TrendServer:
                 self._store, token, p.get("tags"), p.get("start"), p.get("end"), p.get("width")
             )
         )
+
+
+def _audit_params(params: dict[str, str]) -> dict[str, str] | None:
+    """The known parameters for the audit line, cut short, with anything like a token masked
+    (a token pasted into a URL by mistake must not end up in the log)."""
+    kept = {
+        k: _TOKEN_LIKE.sub("hist_<masked>", v[:500]) for k, v in params.items() if k in _PARAMS
+    }
+    return kept or None
 
 
 def _is_loopback(host: str) -> bool:
