@@ -165,14 +165,19 @@ def prepare_series(
     archive entry of a point), not values: they are dropped when ``drop_no_data``.
     """
     t, v, q = validate_arrays(t_ns, values, quality)
-    from historian.kernels._prep import last_of_duplicates, scan
+    from historian.kernels._small import MAX_POINTS, scan_small
 
-    state, all_good = scan(t, v, q) if t.size else (0, True)
+    if t.size > MAX_POINTS:
+        from historian.kernels._prep import scan
+
+        state, all_good = scan(t, v, q)
+    else:  # numpy: nothing to compile for a first, small call
+        state, all_good = scan_small(t, v, q)
     if state != 0:  # 1: sorted with duplicates, 2: unsorted
         if state == 2:
             order = np.argsort(t, kind="stable")
             t, v, q = t[order], v[order], q[order]
-        keep = last_of_duplicates(t)
+        keep = np.append(t[1:] != t[:-1], True)  # the last of each run of equal times
         t, v, q = t[keep], v[keep], q[keep]
         all_good = not q.any() and bool(np.isfinite(v).all())
     if drop_no_data and t.size and not all_good:

@@ -1,4 +1,4 @@
-"""Numba helpers for input preparation: sortedness checks and duplicate removal."""
+"""Numba helpers for input preparation: sortedness and quality checks."""
 
 from __future__ import annotations
 
@@ -16,17 +16,6 @@ def increasing_state(t):  # pragma: no cover - compiled
         if t[i] == t[i - 1]:
             state = 1
     return state
-
-
-@njit(cache=True, nogil=True)
-def last_of_duplicates(t):  # pragma: no cover - compiled
-    """Mask keeping the last sample of each run of equal (sorted) times."""
-    n = t.size
-    keep = np.ones(n, dtype=np.bool_)
-    for i in range(n - 1):
-        if t[i] == t[i + 1]:
-            keep[i] = False
-    return keep
 
 
 @njit(cache=True, nogil=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from historian.errors import InvalidArgumentError
-from historian.kernels import _fast, _part13
+from historian.kernels import _fast, _part13, _small
 from historian.kernels._config import (
     AggregateConfig,
     interval_edges,
@@ -255,6 +255,10 @@ def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
     de = int(t[-1]) + 1 if data_end_ns is None else int(data_end_ns)
     if de <= int(t[-1]):
         return {}
+    if t.size <= _small.MAX_POINTS:  # numpy: nothing to compile for a first, small call
+        small = _small.fast_stats(t, v, q, edges, wanted, cfg, stepped, de)
+        if small is not None:
+            return small
     idx = _fast.edge_index(t, edges)
 
     def general(name: str, k_lo: int, k_hi: int):

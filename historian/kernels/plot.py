@@ -26,6 +26,7 @@ from historian.kernels._config import prepare_series, validate_arrays
 from historian.kernels._fast import _sum_min_max, edge_index
 from historian.kernels._part13 import bisect_left
 from historian.kernels._prep import increasing_state
+from historian.kernels._small import MAX_POINTS, plot_indices_small
 
 __all__ = ["plot", "plot_indices"]
 
@@ -231,6 +232,10 @@ def _plot(t_ns, values, quality, start_ns, end_ns, width):
     t, v, q = validate_arrays(t_ns, values, quality)
     if quality is None:
         q = np.empty(0, dtype=np.uint32)
+    if 0 < t.size <= MAX_POINTS:  # numpy: nothing to compile for a first, small call
+        small = plot_indices_small(t, v, q, edges)
+        if small is not None:
+            return small, t, v, (q if q.size else np.zeros(t.size, dtype=np.uint32))
     if t.size:
         # common case: sorted input, checked while the pixels are scanned (no separate pass)
         idx = edge_index(t, edges)
