@@ -233,7 +233,7 @@ _BINOPS: dict[type, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def _constant(node: ast.AST) -> float | None:
     """The value of a number or a negated number node, else None."""
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)
+        return float(node.value)  # type: ignore[arg-type]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = _constant(node.operand)
         if inner is not None:
