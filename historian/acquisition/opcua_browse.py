@@ -8,8 +8,9 @@ into TOML for ``historian collect``. ``historian browse`` is the command-line fa
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from historian.acquisition.opcua_errors import opcua_errors
 from historian.acquisition.text import printable, toml_string
 from historian.errors import SourceSecurityError
 
-__all__ = ["BrowsedVariable", "abrowse", "browse", "config_stub"]
+__all__ = ["BrowsedVariable", "abrowse", "browse", "config_stub", "connected", "suggest_tag"]
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,49 @@ def _nsu_form(nid: Any, ns_array: Sequence[str]) -> str:
     return f"nsu={ns_array[nid.NamespaceIndex]};{body}"
 
 
-def _suggest_tag(path: str) -> str:
+def suggest_tag(path: str) -> str:
+    """The tag name :func:`browse` suggests for a browse path (``Objects/`` dropped, segments
+    joined by ``.``, other characters replaced by ``_``).
+
+    >>> suggest_tag("Objects/Reactor 1/Temperature")
+    'Reactor_1.Temperature'
+    """
     parts = path.split("/")
     if parts and parts[0] == "Objects":
         parts = parts[1:]
     name = ".".join(re.sub(r"[^A-Za-z0-9._:-]+", "_", p).strip("_.") for p in parts if p)
     name = re.sub(r"\.{2,}", ".", name).lstrip("._-:") or "tag"
     return name[:200]
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    url: str, *, security: OpcUaSourceConfig | None = None, allow_insecure: bool = False,
+    what: str = "browse",
+) -> AsyncIterator[Any]:
+    """An asyncua client connected to ``url`` as the source connects (same security checks,
+    same error mapping), for browsing; closed on exit. ``what`` names the job in errors."""
+    if security is not None:
+        cfg = replace(security, url=url, points=())
+    else:
+        cfg = OpcUaSourceConfig(name="browse", url=url, security_policy="None",
+                                allow_insecure=allow_insecure)  # fmt: skip
+    try:
+        check_opcua_security(cfg)
+    except ValueError as exc:
+        raise SourceSecurityError(
+            f"{what} {url}: {exc} (pass security=OpcUaSourceConfig(...) with certificate, "
+            "private_key and trust, or allow_insecure=True)"
+        ) from exc
+    from historian.acquisition.opcua import OpcUaSource  # the source imports this module
+
+    src = OpcUaSource(cfg)
+    await src.connect()
+    try:
+        with opcua_errors(f"{what} {url}"):
+            yield src._client
+    finally:
+        await src._teardown()
 
 
 async def abrowse(
@@ -71,28 +108,8 @@ async def abrowse(
     limit: int = 10_000,
 ) -> list[BrowsedVariable]:
     """Async :func:`browse`."""
-    if security is not None:
-        cfg = replace(security, url=url, points=())
-    else:
-        cfg = OpcUaSourceConfig(name="browse", url=url, security_policy="None",
-                                allow_insecure=allow_insecure)  # fmt: skip
-    try:
-        check_opcua_security(cfg)
-    except ValueError as exc:
-        raise SourceSecurityError(
-            f"browse {url}: {exc} (pass security=OpcUaSourceConfig(...) with certificate, "
-            "private_key and trust, or allow_insecure=True)"
-        ) from exc
-    from historian.acquisition.opcua import OpcUaSource  # the source imports this module
-
-    src = OpcUaSource(cfg)
-    await src.connect()
-    client = src._client
-    try:
-        with opcua_errors(f"browse {url}"):
-            return await _walk(client, root, max_depth, limit)
-    finally:
-        await src._teardown()
+    async with connected(url, security=security, allow_insecure=allow_insecure) as client:
+        return await _walk(client, root, max_depth, limit)
 
 
 async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[BrowsedVariable]:
@@ -146,7 +163,7 @@ async def _walk(client: Any, root: str, max_depth: int, limit: int) -> list[Brow
                     dtype = ua.ObjectIdNames.get(dt.Identifier, str(dt.Identifier))
                 else:
                     dtype = _nsu_form(dt, ns_array)
-            out.append(BrowsedVariable(_nsu_form(nid, ns_array), path, dtype, _suggest_tag(path)))
+            out.append(BrowsedVariable(_nsu_form(nid, ns_array), path, dtype, suggest_tag(path)))
     return out
 
 
