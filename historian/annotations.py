@@ -58,7 +58,9 @@ __all__ = [
     "ReadResult",
     "annotate",
     "clean_text",
+    "counted_times",
     "list_annotations",
+    "read_result",
     "times_by_target",
 ]
 
@@ -225,6 +227,25 @@ def list_annotations(store: Store, targets: str | Iterable[str] | None = None, s
     """:meth:`Historian.annotations`: the current annotations as a table (see the module)."""
     start_ns, end_ns = _window(start, end)
     return _table(select(store, targets, start_ns, end_ns))
+
+
+def read_result(store: Store, points: pa.Table, tags: str | Iterable[str] | None, start: Any,
+                end: Any) -> ReadResult:
+    """``h.read(..., annotations=True)``: ``points`` and the annotations of the same tags that
+    touch the same window."""
+    return ReadResult(points, list_annotations(store, store.resolve_tags(tags), start, end))
+
+
+def counted_times(store: Store, names: list[str], stats: Any) -> dict[str, np.ndarray] | None:
+    """The annotation times per tag when ``stats`` asks for AnnotationCount, else None (no
+    annotation file is read for summaries that do not count them)."""
+    from historian.kernels import resolve_stat
+    from historian.kernels.aggregates import ANNOTATION_AGGREGATES
+
+    wanted = [stats] if isinstance(stats, str) else list(stats or ())
+    if not any(isinstance(x, str) and resolve_stat(x) in ANNOTATION_AGGREGATES for x in wanted):
+        return None
+    return times_by_target(store, names)
 
 
 def times_by_target(store: Store, names: Iterable[str], start_ns: int = MIN_NS,

@@ -205,6 +205,7 @@ class Historian:
         states: dict[int, str] | None = UNSET,
         metadata: dict[str, Any] | None = UNSET,
         replace: bool = False,
+        type: str = UNSET,  # "number" or "string" (a text tag), as Tag.type
     ) -> Tag:
         """Define a tag, or update one; returns the stored definition.
 
@@ -212,7 +213,8 @@ class Historian:
         range, description and rules (pass ``lo=None`` to clear a limit, ``rules={}`` to drop
         the rules). ``replace=True`` starts from the defaults instead, as for a new tag. Every
         change increments ``version``; the replaced definitions are kept
-        (:meth:`tag_versions`).
+        (:meth:`tag_versions`). ``type="string"`` makes a text tag (batch IDs, recipes, state
+        texts: ``h.write(name, times, ["B-001", ...])``), always a step tag (docs/format.md).
 
         Examples
         --------
@@ -225,11 +227,14 @@ class Historian:
         ('K', 200.0, 2)
         >>> h.define("TIC-101.PV", unit="K", replace=True).hi is None
         True
+        >>> h.define("BATCH.ID", type="string").kind
+        'step'
         >>> h.close()
         """
         return self._store.define(name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
                                   description=description, compression=compression,
-                                  states=states, metadata=metadata, replace=replace)
+                                  states=states, metadata=metadata, replace=replace,
+                                  type=type)
 
     def define_many(
         self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
@@ -421,7 +426,8 @@ class Historian:
         as_of: Any = None,
         reasons: bool = False,
         tag_type: str = "string",
-    ) -> pa.Table:
+        annotations: bool = False,
+    ) -> Any:
         """Raw points with start <= time < end as a table (tag, time, value, quality), sorted.
 
         ``tags``: one name, a list, or None for all tags. ``start``/``end``: any time input, None
@@ -430,6 +436,9 @@ class Historian:
         value (NaN). ``tag_type="dictionary"`` returns the ``tag`` column as
         ``dictionary<int32, string>`` (no string bytes per row: faster and smaller for long
         reads; pandas gets a Categorical, polars a Categorical) instead of ``string``.
+        ``annotations=True`` returns ``(points, annotations)`` instead
+        (:class:`~historian.annotations.ReadResult`: the same table, and :meth:`annotations`
+        of the same tags and window; ``docs/annotations.md``).
 
         Examples
         --------
@@ -440,7 +449,13 @@ class Historian:
         ...     h.read("LIC-101.PV").column("value").to_pylist()
         [1.0, 2.0]
         """
-        return self._store.read(tags, start, end, as_of=as_of, reasons=reasons, tag_type=tag_type)
+        points = self._store.read(tags, start, end, as_of=as_of, reasons=reasons,
+                                  tag_type=tag_type)  # fmt: skip
+        if not annotations:
+            return points
+        from historian.annotations import read_result
+
+        return read_result(self._store, points, tags, start, end)
 
     def bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
@@ -627,8 +642,8 @@ class Historian:
     def summary(
         self,
         tags: str | Iterable[str] | None,
-        start: Any,
-        end: Any,
+        start: Any = None,
+        end: Any = None,
         every: Any = None,
         stats: Iterable[str] | str = ("twa", "min", "max", "count"),
         config: Any = None,
@@ -638,6 +653,7 @@ class Historian:
         origin: Any = None,
         offset: Any = None,
         week_start: str | int | None = None,
+        frames: Any = None,
     ) -> pa.Table:
         """Aggregates per interval, OPC UA Part 13 semantics, as a long table.
 
@@ -656,6 +672,13 @@ class Historian:
         it); ``offset``/``origin`` align fixed intervals (``every="8h", offset="6h"``) or move
         calendar ones. With ``tz`` the ``start`` and ``time`` columns carry the zone.
 
+        Event frames (``docs/annotations.md``): ``frames=`` a table of :meth:`frames`, a name
+        pattern (``"B-*"``) or a dict of :meth:`frames` filters (``{"template": "Batch"}``)
+        gives one row per (tag, frame, stat) over each frame's exact ``[start, end)``:
+        ``tag, frame, asset, start, end, stat, value, time, status`` (``start``/``end`` then
+        only select the frames that overlap them). ``annotation_count`` (Part 13
+        AnnotationCount) counts each tag's annotations.
+
         Examples
         --------
         >>> import historian, tempfile
@@ -666,9 +689,17 @@ class Historian:
         ...     s.select(["stat", "value"]).to_pylist()[:2]
         [{'stat': 'twa', 'value': 7.5}, {'stat': 'max', 'value': 10.0}]
         """
+        from historian.annotations import counted_times
         from historian.query.retrieval import check_summary_budget, summary_for_tags
 
         with self._call("summary"):
+            if frames is not None:
+                from historian.frames import summary_by_frames
+
+                return summary_by_frames(self._store, tags, frames, stats, config, start=start,
+                                         end=end)  # fmt: skip
+            if start is None or end is None:
+                raise InvalidArgumentError("summary needs a start and an end (or frames=...)")
             names = self.resolve_tags(tags)
             calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
                         "week_start": week_start}
@@ -685,6 +716,7 @@ class Historian:
                 stats=stats,
                 config=config,
                 stepped_by_tag=self.is_stepped(names),
+                annotations_by_tag=counted_times(self._store, names, stats),
             )
 
     def _calendar_summary(self, names: list[str], start: Any, end: Any, every: Any,
@@ -699,8 +731,11 @@ class Historian:
         stats = _stats_list(stats)
         check_intervals_budget(len(names), intervals, len(stats))
         series = self.bounded_series(names, start_ns, end_ns)
+        from historian.annotations import counted_times
+
         return summary_on_intervals({n: _arrays(series[n]) for n in names}, intervals, stats,
-                                    config=config, stepped_by_tag=self.is_stepped(names))
+                                    config=config, stepped_by_tag=self.is_stepped(names),
+                                    annotations_by_tag=counted_times(self._store, names, stats))
 
     def interpolated(
         self,
@@ -1057,6 +1092,129 @@ class Historian:
                 offset=offset,
                 week_start=week_start,
             )
+
+    # --- annotations and event frames (docs/annotations.md) ---
+    def annotate(self, target: str, time: Any, text: str, *, author: str | None = None,
+                 end: Any = None) -> pa.Table:
+        """Write an annotation on a tag or an asset at ``time`` (over ``[time, end)`` with
+        ``end``); durable when it returns, like a point. Returns it as a one-row table.
+
+        ``target``: a tag name or an asset path (``"SiteA/Area2/Pump1"``). ``author``: default
+        the operating-system user (None when there is none). Last write wins per (target,
+        time, author): annotating again replaces the text. The text is checked (at most 4,000
+        characters, no control characters but tab and newline, no bidirectional overrides);
+        see ``docs/annotations.md``.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.annotate("TIC-101.PV", "2026-01-01T08:00Z", "sensor replaced", author="jo")
+        ...     h.annotations().column("text").to_pylist()
+        ['sensor replaced']
+        """
+        from historian.annotations import annotate
+
+        with self._call("annotate"):
+            return annotate(self._store, target, time, text, author=author, end=end)
+
+    def annotations(self, targets: str | Iterable[str] | None = None, start: Any = None,
+                    end: Any = None) -> pa.Table:
+        """The annotations of ``targets`` (names; None: all) that touch ``[start, end)`` (an
+        instant in it, or a period that overlaps it), sorted by target and time: ``target,
+        time, end, text, author, ingested`` (times ``timestamp[ns, UTC]``).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.annotate("P-101", 0, "started", author="jo")
+        ...     _ = h.annotate("P-101", 10**12, "stopped", author="jo")
+        ...     h.annotations("P-101", 0, 10**9).column("text").to_pylist()
+        ['started']
+        """
+        from historian.annotations import list_annotations
+
+        with self._call("annotations"):
+            return list_annotations(self._store, targets, start, end)
+
+    def add_frame(self, name: str, start: Any, end: Any = None, *, asset: str | None = None,
+                  template: str | None = None,
+                  attributes: Mapping[str, Any] | None = None) -> pa.Table:
+        """Write an event frame ``[start, end)`` (``end=None``: still open); durable on
+        return. Returns it as a one-row table of :meth:`frames`.
+
+        ``asset``: the asset path it belongs to; ``template``: its kind (``"Batch"``);
+        ``attributes``: a dict of str -> None/bool/int/float/str (a batch ID, a product).
+        Last write wins per (asset, name, start): close an open frame by writing it again
+        with its end.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.add_frame("B-1042", "2026-01-01T06:00Z", "2026-01-01T09:30Z",
+        ...                     asset="SiteA/R1", template="Batch", attributes={"product": "PX"})
+        ...     h.frames(template="Batch").column("attributes").to_pylist()
+        ['{"product": "PX"}']
+        """
+        from historian.frames import add_frame
+
+        with self._call("add_frame"):
+            return add_frame(self._store, name, start, end, asset=asset, template=template,
+                             attributes=attributes)  # fmt: skip
+
+    def frames(self, start: Any = None, end: Any = None, *, asset: str | None = None,
+               template: str | None = None, name: str | None = None) -> pa.Table:
+        """The event frames that overlap ``[start, end)`` (an open one reaches to now), of
+        ``asset`` or an asset under it, of ``template``, with a name matching the pattern
+        ``name`` (``"B-*"``), sorted by start: ``name, asset, template, start, end,
+        attributes`` (``end`` null while open; ``attributes`` JSON text: ``json.loads``).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.add_frame("B-1", 0, 10**9, asset="SiteA/R1")
+        ...     _ = h.add_frame("B-2", 10**9, None, asset="SiteB/R7")
+        ...     h.frames(asset="SiteA").column("name").to_pylist()
+        ['B-1']
+        """
+        from historian.frames import list_frames
+
+        with self._call("frames"):
+            return list_frames(self._store, start, end, asset=asset, template=template,
+                               name=name)  # fmt: skip
+
+    def frames_from_events(self, condition: Any, start: Any, end: Any, *,
+                           name: Any, asset: str | None = None, template: str | None = None,
+                           attributes: Mapping[str, Any] | None = None,
+                           **events_kwargs: Any) -> pa.Table:
+        """One event frame per event of :meth:`events` (``condition``, ``start``, ``end`` and
+        ``events_kwargs`` as there), written in one durable write; returns the frames.
+
+        Each frame has the event's start and end (an ``ongoing`` event gives an open frame)
+        and its statistics as attributes (``"TIC-101.PV.max"``), then ``attributes``.
+        ``name``: a template with ``{n}`` (1, 2, ...), ``{start}`` and ``{end}`` (ISO, UTC),
+        or a function of the event row. Frames of the same events (same name, asset, start)
+        replace each other, so running this again adds nothing.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("TIC-101.PV")
+        ...     _ = h.write("TIC-101.PV", [0, 10**9, 2 * 10**9], [70.0, 85.0, 60.0])
+        ...     f = h.frames_from_events("TIC-101.PV > 80", 0, 4 * 10**9, name="hot {start}")
+        ...     f.column("name").to_pylist()
+        ['hot 1970-01-01T00:00:01Z']
+        """
+        from historian.frames import frames_from_events
+
+        with self._call("frames_from_events"):
+            events = self.events(condition, start, end, **events_kwargs)
+            return frames_from_events(self._store, events, name=name, asset=asset,
+                                      template=template, attributes=attributes)
 
     # --- notebook: repr ---
     def _repr_facts(self) -> dict[str, Any]:

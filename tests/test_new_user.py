@@ -121,6 +121,11 @@ S = 10**9
 
 #: One call per public method, as a notebook user would make it after h.close().
 CLOSED_CALLS = {
+    "add_frame": lambda h: h.add_frame("B-1", T0, T0 + S),
+    "annotate": lambda h: h.annotate("A", T0, "note"),
+    "annotations": lambda h: h.annotations(),
+    "frames": lambda h: h.frames(),
+    "frames_from_events": lambda h: h.frames_from_events("A > 1", T0, T0 + 10 * S, name="{n}"),
     "asof": lambda h: h.asof([T0 + S], "A"),
     "bounded_series": lambda h: h.bounded_series(["A"], T0, T0 + 10 * S),
     "is_stepped": lambda h: h.is_stepped(["A"]),

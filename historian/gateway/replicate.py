@@ -2,8 +2,10 @@
 
 The sender ships every committed version in order: the data files the commit adds, then the
 commit JSON itself (byte for byte, so the copy's hash chain is the source's), then the version's
-checkpoint and head record; the tag catalog follows whenever it changed. The copy's newest
-commit is the resume point: a version cut off by a kill is redone, a complete one never is.
+checkpoint and head record; the tag catalog follows whenever it changed, and so do the
+annotation and frame files (``annotations/``, ``frames/``: immutable, each shipped once). The
+copy's newest commit is the resume point: a version cut off by a kill is redone, a complete
+one never is.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Replicator:
         self._limit = RateLimiter(max_bytes_per_s, self._stop)
         self._src: SourceStore | None = None
         self._catalog: bytes | None = None
+        self._records_sent: dict[str, int] = {}  # annotation/frame files shipped (rel -> size)
         self._removed: set[str] = set()  # retired in the source, maybe still on its disk
         self._seen: set[int] = set()  # versions whose removes are in _removed
         self._last_log = 0.0
@@ -167,6 +170,10 @@ class Replicator:
             if cat is not None and cat != self._catalog:
                 sink.put_aux("tags.json", cat)
                 self._catalog = cat
+            for rel, size in src.record_files():  # annotations and frames: immutable files
+                if self._records_sent.get(rel) != size:
+                    sink.put_aux(rel, src.read_record_file(rel))
+                    self._records_sent[rel] = size
             if self.follow_deletes:
                 self._follow_deletes(src, sink, versions, st.replicated_version)
         finally:

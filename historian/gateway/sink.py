@@ -24,6 +24,8 @@ from historian.errors import CorruptDataError, StoreError
 from historian.model import arrow
 from historian.storage.chain import HEAD_REL, bad_path, check_commit, parse_commit
 from historian.storage.fs import StoreFS, local_cache_dir
+from historian.storage.records import decode as decode_records
+from historian.storage.records import is_record_file
 from historian.storage.table import log_name
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ _AUX = (f"{LOG}/_last_checkpoint", f"points/{HEAD_REL}", "tags.json")
 
 
 def _aux_allowed(rel: str) -> bool:
-    if rel in _AUX:
+    if rel in _AUX or is_record_file(rel):  # is_record_file: annotations/, frames/ files
         return True
     base = rel[len(LOG) + 1 :] if rel.startswith(LOG + "/") else ""
     return (
@@ -134,11 +136,14 @@ class FolderSink:
         return n
 
     def put_aux(self, rel: str, data: bytes) -> None:
-        """A checkpoint, ``_last_checkpoint``, the head record or ``tags.json``."""
+        """A checkpoint, ``_last_checkpoint``, the head record, ``tags.json`` or an annotation
+        or frame file (``annotations/…``, ``frames/…``)."""
         if not _aux_allowed(rel):
             raise CorruptDataError(
                 f"refusing to write {rel!r}: not a replicated log or catalog file"
             )
+        if is_record_file(rel):  # checked before it lands: header, count and CRC32
+            decode_records(rel.split("/", 1)[0], data, f"{rel} as received")
         try:
             self.fs.write_bytes(rel, data)
         except OSError as exc:

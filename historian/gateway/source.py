@@ -10,6 +10,7 @@ from typing import Any
 from historian.errors import StoreError
 from historian.storage.chain import HEAD_REL, parse_commit
 from historian.storage.fs import StoreFS
+from historian.storage.records import KINDS, is_record_file
 from historian.storage.table import log_name
 
 LOG = "points/_delta_log"
@@ -121,6 +122,22 @@ class SourceStore:
         except (FileNotFoundError, ValueError):
             pass
         return json.dumps({"version": v, "sha256": sha}).encode()
+
+    def record_files(self) -> list[tuple[str, int]]:
+        """The annotation and frame files (``annotations/``, ``frames/``) with their sizes:
+        immutable, so a copy needs each one once."""
+        out = []
+        for kind in KINDS:
+            for rel in self.fs.list(kind):
+                if is_record_file(rel):
+                    out.append((rel, self.fs.size(rel)))
+        return out
+
+    def read_record_file(self, rel: str) -> bytes:
+        """The bytes of a file of :meth:`record_files`."""
+        if not is_record_file(rel):
+            raise StoreError(f"{rel!r} is not an annotation or frame file")
+        return self.fs.read_bytes(rel)
 
     def catalog(self) -> bytes | None:
         """The tag catalog ``tags.json`` (None when the store has none yet)."""

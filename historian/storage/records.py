@@ -211,7 +211,7 @@ def record_log(store: Store, kind: str) -> RecordLog:
         logs = _LOGS.setdefault(store, {})
         if kind not in logs:
             fs = store._fs if store._fs is not None else StoreFS.from_uri(
-                store.path, fsync=store._fsync)
+                store.path, fsync=store.settings.fsync)
             logs[kind] = RecordLog(fs, kind)
         return logs[kind]
 
@@ -220,7 +220,7 @@ def append_records(store: Store, kind: str, records: list[dict[str, Any]]) -> st
     """Write ``records`` to the log ``kind`` of ``store`` as its writer (taking the writer lock
     in mode "auto"; :class:`~historian.errors.ReadOnlyStoreError` on a read-only store or a
     replica), stamping each with a unique, increasing ``ingested`` (ns); durable on return."""
-    store._check_open()
+    store.check_open()
     store._become_writer()
     rlog = record_log(store, kind)
     if rlog.max_ingested == 0:
@@ -235,5 +235,5 @@ def append_records(store: Store, kind: str, records: list[dict[str, Any]]) -> st
 
 def read_records(store: Store, kind: str) -> list[dict[str, Any]]:
     """Every record of the log ``kind`` of ``store`` (any process, no lock)."""
-    store._check_open()
+    store.check_open()
     return record_log(store, kind).read()
