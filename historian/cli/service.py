@@ -32,6 +32,37 @@ def _token_store(args: argparse.Namespace) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    if not args.listen and not args.http:
+        raise CliError("give --listen HOST:PORT (Flight SQL), --http HOST:PORT (the trend page) "
+                       "or both")  # fmt: skip
+    servers: list[Any] = []
+    try:
+        if args.listen:
+            servers.append(_flight_server(args))
+        if args.http:
+            from historian.gateway.webserver import make_http_server
+
+            web = make_http_server(args.store, args.http, tls_cert=args.tls_cert,
+                                   tls_key=args.tls_key,
+                                   insecure_loopback=args.insecure_loopback)  # fmt: skip
+            servers.append(web)
+            _status(f"serving the trend page of {args.store} at {web.url} (Ctrl-C stops)")
+        threads = [threading.Thread(target=s.serve, name="historian-serve", daemon=True)
+                   for s in servers]  # fmt: skip
+        with _sigterm_as_interrupt():
+            for thread in threads:
+                thread.start()
+            while all(thread.is_alive() for thread in threads):
+                threads[0].join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.close()
+    return 0
+
+
+def _flight_server(args: argparse.Namespace) -> Any:
     from historian.gateway.serve import make_server
 
     options: dict[str, Any] = {"timeout": args.timeout, "memory_limit": args.memory_limit,
@@ -42,17 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.listen.rsplit(":", 1)[0]
     _status(f"serving {args.store} over Flight SQL at {scheme}://{host}:{server.port} "
             "(Ctrl-C stops)")  # fmt: skip
-    stopper = threading.Thread(target=server.serve, name="historian-serve", daemon=True)
-    try:
-        with _sigterm_as_interrupt():
-            stopper.start()
-            while stopper.is_alive():
-                stopper.join(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return server
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -113,12 +134,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add the commands of this module to the ``historian`` parser."""
-    p = add("serve", "Serve the store read-only to IT over Arrow Flight SQL (TLS, bearer tokens, "
-            "read scopes, audit log).",
-            "historian serve it.hist --listen 0.0.0.0:8815 --tls-cert server.pem --tls-key "
-            "server.key", cmd_serve)  # fmt: skip
+    p = add("serve", "Serve the store read-only to IT over Arrow Flight SQL and/or as a trend "
+            "page in the browser (TLS, bearer tokens, read scopes, audit log).",
+            "historian serve it.hist --listen 0.0.0.0:8815 --http 0.0.0.0:8443 --tls-cert "
+            "server.pem --tls-key server.key", cmd_serve)  # fmt: skip
     p.add_argument("store")
-    p.add_argument("--listen", required=True, help="HOST:PORT to listen on ([::]:PORT for IPv6)")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="Flight SQL: HOST:PORT to listen on ([::]:PORT for IPv6)")  # fmt: skip
+    p.add_argument("--http", metavar="HOST:PORT",
+                   help="the trend page (HTTPS, same certificate and tokens): HOST:PORT to "
+                   "listen on; open https://HOST:PORT/ in a browser")  # fmt: skip
     p.add_argument("--tls-cert", help="PEM certificate chain of the server")
     p.add_argument("--tls-key", help="PEM private key of the server")
     p.add_argument("--insecure-loopback", action="store_true",
