@@ -130,6 +130,28 @@ async function main() {
             }
         }, 1000 / (opts.hz || 10));
     }
+    // An asset hierarchy for historian's asset import (tests/assets): Plant and Area1 are
+    // folders (Organizes), Pump1/Pump2 objects of type PumpType (HasComponent) holding
+    // AnalogItems with EURange and EngineeringUnits (UNECE codes, OPC UA Part 8).
+    const { standardUnits } = require("node-opcua");
+    const pumpType = ns.addObjectType({ browseName: "PumpType" });
+    const plant = ns.addFolder(space.rootFolder.objects, { browseName: "Plant" });
+    const area = ns.addFolder(plant, { browseName: "Area1" });
+    for (const [pumpName, flowHigh] of [["Pump1", 120], ["Pump2", 200]]) {
+        const pump = ns.addObject({ componentOf: area, browseName: pumpName,
+                                    typeDefinition: pumpType });
+        const items = [["Flow", standardUnits.cubic_metre_per_hour, 0, flowHigh],
+                       ["Speed", standardUnits.revolutions_per_minute, 0, 3000],
+                       ["Bearing Temp", standardUnits.degree_celsius, -20, 150]];
+        for (const [item, units, low, high] of items) {
+            ns.addAnalogDataItem({
+                componentOf: pump, browseName: item, nodeId: `s=Plant.Area1.${pumpName}.${item}`,
+                dataType: "Double", engineeringUnitsRange: { low, high }, engineeringUnits: units,
+                description: `${item} of ${pumpName}`,
+                value: new Variant({ dataType: DataType.Double, value: 0 }),
+            });
+        }
+    }
     await server.start();
     process.stdout.write(`ready ${server.endpoints[0].port}\n`);
     process.stdin.on("end", () => process.exit(0));
