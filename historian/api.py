@@ -23,6 +23,7 @@ from historian.model.times import duration_ns, window_ns
 from historian.storage.store import Mode, Store
 
 if TYPE_CHECKING:
+    from historian.assets import AssetModel
     from historian.storage.files import TagSlice
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -1092,6 +1093,24 @@ class Historian:
                 offset=offset,
                 week_start=week_start,
             )
+
+    @functools.cached_property
+    def assets(self) -> AssetModel:
+        """The store's asset model (:class:`historian.assets.AssetModel`, ``docs/assets.md``):
+        templates, assets on one path each, derived attributes, queries by path and template.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.add("SiteA/Area2/P-101", level="equipment_module")
+        ...     h.assets.find("SiteA/**").column("path").to_pylist()
+        ['SiteA/Area2/P-101']
+        """
+        from historian.assets import AssetModel
+
+        self._store.check_open()
+        return AssetModel(self, check_open=self._store.check_open)
 
     # --- annotations and event frames (docs/annotations.md) ---
     def annotate(self, target: str, time: Any, text: str, *, author: str | None = None,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +23,8 @@ from historian.assets.units import unit as _unit
 from historian.errors import ConfigError, InvalidArgumentError, argument_errors, mapped_errors
 
 __all__ = ["AssetModel"]
+
+_T = TypeVar("_T")
 
 _FIND_SCHEMA = pa.schema([("path", pa.string()), ("name", pa.string()),
                           ("parent", pa.string()), ("level", pa.string()),
@@ -56,15 +58,21 @@ class AssetModel:
     {'attribute': 'Flow', 'tag': 'P-101.FI.PV', 'symbol': 'm³/h'}
     """
 
-    def __init__(self, historian: Any) -> None:
+    def __init__(self, historian: Any, *, check_open: Callable[[], None] | None = None) -> None:
         from historian.storage.fs import StoreFS
 
         self._h = historian
-        fs = StoreFS.from_uri(historian.path, getattr(historian, "storage_options", None))
-        self._file = AssetFile(fs, read_only=getattr(historian, "mode", "auto") == "r")
+        self._check_open = check_open or (lambda: None)
+        fs = StoreFS.from_uri(historian.path, historian.storage_options)
+        self._file = AssetFile(fs, read_only=historian.mode == "r")
 
     def _state(self) -> ModelState:
+        self._check_open()
         return self._file.state()
+
+    def _update(self, change: Callable[[ModelState], _T]) -> _T:
+        self._check_open()
+        return self._file.update(change)
 
     def __repr__(self) -> str:
         s = self._state()
@@ -88,7 +96,7 @@ class AssetModel:
         ('{asset}.LI.PV', 1)
         """
         with argument_errors("h.assets.define_template"):
-            return self._file.update(
+            return self._update(
                 lambda s: s.define_template(name, attributes, description))
 
     def add(self, path: str, template: str | None = None, level: str | None = None, *,
@@ -110,12 +118,12 @@ class AssetModel:
         ['LT7']
         """
         with argument_errors("h.assets.add"):
-            return self._file.update(
+            return self._update(
                 lambda s: s.add(path, template, level, overrides, description)).to_dict()
 
     def remove(self, path: str) -> dict[str, Any]:
         """Remove the asset at ``path`` (its definition stays in :meth:`versions`)."""
-        return self._file.update(lambda s: s.remove(path)).to_dict()
+        return self._update(lambda s: s.remove(path)).to_dict()
 
     def versions(self, path: str | None = None, *, template: str | None = None
                  ) -> list[dict[str, Any]]:
@@ -251,7 +259,7 @@ class AssetModel:
             return n
 
         with argument_errors("h.assets.apply"):
-            return self._file.update(change)
+            return self._update(change)
 
     # --- queries
     def read(self, assets: str | Iterable[str] | None = None, start: Any = None,
