@@ -12,7 +12,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import pyarrow as pa
 
@@ -23,6 +23,7 @@ from historian.model.times import duration_ns, window_ns
 from historian.storage.store import Mode, Store
 
 if TYPE_CHECKING:
+    from historian.annotations import ReadResult
     from historian.assets import AssetModel
     from historian.storage.files import TagSlice
 
@@ -417,6 +418,16 @@ class Historian:
                                    progress=progress)
 
     # --- reading ---
+    @overload
+    def read(self, tags: str | Iterable[str] | None = ..., start: Any = ..., end: Any = ..., *,
+             as_of: Any = ..., reasons: bool = ..., tag_type: str = ...,
+             annotations: Literal[False] = ...) -> pa.Table: ...
+
+    @overload
+    def read(self, tags: str | Iterable[str] | None = ..., start: Any = ..., end: Any = ..., *,
+             as_of: Any = ..., reasons: bool = ..., tag_type: str = ...,
+             annotations: Literal[True]) -> ReadResult: ...
+
     @_boundary
     def read(
         self,
@@ -428,7 +439,7 @@ class Historian:
         reasons: bool = False,
         tag_type: str = "string",
         annotations: bool = False,
-    ) -> Any:
+    ) -> pa.Table | ReadResult:
         """Raw points with start <= time < end as a table (tag, time, value, quality), sorted.
 
         ``tags``: one name, a list, or None for all tags. ``start``/``end``: any time input, None
@@ -677,8 +688,8 @@ class Historian:
         pattern (``"B-*"``) or a dict of :meth:`frames` filters (``{"template": "Batch"}``)
         gives one row per (tag, frame, stat) over each frame's exact ``[start, end)``:
         ``tag, frame, asset, start, end, stat, value, time, status`` (``start``/``end`` then
-        only select the frames that overlap them). ``annotation_count`` (Part 13
-        AnnotationCount) counts each tag's annotations.
+        only select the frames that overlap them; ``tz`` zones the times). ``annotation_count``
+        (Part 13 AnnotationCount) counts each tag's annotations.
 
         Examples
         --------
@@ -698,7 +709,7 @@ class Historian:
                 from historian.frames import summary_by_frames
 
                 return summary_by_frames(self._store, tags, frames, stats, config, start=start,
-                                         end=end)  # fmt: skip
+                                         end=end, tz=tz)  # fmt: skip
             if start is None or end is None:
                 raise InvalidArgumentError("summary needs a start and an end (or frames=...)")
             names = self.resolve_tags(tags)

@@ -351,10 +351,12 @@ def _chain_edges(idx: list[int], starts: np.ndarray, ends: np.ndarray
 
 def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: Any,
                       stats: Iterable[str] | str = ("twa", "min", "max", "count"),
-                      config: Any = None, *, start: Any = None, end: Any = None) -> pa.Table:
+                      config: Any = None, *, start: Any = None, end: Any = None,
+                      tz: Any = None) -> pa.Table:
     """:meth:`Historian.summary` with ``frames=``: one row per (tag, frame, stat), columns
     :data:`FRAME_SUMMARY_SCHEMA` (``frame``, ``asset``, ``start``, ``end`` are the frame's;
-    ``end`` null for an open frame, which is summarised up to now)."""
+    ``end`` null for an open frame, which is summarised up to now). ``tz``: the ``start``,
+    ``end`` and ``time`` columns in that zone (same instants)."""
     from historian.annotations import times_by_target
     from historian.kernels.annotations import ANNOTATION_COUNT
     from historian.query.intervals import aggregate_on_edges
@@ -399,7 +401,13 @@ def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: An
                     value[ti, fi, si] = r.values[w] * sc
                     times[ti, fi, si] = r.time_ns[w]
                     status[ti, fi, si] = r.status[w]
-    return _summary_table(names, table, stat_names, f_start, f_end_col, value, times, status)
+    out = _summary_table(names, table, stat_names, f_start, f_end_col, value, times, status)
+    if tz is None:
+        return out
+    from historian.model.calendar import zone
+    from historian.query.intervals import zoned
+
+    return zoned(out, str(zone(tz).key), ["start", "end", "time"])
 
 
 def _summary_table(names: list[str], table: pa.Table, stat_names: list[str],

@@ -199,3 +199,23 @@ def test_many_writes_are_merged_and_a_crash_mid_merge_leaves_no_duplicates(h, mo
         b.write(a.read())
     with historian.open(h.path, mode="r") as ro:
         assert ro.annotations().equals(before)
+
+
+def test_threads_annotating_at_once_lose_nothing(h, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(records, "MERGE_FILES", 10)
+
+    def work(k: int) -> None:
+        for i in range(20):
+            h.annotate("TIC-101.PV", T0 + (100 * k + i) * S, f"t{k} n{i}", author=f"t{k}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = h.annotations()
+    assert got.num_rows == 80
+    assert len(set(got.column("ingested").cast(pa.int64()).to_pylist())) == 80
+    assert len(os.listdir(os.path.join(h.path, "annotations"))) <= 11

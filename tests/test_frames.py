@@ -194,3 +194,12 @@ def test_frame_times_round_trip_exactly(h):
     assert (f["start"].value, f["end"].value) == (T0 + 123_456_789, T0 + 987_654_321_987)
     assert not math.isnan(h.summary("TIC-101.PV", frames="ns", stats=["twa"])
                           .column("value")[0].as_py())
+
+
+def test_frame_summary_in_a_time_zone(h):
+    h.add_frame("B-1", T0, T0 + 600 * S)
+    utc = h.summary("TIC-101.PV", frames="B-1", stats=["twa"])
+    paris = h.summary("TIC-101.PV", frames="B-1", stats=["twa"], tz="Europe/Paris")
+    assert str(paris.schema.field("start").type) == "timestamp[ns, tz=Europe/Paris]"
+    assert paris.column("start").cast(pa.int64()).equals(utc.column("start").cast(pa.int64()))
+    assert paris.column("value").equals(utc.column("value"))

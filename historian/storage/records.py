@@ -129,28 +129,36 @@ class RecordLog:
             raise InvalidArgumentError(f"record log kind must be one of {KINDS}, not {kind!r}")
         self.fs = fs
         self.kind = kind
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the cache and the ingest stamps, between threads
         self._cache: dict[str, list[dict[str, Any]]] = {}
         self.max_ingested = 0  # the newest ingest stamp this object has seen (ns)
 
     def _where(self, rel: str) -> str:
         return self.fs.uri_of(rel)
 
-    def append(self, records: list[dict[str, Any]]) -> str:
-        """Publish ``records`` as one new file (durable when this returns); its path."""
-        data = encode(self.kind, records)
-        if len(data) > MAX_FILE_BYTES:
-            raise InvalidArgumentError(
-                f"{len(records)} {self.kind} records make {len(data):,} bytes, over the "
-                f"{MAX_FILE_BYTES:,}-byte limit of one write: write them in smaller batches"
-            )
-        stamp = max([int(r.get("ingested", 0)) for r in records] or [_time.time_ns()])
-        rel = f"{self.kind}/{stamp:020d}-{uuid.uuid4().hex[:16]}.jsonl"
-        with self._lock, storage_errors(f"writing {self._where(rel)}",
-                                        "nothing was written; fix the cause and retry"):
-            self.fs.write_bytes(rel, data)
+    def append(self, records: list[dict[str, Any]], *, stamp: bool = False) -> str:
+        """Publish ``records`` as one new file (durable when this returns); its path.
+
+        ``stamp``: set each record's ``ingested`` to one new ingest time (ns), later than any
+        this log has seen (so a clock set back never lets an older write win)."""
+        with self._lock:
+            if stamp:
+                now = max(_time.time_ns(), self.max_ingested + 1)
+                for r in records:
+                    r["ingested"] = now
+            data = encode(self.kind, records)
+            if len(data) > MAX_FILE_BYTES:
+                raise InvalidArgumentError(
+                    f"{len(records)} {self.kind} records make {len(data):,} bytes, over the "
+                    f"{MAX_FILE_BYTES:,}-byte limit of one write: write them in smaller batches"
+                )
+            newest = max([int(r.get("ingested", 0)) for r in records] or [_time.time_ns()])
+            rel = f"{self.kind}/{newest:020d}-{uuid.uuid4().hex[:16]}.jsonl"
+            with storage_errors(f"writing {self._where(rel)}",
+                                "nothing was written; fix the cause and retry"):  # fmt: skip
+                self.fs.write_bytes(rel, data)
             self._cache[rel] = records
-            self.max_ingested = max(self.max_ingested, stamp)
+            self.max_ingested = max(self.max_ingested, newest)
         return rel
 
     def read(self) -> list[dict[str, Any]]:
@@ -168,34 +176,36 @@ class RecordLog:
 
     def _read_names(self, names: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for rel in names:
-            records = self._cache.get(rel)
-            if records is None:
-                records = decode(self.kind, self.fs.read_bytes(rel), self._where(rel))
-                self._cache[rel] = records
-            out.extend(records)
-        for rel in set(self._cache) - set(names):
-            del self._cache[rel]
-        stamps = [int(r.get("ingested", 0)) for r in out]
-        self.max_ingested = max([self.max_ingested, *stamps])
+        with self._lock:
+            for rel in names:
+                records = self._cache.get(rel)
+                if records is None:
+                    records = decode(self.kind, self.fs.read_bytes(rel), self._where(rel))
+                    self._cache[rel] = records
+                out.extend(records)
+            for rel in set(self._cache) - set(names):
+                del self._cache[rel]
+            stamps = [int(r.get("ingested", 0)) for r in out]
+            self.max_ingested = max([self.max_ingested, *stamps])
         return out
 
     def maybe_merge(self) -> bool:
         """Merge the files into one when there are more than :data:`MERGE_FILES` (writer only).
         True when it merged."""
-        names = [p for p in self.fs.list(self.kind) if is_record_file(p)]
-        if len(names) <= MERGE_FILES:
-            return False
-        records = self._read_names(names)
-        if len(encode(self.kind, records)) > MAX_FILE_BYTES:
-            return False  # pragma: no cover - 16 MiB of notes: kept as many files
-        merged = self.append(records)
-        with self._lock, storage_errors(f"merging {self._where(self.kind)}/",
-                                        "the merged file holds every record; the rest are "
-                                        "deleted at the next merge"):  # fmt: skip
-            for rel in names:
-                self.fs.delete(rel)
-                self._cache.pop(rel, None)
+        with self._lock:  # one merge at a time; appends of other threads wait
+            names = [p for p in self.fs.list(self.kind) if is_record_file(p)]
+            if len(names) <= MERGE_FILES:
+                return False
+            records = self._read_names(names)
+            if len(encode(self.kind, records)) > MAX_FILE_BYTES:
+                return False  # pragma: no cover - 16 MiB of notes: kept as many files
+            merged = self.append(records)
+            with storage_errors(f"merging {self._where(self.kind)}/",
+                                "the merged file holds every record; the rest are deleted at "
+                                "the next merge"):  # fmt: skip
+                for rel in names:
+                    self.fs.delete(rel)
+                    self._cache.pop(rel, None)
         log.info("merged %d %s files into %s", len(names), self.kind, merged)
         return True
 
@@ -225,10 +235,7 @@ def append_records(store: Store, kind: str, records: list[dict[str, Any]]) -> st
     rlog = record_log(store, kind)
     if rlog.max_ingested == 0:
         rlog.read()  # the newest stamp already stored: ingest stamps never go backwards
-    stamp = max(_time.time_ns(), rlog.max_ingested + 1)
-    for r in records:
-        r["ingested"] = stamp
-    rel = rlog.append(records)
+    rel = rlog.append(records, stamp=True)
     rlog.maybe_merge()
     return rel
 
