@@ -108,6 +108,9 @@ def derive(attr: Attribute, inputs: Mapping[str, Series],
         else:
             vals, status = interpolate(t, np.asarray(v, np.float64), np.asarray(q, np.uint32),
                                        grid_ns=grid, stepped=bool(stepped.get(name, False)))
+            own = np.searchsorted(grid, t)  # at its own sample times an input is that sample,
+            vals[own] = v                   # Bad ones included (never interpolated over)
+            status[own] = q
         columns[name] = vals
         codes.append(status)
     values, status = _finish(attr, columns, codes, grid.size)

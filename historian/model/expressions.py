@@ -307,7 +307,7 @@ class Expression:
         ...     {"A": np.array([1.0, 2.0]), "B": np.array([3.0, np.nan])}).tolist()
         [11.0, nan]
         """
-        n = 1
+        n = len(next(iter(columns.values()))) if columns else 1
         for name in self.names:
             if name not in columns:
                 raise InvalidArgumentError(
