@@ -10,7 +10,8 @@
     │   └── InvalidWindowError   (InvalidArgumentError)  a window whose end is not after its start
     ├── InvalidDataError         (TypeError)   wrong dtype, mismatched lengths, bad table shape
     ├── InvalidArgumentError     (ValueError)  an option with a value out of its domain
-    │   └── ResourceLimitError                 a request over a budget of historian.limits
+    │   ├── ResourceLimitError                 a request over a budget of historian.limits
+    │   └── TextAggregateError                 a numeric statistic asked of a text tag
     ├── ConfigError              (ValueError)  a collector/TOML config that names the key to fix
     ├── QueryError               (ValueError)  SQL/condition that cannot run
     ├── StoreError               (OSError)
@@ -63,6 +64,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TagNotFoundError",
+    "TextAggregateError",
     "WriteBlockedError",
 ]  # plus two context managers for the library's boundaries: mapped_errors, argument_errors
 
@@ -136,6 +138,25 @@ class ResourceLimitError(InvalidArgumentError):
 
 def _resource_limit_error(message: str, limit: str, asked: int, allowed: int) -> ResourceLimitError:
     return ResourceLimitError(message, limit=limit, asked=asked, allowed=allowed)
+
+
+class TextAggregateError(InvalidArgumentError):
+    """A statistic, interpolation or plot that needs numbers, asked of a text tag
+    (``type="string"``); the message names the tag and the statistics that work on texts.
+
+    ``tag`` is the text tag, ``stats`` the statistics refused.
+    """
+
+    def __init__(self, message: str, *, tag: str = "", stats: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.tag, self.stats = tag, stats
+
+    def __reduce__(self) -> tuple:  # keep the attributes across pickling (dask workers)
+        return (_text_aggregate_error, (str(self), self.tag, self.stats))
+
+
+def _text_aggregate_error(message: str, tag: str, stats: tuple[str, ...]) -> TextAggregateError:
+    return TextAggregateError(message, tag=tag, stats=stats)
 
 
 class ConfigError(HistorianError, ValueError):

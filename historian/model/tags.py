@@ -24,10 +24,13 @@ from typing import Any
 
 from historian.errors import InvalidArgumentError, InvalidTagNameError
 
-__all__ = ["KINDS", "MAX_TAG_LENGTH", "UNSET", "Tag", "validate_tag_name"]
+__all__ = ["KINDS", "MAX_TAG_LENGTH", "TYPES", "UNSET", "Tag", "validate_tag_name"]
 
 MAX_TAG_LENGTH = 200
 KINDS = ("analog", "step")
+#: Value types: ``number`` (a float64 per point) or ``string`` (a text per point; a text tag
+#: always behaves as a step tag). See docs/format.md "Text values".
+TYPES = ("number", "string")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
 
 
@@ -97,11 +100,16 @@ class Tag:
         Free metadata.
     version : int
         Incremented whenever the definition changes (rules are versioned with the tag).
+    type : {"number", "string"}
+        ``string``: a text tag (batch IDs, recipe names, state texts); its points carry a text
+        and no number, and it is always a step tag (``kind`` becomes ``"step"``).
 
     Examples
     --------
     >>> Tag("PUMP-1.RUN", kind="step", states={0: "off", 1: "on"}).states[1]
     'on'
+    >>> Tag("BATCH.ID", type="string").kind
+    'step'
     """
 
     name: str
@@ -115,9 +123,16 @@ class Tag:
     states: dict[int, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    type: str = "number"
 
     def __post_init__(self) -> None:
         validate_tag_name(self.name)
+        if self.type not in TYPES:
+            raise InvalidArgumentError(
+                f"type must be one of {TYPES}, not {self.type!r} (tag {self.name!r})"
+            )
+        if self.type == "string":
+            object.__setattr__(self, "kind", "step")  # a text is held until the next one
         if self.kind not in KINDS:
             raise InvalidArgumentError(f"kind must be one of {KINDS}, not {self.kind!r}")
         object.__setattr__(self, "lo", _finite_or_none(self.lo, "lo"))
@@ -127,6 +142,11 @@ class Tag:
                 f"lo ({self.lo}) is above hi ({self.hi}) for tag {self.name!r}"
             )
         object.__setattr__(self, "states", {int(k): str(v) for k, v in self.states.items()})
+
+    @property
+    def is_text(self) -> bool:
+        """True for text tags (``type="string"``)."""
+        return self.type == "string"
 
     @property
     def stepped(self) -> bool:

@@ -19,12 +19,13 @@ Views
     good       BOOLEAN       ``quality < 0x40000000`` (Good severity)
     reasons    INTEGER       qualification reason bits
     ingested   TIMESTAMPTZ   when the point was written
+    text       VARCHAR       the point's text (text tags, enumeration labels), else NULL
     ========== ============= =====================================================================
 
 ``points_all``
     The same columns without deduplication: every stored version of a (tag, time).
 ``tags``
-    The tag catalogue (``name, unit, kind, lo, hi, description, version``).
+    The tag catalogue (``name, unit, kind, lo, hi, description, version, type``).
 
 Exact nanoseconds: files store ms, us or ns per file; the snapshot's files are read as one
 pyarrow dataset whose schema has ``timestamp[ns, UTC]``, so every file's unit is widened to ns
@@ -129,6 +130,7 @@ _FILES_SCHEMA = pa.schema(
         ("quality", pa.int64()),
         ("reasons", pa.int32()),
         ("ingested", pa.timestamp("us", tz="UTC")),
+        ("text", pa.string()),  # files before text values lack it: null
     ]
 )
 
@@ -162,15 +164,16 @@ SELECT tag,
        quality::UINTEGER AS quality,
        quality < 1073741824 AS good,
        reasons,
-       ingested
+       ingested,
+       text
 FROM (
     SELECT tag, time::TIMESTAMPTZ_NS AS time,
            coalesce(value, value_int::DOUBLE / pow(10, decimals)) AS v,
-           quality, reasons, ingested::TIMESTAMPTZ AS ingested
+           quality, reasons, ingested::TIMESTAMPTZ AS ingested, text
     FROM historian_files
     UNION ALL
     SELECT tag, time::TIMESTAMPTZ_NS AS time, value AS v, quality, reasons,
-           ingested::TIMESTAMPTZ AS ingested
+           ingested::TIMESTAMPTZ AS ingested, text
     FROM historian_pending
 )
 """
@@ -179,7 +182,7 @@ FROM (
 # through the window into the dataset scan (row-group statistics).
 _POINTS_VIEW = """
 CREATE TEMP VIEW points AS
-SELECT tag, time, time_ns, value, quality, good, reasons, ingested
+SELECT tag, time, time_ns, value, quality, good, reasons, ingested, text
 FROM points_all
 QUALIFY row_number() OVER (PARTITION BY tag, time ORDER BY ingested DESC) = 1
 """

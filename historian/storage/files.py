@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 
 from historian.errors import CorruptDataError
 from historian.model import arrow
+from historian.storage import textcol
 from historian.storage.fs import StoreFS, fsync_path
 from historian.storage.perms import FILE_MODE, make_dirs
 from historian.storage.wal import Points
@@ -113,6 +114,7 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
     unit = time_unit(points.time)
     t_unit = points.time // _UNIT_NS[unit]
     value_col = arrow.array(points.value, pa.float64(), mask=int_valid | np.isnan(points.value))
+    text_col, text_flags = textcol.encode(points.text, bounds)
     table = pa.table(
         {
             "tag": pa.DictionaryArray.from_arrays(
@@ -127,6 +129,7 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
             "quality": arrow.array(points.quality.astype(np.int64), pa.int64()),
             "reasons": arrow.array(points.reasons.astype(np.int32), pa.int32()),
             "ingested": arrow.array(points.ingested, pa.timestamp("us", tz="UTC")),
+            textcol.COLUMN: text_col,
         }
     )
     t = points.time
@@ -148,6 +151,7 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
         ).tolist(),  # int/float/mixed
         "qzero": (nonzero_q == 0).tolist(),
         "rzero": (nonzero_r == 0).tolist(),
+        textcol.COLUMN: text_flags,  # per tag run: holds a text (absent before text values)
         # whether a (tag, time) repeats inside the file: readers de-duplicate only then
         "dups": bool(n > 1 and np.any((codes[1:] == codes[:-1]) & (t[1:] == t[:-1]))),
     }
@@ -195,7 +199,7 @@ def write_file(
             table.schema,
             compression=options.compression,
             compression_level=options.compression_level,
-            use_dictionary=["tag", "decimals", "quality", "reasons"],
+            use_dictionary=["tag", "decimals", "quality", "reasons", textcol.COLUMN],
             column_encoding={
                 "time": "DELTA_BINARY_PACKED",
                 "value": "BYTE_STREAM_SPLIT",
@@ -253,6 +257,7 @@ class TagSlice:
     quality: np.ndarray
     reasons: np.ndarray
     ingested: np.ndarray
+    text: np.ndarray | None = None  # object (str or None) per point; None: no text at all
 
 
 def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict:
@@ -311,6 +316,7 @@ class DataFile:
         #: whether a (tag, time) may repeat inside the file (format 1 files do not say: maybe)
         self.may_repeat: bool = bool(idx.get("dups", True))
         self.format: int = int(idx.get("format", 1))
+        self.has_text = textcol.flags_of(idx, len(self.tags))
         self.rg_rows = int(idx["rg_rows"])
         self.rg_tfirst = np.asarray(idx["rg_tfirst"], dtype=np.int64)
         self.rg_tlast = np.asarray(idx["rg_tlast"], dtype=np.int64)
@@ -388,7 +394,10 @@ class DataFile:
             columns.append("reasons")
         if with_ingested:
             columns.append("ingested")
+        with_text = any(self.has_text[i] for i in pos)
         indices = [self._col[c] for c in columns]
+        if with_text:
+            indices.append(self._col[textcol.COLUMN])
         self._check_decoded_size(groups, columns, indices)
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
             try:
@@ -447,6 +456,11 @@ class DataFile:
                     else np.zeros(n, np.uint32)
                 ),
                 ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
+                text=(
+                    textcol.decode(table.column(textcol.COLUMN), a, b)
+                    if self.has_text[i]
+                    else None
+                ),
             )
         return out
 

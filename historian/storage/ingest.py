@@ -155,10 +155,14 @@ def last_per_time(t: np.ndarray) -> np.ndarray | None:
     return order[keep]
 
 
-def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(names, codes, times ns, values, quality) from a long table: Arrow, pandas or polars.
+def table_columns(
+    table: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(names, codes, times ns, values, quality, texts) from a long table: Arrow, pandas or
+    polars.
 
-    ``names`` are the distinct tags, sorted; ``codes`` index them per row.
+    ``names`` are the distinct tags, sorted; ``codes`` index them per row. ``texts`` is None
+    without a ``text`` column; with one, ``value`` may be left out (no value: NaN).
     """
     from historian.storage.wal import encode_tags
 
@@ -179,7 +183,9 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         raise InvalidDataError(
             f"write_table takes a pyarrow/pandas/polars table, not {type(table).__name__}"
         )
-    missing = [c for c in ("tag", "time", "value") if c not in table.column_names]
+    has_text = "text" in table.column_names
+    missing = [c for c in ("tag", "time", "value") if c not in table.column_names
+               and not (c == "value" and has_text)]
     if missing:
         raise InvalidDataError(
             f"the table lacks column(s) {missing}; a long table needs tag, time, value[, quality] "
@@ -199,8 +205,19 @@ def table_columns(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         tag_col = tag_col.cast(pa.string())
     names, codes = encode_tags(tag_col)
     times = user_ns_array(table.column("time"))
-    values = values_array(table.column("value"), len(codes))
+    values = (
+        values_array(table.column("value"), len(codes))
+        if "value" in table.column_names
+        else np.full(len(codes), np.nan)
+    )
     qual = quality_array(
         table.column("quality") if "quality" in table.column_names else None, len(codes)
     )
-    return names, codes, times, values, qual
+    texts = None
+    if has_text:
+        from historian.model.text import text_array
+
+        texts = text_array(table.column("text"), len(codes))
+        if not np.any(texts != None):  # noqa: E711 - element-wise: no row has a text
+            texts = None
+    return names, codes, times, values, qual, texts

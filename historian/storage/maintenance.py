@@ -21,7 +21,7 @@ from historian.model.tags import Tag, validate_tag_name
 from historian.model.times import duration_ns, now_ns, to_ns, user_ns, window_ns
 from historian.storage.errmap import storage_errors
 from historian.storage.files import TagSlice, write_file
-from historian.storage.memtable import concat, points_from_slices
+from historian.storage.memtable import concat, points_from_slices, take
 from historian.storage.points import Points
 from historian.storage.store import DAY_NS, MAX_NS, MIN_NS, _progress
 from historian.storage.table import Snapshot
@@ -140,13 +140,7 @@ def merge_tags(store: Store, opened: list, tags: list[str]) -> Points:
         t = s.time
         if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
             order = np.lexsort((s.ingested, s.time))
-            s = TagSlice(
-                s.time[order],
-                s.value[order],
-                s.quality[order],
-                s.reasons[order],
-                s.ingested[order],
-            )
+            s = take(s, order)
             t = s.time
             # Keep the last version of each time, and older versions still inside the history
             # window (superseded after the horizon), for as-of reads; drop exact copies.
@@ -157,9 +151,7 @@ def merge_tags(store: Store, opened: list, tags: list[str]) -> Points:
             exact_dup = np.zeros(t.size, dtype=bool)
             exact_dup[:-1] = nxt_same[:-1] & (s.ingested[1:] == s.ingested[:-1])
             keep = (~nxt_same | (superseded_at > horizon_us)) & ~exact_dup
-            s = TagSlice(
-                t[keep], s.value[keep], s.quality[keep], s.reasons[keep], s.ingested[keep]
-            )
+            s = take(s, keep)  # the text too
         parts.append(s)
     return points_from_slices(names, parts)
 

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from historian.storage.files import MAX_NS, TagSlice
+from historian.storage.points import cat_text
 from historian.storage.wal import Points
 
 
@@ -45,6 +46,7 @@ class MemTable:
                         quality=points.quality[sel],
                         reasons=points.reasons[sel],
                         ingested=points.ingested[sel],
+                        text=None if points.text is None else points.text[sel],
                     )
                 )
             self.points += len(points)
@@ -73,7 +75,7 @@ class MemTable:
             if keep.all():
                 out.append(c)
             elif keep.any():
-                out.append(_take(c, keep))
+                out.append(take(c, keep))
         return out
 
     def to_points(self) -> Points:
@@ -98,7 +100,7 @@ def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:
     for s in slices:
         t = s.time
         if t.size > 1 and not bool(np.all(t[1:] > t[:-1])):
-            s = _take(s, np.lexsort((s.ingested, t)))
+            s = take(s, np.lexsort((s.ingested, t)))
         ordered.append(s)
     allp = concat(ordered)
     codes = np.repeat(np.arange(len(names), dtype=np.int32), [len(s.time) for s in ordered])
@@ -110,11 +112,14 @@ def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:
         allp.quality,
         allp.reasons,
         allp.ingested,
+        allp.text,
     )
 
 
-def _take(s: TagSlice, sel: np.ndarray) -> TagSlice:
-    return TagSlice(s.time[sel], s.value[sel], s.quality[sel], s.reasons[sel], s.ingested[sel])
+def take(s: TagSlice, sel: np.ndarray | slice) -> TagSlice:
+    """The rows ``sel`` of a slice (every column, the text too)."""
+    return TagSlice(s.time[sel], s.value[sel], s.quality[sel], s.reasons[sel], s.ingested[sel],
+                    None if s.text is None else s.text[sel])
 
 
 def concat(slices: list[TagSlice]) -> TagSlice:
@@ -126,6 +131,7 @@ def concat(slices: list[TagSlice]) -> TagSlice:
         quality=np.concatenate([s.quality for s in slices]),
         reasons=np.concatenate([s.reasons for s in slices]),
         ingested=np.concatenate([s.ingested for s in slices]),
+        text=cat_text([s.text for s in slices], [len(s.time) for s in slices]),
     )
 
 
@@ -135,7 +141,7 @@ def merge(slices: list[TagSlice], as_of_us: int | None = None) -> TagSlice | Non
     The common case (sources that do not overlap in time, no repeats) costs one pass to check.
     """
     if as_of_us is not None:
-        slices = [_take(s, s.ingested <= as_of_us) for s in slices]
+        slices = [take(s, s.ingested <= as_of_us) for s in slices]
     slices = [s for s in slices if len(s.time)]
     if not slices:
         return None
@@ -145,8 +151,8 @@ def merge(slices: list[TagSlice], as_of_us: int | None = None) -> TagSlice | Non
     if t.size < 2 or bool(np.all(t[1:] > t[:-1])):
         return merged
     order = np.lexsort((merged.ingested, t))
-    merged = _take(merged, order)
+    merged = take(merged, order)
     t = merged.time
     last = np.ones(t.size, dtype=bool)
     last[:-1] = t[1:] != t[:-1]
-    return _take(merged, last)
+    return take(merged, last)

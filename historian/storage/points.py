@@ -1,8 +1,11 @@
 """Points: the columnar unit the store moves around (WAL, memory table, data files).
 
 A :class:`Points` is seven plain numpy arrays with the tags dictionary-encoded (each distinct
-name once, sorted; an int32 code per point), so sorting by code sorts by tag name. Its Arrow
-form (:meth:`Points.to_batch`) is a batch of ``WAL_SCHEMA``, what the write-ahead log stores.
+name once, sorted; an int32 code per point), so sorting by code sorts by tag name, plus an
+optional eighth: ``text``, an object array of ``str`` or ``None`` (``None`` as the whole field:
+no point has a text). Its Arrow form (:meth:`Points.to_batch`) is a batch of ``WAL_SCHEMA``,
+what the write-ahead log stores; segments written before text values existed have
+``WAL_SCHEMA_V1`` (no ``text`` column) and still read (:meth:`Points.from_batch`).
 
 Examples
 --------
@@ -22,9 +25,10 @@ import pyarrow as pa
 
 from historian.model import arrow
 
-__all__ = ["WAL_SCHEMA", "Points", "encode_tags"]
+__all__ = ["WAL_SCHEMA", "WAL_SCHEMA_V1", "Points", "cat_text", "encode_tags", "text_column"]
 
-WAL_SCHEMA = pa.schema(
+#: The WAL batch schema before text values (segments of older stores).
+WAL_SCHEMA_V1 = pa.schema(
     [
         ("tag", pa.string()),
         ("time", pa.int64()),  # ns since epoch, UTC
@@ -34,6 +38,25 @@ WAL_SCHEMA = pa.schema(
         ("ingested", pa.int64()),  # µs since epoch, unique per write call
     ]
 )
+#: The WAL batch schema: ``text`` is null where a point has no text.
+WAL_SCHEMA = WAL_SCHEMA_V1.append(pa.field("text", pa.string()))
+
+
+def text_column(text: np.ndarray | None, n: int) -> pa.Array:
+    """The Arrow ``string`` column of an optional text array (all null when ``None``)."""
+    if text is None:
+        return pa.nulls(n, pa.string())
+    return pa.array(text, pa.string(), from_pandas=False)
+
+
+def cat_text(parts: list[np.ndarray | None], sizes: list[int]) -> np.ndarray | None:
+    """Concatenated optional text arrays (``None`` when none of them has a text)."""
+    if all(p is None for p in parts):
+        return None
+    return np.concatenate(
+        [np.full(k, None, dtype=object) if p is None else p for p, k in zip(parts, sizes,
+                                                                              strict=True)]
+    )
 
 @dataclass(frozen=True)
 class Points:
@@ -50,6 +73,7 @@ class Points:
     quality: np.ndarray  # uint32
     reasons: np.ndarray  # uint32
     ingested: np.ndarray  # int64 µs
+    text: np.ndarray | None = None  # object (str or None) per point; None: no text at all
 
     def __len__(self) -> int:
         return len(self.time)
@@ -68,6 +92,7 @@ class Points:
         quality: np.ndarray,
         reasons: np.ndarray,
         ingested: np.ndarray,
+        text: np.ndarray | None = None,
     ) -> Points:
         return cls(
             np.array([name], dtype=object),
@@ -77,6 +102,7 @@ class Points:
             quality,
             reasons,
             ingested,
+            text,
         )
 
     @classmethod
@@ -101,6 +127,7 @@ class Points:
             self.quality[sel],
             self.reasons[sel],
             self.ingested[sel],
+            None if self.text is None else self.text[sel],
         )
 
     def is_sorted(self) -> bool:
@@ -149,6 +176,7 @@ class Points:
             cat(self.quality),
             cat(self.reasons),
             cat(self.ingested),
+            None if self.text is None else cat(self.text),
         )
 
     def to_batch(self) -> pa.RecordBatch:
@@ -163,16 +191,24 @@ class Points:
                 arrow.array(self.quality, pa.uint32()),
                 arrow.array(self.reasons, pa.uint32()),
                 arrow.array(self.ingested, pa.int64()),
+                text_column(self.text, len(self.time)),
             ],
             schema=WAL_SCHEMA,
         )
 
     @classmethod
     def from_batch(cls, batch: pa.RecordBatch) -> Points:
+        """Points of a ``WAL_SCHEMA`` batch, or of a ``WAL_SCHEMA_V1`` one (no text)."""
+
         def col(i: int, dtype: type) -> np.ndarray:
             return np.asarray(arrow.to_numpy(batch.column(i)), dtype=dtype)
 
         names, codes = encode_tags(batch.column(0))
+        text = None
+        if batch.num_columns > 6:
+            t = batch.column(6)
+            if t.null_count < len(t):
+                text = np.asarray(t.to_pylist(), dtype=object)
         return cls(
             names,
             codes,
@@ -181,6 +217,7 @@ class Points:
             col(3, np.uint32),
             col(4, np.uint32),
             col(5, np.int64),
+            text,
         )
 
 

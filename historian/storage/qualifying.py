@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.model.tags import Tag
+from historian.model.text import no_text
 from historian.model.times import now_ns, user_ns, window_ns
 from historian.storage import ingest
 from historian.storage.files import TagSlice
@@ -110,10 +111,12 @@ def qualify(
         new_q, new_r = qualify_history(
             s.time, s.value, source_q, rules=qual.rules, now_ns=now_value
         )
-        new_q = ingest.mark_nonfinite(s.value, new_q.astype(np.uint32))
+        new_q = new_q.astype(np.uint32)
+        numeric = slice(None) if s.text is None else no_text(s.text)  # a text has no number
+        new_q[numeric] = ingest.mark_nonfinite(s.value[numeric], new_q[numeric])
         new_r = new_r.astype(np.uint32)
         previous.append(s.quality)
-        out[name] = TagSlice(s.time, s.value, new_q, new_r, s.ingested)
+        out[name] = TagSlice(s.time, s.value, new_q, new_r, s.ingested, s.text)
         diff = (new_q != s.quality) | (new_r != s.reasons)
         if apply and diff.any():
             sel = np.flatnonzero(diff)
@@ -123,7 +126,8 @@ def qualify(
         for name, s, new_q, new_r, sel in changed_points:
             n = sel.size
             pts = Points.of_tag(
-                name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64)
+                name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64),
+                None if s.text is None else s.text[sel],
             )
             store._ingest(pts, qualified=True)
     table = _points_table(sorted(out), out, True)

@@ -22,8 +22,15 @@ from historian.model.labels import repeated_strings
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.storage import health
 from historian.storage.files import TagSlice
-from historian.storage.memtable import MemTable, concat, in_window, merge, points_from_slices
-from historian.storage.points import Points
+from historian.storage.memtable import (
+    MemTable,
+    concat,
+    in_window,
+    merge,
+    points_from_slices,
+    take,
+)
+from historian.storage.points import Points, cat_text, text_column
 from historian.storage.store import DAY_NS, EXACT_POINTS_ROWS, HOUR_NS, MAX_NS, MIN_NS
 from historian.storage.table import Snapshot
 from historian.storage.wal import list_segments, read_segment, segment_name
@@ -110,15 +117,7 @@ def series(
             for c in pending.get(tag, ()):
                 keep = in_window(c.time, start_ns, end_ns)
                 if keep.any():
-                    parts[tag].append(
-                        TagSlice(
-                            c.time[keep],
-                            c.value[keep],
-                            c.quality[keep],
-                            c.reasons[keep],
-                            c.ingested[keep],
-                        )
-                    )
+                    parts[tag].append(take(c, keep))
     if snap is not None:
         opened = []
         for i in snap.select(start_ns, end_ns, list(tags)):
@@ -215,13 +214,7 @@ def bounded_series(
                         if side == "before"
                         else slice(0, int(good[need - 1]) + 1)
                     )
-                    sl = TagSlice(
-                        sl.time[cut],
-                        sl.value[cut],
-                        sl.quality[cut],
-                        sl.reasons[cut],
-                        sl.ingested[cut],
-                    )
+                    sl = take(sl, cut)
                     parts[tag].append(sl)
                     continue
                 parts[tag].append(sl)
@@ -268,6 +261,7 @@ def scan_sources(store: Store) -> tuple[list[str], pa.Table]:
             "quality": pa.array(pts.quality.astype(np.int64), pa.int64()),
             "reasons": pa.array(pts.reasons.astype(np.int32), pa.int32()),
             "ingested": pa.array(pts.ingested, pa.timestamp("us", tz="UTC")),
+            "text": text_column(pts.text, len(pts)),
         }
     )
     return paths, table
@@ -332,17 +326,23 @@ def info(store: Store) -> dict[str, Any]:
 
 def _points_table(
     names: list[str], series: dict[str, TagSlice | None], with_reasons: bool,
-    dictionary: bool = False,
+    dictionary: bool = False, with_text: bool = False,
 ) -> pa.Table:
     """The points table of ``series`` in the order of ``names``: one copy of each column, the
-    tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``)."""
+    tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``).
+
+    A ``text`` column (string, null where a point has none) comes last when ``with_text`` or
+    when a point read carries a text; without, the schema is exactly ``POINTS_SCHEMA``."""
     present = [(n, s) for n in names if (s := series.get(n)) is not None]
+    with_text = with_text or any(s.text is not None for _, s in present)
     schema = POINTS_SCHEMA
     if dictionary:
         schema = schema.set(0, pa.field("tag", pa.dictionary(pa.int32(), pa.string()),
                                         nullable=False))
     if with_reasons:
         schema = schema.append(pa.field("reasons", pa.uint32()))
+    if with_text:
+        schema = schema.append(pa.field("text", pa.string()))
     if not present:
         return schema.empty_table()
     counts = np.array([len(s.time) for _, s in present], dtype=np.int64)
@@ -363,4 +363,7 @@ def _points_table(
     ]
     if with_reasons:
         cols.append(arrow.array(joined("reasons"), pa.uint32()))
+    if with_text:
+        text = cat_text([s.text for _, s in present], counts.tolist())
+        cols.append(text_column(text, int(counts.sum())))
     return pa.Table.from_arrays(cols, schema=schema)

@@ -326,6 +326,7 @@ class Store:
         states: dict[int, str] | None = UNSET,
         metadata: dict[str, Any] | None = UNSET,
         replace: bool = False,
+        type: str = UNSET,  # "number" or "string" (a text tag), as Tag.type
     ) -> Tag:
         """Define a tag, or update one; returns the stored definition.
 
@@ -350,7 +351,8 @@ class Store:
         """
         return _tagging.define(self, name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
                                description=description, compression=compression,
-                               states=states, metadata=metadata, replace=replace)
+                               states=states, metadata=metadata, replace=replace,
+                               type=type)
 
     def define_many(
         self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
@@ -662,7 +664,8 @@ class Store:
         as_of_us = None if as_of is None else user_ns(as_of) // 1000
         series = self._series(names, start_ns, end_ns, as_of_us, with_reasons=reasons)
         return _reader._points_table(sorted(names), series, reasons,
-                             dictionary=tag_type == "dictionary")
+                             dictionary=tag_type == "dictionary",
+                             with_text=any(self._catalog.get(n).is_text for n in names))
 
     def qualify(
         self,

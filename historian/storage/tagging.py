@@ -33,6 +33,7 @@ def define(
     states: dict[int, str] | None = UNSET,
     metadata: dict[str, Any] | None = UNSET,
     replace: bool = False,
+    type: str = UNSET,  # the tag's value type, as in Tag
 ) -> Tag:
     """:meth:`Store.define` (its docstring has the contract)."""
     given = {
@@ -40,7 +41,7 @@ def define(
         for k, v in (("unit", unit), ("kind", kind), ("lo", lo), ("hi", hi),
                      ("rules", rules), ("description", description),
                      ("compression", compression), ("states", states),
-                     ("metadata", metadata))
+                     ("metadata", metadata), ("type", type))
         if v is not UNSET
     }  # fmt: skip
     return store.define_many({name: given}, replace=replace)[0]
@@ -50,7 +51,7 @@ def define_many(store: Store, definitions: Mapping[str, Mapping[str, Any]], *, r
 ) -> list[Tag]:
     """:meth:`Store.define_many` (its docstring has the contract)."""
     allowed = ("unit", "kind", "lo", "hi", "rules", "description", "compression",
-               "states", "metadata")  # fmt: skip
+               "states", "metadata", "type")  # fmt: skip
     pending: list[tuple[str, dict[str, Any]]] = []
     for name, settings in definitions.items():
         unknown = sorted(set(settings) - set(allowed))
@@ -108,6 +109,7 @@ def tags(store: Store, pattern: str | None = None) -> pa.Table:
             "hi": pa.array([t.hi for t in rows], pa.float64()),
             "description": pa.array([t.description for t in rows], pa.string()),
             "version": pa.array([t.version for t in rows], pa.int32()),
+            "type": pa.array([t.type for t in rows], pa.string()),  # number | string
         }
     )
 

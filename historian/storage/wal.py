@@ -34,7 +34,12 @@ from historian.errors import CorruptDataError, StoreError
 from historian.model import arrow
 from historian.storage.fs import fsync_path
 from historian.storage.perms import create_file, make_dirs
-from historian.storage.points import WAL_SCHEMA, Points, encode_tags  # noqa: F401 (re-exported)
+from historian.storage.points import (  # noqa: F401 (re-exported)
+    WAL_SCHEMA,
+    WAL_SCHEMA_V1,
+    Points,
+    encode_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +51,17 @@ def _crc(batch: pa.RecordBatch) -> str:
     crc = 0
     tags = batch.column(0)
     crc = zlib.crc32("\x00".join(tags.to_pylist()).encode(), crc)
-    for i in range(1, batch.num_columns):
+    for i in range(1, min(batch.num_columns, 6)):
         arr = np.ascontiguousarray(arrow.to_numpy(batch.column(i)))
         crc = zlib.crc32(arr.tobytes(), crc)
+    if batch.num_columns > 6:  # text (WAL_SCHEMA): all null costs one word, else every text
+        text = batch.column(6)
+        if text.null_count == len(text):
+            crc = zlib.crc32(b"\x00notext", crc)
+        else:
+            for s in text.to_pylist():
+                b = b"\xff" if s is None else len(s).to_bytes(4, "little") + s.encode()
+                crc = zlib.crc32(b, crc)
     return str(crc)
 
 

@@ -162,9 +162,31 @@ def _parse(mm: memoryview, pos: int) -> _Message:
 
 
 # ---------------------------------------------------------------------- batches
-def _decode(mm: memoryview, pos: int, msg: _Message) -> tuple[object | None, str | None]:
+def _schemas(header: bytes | None) -> tuple[pa.Schema, ...]:
+    """The batch schemas to try in a segment with this schema message (None: unreadable).
+
+    Segments written before text values have ``WAL_SCHEMA_V1``; an unreadable header tries both.
+    """
+    from historian.storage.points import WAL_SCHEMA, WAL_SCHEMA_V1
+
+    if header is not None:
+        try:
+            schema = pa.ipc.read_schema(pa.py_buffer(header))
+        except (pa.ArrowException, OSError, ValueError):
+            schema = None
+        if schema is not None and schema.equals(WAL_SCHEMA_V1):
+            return (WAL_SCHEMA_V1,)
+        if schema is not None and schema.equals(WAL_SCHEMA):
+            return (WAL_SCHEMA,)
+    return (WAL_SCHEMA, WAL_SCHEMA_V1)
+
+
+def _decode(
+    mm: memoryview, pos: int, msg: _Message, schemas: tuple[pa.Schema, ...] = ()
+) -> tuple[object | None, str | None]:
     """(Points, None) for a valid batch, or (None, what is wrong)."""
-    from historian.storage.wal import WAL_SCHEMA, Points, _crc
+    from historian.storage.points import Points
+    from historian.storage.wal import _crc
 
     if msg.compressed:
         return None, "a compressed batch (the writer never compresses: refused)"
@@ -178,14 +200,20 @@ def _decode(mm: memoryview, pos: int, msg: _Message) -> tuple[object | None, str
     expected = msg.meta.get(b"crc32")
     if expected is None:
         return None, "a batch without its CRC32"
-    try:
-        message = pa.ipc.read_message(pa.py_buffer(bytes(mm[pos : msg.end])))
-        batch = pa.ipc.read_record_batch(message, WAL_SCHEMA)
-        batch.validate(full=True)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        return None, f"a batch that does not decode ({str(exc).splitlines()[0]})"
-    if expected.decode(errors="replace") != _crc(batch):
-        return None, f"a batch of {batch.num_rows:,} points that fails its CRC32"
+    why = "a batch that does not decode"
+    for schema in schemas or _schemas(None):
+        try:
+            message = pa.ipc.read_message(pa.py_buffer(bytes(mm[pos : msg.end])))
+            batch = pa.ipc.read_record_batch(message, schema)
+            batch.validate(full=True)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            why = f"a batch that does not decode ({str(exc).splitlines()[0]})"
+            continue
+        if expected.decode(errors="replace") == _crc(batch):
+            break
+        why = f"a batch of {batch.num_rows:,} points that fails its CRC32"
+    else:
+        return None, why
     p = Points.from_batch(batch)
     return (
         Points(
@@ -196,6 +224,7 @@ def _decode(mm: memoryview, pos: int, msg: _Message) -> tuple[object | None, str
             np.array(p.quality),
             np.array(p.reasons),
             np.array(p.ingested),
+            p.text,
         ),
         None,
     )
@@ -261,11 +290,13 @@ def _walk(mm: memoryview, raw: mmap.mmap, scan: Scan) -> Iterator[Any]:
         if first.kind != _SCHEMA or first.end > size:
             raise _Bad("no schema message")
         pos = first.end
+        schemas = _schemas(bytes(mm[0 : first.end]))
     except EOFError:
         scan.torn_tail = True  # torn at creation: nothing was ever appended
         return
     except _Bad:
         scan.damage.append("the segment header (schema message) is damaged")
+        schemas = _schemas(None)
         found = _resync(mm, raw, 1)
         if found is None:
             return
@@ -284,7 +315,7 @@ def _walk(mm: memoryview, raw: mmap.mmap, scan: Scan) -> Iterator[Any]:
             scan.torn_tail = True  # the last append was cut short
             return
         if msg is not None and msg.kind == _RECORD_BATCH:
-            points, why = _decode(mm, pos, msg)
+            points, why = _decode(mm, pos, msg, schemas)
             if why is None:
                 scan.batches_seen += 1
                 yield points

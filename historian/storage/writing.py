@@ -15,6 +15,7 @@ import numpy as np
 
 from historian.errors import InvalidDataError, InvalidTimeError, StoreError, TagNotFoundError
 from historian.model.tags import validate_tag_name
+from historian.model.text import no_text, text_array
 from historian.model.times import user_ns_array
 from historian.storage import ingest
 from historian.storage.points import Points
@@ -40,22 +41,24 @@ def write(store: Store, tag: str, times: Any, values: Any, quality: Any = None) 
         raise InvalidDataError(
             f"tag must be a str, not {type(tag).__name__}; use write_table for many tags"
         )
-    store._catalog.get(tag)
+    is_text = store._catalog.get(tag).is_text
     t = user_ns_array(times)
-    v = ingest.values_array(values, t.size)
+    text = text_array(values, t.size) if is_text else None
+    v = np.full(t.size, np.nan) if is_text else ingest.values_array(values, t.size)
     qual = ingest.quality_array(quality, t.size)
     keep = ingest.last_per_time(t)
     if keep is not None:
         t, v, qual = t[keep], v[keep], qual[keep]
+        text = None if text is None else text[keep]
     n = t.size
     zeros = np.zeros(n, dtype=np.uint32)
-    return store._ingest(Points.of_tag(tag, t, v, qual, zeros, np.zeros(n, np.int64)))
+    return store._ingest(Points.of_tag(tag, t, v, qual, zeros, np.zeros(n, np.int64), text))
 
 
 def write_table(store: Store, table: Any) -> int:
     """:meth:`Store.write_table` (its docstring has the contract)."""
     store._check_open()
-    names, codes, t, v, qual = ingest.table_columns(table)
+    names, codes, t, v, qual, text = ingest.table_columns(table)
     unknown = []
     for name in names.tolist():
         validate_tag_name(name)
@@ -67,7 +70,7 @@ def write_table(store: Store, table: Any) -> int:
             "first with h.define(name, ...); nothing was written"
         )
     n = t.size
-    points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64))
+    points = Points(names, codes, t, v, qual, np.zeros(n, np.uint32), np.zeros(n, np.int64), text)
     # Within one call, the last row of a repeated (tag, time) wins (the sort is stable).
     if n > 1 and not points.is_sorted():
         points = points.sorted()
@@ -93,7 +96,7 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
     if qualified:
         qual, reasons = points.quality, points.reasons
     else:
-        qual = ingest.mark_nonfinite(points.value, points.quality)
+        qual = mark_nonfinite(points)
         qual, reasons = store._qualify(points, qual)
     if n >= store._bulk_points and store._outage_since is None:
         ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
@@ -118,6 +121,16 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
     # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
     # (no bound: see docs/scale-out.md) until storage answers.
     return n
+
+
+def mark_nonfinite(points: Points) -> np.ndarray:
+    """:func:`ingest.mark_nonfinite` on the points without a text (a text point has no number)."""
+    if points.text is None:
+        return ingest.mark_nonfinite(points.value, points.quality)
+    numeric = no_text(points.text)
+    qual = points.quality.copy()
+    qual[numeric] = ingest.mark_nonfinite(points.value[numeric], points.quality[numeric])
+    return qual
 
 
 def qualify(store: Store, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

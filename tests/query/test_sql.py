@@ -33,9 +33,10 @@ def test_points_view_columns_and_types(h):
     h.write("TIC-101.PV", [T0, T0 + S], [1.5, 2.5])
     rel = h.sql("SELECT * FROM points")
     assert rel.columns == [
-        "tag", "time", "time_ns", "value", "quality", "good", "reasons", "ingested"
+        "tag", "time", "time_ns", "value", "quality", "good", "reasons", "ingested", "text"
     ]
     table = rel.to_arrow_table()
+    assert table.column("text").null_count == 2  # numbers carry no text
     assert isinstance(table, pa.Table)
     time_type = table.column("time").type
     assert time_type.unit == "ns" and time_type.tz in ("UTC", "Etc/UTC")

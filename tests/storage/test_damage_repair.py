@@ -204,8 +204,13 @@ def _flip_batch(seg: str, k: int) -> None:
             break
         ends.append(msg.end)
         pos = msg.end
+    starts = [_parse(data, 0).end, *ends[:-1]]
+    batch = pa.ipc.read_record_batch(
+        pa.ipc.read_message(pa.py_buffer(bytes(data[starts[k] : ends[k]]))), WAL_SCHEMA
+    )
+    stamp = np.int64(batch.column(5)[0].as_py()).tobytes()  # one stamp per write call
+    at = bytes(data[: ends[k]]).rfind(stamp) + 2
     data.release()
-    at = ends[k] - 16
 
     def flip(d: bytearray) -> bytearray:
         d[at] ^= 0x10
@@ -284,7 +289,8 @@ def test_a_compressed_wal_batch_is_refused_not_decoded(tmp_path):
     batch = pa.record_batch(
         [pa.array(["A"] * n), pa.array(np.zeros(n, np.int64)), pa.array(np.zeros(n)),
          pa.array(np.zeros(n, np.uint32)), pa.array(np.zeros(n, np.uint32)),
-         pa.array(np.zeros(n, np.int64))], schema=WAL_SCHEMA)  # fmt: skip
+         pa.array(np.zeros(n, np.int64)), pa.nulls(n, pa.string())],
+        schema=WAL_SCHEMA)  # fmt: skip
     path = str(tmp_path / segment_name(1))
     opts = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.OSFile(path, "wb") as f, pa.ipc.new_stream(f, WAL_SCHEMA, options=opts) as w:

@@ -79,9 +79,9 @@ def test_a_flipped_bit_skips_that_batch_and_keeps_the_others(tmp_path):
     # (Salvage in detail, with repair, is in tests/storage/test_damage_repair.py.)
     path = _segment(tmp_path, 3)
     data = bytearray(_read(path))
-    # Flip a byte inside the float values of the last batch (near the end, before EOS marker).
+    # Flip a byte inside the float values of the last batch (found by the last value's bytes).
     last = bytearray(data)
-    last[-60] ^= 0xFF
+    last[data.rfind(np.float64(T0 + 29).tobytes()) + 3] ^= 0xFF
     _write(path, last)
     assert sum(len(p) for p in read_segment(path)) == 20
     middle = bytearray(data)
@@ -91,7 +91,7 @@ def test_a_flipped_bit_skips_that_batch_and_keeps_the_others(tmp_path):
     assert len(got) == 2 and set(got) < {0, 10, 20}  # the damaged batch alone is skipped
     only = _segment(tmp_path / "one", 1)
     one = bytearray(_read(only))
-    one[-60] ^= 0xFF
+    one[one.rfind(np.float64(T0 + 9).tobytes()) + 3] ^= 0xFF
     _write(only, one)
     with pytest.raises(CorruptDataError, match="CRC32"):  # nothing left to salvage
         list(read_segment(only))

@@ -1,0 +1,58 @@
+"""The ``text`` column of data files: encoding, the per-tag index flag, decoding.
+
+Every file historian writes since text values has a ``text`` column (Parquet ``BYTE_ARRAY``
+UTF-8, dictionary-encoded, null where a point has no text; a file of numbers only stores it as
+all-null pages of a few bytes). The file's historian index gains ``text``: per tag run, whether
+any of its points has a text, so a read of numeric tags never decodes the column. Files written
+before (no column, no ``text`` key in the index) read as "no text". See docs/format.md.
+
+Examples
+--------
+>>> import numpy as np
+>>> col, flags = encode(np.array(["a", None, "b"], dtype=object), np.array([0, 2, 3]))
+>>> col.to_pylist(), flags
+(['a', None, 'b'], [True, True])
+>>> encode(None, np.array([0, 3]))[1]
+[False]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["COLUMN", "decode", "encode", "flags_of"]
+
+COLUMN = "text"
+
+
+def encode(text: np.ndarray | None, bounds: np.ndarray) -> tuple[pa.Array, list[bool]]:
+    """The file column (dictionary<int32, string>) and, per tag run, whether it has a text."""
+    n = int(bounds[-1]) if len(bounds) else 0
+    runs = max(len(bounds) - 1, 0)
+    if text is None:
+        return pa.nulls(n, pa.dictionary(pa.int32(), pa.string())), [False] * runs
+    col = pa.array(text, pa.string(), from_pandas=False)
+    present = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    flags = (
+        (np.add.reduceat(present.astype(np.int64), bounds[:-1]) > 0).tolist() if n else []
+    )
+    return col.dictionary_encode(), [bool(f) for f in flags]
+
+
+def flags_of(index: dict[str, Any], runs: int) -> list[bool]:
+    """Per tag run of a file, whether it holds texts (files before text values: none)."""
+    flags = index.get(COLUMN)
+    if not isinstance(flags, list) or len(flags) != runs:
+        return [False] * runs
+    return [bool(f) for f in flags]
+
+
+def decode(column: pa.ChunkedArray | pa.Array, a: int, b: int) -> np.ndarray:
+    """Rows ``[a, b)`` of a file's text column as an object array of ``str`` or ``None``."""
+    part = column.slice(a, b - a)
+    if pa.types.is_dictionary(part.type):
+        part = part.cast(pa.string())
+    return np.asarray(part.to_pylist(), dtype=object)
