@@ -81,7 +81,7 @@ def test_summary_matches_the_kernel_on_the_reference_points(model):
 
 
 def test_summary_in_local_time_for_derived_and_stored_alike(model):
-    h, data = model
+    h, _ = model
     kw = dict(attribute=["A", "D"], tz="Europe/Paris")
     got = h.assets.summary("Plant/X", -100 * S, 1000 * S, "1d", "twa", **kw)
     stored = h.summary("X.A", -100 * S, 1000 * S, "1d", "twa", tz="Europe/Paris")
