@@ -4,8 +4,8 @@
 query-string values as strings, check and bound them, apply the token's scope, and return
 plain JSON-ready values (or CSV text). Nothing here knows about sockets.
 
-- :func:`search_tags`: tags whose name, description or unit contains the words asked for
-  (and, when the store has an asset model (``h.assets``), whose asset path or template does).
+- :func:`search_tags`: tags whose name, description or unit contains the words asked for,
+  or the path, attribute or template of an asset attribute they stand for (``h.assets``).
 - :func:`plot_payload`: per tag the ``h.plot`` values of a window (times in epoch seconds,
   values, OPC UA qualities), the tag's unit and kind, and its Bad periods.
 - :func:`annotations_payload`, :func:`frames_payload`: the annotations of the tags asked for
@@ -33,8 +33,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +92,7 @@ def features(h: Any) -> dict[str, bool]:
     ['annotations', 'assets', 'frames']
     """
     return {
-        "assets": getattr(h, "assets", None) is not None,
+        "assets": _asset_model(h) is not None,
         "annotations": callable(getattr(h, "annotations", None)),
         "frames": callable(getattr(h, "frames", None)),
     }
@@ -150,26 +152,44 @@ def _tag_list(h: Any, token: Token, tags: str | None) -> list[str]:
 
 
 # ---------------------------------------------------------------------- search
-def _asset_index(h: Any) -> dict[str, list[str]]:
-    """tag name -> the asset paths and template names it belongs to (empty without assets)."""
-    assets = getattr(h, "assets", None)
-    table = None
-    for name in ("attributes", "table"):
-        fn = getattr(assets, name, None)
-        if callable(fn):
-            try:
-                table = fn()
-            except TypeError:
-                continue
-            break
-    if not isinstance(table, pa.Table) or "tag" not in table.column_names:
-        return {}
+def _asset_model(h: Any) -> Any:
+    """``h.assets`` (the store's asset model), or None when this store has none."""
+    model = getattr(h, "assets", None)
+    if model is None:
+        try:
+            from historian.assets import AssetModel
+        except ImportError:  # pragma: no cover - an install without the asset model
+            return None
+        model = AssetModel(h)
+    has = all(callable(getattr(model, n, None)) for n in ("find", "attribute_tags"))
+    return model if has else None
+
+
+def _attribute_rows(h: Any) -> list[dict[str, Any]]:
+    """``asset, attribute, tag, template`` of every asset attribute bound to a tag."""
+    model = _asset_model(h)
+    if model is None:
+        return []
+    found = model.find()
+    if not found.num_rows:
+        return []  # (attribute_tags of no asset is an error)
+    templates = dict(zip(found["path"].to_pylist(), found["template"].to_pylist(), strict=True))
+    rows = model.attribute_tags().select(["asset", "attribute", "tag"]).to_pylist()
+    return [{**r, "template": templates.get(r["asset"])} for r in rows if r["tag"]]
+
+
+def _asset_index(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """tag name -> ``"PATH.ATTRIBUTE (TEMPLATE)"`` for each asset attribute it stands for."""
     out: dict[str, list[str]] = {}
-    cols = [c for c in ("path", "asset", "template", "attribute") if c in table.column_names]
-    for row in table.select(["tag", *cols]).to_pylist():
-        if row["tag"]:
-            out.setdefault(row["tag"], []).extend(str(row[c]) for c in cols if row[c])
+    for r in rows:
+        label = f"{r['asset']}.{r['attribute']}" + (f" ({r['template']})" if r["template"] else "")
+        out.setdefault(r["tag"], []).append(label)
     return out
+
+
+def _visible_assets(rows: list[dict[str, Any]], token: Token) -> set[str]:
+    """The assets with at least one attribute tag the token may read."""
+    return {r["asset"] for r in rows if token.allows(r["tag"])}
 
 
 def search_tags(
@@ -189,13 +209,13 @@ def search_tags(
     ['TIC-101.PV']
     """
     words = _text(q, "q").lower().split()
-    assets = _asset_index(h) if words else {}
+    assets = _asset_index(_attribute_rows(h))
     out = []
     for row in h.tags().to_pylist():
         name = row["name"]
         if not token.allows(name):
             continue
-        where = row.get("asset_paths") or assets.get(name, [])
+        where = assets.get(name, [])
         hay = " ".join([name, row.get("description") or "", row.get("unit") or "", *where]).lower()
         if all(w in hay for w in words):
             out.append(
@@ -342,24 +362,35 @@ def _jsonable(value: Any) -> Any:
 def annotations_payload(
     h: Any, token: Token, tags: str | None, start: str | None, end: str | None
 ) -> dict[str, Any]:
-    """The annotations of ``tags`` over the window (``{"available": False}`` when the store has
-    no annotations); times in epoch seconds."""
+    """The annotations of ``tags`` and of the assets those tags belong to, over the window
+    (``{"available": False}`` when the store has no annotations); times in epoch seconds."""
     names = _tag_list(h, token, tags)
     start_ns, end_ns = _window(start, end)
     if not features(h)["annotations"]:
         return {"available": False, "annotations": []}
-    table = h.annotations(targets=names, start=_dt64(start_ns), end=_dt64(end_ns))
-    wanted = set(names)
+    wanted = set(names) | {r["asset"] for r in _attribute_rows(h) if r["tag"] in names}
+    table = h.annotations(targets=sorted(wanted), start=_dt64(start_ns), end=_dt64(end_ns))
     rows = _rows(table, lambda r: r.get("target") in wanted)
     return {"available": True, "annotations": rows}
 
 
 def frames_payload(h: Any, token: Token, start: str | None, end: str | None) -> dict[str, Any]:
-    """The event frames over the window whose asset path the token's patterns match (``*``
-    sees every frame); ``{"available": False}`` when the store has no event frames."""
+    """The event frames over the window of the assets the token sees: an asset with an
+    attribute tag in the token's scope, or whose path its patterns match (``*`` sees every
+    frame); ``{"available": False}`` when the store has no event frames."""
     start_ns, end_ns = _window(start, end)
     if not features(h)["frames"]:
         return {"available": False, "frames": []}
     table = h.frames(start=_dt64(start_ns), end=_dt64(end_ns))
-    rows = _rows(table, lambda r: token.allows(str(r.get("asset") or "")))
+    seen = _visible_assets(_attribute_rows(h), token)
+
+    def visible(row: dict[str, Any]) -> bool:
+        asset = str(row.get("asset") or "")
+        return asset in seen or token.allows(asset)
+
+    rows = _rows(table, visible)
+    for row in rows:
+        if isinstance(row.get("attributes"), str):
+            with contextlib.suppress(ValueError):  # else shown as the text it is
+                row["attributes"] = json.loads(row["attributes"])
     return {"available": True, "frames": rows}

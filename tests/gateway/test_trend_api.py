@@ -215,16 +215,41 @@ def test_whoami_names_the_token_and_the_features(site):
     assert set(body["features"]) == {"assets", "annotations", "frames"}
 
 
-def test_annotations_and_frames_answer_even_before_the_store_has_them(site):
-    path = f"/api/annotations?{_q(tags='TIC-101.PV', start=START, end=END)}"
+def test_search_by_asset_path_and_template_stays_in_scope(site):
+    status, body = _get(site, f"/api/tags?{_q(q='SiteA/Area1/R-1')}", site["ops"])
+    assert status == 200 and [t["name"] for t in body["tags"]] == ["RUN", "TIC-101.PV"]
+    assert body["tags"][1]["assets"] == ["SiteA/Area1/R-1.Temperature (Reactor)"]
+    status, body = _get(site, f"/api/tags?{_q(q='reactor pressure')}", site["ops"])
+    assert body["tags"] == []  # SECRET-1.PV is the reactor's Pressure: not for this token
+    status, body = _get(site, f"/api/tags?{_q(q='reactor pressure')}", site["all"])
+    assert [t["name"] for t in body["tags"]] == ["SECRET-1.PV"]
+
+
+def test_annotations_of_the_tags_and_their_asset_never_of_other_tags(site):
+    path = f"/api/annotations?{_q(tags='TIC-101.PV,RUN', start=START, end=END)}"
     status, body = _get(site, path, site["ops"])
-    with historian.open(site["store"], mode="r") as h:
-        have = trend.features(h)
-    assert status == 200 and body["available"] is have["annotations"]
-    status, body = _get(site, f"/api/frames?{_q(start=START, end=END)}", site["ops"])
-    assert status == 200 and body["available"] is have["frames"]
+    assert status == 200 and body["available"] is True
+    got = [(a["target"], a["time"] - T0_S, a["text"], a["author"]) for a in body["annotations"]]
+    assert sorted(got) == [
+        ("SiteA/Area1/R-1", 1500, "batch started late", "jo"),
+        ("TIC-101.PV", 1050, "sensor cable cut", "jo"),
+    ]
     path = f"/api/annotations?{_q(tags='SECRET-1.PV', start=START, end=END)}"
     assert _get(site, path, site["ops"])[0] == 403
+    path = f"/api/annotations?{_q(tags='FIC-200.PV', start=START, end=END)}"
+    assert _get(site, path, site["ops"])[1]["annotations"] == []
+
+
+def test_frames_of_the_assets_the_token_sees(site):
+    status, body = _get(site, f"/api/frames?{_q(start=START, end=END)}", site["ops"])
+    assert status == 200 and body["available"] is True
+    assert [(f["name"], f["asset"], f["start"] - T0_S, f["end"] - T0_S, f["attributes"])
+            for f in body["frames"]] == [("B-1042", "SiteA/Area1/R-1", 600, 2400,
+                                          {"product": "PX-7"})]  # fmt: skip
+    status, body = _get(site, f"/api/frames?{_q(start=START, end=END)}", site["all"])
+    assert sorted(f["name"] for f in body["frames"]) == ["B-1042", "B-9"]
+    late = _q(start="2026-01-01T00:45:00Z", end=END)
+    assert _get(site, f"/api/frames?{late}", site["all"])[1]["frames"] == []
 
 
 def test_every_api_request_is_audited_and_no_token_is_written(site):

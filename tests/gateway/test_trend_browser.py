@@ -121,6 +121,15 @@ def test_the_page_loads_with_no_console_error_and_talks_only_to_127_0_0_1(page, 
     assert labels == ["degC", "(no unit)", "m3/h"]
     stepped = page.evaluate("() => window.historianTrend.payload.series.map(s => s.stepped)")
     assert stepped == [False, True, False]
+    # the annotations of the tags and of their reactor, and the reactor's batch, listed in order
+    page.wait_for_selector("#notes li[data-kind]")
+    listed = page.eval_on_selector_all(
+        "#notes li[data-kind]", "els => els.map(e => [e.dataset.kind, e.textContent])"
+    )
+    assert [kind for kind, _ in listed] == ["frame", "note", "note"]
+    assert "B-1042" in listed[0][1] and "SiteA/Area1/R-1" in listed[0][1]
+    assert "sensor cable cut" in listed[1][1] and "batch started late" in listed[2][1]
+    assert "secret" not in " ".join(text for _, text in listed)
 
 
 def test_a_trend_holds_exactly_the_plot_values_with_bad_shaded_and_uncertain_marked(page, site):
@@ -161,13 +170,31 @@ def test_a_trend_holds_exactly_the_plot_values_with_bad_shaded_and_uncertain_mar
         band,
     )
 
-    def shaded(rgba):
+    def shaded(rgba):  # translucent red (over the batch's translucent blue here)
         r, g, b_, a = rgba
-        return r > 180 and g < 90 and b_ < 90 and 30 < a < 120
+        return r > 150 and r > 2 * g and r > 1.8 * b_ and 30 < a < 140
 
     assert sum(shaded(p) for p in shade["inside"]) >= 4, shade
     assert not any(shaded(p) for p in shade["before"] + shade["after"]), shade
     assert shade["edge"][1] - shade["edge"][0] > 20  # 200 s of a 1 h window: a visible band
+
+    # the batch B-1042 (600 s to 2400 s) is shaded too, in its own colour
+    frame = page.evaluate(
+        """(ts) => {
+          const u = window.historianTrend.plot;
+          const ys = [0.2, 0.4, 0.6, 0.8].map(f => u.bbox.top + f * u.bbox.height);
+          return ts.map(t => ys.map(y => Array.from(u.ctx.getImageData(
+            Math.round(u.valToPos(t, 'x', true)), Math.round(y), 1, 1).data)));
+        }""",
+        [T0_S + 700, T0_S + 300, T0_S + 3000],
+    )
+
+    def framed(rgba):
+        r, _g, b_, a = rgba
+        return b_ > 180 and r < 90 and 10 < a < 60
+
+    assert sum(framed(p) for p in frame[0]) >= 3, frame
+    assert not any(framed(p) for p in frame[1] + frame[2]), frame
     assert _errors(page) == []
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import historian
+from historian.assets import AssetModel
 from historian.gateway.tokens import TokenFile
 from historian.gateway.webserver import TrendServer, make_http_server
 
@@ -24,11 +25,20 @@ START, END = "2026-01-01T00:00:00.000Z", "2026-01-01T01:00:00.000Z"
 BAD = (1000, 1200)  # seconds after T0 where TIC-101.PV is Bad_NoCommunication
 UNCERTAIN = (2000, 2010)  # seconds after T0 where it is Uncertain_LastUsableValue
 TAGS = ("TIC-101.PV", "RUN", "FIC-200.PV", "SECRET-1.PV")
+#: (target, seconds after T0, text): on a tag, on the asset, on a tag no scoped token sees
+NOTES = (
+    ("TIC-101.PV", 1050, "sensor cable cut"),
+    ("SiteA/Area1/R-1", 1500, "batch started late"),
+    ("SECRET-1.PV", 1300, "secret note"),
+)
+#: (name, asset, from, to) in seconds after T0: one on the reactor, one elsewhere
+FRAMES = (("B-1042", "SiteA/Area1/R-1", 600, 2400), ("B-9", "SiteB/X-1", 300, 900))
 
 
 def make_store(path: str) -> dict[str, str]:
     """One hour at 1 s of TIC-101.PV (with a Bad and an Uncertain stretch), a step tag RUN, a tag
-    in another unit and a tag no scoped token sees; returns the tokens by name."""
+    in another unit and a tag no scoped token sees; a reactor asset holding three of them, the
+    annotations NOTES and the event frames FRAMES; returns the tokens by name."""
     with historian.open(path) as h:
         h.define("TIC-101.PV", unit="degC", description="reactor temperature")
         h.define("RUN", kind="step", description="agitator running")
@@ -44,6 +54,20 @@ def make_store(path: str) -> dict[str, str]:
         h.write("FIC-200.PV", t, np.arange(3600) * 1.0)
         h.write("SECRET-1.PV", t[::60], np.ones(60))
         h.flush()
+        model = getattr(h, "assets", None) or AssetModel(h)
+        model.define_template("Reactor", attributes={
+            "Temperature": {"tag": "TIC-101.PV", "unit": "CEL"},
+            "Agitator": {"tag": "RUN"},
+            "Pressure": {"tag": "SECRET-1.PV", "unit": "BAR"},
+        })  # fmt: skip
+        for asset in ("SiteA", "SiteA/Area1"):
+            model.add(asset)
+        model.add("SiteA/Area1/R-1", template="Reactor")
+        for target, at, text in NOTES:
+            h.annotate(target, T0 + at * 10**9, text, author="jo")
+        for name, asset, a, b in FRAMES:
+            h.add_frame(name, T0 + a * 10**9, T0 + b * 10**9, asset=asset, template="Batch",
+                        attributes={"product": "PX-7"})  # fmt: skip
     tokens = TokenFile(path)
     out = {
         "all": tokens.add("all", ["*"]),
