@@ -337,8 +337,9 @@ def _chains(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:
 
 
 def _chain_edges(idx: list[int], starts: np.ndarray, ends: np.ndarray
-                 ) -> tuple[np.ndarray, list[int]]:
-    """Edges of one chain and, per frame of it, the index of its interval."""
+                 ) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """Edges of one chain, per frame of it the index of its interval, and which intervals are
+    frames (the others are the gaps between them, not computed)."""
     edges: list[int] = []
     where = []
     for i in idx:
@@ -346,7 +347,9 @@ def _chain_edges(idx: list[int], starts: np.ndarray, ends: np.ndarray
             edges.append(int(starts[i]))
         where.append(len(edges) - 1)
         edges.append(int(ends[i]))
-    return np.array(edges, dtype=np.int64), where
+    wanted = np.zeros(len(edges) - 1, dtype=bool)
+    wanted[where] = True
+    return np.array(edges, dtype=np.int64), where, wanted
 
 
 def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: Any,
@@ -392,9 +395,10 @@ def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: An
         t, v, q = ((np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.uint32)) if s is None
                    else (s.time, s.value, s.quality))  # fmt: skip
         for chain in chains:
-            edges, where = _chain_edges(chain, f_start, f_end)
+            edges, where, wanted = _chain_edges(chain, f_start, f_end)
             res = aggregate_on_edges(t, v, q, edges, stat_names, config=cfg,
-                                     stepped=stepped[tag], annotations_ns=notes.get(tag))
+                                     stepped=stepped[tag], annotations_ns=notes.get(tag),
+                                     wanted=wanted)
             for si, sname in enumerate(stat_names):
                 r, sc = res[sname], _scale(sname)
                 for fi, w in zip(chain, where, strict=True):

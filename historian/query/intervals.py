@@ -41,6 +41,7 @@ __all__ = [
 
 _BAD_BIT = np.uint32(0x80000000)
 _SEVERITY = np.uint32(0xC0000000)
+_BAD_NO_DATA = np.uint32(0x809B0000)
 
 
 def is_plain(every: Any, tz: Any = None, origin: Any = None, offset: Any = None,
@@ -98,6 +99,7 @@ def check_intervals_budget(n_tags: int, intervals: Intervals, n_stats: int) -> N
 def aggregate_on_edges(
     t_ns: Any, values: Any, quality: Any, edges: np.ndarray, stats: list[str], *,
     config: Any = None, stepped: bool = False, annotations_ns: Any = None,
+    wanted: np.ndarray | None = None,
 ) -> dict[str, AggregateResult]:
     """:func:`historian.kernels.aggregate_many` on arbitrary ``edges`` (int64, increasing;
     ``annotations_ns``: the annotation times AnnotationCount counts).
@@ -105,7 +107,9 @@ def aggregate_on_edges(
     The edges are cut into runs of equal interval length; each run goes to the kernel with the
     samples it can need (those inside, everything back to the second Good sample before it and
     on to the second Good sample after it) and the end of the whole history, so each result is
-    the one the kernel gives for that interval on the whole series.
+    the one the kernel gives for that interval on the whole series. ``wanted`` (one bool per
+    interval): runs without a wanted interval are not computed (NaN, Bad_NoData), e.g. the
+    gaps between event frames.
     """
     edges = np.asarray(edges, dtype=np.int64)
     s = prepare_series(t_ns, values, quality)
@@ -118,6 +122,11 @@ def aggregate_on_edges(
     lasts = np.concatenate([cuts, [lengths.size]]).tolist()
     parts: dict[str, list[AggregateResult]] = {name: [] for name in stats}
     for a, b in zip(firsts, lasts, strict=True):
+        if wanted is not None and not wanted[a:b].any():
+            skipped = _no_data(edges[a : b + 1])
+            for name in stats:
+                parts[name].append(skipped)
+            continue
         lo_t, hi_t = int(edges[a]), int(edges[b])
         lo, hi = np.searchsorted(t, [lo_t, hi_t]).tolist()
         g = int(np.searchsorted(good, lo))
@@ -140,6 +149,13 @@ def aggregate_on_edges(
             np.concatenate([r.status for r in rs]),
         )
     return out
+
+
+def _no_data(edges: np.ndarray) -> AggregateResult:
+    """Bad_NoData results (NaN values, interval starts as times) for intervals not computed."""
+    n = edges.size - 1
+    return AggregateResult(edges[:-1].copy(), np.full(n, np.nan), edges[:-1].copy(),
+                           np.full(n, _BAD_NO_DATA, dtype=np.uint32))  # fmt: skip
 
 
 def _strings(values: list[str], codes: np.ndarray) -> pa.Array:
