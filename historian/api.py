@@ -703,6 +703,7 @@ class Historian:
         """
         from historian.annotations import counted_times
         from historian.query.retrieval import check_summary_budget, summary_for_tags
+        from historian.query.textstats import refuse_text, summary_with_texts
 
         with self._call("summary"):
             if frames is not None:
@@ -716,8 +717,13 @@ class Historian:
             calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
                         "week_start": week_start}
             if not _plain(every, calendar):
+                refuse_text(self._store, names, "a summary on calendar intervals or shifts")
                 return self._calendar_summary(names, start, end, every, stats, config, calendar)
             start_ns, end_ns, every_ns = self._window(start, end, every)
+            texts = summary_with_texts(self._store, names, start_ns, end_ns, every_ns, stats,
+                                       config)  # text tags: count/first/last/duration_in_state
+            if texts is not None:
+                return texts
             stats = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
             series = self.bounded_series(names, start_ns, end_ns)
             return summary_for_tags(
@@ -785,8 +791,10 @@ class Historian:
         [0.0, 5.0, 10.0]
         """
         from historian.query.align import interpolated_table
+        from historian.query.textstats import refuse_text
 
         with self._call("interpolated"):
+            refuse_text(self._store, self.resolve_tags(tags), "interpolated")
             return interpolated_table(
                 self, self.resolve_tags(tags), start, end, every, max_gap=max_gap,
                 extrapolate=extrapolate, quality=quality, config=config, tz=tz, origin=origin,
@@ -811,10 +819,12 @@ class Historian:
         True
         """
         from historian.query.retrieval import check_plot_budget, plot_for_tag
+        from historian.query.textstats import refuse_text
 
         with self._call("plot"):
             width = check_plot_budget(width)
             (name,) = self.resolve_tags([tag])
+            refuse_text(self._store, [name], "plot")
             start_ns, end_ns, _ = self._window(start, end)
             series = self.bounded_series([name], start_ns, end_ns)[name]
             t, v, q = _arrays(series)

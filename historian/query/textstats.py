@@ -161,7 +161,7 @@ def summary_with_texts(
     start_ns: int,
     end_ns: int,
     every_ns: int,
-    stats: Sequence[str],
+    stats: Sequence[str] | str,
     config: Any = None,
 ) -> pa.Table | None:
     """``h.summary`` of ``names`` when one of them is a text tag (None when none is).
@@ -172,12 +172,14 @@ def summary_with_texts(
     :class:`TextAggregateError`.
     """
     from historian.kernels._config import interval_edges
-    from historian.query.retrieval import summary_for_tags
+    from historian.query.retrieval import check_summary_budget, summary_for_tags
 
     texts = text_tags(source, names)
     if not texts:
         return None
-    check_text_stats(texts, stats)
+    stats = check_text_stats(texts, stats)
+    # the same budget as a numeric summary (duration_in_state: one row per state held)
+    check_summary_budget(len(names) * len(stats), start_ns, end_ns, every_ns, ["count"])
     series = source.bounded_series(list(names), start_ns, end_ns)
     edges = interval_edges(start_ns, end_ns, every_ns)
     stepped = source.is_stepped(list(names))

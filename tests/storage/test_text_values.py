@@ -259,7 +259,7 @@ def test_numeric_statistics_on_a_text_tag_are_refused_naming_tag_and_working_sta
     with _store(store_path) as h:
         h.write("BATCH.ID", [T0], ["A"])
         engine = _engine(h)
-        with pytest.raises(TextAggregateError, match="BATCH.ID") as err:
+        with pytest.raises(TextAggregateError, match=r"BATCH\.ID") as err:
             summary_with_texts(engine, ["TIC-101.PV", "BATCH.ID"], T0, T0 + 10 * S, 10 * S,
                                ["count", "twa", "max"])  # fmt: skip
         assert err.value.stats == ("twa", "max") and err.value.tag == "BATCH.ID"
@@ -295,6 +295,32 @@ def test_kill_9_while_writing_texts_loses_no_acknowledged_text(store_path):
                          got.column("text").to_pylist(), strict=True))  # fmt: skip
     assert all(texts[i] == text_of(i) for i in range(upto))
     assert _parquet_files(store_path)  # some went through files, not only the WAL
+
+
+def test_h_summary_of_text_and_numeric_tags_and_the_refusals(store_path):
+    with _store(store_path) as h:
+        h.write("BATCH.ID", T0 + np.array([0, 5]) * S, ["A", "B"])
+        h.write("TIC-101.PV", T0 + np.array([0, 5]) * S, [1.0, 3.0])
+        table = h.summary(["BATCH.ID", "TIC-101.PV"], T0, T0 + 10 * S, "10s",
+                          stats=["count", "last"])  # fmt: skip
+        assert table.schema.names[-1] == "text"
+        assert [(r["tag"], r["stat"], r["value"], r["text"]) for r in table.to_pylist()] == [
+            ("BATCH.ID", "count", 2.0, None), ("BATCH.ID", "last", None, "B"),
+            ("TIC-101.PV", "count", 2.0, None), ("TIC-101.PV", "last", 3.0, None)]  # fmt: skip
+        states = h.summary("BATCH.ID", T0, T0 + 10 * S, "10s", stats="duration_in_state")
+        assert dict(zip(states.column("text").to_pylist(), states.column("value").to_pylist(),
+                        strict=True)) == {"A": 5.0, "B": 5.0}  # fmt: skip
+        numeric = h.summary("TIC-101.PV", T0, T0 + 10 * S, "10s", stats=["twa"])
+        assert "text" not in numeric.schema.names  # numeric summaries are unchanged
+        with pytest.raises(TextAggregateError, match=r"'twa'.*count, first, last"):
+            h.summary("BATCH.ID", T0, T0 + 10 * S, "10s", stats=["twa"])
+        with pytest.raises(TextAggregateError, match="interpolated"):
+            h.interpolated(["TIC-101.PV", "BATCH.ID"], T0, T0 + 10 * S, "1s")
+        with pytest.raises(TextAggregateError, match="plot"):
+            h.plot("BATCH.ID", T0, T0 + 10 * S)
+        with pytest.raises(TextAggregateError, match="calendar"):
+            h.summary("BATCH.ID", T0, T0 + 10 * S, "1d", stats=["count"], tz="Europe/Paris")
+        assert h.define("LOT", type="string").is_text  # define takes the type too
 
 
 sys.path.insert(0, HERE)
