@@ -45,7 +45,6 @@ import os
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,17 +53,18 @@ import numpy as np
 import pyarrow as pa
 
 from historian.acquisition.config import Config, load_config
+from historian.acquisition.latency import LatencyMonitor
+from historian.acquisition.pointqueue import PointQueue
 from historian.acquisition.samples import SampleBatch, Source, SourceHealth
-from historian.acquisition.spool import Loss, Spool
+from historian.acquisition.spool import Spool
+from historian.acquisition.writer import StoreWriter, WriteStats
 from historian.errors import ConfigError, HistorianError, TagNotFoundError
 from historian.model import quality as q
-from historian.model.schema import TIME_TYPE
 
 __all__ = ["Collector", "CollectorHealth"]
 
 logger = logging.getLogger(__name__)
 
-_LATENCY_SAMPLES = 4096
 _TREND_WINDOW_S = 5.0  # latency medians compared window by window ...
 _TREND_WINDOWS = 3  # ... a WARNING when they rose this many windows in a row
 _TREND_MIN_S = 1.0  # ... and the last one is above this
@@ -114,16 +114,6 @@ class CollectorHealth:
     latency_p95_s: float | None = None
 
 
-def _batch_table(b: SampleBatch) -> pa.Table:
-    tags = b.tags if isinstance(b.tags, list) else list(b.tags)
-    return pa.table({
-        "tag": pa.array(tags, pa.string()),
-        "time": pa.array(b.t_ns, pa.int64()).cast(TIME_TYPE),
-        "value": pa.array(b.values, pa.float64()),
-        "quality": pa.array(b.quality, pa.uint32()),
-    })  # fmt: skip
-
-
 class Collector:
     """Collect from the sources of a config into a store.
 
@@ -158,35 +148,22 @@ class Collector:
     ) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
         self._environ = environ  # credentials for the OPC UA sources (default: os.environ)
-        self._given_store = store
         self.store: Any = store
         self.sources: list[Any] = self._build_sources() + list(sources)
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ConfigError(f"source names must be unique, got {names}")
         st = self.config.collector
-        self._queue: deque[SampleBatch] = deque()
-        self._queue_points = 0
-        self._capacity = st.queue_size
-        self._losses: dict[str, list[int]] = {}  # tag -> [first_ns, count] not yet recorded
-        self._compressors: dict[str, Any] = {}
-        self._health = CollectorHealth(queue_capacity=st.queue_size)
-        self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
-        self._source_of: dict[str, str] = {}  # tag -> source name
-        self._src_latencies: dict[str, deque[float]] = {}
-        self._src_window: dict[str, list[float]] = {}
-        self._src_trend: dict[str, deque[float]] = {}
-        self._trend_next = 0.0
-        self._trend_logged: dict[str, float] = {}
+        self._queue = PointQueue(st.queue_size, log=logger)
+        self._running = False
+        self._stats = WriteStats()
+        self._latency = self._latency_monitor({})
         self._spool: Spool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
         self._final = asyncio.Event()
         self._future: concurrent.futures.Future[None] | None = None
-        self._store_retry_at = 0.0
-        self._store_backoff = 0.5
-        self._last_drop_log = -1e9
         self._ready = threading.Event()  # store open, tags defined, sources started
 
     def __repr__(self) -> str:
@@ -239,11 +216,16 @@ class Collector:
             defined = self._define_default(name)
             if getattr(defined, "compression", None):
                 compression[name] = defined.compression
-        self._source_of = {n: s.name for s in self.sources for n in getattr(s, "tags", ())}
-        self._src_latencies = {s.name: deque(maxlen=_LATENCY_SAMPLES) for s in self.sources}
+        self._latency = self._latency_monitor(
+            {n: s.name for s in self.sources for n in getattr(s, "tags", ())}
+        )
         from historian.kernels.compress import compressor_from_dict
 
-        self._compressors = {n: compressor_from_dict(c) for n, c in compression.items()}
+        self._queue.compressors = {n: compressor_from_dict(c) for n, c in compression.items()}
+
+    def _latency_monitor(self, source_of: dict[str, str]) -> LatencyMonitor:
+        return LatencyMonitor(source_of, [s.name for s in self.sources], window_s=_TREND_WINDOW_S,
+                              windows=_TREND_WINDOWS, min_s=_TREND_MIN_S, log=logger)  # fmt: skip
 
     def _known(self, name: str) -> bool:
         try:
@@ -266,105 +248,15 @@ class Collector:
     # ------------------------------------------------------------------ emit / queue
     def _emit(self, batch: SampleBatch) -> None:
         """Called by sources in the loop thread; never blocks."""
-        n = len(batch)
-        if not n:
+        if not len(batch):
             return
-        self._queue.append(batch)
-        self._queue_points += n
-        while self._queue_points > self._capacity and len(self._queue) > 1:
-            old = self._queue.popleft()
-            self._queue_points -= len(old)
-            self._record_drop(old.tags, old.t_ns)
-            now = time.monotonic()
-            if now - self._last_drop_log >= 5.0:  # at most one warning per 5 s
-                self._last_drop_log = now
-                logger.warning("collector queue full (%d points): dropping the oldest points "
-                               "(%d dropped so far)", self._capacity,
-                               self._health.dropped_points)  # fmt: skip
+        self._queue.push(batch)
         if self._wake is not None and (
-            self._queue_points >= self.config.collector.batch_size or len(self._queue) == 1
+            self._queue.points >= self.config.collector.batch_size or self._queue.batches == 1
         ):
             self._wake.set()
 
-    def _record_drop(self, tags: Any, t_ns: np.ndarray) -> None:
-        tags_arr = np.asarray(tags, dtype=object)
-        self._health.dropped_points += len(tags_arr)
-        for tag in set(tags_arr.tolist()):
-            sel = t_ns[tags_arr == tag]
-            self._add_loss(Loss(tag, int(sel.min()), int(sel.max()), int(sel.size)))
-
-    def _add_loss(self, loss: Loss) -> None:
-        cur = self._losses.get(loss.tag)
-        if cur is None:
-            self._losses[loss.tag] = [loss.first_ns, loss.count]
-        else:
-            cur[0] = min(cur[0], loss.first_ns)
-            cur[1] += loss.count
-
-    def _take(self, limit: int) -> SampleBatch | None:
-        """Up to about ``limit`` queued points (whole batches) plus loss markers, compressed."""
-        parts: list[SampleBatch] = []
-        n = 0
-        while self._queue and (n < limit or not parts):
-            b = self._queue.popleft()
-            self._queue_points -= len(b)
-            parts.append(b)
-            n += len(b)
-        if self._losses:
-            tags = list(self._losses)
-            firsts = [self._losses[t][0] for t in tags]
-            parts.append(SampleBatch.from_points(tags, firsts, [None] * len(tags),
-                                                 q.BAD_DATA_LOST, source="collector"))  # fmt: skip
-            for t, (first, count) in self._losses.items():
-                logger.error("collector: %d points of %r lost from %s on; recorded Bad_DataLost",
-                             count, t, np.datetime64(first, "ns"))  # fmt: skip
-            self._losses = {}
-        if not parts:
-            return None
-        batch = parts[0] if len(parts) == 1 else SampleBatch.concat(parts)
-        return self._compress(batch) if self._compressors else batch
-
-    def _compress(self, batch: SampleBatch, final: bool = False) -> SampleBatch:
-        tags = np.asarray(batch.tags, dtype=object)
-        keep = np.ones(len(tags), dtype=bool)
-        extra: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = []
-        for name, comp in self._compressors.items():
-            sel = np.flatnonzero(tags == name)
-            if sel.size == 0:
-                continue
-            keep[sel] = False
-            e = comp.push(batch.t_ns[sel], batch.values[sel], batch.quality[sel])
-            if len(e.t_ns):
-                extra.append((e.t_ns, e.values, e.quality, [name] * len(e.t_ns)))
-        if not extra and keep.all():
-            return batch
-        idx = np.flatnonzero(keep)
-        t_parts = [batch.t_ns[idx], *[x[0] for x in extra]]
-        v_parts = [batch.values[idx], *[x[1] for x in extra]]
-        q_parts = [batch.quality[idx], *[x[2] for x in extra]]
-        names = [tags[i] for i in idx.tolist()]
-        for x in extra:
-            names.extend(x[3])
-        return SampleBatch(names, np.concatenate(t_parts).astype(np.int64),
-                           np.concatenate(v_parts).astype(np.float64),
-                           np.concatenate(q_parts).astype(np.uint32), batch.source)  # fmt: skip
-
-    def _flush_compressors(self) -> SampleBatch | None:
-        tags: list[str] = []
-        ts, vs, qs = [], [], []
-        for name, comp in self._compressors.items():
-            e = comp.flush()
-            tags += [name] * len(e.t_ns)
-            ts.append(e.t_ns)
-            vs.append(e.values)
-            qs.append(e.quality)
-        if not tags:
-            return None
-        return SampleBatch(tags, np.concatenate(ts).astype(np.int64),
-                           np.concatenate(vs).astype(np.float64),
-                           np.concatenate(qs).astype(np.uint32), "collector")  # fmt: skip
-
-    # ------------------------------------------------------------------ store / spool (threads)
+    # ------------------------------------------------------------------ store
     def _write_store(self, table: pa.Table) -> None:
         try:
             self.store.write_table(table)
@@ -372,190 +264,6 @@ class Collector:
             for name in set(table.column("tag").to_pylist()):
                 self._define_default(name)
             self.store.write_table(table)
-
-    def _write_live(self, batch: SampleBatch) -> None:
-        table = _batch_table(batch)
-        self._write_store(table)
-        self._note_latency(batch, time.time_ns())
-
-    def _note_latency(self, batch: SampleBatch, now: int) -> None:
-        """Source timestamp -> stored latency of (a sample of) the Good points, overall and
-        per source; a WARNING when a source's latency keeps growing."""
-        good = np.flatnonzero(q.good_mask(batch.quality))
-        if good.size:
-            idx = good[:: max(1, good.size // 64)]
-            lat = ((now - batch.t_ns[idx]) / 1e9).tolist()
-            self._latencies.extend(lat)
-            tags = batch.tags
-            for i, x in zip(idx.tolist(), lat, strict=True):
-                name = self._source_of.get(tags[i])
-                if name is not None:
-                    self._src_latencies[name].append(x)
-                    self._src_window.setdefault(name, []).append(x)
-        mono = time.monotonic()
-        if mono >= self._trend_next:
-            self._trend_next = mono + _TREND_WINDOW_S
-            self._check_trend(mono)
-
-    def _check_trend(self, mono: float) -> None:
-        for name, window in list(self._src_window.items()):
-            if not window:
-                continue
-            self._src_window[name] = []
-            trend = self._src_trend.setdefault(name, deque(maxlen=_TREND_WINDOWS + 1))
-            trend.append(float(np.median(window)))
-            rising = len(trend) == trend.maxlen and all(
-                a < b for a, b in zip(trend, list(trend)[1:], strict=False)
-            )
-            if rising and trend[-1] > _TREND_MIN_S and (
-                mono - self._trend_logged.get(name, -1e9) >= 60.0
-            ):
-                self._trend_logged[name] = mono
-                logger.warning("collector: the latency of source %r keeps growing (median %s "
-                               "s over the last %d x %.0f s): it does not keep up (see its "
-                               "backlog in health(); docs/acquisition.md, capacity)", name,
-                               " -> ".join(f"{x:.2f}" for x in trend), len(trend),
-                               _TREND_WINDOW_S)  # fmt: skip
-
-    def _to_spool(self, batch: SampleBatch) -> None:
-        assert self._spool is not None
-        losses = self._spool.append(_batch_table(batch))
-        self._health.spooled_points += len(batch)
-        if losses:
-            self._health.dropped_points += sum(x.count for x in losses)
-            for loss in losses:
-                self._add_loss(loss)
-
-    def _drain_one(self) -> int:
-        assert self._spool is not None
-        seg = self._spool.oldest()
-        if seg is None:
-            return 0
-        table = self._spool.read(seg)
-        if table.num_rows:
-            self._write_store(table)
-        self._spool.remove(seg)
-        logger.info("collector: wrote %d spooled points to the store (%d left in the spool)",
-                    table.num_rows, self._spool.points)  # fmt: skip
-        return table.num_rows
-
-    # ------------------------------------------------------------------ the pipeline
-    def _store_failed(self, exc: BaseException) -> None:
-        h = self._health
-        h.store_ok = False
-        h.store_errors += 1
-        h.last_store_error = f"{type(exc).__name__}: {exc}"
-        self._store_retry_at = time.monotonic() + self._store_backoff
-        logger.warning("collector: store write failed (%s); spooling, retry in %.1f s",
-                       h.last_store_error, self._store_backoff)  # fmt: skip
-        self._store_backoff = min(self._store_backoff * 2, 30.0)
-
-    def _store_succeeded(self, n: int) -> None:
-        h = self._health
-        if not h.store_ok:
-            logger.info("collector: store writes succeed again")
-        h.store_ok = True
-        h.written_points += n
-        self._store_backoff = 0.5
-
-    async def _pump(self) -> None:
-        """Move queued points to the store (or the spool) until stopped and drained.
-
-        One store write at a time runs in a worker thread. While the spool holds data, live
-        batches go to the spool too and the store drains it oldest first (one FIFO). A write
-        running longer than ``write_timeout`` (or a queue half full) sends new batches to the
-        spool; so does a failed write, with a growing retry delay.
-        """
-        assert self._stop is not None and self._wake is not None and self._spool is not None
-        st = self.config.collector
-        spool = self._spool
-        inflight: asyncio.Future[int] | None = None
-        inflight_live: SampleBatch | None = None
-        inflight_since = 0.0
-        started: float | None = None  # when the oldest untaken point was first seen
-
-        def due(have: bool, stopping: bool, started: float | None) -> bool:
-            return have and (stopping or self._queue_points >= st.batch_size
-                             or (started is not None
-                                 and time.monotonic() >= started + st.batch_interval_s))
-
-        def slow(inflight: Any, since: float) -> bool:
-            return inflight is not None and (
-                time.monotonic() - since >= st.write_timeout_s
-                or self._queue_points > self._capacity // 2
-            )
-
-        while True:
-            stopping = self._stop.is_set()
-            have = bool(self._queue or self._losses)
-            if self._final.is_set() and inflight is None and not have:
-                return
-            now = time.monotonic()
-            if have and started is None:
-                started = now
-            if not have:
-                started = None
-
-            store_ready = now >= self._store_retry_at
-            idle_drain = inflight is None and store_ready and bool(spool) and not stopping
-            if not idle_drain and not (due(have, stopping, started)
-                                       and (inflight is None or slow(inflight, inflight_since))):
-                timeouts = [st.batch_interval_s if started is None
-                            else started + st.batch_interval_s - now]  # fmt: skip
-                if inflight is not None:
-                    timeouts.append(inflight_since + st.write_timeout_s - now)
-                if not store_ready:
-                    timeouts.append(self._store_retry_at - now)
-                self._wake.clear()
-                waiters: list[asyncio.Future[Any]] = [
-                    asyncio.ensure_future(self._wake.wait()),
-                    asyncio.ensure_future(self._final.wait() if stopping else self._stop.wait()),
-                ]
-                if inflight is not None:
-                    waiters.append(inflight)
-                await asyncio.wait(waiters, timeout=max(0.001, min(timeouts)),
-                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-                for w in waiters[:2]:
-                    w.cancel()
-            # a finished store write
-            if inflight is not None and inflight.done():
-                exc = inflight.exception()
-                if exc is None:
-                    self._store_succeeded(inflight.result())
-                else:
-                    self._store_failed(exc)
-                    if inflight_live is not None:  # a live batch the store did not take
-                        await asyncio.to_thread(self._to_spool, inflight_live)
-                inflight, inflight_live = None, None
-            stopping = self._stop.is_set()
-            have = bool(self._queue or self._losses)
-            store_ready = time.monotonic() >= self._store_retry_at
-            if inflight is None and store_ready:
-                if spool and not stopping:
-                    if due(have, stopping, started):  # keep one FIFO while the spool drains
-                        batch = self._take(st.batch_size * 10)
-                        started = None
-                        if batch is not None:
-                            await asyncio.to_thread(self._to_spool, batch)
-                    inflight_live, inflight_since = None, time.monotonic()
-                    inflight = asyncio.ensure_future(asyncio.to_thread(self._drain_one))
-                elif due(have, stopping, started):
-                    batch = self._take(st.batch_size * 10)
-                    started = None
-                    if batch is not None:
-                        inflight_live, inflight_since = batch, time.monotonic()
-                        inflight = asyncio.ensure_future(self._run_write(batch))
-            elif due(have, stopping, started) and (inflight is None
-                                                   or slow(inflight, inflight_since)):
-                # the store is failing (retry later) or stuck on a write: spool, never wait
-                batch = self._take(st.batch_size * 10 if not stopping else 10**12)
-                started = None
-                if batch is not None:
-                    await asyncio.to_thread(self._to_spool, batch)
-
-    async def _run_write(self, batch: SampleBatch) -> int:
-        await asyncio.to_thread(self._write_live, batch)
-        return len(batch)
 
     # ------------------------------------------------------------------ sources
     async def _run_source(self, src: Any, stop: asyncio.Event) -> None:
@@ -609,39 +317,38 @@ class Collector:
 
     def health(self) -> CollectorHealth:
         """Health of the collector and of each source (cheap; callable from any thread)."""
-        h = self._health
-        lat = _snapshot(self._latencies)
+        h = self._stats
+        lat = self._latency.percentiles()
         sp = self._spool
         sources = {}
         for s in self.sources:
             sh = s.health()
-            arr = _snapshot(self._src_latencies.get(s.name))
-            if arr is not None and isinstance(sh, SourceHealth):
-                sh = dataclasses.replace(sh, latency_p50_s=float(np.percentile(arr, 50)),
-                                         latency_p95_s=float(np.percentile(arr, 95)))
+            src_lat = self._latency.percentiles(s.name)
+            if src_lat is not None and isinstance(sh, SourceHealth):
+                sh = dataclasses.replace(sh, latency_p50_s=src_lat[0], latency_p95_s=src_lat[1])
             sources[s.name] = sh
         return CollectorHealth(
-            running=h.running,
+            running=self._running,
             sources=sources,
-            queue_points=self._queue_points, queue_capacity=self._capacity,
-            dropped_points=h.dropped_points, written_points=h.written_points,
+            queue_points=self._queue.points, queue_capacity=self._queue.capacity,
+            dropped_points=self._queue.dropped, written_points=h.written_points,
             spooled_points=h.spooled_points,
             spool_points=sp.points if sp else 0, spool_bytes=sp.nbytes if sp else 0,
             store_ok=h.store_ok, store_errors=h.store_errors, last_store_error=h.last_store_error,
-            latency_p50_s=float(np.percentile(lat, 50)) if lat is not None else None,
-            latency_p95_s=float(np.percentile(lat, 95)) if lat is not None else None,
+            latency_p50_s=lat[0] if lat is not None else None,
+            latency_p95_s=lat[1] if lat is not None else None,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ run
     async def arun(self, seconds: float | None = None) -> None:
         """Collect until :meth:`stop` (or ``seconds``), then drain and return (asyncio)."""
-        if self._health.running:
+        if self._running:
             raise RuntimeError("this collector is already running")
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._final = asyncio.Event()  # sources stopped: drain the queue and return
-        self._health.running = True
+        self._running = True
         self._ready.clear()
         opened = self.store is None
         try:
@@ -653,7 +360,10 @@ class Collector:
             src_stop = asyncio.Event()
             src_tasks = [asyncio.create_task(self._run_source(s, src_stop), name=f"source:{s.name}")
                          for s in self.sources]  # fmt: skip
-            pump = asyncio.create_task(self._pump(), name="collector:pump")
+            writer = StoreWriter(st, self._queue, self._spool, self._write_store,
+                                 latency=self._latency, stats=self._stats, stop=self._stop,
+                                 wake=self._wake, final=self._final, log=logger)  # fmt: skip
+            pump = asyncio.create_task(writer.run(), name="collector:pump")
             health = asyncio.create_task(self._health_loop(), name="collector:health")
             self._ready.set()  # ``seconds`` counts collection time, not start-up
             try:
@@ -665,7 +375,7 @@ class Collector:
             finally:
                 await asyncio.shield(self._shutdown(src_stop, src_tasks, pump, health))
         finally:
-            self._health.running = False
+            self._running = False
             self._stop = None
             if opened and self.store is not None:
                 store, self.store = self.store, None
@@ -682,12 +392,12 @@ class Collector:
                 t.cancel()
             await asyncio.gather(*src_tasks, return_exceptions=True)
         self._stop.set()
-        if self._compressors:  # push what is queued through, then release the held points
-            leftover = [b for b in (self._take(10**12), self._flush_compressors()) if b is not None]
-            self._compressors = {}
+        queue = self._queue
+        if queue.compressors:  # push what is queued through, then release the held points
+            leftover = [b for b in (queue.take(10**12), queue.flush_compressors()) if b is not None]
+            queue.compressors = {}
             for b in leftover:
-                self._queue.append(b)
-                self._queue_points += len(b)
+                queue.requeue(b)
         self._final.set()
         if self._wake is not None:
             self._wake.set()
@@ -780,17 +490,6 @@ class Collector:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _snapshot(values: deque[float] | None) -> np.ndarray | None:
-    """The values of a deque another thread appends to (None if empty)."""
-    for _ in range(5):
-        try:
-            arr = np.array(values or (), dtype=float)
-        except RuntimeError:  # "deque mutated during iteration": try again
-            continue
-        return arr if arr.size else None
-    return None
 
 
 def _fmt(x: float | None) -> str:
