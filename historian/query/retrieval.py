@@ -180,7 +180,12 @@ def summary_for_tags(
         value = buffers.empty(len(tags) * block, np.float64)
         times = buffers.empty(len(tags) * block, np.int64)
         status = buffers.empty(len(tags) * block, np.uint32)
-    for ti, tag in enumerate(tags):
+        todo = _summary_at_once(series, tags, names, edges, stepped_by_tag,
+                                (value, times, status))
+    else:
+        todo = list(range(len(tags)))
+    for ti in todo:
+        tag = tags[ti]
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_many(
             t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
@@ -216,6 +221,53 @@ def summary_for_tags(
         arrow.array(status, pa.uint32()),
     ]
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
+
+
+def _summary_at_once(
+    series: Mapping[str, Series], tags: list[str], names: list[str], edges: np.ndarray,
+    stepped_by_tag: Mapping[str, bool], out: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> list[int]:
+    """Fill ``out`` (the long value/time/status columns) for every tag the multi-series fast
+    path covers, in one kernel call over all tags' points; returns the indices of the tags left
+    for ``aggregate_many`` (all of them when the call is small, a stat is not a fast-path one,
+    or the arrays are not the store's int64/float64/uint32 ones)."""
+    from historian.kernels._small import MAX_POINTS
+
+    everything = list(range(len(tags)))
+    p13 = [resolve_stat(n) for n in names]
+    arrays = [series[tag] for tag in tags]
+    if not all(isinstance(x, tuple) and len(x) == 3 for x in arrays):
+        return everything
+    sizes = np.array([getattr(t, "size", -1) for t, _v, _q in arrays], dtype=np.int64)
+    if sizes.sum() <= MAX_POINTS or len(tags) < 2:
+        return everything
+    from historian.kernels._multi import MULTI_NAMES, aggregate_series
+
+    if not set(p13) <= MULTI_NAMES or not all(_store_arrays(t, v, q, n) for (t, v, q), n
+                                               in zip(arrays, sizes, strict=True)):
+        return everything
+    with_q = [q for _t, _v, q in arrays if q is not None]
+    q_all = (np.concatenate([np.zeros(n, np.uint32) if q is None else q
+                             for (_t, _v, q), n in zip(arrays, sizes, strict=True)])
+             if with_q else np.empty(0, dtype=np.uint32))
+    offsets = np.zeros(len(tags) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    stepped = np.array([bool(stepped_by_tag.get(tag, False)) for tag in tags])
+    vals, tms, sts, covered = aggregate_series(
+        np.concatenate([t for t, _v, _q in arrays]), np.concatenate([v for _t, v, _q in arrays]),
+        q_all, offsets, edges, p13, stepped)
+    m, ns = edges.size - 1, len(names)
+    for col, res in zip(out, (vals, tms, sts), strict=True):  # (tags, stats, m) -> (tags, m, stats)
+        col.reshape(len(tags), m, ns)[:] = res.transpose(0, 2, 1)
+    return [int(i) for i in np.flatnonzero(~covered)]
+
+
+def _store_arrays(t: Any, v: Any, q: Any, n: int) -> bool:
+    """Arrays as the store returns them: int64 times, float64 values, uint32 (or no) quality."""
+    ok = isinstance(t, np.ndarray) and t.dtype == np.int64 and t.ndim == 1
+    ok = ok and isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (n,)
+    return ok and (q is None or (isinstance(q, np.ndarray) and q.dtype == np.uint32
+                                 and q.shape == (n,)))
 
 
 def _status_codes(quality: Any) -> np.ndarray:
