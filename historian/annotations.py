@@ -145,9 +145,17 @@ def _author(author: Any) -> str | None:
 
 
 def _target(target: Any) -> str:
+    """A tag name, or an asset path of :mod:`historian.assets` (``_Site/...`` is a path, not
+    a tag name)."""
     try:
         return validate_tag_name(target)
     except InvalidTagNameError as exc:  # say it is about the target
+        from historian.assets.names import validate_path
+
+        try:
+            return validate_path(target)
+        except InvalidArgumentError:
+            pass
         raise InvalidTagNameError(f"annotation target: {exc} (a tag name or an asset path "
                                   "such as 'SiteA/Area2/Pump1')") from None  # fmt: skip
 

@@ -43,11 +43,10 @@ import numpy as np
 import pyarrow as pa
 
 from historian.annotations import clean_text
-from historian.errors import InvalidArgumentError, InvalidDataError, InvalidTagNameError
+from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.kernels import AggregateConfig, resolve_stat
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.limits import current
-from historian.model.tags import validate_tag_name
 from historian.model.times import MAX_NS, MIN_NS, now_ns, user_ns, window_ns
 from historian.storage.records import append_records, read_records
 
@@ -96,13 +95,15 @@ def _name(value: Any, what: str) -> str:
 
 
 def _asset(value: Any) -> str | None:
+    """An asset path by the rules of :mod:`historian.assets` (``SiteA/Area2/Reactor1``)."""
     if value is None:
         return None
+    from historian.assets.names import validate_path
+
     try:
-        return validate_tag_name(value)
-    except InvalidTagNameError as exc:
-        raise InvalidTagNameError(f"frame asset: {exc} (an asset path such as "
-                                  "'SiteA/Area2/Reactor1')") from None  # fmt: skip
+        return validate_path(value)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"frame asset: {exc}") from None
 
 
 def _scalar(key: str, value: Any) -> Any:

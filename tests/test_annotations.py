@@ -122,11 +122,13 @@ def test_bad_targets_times_and_ends(h):
         h.annotate("../tags.json", T0, "x")
     with pytest.raises(InvalidTagNameError):
         h.annotate("a'; DROP TABLE points; --", T0, "x")
+    h.annotate("_Site/Area_1/P-101", T0, "an asset path that is no tag name", author="jo")
+    assert h.annotations().column("target").to_pylist() == ["_Site/Area_1/P-101"]
     with pytest.raises(InvalidArgumentError, match="before its time"):
         h.annotate("TIC-101.PV", T0 + S, "x", end=T0)
     with pytest.raises(historian.errors.InvalidTimeError):
         h.annotate("TIC-101.PV", "not a time", "x")
-    assert h.annotations().num_rows == 0
+    assert h.annotations().num_rows == 1
 
 
 def test_read_only_store_and_replica_refuse_writes(h):
