@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from historian.assets.names import MAX_DEPTH
-from historian.assets.units import unit_from_id
+from historian.assets.names import MAX_DEPTH, validate_path
+from historian.assets.units import in_table, unit_from_id
 from historian.errors import HistorianError, InvalidArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -168,9 +168,9 @@ def _apply_property(d: dict[str, Any], what: str, value: Any) -> None:
                       unit_id, shown)
             return
         d["unit"] = u.code
-        if isinstance(shown, str) and shown and shown != u.symbol and len(shown) <= 32 \
-                and shown.isprintable():
-            d["symbol"] = shown
+        if not in_table(u.code) or (isinstance(shown, str) and shown and shown != u.symbol
+                                     and len(shown) <= 32 and shown.isprintable()):
+            d["symbol"] = u.symbol if not in_table(u.code) else shown
 
 
 def _definitions(found: list[BrowsedAsset], prefix: str | None
@@ -228,6 +228,9 @@ def import_opcua(model: AssetModel, url_or_config: Any, *, root: str = "i=85",
                              what="import assets from") as client:
             return await abrowse_assets(client, root, max_depth=max_depth, limit=limit)
 
+    if prefix is not None:
+        validate_path(prefix)
+    max_depth = min(max_depth, MAX_DEPTH - (0 if prefix is None else prefix.count("/") + 1))
     found = sync(run())
     templates, assets = _definitions(found, prefix)
     log.info("OPC UA %s: %d objects, %d types to import", url, len(assets), len(templates))

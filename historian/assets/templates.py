@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from historian.assets.names import validate_attribute_name, validate_name
+from historian.assets.units import in_table
 from historian.assets.units import unit as _unit
 from historian.errors import InvalidArgumentError, InvalidTagNameError
 from historian.model.expressions import parse_expression
@@ -154,7 +155,9 @@ class Attribute:
         if self.unit is not None:
             u = _unit(self.unit, self.symbol)
             set_(self, "unit", u.code)
-            set_(self, "symbol", None if self.symbol in (None, u.symbol) else self.symbol)
+            table_symbol = self.symbol is None or (
+                in_table(u.code) and self.symbol == _unit(u.code).symbol)
+            set_(self, "symbol", None if table_symbol else self.symbol)
         elif self.symbol is not None:
             raise InvalidArgumentError(f"attribute {self.name!r}: a symbol needs a unit code")
         if self.kind is not None and self.kind not in KINDS:

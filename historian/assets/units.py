@@ -29,7 +29,8 @@ from importlib import resources
 
 from historian.errors import InvalidArgumentError
 
-__all__ = ["UNECE_NAMESPACE", "Unit", "code_from_id", "unit", "unit_from_id", "unit_id", "units"]
+__all__ = ["UNECE_NAMESPACE", "Unit", "code_from_id", "in_table", "unit", "unit_from_id", "unit_id",
+           "units"]
 
 #: ``EUInformation.NamespaceUri`` of UNECE codes (OPC UA Part 8).
 UNECE_NAMESPACE = "http://www.opcfoundation.org/UA/units/un/cefact"
@@ -93,6 +94,15 @@ def _table() -> tuple[dict[str, Unit], dict[str, str]]:
         for a in [u.symbol, *row["aliases"].split()]:
             alias.setdefault(a, u.code)
     return by_code, alias
+
+
+def in_table(code: str) -> bool:
+    """True when ``code`` is in the shipped table (its symbol needs no override).
+
+    >>> in_table("CEL"), in_table("XAX")
+    (True, False)
+    """
+    return code in _table()[0]
 
 
 def units() -> list[Unit]:
