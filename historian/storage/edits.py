@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from historian.storage.files import write_file
 from historian.storage.memtable import points_from_slices
 
 if TYPE_CHECKING:
@@ -49,9 +48,9 @@ def rename_points(store: Store, old: str, new: str) -> int:
     return _rewrite(store, {old}, None, None, None, {old: new}, "rename")
 
 
-def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, keep,  # noqa: ANN001
+def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, keep,
              renames: dict[str, str], operation: str) -> int:  # fmt: skip
-    from historian.storage.store import MAX_NS, MIN_NS
+    from historian.model.times import MAX_NS, MIN_NS
 
     assert store._log is not None
     snap = store._log.snapshot()
@@ -61,7 +60,7 @@ def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, kee
     for i, rel in enumerate(snap.paths):
         if lo is not None and (int(snap.tmax[i]) < lo or int(snap.tmin[i]) >= hi):
             continue  # no row of this file is in the window
-        f = store._files.get(os.path.join(store._table_dir, rel))
+        f = store._files.get(os.path.join(store.settings.table_dir, rel))
         if not wanted.intersection(f.tags):
             continue
         slices = f.read(f.tags, MIN_NS, MAX_NS)
@@ -86,7 +85,7 @@ def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, kee
             order = sorted(out)
             points = points_from_slices(order, [out[n] for n in order])
             written.append(
-                write_file(store._table_dir, store._tmp_dir, points, store._options, fs=store._fs)
+                store._write_file(points)
             )
         remove.append(rel)
     if remove:

@@ -26,7 +26,7 @@ from historian.errors import (
     StoreError,
 )
 from historian.storage.errmap import storage_errors
-from historian.storage.files import NS_PER_DAY, write_file
+from historian.storage.files import NS_PER_DAY
 from historian.storage.lease import WriterLease
 from historian.storage.memtable import MemTable
 from historian.storage.points import Points
@@ -40,19 +40,17 @@ log = logging.getLogger(__name__)
 
 def write_files(store: Store, points: Points) -> list:
     """Write sorted points as files (time windows cut by size, then tag ranges), two at a time."""
-    parts = _split_parts(points, store._part_rows)
+    parts = _split_parts(points, store.settings.part_rows)
     if len(parts) == 1:
         return [
-            write_file(store._table_dir, store._tmp_dir, parts[0], store._options, fs=store._fs)
+            store._write_file(parts[0])
         ]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=store._write_threads) as pool:
+    with ThreadPoolExecutor(max_workers=store.settings.write_threads) as pool:
         return list(
             pool.map(
-                lambda p: write_file(
-                    store._table_dir, store._tmp_dir, p, store._options, fs=store._fs
-                ),
+                store._write_file,
                 parts,
             )
         )
@@ -88,7 +86,7 @@ def lease_lost_error(store: Store) -> LeaseLostError:
     pending = len(store._active) + (0 if store._frozen is None else len(store._frozen))
     return LeaseLostError(
         f"{store._lock.lost}. {pending} acknowledged point(s) were not committed by this "
-        f"writer; they stay in its local write-ahead log {store._wal_dir}: the next writer "
+        f"writer; they stay in its local write-ahead log {store.settings.wal_dir}: the next writer "
         f"that opens {store.path!r} on this machine with the same local_dir replays and "
         "commits them (historian.open(uri, local_dir=...), once the other writer closed)"
     )
@@ -105,7 +103,7 @@ def note_outage(store: Store, exc: BaseException) -> None:
             store.path,
             exc,
             pending,
-            store._wal_dir,
+            store.settings.wal_dir,
         )
 
 
@@ -186,10 +184,10 @@ def flush_once(store: Store) -> None:
 
 def drop_segments(store: Store, upto: int) -> None:
     """Delete WAL segments <= ``upto`` (committed); a failure only leaves them for later."""
-    for seg in list_segments(store._wal_dir):
+    for seg in list_segments(store.settings.wal_dir):
         if seg <= upto and seg != store._wal_current():
             try:
-                os.unlink(os.path.join(store._wal_dir, segment_name(seg)))
+                os.unlink(os.path.join(store.settings.wal_dir, segment_name(seg)))
             except FileNotFoundError:
                 pass
             except OSError as exc:  # covered by the commit: removed at the next open
@@ -209,9 +207,9 @@ def reload_from_wal(store: Store) -> None:
     assert store._log is not None
     snap = store._log.snapshot()
     mem = MemTable()
-    for seg in list_segments(store._wal_dir):
+    for seg in list_segments(store.settings.wal_dir):
         if seg > snap.wal_upto:
-            path = os.path.join(store._wal_dir, segment_name(seg))
+            path = os.path.join(store.settings.wal_dir, segment_name(seg))
             for points in read_segment(path, live=True):
                 mem.add(points)
     store._active = mem
@@ -225,8 +223,8 @@ def flush_loop(store: Store) -> None:
         now = _time.monotonic()
         age = (now - store._active_since) * 1e9
         size = len(store._active)
-        due = age >= store._flush_ns or store._outage_since is not None
-        if not size or not (due or size >= store._flush_points) or now < next_try:
+        due = age >= store.settings.flush_ns or store._outage_since is not None
+        if not size or not (due or size >= store.settings.flush_points) or now < next_try:
             continue
         try:
             store._flush_with_retry(0.0)

@@ -18,12 +18,21 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError, StoreError
 from historian.model.tags import Tag, validate_tag_name
-from historian.model.times import duration_ns, now_ns, to_ns, user_ns, window_ns
+from historian.model.times import (
+    DAY_NS,
+    MAX_NS,
+    MIN_NS,
+    duration_ns,
+    now_ns,
+    to_ns,
+    user_ns,
+    window_ns,
+)
+from historian.progress import iterate as _progress
 from historian.storage.errmap import storage_errors
-from historian.storage.files import TagSlice, write_file
+from historian.storage.files import TagSlice
 from historian.storage.memtable import concat, points_from_slices, take
 from historian.storage.points import Points
-from historian.storage.store import DAY_NS, MAX_NS, MIN_NS, _progress
 from historian.storage.table import Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,13 +45,13 @@ def small_files(store: Store, snap: Snapshot) -> dict[str, list[str]]:
     """Per day, the files below the compaction size (the ones worth merging)."""
     by_day: dict[str, list[str]] = {}
     for path, rows in zip(snap.paths, snap.rows.tolist(), strict=True):
-        if rows < store._compact_rows:
+        if rows < store.settings.compact_rows:
             by_day.setdefault(path.split("/", 1)[0].removeprefix("day="), []).append(path)
     return by_day
 
 
 def maybe_compact(store: Store, days: list[str]) -> None:
-    if not days or store._auto_compact_files <= 0 or store._log is None:
+    if not days or store.settings.auto_compact_files <= 0 or store._log is None:
         return
     try:
         with storage_errors(f"listing the small files of {store.path}"):
@@ -52,7 +61,7 @@ def maybe_compact(store: Store, days: list[str]) -> None:
             raise
         log.warning("automatic compaction of %s skipped (%s); will retry later", store.path, exc)
         return
-    due = [d for d in days if len(small.get(d, ())) >= store._auto_compact_files]
+    due = [d for d in days if len(small.get(d, ())) >= store.settings.auto_compact_files]
     if due:
         try:
             store.compact(days=due, progress=False)  # housekeeping draws no bar
@@ -91,7 +100,7 @@ def compact(
             written = store._rewrite_day(files)
             store._log.commit(written, files, operation="compact")
             for f in files:
-                store._files.drop(os.path.join(store._table_dir, f))
+                store._files.drop(os.path.join(store.settings.table_dir, f))
             replaced += len(files)
         store._vacuum()
     return replaced
@@ -99,7 +108,7 @@ def compact(
 
 def rewrite_day(store: Store, relpaths: list[str]) -> list:
     """Merge one day's files into files of about ``part_rows`` rows, tag range by tag range."""
-    opened = [store._files.get(os.path.join(store._table_dir, rel)) for rel in relpaths]
+    opened = [store._files.get(os.path.join(store.settings.table_dir, rel)) for rel in relpaths]
     rows_per_tag: dict[str, int] = {}
     for f in opened:
         for tag, n in zip(f.tags, np.diff(f.row_start).tolist(), strict=True):
@@ -107,7 +116,7 @@ def rewrite_day(store: Store, relpaths: list[str]) -> list:
     batches: list[list[str]] = [[]]
     acc = 0
     for tag in sorted(rows_per_tag):
-        if batches[-1] and acc + rows_per_tag[tag] > store._part_rows:
+        if batches[-1] and acc + rows_per_tag[tag] > store.settings.part_rows:
             batches.append([])
             acc = 0
         batches[-1].append(tag)
@@ -116,14 +125,14 @@ def rewrite_day(store: Store, relpaths: list[str]) -> list:
     def rewrite(tags: list[str]) -> Any:
         points = store._merge_tags(opened, tags)
         return (
-            write_file(store._table_dir, store._tmp_dir, points, store._options, fs=store._fs)
+            store._write_file(points)
             if len(points)
             else None
         )
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=store._write_threads) as pool:
+    with ThreadPoolExecutor(max_workers=store.settings.write_threads) as pool:
         return [w for w in pool.map(rewrite, batches) if w is not None]
 
 
@@ -132,7 +141,7 @@ def merge_tags(store: Store, opened: list, tags: list[str]) -> Points:
     for f in opened:
         for tag, sl in f.read(tags, MIN_NS, MAX_NS).items():
             slices_by_tag.setdefault(tag, []).append(sl)
-    horizon_us = (now_ns() - store._history_ns) // 1000
+    horizon_us = (now_ns() - store.settings.history_ns) // 1000
     names = sorted(slices_by_tag)
     parts = []
     for tag in names:
@@ -159,7 +168,7 @@ def merge_tags(store: Store, opened: list, tags: list[str]) -> Points:
 def vacuum(store: Store) -> None:
     assert store._log is not None
     try:
-        removed = store._log.vacuum(store._grace_hours)
+        removed = store._log.vacuum(store.settings.grace_hours)
     except Exception:  # vacuum is housekeeping: never fail a compaction over it
         log.exception("vacuum of %s failed; replaced files stay on disk for now", store.path)
         return
@@ -167,7 +176,7 @@ def vacuum(store: Store) -> None:
         log.info(
             "vacuum removed %d replaced file(s) older than %d h",
             len(removed),
-            store._grace_hours,
+            store.settings.grace_hours,
         )
 
 
@@ -273,7 +282,7 @@ def retain(store: Store, older_than: Any, *, force: bool = False) -> int:
                 rewrite.append(rel)
         written = []
         for rel in rewrite:
-            f = store._files.get(os.path.join(store._table_dir, rel))
+            f = store._files.get(os.path.join(store.settings.table_dir, rel))
             slices = f.read(f.tags, cutoff, MAX_NS)
             kept = sum(len(sl.time) for sl in slices.values())
             dropped += f.num_rows - kept
@@ -281,9 +290,7 @@ def retain(store: Store, older_than: Any, *, force: bool = False) -> int:
                 names = sorted(slices)
                 points = points_from_slices(names, [slices[n] for n in names])
                 written.append(
-                    write_file(
-                        store._table_dir, store._tmp_dir, points, store._options, fs=store._fs
-                    )
+                    store._write_file(points)
                 )
             remove.append(rel)
         if remove:

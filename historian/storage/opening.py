@@ -36,11 +36,11 @@ def data_files_without_log(store: Store) -> list[str]:
             return []
         return [p for p in store._fs.list("points", recursive=True)
                 if p.endswith(".parquet") and "/_delta_log/" not in p]  # fmt: skip
-    log_dir = os.path.join(store._table_dir, "_delta_log")
+    log_dir = os.path.join(store.settings.table_dir, "_delta_log")
     if os.path.isdir(log_dir) and any(_is_log_entry(n) for n in os.listdir(log_dir)):
         return []
     found = []
-    for root, dirs, names in os.walk(store._table_dir):
+    for root, dirs, names in os.walk(store.settings.table_dir):
         dirs[:] = [d for d in dirs if d != "_delta_log"]  # checkpoints are not data
         found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
     return found
@@ -51,8 +51,9 @@ def refuse_lost_log(store: Store) -> None:
     files = store._data_files_without_log()
     if files:
         raise CorruptDataError(
-            f"the commit log {store._table_dir}/_delta_log is missing or holds no commit, but "
-            f"{len(files)} data file(s) exist under {store._table_dir} (e.g. "
+            f"the commit log {store.settings.table_dir}/_delta_log is missing or holds no commit, "
+            "but "
+            f"{len(files)} data file(s) exist under {store.settings.table_dir} (e.g. "
             f"{os.path.basename(files[0])}): the log was lost or deleted. The store refuses "
             "to open rather than start an empty table over them; run `historian repair "
             f"{store.path}` to rebuild the log from the files' own metadata"
@@ -62,13 +63,15 @@ def refuse_lost_log(store: Store) -> None:
 def commit_log(store: Store, create: bool) -> CommitLog:
     store._refuse_lost_log()
     if store._fs is None:
-        return CommitLog(store._table_dir, create=create, signer=store._signer, fsync=store._fsync)
+        return CommitLog(store.settings.table_dir, create=create, signer=store._signer,
+                         fsync=store.settings.fsync)
     fence = store._lock.check if isinstance(store._lock, WriterLease) else None
     # Several hosts may write the store in turn, each with its own local WAL: each WAL
     # records what of it is in files under its own id.
-    wal_id = hashlib.sha256(f"{socket.gethostname()}:{store._wal_dir}".encode()).hexdigest()[:16]
+    where = f"{socket.gethostname()}:{store.settings.wal_dir}"
+    wal_id = hashlib.sha256(where.encode()).hexdigest()[:16]
     return CommitLog(
-        store._table_dir,
+        store.settings.table_dir,
         create=create,
         fs=store._fs,
         fence=fence,
@@ -101,7 +104,8 @@ def become_writer(store: Store) -> None:
                 store._catalog.writer = True
                 store._fs.abort_stale_uploads()  # left by a crashed writer
             store._log = store._commit_log(create=True)
-            shutil.rmtree(store._tmp_dir, ignore_errors=True)  # leftovers of a crashed writer
+            # leftovers of a crashed writer
+            shutil.rmtree(store.settings.tmp_dir, ignore_errors=True)
             store._recover()
     except BaseException:
         if store._wal is not None:  # the WAL stays as it is on disk: replayed next time
@@ -131,13 +135,13 @@ def recover(store: Store) -> None:
     """Replay WAL segments the last commit does not cover; remove the covered ones."""
     assert store._log is not None
     snap = store._log.snapshot()
-    segments = list_segments(store._wal_dir)
+    segments = list_segments(store.settings.wal_dir)
     replayed = 0
     # Ingest stamps never go backwards relative to anything stored (a clock set back
     # across a restart must not let older values shadow newer ones).
     store._last_ingest_us = max(store._last_ingest_us, store._log.max_ingested_us())
     for seg in segments:
-        path = os.path.join(store._wal_dir, segment_name(seg))
+        path = os.path.join(store.settings.wal_dir, segment_name(seg))
         if seg <= snap.wal_upto:
             try:
                 os.unlink(path)
@@ -150,7 +154,7 @@ def recover(store: Store) -> None:
                 store._last_ingest_us = max(store._last_ingest_us, int(points.ingested.max()))
             replayed += len(points)
     next_id = max([snap.wal_upto, *segments]) + 1
-    store._wal = WalWriter(store._wal_dir, next_id, fsync=store._fsync)
+    store._wal = WalWriter(store.settings.wal_dir, next_id, fsync=store.settings.fsync)
     if replayed:
         log.info(
             "recovered %d acknowledged points from the write-ahead log of %s",

@@ -81,9 +81,10 @@ def qualify(
     progress: bool | None = None,
 ) -> pa.Table:
     """:meth:`Store.qualify` (its docstring has the contract)."""
-    from historian.storage.reader import _points_table
-    from historian.storage.store import MAX_NS, MIN_NS, _progress
     from historian.kernels.qualify import qualify_history
+    from historian.model.times import MAX_NS, MIN_NS
+    from historian.progress import iterate as _progress
+    from historian.storage.reader import _points_table
 
     store._check_open()
     names = store.resolve_tags(tags)

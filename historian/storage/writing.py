@@ -7,6 +7,7 @@ take the :class:`~historian.storage.store.Store` they write to; its methods call
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,19 @@ import numpy as np
 from historian.errors import InvalidDataError, InvalidTimeError, StoreError, TagNotFoundError
 from historian.model.tags import validate_tag_name
 from historian.model.text import no_text, text_array
-from historian.model.times import user_ns_array
+from historian.model.times import MIN_NS, user_ns_array
 from historian.storage import ingest
 from historian.storage.points import Points
-from historian.storage.store import MIN_NS, _STAMPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.store import Store
+
+_STAMPS = threading.local()  # per thread: the ingest stamp of its last write call
+
+
+def last_ingest_stamp() -> int | None:
+    """The ingest stamp (µs) of this thread's last write call to any store, or None."""
+    return getattr(_STAMPS, "last_us", None)
 
 
 def next_ingest_us(store: Store) -> int:
@@ -98,7 +105,7 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
     else:
         qual = mark_nonfinite(points)
         qual, reasons = store._qualify(points, qual)
-    if n >= store._bulk_points and store._outage_since is None:
+    if n >= store.settings.bulk_points and store._outage_since is None:
         ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
         try:
             store._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
@@ -115,7 +122,7 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
         store._active.add(points)
         size = len(store._active)
     store._wal.sync(ticket)
-    if size >= store._flush_points and store._fs is None:
+    if size >= store.settings.flush_points and store._fs is None:
         store.flush()
     # s3://: write() never waits for object storage; the background flusher sees the full
     # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
