@@ -59,6 +59,7 @@ __all__ = [
     "annotate",
     "clean_text",
     "counted_times",
+    "default_author",
     "list_annotations",
     "read_result",
     "times_by_target",

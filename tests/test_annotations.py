@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import historian
-from historian.annotations import ReadResult
+from historian.annotations import ReadResult, default_author
 from historian.errors import (
     CorruptDataError,
     InvalidArgumentError,
@@ -221,3 +221,44 @@ def test_threads_annotating_at_once_lose_nothing(h, monkeypatch):
     assert got.num_rows == 80
     assert len(set(got.column("ingested").cast(pa.int64()).to_pylist())) == 80
     assert len(os.listdir(os.path.join(h.path, "annotations"))) <= 11
+
+
+def test_last_write_wins_against_a_model(tmp_path):
+    """Random annotate / reopen sequences give what a dict keyed by (target, time, author)
+    says, in the writer and in a fresh reader."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    op = st.one_of(
+        st.tuples(st.just("note"), st.sampled_from(["A", "B", "Site/P1"]), st.integers(0, 4),
+                  st.sampled_from(["jo", "sam", None]), st.text("abc", min_size=1, max_size=3)),
+        st.tuples(st.just("reopen")),
+    )
+    counter = iter(range(10**6))
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(ops=st.lists(op, max_size=12))
+    def run(ops):
+        path = str(tmp_path / f"s{next(counter)}.hist")
+        model: dict[tuple, str] = {}
+        h = historian.open(path)
+        try:
+            for o in ops:
+                if o[0] == "reopen":
+                    h.close()
+                    h = historian.open(path)
+                    continue
+                _, target, k, author, text = o
+                h.annotate(target, T0 + k * S, text, author=author)
+                model[(target, T0 + k * S, author)] = text
+            me = default_author()
+            expected = {(t, ti, me if a is None else a): x for (t, ti, a), x in model.items()}
+            with historian.open(path, mode="r") as reader:
+                for store in (h, reader):
+                    got = {(r["target"], r["time"].value, r["author"]): r["text"]
+                           for r in store.annotations().to_pylist()}
+                    assert got == expected
+        finally:
+            h.close()
+
+    run()
