@@ -13,7 +13,8 @@
   limited to the token's tag patterns (a tag outside them is 403, and absent from searches),
   and is one line of the store's audit log (:mod:`historian.gateway.audit`), accepted or
   refused. The token file is read at every request: a revoked token is refused at once.
-- GET only (anything else is 405, a request body is 413, a URL over 8 KiB is 414);
+- GET only (anything else is 405, a request body is 413, a URL over 8 KiB is 414; at most
+  ``max_connections`` connections at once, each idle one closed after 30 s);
   ``Content-Security-Policy`` without ``unsafe-inline`` (scripts and styles from the page's
   own origin only), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, no
   CORS headers (a page of another origin cannot read the answers).
@@ -155,9 +156,12 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, host: str, port: int, app: TrendServer, tls: ssl.SSLContext | None):
+    def __init__(
+        self, host: str, port: int, app: TrendServer, tls: ssl.SSLContext | None, max_conns: int
+    ):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
+        self.max_conns = max_conns
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__((host, port), _Handler)
@@ -168,7 +172,14 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
-            self._conns.add(request)
+            full = len(self._conns) >= self.max_conns
+            if not full:
+                self._conns.add(request)
+        if full:  # one thread per connection: refuse more than max_conns at once
+            log.warning("trend page: %d connections open, refusing %s", self.max_conns,
+                        client_address[0])  # fmt: skip
+            self.shutdown_request(request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -191,7 +202,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class TrendServer:
     """The trend page's HTTP(S) service over one store; made by :func:`make_http_server`."""
 
-    def __init__(self, store: str, host: str, port: int, tls: ssl.SSLContext | None):
+    def __init__(
+        self, store: str, host: str, port: int, tls: ssl.SSLContext | None, max_connections: int
+    ):
         import historian
 
         self._path = store
@@ -202,7 +215,7 @@ class TrendServer:
         self._tls = tls is not None
         self._store = historian.open(store, mode="r")
         try:
-            self._httpd = _HTTPServer(host, port, self, tls)
+            self._httpd = _HTTPServer(host, port, self, tls, max_connections)
         except OSError as exc:
             self._store.close()
             raise InvalidArgumentError(
@@ -291,7 +304,8 @@ class TrendServer:
             handler.close_connection = True
             self._error(handler, HTTPStatus.REQUEST_URI_TOO_LONG, f"URLs are at most {_MAX_URL}")
             return
-        if handler.headers.get("Content-Length", "0").strip() not in ("", "0"):
+        length = handler.headers.get("Content-Length", "0").strip()
+        if length not in ("", "0") or handler.headers.get("Transfer-Encoding"):
             handler.close_connection = True
             self._error(handler, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "a GET carries no body")
             return
@@ -437,7 +451,7 @@ class TrendServer:
         return body, len(body["frames"])
 
     def _export(self, token: Token, p: dict[str, str]) -> tuple[Any, int | None]:
-        return self._answer(  # type: ignore[no-any-return]
+        return self._answer(
             lambda: trend.export_csv(
                 self._store, token, p.get("tags"), p.get("start"), p.get("end"), p.get("width")
             )
@@ -482,12 +496,15 @@ def make_http_server(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     insecure_loopback: bool = False,
+    max_connections: int = 64,
 ) -> TrendServer:
     """Start the trend page of ``store`` on ``listen`` (``HOST:PORT``; port 0 picks one).
 
     It listens when this returns (``server.port``, ``server.url``); ``server.serve()`` blocks
     until ``server.close()``. ``tls_cert``/``tls_key`` are PEM files (the same as the Flight SQL
     service's); without them only ``insecure_loopback=True`` on a loopback address is accepted.
+    ``max_connections``: connections served at once (each has a thread; more are closed at
+    once, idle ones time out after 30 s).
     """
     path = os.fspath(store)
     if not os.path.isdir(path):
@@ -513,6 +530,10 @@ def make_http_server(
                 "(plaintext only with --insecure-loopback, on 127.0.0.1)"
             )
         tls = _tls_context(tls_cert, tls_key)
-    server = TrendServer(path, host, port, tls)
+    if not isinstance(max_connections, int) or max_connections < 1:
+        raise InvalidArgumentError(
+            f"max_connections must be a positive int, not {max_connections!r}"
+        )
+    server = TrendServer(path, host, port, tls, max_connections)
     log.info("trend page of %s at %s (%s)", path, server.url, "TLS" if tls else "plaintext")
     return server

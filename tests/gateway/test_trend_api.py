@@ -17,6 +17,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -385,6 +386,46 @@ def test_close_ends_idle_keep_alive_connections_and_their_threads(tmp_path):
     idle.close()
     assert set(threading.enumerate()) <= before
     server.close()  # twice is fine
+
+
+def _served(port: int) -> bool:
+    """True when a new connection gets an answer (False: closed at once, over the cap)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            return sock.recv(12) == b"HTTP/1.1 200"
+        except ConnectionResetError:
+            return False
+
+
+def _eventually(condition, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_connections_are_capped_and_chunked_bodies_refused(tmp_path):
+    store = str(tmp_path / "s.hist")
+    tokens = make_store(store)
+    with running(store, insecure_loopback=True, max_connections=2) as server:
+        held = []
+        try:
+            for _ in range(2):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                held.append(sock)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # kept alive, then idle
+                assert sock.recv(12) == b"HTTP/1.1 200"
+            assert not _served(server.port)  # two are open already: closed at once
+        finally:
+            for sock in held:
+                sock.close()
+        _eventually(lambda: _served(server.port), "a connection is served again")
+        status, _h, _b = request(server.port, "/api/tags", tokens["ops"],
+                                 headers={"Transfer-Encoding": "chunked"}, body=b"0\r\n\r\n")  # fmt: skip
+        assert status == 413
+    with pytest.raises(InvalidArgumentError, match="max_connections"):
+        make_http_server(store, "127.0.0.1:0", insecure_loopback=True, max_connections=0)
 
 
 def test_close_without_serving_returns(tmp_path):
