@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from historian.cli import plant, query, replication, service, stores, transfer
+from historian.cli import assets, plant, query, replication, service, stores, transfer
 from historian.cli._common import CliError, _one_line
 from historian.errors import HistorianError
 
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str, example: str, func: Callable[[argparse.Namespace], int]) -> Any:
         return _add(sub, name, help_, example, func, [after])
-    for group in (plant, stores, query, transfer, service, replication):
+    for group in (plant, stores, assets, query, transfer, service, replication):
         group.register(add)
     return parser
 
