@@ -272,3 +272,20 @@ def test_live_mode_draws_points_written_after_the_page_opened(page, site):
     assert ends >= now.astype(np.int64) / 1e9 - 1
     page.uncheck("#live")
     assert _errors(page) == []
+
+
+def test_hostile_texts_from_the_store_are_shown_as_text_never_run(page, site):
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    with historian.open(site["store"]) as h:
+        h.define("XSS-1.PV", unit="<b>u</b>", description=hostile)
+        h.write("XSS-1.PV", [np.datetime64(START.rstrip("Z"), "ns")], [1.0])
+        h.annotate("XSS-1.PV", START, hostile, author="<i>mallory</i>")
+    _login(page, site, site["all"])
+    page.fill("#search", "XSS-1")
+    _trend(page, "XSS-1.PV")
+    page.wait_for_selector("#notes li[data-kind=note]")
+    assert page.evaluate("() => window.pwned") is None
+    assert page.evaluate("() => document.querySelectorAll('img, b, i, main script').length") == 0
+    assert hostile in page.text_content("#results") and hostile in page.text_content("#notes")
+    assert "<i>mallory</i>" in page.text_content("#notes")
+    assert _errors(page) == []
