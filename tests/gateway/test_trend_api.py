@@ -452,3 +452,22 @@ def test_the_vendored_chart_library_matches_its_notice():
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing from another origin
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script
     assert not re.search(r"\s(style|on[a-z]+)=", page)  # no inline style or handler
+
+
+def test_a_lost_data_file_is_a_500_that_names_no_detail_and_is_audited(tmp_path):
+    import glob
+
+    store = str(tmp_path / "s.hist")
+    tokens = make_store(store)
+    with running(store, insecure_loopback=True) as server:
+        window = _q(tags="TIC-101.PV", start=START, end=END, width=100)
+        assert get_json(server.port, "/api/whoami", tokens["ops"])[0] == 200
+        files = glob.glob(os.path.join(store, "**", "*.parquet"), recursive=True)
+        assert files
+        for path in files:
+            os.remove(path)  # the fault: the data files are gone under the running service
+        status, body = get_json(server.port, f"/api/plot?{window}", tokens["ops"])
+        assert status == 500 and body == {"error": "the store could not answer"}
+        assert get_json(server.port, "/api/whoami", tokens["ops"])[0] == 200  # still serving
+    last = [r for r in AuditLog(store).records() if r["command"] == "/api/plot"][-1]
+    assert last["refused"] and last["reason"] == "the store could not answer"

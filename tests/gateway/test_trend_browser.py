@@ -289,3 +289,25 @@ def test_hostile_texts_from_the_store_are_shown_as_text_never_run(page, site):
     assert hostile in page.text_content("#results") and hostile in page.text_content("#notes")
     assert "<i>mallory</i>" in page.text_content("#notes")
     assert _errors(page) == []
+
+
+def test_a_step_tag_is_drawn_as_steps(page, site):
+    _login(page, site, site["ops"])
+    _trend(page, "RUN")  # 0 at T0, 1 at T0 + 600 s, 0 at T0 + 1200 s, ...
+    found = page.evaluate(
+        """(t) => {
+          const u = window.historianTrend.plot;
+          const x = Math.round(u.valToPos(t, 'x', true));
+          const stroke = (v) => {  // is the series' blue within 2 px of the value v at x?
+            const y = Math.round(u.valToPos(v, 'y:', true));
+            for (let dy = -2; dy <= 2; dy++) {
+              const [r, g, b, a] = u.ctx.getImageData(x, y + dy, 1, 1).data;
+              if (a > 200 && b > 200 && r < 80) return true;
+            }
+            return false;
+          };
+          return {held: stroke(0), between: stroke(0.5)};
+        }""",
+        T0_S + 300,
+    )
+    assert found == {"held": True, "between": False}  # a line would pass 0.5 halfway
