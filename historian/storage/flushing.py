@@ -62,7 +62,7 @@ def write_files_now(store: Store, points: Points) -> None:
     with store._flush_lock, storage_errors(
         f"writing files of {store.path}", "nothing of this write was acknowledged; retry it"
     ):
-        written = store._write_files(points)
+        written = write_files(store, points)
         assert store._log is not None
         store._log.commit(written, operation="bulk-write")
     store._maybe_compact(sorted({f.day for f in written}))
@@ -136,7 +136,7 @@ def flush_with_retry(store: Store, retry_s: float) -> None:
             _time.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue
-        store._note_recovered()
+        note_recovered(store)
         return
 
 
@@ -150,7 +150,7 @@ def flush_once(store: Store) -> None:
     with store._flush_lock:
         with store._ingest_lock:
             if store._replay_needed:
-                store._reload_from_wal()
+                reload_from_wal(store)
             if len(store._active) == 0:
                 return
             # Every point in the memory table is in WAL segments <= closed_segment.
@@ -162,7 +162,7 @@ def flush_once(store: Store) -> None:
         try:
             with storage_errors(f"flushing {store.path}"):
                 points = frozen.to_points()
-                written = store._write_files(points)
+                written = write_files(store, points)
                 store._log.commit(written, wal_upto=closed_segment, operation="flush")
             days = sorted({f.day for f in written})
         except BaseException:
@@ -177,7 +177,7 @@ def flush_once(store: Store) -> None:
                 store._frozen = None
             raise
         store._frozen = None
-        store._drop_segments(closed_segment)
+        drop_segments(store, closed_segment)
         log.debug("flushed %d points into %d file(s)", len(points), len(written))
     store._maybe_compact(days)
 
@@ -185,7 +185,7 @@ def flush_once(store: Store) -> None:
 def drop_segments(store: Store, upto: int) -> None:
     """Delete WAL segments <= ``upto`` (committed); a failure only leaves them for later."""
     for seg in list_segments(store.settings.wal_dir):
-        if seg <= upto and seg != store._wal_current():
+        if seg <= upto and seg != wal_current(store):
             try:
                 os.unlink(os.path.join(store.settings.wal_dir, segment_name(seg)))
             except FileNotFoundError:

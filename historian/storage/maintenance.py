@@ -55,7 +55,7 @@ def maybe_compact(store: Store, days: list[str]) -> None:
         return
     try:
         with storage_errors(f"listing the small files of {store.path}"):
-            small = store._small_files(store._log.snapshot())
+            small = small_files(store, store._log.snapshot())
     except StoreError as exc:  # the flush itself is committed: an outage only skips this
         if not store._transient(exc):
             raise
@@ -88,7 +88,7 @@ def compact(
         by_day: dict[str, list[str]] = {}
         for p in snap.paths:
             by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
-        small = store._small_files(snap)
+        small = small_files(store, snap)
         wanted = [
             d
             for d in (sorted(by_day) if days is None else days)
@@ -97,7 +97,7 @@ def compact(
         ranges = {p: (snap.tag_min[i], snap.tag_max[i]) for i, p in enumerate(snap.paths)}
         for day in _progress(wanted, progress, "compacting"):
             files = by_day[day] if full else _overlapping(small[day], by_day[day], ranges)
-            written = store._rewrite_day(files)
+            written = rewrite_day(store, files)
             store._log.commit(written, files, operation="compact")
             for f in files:
                 store._files.drop(os.path.join(store.settings.table_dir, f))
@@ -123,7 +123,7 @@ def rewrite_day(store: Store, relpaths: list[str]) -> list:
         acc += rows_per_tag[tag]
 
     def rewrite(tags: list[str]) -> Any:
-        points = store._merge_tags(opened, tags)
+        points = merge_tags(store, opened, tags)
         return (
             store._write_file(points)
             if len(points)

@@ -48,7 +48,7 @@ def data_files_without_log(store: Store) -> list[str]:
 
 def refuse_lost_log(store: Store) -> None:
     """Fail safe: never create (or read as empty) a table over existing data files."""
-    files = store._data_files_without_log()
+    files = data_files_without_log(store)
     if files:
         raise CorruptDataError(
             f"the commit log {store.settings.table_dir}/_delta_log is missing or holds no commit, "
@@ -91,7 +91,7 @@ def become_writer(store: Store) -> None:
             f"the store {store.path!r} was opened read-only (mode='r'); "
             "open it with mode='auto' or 'w' to write"
         )
-    store._refuse_replica()
+    refuse_replica(store)
     store._lock.acquire()
     try:
         with storage_errors(
@@ -106,7 +106,7 @@ def become_writer(store: Store) -> None:
             store._log = store._commit_log(create=True)
             # leftovers of a crashed writer
             shutil.rmtree(store.settings.tmp_dir, ignore_errors=True)
-            store._recover()
+            recover(store)
     except BaseException:
         if store._wal is not None:  # the WAL stays as it is on disk: replayed next time
             store._wal.abandon()

@@ -55,12 +55,12 @@ def snapshot_and_pending(
     if store._log is None:
         if not store._table_exists():
             store._refuse_lost_log()
-            return None, store._wal_points(-1)
+            return None, wal_points(store, -1)
         store._log = store._commit_log(create=False)
     for _ in range(20):
         snap = store._log.snapshot()
         try:
-            pending = store._wal_points(snap.wal_upto)
+            pending = wal_points(store, snap.wal_upto)
         except FileNotFoundError:
             continue  # a segment was flushed and removed meanwhile: take a newer snapshot
         if store._log.snapshot().version == snap.version:
@@ -110,7 +110,7 @@ def series(
     with_reasons: bool = False,
 ) -> dict[str, TagSlice | None]:
     """Merged points per tag in [start, end) (reason bits only when asked)."""
-    snap, pending = store._snapshot_and_pending()
+    snap, pending = snapshot_and_pending(store)
     parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
     if isinstance(pending, list):
         for mem in pending:
@@ -129,7 +129,7 @@ def series(
             try:
                 opened.append(store._files.get(path))
             except FileNotFoundError:
-                raise store._missing_file(snap, snap.paths[i]) from None
+                raise missing_file(store, snap, snap.paths[i]) from None
         per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
         # Ingest times are only needed to settle repeats: as-of reads, or several sources.
         sources = {t: len(parts[t]) for t in tags}
@@ -240,7 +240,7 @@ def bounded_series(
 def scan_sources(store: Store) -> tuple[list[str], pa.Table]:
     """:meth:`Store.scan_sources` (its docstring has the contract)."""
     store._check_open()
-    snap, pending = store._snapshot_and_pending()
+    snap, pending = snapshot_and_pending(store)
     paths = [] if snap is None else [os.path.join(store.settings.table_dir, p) for p in snap.paths]
     if isinstance(pending, list):
         by_tag: dict[str, list[TagSlice]] = {}
@@ -276,7 +276,7 @@ def info(store: Store) -> dict[str, Any]:
     store._check_open()
     found: list[str] = []  # damage that keeps part of the store from being read
     try:
-        snap, pending = store._snapshot_and_pending()
+        snap, pending = snapshot_and_pending(store)
     except CorruptDataError as exc:
         found.append(str(exc))
         snap, pending = None, []

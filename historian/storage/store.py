@@ -28,14 +28,12 @@ import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
 import pyarrow as pa
 
 from historian.errors import (
     InvalidArgumentError,
     LeaseLostError,
     StoreClosedError,
-    StoreError,
 )
 from historian.model.tags import UNSET, Tag
 from historian.model.times import MAX_NS, MIN_NS, duration_ns, user_ns, window_ns
@@ -55,7 +53,7 @@ from historian.storage.lock import WriterLock
 from historian.storage.memtable import MemTable
 from historian.storage.points import Points
 from historian.storage.settings import StoreSettings, locate
-from historian.storage.table import CommitLog, Snapshot, wal_gap
+from historian.storage.table import CommitLog, wal_gap
 from historian.storage.wal import WalWriter, segment_name
 from historian.storage.writing import last_ingest_stamp
 
@@ -188,9 +186,6 @@ class Store:
             return bool(self._fs.list("points/_delta_log"))
         return os.path.isdir(os.path.join(self.settings.table_dir, "_delta_log"))
 
-    def _data_files_without_log(self) -> list[str]:
-        return _opening.data_files_without_log(self)
-
     def _refuse_lost_log(self) -> None:
         return _opening.refuse_lost_log(self)
 
@@ -204,12 +199,6 @@ class Store:
 
     def _become_writer(self) -> None:
         return _opening.become_writer(self)
-
-    def _refuse_replica(self) -> None:
-        return _opening.refuse_replica(self)
-
-    def _recover(self) -> None:
-        return _opening.recover(self)
 
     def close(self) -> None:
         """Flush pending points, release the writer lock and close the store."""
@@ -289,15 +278,9 @@ class Store:
         """See :meth:`historian.Historian.define_many` (the contract and an example)."""
         return _tagging.define_many(self, definitions, replace=replace)
 
-    def _merged_tag(self, name: str, given: dict[str, Any], replace: bool) -> Tag:
-        return _tagging.merged_tag(self, name, given, replace)
-
     def tag_versions(self, name: str) -> list[Tag]:
         """Every definition of ``name``, oldest first; the last one is the current."""
         return _tagging.tag_versions(self, name)
-
-    def _validate_rules(self, tag: Tag) -> None:
-        return _tagging.check_rules(self, tag)
 
     def tag(self, name: str) -> Tag:
         """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`)."""
@@ -308,9 +291,6 @@ class Store:
         return _tagging.tags(self, pattern)
 
     # ------------------------------------------------------------------ writing
-    def _next_ingest_us(self) -> int:
-        return _writing.next_ingest_us(self)
-
     def write(self, tag: str, times: Any, values: Any, quality: Any = None) -> int:
         """Write points of one tag; durable when it returns. Returns the number of points."""
         return _writing.write(self, tag, times, values, quality)
@@ -322,16 +302,10 @@ class Store:
     def _ingest(self, points: Points, *, qualified: bool = False) -> int:
         return _writing.ingest_points(self, points, qualified=qualified)
 
-    def _qualify(self, points: Points, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _writing.qualify(self, points, quality)
-
     def _write_file(self, points: Points) -> Any:
         """One data file of ``points`` in this store's table (temp file, fsync, upload on s3)."""
         s = self.settings
         return write_file(s.table_dir, s.tmp_dir, points, s.options, fs=self._fs)
-
-    def _write_files(self, points: Points) -> list:
-        return _flushing.write_files(self, points)
 
     def _write_files_now(self, points: Points) -> None:
         return _flushing.write_files_now(self, points)
@@ -356,36 +330,16 @@ class Store:
     def _note_outage(self, exc: BaseException) -> None:
         return _flushing.note_outage(self, exc)
 
-    def _note_recovered(self) -> None:
-        return _flushing.note_recovered(self)
-
     def _flush_with_retry(self, retry_s: float) -> None:
         return _flushing.flush_with_retry(self, retry_s)
 
     def _flush_once(self) -> None:
         return _flushing.flush_once(self)
 
-    def _drop_segments(self, upto: int) -> None:
-        return _flushing.drop_segments(self, upto)
-
-    def _wal_current(self) -> int | None:
-        return _flushing.wal_current(self)
-
-    def _reload_from_wal(self) -> None:
-        return _flushing.reload_from_wal(self)
-
     def _flush_loop(self) -> None:
         return _flushing.flush_loop(self)
 
     # ------------------------------------------------------------------ reading
-    def _snapshot_and_pending(
-        self,
-    ) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
-        return _reader.snapshot_and_pending(self)
-
-    def _wal_points(self, wal_upto: int) -> dict[str, list[TagSlice]]:
-        return _reader.wal_points(self, wal_upto)
-
     def _series(
         self,
         tags: Sequence[str],
@@ -395,9 +349,6 @@ class Store:
         with_reasons: bool = False,
     ) -> dict[str, TagSlice | None]:
         return _reader.series(self, tags, start_ns, end_ns, as_of_us, with_reasons)
-
-    def _missing_file(self, snap: Snapshot, rel: str) -> StoreError:
-        return _reader.missing_file(self, snap, rel)
 
     def bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
@@ -462,9 +413,6 @@ class Store:
                                    progress=progress)
 
     # ------------------------------------------------------------------ maintenance
-    def _small_files(self, snap: Snapshot) -> dict[str, list[str]]:
-        return _maintenance.small_files(self, snap)
-
     def _maybe_compact(self, days: list[str]) -> None:
         return _maintenance.maybe_compact(self, days)
 
@@ -477,12 +425,6 @@ class Store:
     ) -> int:
         """Merge small files per day and resolve duplicates; safe while readers run."""
         return _maintenance.compact(self, days, full=full, progress=progress)
-
-    def _rewrite_day(self, relpaths: list[str]) -> list:
-        return _maintenance.rewrite_day(self, relpaths)
-
-    def _merge_tags(self, opened: list, tags: list[str]) -> Points:
-        return _maintenance.merge_tags(self, opened, tags)
 
     def _vacuum(self) -> None:
         return _maintenance.vacuum(self)

@@ -63,10 +63,10 @@ def define_many(store: Store, definitions: Mapping[str, Mapping[str, Any]], *, r
             if k in given:
                 given[k] = dict(given[k] or {})
         name = validate_tag_name(name)
-        store._validate_rules(store._merged_tag(name, given, replace))  # before the lock
+        check_rules(store, merged_tag(store, name, given, replace))  # before the lock
         pending.append((name, given))
     store._become_writer()
-    return store._catalog.put_many([store._merged_tag(n, g, replace) for n, g in pending])
+    return store._catalog.put_many([merged_tag(store, n, g, replace) for n, g in pending])
 
 
 def merged_tag(store: Store, name: str, given: dict[str, Any], replace: bool) -> Tag:

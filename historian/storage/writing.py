@@ -104,9 +104,9 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
         qual, reasons = points.quality, points.reasons
     else:
         qual = mark_nonfinite(points)
-        qual, reasons = store._qualify(points, qual)
+        qual, reasons = qualify(store, points, qual)
     if n >= store.settings.bulk_points and store._outage_since is None:
-        ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
+        ing = np.full(n, next_ingest_us(store), dtype=np.int64)
         try:
             store._write_files_now(replace(points, quality=qual, reasons=reasons, ingested=ing))
             return n
@@ -116,7 +116,7 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
             store._note_outage(exc)
     assert store._wal is not None
     with store._ingest_lock:
-        ing = np.full(n, store._next_ingest_us(), dtype=np.int64)
+        ing = np.full(n, next_ingest_us(store), dtype=np.int64)
         points = replace(points, quality=qual, reasons=reasons, ingested=ing)
         ticket = store._wal.write(points)
         store._active.add(points)
