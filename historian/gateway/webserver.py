@@ -225,6 +225,7 @@ class TrendServer:
             self._store.close()
             raise
         self._serving = threading.Event()
+        self._state_lock = threading.Lock()
         self._closed = False
         self._routes: dict[str, Callable[[Token, dict[str, str]], tuple[Any, int | None]]] = {
             "/api/whoami": self._whoami,
@@ -250,17 +251,20 @@ class TrendServer:
     # ------------------------------------------------------------------ lifecycle
     def serve(self) -> None:
         """Answer requests until :meth:`close` (call it from another thread)."""
-        if self._closed:
-            return
-        self._serving.set()
+        with self._state_lock:
+            if self._closed:
+                return
+            self._serving.set()  # (a shutdown() from now on waits for serve_forever to end)
         self._httpd.serve_forever(poll_interval=0.2)
 
     def close(self) -> None:
         """Stop serving, end open connections, wait for their threads, close the store."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._serving.is_set():
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            serving = self._serving.is_set()
+        if serving:
             self._httpd.shutdown()
         self._httpd.drop_connections()
         self._httpd.server_close()  # joins the connection threads

@@ -471,3 +471,15 @@ def test_a_lost_data_file_is_a_500_that_names_no_detail_and_is_audited(tmp_path)
         assert get_json(server.port, "/api/whoami", tokens["ops"])[0] == 200  # still serving
     last = [r for r in AuditLog(store).records() if r["command"] == "/api/plot"][-1]
     assert last["refused"] and last["reason"] == "the store could not answer"
+
+
+def test_close_right_after_the_serving_thread_starts_never_hangs(tmp_path):
+    store = str(tmp_path / "s.hist")
+    historian.open(store).close()
+    for _ in range(20):
+        server = make_http_server(store, "127.0.0.1:0", insecure_loopback=True)
+        thread = threading.Thread(target=server.serve)
+        thread.start()
+        server.close()
+        thread.join(10)
+        assert not thread.is_alive()
