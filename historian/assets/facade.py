@@ -122,7 +122,16 @@ class AssetModel:
                 lambda s: s.add(path, template, level, overrides, description)).to_dict()
 
     def remove(self, path: str) -> dict[str, Any]:
-        """Remove the asset at ``path`` (its definition stays in :meth:`versions`)."""
+        """Remove the asset at ``path`` (its definition stays in :meth:`versions`).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.add("S/T-1"); _ = h.assets.remove("S/T-1")
+        ...     h.assets.find().num_rows, h.assets.versions("S/T-1")[-1]["deleted"]
+        (0, True)
+        """
         return self._update(lambda s: s.remove(path)).to_dict()
 
     def versions(self, path: str | None = None, *, template: str | None = None
@@ -144,7 +153,16 @@ class AssetModel:
         return self._state().versions(key)
 
     def templates(self) -> dict[str, Template]:
-        """The templates by name."""
+        """The templates by name.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.define_template("Tank", {"Level": "{asset}.LI"})
+        ...     list(h.assets.templates())
+        ['Tank']
+        """
         return dict(self._state().templates)
 
     # --- listing
@@ -171,7 +189,18 @@ class AssetModel:
                        attribute: str | Iterable[str] | None = None) -> pa.Table:
         """The attributes of the assets :meth:`find` selects: one row per (asset, attribute)
         with its tag (null when derived), expression, unit (UNECE code), symbol, OPC UA
-        ``unit_id``, kind, range, description and quality rule."""
+        ``unit_id``, kind, range, description and quality rule.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.define_template("Tank", {"Level": {"tag": "{asset}.LI", "unit": "%"}})
+        ...     _ = h.assets.add("S/T-1", template="Tank")
+        ...     r = h.assets.attribute_tags("S/**").to_pylist()[0]
+        ...     r["tag"], r["unit"], r["unit_id"]
+        ('T-1.LI', 'P1', 20529)
+        """
         sel = _q.select(self._state(), path_pattern, template, attribute)
         rows = []
         for s in sel:
@@ -222,6 +251,13 @@ class AssetModel:
 
         The shape is in :mod:`historian.assets.tomlio` and ``docs/assets.md``. Templates come
         first, so the assets of the same file can use them.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     h.assets.load_toml('[[assets]]\\npath = "SiteA"\\nlevel = "site"\\n')
+        1
         """
         text, where = _toml_text(source)
         templates, assets = parse_toml(text, where)
@@ -231,7 +267,19 @@ class AssetModel:
             raise ConfigError(f"{where}: {exc}") from exc
 
     def to_toml(self) -> str:
-        """The model as TOML text (:meth:`load_toml` reads it back)."""
+        """The model as TOML text (:meth:`load_toml` reads it back).
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.add("SiteA", level="site")
+        ...     print(h.assets.to_toml())
+        [[assets]]
+        path = "SiteA"
+        level = "site"
+        <BLANKLINE>
+        """
         return dump_toml(self._state())
 
     # --- OPC UA
@@ -295,10 +343,22 @@ class AssetModel:
         ``asset, attribute, start, stat, value, time, status`` (as
         :meth:`historian.api.Historian.summary` per tag; ``tz``, ``shifts`` ... the same).
 
-        "Every Pump under SiteA/Area2, attribute Flow, hourly twa"::
+        "Every Pump under SiteA/Area2, attribute Flow, hourly twa":
 
-            h.assets.summary("SiteA/Area2/**", start, end, "1h", "twa",
-                             template="Pump", attribute="Flow")
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.define_template("Pump", {"Flow": "{asset}.FI"})
+        ...     for p in ["SiteA/Area2/P-1", "SiteA/Area2/P-2", "SiteB/P-3"]:
+        ...         _ = h.assets.add(p, template="Pump")
+        ...     _ = h.assets.define_tags()
+        ...     for i, tag in enumerate(["P-1.FI", "P-2.FI", "P-3.FI"]):
+        ...         _ = h.write(tag, [0, 3600 * 10**9], [10.0 * i, 10.0 * i + 2])
+        ...     s = h.assets.summary("SiteA/Area2/**", 0, 3600 * 10**9, "1h", "twa",
+        ...                          template="Pump", attribute="Flow")
+        ...     s.select(["asset", "value"]).to_pylist()
+        [{'asset': 'SiteA/Area2/P-1', 'value': 1.0}, {'asset': 'SiteA/Area2/P-2', 'value': 11.0}]
         """
         calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
                     "week_start": week_start}
@@ -315,7 +375,19 @@ class AssetModel:
         """Values on a regular grid of attributes of the selected assets, long:
         ``asset, attribute, time, value`` (``quality`` adds the StatusCode); options as
         :meth:`historian.api.Historian.interpolated`. Derived attributes are computed from
-        their inputs interpolated on the grid, with the status of their quality rule."""
+        their inputs interpolated on the grid, with the status of their quality rule.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.assets.define_template("T", {"A": "{asset}.A", "D": {"expression": "2 * A"}})
+        ...     _ = h.assets.add("S/X", template="T"); _ = h.assets.define_tags()
+        ...     _ = h.write("X.A", [0, 10 * 10**9], [0.0, 10.0])
+        ...     h.assets.interpolated("S/X", 0, 10 * 10**9, "5s", attribute="D").column(
+        ...         "value").to_pylist()
+        [0.0, 10.0, 20.0]
+        """
         options = {"max_gap": max_gap, "extrapolate": extrapolate, "config": config, "tz": tz,
                    "origin": origin, "offset": offset, "week_start": week_start}
         with _boundary("h.assets.interpolated", self._h):
