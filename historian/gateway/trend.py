@@ -82,7 +82,8 @@ class OutOfScopeError(InvalidArgumentError):
 
 
 def features(h: Any) -> dict[str, bool]:
-    """Which optional parts the store has: ``assets``, ``annotations``, ``frames``.
+    """Which optional parts the store has: ``assets`` (an asset model with tags bound to its
+    attributes), ``annotations``, ``frames``.
 
     Examples
     --------
@@ -92,7 +93,7 @@ def features(h: Any) -> dict[str, bool]:
     ['annotations', 'assets', 'frames']
     """
     return {
-        "assets": _asset_model(h) is not None,
+        "assets": bool(_attribute_rows(h)),
         "annotations": callable(getattr(h, "annotations", None)),
         "frames": callable(getattr(h, "frames", None)),
     }
