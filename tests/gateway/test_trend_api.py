@@ -483,3 +483,22 @@ def test_close_right_after_the_serving_thread_starts_never_hangs(tmp_path):
         server.close()
         thread.join(10)
         assert not thread.is_alive()
+
+
+def test_every_file_of_the_page_ships_in_the_wheel():
+    import fnmatch
+    import tomllib
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["historian.gateway"]
+    gateway = os.path.dirname(trend.__file__)
+    for folder, _dirs, names in os.walk(os.path.join(gateway, "web")):
+        for name in names:
+            rel = os.path.relpath(os.path.join(folder, name), gateway)
+            parts = rel.split(os.sep)
+            assert any(  # glob semantics, as setuptools: '*' stays inside one folder
+                len(parts) == len(p.split("/"))
+                and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, p.split("/"), strict=True))
+                for p in patterns
+            ), rel
