@@ -47,6 +47,7 @@ from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.kernels import AggregateConfig, resolve_stat
 from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.limits import current
+from historian.model import quality as _q
 from historian.model.times import MAX_NS, MIN_NS, now_ns, user_ns, window_ns
 from historian.storage.records import append_records, read_records
 
@@ -424,7 +425,7 @@ def _summary_table(names: list[str], table: pa.Table, stat_names: list[str],
               if "asset" in table.column_names else [None] * n)  # fmt: skip
     reps = len(names)
     value, times, status = value.ravel(), times.ravel(), status.ravel()
-    null = (status >= np.uint32(0x80000000)) | ~np.isfinite(value)
+    null = (status >= np.uint32(_q.BAD)) | ~np.isfinite(value)
 
     def per_frame(items: list[Any]) -> list[Any]:
         return [x for x in items for _ in range(k)] * reps

@@ -119,7 +119,7 @@ def plot_tag(
     if definition.stepped:
         line.setdefault("drawstyle", "steps-post")
     ax.plot(t, shown, **line)
-    uncertain = (qual & 0xC0000000) == q.UNCERTAIN
+    uncertain = (qual & q.SEVERITY_MASK) == q.UNCERTAIN
     if uncertain.any():
         ax.plot(t[uncertain], v[uncertain], linestyle="none", marker=".", markersize=4,
                 color=UNCERTAIN_COLOR, label="Uncertain")

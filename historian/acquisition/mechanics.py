@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from historian.model import quality as _q
+
 __all__ = [
     "Backoff",
     "LogLimiter",
@@ -47,7 +49,7 @@ __all__ = [
     "wait_or_stop",
 ]
 
-_GOOD_MASK = np.uint32(0x80000000)  # the Bad bit: Good and Uncertain have it clear
+_GOOD_MASK = np.uint32(_q.BAD)  # the Bad bit: Good and Uncertain have it clear
 _NO_STATE = np.uint32(0xFFFFFFFF)  # "nothing emitted yet" (not a valid StatusCode)
 
 

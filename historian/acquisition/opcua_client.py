@@ -49,6 +49,7 @@ from asyncua.ua.ua_binary import uatcp_to_binary
 
 from historian.acquisition.compat import install_protocol_factory
 from historian.errors import SourceSecurityError
+from historian.model import quality as _q
 
 __all__ = ["CHUNK_BYTES", "BoundedLimits", "BoundedProtocol", "GuardedClient"]
 
@@ -135,7 +136,7 @@ class BoundedProtocol(UASocketProtocol):
             try:
                 fault = struct_from_binary(ua.ServiceFault, answer)
                 code = fault.ResponseHeader.ServiceResult.value
-                if code & 0x80000000:
+                if code & _q.BAD:
                     return ua.UaStatusCodeError(code)
             except Exception:  # not a ServiceFault either: fall through
                 logger.debug("OPN answer is neither a response nor a ServiceFault")

@@ -33,6 +33,7 @@ from historian.errors import (
     SourceSecurityError,
     SourceTimeoutError,
 )
+from historian.model import quality as _q
 
 __all__ = ["OUR_REFUSAL", "THEIR_REFUSAL", "map_error", "opcua_errors"]
 
@@ -86,7 +87,7 @@ def map_error(exc: BaseException, where: str) -> SourceError:
 
     if isinstance(exc, ua.UaStatusCodeError):
         code = int(exc.code) & 0xFFFFFFFF
-        name = ua.StatusCode(code & 0xFFFF0000).name  # type: ignore[arg-type]
+        name = ua.StatusCode(code & _q.CODE_MASK).name  # type: ignore[arg-type]
         if name in _SECURITY_CODES:
             fix = ""
             if name in THEIR_REFUSAL:
@@ -99,7 +100,7 @@ def map_error(exc: BaseException, where: str) -> SourceError:
                 f"{where}: {name}: the server sent more than max_message_size or a chunk above "
                 "64 KiB; connection closed (raise max_message_size if the server is genuine)"
             )
-        if code & 0xFFFF0000 == 0x800A0000:
+        if code & _q.CODE_MASK == _q.BAD_TIMEOUT:
             return SourceTimeoutError(f"{where}: {name}")
         return SourceProtocolError(f"{where}: {name}")
     if is_no_matching_endpoint(exc):  # asyncua has no type for it: see compat

@@ -181,7 +181,7 @@ def prepare_series(
         t, v, q = t[keep], v[keep], q[keep]
         all_good = not q.any() and bool(np.isfinite(v).all())
     if drop_no_data and t.size and not all_good:
-        marker = (q & np.uint32(0xFFFF0000)) == np.uint32(_q.BAD_NO_DATA)
+        marker = (q & np.uint32(_q.CODE_MASK)) == np.uint32(_q.BAD_NO_DATA)
         if marker.any():
             keep = ~marker
             t, v, q = t[keep], v[keep], q[keep]

@@ -490,9 +490,9 @@ class QualificationRules:
 
 
 def _severity_rank(code: int) -> int:
-    if code & 0x80000000:
+    if code & _q.BAD:
         return 2
-    return 1 if code & 0x40000000 else 0
+    return 1 if code & _q.UNCERTAIN else 0
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -20,11 +20,14 @@ import numpy as np
 
 from historian.model._status_codes import STATUS_CODES
 
-# Severity masks
+# Severity masks: the top two bits. BAD is also the "Bad bit": ``code & BAD`` is set for Bad
+# (``10`` and ``11``), clear for Good and Uncertain.
 SEVERITY_MASK = 0xC0000000
 GOOD = 0x00000000
 UNCERTAIN = 0x40000000
 BAD = 0x80000000
+#: Severity and sub-code, without the 16 info bits: ``code & CODE_MASK`` names the condition.
+CODE_MASK = 0xFFFF0000
 
 # Sub-codes used by historian (values from the OPC UA StatusCode table).
 GOOD_CLAMPED = 0x00300000
@@ -49,9 +52,11 @@ BAD_INVALID_TIMESTAMP = 0x80230000
 BAD_CONFIGURATION_ERROR = 0x80890000
 BAD_OUT_OF_SERVICE = 0x808D0000
 BAD_WAITING_FOR_INITIAL_DATA = 0x80320000
+BAD_SECURITY_CHECKS_FAILED = 0x80130000
 
 # Historian info bits (Part 4, 7.39.1; Part 13): InfoType=DataValue plus the data-location bits.
 INFO_TYPE_DATA_VALUE = 0x00000400
+INFO_OVERFLOW = 0x00000080  # with InfoType DataValue: values were lost from a queue (Part 4)
 HISTORIAN_RAW = 0x0
 HISTORIAN_CALCULATED = 0x1
 HISTORIAN_INTERPOLATED = 0x2

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
 from historian.limits import current
+from historian.model import quality as _q
 from historian.model.times import duration_ns, to_ns, window_ns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,7 @@ __all__ = ["align_on_samples", "aligned_matrix", "interpolated_table", "matrix_f
            "series_arrays", "series_by_tag"]
 
 Series = tuple[np.ndarray, np.ndarray, np.ndarray]
-_SEVERITY = np.uint32(0xC0000000)
+_SEVERITY = np.uint32(_q.SEVERITY_MASK)
 
 
 def series_arrays(sl: Any) -> Series:

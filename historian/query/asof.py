@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from historian.errors import InvalidArgumentError, InvalidDataError
+from historian.model import quality as _q
 from historian.model.schema import TIME_TYPE
 from historian.model.times import duration_ns, user_ns_array
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["asof_join", "event_times", "match_asof", "wide"]
 
 _DIRECTIONS = ("backward", "forward", "nearest")
-_NO_QUALITY = np.uint32(0x809B0000)  # Bad_NoData
+_NO_QUALITY = np.uint32(_q.BAD_NO_DATA)
 
 
 def match_asof(

@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from historian.errors import InvalidArgumentError
 from historian.limits import current
+from historian.model import quality as _q
 from historian.model.calendar import zone
 from historian.model.expressions import CONDITION, is_placeholder, parse
 from historian.model.schema import TIME_TYPE
@@ -298,7 +299,7 @@ def _split(table: pa.Table, names: Sequence[str]) -> dict[str, _Series]:
 
 
 def _good_only(t: np.ndarray, v: np.ndarray, q: np.ndarray, start_ns: int, end_ns: int):
-    keep = ((q & np.uint32(0xC0000000)) == 0) & ~np.isnan(v) & (t >= start_ns) & (t < end_ns)
+    keep = ((q & np.uint32(_q.SEVERITY_MASK)) == 0) & ~np.isnan(v) & (t >= start_ns) & (t < end_ns)
     return t[keep], v[keep]
 
 

@@ -27,6 +27,7 @@ from historian.kernels import AggregateConfig, aggregate_many
 from historian.kernels._config import prepare_series
 from historian.kernels.aggregates import AggregateResult
 from historian.limits import current
+from historian.model import quality as _q
 from historian.model.calendar import Intervals, calendar_edges, is_calendar
 
 __all__ = [
@@ -39,9 +40,9 @@ __all__ = [
     "zoned",
 ]
 
-_BAD_BIT = np.uint32(0x80000000)
-_SEVERITY = np.uint32(0xC0000000)
-_BAD_NO_DATA = np.uint32(0x809B0000)
+_BAD_BIT = np.uint32(_q.BAD)
+_SEVERITY = np.uint32(_q.SEVERITY_MASK)
+_BAD_NO_DATA = np.uint32(_q.BAD_NO_DATA)
 
 
 def is_plain(every: Any, tz: Any = None, origin: Any = None, offset: Any = None,

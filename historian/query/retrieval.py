@@ -30,6 +30,7 @@ from historian.kernels.aggregates import DURATION_AGGREGATES, FRIENDLY_NAMES
 from historian.kernels.interpolate import grid
 from historian.limits import current
 from historian.model import arrow, buffers
+from historian.model import quality as _q
 from historian.model.labels import repeated_strings, tiled_strings
 from historian.model.schema import POINTS_SCHEMA, SUMMARY_SCHEMA, TIME_TYPE
 from historian.model.times import duration_ns, user_ns, user_ns_array
@@ -46,7 +47,7 @@ __all__ = [
     "summary_for_tags",
 ]
 
-_BAD_BIT = np.uint32(0x80000000)
+_BAD_BIT = np.uint32(_q.BAD)
 Series = tuple[Any, Any, Any]
 
 
