@@ -38,13 +38,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from historian.assets.templates import Attribute
+from historian.model import quality as _q
 from historian.model.expressions import parse_expression
 
 __all__ = ["combine_status", "derive", "derive_on_grid"]
 
 Series = tuple[np.ndarray, np.ndarray, np.ndarray]
-BAD_OUT_OF_RANGE = np.uint32(0x803C0000)
-_CODE_MASK = np.uint32(0xFFFF0000)
+BAD_OUT_OF_RANGE = np.uint32(_q.BAD_OUT_OF_RANGE)
+_CODE_MASK = np.uint32(_q.CODE_MASK)
 
 
 def combine_status(codes: Sequence[np.ndarray], rule: str = "worst") -> np.ndarray:
@@ -78,7 +79,7 @@ def _finish(attr: Attribute, columns: dict[str, np.ndarray], codes: list[np.ndar
     expr = parse_expression(attr.expression or "")
     values = expr.evaluate(columns) if n else np.zeros(0)
     status = combine_status(codes, attr.quality) if codes else np.zeros(n, np.uint32)
-    bad = (status & np.uint32(0x80000000)) != 0
+    bad = (status & np.uint32(_q.BAD)) != 0
     invalid = ~bad & ~np.isfinite(values)
     status = np.where(invalid, BAD_OUT_OF_RANGE, status).astype(np.uint32)
     values = np.where(bad | invalid, np.nan, values)
