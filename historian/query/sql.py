@@ -22,6 +22,9 @@ Views
     text       VARCHAR       the point's text (text tags, enumeration labels), else NULL
     ========== ============= =====================================================================
 
+    The de-duplication window runs only when a (tag, time) can be stored twice in the
+    snapshot (a file that holds superseded versions, files overlapping in tags and time, or
+    unflushed points); otherwise ``points`` is ``points_all`` and costs no more.
 ``points_all``
     The same columns without deduplication: every stored version of a (tag, time).
 ``tags``
@@ -185,6 +188,15 @@ CREATE TEMP VIEW points AS
 SELECT tag, time, time_ns, value, quality, good, reasons, ingested, text
 FROM points_all
 QUALIFY row_number() OVER (PARTITION BY tag, time ORDER BY ingested DESC) = 1
+"""
+
+# The same view when no (tag, time) can be stored twice in the snapshot (storage.reader.
+# may_repeat: every file says it holds no repeat, and no two files overlap in tags and time):
+# the window would only cost time (measured: about 2x the scan on all tags x 1 h).
+_POINTS_VIEW_UNIQUE = """
+CREATE TEMP VIEW points AS
+SELECT tag, time, time_ns, value, quality, good, reasons, ingested, text
+FROM points_all
 """
 
 _UNBIND = ("DROP VIEW points", "DROP VIEW points_all")
@@ -424,7 +436,10 @@ class SqlEngine:
         con.register("historian_pending", pending)
         con.register("tags", catalogue)
         con.execute(_ALL_VIEW)
-        con.execute(_POINTS_VIEW)
+        from historian.storage.reader import may_repeat
+
+        unique = not may_repeat(self._store, paths, pending.num_rows)
+        con.execute(_POINTS_VIEW_UNIQUE if unique else _POINTS_VIEW)
 
     # ------------------------------------------------------------------ validation
     def _validate(self, con: duckdb.DuckDBPyConnection, sql: str, explain: bool | str) -> str:

@@ -371,3 +371,31 @@ def _points_table(
         text = cat_text([s.text for _, s in present], counts.tolist())
         cols.append(text_column(text, int(counts.sum())))
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+def may_repeat(store: Store, paths: list[str], pending_rows: int) -> bool:
+    """Whether a (tag, time) may be stored more than once among ``paths`` (a snapshot's files)
+    plus ``pending_rows`` unflushed points: only then must a reader keep the last write.
+
+    Files know it of themselves (their index's ``dups``; files of format 1 do not say, so they
+    may); two files can share a (tag, time) only when both their tag ranges and their time
+    ranges overlap. Unflushed points may repeat anything. No data is read: the files' footers
+    are already open (cached) for the read itself.
+    """
+    if pending_rows:
+        return True
+    opened = []
+    for path in paths:
+        f = store._files.get(path)
+        if f.may_repeat:
+            return True
+        if f.num_rows:
+            opened.append((int(f.tmin.min()), int(f.tmax.max()), f.tags[0], f.tags[-1]))
+    opened.sort()
+    active: list[tuple[int, str, str]] = []  # files still open at the sweep's time
+    for t0, t1, lo, hi in opened:
+        active = [a for a in active if a[0] >= t0]
+        if any(not (b_hi < lo or b_lo > hi) for _, b_lo, b_hi in active):
+            return True
+        active.append((t1, lo, hi))
+    return False

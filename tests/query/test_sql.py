@@ -115,6 +115,8 @@ def test_tag_and_time_filters_reach_the_parquet_scan(h):
     h.define("A")
     h.write("A", [T0, T0 + S], [1.0, 2.0])
     h.flush()
+    h.write("A", [T0 + S], [5.0])  # a correction in a second file: the window is needed
+    h.flush()
     plan = h.sql("SELECT * FROM points WHERE tag = $t AND time >= $s",
                  {"t": "A", "s": "2026-01-01T00:00:01Z"}, explain=True).fetchall()[0][1]
     # printed top-down: the time filter sits below the deduplication (a window, or the
@@ -324,3 +326,44 @@ def test_concurrent_queries_from_threads(h):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda n: (n, _rows(h.sql(query, {"t": n}))), ["A", "B", "C"] * 4))
     assert all(rows == expected[n] for n, rows in got)
+
+
+def test_the_dedup_window_runs_only_where_a_point_can_repeat(h):
+    """Files that cannot share a (tag, time) are read without the window; a correction, a file
+    that holds superseded versions, or unflushed points bring it back, and the rows are always
+    the last writes."""
+    def plan() -> str:
+        return h.sql("SELECT * FROM points", explain=True).fetchall()[0][1]
+
+    def has_window(text: str) -> bool:
+        return "WINDOW" in text.upper() or "GROUP_BY" in text.upper().replace(" ", "_")
+
+    h.define("A")
+    h.define("B")
+    h.write("A", [T0, T0 + S], [1.0, 2.0])
+    h.flush()
+    h.write("A", [T0 + 2 * S], [3.0])  # later times: the two files do not overlap in time
+    h.write("B", [T0 + 2 * S], [7.0])
+    h.flush()
+    assert not has_window(plan())
+    assert _rows(h.sql("SELECT tag, value FROM points ORDER BY tag, time")) == [
+        ("A", 1.0), ("A", 2.0), ("A", 3.0), ("B", 7.0)]
+    h.write("B", [T0], [8.0])  # no file holds B before T0 + 2 s: still no window
+    h.flush()
+    assert not has_window(plan())
+    h.write("A", [T0 + S // 2], [1.5])  # a new time, in a file overlapping A's first one
+    h.flush()
+    assert has_window(plan())
+    h.compact(full=True)
+    assert not has_window(plan())  # merged into one file without repeats
+    h.write("A", [T0 + S], [20.0])  # pending: may repeat a stored point
+    assert has_window(plan())
+    h.flush()  # a file overlapping the first one in tag and time
+    assert has_window(plan())
+    assert _rows(h.sql("SELECT value FROM points WHERE tag = 'A' ORDER BY time")) == [
+        (1.0,), (1.5,), (20.0,), (3.0,)]
+    h.compact(full=True)  # one file that keeps the superseded version for as-of reads
+    assert len(h.scan_sources()[0]) == 1 and has_window(plan())
+    assert _rows(h.sql("SELECT value FROM points WHERE tag = 'A' ORDER BY time")) == [
+        (1.0,), (1.5,), (20.0,), (3.0,)]
+    assert _rows(h.sql("SELECT count(*) FROM points_all WHERE tag = 'A'")) == [(5,)]
