@@ -97,28 +97,50 @@ def select(state: ModelState, assets: str | Iterable[str] | None, template: str 
     return out
 
 
-def _labelled(table: pa.Table, entries: list[tuple[str, str, str]]) -> pa.Table:
-    """``table`` (a ``tag`` column) with the tag replaced by ``asset`` and ``attribute``; a tag
-    that several (asset, attribute) use gives its rows once for each."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for asset, attr, tag in entries:
-        groups.setdefault(tag, []).append((asset, attr))
-    pieces = []
-    for k in range(max((len(v) for v in groups.values()), default=0)):
-        tags = [t for t, v in groups.items() if len(v) > k]
-        values = pa.array(tags, pa.string())
-        sub = table.filter(pc.is_in(table.column("tag"), value_set=values))
-        idx = pc.index_in(sub.column("tag"), value_set=values)
-        asset = pa.array([groups[t][k][0] for t in tags], pa.string()).take(idx)
-        attr = pa.array([groups[t][k][1] for t in tags], pa.string()).take(idx)
-        rest = sub.drop_columns(["tag"])
-        pieces.append(rest.add_column(0, "asset", asset).add_column(1, "attribute", attr))
-    return pa.concat_tables(pieces) if pieces else table
+def _runs(table: pa.Table) -> dict[str, tuple[int, int]]:
+    """(offset, length) of each tag's rows in ``table``, whose rows are grouped by tag (as
+    ``h.read`` and ``h.summary`` give them)."""
+    if table.num_rows == 0:
+        return {}
+    col = pc.dictionary_encode(table.column("tag")).combine_chunks()
+    codes = col.indices.to_numpy(zero_copy_only=False)
+    names = col.dictionary.to_pylist()
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    lengths = np.diff(np.concatenate([starts, [codes.size]]))
+    out = {names[codes[a]]: (int(a), int(n)) for a, n in zip(starts, lengths, strict=True)}
+    if len(out) != starts.size:  # pragma: no cover - the tables asked for are grouped
+        raise AssertionError("rows of a tag are not contiguous")
+    return out
 
 
-def _sorted(tables: list[pa.Table], key: str) -> pa.Table:
-    out = pa.concat_tables([t for t in tables if t is not None])
-    return out.sort_by([("asset", "ascending"), ("attribute", "ascending"), (key, "ascending")])
+def _piece(table: pa.Table, asset: str, attribute: str) -> pa.Table:
+    """``table`` (no tag column) with ``asset`` and ``attribute`` columns in front."""
+    n = table.num_rows
+    return (table.add_column(0, "asset", pa.repeat(pa.scalar(asset, pa.string()), n))
+            .add_column(1, "attribute", pa.repeat(pa.scalar(attribute, pa.string()), n)))
+
+
+class _Pieces:
+    """The per-(asset, attribute) tables of a result, put together in selection order."""
+
+    def __init__(self, sel: list[Selected]) -> None:
+        self.order = {(s.asset, s.attribute): i for i, s in enumerate(sel)}
+        self.tables: dict[int, pa.Table] = {}
+
+    def add(self, s: Selected, table: pa.Table) -> None:
+        self.tables[self.order[(s.asset, s.attribute)]] = _piece(table, s.asset, s.attribute)
+
+    def add_by_tag(self, sel: list[Selected], table: pa.Table) -> None:
+        """Rows of each stored attribute's tag from a table grouped by tag."""
+        runs = _runs(table)
+        rest = table.drop_columns(["tag"])
+        for s in sel:
+            offset, length = runs.get(s.tag(s.attribute), (0, 0))
+            self.add(s, rest.slice(offset, length))
+
+    def table(self) -> pa.Table:
+        return pa.concat_tables([self.tables[i] for i in sorted(self.tables)])
 
 
 def _series(h: Any, tags: list[str], start_ns: int, end_ns: int) -> dict[str, Series]:
@@ -144,14 +166,11 @@ def _derived_series(h: Any, sel: Selected, raw: Mapping[str, Series]) -> tuple[S
     return series[sel.attribute], stepped[sel.attribute]
 
 
-def _points(sel: Selected, s: Series, lo: int, hi: int) -> pa.Table:
+def _points(s: Series, lo: int, hi: int) -> pa.Table:
     t, v, q = s
     keep = (t >= lo) & (t < hi)
     t, v, q = t[keep], v[keep], q[keep]
-    n = int(t.size)
     return pa.table({
-        "asset": pa.array([sel.asset] * n, pa.string()),
-        "attribute": pa.array([sel.attribute] * n, pa.string()),
         "time": pa.array(t, TIME_TYPE),
         "value": pa.array(v, pa.float64(), mask=np.isnan(v)),
         "quality": pa.array(q, pa.uint32()),
@@ -159,27 +178,27 @@ def _points(sel: Selected, s: Series, lo: int, hi: int) -> pa.Table:
 
 
 def read(h: Any, sel: list[Selected], start: Any, end: Any) -> pa.Table:
-    """Raw points ``asset, attribute, time, value, quality`` (derived ones computed)."""
+    """Raw points ``asset, attribute, time, value, quality`` (derived ones computed), by asset,
+    then attribute, then time."""
     lo = MIN_NS if start is None else user_ns(start)
     hi = MAX_NS if end is None else user_ns(end)
     if start is not None and end is not None:
         window_ns(start, end, empty=True)
+    pieces = _Pieces(sel)
     stored = [s for s in sel if not s.definition.derived]
-    pieces: list[pa.Table] = []
     if stored:
-        entries = [(s.asset, s.attribute, s.tag(s.attribute)) for s in stored]
-        table = h.read(sorted({e[2] for e in entries}), start, end)
+        table = h.read(sorted({s.tag(s.attribute) for s in stored}), start, end)
         table = table.select(["tag", "time", "value", "quality"])
         table = table.set_column(3, "quality", table.column("quality").cast(pa.uint32()))
-        pieces.append(_labelled(table, entries))
+        pieces.add_by_tag(stored, table)
     derived = [s for s in sel if s.definition.derived]
     if derived:
         tags = sorted({s.tag(n) for s in derived for n in s.inputs()})
         raw = _series(h, tags, lo, hi)
         for s in derived:
             series, _ = _derived_series(h, s, raw)
-            pieces.append(_points(s, series, lo, hi))
-    return _sorted(pieces, "time")
+            pieces.add(s, _points(series, lo, hi))
+    return pieces.table()
 
 
 def summary(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, stats: Any,
@@ -188,13 +207,11 @@ def summary(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, stats
     shifts), as :meth:`historian.api.Historian.summary` gives per tag."""
     from historian.query.retrieval import summarize
 
+    pieces = _Pieces(sel)
     stored = [s for s in sel if not s.definition.derived]
-    pieces: list[pa.Table] = []
     if stored:
-        entries = [(s.asset, s.attribute, s.tag(s.attribute)) for s in stored]
-        table = h.summary(sorted({e[2] for e in entries}), start, end, every, stats, config,
-                          **calendar)
-        pieces.append(_labelled(table, entries))
+        tags = list(dict.fromkeys(s.tag(s.attribute) for s in stored))
+        pieces.add_by_tag(stored, h.summary(tags, start, end, every, stats, config, **calendar))
     derived = [s for s in sel if s.definition.derived]
     if derived:
         lo, hi = window_ns(start, end)
@@ -203,10 +220,10 @@ def summary(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, stats
         for s in derived:
             (t, v, q), stepped = _derived_series(h, s, raw)
             table = summarize(t, v, q, start=np.datetime64(lo, "ns"), end=np.datetime64(hi, "ns"),
-                              every=every, stats=stats,
-                              config=config, stepped=stepped, tag="", **calendar)
-            pieces.append(_labelled(table, [(s.asset, s.attribute, "")]))
-    return _sorted(pieces, "start")
+                              every=every, stats=stats, config=config, stepped=stepped, tag="",
+                              **calendar)
+            pieces.add(s, table.drop_columns(["tag"]))
+    return pieces.table()
 
 
 def interpolated(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, *,
@@ -218,7 +235,7 @@ def interpolated(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, 
     n = wide.num_rows
     values = {t: wide.column(t).to_numpy(zero_copy_only=False).astype(np.float64) for t in tags}
     codes = {t: wide.column(f"{t}.quality").to_numpy().astype(np.uint32) for t in tags}
-    pieces = []
+    pieces = _Pieces(sel)
     for s in sel:
         by_attr_v: dict[str, np.ndarray] = {}
         by_attr_q: dict[str, np.ndarray] = {}
@@ -229,13 +246,8 @@ def interpolated(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, 
             else:
                 by_attr_v[name], by_attr_q[name] = values[s.tag(name)], codes[s.tag(name)]
         v, q = by_attr_v[s.attribute], by_attr_q[s.attribute]
-        cols: dict[str, Any] = {
-            "asset": pa.array([s.asset] * n, pa.string()),
-            "attribute": pa.array([s.attribute] * n, pa.string()),
-            "time": time,
-            "value": pa.array(v, pa.float64(), mask=np.isnan(v)),
-        }
+        cols: dict[str, Any] = {"time": time, "value": pa.array(v, pa.float64(), mask=np.isnan(v))}
         if quality:
             cols["quality"] = pa.array(q, pa.uint32())
-        pieces.append(pa.table(cols))
-    return _sorted(pieces, "time")
+        pieces.add(s, pa.table(cols))
+    return pieces.table()
