@@ -136,7 +136,7 @@ def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int]:
     )
     if t is None:
         t = received_ns
-    if code & 0x80000000:
+    if code & q.BAD:
         return t, math.nan, code
     if value is None:
         return t, math.nan, q.BAD_NO_DATA
@@ -522,7 +522,7 @@ class OpcUaSource:
                 log("%s; retrying in %.1f s", exc, backoff.delay_s)
                 if not outage_recorded:
                     code = (q.BAD_NO_COMMUNICATION if not isinstance(exc, SourceSecurityError)
-                            else 0x80130000)  # BadSecurityChecksFailed  # fmt: skip
+                            else q.BAD_SECURITY_CHECKS_FAILED)  # fmt: skip
                     self._emit_all(emit, code)
                     outage_recorded = True
                 if isinstance(exc, SourceSecurityError):
