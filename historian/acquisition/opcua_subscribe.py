@@ -43,13 +43,14 @@ import numpy as np
 from historian.acquisition.mechanics import LogLimiter
 from historian.acquisition.samples import SampleBatch
 from historian.errors import SourceConnectError, SourceTimeoutError
+from historian.model import quality as _q
 
 __all__ = ["Subscriber", "is_overflow", "keepalive_count"]
 
 logger = logging.getLogger(__name__)
 
-_INFO_DATAVALUE = 0x00000400  # InfoType = DataValue
-_OVERFLOW = 0x00000080  # InfoBits: Overflow (with InfoType DataValue)
+_INFO_DATAVALUE = _q.INFO_TYPE_DATA_VALUE
+_OVERFLOW = _q.INFO_OVERFLOW
 _ITEMS_PER_REQUEST = 1000
 _MAX_NOTIFICATIONS_PER_PUBLISH = 20_000
 
