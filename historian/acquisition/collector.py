@@ -192,7 +192,8 @@ class Collector:
         settings = {
             name: dict(unit=tag.unit, kind=tag.kind, lo=tag.lo, hi=tag.hi, rules=tag.rules,
                        description=tag.description, compression=tag.compression,
-                       states=tag.states, metadata=tag.metadata)
+                       states=tag.states, metadata=tag.metadata,
+                       **({"type": "string"} if tag.is_text else {}))  # never un-types a tag
             for name, tag in tags.items()
         }  # fmt: skip
         extra = [n for src in self.sources for n in getattr(src, "tags", ()) if n not in tags]

@@ -181,7 +181,8 @@ class Config:
                     p.tag, unit=s.unit, description=s.description, kind=s.kind, lo=s.lo, hi=s.hi,
                     rules=dict(s.rules), compression=dict(s.compression), states=dict(s.states),
                     metadata=dict(s.metadata),
-                )  # fmt: skip
+                    type="string" if getattr(p, "type", "") == "string" else "number",
+                )  # fmt: skip  (Modbus type = "string": a text tag)
         return out
 
     @property

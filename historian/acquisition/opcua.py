@@ -59,12 +59,12 @@ from typing import Any
 
 import numpy as np
 
+from historian.acquisition._files import read_private
 from historian.acquisition.config import (
     OpcUaSourceConfig,
     check_node_id,
     check_opcua_security,
 )
-from historian.acquisition._files import read_private
 from historian.acquisition.mechanics import (
     Backoff,
     RateMeter,
@@ -81,6 +81,7 @@ from historian.acquisition.opcua_security import (
     file_format,
     install_log_redaction,
 )
+from historian.acquisition.opcua_text import enum_labels, label_enums, point_text
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
 from historian.errors import (
     InvalidArgumentError,
@@ -128,8 +129,9 @@ def _status_code(dv: Any) -> int:
     return int(getattr(sc, "value", sc)) & 0xFFFFFFFF
 
 
-def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int]:
-    """(t_ns, value, quality) for one DataValue; Bad -> NaN with the code kept."""
+def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int, str | None]:
+    """(t_ns, value, quality, text) for one DataValue; Bad -> NaN with the code kept; texts
+    (String, LocalizedText, EnumValueType) as in :mod:`historian.acquisition.opcua_text`."""
     code = _status_code(dv)
     t = _dt_to_ns(getattr(dv, "SourceTimestamp", None)) or _dt_to_ns(
         getattr(dv, "ServerTimestamp", None)
@@ -137,13 +139,16 @@ def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int]:
     if t is None:
         t = received_ns
     if code & q.BAD:
-        return t, math.nan, code
+        return t, math.nan, code, None
     if value is None:
-        return t, math.nan, q.BAD_NO_DATA
+        return t, math.nan, q.BAD_NO_DATA, None
     f = _to_float(value)
     if f is None:
-        return t, math.nan, q.BAD_TYPE_MISMATCH
-    return t, f, code
+        got = point_text(code, value)
+        if got is None:
+            return t, math.nan, q.BAD_TYPE_MISMATCH, None
+        return t, got[0], got[1], got[2]
+    return t, f, code, None
 
 
 def _security_policy_class(name: str) -> Any:
@@ -213,6 +218,7 @@ class OpcUaSource:
         self._health = SourceHealth()
         self._rate = RateMeter()
         self._resolved: list[_Resolved] = []
+        self._enum_labels: dict[str, dict[int, str]] = {}  # tag -> enumeration labels
         self._unresolved: list[tuple[str, int]] = []
         self._warned_insecure = False
         self._repeats = RepeatFilter()
@@ -237,6 +243,7 @@ class OpcUaSource:
     def _emit(self, emit: Emit, batch: SampleBatch) -> None:
         if not len(batch):
             return
+        batch = label_enums(batch, self._enum_labels)
         self._health.points += len(batch)
         good = q.good_mask(batch.quality)
         if good.any():
@@ -300,6 +307,8 @@ class OpcUaSource:
         self._client = client
         try:
             self._resolved, self._unresolved = await self._resolve(client)
+            self._enum_labels = await enum_labels(client, [(r.tag, r.node)
+                                                           for r in self._resolved])
         except BaseException as exc:
             await self._teardown()
             if isinstance(exc, asyncio.CancelledError):
@@ -479,6 +488,7 @@ class OpcUaSource:
         ts: list[int] = []
         vs: list[float] = []
         qs: list[int] = []
+        texts: list[str | None] = []
         for i in range(0, len(self._resolved), _READ_CHUNK):
             chunk = self._resolved[i : i + _READ_CHUNK]
             params = ua.ReadParameters()
@@ -493,13 +503,15 @@ class OpcUaSource:
             now = time.time_ns()
             for r, dv in zip(chunk, results, strict=True):
                 value = dv.Value.Value if dv.Value is not None else None
-                t, v, c = _point(dv, value, now)
+                t, v, c, text = _point(dv, value, now)
                 tags.append(r.tag)
                 ts.append(t)
                 vs.append(v)
                 qs.append(c)
+                texts.append(text)
         return SampleBatch(tags, np.array(ts, np.int64), np.array(vs, np.float64),
-                           np.array(qs, np.uint32), self.name)  # fmt: skip
+                           np.array(qs, np.uint32), self.name,
+                           texts if any(x is not None for x in texts) else None)  # fmt: skip
 
     # -- run loop --------------------------------------------------------------------------
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
@@ -644,7 +656,8 @@ class OpcUaSource:
             return batch
         idx = np.flatnonzero(keep)
         return SampleBatch([batch.tags[i] for i in idx], batch.t_ns[idx], batch.values[idx],
-                           batch.quality[idx], batch.source)  # fmt: skip
+                           batch.quality[idx], batch.source,
+                           None if batch.text is None else [batch.text[i] for i in idx])
 
 
 # browse and config stubs live in opcua_browse (one job a module); re-exported for the old path

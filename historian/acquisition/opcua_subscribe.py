@@ -287,7 +287,9 @@ class Subscriber:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def take(self, point: Callable[[Any, Any, int], tuple[int, float, int]]) -> SampleBatch | None:
+    def take(
+        self, point: Callable[[Any, Any, int], tuple[int, float, int, str | None]]
+    ) -> SampleBatch | None:
         """Everything in the inbox as one batch (``point(dv, value, received_ns)`` converts)."""
         if not self._inbox:
             return None
@@ -295,6 +297,7 @@ class Subscriber:
         ts: list[int] = []
         vs: list[float] = []
         qs: list[int] = []
+        texts: list[str | None] = []
         by_handle = self._by_handle
         n_handles = len(by_handle)
         overflows = 0
@@ -307,7 +310,7 @@ class Subscriber:
                     continue
                 dv = it.Value
                 variant = dv.Value
-                t, v, c = point(dv, variant.Value if variant is not None else None, received)
+                t, v, c, text = point(dv, variant.Value if variant is not None else None, received)
                 if c & _OVERFLOW and is_overflow(c):
                     overflows += 1
                 for tag in by_handle[h]:
@@ -315,6 +318,7 @@ class Subscriber:
                     ts.append(t)
                     vs.append(v)
                     qs.append(c)
+                    texts.append(text)
         if overflows:
             self.extra["server_overflows"] += overflows
             if self._overflow_log.due():
@@ -325,4 +329,5 @@ class Subscriber:
         if not tags:
             return None
         return SampleBatch(tags, np.array(ts, np.int64), np.array(vs, np.float64),
-                           np.array(qs, np.uint32), self.source)  # fmt: skip
+                           np.array(qs, np.uint32), self.source,
+                           texts if any(x is not None for x in texts) else None)  # fmt: skip

@@ -49,14 +49,18 @@ class WriteStats:
 
 
 def batch_table(b: SampleBatch) -> pa.Table:
-    """A batch as an Arrow table (tag, time, value, quality) for ``write_table`` and the spool."""
+    """A batch as an Arrow table (tag, time, value, quality[, text]) for ``write_table`` and
+    the spool; ``text`` only when the batch has texts (string points, enumeration labels)."""
     tags = b.tags if isinstance(b.tags, list) else list(b.tags)
-    return pa.table({
+    columns = {
         "tag": pa.array(tags, pa.string()),
         "time": pa.array(b.t_ns, pa.int64()).cast(TIME_TYPE),
         "value": pa.array(b.values, pa.float64()),
         "quality": pa.array(b.quality, pa.uint32()),
-    })  # fmt: skip
+    }
+    if b.text is not None:
+        columns["text"] = pa.array(b.text, pa.string())
+    return pa.table(columns)
 
 
 @dataclass

@@ -56,6 +56,8 @@ def served_by_node(served: Served) -> dict[str, dict[int, tuple[float, int, str]
     """node -> {source time ns: (value, status, type)} as the server logged it."""
     out: dict[str, dict[int, tuple[float, int, str]]] = {}
     for r in served.records():
+        if "text" in r:  # the text variables: test_string_localized_text_and_enumeration...
+            continue
         v = float(r["value"]) if not isinstance(r["value"], bool) else float(r["value"])
         out.setdefault(r["node"], {})[int(r["t_ms"]) * MS] = (v, int(r["status"]), r["type"])
     return out
@@ -114,6 +116,48 @@ def test_values_types_status_codes_and_source_timestamps_as_served(
     assert q.is_uncertain(rows["N.Uncertain.Sensor"][0][2])
     assert {r[1] for r in rows["N.Good.Bool"]} == {0.0, 1.0}
     assert all(float(v).is_integer() for _, v, _ in rows["N.Good.Int32"])
+
+
+TEXTS = ["Text.Batch", "Text.Recipe", "Text.State"]
+
+
+def test_string_localized_text_and_enumeration_texts_as_served(
+    node_opcua, interop_pki, tmp_path, monkeypatch
+):
+    user_env, pw_env = opcua_env(monkeypatch)
+    cfg = loads(config(node_opcua, interop_pki, tmp_path, user_env, pw_env, TEXTS),
+                base_dir=tmp_path)  # fmt: skip
+    c = Collector(cfg)
+    c.start()
+    try:
+        wait_for(lambda: c.health().sources["node"].points >= 3 * 20)
+    finally:
+        c.stop()
+    log: dict[str, dict[int, dict]] = {}
+    for r in node_opcua.records():
+        if r["node"] in TEXTS:
+            log.setdefault(r["node"], {})[int(r["t_ms"]) * MS] = r
+    with historian.open(tmp_path / "plant.hist", mode="r") as store:
+        table = store.read([f"N.{n}" for n in TEXTS], None, None)
+    stored: dict[str, list[tuple[int, float | None, int, str | None]]] = {}
+    for tag, t, v, qual, text in zip(
+        table.column("tag").to_pylist(), table.column("time").cast("int64").to_pylist(),
+        table.column("value").to_pylist(), table.column("quality").to_pylist(),
+        table.column("text").to_pylist(), strict=True,
+    ):  # fmt: skip
+        stored.setdefault(tag, []).append((t, v, qual, text))
+    for name in TEXTS:
+        got = stored.get(f"N.{name}", [])
+        assert len(got) >= 15, (name, len(got))
+        for t, v, qual, text in got:
+            assert t in log[name], f"{name}: stored time {t} was never a source timestamp served"
+            served = log[name][t]
+            assert (qual, text) == (served["status"], served["text"]), (name, t)
+            assert v == served["value"], (name, v, served["value"])  # enum: the number too
+        times = sorted(t for t, _, _, _ in got)  # nothing lost in between
+        assert len([t for t in log[name] if times[0] <= t <= times[-1]]) == len(times), name
+    assert "" in {text for _, _, _, text in stored["N.Text.Batch"]}  # empty strings are kept
+    assert {text for _, _, _, text in stored["N.Text.State"]} == {"Idle", "Running", "Stopped"}
 
 
 def test_wrong_password_is_refused_and_nothing_is_stored_as_good(

@@ -10,7 +10,8 @@
 //   trust     DER client certificates to trust (nothing else is accepted)
 //   user, password  the one user allowed (anonymous refused); absent: SecurityPolicy None
 //   log       a file: one JSON line per value the server serves
-//             {"node", "value", "type", "status", "t_ms"}
+//             {"node", "value", "type", "status", "t_ms"[, "text"]} (text: the String, the
+//             LocalizedText's text, or the enumeration's label)
 //   vars, hz  also N Double variables V00000.. changing hz times a second (benchmarks)
 //
 // Prints "ready <port>" on stdout once listening. Exits when stdin closes (its parent died).
@@ -31,10 +32,11 @@ const opts = JSON.parse(process.argv[2] || "{}");
 const NS = "urn:historian:interop";
 const log = opts.log ? fs.openSync(opts.log, "a") : null;
 
-function served(node, value, type, status, t) {
+function served(node, value, type, status, t, text) {
     if (log === null) return;
-    fs.writeSync(log, JSON.stringify({ node, value, type, status: status.value >>> 0,
-        t_ms: t.getTime() }) + "\n");
+    const line = { node, value, type, status: status.value >>> 0, t_ms: t.getTime() };
+    if (text !== undefined) line.text = text;
+    fs.writeSync(log, JSON.stringify(line) + "\n");
 }
 
 async function main() {
@@ -98,6 +100,19 @@ async function main() {
         "Bad.Sensor": [DataType.Double, (k) => k, StatusCodes.BadSensorFailure],
         "Uncertain.Sensor": [DataType.Double, (k) => 2 * k, StatusCodes.UncertainLastUsableValue],
     };
+    // Texts: a String (unicode, control characters, sometimes empty), a LocalizedText and an
+    // enumeration DataType (Int32 on the wire, its labels in EnumStrings).
+    const LABELS = ["Idle", "Running", "Stopped"];
+    const stateType = ns.addEnumerationType({ browseName: "MachineState", enumeration: LABELS });
+    variable("Text.Batch", "String", "");
+    variable("Text.Recipe", "LocalizedText", { text: "", locale: "en" });
+    vars["Text.State"] = ns.addVariable({
+        componentOf: folder, browseName: "Text.State", nodeId: "s=Text.State",
+        dataType: stateType, value: { dataType: DataType.Int32, value: 0 },
+    });
+    function batchText(k) {
+        return k % 5 === 0 ? "" : `B-${String(k).padStart(4, "0")} \u00e9t\u00e9\t\u2603`;
+    }
     let k = 0;
     function tick() {
         k += 1;
@@ -107,6 +122,17 @@ async function main() {
             vars[name].setValueFromSource(new Variant({ dataType, value }), status, t);
             served(name, value, DataType[dataType], status, t);
         }
+        const batch = batchText(k);
+        vars["Text.Batch"].setValueFromSource(new Variant({ dataType: DataType.String,
+            value: batch }), StatusCodes.Good, t);
+        served("Text.Batch", null, "String", StatusCodes.Good, t, batch);
+        const recipe = `Rezept ${k}`;
+        vars["Text.Recipe"].setValueFromSource(new Variant({ dataType: DataType.LocalizedText,
+            value: { text: recipe, locale: "de" } }), StatusCodes.Good, t);
+        served("Text.Recipe", null, "LocalizedText", StatusCodes.Good, t, recipe);
+        vars["Text.State"].setValueFromSource(new Variant({ dataType: DataType.Int32,
+            value: k % 3 }), StatusCodes.Good, t);
+        served("Text.State", k % 3, "Enumeration", StatusCodes.Good, t, LABELS[k % 3]);
     }
     tick();
     setInterval(tick, 100);
