@@ -154,14 +154,8 @@ def _tag_list(h: Any, token: Token, tags: str | None) -> list[str]:
 
 # ---------------------------------------------------------------------- search
 def _asset_model(h: Any) -> Any:
-    """``h.assets`` (the store's asset model), or None when this store has none."""
+    """``h.assets`` (the store's asset model), or None for a store object without one."""
     model = getattr(h, "assets", None)
-    if model is None:
-        try:
-            from historian.assets import AssetModel
-        except ImportError:  # pragma: no cover - an install without the asset model
-            return None
-        model = AssetModel(h)
     has = all(callable(getattr(model, n, None)) for n in ("find", "attribute_tags"))
     return model if has else None
 
@@ -224,6 +218,7 @@ def search_tags(
                     "name": name,
                     "unit": row.get("unit") or "",
                     "kind": row.get("kind") or "analog",
+                    "type": row.get("type") or "double",
                     "description": row.get("description") or "",
                     "lo": row.get("lo"),
                     "hi": row.get("hi"),

@@ -189,6 +189,20 @@ def test_bad_parameters_are_400_naming_the_fix(site, query, needle):
     assert status == 400 and needle in body["error"], body
 
 
+def test_a_text_tag_is_found_marked_and_refused_by_plot_with_a_400(tmp_path):
+    store = str(tmp_path / "s.hist")
+    tokens = make_store(store)
+    with historian.open(store) as h:
+        h.define("MODE.ST", type="string", description="operating mode")
+        h.write("MODE.ST", [np.datetime64("2026-01-01T00:10:00", "ns")], ["heating"])
+    with running(store, insecure_loopback=True) as server:
+        status, body = get_json(server.port, f"/api/tags?{_q(q='operating mode')}", tokens["all"])
+        assert [(t["name"], t["type"]) for t in body["tags"]] == [("MODE.ST", "string")]
+        path = f"/api/plot?{_q(tags='MODE.ST', start=START, end=END, width=100)}"
+        status, body = get_json(server.port, path, tokens["all"])
+        assert status == 400 and "MODE.ST" in body["error"]
+
+
 def test_a_long_search_text_is_refused(site):
     status, body = _get(site, f"/api/tags?{_q(q='x' * 500)}", site["ops"])
     assert status == 400 and "at most" in body["error"]

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 import historian
-from historian.assets import AssetModel
 from historian.gateway.tokens import TokenFile
 from historian.gateway.webserver import TrendServer, make_http_server
 
@@ -54,7 +53,7 @@ def make_store(path: str) -> dict[str, str]:
         h.write("FIC-200.PV", t, np.arange(3600) * 1.0)
         h.write("SECRET-1.PV", t[::60], np.ones(60))
         h.flush()
-        model = getattr(h, "assets", None) or AssetModel(h)
+        model = h.assets
         model.define_template("Reactor", attributes={
             "Temperature": {"tag": "TIC-101.PV", "unit": "CEL"},
             "Agitator": {"tag": "RUN"},

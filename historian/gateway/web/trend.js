@@ -144,11 +144,19 @@
       meta.className = "meta";
       meta.textContent = [tag.unit, tag.kind === "step" ? "step" : "", tag.description,
         ...(tag.assets || [])].filter(Boolean).join(" · ");
-      const add = document.createElement("button");
-      add.type = "button";
-      add.textContent = "Add";
-      add.addEventListener("click", () => addTag(tag.name));
-      li.append(name, meta, add);
+      li.append(name, meta);
+      if (tag.type === "string") { // a text tag has no line to draw
+        const note = document.createElement("span");
+        note.className = "meta";
+        note.textContent = "text: not drawn";
+        li.append(note);
+      } else {
+        const add = document.createElement("button");
+        add.type = "button";
+        add.textContent = "Add";
+        add.addEventListener("click", () => addTag(tag.name));
+        li.append(add);
+      }
       list.append(li);
     }
     if (!found.length) {
