@@ -271,3 +271,22 @@ def test_s3_store_keeps_the_model(s3_uri, s3_options, tmp_path):
         h1.assets.add("SiteC/X-1")
         h2.assets.add("SiteC/X-2")
         assert h1.assets.find("SiteC/*").num_rows == 2
+
+
+def test_a_closed_store_refuses_the_asset_model(store_path):
+    from historian.errors import StoreClosedError
+
+    h = historian.open(store_path)
+    m = h.assets
+    m.add("SiteA")
+    h.close()
+    with pytest.raises(StoreClosedError, match="closed; open it again"):
+        m.find()
+    with pytest.raises(StoreClosedError, match="closed; open it again"):
+        m.add("SiteB")
+    h2 = historian.open(store_path)
+    h2.close()
+    with pytest.raises(StoreClosedError):
+        _ = h2.assets  # the accessor itself refuses
+    with historian.open(store_path) as h3:
+        assert h3.assets.find().column("path").to_pylist() == ["SiteA"]
