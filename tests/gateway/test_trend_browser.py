@@ -128,6 +128,7 @@ def test_the_page_loads_with_no_console_error_and_talks_only_to_127_0_0_1(page, 
     )
     assert [kind for kind, _ in listed] == ["frame", "note", "note"]
     assert "B-1042" in listed[0][1] and "SiteA/Area1/R-1" in listed[0][1]
+    assert "product: PX-7" in listed[0][1]
     assert "sensor cable cut" in listed[1][1] and "batch started late" in listed[2][1]
     assert "secret" not in " ".join(text for _, text in listed)
 

@@ -401,8 +401,11 @@
       if (row.kind === "frame") {
         const f = row.f;
         when.textContent = localText(f.start) + (f.end == null ? " → (open)" : " → " + localText(f.end));
+        const attrs = f.attributes && typeof f.attributes === "object" ?
+          Object.entries(f.attributes).map(([k, v]) => `${k}: ${v}`).join(", ") :
+          String(f.attributes || "");
         what.textContent = `event frame ${f.name || ""} on ${f.asset || ""}` +
-          (f.template ? ` (${f.template})` : "");
+          (f.template ? ` (${f.template})` : "") + (attrs ? ` — ${attrs}` : "");
       } else {
         const n = row.n;
         when.textContent = localText(n.time) + (n.end == null ? "" : " → " + localText(n.end));
