@@ -12,6 +12,7 @@ from historian.acquisition.modbus import ModbusSource
 from historian.acquisition.modbus_plan import exception_status
 from historian.model import quality as q
 
+STRING = {"tag": "H.BATCH", "address": 100, "type": "string", "count": 16}  # 32 bytes, UTF-8
 HOLDING = [
     {"tag": "H.U16", "address": 0, "type": "uint16"},
     {"tag": "H.I16", "address": 1, "type": "int16"},
@@ -126,3 +127,35 @@ def test_a_slow_third_party_device_gets_bad_timeout_and_each_request_is_sent_onc
     assert len({r["tid"] for r in received}) == len(received)
     assert health.extra["retries"] == 0 and health.reconnects == 0
     assert health.extra["skipped_ticks"] >= health.extra["timeouts"] - 1
+
+
+def test_string_registers_are_stored_as_the_text_served(modbus_server, tmp_path):
+    import historian
+    from historian.acquisition.writer import batch_table
+
+    async def main() -> list:
+        src = ModbusSource("dev", "127.0.0.1", modbus_server.port, points=[STRING], every=0.05,
+                           timeout=2)  # fmt: skip
+        got: list = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(src.run(got.append, stop))
+        deadline = time.monotonic() + 20
+        while src.health().extra["polls"] < 25 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        return got
+
+    got = asyncio.run(main())
+    served = [r["text"] for r in modbus_server.records() if r.get("fc") == 3 and "text" in r]
+    batches = [b for b in got if "H.BATCH" in list(b.tags)]
+    assert len(batches) >= 25 and len(served) == len(batches)
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define("H.BATCH", type="string")
+        for b in batches:
+            h.write_table(batch_table(b))
+        stored = h.read("H.BATCH")
+    assert stored.column("text").to_pylist() == served  # one poll, one point, the text served
+    assert set(stored.column("quality").to_pylist()) == {q.GOOD}
+    assert "" in served and any("\u2603" in t for t in served)
+    assert {r["rx"] for r in modbus_server.records() if "rx" in r} == {3}  # reads only

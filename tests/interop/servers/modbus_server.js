@@ -10,7 +10,9 @@
 //   delay  ms before each holding-register response (a slow device; default 0)
 //
 // Map (unit 1): holding 0..99 change every `every` ms (register i = (k * 7 + i * 13) & 0xffff,
-// k the change counter), input 0..9 = 1000 + i, coils 0..15 = i odd, discrete 0..15 = i % 3 == 0.
+// k the change counter), holding 100..115 a UTF-8 string (32 bytes, big-endian byte order, NUL
+// padded, see batchText; logged as "text" with every response that covers it), input 0..9 =
+// 1000 + i, coils 0..15 = i odd, discrete 0..15 = i % 3 == 0.
 // Anything else is an exception response 2 (illegal data address).
 // Prints "ready <port>" on stdout once listening; exits when stdin closes.
 "use strict";
@@ -24,10 +26,19 @@ function record(obj) {
 }
 
 let k = 0;
-const holding = new Array(100).fill(0);
+const STR_AT = 100, STR_REGS = 16;
+const holding = new Array(STR_AT + STR_REGS).fill(0);
+let text = "";
+function batchText(n) {  // empty now and then; non-ASCII; never longer than 32 bytes
+    return n % 4 === 0 ? "" : `B-${String(n).padStart(5, "0")} \u00e9t\u00e9 \u2603`;
+}
 function change() {
     k += 1;
-    for (let i = 0; i < holding.length; i++) holding[i] = (k * 7 + i * 13) & 0xffff;
+    for (let i = 0; i < STR_AT; i++) holding[i] = (k * 7 + i * 13) & 0xffff;
+    text = batchText(k);
+    const bytes = Buffer.alloc(2 * STR_REGS);
+    Buffer.from(text, "utf8").copy(bytes);
+    for (let i = 0; i < STR_REGS; i++) holding[STR_AT + i] = bytes.readUInt16BE(2 * i);
 }
 change();
 setInterval(change, opts.every || 200);
@@ -52,7 +63,9 @@ const vector = {
         }
         const answer = () => {
             const values = holding.slice(address, address + length);
-            record({ fc: 3, address, values, t_ms: Date.now() });
+            const line = { fc: 3, address, values, t_ms: Date.now() };
+            if (address <= STR_AT && address + length >= STR_AT + STR_REGS) line.text = text;
+            record(line);
             callback(null, values);
         };
         if (opts.delay) setTimeout(answer, opts.delay);

@@ -29,21 +29,36 @@ def record(obj: dict) -> None:
         log.flush()
 
 
-holding = [0] * 100
+STR_AT, STR_REGS = 100, 16  # holding 100..115: a UTF-8 string, big-endian bytes, NUL padded
+holding = [0] * (STR_AT + STR_REGS)
+text = [""]
+
+
+def batch_text(n: int) -> str:
+    """Empty now and then, non-ASCII, never longer than 32 bytes (as modbus_server.js)."""
+    return "" if n % 4 == 0 else f"B-{n:05d} \u00e9t\u00e9 \u2603"
 
 
 def change() -> None:
     k = 0
     while True:
         k += 1
+        s = batch_text(k)
+        raw = s.encode("utf-8").ljust(2 * STR_REGS, b"\0")
+        regs = [int.from_bytes(raw[2 * i : 2 * i + 2], "big") for i in range(STR_REGS)]
         with lock:
-            holding[:] = [(k * 7 + i * 13) & 0xFFFF for i in range(100)]
+            holding[:] = [(k * 7 + i * 13) & 0xFFFF for i in range(STR_AT)] + regs
+            text[0] = s
         time.sleep(0.2)
 
 
 class Handler(DataHandler):
-    def _serve(self, fc: int, address: int, values: list) -> DataHandler.Return:
-        record({"fc": fc, "address": address, "values": values, "t_ms": time.time() * 1000})
+    def _serve(self, fc: int, address: int, values: list,
+               served_text: str | None = None) -> DataHandler.Return:  # fmt: skip
+        line = {"fc": fc, "address": address, "values": values, "t_ms": time.time() * 1000}
+        if served_text is not None:
+            line["text"] = served_text
+        record(line)
         return DataHandler.Return(exp_code=0, data=values)
 
     def _refuse(self) -> DataHandler.Return:
@@ -54,7 +69,9 @@ class Handler(DataHandler):
             return self._refuse()
         with lock:
             values = holding[address : address + count]
-        return self._serve(3, address, values)
+            covers = address <= STR_AT and address + count >= STR_AT + STR_REGS
+            served_text = text[0] if covers else None
+        return self._serve(3, address, values, served_text)
 
     def read_i_regs(self, address, count, srv_info):
         if address + count > 10:
