@@ -469,6 +469,45 @@ class Historian:
 
         return read_result(self._store, points, tags, start, end)
 
+    def read_batches(
+        self,
+        tags: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        batch_rows: int = 1_000_000,
+        reasons: bool = False,
+        tag_type: str = "string",
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of :meth:`read`, streamed as ``pyarrow.RecordBatch``es of at most
+        ``batch_rows`` rows, for reads that do not fit in memory.
+
+        Tags come in name order, each in time order (the order of :meth:`read`); the store
+        decodes one time window of about ``batch_rows`` rows at a time, so memory stays bounded
+        by the batch, not by the read. Every batch comes from the same committed snapshot of the
+        files. Same arguments as :meth:`read` (no ``as_of``); errors are raised when the
+        iteration reaches them.
+
+        Examples
+        --------
+        >>> import historian, tempfile
+        >>> with historian.open(tempfile.mkdtemp()) as h:
+        ...     _ = h.define("FIC-101.PV")
+        ...     _ = h.write("FIC-101.PV", [i * 10**9 for i in range(5)], [1.0, 2, 3, 4, 5])
+        ...     [b.num_rows for b in h.read_batches("FIC-101.PV", batch_rows=2)]
+        [2, 2, 1]
+        """
+        from historian.storage.reader import read_batches
+
+        batches = read_batches(self._store, tags, start, end, batch_rows=batch_rows,
+                               reasons=reasons, tag_type=tag_type)  # fmt: skip
+        while True:
+            with self._call("read_batches"):  # errors mapped like every public call's
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
+
     def bounded_series(
         self, tags: Sequence[str], start_ns: int, end_ns: int
     ) -> dict[str, TagSlice | None]:

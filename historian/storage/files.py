@@ -52,7 +52,7 @@ from historian.model import arrow
 from historian.storage import textcol
 from historian.storage.fs import StoreFS, fsync_path
 from historian.storage.perms import FILE_MODE, make_dirs
-from historian.storage.wal import Points
+from historian.storage.points import Points
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 from historian.model.times import MAX_NS  # noqa: E402 - an end of MAX_NS means "unbounded"
@@ -324,6 +324,11 @@ class DataFile:
         names = self._pf.schema_arrow.names
         self._col = {name: names.index(name) for name in names}
         self._lock = threading.Lock()  # ParquetFile reads are not documented thread-safe
+
+    def tag_span(self, tag: str) -> tuple[int, int] | None:
+        """First and last time (ns) of ``tag`` in this file, or None when it holds none."""
+        i = self._tag_pos.get(tag)
+        return None if i is None else (int(self.tmin[i]), int(self.tmax[i]))
 
     def ranges(self, tags: list[str], start_ns: int, end_ns: int) -> dict[str, tuple[int, int]]:
         """Candidate row ranges of the ``tags`` this file may hold in [start, end) (no I/O)."""

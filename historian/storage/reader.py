@@ -9,8 +9,9 @@ cover), and merges them so that for a repeated (tag, time) the last write wins.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -108,20 +109,12 @@ def series(
     end_ns: int,
     as_of_us: int | None = None,
     with_reasons: bool = False,
+    pinned: tuple[Snapshot | None, Any] | None = None,
 ) -> dict[str, TagSlice | None]:
-    """Merged points per tag in [start, end) (reason bits only when asked)."""
-    snap, pending = snapshot_and_pending(store)
-    parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
-    if isinstance(pending, list):
-        for mem in pending:
-            for tag in tags:
-                parts[tag].extend(mem.read(tag, start_ns, end_ns))
-    else:
-        for tag in tags:
-            for c in pending.get(tag, ()):
-                keep = in_window(c.time, start_ns, end_ns)
-                if keep.any():
-                    parts[tag].append(take(c, keep))
+    """Merged points per tag in [start, end) (reason bits only when asked), from the snapshot
+    ``pinned`` (a :func:`snapshot_and_pending` result) or the newest one."""
+    snap, pending = pinned or snapshot_and_pending(store)
+    parts = _pending_parts(pending, tags, start_ns, end_ns)
     if snap is not None:
         opened = []
         for i in snap.select(start_ns, end_ns, list(tags)):
@@ -157,6 +150,25 @@ def series(
             for tag, sl in got.items():
                 parts[tag].append(sl)
     return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+
+def _pending_parts(
+    pending: list[MemTable] | dict[str, list[TagSlice]], tags: Sequence[str], start_ns: int,
+    end_ns: int,
+) -> dict[str, list[TagSlice]]:
+    """Per tag, the unflushed points in [start, end): memory tables, or WAL slices."""
+    parts: dict[str, list[TagSlice]] = {t: [] for t in tags}
+    if isinstance(pending, list):
+        for mem in pending:
+            for tag in tags:
+                parts[tag].extend(mem.read(tag, start_ns, end_ns))
+    else:
+        for tag in tags:
+            for c in pending.get(tag, ()):
+                keep = in_window(c.time, start_ns, end_ns)
+                if keep.any():
+                    parts[tag].append(take(c, keep))
+    return parts
 
 
 def missing_file(store: Store, snap: Snapshot, rel: str) -> StoreError:
@@ -399,3 +411,78 @@ def may_repeat(store: Store, paths: list[str], pending_rows: int) -> bool:
             return True
         active.append((t1, lo, hi))
     return False
+
+
+def read_batches(
+    store: Store,
+    tags: Any = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    batch_rows: int = 1_000_000,
+    reasons: bool = False,
+    tag_type: str = "string",
+) -> Iterator[pa.RecordBatch]:
+    """:meth:`Historian.read_batches <historian.api.Historian.read_batches>` (its docstring has
+    the contract): the rows of ``read`` as record batches of at most ``batch_rows`` rows, tag by
+    tag in time order, decoding one time window of about ``batch_rows`` rows at a time."""
+    from historian.errors import InvalidArgumentError
+    from historian.model.times import user_ns, window_ns
+
+    store._check_open()
+    if tag_type not in ("string", "dictionary"):
+        raise InvalidArgumentError(f"tag_type must be 'string' or 'dictionary', not {tag_type!r}")
+    if not isinstance(batch_rows, int) or batch_rows < 1:
+        raise InvalidArgumentError(f"batch_rows must be a positive int, not {batch_rows!r}")
+    names = sorted(store.resolve_tags(tags))
+    if start is not None and end is not None:
+        window_ns(start, end, empty=True)  # a reversed window is refused, never empty
+    start_ns = MIN_NS if start is None else user_ns(start)
+    end_ns = MAX_NS if end is None else user_ns(end)
+    snap, pending = snapshot_and_pending(store)  # every batch comes from this one snapshot
+    if isinstance(pending, list):  # the writer's live memory tables: copy what they hold now
+        held: dict[str, list[TagSlice]] = {n: [] for n in names}
+        for mem in pending:
+            for n in names:
+                held[n].extend(mem.read(n, MIN_NS, MAX_NS))
+        pending = held
+    pinned = (snap, pending)
+    for name in names:
+        text = store._catalog.get(name).is_text
+        for lo, hi in _windows(store, snap, name, start_ns, end_ns, batch_rows):
+            store._check_open()  # a store closed while its reader streams
+            got = series(store, [name], lo, hi, with_reasons=reasons, pinned=pinned)
+            table = _points_table([name], got, reasons, dictionary=tag_type == "dictionary",
+                                  with_text=text)  # fmt: skip
+            yield from table.to_batches(max_chunksize=batch_rows)
+
+
+def _windows(
+    store: Store, snap: Snapshot | None, tag: str, start_ns: int, end_ns: int, rows: int
+) -> list[tuple[int, int]]:
+    """[lo, hi) windows covering [start, end) that each hold about ``rows`` of ``tag``'s stored
+    rows, from the files' indexes (no data read): a file's rows of the tag are taken as spread
+    evenly over its time range."""
+    pieces: list[tuple[int, int]] = []  # (first time, rows) of pieces of <= rows rows
+    if snap is None:
+        return [(start_ns, end_ns)]
+    for i in snap.select(start_ns, end_ns, [tag]):
+        f = store._files.get(os.path.join(store.settings.table_dir, snap.paths[i]))
+        r = f.ranges([tag], start_ns, end_ns).get(tag)
+        if r is None:
+            continue
+        first, last = f.tag_span(tag) or (start_ns, end_ns)
+        t0, t1, n = max(first, start_ns), min(last, end_ns), r[1] - r[0]
+        parts = max(1, -(-n // rows))
+        edges = np.linspace(t0, t1, parts + 1).astype(np.int64)
+        pieces.extend((int(e), -(-n // parts)) for e in edges[:-1])
+    pieces.sort()
+    cuts = [start_ns]
+    acc = 0
+    for t, n in pieces:
+        if acc and acc + n > rows and t > cuts[-1]:
+            cuts.append(t)
+            acc = 0
+        acc += n
+    cuts.append(end_ns)
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a or a == b == MAX_NS]
