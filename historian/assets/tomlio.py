@@ -22,6 +22,7 @@
 
     [assets.overrides.Flow]      # this asset's Flow differs from the template
     tag = "FI-7.PV"
+    unset = ["hi"]               # fields this asset clears (TOML has no null)
 
 :func:`parse_toml` reads such a text into (templates, assets) definitions; :func:`dump_toml`
 writes a model back (strings escaped, so names coming from a server cannot add keys).
@@ -93,8 +94,21 @@ def parse_toml(text: str, where: str = "asset model") -> tuple[list[dict[str, An
         if bad or "path" not in a:
             raise ConfigError(f"{where}: assets[{i}]: unknown key(s) {sorted(bad)} or no path; "
                               f"use {sorted(_ASSET_KEYS)}")
-        assets.append(dict(a))
+        assets.append({**a, "overrides": _overrides(a.get("overrides", {}),
+                                                    f"{where}: assets[{i}]")})
     return templates, assets
+
+
+def _overrides(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    """Overrides with their ``unset = [...]`` lists turned into fields set to None."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, changes in _table(value, f"{where}.overrides").items():
+        changes = dict(_table(changes, f"{where}.overrides.{name}"))
+        unset = changes.pop("unset", [])
+        if not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
+            raise ConfigError(f"{where}.overrides.{name}.unset must be a list of field names")
+        out[name] = {**changes, **dict.fromkeys(unset)}
+    return out
 
 
 def _value(v: Any) -> str:
@@ -131,5 +145,8 @@ def dump_toml(state: ModelState) -> str:
         for attr_name, changes in sorted(a.overrides.items()):
             out.append(f"[assets.overrides.{attr_name}]")
             out += [f"{k} = {_value(v)}" for k, v in changes.items() if v is not None]
+            unset = sorted(k for k, v in changes.items() if v is None)
+            if unset:  # TOML has no null: fields this asset clears are listed
+                out.append(f"unset = [{', '.join(toml_string(k) for k in unset)}]")
             out.append("")
     return "\n".join(out)

@@ -290,3 +290,17 @@ def test_a_closed_store_refuses_the_asset_model(store_path):
         _ = h2.assets  # the accessor itself refuses
     with historian.open(store_path) as h3:
         assert h3.assets.find().column("path").to_pylist() == ["SiteA"]
+
+
+def test_toml_keeps_fields_an_asset_clears(h, tmp_path):
+    h.assets.define_template("T", {"V": {"tag": "{asset}.V", "lo": 0, "hi": 10,
+                                         "description": "v"}})
+    h.assets.add("S/X", template="T", overrides={"V": {"hi": None, "description": ""}})
+    text = h.assets.to_toml()
+    assert 'unset = ["hi"]' in text
+    with historian.open(tmp_path / "copy.hist") as o:
+        o.assets.load_toml(text)
+        assert o.assets.attribute_tags().to_pylist() == h.assets.attribute_tags().to_pylist()
+        assert o.assets.attribute_tags().column("hi").to_pylist() == [None]
+        with pytest.raises(ConfigError, match="unset must be a list"):
+            o.assets.load_toml('[[assets]]\npath = "Y"\n[assets.overrides.V]\nunset = 3\n')

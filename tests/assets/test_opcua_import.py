@@ -95,6 +95,9 @@ def test_import_builds_paths_templates_units_and_ranges(tmp_path):
         suggested = {v.tag for v in browsed}
         assert {r["tag"] for r in rows.values()} <= suggested
         assert h.assets.templates()["PumpType"].attributes["Flow"].unit == "MQH"
+        with historian.open(tmp_path / "copy.hist") as o:  # the TOML of an import is the import
+            o.assets.load_toml(h.assets.to_toml())
+            assert o.assets.attribute_tags().to_pylist() == h.assets.attribute_tags().to_pylist()
 
 
 def test_hostile_browse_names_become_safe_names(tmp_path):
