@@ -29,7 +29,7 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError
 from historian.model import quality as _q
-from historian.model.times import duration_ns, to_ns
+from historian.model.times import DAY_NS, HOUR_NS, NS_PER_S, duration_ns, to_ns
 
 __all__ = [
     "INT64_MAX",
@@ -143,10 +143,10 @@ def reason_labels(reasons: Any) -> list[str]:
 def _format_ns(ns: int) -> str:
     """An exact, readable duration string (``600000000000`` -> ``'10min'``)."""
     for unit, size in (
-        ("d", 86400 * 10**9),
-        ("h", 3600 * 10**9),
-        ("min", 60 * 10**9),
-        ("s", 10**9),
+        ("d", DAY_NS),
+        ("h", HOUR_NS),
+        ("min", 60 * NS_PER_S),
+        ("s", NS_PER_S),
         ("ms", 10**6),
         ("us", 10**3),
     ):

@@ -54,7 +54,7 @@ def _validity(mask: Any, n: int) -> tuple[pa.Buffer | None, int]:
     return (pa.py_buffer(np.packbits(~m, bitorder="little")) if nulls else None), nulls
 
 
-def array(values: Any, type: pa.DataType | None = None, mask: Any = None) -> pa.Array:  # noqa: A002
+def array(values: Any, type: pa.DataType | None = None, mask: Any = None) -> pa.Array:
     """``pa.array(values, type, mask=mask)`` without the pandas import.
 
     Fast for numpy arrays whose dtype is the Arrow type's (no copy) and for sequences of str
@@ -94,14 +94,16 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray, fill: Any = None) -> np.ndarray:
         if arr.num_chunks == 1:
             arr = arr.chunk(0)
         elif arr.num_chunks == 0 or _numpy_dtype(arr.type) is None:
-            return arr.to_numpy() if fill is None else arr.fill_null(fill).to_numpy()
+            out: np.ndarray = arr.to_numpy() if fill is None else arr.fill_null(fill).to_numpy()
+            return out
         else:  # a new, writeable array (as pyarrow)
             return np.concatenate([to_numpy(c, fill) for c in arr.chunks])
     dtype = _numpy_dtype(arr.type)
     t = pa.types
     if dtype is None or (arr.null_count and not (t.is_integer(arr.type) or t.is_floating(arr.type)
                                                  or fill is not None)):
-        return arr.to_numpy(zero_copy_only=False)
+        whole: np.ndarray = arr.to_numpy(zero_copy_only=False)
+        return whole
     buf = arr.buffers()[1]
     if buf is None:  # an empty array may have no values buffer
         values = np.empty(0, dtype=dtype)

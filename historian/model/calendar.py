@@ -45,6 +45,7 @@ True
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from historian.errors import InvalidArgumentError
+from historian.model.times import DAY_NS
 
 __all__ = ["Intervals", "calendar_edges", "is_calendar", "iso", "parse_every", "zone"]
 
@@ -176,7 +178,8 @@ def _wall(ns: int, z: Any) -> _dt.datetime:
 
 
 def _instant(wall: _dt.datetime, z: Any) -> int:
-    """A naive local wall time as int64 ns UTC, fold=0 (first occurrence; before-offset in a gap)."""
+    """A naive local wall time as int64 ns UTC, fold=0 (first occurrence; the offset before
+    a gap)."""
     off = wall.replace(tzinfo=z, fold=0).utcoffset()
     delta = wall - off - _EPOCH  # type: ignore[operator]
     return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
@@ -272,7 +275,7 @@ def calendar_edges(
         if kind == "day":
             return _day_edges(start_ns, end_ns, n, week_start, _wall_offset(offset), wz, tz_name)
         return _month_edges(start_ns, end_ns, n, _wall_offset(offset), wz, tz_name)
-    every_ns = n if kind == "fixed" else n * 86400 * 10**9
+    every_ns = n if kind == "fixed" else n * DAY_NS
     if week_start is not None:
         raise InvalidArgumentError("week_start= is for calendar weeks: pass tz= with every='1w'")
     if origin is None and offset is None and z is None:
@@ -299,7 +302,8 @@ def _fixed(start_ns: int, end_ns: int, origin_ns: int, every_ns: int) -> np.ndar
     n = max(0, k1 - k0 + 1)
     _Cap("intervals of [start, end) at this `every`").check(n + 1)
     first = origin_ns + k0 * every_ns  # Python ints: no overflow
-    inner = first + np.arange(n, dtype=np.int64) * np.int64(every_ns) if n else np.zeros(0, np.int64)
+    inner = (first + np.arange(n, dtype=np.int64) * np.int64(every_ns) if n
+             else np.zeros(0, np.int64))  # fmt: skip
     return np.concatenate([np.array([start_ns], np.int64), inner.astype(np.int64),
                            np.array([end_ns], np.int64)])
 
@@ -385,9 +389,9 @@ def _shift_edges(start_ns: int, end_ns: int, shifts: Any, z: Any,
         )
     times = sorted(((_shift_time(str(k), v), str(k)) for k, v in shifts.items()),
                    key=lambda p: p[0])
-    for (a, na), (b, nb) in zip(times, times[1:], strict=False):
-        if a == b:
-            raise InvalidArgumentError(f"shifts {na!r} and {nb!r} both start at {a}")
+    for (t0, n0), (t1, n1) in itertools.pairwise(times):
+        if t0 == t1:
+            raise InvalidArgumentError(f"shifts {n0!r} and {n1!r} both start at {t0}")
     day = _wall(start_ns, z).date().toordinal() - 2  # early: the shift in progress at start
     cap = _Cap("shift intervals of [start, end)")
     bounds: list[int] = []

@@ -93,12 +93,14 @@ def good_mask(codes: np.ndarray) -> np.ndarray:
     >>> good_mask(np.array([0, 0x40000000, 0x80310000], dtype=np.uint32)).tolist()
     [True, False, False]
     """
-    return (np.asarray(codes, dtype=np.uint32) & np.uint32(SEVERITY_MASK)) == 0
+    mask: np.ndarray = (np.asarray(codes, dtype=np.uint32) & np.uint32(SEVERITY_MASK)) == 0
+    return mask
 
 
 def bad_mask(codes: np.ndarray) -> np.ndarray:
     """Vectorised :func:`is_bad` over a uint32 array."""
-    return (np.asarray(codes, dtype=np.uint32) & np.uint32(0x80000000)) != 0
+    mask: np.ndarray = (np.asarray(codes, dtype=np.uint32) & np.uint32(BAD)) != 0
+    return mask
 
 
 def severity(code: int) -> int:
@@ -167,9 +169,9 @@ def parse(value: Any) -> int:
     """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{value!r} is not an OPC UA StatusCode")
-    if isinstance(value, int | np.integer):
-        c = int(value)
-    elif isinstance(value, float | np.floating) and float(value).is_integer():
+    if isinstance(value, int | np.integer) or (
+        isinstance(value, float | np.floating) and float(value).is_integer()
+    ):
         c = int(value)
     elif isinstance(value, str | np.str_):
         text = str(value).strip()

@@ -531,37 +531,54 @@ def to_ns_array(values: Any) -> np.ndarray:
     """
     mod = type(values).__module__
     if mod.startswith("pyarrow"):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        if pa.types.is_timestamp(arr.type):
-            arr = pc.cast(arr, pa.timestamp("ns", arr.type.tz), safe=True)
-            if arr.null_count:
-                raise InvalidTimeError("time column contains nulls")
-            return np.asarray(arr.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-        if pa.types.is_integer(arr.type):
-            if arr.null_count:
-                raise InvalidTimeError("time column contains nulls")
-            return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
-        values = arr.to_pylist()
-    elif mod.startswith(("pandas", "polars")):
-        if mod.startswith("polars"):
-            values = values.to_numpy()
-        else:
-            import pandas as pd
-
-            idx = pd.DatetimeIndex(values) if not isinstance(values, pd.DatetimeIndex) else values
-            if idx.hasnans:
-                raise InvalidTimeError("times contain NaT (not a time)")
-            if idx.unit != "ns":
-                idx = idx.as_unit("ns")
-            return idx.asi8  # int64 ns since the epoch, UTC for tz-aware too: a view, no copy
+        done = _arrow_ns(values)
+        if isinstance(done, np.ndarray):
+            return done
+        values = done
+    elif mod.startswith("polars"):
+        values = values.to_numpy()
+    elif mod.startswith("pandas"):
+        return _pandas_ns(values)
     arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
     if arr.ndim != 1:
         if arr.ndim == 0:
             raise InvalidTimeError("times must be a 1-D sequence, got a scalar")
         raise InvalidTimeError(f"times must be 1-D, got shape {arr.shape}")
+    return _numpy_ns(arr)
+
+
+def _arrow_ns(values: Any) -> np.ndarray | list[Any]:
+    """A pyarrow array of times or integers as int64 ns; other types as a list to parse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_timestamp(arr.type):
+        arr = pc.cast(arr, pa.timestamp("ns", arr.type.tz), safe=True)
+        if arr.null_count:
+            raise InvalidTimeError("time column contains nulls")
+        return np.asarray(arr.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if pa.types.is_integer(arr.type):
+        if arr.null_count:
+            raise InvalidTimeError("time column contains nulls")
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return list(arr.to_pylist())
+
+
+def _pandas_ns(values: Any) -> np.ndarray:
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(values) if not isinstance(values, pd.DatetimeIndex) else values
+    if idx.hasnans:
+        raise InvalidTimeError("times contain NaT (not a time)")
+    if idx.unit != "ns":
+        idx = idx.as_unit("ns")
+    out: np.ndarray = idx.asi8  # int64 ns since the epoch, UTC for tz-aware too: a view, no copy
+    return out
+
+
+def _numpy_ns(arr: np.ndarray) -> np.ndarray:
+    """A 1-D numpy array of times (datetime64, ints, or objects to parse) as int64 ns."""
     if arr.dtype.kind == "M":
         if arr.size and arr.view(np.int64).min() == _NAT:  # NaT is int64's minimum
             raise InvalidTimeError("times contain NaT (not a time)")

@@ -26,7 +26,7 @@ from historian.errors import InvalidArgumentError
 from historian.kernels.correlate import lagged_corr, pair_corr
 from historian.limits import current
 from historian.model.calendar import is_calendar, parse_every
-from historian.model.times import duration_ns, to_ns, window_ns
+from historian.model.times import DAY_NS, duration_ns, to_ns, window_ns
 from historian.query.align import aligned_matrix
 from historian.query.intervals import grid_intervals, is_plain
 
@@ -137,7 +137,7 @@ def plan_correlation(
                 )
             every_ns = 1
         elif kind == "day":
-            every_ns *= 86400 * 10**9
+            every_ns *= DAY_NS
     if every_ns <= 0:
         raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
     lag_steps = 0
