@@ -323,7 +323,8 @@ def test_s3_editors_racing_each_other_lose_nothing(s3_uri, s3_options, tmp_path)
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=edit, args=(h, k)) for k, h in zip("ABC", stores)]
+        threads = [threading.Thread(target=edit, args=(h, k))
+                   for k, h in zip("ABC", stores, strict=True)]
         for t in threads:
             t.start()
         for t in threads:
