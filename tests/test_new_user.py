@@ -535,7 +535,7 @@ def test_every_other_engine_snippet_gives_h_read_rows_exactly(tmp_path):
     ns: dict = {}
     exec(compile(code.replace('path = "plant.hist"', f"path = {str(path)!r}"), "format.md",
                  "exec"), ns)  # fmt: skip
-    for name in ("by_duckdb", "by_polars"):
+    for name in ("by_duckdb", "by_polars", "by_pyarrow"):
         got = ns[name]
         got = got if isinstance(got, pa.Table) else got.to_arrow()
         rows = list(zip(got["tag"].to_pylist(), got["time"].cast(pa.int64()).to_pylist(),
