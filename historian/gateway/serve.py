@@ -179,12 +179,14 @@ class ReadService(flight.FlightServerBase):  # type: ignore[misc]
         tls: tuple[bytes, bytes] | None,
         engine_options: dict[str, Any] | None = None,
     ):
-        import historian
         from historian import __version__
+        from historian.errors import mapped_errors
         from historian.query.sql import SqlEngine
+        from historian.storage.store import Store
 
         self._path = store
-        self._store = historian.open(store, mode="r")
+        with mapped_errors(f"opening the store {store!r}"):
+            self._store = Store(store, mode="r")  # the engine: SqlEngine reads a Store
         try:
             self._engine = SqlEngine(self._store, **(engine_options or {}))
             self._tokens = TokenFile(store)

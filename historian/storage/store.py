@@ -150,7 +150,7 @@ class Store:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._wal_cache: dict[str, tuple[int, list[Points]]] = {}
-        self._wal_view: tuple[tuple, dict[str, list[TagSlice]]] | None = None
+        self._wal_view: tuple[tuple[Any, ...], dict[str, list[TagSlice]]] | None = None
         self._qualifiers: dict[str, Any] = {}
         # Ed25519 key that signs the hash chain of commits (docs/security.md); never logged.
         self._signer = None if signing_key is None else Signer(signing_key)

@@ -19,12 +19,13 @@ Files that no log entry names (e.g. written by a flush whose commit failed) are 
 Examples
 --------
 >>> import historian, tempfile
+>>> from historian import testing
 >>> with historian.open(tempfile.mkdtemp()) as h:
 ...     _ = h.define("A")
 ...     for i in range(3):
 ...         _ = h.write("A", [i], [1.0]); h.flush()
 ...     _ = h.compact()  # replaced files are younger than the margin: kept
-...     h._log.vacuum(0)
+...     testing.commit_log(h).vacuum(0)
 []
 """
 
@@ -36,7 +37,12 @@ import re
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+if TYPE_CHECKING:  # pragma: no cover
+    from historian.storage.snapshot import Snapshot
+    from historian.storage.tablefiles import TableFiles
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +149,34 @@ def _safe_relpath(p: str) -> bool:
 
 def old_enough(mtime_s: float, min_age_s: float) -> bool:
     return _time.time() - mtime_s >= min_age_s
+
+
+def vacuum_table(
+    files: TableFiles, snap: Snapshot, retention_hours: float, min_age_s: float | None,
+    parsed: dict[str, Any],
+) -> list[str]:
+    """Delete the table's files retired more than ``retention_hours`` ago and older than
+    ``min_age_s`` (default :data:`MIN_AGE_S`) by their own time; the deleted relative paths.
+    ``snap`` is the table's current snapshot, ``parsed`` a cache of parsed log files."""
+    import pyarrow.fs as pafs
+
+    margin = MIN_AGE_S if min_age_s is None else min_age_s
+    folder = LogFolder(
+        names=[n.rsplit("/", 1)[-1] for n in files.names("_delta_log")],
+        read=lambda name: files.read_bytes(f"_delta_log/{name}"),
+        parsed=parsed,
+    )
+    todo, why = candidates(folder, set(snap.paths), snap.version, retention_hours)
+    if why is not None:
+        log.warning("vacuum of %s skipped: %s; no file was deleted", files.dir, why)
+        return []
+    removed = []
+    for rel in todo:
+        info = files.info(rel)
+        if info.type != pafs.FileType.File:
+            continue  # already gone
+        if info.mtime is None or not old_enough(info.mtime.timestamp(), margin):
+            continue
+        files.delete(rel)
+        removed.append(rel)
+    return removed
