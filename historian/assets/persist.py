@@ -17,7 +17,7 @@ by several processes never overwrite each other:
 
 Readers reload the file when it changed (stat locally; on S3 a conditional GET at most once a
 second). Asset edits do not need the store's writer lock (a notebook may edit the model while a
-collector writes points); a store opened with ``mode="r"`` refuses them.
+collector writes points); a store opened with ``mode="r"`` and a replica refuse them.
 """
 
 from __future__ import annotations
@@ -138,6 +138,15 @@ class AssetFile:
             raise ReadOnlyStoreError(
                 f"the store {self._fs.uri} is open read-only (mode='r'): open it with "
                 "historian.open(path) to edit its asset model"
+            )
+        from historian.gateway.sink import MARKER  # the file that marks a replica
+
+        with storage_errors(f"checking {self._fs.uri}", "nothing was changed"):
+            replica = self._fs.exists(MARKER)
+        if replica:
+            raise ReadOnlyStoreError(
+                f"the store {self._fs.uri} is a replica (it has {MARKER}): edit the asset model "
+                "of the source store instead"
             )
         with self._lock, storage_errors(
             f"writing the asset model {self.where}",

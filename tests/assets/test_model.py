@@ -336,3 +336,15 @@ def test_s3_editors_racing_each_other_lose_nothing(s3_uri, s3_options, tmp_path)
     finally:
         for h in stores:
             h.close()
+
+
+def test_a_replica_refuses_asset_edits(store_path, tmp_path):
+    with historian.open(store_path) as h:
+        h.define("A")
+        h.write("A", [0], [1.0])
+        h.assets.add("SiteA")
+    copy = tmp_path / "copy.hist"
+    historian.replicate(store_path, copy, once=True)
+    with historian.open(copy) as r:
+        with pytest.raises(ReadOnlyStoreError, match="is a replica"):
+            r.assets.add("SiteB")
