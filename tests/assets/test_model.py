@@ -345,6 +345,5 @@ def test_a_replica_refuses_asset_edits(store_path, tmp_path):
         h.assets.add("SiteA")
     copy = tmp_path / "copy.hist"
     historian.replicate(store_path, copy, once=True)
-    with historian.open(copy) as r:
-        with pytest.raises(ReadOnlyStoreError, match="is a replica"):
-            r.assets.add("SiteB")
+    with historian.open(copy) as r, pytest.raises(ReadOnlyStoreError, match="is a replica"):
+        r.assets.add("SiteB")
