@@ -76,8 +76,8 @@ def _in_notebook() -> bool:
     if shell is None or "ipykernel" not in sys.modules:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - any failure means "not a notebook"
+        ip = shell.get_ipython()
+    except Exception:  # any failure means "not a notebook"
         return False
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
@@ -102,7 +102,7 @@ def enabled(progress: bool | None) -> bool:
 class _NoBar:
     """What a long call gets when no bar is drawn: the same methods, doing nothing."""
 
-    n = 0
+    n: float = 0
 
     def update(self, n: float = 1) -> None:
         self.n += n

@@ -159,7 +159,8 @@ class BoundedProtocol(UASocketProtocol):
     async def open_secure_channel(self, params: Any) -> Any:
         try:
             return await super().open_secure_channel(params)
-        except AssertionError as exc:  # asyncua 2.1: the server answered OpenSecureChannel with a fault
+        # asyncua 2.1: an AssertionError when the server answered OpenSecureChannel with a fault
+        except AssertionError as exc:
             self._open_secure_channel_exchange = None
             raise self._opn_fault() from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Iterable
@@ -42,7 +43,7 @@ class TLSSink:
 
     def _reply(self, allowed: tuple[str, ...]) -> dict[str, Any]:
         try:
-            msg = protocol.recv(self.sock, allowed + ("error",))
+            msg = protocol.recv(self.sock, (*allowed, "error"))
         except OSError as exc:
             raise StoreError(f"the receiver {self.where} went away ({exc})") from exc
         if msg["op"] == "error":
@@ -101,8 +102,6 @@ class TLSSink:
         return bool(self._reply(("ack",)).get("deleted"))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             protocol.send(self.sock, {"op": "bye"})
-        except OSError:
-            pass
         self.sock.close()

@@ -104,6 +104,7 @@ def _raw_fields(data: bytes) -> list[tuple[int, int, Any]]:
     while pos < len(data):
         key, pos = _read_varint(data, pos)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _read_varint(data, pos)
         elif wire == 2:

@@ -8,6 +8,7 @@ there is no message that asks it for data, so a connection to it can never read 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -94,7 +95,8 @@ class Receiver:
 
     def _session(self, conn: ssl.SSLSocket, addr: Any) -> None:
         peer = conn.getpeercert() or {}
-        who = dict(x[0] for x in peer.get("subject", ()) if x).get("commonName", "?")
+        subject: Any = peer.get("subject", ())  # ((("commonName", "x"),), ...)
+        who = dict(x[0] for x in subject if x).get("commonName", "?")
         log.info("sender %r connected from %s", who, addr[0])
         sink = None
         try:
@@ -135,10 +137,8 @@ class Receiver:
                                          "sha256": sink.newest()[1]})  # fmt: skip
         except HistorianError as exc:
             log.warning("sender %r from %s: %s (connection closed)", who, addr[0], exc)
-            try:
+            with contextlib.suppress(OSError):
                 protocol.send(conn, {"op": "error", "message": str(exc)})
-            except OSError:
-                pass
         except OSError as exc:
             log.warning("sender %r from %s went away: %s", who, addr[0], exc)
         finally:

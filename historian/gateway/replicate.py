@@ -252,8 +252,8 @@ def replicate(src: Any, dst: Any, *, once: bool = False, follow_deletes: bool = 
     ``tls_cert``, ``tls_key`` and ``tls_ca``), or with ``diode=True`` a ``udp://HOST:PORT``
     diode receiver (options ``repeat``, ``resend_s``, ``resend_versions``; no return channel, so
     the status counts what was sent, not what arrived). With ``once=True`` it catches up and
-    returns; otherwise it follows until interrupted. The copy refuses writes; retired files stay in it
-    unless ``follow_deletes`` (see ``docs/gateway.md``).
+    returns; otherwise it follows until interrupted. The copy refuses writes; retired files stay
+    in it unless ``follow_deletes`` (see ``docs/gateway.md``).
 
     Examples
     --------

@@ -83,7 +83,7 @@ class SourceStore:
         rec = parse_commit(v, self.fs.read_bytes(f"points/{log_name(v)}")).record
         manifest = (rec or {}).get("manifest") or {}
         files = [FileRef(str(p), int(sz), h) for p, (sz, h) in sorted(manifest.items())]
-        if rec is None or not files and "manifest" not in rec:
+        if rec is None or (not files and "manifest" not in rec):
             raise StoreError(f"commit {v} carries no manifest of live files: cannot seed a copy")
         return files, self.fs.read_bytes(cp)
 

@@ -1,4 +1,5 @@
-"""Alignment: tag series on one time axis, read from any :class:`~historian.query.source.SeriesSource`.
+"""Alignment: tag series on one time axis, read from any
+:class:`~historian.query.source.SeriesSource`.
 
 Two axes, one bounding-values read (``source.bounded_series``) under both:
 
@@ -15,7 +16,8 @@ Examples
 >>> import historian, tempfile
 >>> with historian.open(tempfile.mkdtemp()) as h:
 ...     _ = h.define("A"), h.define("B", kind="step")
-...     _ = h.write("A", [0, 10 * 10**9], [0.0, 10.0]); _ = h.write("B", [-10**12, 10**12], [3.0, 4.0])
+...     _ = h.write("A", [0, 10 * 10**9], [0.0, 10.0])
+...     _ = h.write("B", [-10**12, 10**12], [3.0, 4.0])
 ...     t, x = aligned_matrix(h, ["A", "B"], 0, 10 * 10**9, "5s")
 ...     t.tolist(), x.tolist()
 ([0, 5000000000], [[0.0, 5.0], [3.0, 3.0]])
@@ -61,7 +63,7 @@ def interpolated_table(
     max_gap: Any = None, extrapolate: bool = False, quality: bool = False, config: Any = None,
     tz: Any = None, origin: Any = None, offset: Any = None, week_start: str | int | None = None,
 ) -> pa.Table:
-    """``h.interpolated`` of resolved ``names`` (see :meth:`historian.api.Historian.interpolated`)."""
+    """``h.interpolated`` of resolved ``names`` (:meth:`historian.api.Historian.interpolated`)."""
     from historian.query.intervals import is_plain
     from historian.query.retrieval import check_interpolated_budget, interpolated_for_tags
 

@@ -192,7 +192,11 @@ def wide(table: pa.Table, *, quality: bool = False) -> pa.Table:
 
 
 def store_series(
-    store: SeriesSource, names: list[str], event_ns: np.ndarray, direction: str, tolerance_ns: int | None
+    store: SeriesSource,
+    names: list[str],
+    event_ns: np.ndarray,
+    direction: str,
+    tolerance_ns: int | None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """Raw samples per tag that an as-of match of ``event_ns`` can use, read from ``store``.
 

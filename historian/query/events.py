@@ -73,40 +73,45 @@ _COMPARE = {
 }
 
 
+def _bad(what: str, text: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"unsupported in a condition: {what} (in {text!r})")
+
+
 def _check(node: ast.AST, n_names: int, text: str) -> None:
     """Allow-list of the node types a condition may contain."""
-    def bad(what: str) -> InvalidArgumentError:
-        return InvalidArgumentError(f"unsupported in a condition: {what} (in {text!r})")
-
     if isinstance(node, ast.Expression):
         _check(node.body, n_names, text)
     elif isinstance(node, ast.BoolOp):
         if not isinstance(node.op, (ast.And, ast.Or)):
-            raise bad(type(node.op).__name__)
+            raise _bad(type(node.op).__name__, text)
         for v in node.values:
             _check(v, n_names, text)
     elif isinstance(node, ast.UnaryOp):
         negative_number = isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
-        if isinstance(node.op, ast.Not) or negative_number:
-            _check(node.operand, n_names, text)
-        else:
-            raise bad("'-' before something other than a number (no arithmetic)")
+        if not (isinstance(node.op, ast.Not) or negative_number):
+            raise _bad("'-' before something other than a number (no arithmetic)", text)
+        _check(node.operand, n_names, text)
     elif isinstance(node, ast.Compare):
-        for op in node.ops:
-            if type(op) not in _COMPARE:
-                raise bad(type(op).__name__)
-        for v in [node.left, *node.comparators]:
-            if not isinstance(v, (ast.Name, ast.Constant, ast.UnaryOp)):
-                raise bad("a comparison of something other than tags and numbers")
-            _check(v, n_names, text)
+        _check_compare(node, n_names, text)
     elif isinstance(node, ast.Name):
         if not is_placeholder(node, n_names):
-            raise bad(node.id)
+            raise _bad(node.id, text)
     elif isinstance(node, ast.Constant):
         if type(node.value) not in (int, float, bool):
-            raise bad(repr(node.value))
+            raise _bad(repr(node.value), text)
     else:
-        raise bad(type(node).__name__)
+        raise _bad(type(node).__name__, text)
+
+
+def _check_compare(node: ast.Compare, n_names: int, text: str) -> None:
+    """A comparison: allowed operators, between tags and numbers only."""
+    for op in node.ops:
+        if type(op) not in _COMPARE:
+            raise _bad(type(op).__name__, text)
+    for v in [node.left, *node.comparators]:
+        if not isinstance(v, (ast.Name, ast.Constant, ast.UnaryOp)):
+            raise _bad("a comparison of something other than tags and numbers", text)
+        _check(v, n_names, text)
 
 
 @dataclass(frozen=True)
@@ -337,40 +342,10 @@ def events(
         names = store.resolve_tags(cond.tags)
     stat_names = names if stats_tags is None else store.resolve_tags(stats_tags)
     limits = current()
-    if every is not None and not is_plain(every, **calendar):
-        points = int(grid_intervals(start_ns, end_ns, every, **calendar).size)
-        limits.check("max_result_cells", points * len(names) * 2,
-                     f"aligned values ({points:,} grid points x {len(names)} tags x value and "
-                     "quality)", "use a larger every, a shorter window or fewer tags")
-    elif set(calendar) - {"tz"}:  # tz alone: the zone of the start and end columns
-        raise InvalidArgumentError(
-            f"{', '.join(sorted(set(calendar) - {'tz'}))} align the every= grid: pass every= too"
-        )
-    elif every is not None:
-        every_ns = duration_ns(every)
-        if every_ns <= 0:
-            raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
-        points = -(-(end_ns - start_ns) // every_ns)
-        limits.check("max_result_cells", points * len(names) * 2,
-                     f"aligned values ({points:,} grid points x {len(names)} tags x value and "
-                     "quality)", "use a larger every, a shorter window or fewer tags")
+    _check_grid(start_ns, end_ns, every, calendar, len(names))
     grid_t, aligned, raw = _align(store, names, start_ns, end_ns, every, max_gap, calendar)
     if cond is None:
-        table = pa.table(
-            {
-                "time": pa.array(grid_t, TIME_TYPE),
-                **{n: pa.array(aligned[n], pa.float64(), mask=np.isnan(aligned[n])) for n in names},
-            }
-        )
-        result = condition(table)  # type: ignore[operator]
-        if isinstance(result, (pa.Array, pa.ChunkedArray)):
-            result = result.to_numpy(zero_copy_only=False)
-        holds = np.asarray(result)
-        if holds.shape != (grid_t.size,):
-            raise InvalidArgumentError(
-                f"the condition returned shape {holds.shape}, expected ({grid_t.size},)"
-            )
-        holds = np.where(_isnull(holds), False, holds).astype(bool)
+        holds = _holds_of_callable(condition, grid_t, aligned, names)  # type: ignore[arg-type]
     else:
         holds = cond.holds(aligned)
     s, e, ongoing = event_periods(grid_t, holds, end_ns)
@@ -399,6 +374,50 @@ def events(
                 cols[f"{name}.{stat}"] = pa.array(arr, pa.float64(), mask=np.isnan(arr))
     tz = calendar.get("tz")
     return zoned(pa.table(cols), None if tz is None else zone(tz).key, ["start", "end"])
+
+
+def _check_grid(
+    start_ns: int, end_ns: int, every: Any, calendar: dict[str, Any], n_tags: int
+) -> None:
+    """Refuse calendar options without ``every``, and a grid past the result budget."""
+    plain = every is None or is_plain(every, **calendar)
+    extra = sorted(set(calendar) - {"tz"})  # tz alone: the zone of the start and end columns
+    if extra and plain:
+        raise InvalidArgumentError(f"{', '.join(extra)} align the every= grid: pass every= too")
+    if every is None:
+        return
+    if not plain:
+        points = int(grid_intervals(start_ns, end_ns, every, **calendar).size)
+    else:
+        every_ns = duration_ns(every)
+        if every_ns <= 0:
+            raise InvalidArgumentError(f"every must be a positive duration, not {every!r}")
+        points = -(-(end_ns - start_ns) // every_ns)
+    current().check("max_result_cells", points * n_tags * 2,
+                    f"aligned values ({points:,} grid points x {n_tags} tags x value and "
+                    "quality)", "use a larger every, a shorter window or fewer tags")  # fmt: skip
+
+
+def _holds_of_callable(
+    condition: Callable[[pa.Table], Any], grid_t: np.ndarray, aligned: dict[str, np.ndarray],
+    names: list[str],
+) -> np.ndarray:
+    """Where a callable condition holds on the aligned table (null counts as not holding)."""
+    table = pa.table(
+        {
+            "time": pa.array(grid_t, TIME_TYPE),
+            **{n: pa.array(aligned[n], pa.float64(), mask=np.isnan(aligned[n])) for n in names},
+        }
+    )
+    result = condition(table)
+    if isinstance(result, (pa.Array, pa.ChunkedArray)):
+        result = result.to_numpy(zero_copy_only=False)
+    holds = np.asarray(result)
+    if holds.shape != (grid_t.size,):
+        raise InvalidArgumentError(
+            f"the condition returned shape {holds.shape}, expected ({grid_t.size},)"
+        )
+    return np.where(_isnull(holds), False, holds).astype(bool)
 
 
 def _isnull(a: np.ndarray) -> np.ndarray:

@@ -190,9 +190,9 @@ def summary_on_intervals(
     stepped_by_tag = stepped_by_tag or {}
     tags = list(series)
     m, k = intervals.count, len(names)
-    value = np.empty((len(tags), m, k))
-    times = np.empty((len(tags), m, k), dtype=np.int64)
-    status = np.empty((len(tags), m, k), dtype=np.uint32)
+    value: np.ndarray = np.empty((len(tags), m, k))  # raveled below: any shape
+    times: np.ndarray = np.empty((len(tags), m, k), dtype=np.int64)
+    status: np.ndarray = np.empty((len(tags), m, k), dtype=np.uint32)
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_on_edges(t, v, q, intervals.edges, names, config=cfg,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from historian.storage.memtable import TagSlice
+    from historian.storage.files import TagSlice
 
 __all__ = ["SeriesSource"]
 
