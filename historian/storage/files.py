@@ -129,9 +129,10 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
             "quality": arrow.array(points.quality.astype(np.int64), pa.int64()),
             "reasons": arrow.array(points.reasons.astype(np.int32), pa.int32()),
             "ingested": arrow.array(points.ingested, pa.timestamp("us", tz="UTC")),
-            textcol.COLUMN: text_col,
         }
     )
+    if text_col is not None:  # only files that hold a text have the column (numbers: as before)
+        table = table.append_column(textcol.COLUMN, text_col)
     t = points.time
     starts = bounds[:-1]
     n_int = np.add.reduceat(int_valid.astype(np.int64), starts) if n else np.zeros(0, np.int64)
@@ -151,10 +152,11 @@ def encode(points: Points) -> tuple[pa.Table, dict]:
         ).tolist(),  # int/float/mixed
         "qzero": (nonzero_q == 0).tolist(),
         "rzero": (nonzero_r == 0).tolist(),
-        textcol.COLUMN: text_flags,  # per tag run: holds a text (absent before text values)
         # whether a (tag, time) repeats inside the file: readers de-duplicate only then
         "dups": bool(n > 1 and np.any((codes[1:] == codes[:-1]) & (t[1:] == t[:-1]))),
     }
+    if text_col is not None:
+        index[textcol.COLUMN] = text_flags  # per tag run: holds a text
     return table, index
 
 

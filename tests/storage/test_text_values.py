@@ -101,6 +101,22 @@ def test_numeric_reads_keep_their_schema_exactly(store_path):
             "text").to_pylist() == ["B-001", None, None]  # fmt: skip
 
 
+def test_files_of_numbers_only_are_written_as_before_text_values(store_path):
+    from historian.storage.format import FILE_SCHEMA
+
+    with _store(store_path) as h:
+        h.write("TIC-101.PV", [T0, T0 + S], [1.0, 2.0])
+        h.flush()
+        (numbers,) = _parquet_files(store_path)
+        h.write("BATCH.ID", [T0], ["B-1"])
+        h.flush()
+        (texts,) = [f for f in _parquet_files(store_path) if f != numbers]
+        assert pq.read_schema(numbers).names == FILE_SCHEMA.names  # no text column, no cost
+        assert pq.read_schema(texts).names == [*FILE_SCHEMA.names, "text"]
+        assert h.sql("SELECT tag, text FROM points ORDER BY tag").fetchall() == [
+            ("BATCH.ID", "B-1"), ("TIC-101.PV", None), ("TIC-101.PV", None)]  # fmt: skip
+
+
 def test_a_numeric_point_may_carry_a_text_as_an_enumeration_does(store_path):
     with _store(store_path) as h:
         h.define("MODE", kind="step", states={0: "manual", 1: "auto"})
