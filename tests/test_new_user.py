@@ -144,6 +144,7 @@ CLOSED_CALLS = {
     "plot": lambda h: h.plot("A", T0, T0 + 10 * S),
     "qualify": lambda h: h.qualify("A"),
     "read": lambda h: h.read("A"),
+    "read_batches": lambda h: next(h.read_batches("A")),
     "read_wide": lambda h: h.read_wide(),
     "retain": lambda h: h.retain("30d"),
     "scan_sources": lambda h: h.scan_sources(),
@@ -200,6 +201,7 @@ def test_a_reversed_window_is_refused_everywhere_naming_both_times(tmp_path, cap
         h.write("B", T0 + np.arange(10) * S, np.arange(10.0) ** 2)
         calls = {
             "read": lambda a, b: h.read("A", a, b),
+            "read_batches": lambda a, b: next(h.read_batches("A", a, b)),
             "read_wide": lambda a, b: h.read_wide(["A", "B"], a, b),
             "summary": lambda a, b: h.summary("A", a, b, "5s"),
             "interpolated": lambda a, b: h.interpolated("A", a, b, "1s"),
