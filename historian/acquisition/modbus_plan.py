@@ -282,6 +282,24 @@ class RequestDecoder:
         except (struct.error, TypeError):
             status[:] = q.BAD_DECODING_ERROR
             return np.full(self.n, np.nan), status, text
+        values = self._decode_numbers(buf, status)
+        regs = data
+        for k, off, bit in self._bools:
+            reg = int(regs[off])
+            values[k] = float((reg >> bit) & 1) if bit is not None else float(reg != 0)
+        for k in self._strings:
+            p = self.points[k]
+            lo = p.address - self.request.address
+            s = decode_value(p, [int(r) for r in regs[lo : lo + p.width]])
+            if s is None:
+                status[k] = q.BAD_DECODING_ERROR
+            elif text is not None:
+                text[k] = str(s)
+        return values, status, text
+
+    def _decode_numbers(self, buf: np.ndarray, status: np.ndarray) -> np.ndarray:
+        """The numeric points of the response bytes ``buf``, one vectorised step per type;
+        a NaN/Inf float gets ``Bad_DecodingError`` in ``status``; other points stay NaN."""
         values: np.ndarray | None = None
         for ks, index, dtype, scale, offset, plain, is_float, every in self._groups:
             raw = buf[index].view(dtype).ravel().astype(np.float64)
@@ -299,21 +317,7 @@ class RequestDecoder:
                 if values is None:
                     values = np.full(self.n, np.nan)
                 values[ks] = raw
-        if values is None:
-            values = np.full(self.n, np.nan)
-        regs = data
-        for k, off, bit in self._bools:
-            reg = int(regs[off])
-            values[k] = float((reg >> bit) & 1) if bit is not None else float(reg != 0)
-        for k in self._strings:
-            p = self.points[k]
-            lo = p.address - self.request.address
-            s = decode_value(p, [int(r) for r in regs[lo : lo + p.width]])
-            if s is None:
-                status[k] = q.BAD_DECODING_ERROR
-            elif text is not None:
-                text[k] = str(s)
-        return values, status, text
+        return np.full(self.n, np.nan) if values is None else values
 
 
 def _to_bytes(point: ModbusPoint, registers: Sequence[int]) -> bytes:
