@@ -352,7 +352,7 @@ class ModbusSource:
         n = dec.n if emit is None else int(emit.sum())
         if n == 0:
             return None
-        if n == dec.n:
+        if n == dec.n or emit is None:
             tags, v, s, tx = list(dec.tags), values, status, text
         else:
             idx = np.flatnonzero(emit)
@@ -369,7 +369,7 @@ class ModbusSource:
         """
         if self._client is None:
             raise SourceConnectError(f"modbus {self.name}: not connected")
-        batches = []
+        batches: list[SampleBatch] = []
         good_ns = None
         for i, dec in enumerate(self._decoders):
             try:

@@ -96,7 +96,7 @@ class BoundedProtocol(UASocketProtocol):
 
     def __init__(self, *args: Any, max_message_size: int, **kwargs: Any) -> None:
         limits = BoundedLimits.for_message_size(max_message_size)
-        super().__init__(*args, limits=limits, **kwargs)
+        super().__init__(*args, limits=limits, **kwargs)  # type: ignore[misc]
         self.max_message_size = max_message_size
         self.last_error: Exception | None = None
         self._opn_answer: Any = None
@@ -144,7 +144,7 @@ class BoundedProtocol(UASocketProtocol):
 
     async def send_hello(self, url: str, max_messagesize: int = 0, max_chunkcount: int = 0) -> Any:
         limits = self._connection._limits
-        hello = ua.Hello()
+        hello: Any = ua.Hello()  # asyncua types its fields as ua.String/UInt32, set from int/str
         hello.EndpointUrl = url
         hello.ReceiveBufferSize = CHUNK_BYTES
         hello.SendBufferSize = CHUNK_BYTES
@@ -153,7 +153,8 @@ class BoundedProtocol(UASocketProtocol):
         ack: asyncio.Future[Any] = asyncio.Future()
         self._callbackmap[0] = ack
         if self.transport is not None:
-            self.transport.write(uatcp_to_binary(ua.MessageType.Hello, hello))
+            hello_type: Any = ua.MessageType.Hello  # bytes, typed as MessageType by asyncua
+            self.transport.write(uatcp_to_binary(hello_type, hello))
         return await wait_for(ack, self.timeout)
 
     async def open_secure_channel(self, params: Any) -> Any:

@@ -251,8 +251,9 @@ for another host; ...
             "SubjectAltName (or pin server_thumbprint and set verify_server_host = false)"
         )
     if server_uri is not None:
-        uris = list(_san(cert).get_values_for_type(x509.UniformResourceIdentifier)
-                    if _san(cert) is not None else [])  # fmt: skip
+        san = _san(cert)
+        uris = list(san.get_values_for_type(x509.UniformResourceIdentifier)
+                    if san is not None else [])  # fmt: skip
         if server_uri not in uris:
             raise SourceSecurityError(
                 f"{where}: the server certificate's ApplicationUri {uris} is not the pinned "
