@@ -37,7 +37,7 @@ from historian.storage.errmap import storage_errors
 from historian.storage.fs import StoreFS
 from historian.storage.perms import FILE_MODE
 
-__all__ = ["ASSETS_FILE", "AssetFile"]
+__all__ = ["ASSETS_FILE", "AssetFile", "decode_model"]
 
 ASSETS_FILE = "assets.json"
 _LOCK_FILE = "assets.lock"
@@ -52,6 +52,44 @@ def digest(doc: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
+
+
+def _damaged(where: str, why: str) -> CorruptDataError:
+    return CorruptDataError(
+        f"the asset model {where} is damaged: {why}. Restore it from a backup, or "
+        "move it away and load the model again (h.assets.load_toml(...)); the points are "
+        "not affected"
+    )
+
+
+def decode_model(data: bytes, where: str) -> ModelState:
+    """The model held by the bytes of an ``assets.json`` (``where`` names it in errors).
+
+    Raises :class:`~historian.errors.CorruptDataError` when the bytes are not the JSON object
+    whose recorded SHA-256 matches, or a definition in it is invalid; a replica's receiver
+    checks a shipped model this way before it lands.
+
+    >>> try:
+    ...     decode_model(b"[]", "x/assets.json")
+    ... except CorruptDataError as exc:
+    ...     print(str(exc).split(".", 2)[1])
+    json is damaged: not a JSON object
+    """
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(where, f"not valid UTF-8 JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise _damaged(where, "not a JSON object")
+    recorded = doc.pop("sha256", None)
+    if recorded != digest(doc):
+        raise _damaged(where, "its content fails the SHA-256 recorded in it")
+    try:
+        return ModelState.from_doc(doc)
+    except HistorianError as exc:
+        raise _damaged(where, f"a definition is invalid ({exc})") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _damaged(where, f"an entry cannot be read ({exc!r})") from exc
 
 
 class AssetFile:
@@ -100,29 +138,8 @@ class AssetFile:
         elif got[0] is not None:
             self._state, self._stamp = self._decode(got[0]), got[1]
 
-    def _damaged(self, why: str) -> CorruptDataError:
-        return CorruptDataError(
-            f"the asset model {self.where} is damaged: {why}. Restore it from a backup, or "
-            "move it away and load the model again (h.assets.load_toml(...)); the points are "
-            "not affected"
-        )
-
     def _decode(self, data: bytes) -> ModelState:
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise self._damaged(f"not valid UTF-8 JSON ({exc})") from exc
-        if not isinstance(doc, dict):
-            raise self._damaged("not a JSON object")
-        recorded = doc.pop("sha256", None)
-        if recorded != digest(doc):
-            raise self._damaged("its content fails the SHA-256 recorded in it")
-        try:
-            return ModelState.from_doc(doc)
-        except HistorianError as exc:
-            raise self._damaged(f"a definition is invalid ({exc})") from exc
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise self._damaged(f"an entry cannot be read ({exc!r})") from exc
+        return decode_model(data, self.where)
 
     @staticmethod
     def _encode(state: ModelState) -> bytes:

@@ -80,9 +80,8 @@ def version_objects(src: SourceStore, v: int, table_id: str) -> list[bytes]:
     for rel, data in src.aux_for(v):
         objs.append(("aux", rel, data))
     objs.append(("aux", "points/_historian/head.json", src.head_for(v, ver.sha256)))
-    cat = src.catalog()
-    if cat is not None:
-        objs.append(("aux", "tags.json", cat))
+    for rel, data in src.catalog_files():  # tags.json, assets.json
+        objs.append(("aux", rel, data))
     manifest = {"table_id": table_id, "objects": [
         [kind, name, len(data), hashlib.sha256(data).hexdigest()] for kind, name, data in objs
     ]}  # fmt: skip

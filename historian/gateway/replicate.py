@@ -97,7 +97,7 @@ class Replicator:
         self._stop = threading.Event()
         self._limit = RateLimiter(max_bytes_per_s, self._stop)
         self._src: SourceStore | None = None
-        self._catalog: bytes | None = None
+        self._catalogs: dict[str, bytes] = {}  # what was last shipped of each catalog file
         self._records_sent: dict[str, int] = {}  # annotation/frame files shipped (rel -> size)
         self._removed: set[str] = set()  # retired in the source, maybe still on its disk
         self._seen: set[int] = set()  # versions whose removes are in _removed
@@ -166,14 +166,7 @@ class Replicator:
                 st.replicated_version = v
                 self._maybe_log()
             st.replicated_version = sink.newest()[0]
-            cat = src.catalog()
-            if cat is not None and cat != self._catalog:
-                sink.put_aux("tags.json", cat)
-                self._catalog = cat
-            for rel, size in src.record_files():  # annotations and frames: immutable files
-                if self._records_sent.get(rel) != size:
-                    sink.put_aux(rel, src.read_record_file(rel))
-                    self._records_sent[rel] = size
+            self._ship_catalogs_and_records(src, sink)
             if self.follow_deletes:
                 self._follow_deletes(src, sink, versions, st.replicated_version)
         finally:
@@ -184,6 +177,18 @@ class Replicator:
         st.rounds += 1
         st.last_error = None
         return st
+
+    def _ship_catalogs_and_records(self, src: SourceStore, sink: Any) -> None:
+        """The catalogs that changed since they were last shipped (``tags.json``,
+        ``assets.json``: replaced whole) and the annotation and frame files not shipped yet."""
+        for rel, data in src.catalog_files():
+            if self._catalogs.get(rel) != data:
+                sink.put_aux(rel, data)
+                self._catalogs[rel] = data
+        for rel, size in src.record_files():  # immutable files: each shipped once
+            if self._records_sent.get(rel) != size:
+                sink.put_aux(rel, src.read_record_file(rel))
+                self._records_sent[rel] = size
 
     def _seed(self, src: SourceStore, sink: Any, v: int) -> int:
         """A new copy of a source whose log before ``v`` was cleaned up: its live files, then

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from historian.assets.persist import ASSETS_FILE, decode_model
 from historian.errors import CorruptDataError, StoreError
 from historian.model import arrow
 from historian.storage.chain import HEAD_REL, bad_path, check_commit, parse_commit
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "_historian/replica.json"  # a copy: historian refuses to open it for writing
 LOG = "points/_delta_log"
-_AUX = (f"{LOG}/_last_checkpoint", f"points/{HEAD_REL}", "tags.json")
+_AUX = (f"{LOG}/_last_checkpoint", f"points/{HEAD_REL}", "tags.json", ASSETS_FILE)
 
 
 def _aux_allowed(rel: str) -> bool:
@@ -136,14 +137,16 @@ class FolderSink:
         return n
 
     def put_aux(self, rel: str, data: bytes) -> None:
-        """A checkpoint, ``_last_checkpoint``, the head record, ``tags.json`` or an annotation
-        or frame file (``annotations/…``, ``frames/…``)."""
+        """A checkpoint, ``_last_checkpoint``, the head record, ``tags.json``, the asset model
+        ``assets.json`` or an annotation or frame file (``annotations/…``, ``frames/…``)."""
         if not _aux_allowed(rel):
             raise CorruptDataError(
                 f"refusing to write {rel!r}: not a replicated log or catalog file"
             )
         if is_record_file(rel):  # checked before it lands: header, count and CRC32
             decode_records(rel.split("/", 1)[0], data, f"{rel} as received")
+        elif rel == ASSETS_FILE:  # checked before it lands: JSON, recorded SHA-256, definitions
+            decode_model(data, f"{rel} as received")
         try:
             self.fs.write_bytes(rel, data)
         except OSError as exc:

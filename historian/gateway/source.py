@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from historian.storage.records import KINDS, is_record_file
 from historian.storage.table import log_name
 
 LOG = "points/_delta_log"
+CATALOG_FILES = ("tags.json", "assets.json")  # replaced whole: shipped when they change
 
 
 @dataclass(frozen=True)
@@ -145,3 +147,12 @@ class SourceStore:
             return self.fs.read_bytes("tags.json")
         except FileNotFoundError:
             return None
+
+    def catalog_files(self) -> list[tuple[str, bytes]]:
+        """The catalogs a copy carries, each replaced whole: the tag catalog ``tags.json`` and
+        the asset model ``assets.json``, those the store has."""
+        out = []
+        for rel in CATALOG_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                out.append((rel, self.fs.read_bytes(rel)))
+        return out
