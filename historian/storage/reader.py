@@ -113,6 +113,20 @@ def series(
 ) -> dict[str, TagSlice | None]:
     """Merged points per tag in [start, end) (reason bits only when asked), from the snapshot
     ``pinned`` (a :func:`snapshot_and_pending` result) or the newest one."""
+    parts = series_parts(store, tags, start_ns, end_ns, as_of_us, with_reasons, pinned)
+    return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+
+
+def series_parts(
+    store: Store,
+    tags: Sequence[str],
+    start_ns: int,
+    end_ns: int,
+    as_of_us: int | None = None,
+    with_reasons: bool = False,
+    pinned: tuple[Snapshot | None, Any] | None = None,
+) -> dict[str, list[TagSlice]]:
+    """Per tag, the points in [start, end) of each source (memory, WAL, files), not merged."""
     snap, pending = pinned or snapshot_and_pending(store)
     parts = _pending_parts(pending, tags, start_ns, end_ns)
     if snap is not None:
@@ -149,7 +163,7 @@ def series(
         for got in results:
             for tag, sl in got.items():
                 parts[tag].append(sl)
-    return {tag: merge(sl, as_of_us) for tag, sl in parts.items()}
+    return parts
 
 
 def _pending_parts(
@@ -340,16 +354,81 @@ def info(store: Store) -> dict[str, Any]:
     }
 
 
+#: Rows above which a read's columns are chunks of the sources' own arrays instead of one copy.
+CHUNK_ROWS = 1 << 20
+
+
+def read_table(
+    store: Store, names: list[str], start_ns: int, end_ns: int, as_of_us: int | None,
+    reasons: bool, dictionary: bool, with_text: bool,
+) -> pa.Table:
+    """The table of :meth:`Store.read`: one copy of the points, never two.
+
+    Sources that cannot hold a repeated (tag, time) (disjoint, strictly increasing times: the
+    usual case) are not merged: their decoded arrays become the table's chunks as they are, in
+    groups of about :data:`CHUNK_ROWS` rows; only sources that overlap are merged first.
+    """
+    parts = series_parts(store, names, start_ns, end_ns, as_of_us, with_reasons=reasons)
+    pieces: dict[str, list[TagSlice]] = {}
+    for tag, slices in parts.items():
+        chunks = None if as_of_us is not None else _disjoint(slices)
+        if chunks is None:
+            merged = merge(slices, as_of_us)
+            chunks = [] if merged is None else [merged]
+        pieces[tag] = chunks
+    return _points_table(sorted(names), pieces, reasons, dictionary=dictionary,
+                         with_text=with_text)  # fmt: skip
+
+
+def _disjoint(slices: list[TagSlice]) -> list[TagSlice] | None:
+    """The slices in time order when their times are strictly increasing across all of them
+    (nothing to merge), else None."""
+    live = sorted((s for s in slices if len(s.time)), key=lambda s: int(s.time[0]))
+    for k, s in enumerate(live):
+        t = s.time
+        if (k and int(live[k - 1].time[-1]) >= int(t[0])) or (
+            t.size > 1 and not bool(np.all(t[1:] > t[:-1]))
+        ):
+            return None
+    return live
+
+
 def _points_table(
-    names: list[str], series: dict[str, TagSlice | None], with_reasons: bool,
-    dictionary: bool = False, with_text: bool = False,
+    names: list[str], series: dict[str, TagSlice | None] | dict[str, list[TagSlice]],
+    with_reasons: bool, dictionary: bool = False, with_text: bool = False,
 ) -> pa.Table:
     """The points table of ``series`` in the order of ``names``: one copy of each column, the
     tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``).
 
+    A tag's series may be a list of time-ordered slices: pieces of :data:`CHUNK_ROWS` rows or
+    more become chunks of their own without a copy, smaller ones are joined into chunks.
     A ``text`` column (string, null where a point has none) comes last when ``with_text`` or
     when a point read carries a text; without, the schema is exactly ``POINTS_SCHEMA``."""
-    present = [(n, s) for n in names if (s := series.get(n)) is not None]
+    present: list[tuple[str, TagSlice]] = []
+    for n in names:
+        got = series.get(n)
+        present.extend((n, s) for s in (got if isinstance(got, list) else [got]) if s is not None)
+    groups: list[list[tuple[str, TagSlice]]] = [[]]
+    rows = 0
+    for n, s in present:
+        if groups[-1] and (rows + len(s.time) > CHUNK_ROWS):
+            groups.append([])
+            rows = 0
+        groups[-1].append((n, s))
+        rows += len(s.time)
+    read = list(dict.fromkeys(n for n, _ in present))  # the names with rows, in order
+    if len(groups) == 1:
+        return _points_chunk(read, groups[0], with_reasons, dictionary, with_text)
+    with_text = with_text or any(s.text is not None for _, s in present)
+    tables = [_points_chunk(read, g, with_reasons, dictionary, with_text) for g in groups]
+    return pa.concat_tables(tables)  # chunks side by side: no copy
+
+
+def _points_chunk(
+    names: list[str], present: list[tuple[str, TagSlice]], with_reasons: bool,
+    dictionary: bool, with_text: bool,
+) -> pa.Table:
+    """One chunk of :func:`_points_table`: the slices ``present``, in order."""
     with_text = with_text or any(s.text is not None for _, s in present)
     schema = POINTS_SCHEMA
     if dictionary:
@@ -366,13 +445,20 @@ def _points_table(
     def joined(field: str) -> np.ndarray:  # one tag: its array as is (a concat would copy it)
         arrays = [getattr(s, field) for _, s in present]
         if len(arrays) == 1:
-            return arrays[0]
+            return np.asarray(arrays[0])
         out = buffers.empty(int(counts.sum()), np.result_type(*arrays))  # no page faults
         return np.concatenate(arrays, out=out)
 
     v = joined("value")
+    if dictionary:  # one dictionary (every name read) in every chunk
+        where = {n: i for i, n in enumerate(names)}
+        codes = np.repeat(np.array([where[n] for n, _ in present], dtype=np.int32), counts)
+        tag_col: Any = pa.DictionaryArray.from_arrays(arrow.array(codes, pa.int32()),
+                                                      arrow.array(list(names), pa.string()))
+    else:
+        tag_col = repeated_strings([n for n, _ in present], counts)
     cols = [
-        repeated_strings([n for n, _ in present], counts, dictionary=dictionary),
+        tag_col,
         arrow.array(joined("time"), TIME_TYPE),
         arrow.array(v, pa.float64(), mask=np.isnan(v)),
         arrow.array(joined("quality"), pa.uint32()),

@@ -392,10 +392,9 @@ class Store:
         start_ns = MIN_NS if start is None else user_ns(start)
         end_ns = MAX_NS if end is None else user_ns(end)
         as_of_us = None if as_of is None else user_ns(as_of) // 1000
-        series = self._series(names, start_ns, end_ns, as_of_us, with_reasons=reasons)
-        return _reader._points_table(sorted(names), series, reasons,
-                             dictionary=tag_type == "dictionary",
-                             with_text=any(self._catalog.get(n).is_text for n in names))
+        return _reader.read_table(self, names, start_ns, end_ns, as_of_us, reasons,
+                                  dictionary=tag_type == "dictionary",
+                                  with_text=any(self._catalog.get(n).is_text for n in names))
 
     def qualify(
         self,
