@@ -32,7 +32,6 @@ COLUMN = "text"
 def encode(text: np.ndarray | None, bounds: np.ndarray) -> tuple[pa.Array | None, list[bool]]:
     """The file column (dictionary<int32, string>; None when no point has a text) and, per
     tag run, whether it has a text."""
-    n = int(bounds[-1]) if len(bounds) else 0
     runs = max(len(bounds) - 1, 0)
     if text is None:
         return None, [False] * runs
