@@ -12,7 +12,6 @@ copy and never touch object storage; it is re-read only by an explicit check
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import json
@@ -20,14 +19,12 @@ import os
 import re
 import threading
 import time as _time
-import uuid
 from typing import Any
 
 from historian.errors import CorruptDataError, InvalidTagNameError, TagNotFoundError
 from historian.model.tags import Tag
 from historian.storage.errmap import storage_errors
-from historian.storage.fs import StoreFS, fsync_path
-from historian.storage.perms import create_file
+from historian.storage.fs import StoreFS
 
 CATALOG_FILE = "tags.json"
 
@@ -36,7 +33,8 @@ class Catalog:
     """Tag definitions of one store."""
 
     def __init__(self, store_dir: str, fs: StoreFS | None = None) -> None:
-        self._fs = fs  # object storage: read and written through StoreFS
+        # read and written through StoreFS; a local folder is checked with one stat per look
+        self._fs = fs if fs is not None else StoreFS.from_uri(store_dir)
         self._checked = -1e9  # monotonic time of the last remote check
         self.path = os.path.join(store_dir, CATALOG_FILE)
         self._tags: dict[str, Tag] = {}
@@ -59,7 +57,7 @@ class Catalog:
         ``force``: check now even on object storage, where readers otherwise look at most once
         a second and the writer never looks (it alone changes the catalog).
         """
-        if self._fs is not None:
+        if not self._fs.is_local:
             if force or not self.writer:
                 self._reload_remote(force)
             return
@@ -82,7 +80,6 @@ class Catalog:
     def _reload_remote(self, force: bool = False) -> None:
         # Object storage: look at most once a second, with a conditional GET on the ETag (an
         # unchanged catalog answers 304 without a body).
-        assert self._fs is not None
         now = _time.monotonic()
         if not force and now - self._checked < 1.0:
             return
@@ -100,7 +97,7 @@ class Catalog:
             self._stamp = got[1]  # type: ignore[assignment]
 
     def _damaged(self, why: str) -> CorruptDataError:
-        store = os.path.dirname(self.path) if self._fs is None else self._fs.uri
+        store = self._fs.uri
         return CorruptDataError(
             f"the tag catalog {self.path} is damaged: {why}. Restore it from a backup, or run "
             f"`historian repair {store}` to rebuild it from the data files (tag names; units "
@@ -142,7 +139,7 @@ class Catalog:
         if same:
             hint = f" Did you mean {same!r}? (tag names are case-sensitive)"
         if not self._tags:  # a typo in the store path lands here: say what the store is
-            store = os.path.dirname(self.path) if self._fs is None else self._fs.uri
+            store = self._fs.uri
             hint = (
                 f" The store {store!r} has no tags at all"
                 + (": this historian.open() just created it, empty - is the path right?"
@@ -253,23 +250,11 @@ class Catalog:
             f"writing the tag catalog {self.path}",
             "the catalog is unchanged; fix the cause and define the tag again",
         ):
-            if self._fs is not None:  # one PUT: readers see the old or the new file
-                self._fs.write_bytes(CATALOG_FILE, data)
-                return
-            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
-            try:
-                with os.fdopen(create_file(tmp), "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            fsync_path(os.path.dirname(self.path))
-            st = os.stat(self.path)
-            self._stamp = (st.st_mtime_ns, st.st_size)
+            # Readers see the old or the new file: one PUT, or temp file + fsync + rename.
+            self._fs.write_bytes(CATALOG_FILE, data)
+            if self._fs.is_local:
+                st = os.stat(self.path)
+                self._stamp = (st.st_mtime_ns, st.st_size)
 
 
 def _digest(doc: dict[str, Any]) -> str:

@@ -70,7 +70,7 @@ def write_files_now(store: Store, points: Points) -> None:
 
 def transient(store: Store, exc: BaseException) -> bool:
     """True for a failure a later try may not meet: object storage did not answer."""
-    if store._fs is None or not isinstance(exc, StoreError):
+    if not store._remote or not isinstance(exc, StoreError):
         return False
     if isinstance(exc, (CorruptDataError, StoreClosedError, ReadOnlyStoreError)):
         return False

@@ -31,19 +31,10 @@ log = logging.getLogger(__name__)
 
 def data_files_without_log(store: Store) -> list[str]:
     """Data files in ``points/`` when ``points/_delta_log`` has no commit (a lost log)."""
-    if store._fs is not None:
-        if any(_is_log_entry(p.rsplit("/", 1)[-1]) for p in store._fs.list("points/_delta_log")):
-            return []
-        return [p for p in store._fs.list("points", recursive=True)
-                if p.endswith(".parquet") and "/_delta_log/" not in p]  # fmt: skip
-    log_dir = os.path.join(store.settings.table_dir, "_delta_log")
-    if os.path.isdir(log_dir) and any(_is_log_entry(n) for n in os.listdir(log_dir)):
+    if any(_is_log_entry(p.rsplit("/", 1)[-1]) for p in store._fs.list("points/_delta_log")):
         return []
-    found = []
-    for root, dirs, names in os.walk(store.settings.table_dir):
-        dirs[:] = [d for d in dirs if d != "_delta_log"]  # checkpoints are not data
-        found += [os.path.join(root, n) for n in names if n.endswith(".parquet")]
-    return found
+    return [store._fs.uri_of(p) for p in store._fs.list("points", recursive=True)
+            if p.endswith(".parquet") and not p.startswith("points/_delta_log/")]  # fmt: skip
 
 
 def refuse_lost_log(store: Store) -> None:
@@ -62,9 +53,9 @@ def refuse_lost_log(store: Store) -> None:
 
 def commit_log(store: Store, create: bool) -> CommitLog:
     store._refuse_lost_log()
-    if store._fs is None:
-        return CommitLog(store.settings.table_dir, create=create, signer=store._signer,
-                         fsync=store.settings.fsync)
+    if not store._remote:  # one writer per folder (a file lock), one WAL: the default app id
+        return CommitLog(store.settings.table_dir, create=create, fs=store._fs,
+                         signer=store._signer, fsync=store.settings.fsync)
     fence = store._lock.check if isinstance(store._lock, WriterLease) else None
     # Several hosts may write the store in turn, each with its own local WAL: each WAL
     # records what of it is in files under its own id.
@@ -97,12 +88,12 @@ def become_writer(store: Store) -> None:
         with storage_errors(
             f"opening {store.path} for writing", "nothing was changed; fix the cause and retry"
         ):
-            if store._fs is not None:
+            if store._remote:
                 # The lease makes this the only process that changes the catalog: one
                 # explicit check now, then write() never asks object storage again.
                 store._catalog.reload(force=True)
                 store._catalog.writer = True
-                store._fs.abort_stale_uploads()  # left by a crashed writer
+            store._fs.abort_stale_uploads()  # left by a crashed writer (a no-op locally)
             store._log = store._commit_log(create=True)
             # leftovers of a crashed writer
             shutil.rmtree(store.settings.tmp_dir, ignore_errors=True)
@@ -123,8 +114,7 @@ def become_writer(store: Store) -> None:
 def refuse_replica(store: Store) -> None:
     """A copy made by ``historian replicate`` (``_historian/replica.json``) is read-only."""
     marker = "_historian/replica.json"
-    if (store._fs.exists(marker) if store._fs is not None
-            else os.path.exists(os.path.join(store.path, marker))):  # fmt: skip
+    if store._fs.exists(marker):
         raise ReadOnlyStoreError(
             f"the store {store.path!r} is a replica (it has {marker}): it is written only by "
             "`historian replicate`/`historian receive`; write to the source store instead"

@@ -55,11 +55,11 @@ class StoreSettings:
 @dataclass(frozen=True)
 class Located:
     """Where a store lives: ``path`` (absolute folder or ``s3://`` URI), ``fs`` (its shared
-    files on object storage, None for a local folder), ``local`` (the local folder of the
-    WAL and temp files), ``table_dir`` and ``created`` (this open made the folder)."""
+    files: the folder itself or the bucket prefix), ``local`` (the local folder of the WAL and
+    temp files), ``table_dir`` and ``created`` (this open made the folder)."""
 
     path: str
-    fs: StoreFS | None
+    fs: StoreFS
     local: str
     table_dir: str
     created: bool
@@ -99,4 +99,5 @@ def locate(
             raise StoreError(
                 f"cannot create the store folder {where!r} ({exc.strerror or exc})"
             ) from exc
-    return Located(where, None, where, os.path.join(where, "points"), created)
+    return Located(where, StoreFS.from_uri(where, fsync=fsync), where,
+                   os.path.join(where, "points"), created)

@@ -120,7 +120,8 @@ class Store:
         self.mode = mode
         where = locate(path, mode, storage_options, local_dir, fsync)
         self.path = where.path
-        self._fs: StoreFS | None = where.fs  # object storage (s3://); None: a local folder
+        self._fs: StoreFS = where.fs  # the shared files: the folder or the bucket prefix
+        self._remote = not self._fs.is_local  # object storage: a lease, uploads, retries
         self.settings = StoreSettings(
             table_dir=where.table_dir, wal_dir=os.path.join(where.local, "wal"),
             tmp_dir=os.path.join(where.local, "tmp"),
@@ -132,11 +133,12 @@ class Store:
             grace_hours=grace_hours,
         )  # fmt: skip
         self._lock: WriterLock | WriterLease = (
-            WriterLock(self.path) if self._fs is None else WriterLease(self._fs, ttl=lease_ttl)
+            WriterLease(self._fs, ttl=lease_ttl) if self._remote else WriterLock(self.path)
         )
         self._catalog = Catalog(self.path, fs=self._fs)
         self._catalog.created = where.created  # the "no tags" message says so
-        self._files = FileCache(opener=None if self._fs is None else self._fs.open_uri)
+        # a local file is opened by path (memory-mapped), an object through the StoreFS
+        self._files = FileCache(opener=self._fs.open_uri if self._remote else None)
         self._log: CommitLog | None = None
         self._wal: WalWriter | None = None
         self._active = MemTable()
@@ -158,7 +160,7 @@ class Store:
             self._become_writer()
         elif self._table_exists():
             self._log = self._commit_log(create=False)
-        if self._log is not None and self._fs is None:
+        if self._log is not None and not self._remote:
             wal_gap(self._log, self.settings.wal_dir)  # a lost newest commit: reported, not dropped
 
     # ------------------------------------------------------------------ lifecycle
@@ -179,12 +181,10 @@ class Store:
     @property
     def storage_options(self) -> dict[str, Any] | None:
         """The options that reopen this store elsewhere (``s3://``), None for a local folder."""
-        return None if self._fs is None else self._fs.storage_options()
+        return self._fs.storage_options()
 
     def _table_exists(self) -> bool:
-        if self._fs is not None:
-            return bool(self._fs.list("points/_delta_log"))
-        return os.path.isdir(os.path.join(self.settings.table_dir, "_delta_log"))
+        return self._fs.is_dir("points/_delta_log")
 
     def _refuse_lost_log(self) -> None:
         return _opening.refuse_lost_log(self)
@@ -305,7 +305,8 @@ class Store:
     def _write_file(self, points: Points) -> Any:
         """One data file of ``points`` in this store's table (temp file, fsync, upload on s3)."""
         s = self.settings
-        return write_file(s.table_dir, s.tmp_dir, points, s.options, fs=self._fs)
+        return write_file(s.table_dir, s.tmp_dir, points, s.options,
+                          fs=self._fs if self._remote else None)  # local: temp file + rename
 
     def _write_files_now(self, points: Points) -> None:
         return _flushing.write_files_now(self, points)

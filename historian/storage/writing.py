@@ -122,7 +122,7 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
         store._active.add(points)
         size = len(store._active)
     store._wal.sync(ticket)
-    if size >= store.settings.flush_points and store._fs is None:
+    if size >= store.settings.flush_points and not store._remote:
         store.flush()
     # s3://: write() never waits for object storage; the background flusher sees the full
     # memory table within 0.5 s. During an outage the points wait in memory and in the WAL

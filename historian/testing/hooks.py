@@ -120,8 +120,9 @@ def catalog_due(h: Any) -> None:
     engine(h)._catalog._checked = -1e9
 
 
-def store_fs(h: Any) -> StoreFS | None:
-    """The store's shared file system (``s3://``), None for a local folder."""
+def store_fs(h: Any) -> StoreFS:
+    """The store's shared files (:class:`~historian.storage.fs.StoreFS`: the folder or the
+    ``s3://`` prefix)."""
     return engine(h)._fs
 
 
