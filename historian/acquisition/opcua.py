@@ -14,9 +14,10 @@
   (indexes may change when a server restarts).
 - On a lost connection the source records one ``Bad_NoCommunication`` point per tag stamped
   1 ns after communication was last known good (the last PublishResponse, data or keep-alive,
-  or the last successful Read), before tearing the session down; it reconnects with jittered exponential backoff (a fresh session), recreates
-  its subscription and resumes. asyncua's own auto-reconnect is not used: it sends no status
-  change and restores subscriptions with the *old* namespace indexes.
+  or the last successful Read), before tearing the session down; it reconnects with jittered
+  exponential backoff (a fresh session), recreates its subscription and resumes. asyncua's own
+  auto-reconnect is not used: it sends no status change and restores subscriptions with the
+  *old* namespace indexes.
 - **Security**: ``SecurityPolicy None`` is refused unless ``allow_insecure = true`` (then a
   WARNING is logged at every connect); Basic128Rsa15 and Basic256 are refused always; otherwise
   Basic256Sha256 (or Aes*) Sign/SignAndEncrypt with a client certificate whose SAN URI becomes
@@ -50,16 +51,13 @@ import datetime as _dt
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from historian.acquisition._files import read_private
 from historian.acquisition.config import (
     OpcUaSourceConfig,
     check_node_id,
@@ -72,15 +70,10 @@ from historian.acquisition.mechanics import (
     Ticker,
     wait_or_stop,
 )
-from historian.acquisition.opcua_errors import OUR_REFUSAL, opcua_errors
+from historian.acquisition.opcua_channel import secure_channel
 from historian.acquisition.opcua_errors import map_error as _map_error
-from historian.acquisition.opcua_security import (
-    certificate_uri,
-    check_server_certificate,
-    check_trust_folder,
-    file_format,
-    install_log_redaction,
-)
+from historian.acquisition.opcua_errors import opcua_errors
+from historian.acquisition.opcua_security import install_log_redaction
 from historian.acquisition.opcua_text import enum_labels, label_enums, point_text
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
 from historian.errors import (
@@ -149,12 +142,6 @@ def _point(dv: Any, value: Any, received_ns: int) -> tuple[int, float, int, str 
             return t, math.nan, q.BAD_TYPE_MISMATCH, None
         return t, got[0], got[1], got[2]
     return t, f, code, None
-
-
-def _security_policy_class(name: str) -> Any:
-    from asyncua.crypto import security_policies as sp
-
-    return getattr(sp, f"SecurityPolicy{name}")
 
 
 @dataclass(frozen=True)
@@ -296,7 +283,7 @@ class OpcUaSource:
                     "unencrypted", where)  # fmt: skip
                 self._warned_insecure = True
             else:
-                await self._secure(client, where)
+                await secure_channel(client, cfg, self._environ, where)
             await asyncio.wait_for(client.connect(), timeout=cfg.timeout_s * 3)
         except BaseException as exc:
             with contextlib.suppress(Exception):
@@ -316,123 +303,6 @@ class OpcUaSource:
             raise _map_error(exc, where) from exc
         mode = cfg.security_mode if cfg.security_policy != "None" else "no security"
         logger.info("%s: connected (%s, %s)", where, cfg.security_policy, mode)
-
-    async def _secure(self, client: Any, where: str) -> None:
-        from asyncua import ua
-        from asyncua.crypto.truststore import TrustStore
-        from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-
-        cfg = self.config
-        assert cfg.certificate and cfg.private_key and cfg.trust
-        for key in ("certificate", "private_key"):
-            path = getattr(cfg, key)
-            if not Path(path).is_file():
-                raise SourceSecurityError(f"{where}: {key} file {str(path)!r} not found")
-        trust = Path(cfg.trust)
-        if not trust.is_dir() or not any(
-            re.search(r"\.(der|pem|crt)$", f.name, re.I) for f in trust.iterdir()
-        ):
-            raise SourceSecurityError(
-                f"{where}: trust folder {str(trust)!r} is missing or holds no certificate; copy "
-                "the server's certificate (or its CA) there as .der/.pem"
-            )
-        check_trust_folder(trust, where)
-        uri = certificate_uri(Path(cfg.certificate))
-        if uri is None:
-            raise SourceSecurityError(
-                f"{where}: the client certificate has no URI in its SubjectAltName; OPC UA needs "
-                "one (the application URI)"
-            )
-        if cfg.application_uri and cfg.application_uri != uri:
-            raise SourceSecurityError(
-                f"{where}: application_uri {cfg.application_uri!r} does not match the client "
-                f"certificate's SAN URI {uri!r}; remove application_uri or fix the certificate"
-            )
-        client.application_uri = uri
-        if cfg.server_uri:
-            client.server_uri = cfg.server_uri  # CreateSession names the server we expect
-        key_password = None
-        if cfg.private_key_password_env:
-            key_password = self._environ.get(cfg.private_key_password_env)
-            if key_password is None:
-                raise SourceSecurityError(
-                    f"{where}: environment variable {cfg.private_key_password_env} "
-                    "(private_key_password_env) is not set"
-                )
-        if cfg.username_env:
-            user = self._environ.get(cfg.username_env)
-            password = self._environ.get(cfg.password_env or "")
-            missing = [n for n, v in ((cfg.username_env, user), (cfg.password_env, password))
-                       if v is None]  # fmt: skip
-            if missing:
-                raise SourceSecurityError(
-                    f"{where}: environment variable(s) {', '.join(map(str, missing))} not set "
-                    "(username_env/password_env)"
-                )
-            client.set_user(user)
-            client.set_password(password)
-        store = TrustStore([trust], [Path(cfg.crl)] if cfg.crl else [])
-        await store.load()
-        options = (
-            CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER
-        )
-        client.certificate_validator = self._validator(CertificateValidator(options, store), where)
-        from asyncua.crypto.uacrypto import CertProperties
-
-        mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
-        cert_props = CertProperties(str(cfg.certificate), file_format(Path(cfg.certificate)))
-        try:
-            key_bytes = read_private(cfg.private_key, limit=1 << 20)
-        except OSError as exc:
-            raise SourceSecurityError(
-                f"{where}: cannot read private_key {str(cfg.private_key)!r}: {exc.strerror or exc}"
-            ) from exc
-        key_format = "pem" if b"-----BEGIN" in key_bytes[:256] else "der"
-        key_props = CertProperties(key_bytes, key_format, key_password)
-        try:
-            await asyncio.wait_for(
-                client.set_security(
-                    _security_policy_class(cfg.security_policy), cert_props, key_props, mode=mode,
-                ),
-                timeout=cfg.timeout_s * 2,
-            )  # fmt: skip
-        except Exception as exc:
-            raise _map_error(exc, where) from exc
-        # The certificate of the endpoint description: check who it names before the secure
-        # channel opens (create_session checks the one the session presents again).
-        peer = client.security_policy.peer_certificate
-        if peer:
-            from cryptography import x509
-
-            self._check_identity(x509.load_der_x509_certificate(peer), where, None)
-
-    def _check_identity(self, cert: Any, where: str, announced_uri: str | None) -> None:
-        from urllib.parse import urlparse
-
-        cfg = self.config
-        check_server_certificate(
-            cert, where=where, host=urlparse(cfg.url).hostname or "",
-            verify_host=cfg.verify_server_host, server_uri=cfg.server_uri,
-            thumbprint=cfg.server_thumbprint, announced_uri=announced_uri,
-        )  # fmt: skip
-
-    def _validator(self, trust_check: Any, where: str) -> Any:
-        """asyncua's certificate_validator: our identity checks, then the trust store."""
-        from asyncua import ua
-        from asyncua.common.utils import ServiceError
-
-        async def validate(cert: Any, app: Any) -> None:
-            self._check_identity(cert, where, getattr(app, "ApplicationUri", None))
-            try:
-                await trust_check(cert, app)
-            except ServiceError as exc:
-                name = ua.StatusCode(exc.code).name  # type: ignore[arg-type]
-                raise SourceSecurityError(
-                    f"{where}: we refuse the server's certificate ({name}): "
-                    + OUR_REFUSAL.get(name, "see the trust folder and CRL")
-                ) from exc
-
-        return validate
 
     async def _resolve(self, client: Any) -> tuple[list[_Resolved], list[tuple[str, int]]]:
         """Node ids with namespace URIs turned into indexes for *this* session."""
