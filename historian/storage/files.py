@@ -444,7 +444,9 @@ class DataFile:
             if kind == 1:
                 value = np.asarray(cols["value"][a:b], dtype=np.float64)
             else:
-                scaled = np.asarray(cols["value_int"][a:b], dtype=np.float64) / POW10[self.dec[i]]
+                scaled = cols["value_int"][a:b].astype(np.float64)  # one new array, divided
+                if self.dec[i]:  # in place: no second temporary of the tag's rows
+                    scaled /= POW10[self.dec[i]]
                 value = (
                     scaled if kind == 0 else np.where(np.isnan(scaled), cols["value"][a:b], scaled)
                 )
