@@ -291,6 +291,8 @@ class DataFile:
 
     def __init__(self, path: str, source: pa.NativeFile | None = None) -> None:
         self.path = path
+        self._where = path if source is None else source
+        self._text_pf: pq.ParquetFile | None = None  # opened on the first read of texts
         try:
             self._pf = pq.ParquetFile(
                 path if source is None else source, page_checksum_verification=True
@@ -403,9 +405,8 @@ class DataFile:
             columns.append("ingested")
         with_text = any(self.has_text[i] for i in pos)
         indices = [self._col[c] for c in columns]
-        if with_text:
-            indices.append(self._col[textcol.COLUMN])
         self._check_decoded_size(groups, columns, indices)
+        texts = self._read_texts(groups) if with_text else None
         with self._lock:  # the low-level reader: ParquetFile.read_row_groups adds ~0.1 ms of Python
             try:
                 table = self._pf.reader.read_row_groups(
@@ -466,12 +467,32 @@ class DataFile:
                 ),
                 ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
                 text=(
-                    textcol.decode(table.column(textcol.COLUMN), a, b)
-                    if self.has_text[i]
-                    else None
+                    textcol.decode(texts, a, b) if texts is not None and self.has_text[i] else None
                 ),
             )
         return out
+
+    def _read_texts(self, groups: list[int]) -> pa.ChunkedArray:
+        """The text column of ``groups``, as read from the file (dictionary-encoded: each text
+        once per row group), after its decoded size is checked (a forged dictionary repeated
+        on every row cannot inflate a read past ``max_file_decoded_bytes``)."""
+        with self._lock:
+            try:
+                if self._text_pf is None:
+                    self._text_pf = pq.ParquetFile(self._where, page_checksum_verification=True,
+                                                   read_dictionary=[textcol.COLUMN])
+                column = self._text_pf.reader.read_row_groups(
+                    groups, column_indices=[self._col[textcol.COLUMN]], use_threads=False
+                ).column(0)
+            except (pa.ArrowInvalid, OSError) as exc:
+                if not isinstance(exc, pa.ArrowInvalid) and not _is_damage(exc):
+                    raise
+                raise CorruptDataError(
+                    f"data file {self.path}: its text column is damaged ({exc}); run "
+                    "`historian verify`, and `historian repair --dry-run` for what can be restored"
+                ) from exc
+        textcol.check_decoded(column, f"decoded texts of {os.path.basename(self.path)}")
+        return column
 
     def _check_layout(self) -> None:
         """The footer's row groups are the ones the historian index describes (checked once):

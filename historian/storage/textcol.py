@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["COLUMN", "decode", "encode", "flags_of"]
+__all__ = ["COLUMN", "check_decoded", "decode", "encode", "flags_of"]
 
 COLUMN = "text"
 
@@ -49,6 +49,24 @@ def flags_of(index: dict[str, Any], runs: int) -> list[bool]:
     if not isinstance(flags, list) or len(flags) != runs:
         return [False] * runs
     return [bool(f) for f in flags]
+
+
+def check_decoded(column: pa.ChunkedArray, what: str) -> None:
+    """Refuse (``ResourceLimitError``) a dictionary-encoded text column whose texts, once
+    decoded, would exceed ``max_file_decoded_bytes``; computed from the dictionary and the
+    indices without decoding."""
+    import pyarrow.compute as pc
+
+    from historian.limits import current
+
+    total = 0
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):  # read_dictionary makes it one: defensive
+            total += int(pc.sum(pc.binary_length(chunk)).as_py() or 0)
+            continue
+        lengths = pc.binary_length(chunk.dictionary)
+        total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+    current().check("max_file_decoded_bytes", total, what, "read fewer tags or a shorter window")
 
 
 def decode(column: pa.ChunkedArray | pa.Array, a: int, b: int) -> np.ndarray:

@@ -117,6 +117,21 @@ def test_files_of_numbers_only_are_written_as_before_text_values(store_path):
             ("BATCH.ID", "B-1"), ("TIC-101.PV", None), ("TIC-101.PV", None)]  # fmt: skip
 
 
+def test_a_text_column_cannot_decode_past_the_read_budget(store_path):
+    from historian.errors import ResourceLimitError
+
+    n = 2_000
+    with _store(store_path) as h:
+        h.write("BATCH.ID", T0 + np.arange(n) * S, ["x" * 1_000] * n)  # 2 MB of text, 1 kB on disk
+        h.write("TIC-101.PV", T0 + np.arange(n) * S, np.ones(n))
+        h.flush()
+        with historian.limits.using(max_file_decoded_bytes=1_000_000):
+            with pytest.raises(ResourceLimitError, match="decoded texts"):
+                h.read("BATCH.ID")
+            assert h.read("TIC-101.PV").num_rows == n  # numbers never decode the texts
+        assert _texts(h) == ["x" * 1_000] * n
+
+
 def test_a_numeric_point_may_carry_a_text_as_an_enumeration_does(store_path):
     with _store(store_path) as h:
         h.define("MODE", kind="step", states={0: "manual", 1: "auto"})
