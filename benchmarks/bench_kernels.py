@@ -235,7 +235,7 @@ def main() -> None:
     inside = slice(1, len(ours_twa) - 1)
     checks = {}
     if not args.skip_peers:
-        import duckdb  # noqa: F401
+        import duckdb
         import pandas as pd
         import polars as pl
 

@@ -43,11 +43,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_kernels import FAMILY, MIN, make_tag, polars_family, polars_twa, window  # noqa: E402
+from bench_kernels import FAMILY, MIN, make_tag, polars_family, polars_twa, window
 
-import historian  # noqa: E402
-from historian.kernels import aggregate_many, interpolate, plot  # noqa: E402
-from historian.kernels.interpolate import grid  # noqa: E402
+import historian
+from historian.kernels import aggregate_many, interpolate, plot
+from historian.kernels.interpolate import grid
 
 S = 1_000_000_000
 T0 = 1_767_225_600 * S

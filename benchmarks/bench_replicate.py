@@ -23,12 +23,12 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(__file__))
-from datagen import polled, tag_names  # noqa: E402
+from datagen import polled, tag_names
 
-import historian  # noqa: E402
-from historian.acquisition.pki import make_pki  # noqa: E402
-from historian.gateway.receive import Receiver  # noqa: E402
-from historian.gateway.replicate import Replicator  # noqa: E402
+import historian
+from historian.acquisition.pki import make_pki
+from historian.gateway.receive import Receiver
+from historian.gateway.replicate import Replicator
 
 
 def build(path: str, n_tags: int, n_points: int) -> int:

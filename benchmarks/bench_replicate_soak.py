@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "gateway"))
 
-from replica_fixtures import (  # noqa: E402
+from replica_fixtures import (
     assert_same,
     cli,
     kill9,
@@ -31,7 +31,7 @@ from replica_fixtures import (  # noqa: E402
     write_versions,
 )
 
-import historian  # noqa: E402
+import historian
 
 
 def main() -> int:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import matplotlib
 import numpy as np
 import pytest
 
 import historian
 from historian.model import quality as q
 
-import matplotlib
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from historian.plotting import plot_tag  # noqa: E402
+from historian.plotting import plot_tag
 
 S = 10**9
 

@@ -15,8 +15,7 @@ import pyarrow as pa
 from opcua_servers import UaServer, free_port
 
 import historian
-from historian import testing
-from historian import _sync
+from historian import _sync, testing
 from historian.acquisition.collector import Collector
 from historian.acquisition.config import loads
 from historian.acquisition.samples import SampleBatch, SourceHealth

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import asyncio
+import dataclasses
 import itertools
 import math
 import pathlib

@@ -37,7 +37,7 @@ def test_sender_killed_ten_times_at_random(tmp_path):
         try:
             if kills % 2:
                 at = newest_version(it) + 1
-                wait_for(lambda: _partial(it) and newest_version(it) >= at or p.poll() is not None,
+                wait_for(lambda: (_partial(it) and newest_version(it) >= at) or p.poll() is not None,
                          what="a file half-copied")  # fmt: skip
             else:
                 target = min(newest, newest_version(it) + rng.randint(1, 4))

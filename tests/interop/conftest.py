@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pki_files import make_interop_pki  # noqa: E402
-from third_party import (  # noqa: E402
+from pki_files import make_interop_pki
+from third_party import (
     Served,
     start_modbus_serial,
     start_node_opcua,

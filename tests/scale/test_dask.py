@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import dask.dataframe
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 import historian
-
-import dask.dataframe  # noqa: F401, E402 - a test extra: fail loudly if missing, never skip
 import historian.dask as hd
 
 S = 1_000_000_000

@@ -21,19 +21,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "acquisition"))
 
-from opcua_servers import UaServer, free_port  # noqa: E402
+from opcua_servers import UaServer, free_port
 
-from historian.acquisition.config import (  # noqa: E402
+from historian.acquisition.config import (
     OpcUaPoint,
     OpcUaSourceConfig,
     load_config,
     loads,
 )
-from historian.acquisition.opcua import OpcUaSource, abrowse, config_stub  # noqa: E402
-from historian.acquisition.pki import make_pki  # noqa: E402
-from historian.acquisition.spool import Spool  # noqa: E402
-from historian.cli import main  # noqa: E402
-from historian.errors import ConfigError, SourceSecurityError, StoreError  # noqa: E402
+from historian.acquisition.opcua import OpcUaSource, abrowse, config_stub
+from historian.acquisition.pki import make_pki
+from historian.acquisition.spool import Spool
+from historian.cli import main
+from historian.errors import ConfigError, SourceSecurityError, StoreError
 
 SECRET = "hunter2-Pa55!"
 HEAD = '[store]\npath = "s"\n'

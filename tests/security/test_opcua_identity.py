@@ -22,12 +22,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "acquisition"))
 
-from opcua_servers import FloodServer, UaServer, free_port  # noqa: E402
+from opcua_servers import FloodServer, UaServer, free_port
 
-from historian.acquisition.config import OpcUaPoint, OpcUaSourceConfig, loads  # noqa: E402
-from historian.acquisition.opcua import OpcUaSource, abrowse  # noqa: E402
-from historian.acquisition.opcua_security import certificate_thumbprint  # noqa: E402
-from historian.acquisition.pki import (  # noqa: E402
+from historian.acquisition.config import OpcUaPoint, OpcUaSourceConfig, loads
+from historian.acquisition.opcua import OpcUaSource, abrowse
+from historian.acquisition.opcua_security import certificate_thumbprint
+from historian.acquisition.pki import (
     SERVER_URI,
     load_ca,
     load_certificate,
@@ -35,8 +35,8 @@ from historian.acquisition.pki import (  # noqa: E402
     make_pki,
     usages,
 )
-from historian.cli import main  # noqa: E402
-from historian.errors import (  # noqa: E402
+from historian.cli import main
+from historian.errors import (
     ConfigError,
     InvalidArgumentError,
     SourceProtocolError,
@@ -339,7 +339,7 @@ def test_plain_asyncua_would_swallow_the_flood():
         flood = await FloodServer("chunks", cap=12 * 2**20).start()
         try:
             client = Client(flood.url, timeout=10)
-            with pytest.raises(Exception):  # noqa: B017 - the server hangs up at its cap
+            with pytest.raises(Exception):
                 await client.connect()
             return flood.sent, flood.closed_by_client.is_set()
         finally:
