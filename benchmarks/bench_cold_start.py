@@ -153,7 +153,7 @@ def main() -> None:
     peers: list[tuple[float, float]] = []
     if not args.skip_peers:
         try:
-            import polars
+            import polars  # noqa: F401
         except ImportError:
             pass
         else:

@@ -235,7 +235,7 @@ def main() -> None:
     inside = slice(1, len(ours_twa) - 1)
     checks = {}
     if not args.skip_peers:
-        import duckdb
+        import duckdb  # noqa: F401
         import pandas as pd
         import polars as pl
 

@@ -27,7 +27,7 @@ def test_walkthrough_runs_offline(tmp_path):
     first_lead = next(line for line in text.splitlines() if "leads TIC-101.PV" in line)
     assert first_lead.startswith("TI-102.PV")
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
         assert "no chart" in text
     else:

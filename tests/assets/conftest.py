@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from scale.conftest import moto_endpoint, s3_bucket, s3_options, s3_uri
+from scale.conftest import moto_endpoint, s3_bucket, s3_options, s3_uri  # noqa: F401

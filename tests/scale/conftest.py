@@ -24,7 +24,7 @@ server.stop()
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """``http://127.0.0.1:<port>`` of a moto S3 server in its own process (moto[server] >= 5.2.5)."""
-    import moto
+    import moto  # noqa: F401 - the test extra pins moto>=5.2.5
     proc = subprocess.Popen(
         [sys.executable, "-c", _MOTO],
         stdin=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dask.dataframe
+import dask.dataframe  # noqa: F401 - a test extra: fail loudly if missing, never skip
 import numpy as np
 import pandas as pd
 import pyarrow as pa

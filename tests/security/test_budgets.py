@@ -86,7 +86,7 @@ def test_summary_counts_every_tag_and_stat(h):
 
 
 def test_summarize_arrays_is_bounded_too():
-    call = lambda: historian.summarize([0], [1.0], start=0, end=YEAR, every="1s", stats="twa")
+    call = lambda: historian.summarize([0], [1.0], start=0, end=YEAR, every="1s", stats="twa")  # noqa: E731
     with hl.using(max_result_cells=1000):
         refused_fast(call, "max_result_cells")
 
@@ -147,7 +147,7 @@ def test_events_are_bounded(h):
 
 # ------------------------------------------------------------------ configuration
 def test_limits_per_store_per_block_and_per_process(tmp_path, h):
-    call = lambda store: store.plot("A", T0, T0 + 100 * S, width=5000)
+    call = lambda store: store.plot("A", T0, T0 + 100 * S, width=5000)  # noqa: E731
     with historian.open(h.path, mode="r", limits={"max_plot_width": 4999}) as small:
         assert small.limits.max_plot_width == 4999
         refused_fast(lambda: call(small), "max_plot_width")

@@ -19,7 +19,7 @@ from historian.storage.wal import list_segments, read_segment, segment_name
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
-from _writer_proc import T0, TAGS, value
+from _writer_proc import T0, TAGS, value  # noqa: E402
 
 KILLS = int(os.environ.get("HISTORIAN_CRASH_KILLS", "20"))
 

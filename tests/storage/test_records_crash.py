@@ -15,7 +15,7 @@ from historian.storage.records import decode, is_record_file
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
-from _annotator_proc import T0, S
+from _annotator_proc import T0, S  # noqa: E402
 
 KILLS = int(os.environ.get("HISTORIAN_CRASH_KILLS", "4"))
 

@@ -20,7 +20,7 @@ from pyModbusTCP.server import DataBank, DataHandler, ModbusServer
 
 port, log_path = int(sys.argv[1]), sys.argv[2]
 lock = threading.Lock()
-log = open(log_path, "a", encoding="utf-8")
+log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process' life
 
 
 def record(obj: dict) -> None:
