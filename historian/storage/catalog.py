@@ -39,7 +39,8 @@ class Catalog:
         self.path = os.path.join(store_dir, CATALOG_FILE)
         self._tags: dict[str, Tag] = {}
         self._folded: dict[str, str] = {}
-        self._stamp: tuple[int, int] | None = None
+        # what the file was when read: (mtime_ns, size) locally, its ETag on object storage
+        self._stamp: tuple[int, int] | str | None = None
         # Earlier definitions of each tag, oldest first (tags.json "history"): a define() that
         # changes a tag keeps the definition it replaces.
         self._history: dict[str, list[dict[str, Any]]] = {}
@@ -94,7 +95,7 @@ class Catalog:
             self._tags = tags
             self._history = dict(doc.get("history", {}))
             self._folded = {name.casefold(): name for name in tags}
-            self._stamp = got[1]  # type: ignore[assignment]
+            self._stamp = got[1]
 
     def _damaged(self, why: str) -> CorruptDataError:
         store = self._fs.uri

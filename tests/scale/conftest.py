@@ -4,45 +4,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-_MOTO = """
-import sys, time
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()   # runs until the test session closes our stdin
-server.stop()
-"""
-
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """``http://127.0.0.1:<port>`` of a moto S3 server in its own process (moto[server] >= 5.2.5)."""
-    import moto  # noqa: F401 - the test extra pins moto>=5.2.5
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _MOTO],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stdin.close()
-        proc.stdout.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """``http://127.0.0.1:<port>`` of a moto S3 server in its own process
+    (:func:`historian.testing.moto.moto_s3`)."""
+    from historian.testing.moto import moto_s3
+
+    with moto_s3() as server:
+        yield server.endpoint
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,6 @@ from historian.errors import (
     InvalidDataError,
     InvalidTagNameError,
     InvalidTimeError,
-    ReadOnlyStoreError,
-    StoreClosedError,
     TagNotFoundError,
 )
 from historian.model import quality as q
@@ -254,18 +252,8 @@ def test_bad_input_gets_clear_errors_and_writes_nothing(h):
     assert h.read("A").column("value").to_pylist() == [1.0]
 
 
-def test_read_only_mode_and_closed_store(store_path):
-    with historian.open(store_path) as h:
-        h.define("A")
-        h.write("A", [T0], [1.0])
-    with historian.open(store_path, mode="r") as r:
-        assert r.read("A").num_rows == 1
-        with pytest.raises(ReadOnlyStoreError, match="mode='r'"):
-            r.write("A", [T0 + S], [2.0])
-    h = historian.open(store_path)
-    h.close()
-    with pytest.raises(StoreClosedError, match="closed"):
-        h.read("A")
+# read-only and closed stores: StoreTests.test_a_read_only_store_refuses_writes_and_a_closed_one_every_call
+# (tests/storage/test_conformance.py, on a local folder and on S3)
 
 
 def test_tags_listing_and_search(h):
