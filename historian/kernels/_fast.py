@@ -10,7 +10,6 @@ those rules.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from historian.kernels import _part13
 from historian.kernels._config import (
@@ -21,6 +20,7 @@ from historian.kernels._config import (
     MULTI_VALUE,
     PARTIAL,
 )
+from historian.kernels._jit import njit
 from historian.kernels._prep import scan
 
 _BASIC = {

@@ -12,10 +12,10 @@ average interval at the edges of its data) is marked and left to the caller, who
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from historian.kernels._config import CALCULATED, GOOD, INFO_DATA_VALUE
 from historian.kernels._fast import _BASIC_CODES, _TWA, _basic_fused, _twa_nb, edge_index
+from historian.kernels._jit import njit
 
 __all__ = ["MULTI_NAMES", "aggregate_series"]
 
@@ -26,7 +26,9 @@ _TWA_KIND = {"TimeAverage": 0, "TimeAverage2": 1, "Total": 2, "Total2": 3}
 
 
 @njit(cache=True, nogil=True)
-def _good_run(t, v, q, a, b):  # pragma: no cover - compiled
+def _good_run(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, a: int, b: int
+) -> bool:
     """Samples a..b-1: times strictly increasing, values finite, quality Good (``q`` may be
     empty). Small loops: np.isfinite/np.zeros here would cost seconds of compiling."""
     for i in range(a, b):
@@ -41,15 +43,21 @@ def _good_run(t, v, q, a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _outside_ok(t, v, q, lo, hi):  # pragma: no cover - compiled
+def _outside_ok(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, lo: int, hi: int
+) -> bool:
     """FastPath.verify_outside: the bounding samples before and after the intervals."""
     n = t.size
-    return _good_run(t, v, q, 0, min(lo + 1, n)) and _good_run(t, v, q, max(hi - 1, 0), n)
+    ok: bool = _good_run(t, v, q, 0, min(lo + 1, n)) and _good_run(t, v, q, max(hi - 1, 0), n)
+    return ok
 
 
 @njit(cache=True, nogil=True)
-def _series_twa(t, v, q, edges, idx, stepped, kinds, jt, i, vals, times, status, lin,
-                stp):  # pragma: no cover - compiled
+def _series_twa(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray, idx: np.ndarray,
+    stepped: bool, kinds: np.ndarray, jt: np.ndarray, i: int, vals: np.ndarray,
+    times: np.ndarray, status: np.ndarray, lin: np.ndarray, stp: np.ndarray,
+) -> bool:
     """The twa kinds of series ``i`` into rows ``jt`` of vals/times/status (scalar loops:
     array-valued assignments cost seconds of compiling); False: not covered."""
     m = edges.size - 1
@@ -82,8 +90,12 @@ def _series_twa(t, v, q, edges, idx, stepped, kinds, jt, i, vals, times, status,
 
 
 @njit(cache=True, nogil=True)
-def _many(t, v, q, offsets, edges, want, jb, kinds, jt, stepped, vals, times, status, bv, bt,
-          bs, lin, stp):  # pragma: no cover - compiled
+def _many(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, offsets: np.ndarray, edges: np.ndarray,
+    want: np.ndarray, jb: np.ndarray, kinds: np.ndarray, jt: np.ndarray, stepped: np.ndarray,
+    vals: np.ndarray, times: np.ndarray, status: np.ndarray, bv: np.ndarray, bt: np.ndarray,
+    bs: np.ndarray, lin: np.ndarray, stp: np.ndarray,
+) -> np.ndarray:
     """Every series ``i``: ``vals[i]`` etc. are (stats, intervals); returns covered[i].
     ``bv``, ``bt``, ``bs`` (basic stats x intervals), ``lin``, ``stp`` (intervals) are scratch."""
     n_series = offsets.size - 1

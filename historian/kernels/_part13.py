@@ -20,7 +20,6 @@ compiled on their own.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from historian.kernels._config import (
     BAD,
@@ -33,6 +32,7 @@ from historian.kernels._config import (
     PARTIAL,
     UNCERTAIN_SUB_NORMAL,
 )
+from historian.kernels._jit import njit
 
 # Aggregate ids (the public names live in aggregates.py).
 A_INTERPOLATIVE = 0

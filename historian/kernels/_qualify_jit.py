@@ -11,7 +11,8 @@ so int64 extremes never overflow.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from historian.kernels._jit import njit
 
 # Reason bits (mirrors historian.kernels.qualify.Reason; kept here so the kernels import nothing).
 R_RANGE = 1 << 0

@@ -39,9 +39,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit
 
 from historian.errors import InvalidArgumentError
+from historian.kernels._jit import njit
 from historian.kernels.qualify import _inputs
 from historian.model.times import duration_ns
 
@@ -63,7 +63,10 @@ F_A_V, F_H_V, F_LO, F_HI = range(4)
 
 
 @njit(cache=True, nogil=True)
-def _deadband(t, v, q, deviation, max_ns, ist, fst, out):
+def _deadband(
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, deviation: float, max_ns: int, ist: np.ndarray,
+    fst: np.ndarray, out: np.ndarray,
+) -> int:
     """Exception reporting; writes the global indices reported, returns how many."""
     n = t.shape[0]
     k = 0
@@ -116,13 +119,16 @@ def _deadband(t, v, q, deviation, max_ns, ist, fst, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _door(ti, x, at, av, deviation):
+def _door(ti: int, x: float, at: int, av: float, deviation: float) -> tuple[float, float]:
     dt = np.float64(np.uint64(ti) - np.uint64(at))
     return (x - deviation - av) / dt, (x + deviation - av) / dt
 
 
 @njit(cache=True, nogil=True)
-def _swinging_door(t, v, q, deviation, min_ns, max_ns, ist, fst, out):
+def _swinging_door(
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, deviation: float, min_ns: int, max_ns: int,
+    ist: np.ndarray, fst: np.ndarray, out: np.ndarray,
+) -> int:
     """Swinging-door trending; writes the global indices kept, returns how many."""
     n = t.shape[0]
     k = 0

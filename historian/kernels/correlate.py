@@ -30,9 +30,9 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from historian.errors import InvalidArgumentError, InvalidDataError
+from historian.kernels._jit import njit
 
 __all__ = ["lagged_corr", "pair_corr", "rank_average"]
 
@@ -40,7 +40,7 @@ _CONSTANT_RTOL = 1e-12
 
 
 @njit(cache=True, nogil=True)
-def _rank_average_nb(x):  # pragma: no cover - compiled
+def _rank_average_nb(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Average ranks (1-based) of the finite entries of x; NaN stays NaN."""
     n = x.size
     out = np.full(n, np.nan)
@@ -63,7 +63,9 @@ def _rank_average_nb(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _prepare_nb(series):  # pragma: no cover - compiled
+def _prepare_nb(  # pragma: no cover - compiled
+    series: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shifted values (0 where missing), their squares and the presence mask, row by row.
 
     Each row is shifted by its first present value, so a constant row becomes exactly zero.
@@ -87,14 +89,16 @@ def _prepare_nb(series):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _coef(cnt, sx, sy, sxx, syy, sxy, min_count):  # pragma: no cover - compiled
+def _coef(  # pragma: no cover - compiled
+    cnt: float, sx: float, sy: float, sxx: float, syy: float, sxy: float, min_count: int
+) -> float:
     if cnt < min_count or cnt < 2:
         return np.nan
     vx = cnt * sxx - sx * sx
     vy = cnt * syy - sy * sy
     if vx <= _CONSTANT_RTOL * cnt * sxx or vy <= _CONSTANT_RTOL * cnt * syy:
         return np.nan
-    r = (cnt * sxy - sx * sy) / np.sqrt(vx * vy)
+    r: float = (cnt * sxy - sx * sy) / np.sqrt(vx * vy)
     if r > 1.0:
         return 1.0
     if r < -1.0:
@@ -106,7 +110,10 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _sums6_nb(a, a2, am, b, b2, bm):  # pragma: no cover - compiled
+def _sums6_nb(  # pragma: no cover - compiled
+    a: np.ndarray, a2: np.ndarray, am: np.ndarray, b: np.ndarray, b2: np.ndarray,
+    bm: np.ndarray,
+) -> tuple[float, float, float, float, float, float]:
     c = 0.0
     sx = 0.0
     sy = 0.0
@@ -124,7 +131,7 @@ def _sums6_nb(a, a2, am, b, b2, bm):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _dot_nb(a, b):  # pragma: no cover - compiled
+def _dot_nb(a: np.ndarray, b: np.ndarray) -> float:  # pragma: no cover - compiled
     s = 0.0
     for t in range(a.size):
         s += a[t] * b[t]
@@ -132,7 +139,10 @@ def _dot_nb(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _lagged_nb(x, x2, m, ia, ib, max_lag, min_count):  # pragma: no cover - compiled
+def _lagged_nb(  # pragma: no cover - compiled
+    x: np.ndarray, x2: np.ndarray, m: np.ndarray, ia: np.ndarray, ib: np.ndarray, max_lag: int,
+    min_count: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """r and counts of every pair at lags -max_lag..max_lag.
 
     Pairs of complete rows (no missing sample) need only the cross product per lag (the other
@@ -180,7 +190,9 @@ def _lagged_nb(x, x2, m, ia, ib, max_lag, min_count):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
-def _pair_nb(xa, xb, spearman, min_count):  # pragma: no cover - compiled
+def _pair_nb(  # pragma: no cover - compiled
+    xa: np.ndarray, xb: np.ndarray, spearman: bool, min_count: int
+) -> tuple[float, int]:
     n = xa.size
     keep = np.zeros(n, dtype=np.bool_)
     for t in range(n):
@@ -229,7 +241,8 @@ def rank_average(x: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(x, dtype=np.float64)
     if arr.ndim != 1:
         raise InvalidDataError("rank_average takes a 1-D array")
-    return _rank_average_nb(arr)
+    ranks: np.ndarray = _rank_average_nb(arr)
+    return ranks
 
 
 def lagged_corr(
@@ -280,7 +293,8 @@ def lagged_corr(
     if method == "spearman":
         arr = np.vstack([_rank_average_nb(row) for row in arr]) if k else arr
     x, x2, m = _prepare_nb(arr)
-    return _lagged_nb(x, x2, m, ia, ib, max_lag, int(min_count))
+    r, cnt = _lagged_nb(x, x2, m, ia, ib, max_lag, int(min_count))
+    return r, cnt
 
 
 def pair_corr(

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.kernels import _part13
@@ -30,13 +29,16 @@ from historian.kernels._config import (
     AggregateConfig,
     prepare_series,
 )
+from historian.kernels._jit import njit
 
 __all__ = ["grid", "interpolate"]
 
 
 @njit(cache=True, nogil=True)
-def _interpolate_nb(t, v, code, sev, grid_t, tuab, stepped, sloped_extrap, de, extrapolate,
-                    max_gap):  # pragma: no cover - compiled
+def _interpolate_nb(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, code: np.ndarray, sev: np.ndarray, grid_t: np.ndarray,
+    tuab: int, stepped: bool, sloped_extrap: bool, de: int, extrapolate: bool, max_gap: int,
+) -> tuple[np.ndarray, np.ndarray]:
     m = grid_t.size
     out_v = np.empty(m)
     out_s = np.empty(m, dtype=np.uint32)
@@ -79,7 +81,10 @@ def _span(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(d < 0, b.astype(np.float64) - a.astype(np.float64), d.astype(np.float64))
 
 
-def _interpolate_good(t, v, g, stepped, sloped_extrap, extrapolate, max_gap):
+def _interpolate_good(
+    t: np.ndarray, v: np.ndarray, g: np.ndarray, stepped: bool, sloped_extrap: bool,
+    extrapolate: bool, max_gap: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`interpolate` when every sample is Good (code 0) and finite, ``t`` strictly increasing
     and the data end after the last sample: numpy only, so nothing is compiled; the results are
     identical to the kernel's (``tests/kernels/test_interpolate.py`` checks it)."""
@@ -170,7 +175,7 @@ def interpolate(
         return _interpolate_good(s.t_ns, s.values, g, bool(stepped),
                                  cfg.use_sloped_extrapolation, bool(extrapolate), max_gap)
     sev = _part13.severities(s.values, s.quality)
-    return _interpolate_nb(
+    out: tuple[np.ndarray, np.ndarray] = _interpolate_nb(
         s.t_ns,
         s.values,
         s.quality,
@@ -183,3 +188,4 @@ def interpolate(
         bool(extrapolate),
         np.int64(max_gap),
     )
+    return out

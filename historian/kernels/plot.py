@@ -19,11 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from historian.errors import InvalidArgumentError
 from historian.kernels._config import prepare_series, validate_arrays
 from historian.kernels._fast import _sum_min_max, edge_index
+from historian.kernels._jit import njit
 from historian.kernels._part13 import bisect_left
 from historian.kernels._prep import increasing_state
 from historian.kernels._small import MAX_POINTS, plot_indices_small
@@ -32,7 +32,7 @@ __all__ = ["plot", "plot_indices"]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _emit_sorted_unique(cand, out, m):  # pragma: no cover - compiled
+def _emit_sorted_unique(cand: np.ndarray, out: np.ndarray, m: int) -> int:  # pragma: no cover
     """Append the non-negative entries of the 5 candidates to ``out[m:]`` sorted, without
     repeats; returns the new length (an insertion sort: ``cand.sort()`` costs ~1 s to compile)."""
     for i in range(1, 5):
@@ -53,7 +53,10 @@ def _emit_sorted_unique(cand, out, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _plot_nb(t, v, q, start, end, width, edges):  # pragma: no cover - compiled
+def _plot_nb(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, start: Any, end: Any, width: int,
+    edges: np.ndarray,
+) -> np.ndarray:
     n = t.size
     out = np.empty(5 * width + 2, dtype=np.int64)
     m = 0
@@ -108,7 +111,9 @@ def _plot_nb(t, v, q, start, end, width, edges):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _scan_pixel(tw, tprev, w, qw):  # pragma: no cover - compiled
+def _scan_pixel(  # pragma: no cover - compiled
+    tw: np.ndarray, tprev: Any, w: np.ndarray, qw: np.ndarray
+) -> tuple[bool, bool, Any]:
     """(times strictly increasing, every value finite, OR of the qualities) -- branch-free."""
     bad_t = 0
     fin = 0.0
@@ -123,7 +128,7 @@ def _scan_pixel(tw, tprev, w, qw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _first_eq(w, lo, hi):  # pragma: no cover - compiled
+def _first_eq(w: np.ndarray, lo: Any, hi: Any) -> tuple[int, int]:  # pragma: no cover
     n = w.size
     f_mn = n
     f_mx = n
@@ -135,7 +140,9 @@ def _first_eq(w, lo, hi):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _plot_fast_nb(t, v, q, idx, width):  # pragma: no cover - compiled
+def _plot_fast_nb(  # pragma: no cover - compiled
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, idx: np.ndarray, width: int
+) -> tuple[bool, np.ndarray]:
     """Like _plot_nb for interval starts ``idx`` (galloped, so times need not be verified
     beforehand): returns ok=False if the times inside the window are not strictly increasing."""
     n = t.size
@@ -215,7 +222,9 @@ def plot_indices(
     return _plot(t_ns, values, quality, start_ns, end_ns, width)[0]
 
 
-def _plot(t_ns, values, quality, start_ns, end_ns, width):
+def _plot(
+    t_ns: Any, values: Any, quality: Any, start_ns: Any, end_ns: Any, width: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(indices, t, v, q) where the indices point into the returned (sorted, unique) arrays."""
     width = int(width)
     if width <= 0:
