@@ -54,6 +54,7 @@ import pyarrow as pa
 
 from historian.acquisition.config import Config, load_config
 from historian.acquisition.latency import LatencyMonitor
+from historian.acquisition.opcua_text import label_enums
 from historian.acquisition.pointqueue import PointQueue
 from historian.acquisition.samples import SampleBatch, Source, SourceHealth
 from historian.acquisition.spool import Spool
@@ -158,6 +159,7 @@ class Collector:
         self._running = False
         self._stats = WriteStats()
         self._latency = self._latency_monitor({})
+        self._labels: dict[str, dict[int, str]] = {}  # tag -> state table: enumeration texts
         self._spool: Spool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -196,6 +198,7 @@ class Collector:
                        **({"type": "string"} if tag.is_text else {}))  # never un-types a tag
             for name, tag in tags.items()
         }  # fmt: skip
+        self._labels = {n: t.states for n, t in tags.items() if t.states and not t.is_text}
         extra = [n for src in self.sources for n in getattr(src, "tags", ()) if n not in tags]
         compression = {name: tag.compression for name, tag in tags.items() if tag.compression}
         define_many = getattr(self.store, "define_many", None)
@@ -251,7 +254,7 @@ class Collector:
         """Called by sources in the loop thread; never blocks."""
         if not len(batch):
             return
-        self._queue.push(batch)
+        self._queue.push(label_enums(batch, self._labels))  # states = {0: "off", ...}: texts
         if self._wake is not None and (
             self._queue.points >= self.config.collector.batch_size or self._queue.batches == 1
         ):

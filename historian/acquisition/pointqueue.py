@@ -144,9 +144,13 @@ class PointQueue:
         names = [tags[i] for i in idx.tolist()]
         for x in extra:
             names.extend(x[3])
+        text = None  # texts of the points kept as they came; compressed points are numbers
+        if batch.text is not None:
+            text = [batch.text[i] for i in idx.tolist()] + [None] * (len(names) - idx.size)
         return SampleBatch(names, np.concatenate(t_parts).astype(np.int64),
                            np.concatenate(v_parts).astype(np.float64),
-                           np.concatenate(q_parts).astype(np.uint32), batch.source)  # fmt: skip
+                           np.concatenate(q_parts).astype(np.uint32), batch.source,
+                           text)  # fmt: skip
 
     def flush_compressors(self) -> SampleBatch | None:
         """The points the compressors still hold (at shutdown), or None."""

@@ -169,8 +169,10 @@ def test_modbus_string_registers_are_stored_as_text_tags(tmp_path):
         {"tag": "PLC.BATCH", "table": "holding", "address": 0, "type": "string", "count": 8},
         {"tag": "PLC.RECIPE", "table": "input", "address": 10, "type": "string", "count": 6,
          "byte_order": "little"},
+        {"tag": "PLC.MODE", "table": "holding", "address": 30, "type": "uint16"},
         {"tag": "PLC.TEMP", "table": "holding", "address": 20, "type": "float32"},
     ]
+    mode_settings = '"PLC.MODE"\n  kind = "step"\n  states = { 0 = "manual", 1 = "auto" }'
     texts = ["B-001", "B-002 \u00e9", "", "ABCDEFGHIJKLMNOP"]  # the last one fills 8 registers
 
     def toml_points() -> str:
@@ -194,11 +196,13 @@ name = "plc"
 host = "127.0.0.1"
 port = {server.port}
 every = "50ms"
-{toml_points()}""", base_dir=tmp_path)  # fmt: skip
+{toml_points().replace('"PLC.MODE"', mode_settings)}  compression = {{ deadband = 0.5 }}
+""", base_dir=tmp_path)  # fmt: skip  (a compressed numeric tag in the same batches as texts)
         c = Collector(cfg)
         task = asyncio.create_task(c.arun())
         try:
-            for text in texts:
+            for k, text in enumerate(texts):
+                await server.set_value("PLC.MODE", k % 2)
                 await server.set_value("PLC.BATCH", text)
                 await server.set_value("PLC.RECIPE", text[::-1][:12])
                 mark = c.health().written_points
@@ -218,6 +222,10 @@ every = "50ms"
         assert seen == ["", *texts] or seen == texts  # the initial registers hold ""
         recipe = [t for t in dict.fromkeys(h.read("PLC.RECIPE").column("text").to_pylist()) if t]
         assert recipe == [t[::-1][:12] for t in texts if t]
+        mode = h.read("PLC.MODE")  # an enumeration: the number, and its label from `states`
+        pairs = set(zip(mode.column("value").to_pylist(), mode.column("text").to_pylist(),
+                        strict=True))  # fmt: skip
+        assert pairs == {(0.0, "manual"), (1.0, "auto")}
         states = h.summary("PLC.BATCH", batch.column("time")[0].value, time.time_ns(), "1h",
                            stats=["count", "last"])  # fmt: skip
         assert states.column("text").to_pylist()[-1] == texts[-1]
