@@ -26,7 +26,7 @@ from historian.errors import (
     StoreError,
 )
 from historian.storage.errmap import storage_errors
-from historian.storage.files import NS_PER_DAY
+from historian.storage.files import NS_PER_DAY, WrittenFile
 from historian.storage.lease import WriterLease
 from historian.storage.memtable import MemTable
 from historian.storage.points import Points
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def write_files(store: Store, points: Points) -> list:
+def write_files(store: Store, points: Points) -> list[WrittenFile]:
     """Write sorted points as files (time windows cut by size, then tag ranges), two at a time."""
     parts = _split_parts(points, store.settings.part_rows)
     if len(parts) == 1:
@@ -281,8 +281,8 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         tag_starts = np.flatnonzero(np.diff(p.codes)) + 1
         at = np.searchsorted(tag_starts, (np.arange(1, k) * n) // k)
         cuts = np.unique(tag_starts[at[at < tag_starts.size]])
-        bounds = [0, *cuts.tolist(), n]
-        parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(bounds) if b > a)
+        edges = [0, *cuts.tolist(), n]
+        parts.extend(p.take(slice(a, b)) for a, b in itertools.pairwise(edges) if b > a)
     return parts
 
 

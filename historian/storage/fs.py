@@ -333,10 +333,11 @@ class StoreFS:
 
     def read_bytes(self, rel: str) -> bytes:
         with self.filesystem.open_input_stream(self.path(rel)) as f:
-            return f.read()
+            data: bytes = f.read()
+        return data
 
     def exists(self, rel: str) -> bool:
-        return self.filesystem.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
+        return bool(self.filesystem.get_file_info(self.path(rel)).type != pafs.FileType.NotFound)
 
     def is_dir(self, rel: str) -> bool:
         info = self.filesystem.get_file_info(self.path(rel))

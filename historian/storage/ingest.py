@@ -164,7 +164,7 @@ def table_columns(
     ``names`` are the distinct tags, sorted; ``codes`` index them per row. ``texts`` is None
     without a ``text`` column; with one, ``value`` may be left out (no value: NaN).
     """
-    from historian.storage.wal import encode_tags
+    from historian.storage.points import encode_tags
 
     mod = type(table).__module__
     if mod.startswith("pandas"):

@@ -30,7 +30,7 @@ from historian.model.times import (
 )
 from historian.progress import iterate as _progress
 from historian.storage.errmap import storage_errors
-from historian.storage.files import TagSlice
+from historian.storage.files import DataFile, TagSlice, WrittenFile
 from historian.storage.memtable import concat, points_from_slices, take
 from historian.storage.points import Points
 from historian.storage.table import Snapshot
@@ -106,7 +106,7 @@ def compact(
     return replaced
 
 
-def rewrite_day(store: Store, relpaths: list[str]) -> list:
+def rewrite_day(store: Store, relpaths: list[str]) -> list[WrittenFile]:
     """Merge one day's files into files of about ``part_rows`` rows, tag range by tag range."""
     opened = [store._files.get(os.path.join(store.settings.table_dir, rel)) for rel in relpaths]
     rows_per_tag: dict[str, int] = {}
@@ -136,7 +136,7 @@ def rewrite_day(store: Store, relpaths: list[str]) -> list:
         return [w for w in pool.map(rewrite, batches) if w is not None]
 
 
-def merge_tags(store: Store, opened: list, tags: list[str]) -> Points:
+def merge_tags(store: Store, opened: list[DataFile], tags: list[str]) -> Points:
     slices_by_tag: dict[str, list[TagSlice]] = {}
     for f in opened:
         for tag, sl in f.read(tags, MIN_NS, MAX_NS).items():

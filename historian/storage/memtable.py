@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 
+from historian.model.text import no_text
 from historian.storage.files import MAX_NS, TagSlice
-from historian.storage.points import cat_text
-from historian.storage.wal import Points
+from historian.storage.points import Points, cat_text
 
 
 class MemTable:
@@ -46,7 +46,7 @@ class MemTable:
                         quality=points.quality[sel],
                         reasons=points.reasons[sel],
                         ingested=points.ingested[sel],
-                        text=None if points.text is None else points.text[sel],
+                        text=_texts_or_none(points.text, sel),
                     )
                 )
             self.points += len(points)
@@ -114,6 +114,15 @@ def points_from_slices(names: list[str], slices: list[TagSlice]) -> Points:
         allp.ingested,
         allp.text,
     )
+
+
+def _texts_or_none(text: np.ndarray | None, sel: slice | np.ndarray) -> np.ndarray | None:
+    """The texts of the rows ``sel``, or None when none of them has a text (a numeric tag
+    written in one table with text tags reads exactly as a numeric tag)."""
+    if text is None:
+        return None
+    part = text[sel]
+    return None if no_text(part).all() else part
 
 
 def take(s: TagSlice, sel: np.ndarray | slice) -> TagSlice:
