@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from asyncua import Server, ua
@@ -196,6 +197,7 @@ name = "plc"
 host = "127.0.0.1"
 port = {server.port}
 every = "50ms"
+timeout = "5s"
 {toml_points().replace('"PLC.MODE"', mode_settings)}  compression = {{ deadband = 0.5 }}
 """, base_dir=tmp_path)  # fmt: skip  (a compressed numeric tag in the same batches as texts)
         c = Collector(cfg)
@@ -243,3 +245,26 @@ def test_text_helpers_cut_oversized_texts_and_label_enumerations():
     labelled = label_enums(b, {"S": {1: "Running"}})
     assert labelled.text == ["Running", None, None]  # 7 has no label: a number only
     assert label_enums(b, {}) is b
+
+
+def test_texts_survive_the_spool_and_its_drain_into_the_store(tmp_path):
+    from historian.acquisition.spool import Spool
+    from historian.acquisition.writer import batch_table
+
+    sp = Spool(tmp_path / "spool", max_bytes=10_000_000)
+    numbers = SampleBatch.from_points(["PLC.TEMP"], T0_NS, [20.5], [0], source="plc")
+    texts = SampleBatch(["PLC.BATCH", "PLC.BATCH"], np.array([T0_NS + MS, T0_NS + 2 * MS]),
+                        np.full(2, np.nan), np.zeros(2, np.uint32), "plc", ["B-1 \u2603", ""])
+    for b in (numbers, texts, numbers):  # tables with and without a text column, one segment
+        sp.append(batch_table(b))
+    with historian.open(tmp_path / "plant.hist") as h:
+        h.define_many({"PLC.TEMP": {}, "PLC.BATCH": {"type": "string"}})
+        seg = sp.oldest()
+        h.write_table(sp.read(seg))  # what the writer does when it drains the spool
+        sp.remove(seg)
+        assert _texts_of(h, "PLC.BATCH") == ["B-1 \u2603", ""]
+        assert h.read("PLC.TEMP").schema.names == ["tag", "time", "value", "quality"]
+
+
+def _texts_of(h, tag):
+    return h.read(tag).column("text").to_pylist()
