@@ -125,7 +125,9 @@ def _as_1d(name: str, arr: Any) -> np.ndarray:
     return a
 
 
-def validate_arrays(t_ns: Any, values: Any, quality: Any = None):
+def validate_arrays(
+    t_ns: Any, values: Any, quality: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Check dtypes and lengths; return int64 t, float64 v, uint32 q (no copy if possible)."""
     t = _as_1d("t_ns", t_ns)
     if t.dtype.kind == "M":

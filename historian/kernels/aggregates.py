@@ -245,7 +245,10 @@ def _annotation_results(t_ns: Any, values: Any, quality: Any, edges: np.ndarray,
     return {g: AggregateResult(edges[:-1].copy(), v, t, s) for g in given}
 
 
-def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
+def _try_fast(
+    t_ns: Any, values: Any, quality: Any, edges: np.ndarray, wanted: list[tuple[str, str]],
+    cfg: AggregateConfig, stepped: bool, data_end_ns: int | None,
+) -> dict[str, Any]:
     """Fast-path results for ``wanted`` (given, Part 13 name) pairs, or {} if not applicable."""
     t, v, q = validate_arrays(t_ns, values, quality)
     if quality is None:
@@ -261,7 +264,7 @@ def _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns):
             return small
     idx = _fast.edge_index(t, edges)
 
-    def general(name: str, k_lo: int, k_hi: int):
+    def general(name: str, k_lo: int, k_hi: int) -> Any:
         # the general kernel on the few intervals at the edges of the data, over the samples
         # they can need (two before, two after), so nothing of size n is allocated
         n, m = t.size, edges.size - 1

@@ -90,7 +90,8 @@ def _prepare_nb(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _coef(  # pragma: no cover - compiled
-    cnt: float, sx: float, sy: float, sxx: float, syy: float, sxy: float, min_count: int
+    cnt: float | np.integer, sx: float, sy: float, sxx: float, syy: float, sxy: float,
+    min_count: int,
 ) -> float:
     if cnt < min_count or cnt < 2:
         return np.nan

@@ -37,7 +37,8 @@ __all__ = ["grid", "interpolate"]
 @njit(cache=True, nogil=True)
 def _interpolate_nb(  # pragma: no cover - compiled
     t: np.ndarray, v: np.ndarray, code: np.ndarray, sev: np.ndarray, grid_t: np.ndarray,
-    tuab: int, stepped: bool, sloped_extrap: bool, de: int, extrapolate: bool, max_gap: int,
+    tuab: bool, stepped: bool, sloped_extrap: bool, de: int | np.integer, extrapolate: bool,
+    max_gap: int | np.integer,
 ) -> tuple[np.ndarray, np.ndarray]:
     m = grid_t.size
     out_v = np.empty(m)
