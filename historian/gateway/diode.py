@@ -11,6 +11,14 @@ only when it is whole, verified and the next version of the copy. It reports exa
 versions are missing. Every datagram is sent ``repeat`` times, and the sender resends the
 newest ``resend_versions`` versions every ``resend_s`` seconds, which heals any gap inside that
 window (nothing ever travels back: the sender cannot know what was lost).
+
+What changes without a commit — the catalogs (``tags.json``, ``assets.json``) and new
+annotation or frame files — travels as a *side bundle*: a manifest and its objects under a
+version number at or above :data:`SIDE_BASE` (``2**63`` plus the sender's clock in µs, so
+bundles of a restarted sender still sort after its earlier ones). The receiver writes a bundle
+as soon as it is whole and verified, needs no commit for it, and never lets an older bundle's
+catalog replace a newer one; the sender resends its newest ``resend_versions`` bundles with
+the versions.
 """
 
 from __future__ import annotations
@@ -29,13 +37,14 @@ from typing import Any
 from historian.errors import HistorianError, InvalidArgumentError, StoreError
 from historian.gateway.ratelimit import RateLimiter
 from historian.gateway.sink import FolderSink
-from historian.gateway.source import SourceStore
+from historian.gateway.source import CATALOG_FILES, SourceStore
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"HD1"
 HEAD = struct.Struct(">3sQIIII")  # magic, version, object, chunk, chunks, crc32
 PAYLOAD = 1200  # bytes of data per datagram (fits an Ethernet MTU with IP/UDP headers)
+SIDE_BASE = 1 << 63  # version numbers from here on carry side bundles (catalogs, record files)
 
 
 def parse_udp(uri: str) -> tuple[str, int]:
@@ -70,6 +79,13 @@ def parse_datagram(d: bytes) -> tuple[int, int, int, int, bytes] | None:
     return v, obj, i, n, d[HEAD.size :]
 
 
+def _with_manifest(objs: list[tuple[str, str, bytes]], table_id: str) -> list[bytes]:
+    manifest = {"table_id": table_id, "objects": [
+        [kind, name, len(data), hashlib.sha256(data).hexdigest()] for kind, name, data in objs
+    ]}  # fmt: skip
+    return [json.dumps(manifest).encode()] + [data for _, _, data in objs]
+
+
 def version_objects(src: SourceStore, v: int, table_id: str) -> list[bytes]:
     """Manifest first, then the data files, the commit, its checkpoint, head record, catalog."""
     ver = src.version(v)
@@ -82,10 +98,7 @@ def version_objects(src: SourceStore, v: int, table_id: str) -> list[bytes]:
     objs.append(("aux", "points/_historian/head.json", src.head_for(v, ver.sha256)))
     for rel, data in src.catalog_files():  # tags.json, assets.json
         objs.append(("aux", rel, data))
-    manifest = {"table_id": table_id, "objects": [
-        [kind, name, len(data), hashlib.sha256(data).hexdigest()] for kind, name, data in objs
-    ]}  # fmt: skip
-    return [json.dumps(manifest).encode()] + [data for _, _, data in objs]
+    return _with_manifest(objs, table_id)
 
 
 class DiodeSender:
@@ -104,6 +117,8 @@ class DiodeSender:
         self.sent_upto = start_version - 1
         self.datagrams_sent = 0
         self._table_id = self.src.table_id()
+        self._shipped: dict[str, bytes | int] = {}  # side files sent: catalog bytes, record size
+        self._bundles: list[tuple[int, list[bytes]]] = []  # the newest side bundles, resent
         self._sock = socket.socket(socket.AF_INET6 if ":" in self.addr[0] else socket.AF_INET,
                                    socket.SOCK_DGRAM)  # fmt: skip
 
@@ -111,7 +126,31 @@ class DiodeSender:
         self._stop.set()
 
     def send_version(self, v: int) -> None:
-        for obj, data in enumerate(version_objects(self.src, v, self._table_id)):
+        self._send_objects(v, version_objects(self.src, v, self._table_id))
+
+    def send_side(self) -> bool:
+        """A side bundle of the catalogs that changed and the record files not sent yet (none
+        when nothing changed); True when one was sent."""
+        objs: list[tuple[str, str, bytes]] = []
+        for rel, data in self.src.catalog_files():
+            if self._shipped.get(rel) != data:
+                objs.append(("aux", rel, data))
+        for rel, size in self.src.record_files():
+            if self._shipped.get(rel) != size:
+                objs.append(("aux", rel, self.src.read_record_file(rel)))
+        if not objs:
+            return False
+        seq = max(SIDE_BASE + time.time_ns() // 1000,
+                  self._bundles[-1][0] + 1 if self._bundles else 0)  # fmt: skip
+        bundle = _with_manifest(objs, self._table_id)
+        self._send_objects(seq, bundle)
+        for _, rel, data in objs:
+            self._shipped[rel] = data if rel in CATALOG_FILES else len(data)
+        self._bundles = [*self._bundles, (seq, bundle)][-self.window :]
+        return True
+
+    def _send_objects(self, v: int, objects: list[bytes]) -> None:
+        for obj, data in enumerate(objects):
             for d in datagrams(v, obj, data, self.payload):
                 for _ in range(self.repeat):
                     self._limit.take(len(d))
@@ -123,22 +162,29 @@ class DiodeSender:
                     self.datagrams_sent += 1
 
     def send_new(self) -> int:
-        """Send the versions not sent yet; returns the source's newest version."""
+        """Send the versions not sent yet, then a side bundle of what changed without a commit;
+        returns the source's newest version."""
         versions = self.src.versions()
         newest = versions[-1] if versions else -1
         for v in range(max(self.sent_upto + 1, versions[0] if versions else 0), newest + 1):
             if self._stop.is_set():
-                break
+                return newest
             self.send_version(v)
             self.sent_upto = v
+        self.send_side()
         return newest
 
     def resend(self) -> None:
-        """The newest ``resend_versions`` versions again (heals gaps the receiver reports)."""
+        """The newest ``resend_versions`` versions and side bundles again (heals gaps the
+        receiver reports)."""
         for v in range(max(0, self.sent_upto - self.window + 1), self.sent_upto + 1):
             if self._stop.is_set():
                 return
             self.send_version(v)
+        for seq, bundle in self._bundles:
+            if self._stop.is_set():
+                return
+            self._send_objects(seq, bundle)
 
     def run(self) -> None:
         last = time.monotonic()
@@ -193,6 +239,8 @@ class DiodeReceiver:
         self._commits: dict[int, bytes] = {}
         self._aux: dict[int, list[tuple[str, bytes]]] = {}
         self._early: dict[tuple[int, int], bytes] = {}  # objects whose manifest is not here yet
+        self._side_applied: set[int] = set()  # side bundles written (a resend is skipped)
+        self._catalog_seq: dict[str, int] = {}  # catalog file -> the bundle that last wrote it
         self._bound = False
         self.highest_seen = -1
         self.dropped = 0  # datagrams with a bad checksum or header
@@ -217,9 +265,12 @@ class DiodeReceiver:
             self.dropped += 1
             return
         v, obj, i, n, payload = got
-        if v <= self.sink.newest()[0] or obj in self._done.get(v, ()):
+        side = v >= SIDE_BASE
+        seen = v in self._side_applied if side else v <= self.sink.newest()[0]
+        if seen or obj in self._done.get(v, ()):
             return
-        self.highest_seen = max(self.highest_seen, v)
+        if not side:
+            self.highest_seen = max(self.highest_seen, v)
         p = self._parts.setdefault((v, obj), _Partial(n))
         if p.chunks != n:
             self.dropped += 1
@@ -230,7 +281,26 @@ class DiodeReceiver:
         data = b"".join(p.parts[k] for k in range(n))
         del self._parts[(v, obj)]
         self._object(v, obj, data)
-        self._apply()
+        if side:
+            self._apply_side(v)
+        else:
+            self._apply()
+
+    def _apply_side(self, seq: int) -> None:
+        """Write side bundle ``seq`` once it is whole and verified; a catalog only when no newer
+        bundle wrote it already."""
+        if not self._complete(seq):
+            return
+        for name, data in self._aux.pop(seq, []):
+            if name in CATALOG_FILES and self._catalog_seq.get(name, -1) > seq:
+                continue  # an older bundle arriving late: keep the newer catalog
+            self.sink.put_aux(name, data)
+            if name in CATALOG_FILES:
+                self._catalog_seq[name] = seq
+        self._manifest.pop(seq, None)
+        self._done.pop(seq, None)
+        self._side_applied.add(seq)
+        log.info("diode: applied the catalogs and record files of side bundle %d", seq - SIDE_BASE)
 
     def _object(self, v: int, obj: int, data: bytes) -> None:
         if obj == 0:
@@ -278,6 +348,8 @@ class DiodeReceiver:
                 return
             self.sink.commit(v, self._commits.pop(v))
             for name, data in self._aux.pop(v, []):
+                if name in CATALOG_FILES and name in self._catalog_seq:
+                    continue  # side bundles carry every catalog change since: theirs is newer
                 self.sink.put_aux(name, data)
             self._manifest.pop(v, None)
             self._done.pop(v, None)

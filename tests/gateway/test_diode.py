@@ -9,9 +9,24 @@ import socket
 import threading
 
 import pytest
-from replica_fixtures import assert_same, late_and_compact, newest_version, wait_for, write_versions
+from replica_fixtures import (
+    T0,
+    assert_same,
+    late_and_compact,
+    newest_version,
+    wait_for,
+    write_versions,
+)
 
-from historian.gateway.diode import DiodeReceiver, DiodeSender, datagrams, parse_datagram
+import historian
+from historian.gateway.diode import (
+    SIDE_BASE,
+    DiodeReceiver,
+    DiodeSender,
+    _with_manifest,
+    datagrams,
+    parse_datagram,
+)
 
 
 class Relay:
@@ -26,6 +41,7 @@ class Relay:
         self.to = ("127.0.0.1", port)
         self.loss, self.rng = loss, random.Random(seed)
         self.block: set[int] = set()
+        self.block_side = False  # drop every side bundle (catalogs, annotation/frame files)
         self.seen = {"dropped": 0, "duplicated": 0, "reordered": 0, "flipped": 0}
         self._stop = threading.Event()
         self._held: bytes | None = None
@@ -40,7 +56,8 @@ class Relay:
             except TimeoutError:
                 continue
             got = parse_datagram(d)
-            if got is not None and got[0] in self.block:
+            side = got is not None and got[0] >= SIDE_BASE
+            if got is not None and (got[0] in self.block or (self.block_side and side)):
                 continue
             r = self.rng.random()
             if r < self.loss:
@@ -141,3 +158,76 @@ def test_cli_diode_end_to_end_with_a_receiver_killed_once(tmp_path):
         kill9(sender)
         kill9(receiver)
     assert_same(ot, it)
+
+
+def _notes_model_and_frame(path: str, k: int) -> None:
+    with historian.open(path) as h:
+        h.annotate("TIC-101.PV", int(T0.astype("int64")) + k * 10**9, f"note {k}", author="op")
+        h.add_frame(f"B-{k}", int(T0.astype("int64")), int(T0.astype("int64")) + 60 * 10**9,
+                    asset="Site/R1", attributes={"k": k})  # fmt: skip
+        h.assets.add(f"Site/R{k}", level="unit")
+
+
+def _same_side(ot: str, it: str) -> None:
+    with historian.open(ot, mode="r") as a, historian.open(it, mode="r") as b:
+        assert a.annotations().equals(b.annotations())
+        assert a.frames().equals(b.frames())
+        assert a.assets.to_toml() == b.assets.to_toml()
+
+
+def test_annotations_frames_and_model_edits_cross_without_a_commit(tmp_path, diode):
+    rcv, relay = diode
+    relay.loss = 0.0
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    write_versions(ot, 2)
+    _notes_model_and_frame(ot, 1)
+    s = DiodeSender(ot, f"udp://127.0.0.1:{relay.port}", poll_s=0.05)
+    try:
+        newest = s.send_new()
+        wait_for(lambda: rcv.newest == newest and len(rcv._side_applied) == 1, what="the copy")
+        _same_side(ot, it)
+        _notes_model_and_frame(ot, 2)  # no new points: only a side bundle carries them
+        assert s.send_new() == newest and rcv.newest == newest
+        wait_for(lambda: len(rcv._side_applied) == 2, what="the second side bundle")
+        _same_side(ot, it)
+        assert s.send_side() is False  # nothing changed: nothing sent
+    finally:
+        s.close()
+
+
+def test_a_lost_side_bundle_heals_by_the_resend(tmp_path, diode):
+    rcv, relay = diode
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    write_versions(ot, 2)
+    _notes_model_and_frame(ot, 1)
+    relay.block_side = True
+    s = DiodeSender(ot, f"udp://127.0.0.1:{relay.port}", poll_s=0.05, repeat=2)
+    try:
+        newest = s.send_new()
+        wait_for(lambda: rcv.newest == newest, what="the points")
+        with historian.open(it, mode="r") as b:
+            assert b.annotations().num_rows == 0
+        relay.block_side = False
+        s.resend()
+        wait_for(lambda: len(rcv._side_applied) == 1, what="the resent side bundle")
+    finally:
+        s.close()
+    _same_side(ot, it)
+
+
+def test_an_older_side_bundle_arriving_late_keeps_the_newer_catalog(tmp_path):
+    rcv = DiodeReceiver(str(tmp_path / "it.hist"), "udp://127.0.0.1:0")
+    try:
+        def send(seq: int, data: bytes) -> None:
+            for obj, payload in enumerate(_with_manifest([("aux", "tags.json", data)], "t-1")):
+                for d in datagrams(seq, obj, payload):
+                    rcv.handle(d)
+
+        send(SIDE_BASE + 20, b'{"new": 1}')
+        send(SIDE_BASE + 10, b'{"old": 1}')  # sent earlier, delayed on the way
+        assert (tmp_path / "it.hist" / "tags.json").read_bytes() == b'{"new": 1}'
+        send(SIDE_BASE + 20, b'{"new": 1}')  # a resend of a bundle already written: skipped
+        assert rcv._side_applied == {SIDE_BASE + 10, SIDE_BASE + 20}
+        assert rcv.missing() == [] and rcv.highest_seen == -1  # side bundles are no versions
+    finally:
+        rcv.close()
