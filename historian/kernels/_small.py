@@ -8,7 +8,9 @@ the same results come from vectorised numpy:
 * :func:`fast_stats`: the fast-path aggregates (count, mean, min, max and their actual times,
   first, last, range, TimeAverage/TimeAverage2/Total/Total2) on all-Good, finite, strictly
   increasing data, including the TimeAverage2/Total2 intervals at the edges of the data;
-* :func:`plot_indices_small`: the plot samples of strictly increasing data.
+* :func:`plot_indices_small`: the plot samples of strictly increasing data;
+* :func:`qualify_small`: the range, non-finite, future and past rules (the stateless ones;
+  with a rate-of-change, flatline, gap or spike rule the kernel runs).
 
 Counts, extremes, reported times, indices and StatusCodes are identical to the kernels'; sums
 (mean, time averages, totals) are the same sums taken in another order, so they agree to the
@@ -47,7 +49,7 @@ from historian.kernels._config import (
     AggregateConfig,
 )
 
-__all__ = ["MAX_POINTS", "fast_stats", "plot_indices_small", "scan_small"]
+__all__ = ["MAX_POINTS", "fast_stats", "plot_indices_small", "qualify_small", "scan_small"]
 
 #: Inputs of at most this many samples (per call) take the numpy paths.
 MAX_POINTS = 4096
@@ -389,3 +391,34 @@ def plot_indices_small(t: np.ndarray, v: np.ndarray, q: np.ndarray,
     parts = [np.array([lo - 1] if lo > 0 else [], dtype=np.int64), cand[keep],
              np.array([hi] if hi < n else [], dtype=np.int64)]
     return np.concatenate(parts)
+
+
+def qualify_small(t: np.ndarray, v: np.ndarray, q: np.ndarray, rng: tuple[float, float] | None,
+                  nonfinite: bool, future_limit: int, past_limit: int, lut_code: np.ndarray,
+                  lut_rank: np.ndarray, istate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_qualify_jit._qualify_core`` with only the range, non-finite, future and past rules:
+    (quality out, reasons); updates the stream state ``istate`` (last accepted time) as the
+    kernel does."""
+    from historian.kernels import _qualify_jit as j
+
+    fin = np.isfinite(v)
+    r = np.zeros(t.size, dtype=np.int64)
+    if nonfinite:
+        r[~fin] |= j.R_NONFINITE
+    if rng is not None:
+        with np.errstate(invalid="ignore"):
+            r[fin & ((v < rng[0]) | (v > rng[1]))] |= j.R_RANGE
+    future, past = t > future_limit, t < past_limit
+    r[future] |= j.R_FUTURE
+    r[past] |= j.R_PAST
+    accepted = t[~(future | past)]
+    if accepted.size:
+        last = int(accepted.max())
+        if istate[j.S_HAS_LAST] != 0:
+            last = max(last, int(istate[j.S_LAST_T]))
+        istate[j.S_LAST_T] = last
+        istate[j.S_HAS_LAST] = 1
+    rank = np.where(q & np.uint32(0x80000000), 2, np.where(q & np.uint32(0x40000000), 1, 0))
+    worse = (r != 0) & (lut_rank[r] > rank)
+    out_q = np.where(worse, lut_code[r], q).astype(np.uint32)
+    return out_q, r.astype(np.uint16)

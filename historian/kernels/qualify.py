@@ -50,6 +50,7 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError, InvalidDataError
 from historian.kernels import _qualify_jit as _jit
+from historian.kernels import _small
 from historian.kernels.rules import (  # the rules and reasons live there; re-exported here
     _PRIORITY,  # noqa: F401 - the reference implementation in tests/kernels reads it from here
     INT64_MAX,
@@ -210,6 +211,10 @@ class Qualifier:
         if r.range_mode is not None:
             lo = -np.inf if r.range_lo is None else r.range_lo
             rng = (lo, np.inf if r.range_hi is None else r.range_hi)
+        stateless = r.roc_max_per_s is None and r.flatline_ns is None and r.gap_ns is None
+        if stateless and not spike and n <= _small.MAX_POINTS:  # numpy: nothing to compile
+            return _small.qualify_small(t, v, q, rng, r.nonfinite, future_limit, past_limit,
+                                        self._lut_code, self._lut_rank, self._istate)
         _jit._qualify_core(
             t,
             v,

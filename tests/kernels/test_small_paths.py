@@ -160,3 +160,36 @@ def test_scan_small_equals_the_kernel(t, data):
     q = data.draw(st.lists(st.sampled_from(QUALITIES), min_size=len(t), max_size=len(t)))
     args = np.array(t, np.int64), np.array(v), np.array(q, np.uint32)
     assert _small.scan_small(*args) == tuple(_prep.scan(*args))
+
+
+RULES = st.fixed_dictionaries({}, optional={
+    "range": st.sampled_from([{"lo": -1.0, "hi": 1.0}, {"lo": 0.0}, {"hi": 2.0, "mode": "engineering"}]),
+    "nonfinite": st.sampled_from([True, False]),
+    "future": st.just({"tolerance": "1min"}),
+    "past": st.sampled_from([{"max_age": "1h"}, {"earliest": 0}]),
+})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=RULES, data=st.data())
+def test_qualify_numpy_path_equals_the_kernel_across_batches(rules, data):
+    from historian.kernels import Qualifier
+
+    now = 10**13
+    batches = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        n = data.draw(st.integers(0, 12))
+        t = data.draw(st.lists(st.integers(now - 2 * 3600 * 10**9, now + 120 * 10**9),
+                               min_size=n, max_size=n))
+        v = data.draw(st.lists(VALUES, min_size=n, max_size=n))
+        q = data.draw(st.lists(st.sampled_from(QUALITIES), min_size=n, max_size=n))
+        batches.append((np.array(t, np.int64), np.array(v), np.array(q, np.uint32)))
+    small, kern = Qualifier(rules), Qualifier(rules)
+    for t, v, q in batches:
+        got = small.qualify(t, v, q, now_ns=now)
+        with kernels_only():
+            want = kern.qualify(t, v, q, now_ns=now)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
+        assert small.state_dict() == kern.state_dict()
