@@ -563,16 +563,27 @@ def _raw(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arrow.to_numpy(col))
 
 
+def _cache_capacity() -> int:
+    """How many data files a :class:`FileCache` keeps open: 4096, or a quarter of the soft
+    descriptor limit when that is lower (at least 64)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 4096 if soft == resource.RLIM_INFINITY else max(64, min(4096, soft // 4))
+
+
 class FileCache:
     """Opened data files by path (files are immutable, so caching is always valid)."""
 
     def __init__(
-        self, capacity: int = 4096, opener: Callable[[str], pa.NativeFile] | None = None
+        self, capacity: int | None = None, opener: Callable[[str], pa.NativeFile] | None = None
     ) -> None:
         self._opener = opener  # path -> file object (object storage), or None: open by path
         self._files: OrderedDict[str, DataFile] = OrderedDict()
-        self._capacity = capacity
+        # one descriptor per opened file: a quarter of the process's limit at most
+        self._capacity = capacity if capacity is not None else _cache_capacity()
         self._lock = threading.Lock()
+        self._version: int | None = None  # the snapshot of the last keep_only
 
     def get(self, path: str) -> DataFile:
         with self._lock:
@@ -590,3 +601,15 @@ class FileCache:
     def drop(self, path: str) -> None:
         with self._lock:
             self._files.pop(path, None)
+
+    def keep_only(self, version: int, paths: Callable[[], set[str]]) -> None:
+        """Forget the opened files a new snapshot ``version`` does not hold (``paths()``, full
+        paths, is called only when the version changed): a replaced file's handle closes once
+        no read still holds it, so a long-lived reader never piles up descriptors."""
+        if version == self._version:
+            return
+        live = paths()
+        with self._lock:
+            for path in [p for p in self._files if p not in live]:
+                del self._files[path]
+            self._version = version

@@ -52,7 +52,7 @@ def snapshot_and_pending(
         with store._ingest_lock:
             mems = [m for m in (store._frozen, store._active) if m is not None]
         assert store._log is not None
-        return store._log.snapshot(), mems
+        return forget_replaced(store, store._log.snapshot()), mems
     if store._log is None:
         if not store._table_exists():
             store._refuse_lost_log()
@@ -65,10 +65,19 @@ def snapshot_and_pending(
         except FileNotFoundError:
             continue  # a segment was flushed and removed meanwhile: take a newer snapshot
         if store._log.snapshot().version == snap.version:
-            return snap, pending
+            return forget_replaced(store, snap), pending
     raise StoreError(
         f"could not get a stable snapshot of {store.path!r}; the writer flushes too often"
     )
+
+
+def forget_replaced(store: Store, snap: Snapshot) -> Snapshot:
+    """``snap``, once the store's open files outside it are forgotten (their descriptors close
+    when no read holds them): a reader that lives across many compactions keeps a flat count
+    of open files. A read of an older pinned snapshot reopens what it needs."""
+    table_dir = store.settings.table_dir
+    store._files.keep_only(snap.version, lambda: {os.path.join(table_dir, p) for p in snap.paths})
+    return snap
 
 
 def wal_points(store: Store, wal_upto: int) -> dict[str, list[TagSlice]]:
