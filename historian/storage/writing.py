@@ -66,6 +66,7 @@ def write_table(store: Store, table: Any) -> int:
     """:meth:`Store.write_table` (its docstring has the contract)."""
     store._check_open()
     names, codes, t, v, qual, text = ingest.table_columns(table)
+    names, codes = used_names(names, codes)
     unknown = []
     for name in names.tolist():
         validate_tag_name(name)
@@ -87,6 +88,19 @@ def write_table(store: Store, table: Any) -> int:
         if not keep.all():
             points = points.take(keep)
     return store._ingest(points)
+
+
+def used_names(names: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (sorted) ``names`` some row's code points to, and the codes renumbered: a slice of
+    a dictionary-encoded table keeps the whole dictionary, and tags no row uses are neither
+    validated nor looked up."""
+    if names.size == 0:
+        return names, codes
+    used = np.bincount(codes, minlength=names.size) > 0
+    if bool(used.all()):
+        return names, codes
+    renumber = (np.cumsum(used) - 1).astype(np.int32)
+    return names[used], renumber[codes]
 
 
 def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> int:
