@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = ["njit"]
 
 _pending: list[_Lazy] = []
 _numba: Any = None  # the numba.njit function once imported
+_lock = threading.Lock()  # kernels may first run in several threads at once
 
 
 class _Lazy:
@@ -58,13 +60,15 @@ class _Lazy:
 def _materialize() -> None:
     """Import numba, make every stand-in a dispatcher, rebind the names that held them."""
     global _numba
-    if _numba is None:
-        from numba import njit as numba_njit
+    with _lock:
+        if _numba is None:
+            from numba import njit as numba_njit
 
-        _numba = numba_njit
-    while _pending:
-        lazy = _pending.pop()
-        lazy.dispatcher = _numba(**lazy.options)(lazy.py_func)
+            _numba = numba_njit
+        while _pending:
+            lazy = _pending[-1]
+            lazy.dispatcher = _numba(**lazy.options)(lazy.py_func)
+            _pending.pop()
     for name, module in list(sys.modules.items()):
         if not name.startswith("historian") or module is None:
             continue
