@@ -111,12 +111,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _Headers(flight.ServerMiddleware):  # type: ignore[misc]
+class _Headers(flight.ServerMiddleware):
     def __init__(self, authorization: str | None):
         self.authorization = authorization
 
 
-class _HeaderFactory(flight.ServerMiddlewareFactory):  # type: ignore[misc]
+class _HeaderFactory(flight.ServerMiddlewareFactory):
     """Keeps the ``authorization`` header for the handler (which knows the client's address)."""
 
     def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _Headers:
@@ -168,7 +168,7 @@ def _unimplemented(message: str) -> _Refused:
     return _Refused(pa.ArrowNotImplementedError(message))
 
 
-class ReadService(flight.FlightServerBase):  # type: ignore[misc]
+class ReadService(flight.FlightServerBase):
     """A Flight SQL server over one store (see the module docstring); made by make_server."""
 
     def __init__(
@@ -408,7 +408,8 @@ class ReadService(flight.FlightServerBase):  # type: ignore[misc]
                 ("ClosePreparedStatement", "release a prepared statement"),
             ]
 
-        return self._call(context, "ListActions", body)  # type: ignore[no-any-return]
+        actions: list[Any] = self._call(context, "ListActions", body)
+        return actions
 
     def list_flights(self, context: Any, criteria: bytes) -> Iterator[Any]:
         def body(req: _Request, tok: Token) -> list[Any]:
