@@ -17,7 +17,8 @@ interpreter start, the imports and Numba's compilation or cache loading:
   points, for reference (if polars is installed).
 
 Each process also reports how many Numba specialisations the session has (compiled or loaded
-from the cache: a structural figure, the same on every machine) and whether pandas was imported.
+from the cache: a structural figure, the same on every machine) and whether pandas and numba
+were imported.
 Wall and CPU seconds of the whole process are printed; on a shared machine CPU time is the steadier
 figure. ``--baseline DIR`` measures another checkout too (``git worktree add DIR <commit>``), its
 processes interleaved with this one's, for a before/after in one run.
@@ -59,15 +60,17 @@ with tempfile.TemporaryDirectory() as d:
         p = h.plot("TIC-101.PV", T0, T0 + n * S, width=100)
         assert raw.num_rows == n and s.num_rows == 4 * 17 and p.num_rows > 0, (raw, s, p)
 t_session = time.perf_counter() - t0
-from numba.core.registry import CPUDispatcher
 specs = {}
-for name, mod in list(sys.modules.items()):
-    if name.startswith("historian."):
-        for attr, obj in vars(mod).items():
-            if isinstance(obj, CPUDispatcher) and obj.signatures:
-                specs[f"{obj.__module__}.{obj.__name__}"] = [str(s) for s in obj.signatures]
+numba_used = "numba" in sys.modules
+if numba_used:  # (importing numba only to count would add its import to every process)
+    from numba.core.registry import CPUDispatcher
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("historian."):
+            for attr, obj in vars(mod).items():
+                if isinstance(obj, CPUDispatcher) and obj.signatures:
+                    specs[f"{obj.__module__}.{obj.__name__}"] = [str(s) for s in obj.signatures]
 print(json.dumps({"import": t_import, "session": t_session, "specs": specs,
-                  "pandas": "pandas" in sys.modules}))
+                  "pandas": "pandas" in sys.modules, "numba": numba_used}))
 """
 
 SUMMARIZE = r"""
@@ -181,7 +184,7 @@ def main() -> None:
     for tree in trees:
         r = reports[tree]
         print(f"{tree}: {specs(tree)} Numba specialisations in a warm session; "
-              f"pandas imported: {r['pandas']}")
+              f"pandas imported: {r['pandas']}; numba imported: {r.get('numba', True)}")
         for name, sigs in sorted(r["specs"].items()):
             print(f"  {len(sigs)}  {name}")
 
