@@ -95,58 +95,73 @@ def _first_where(mask: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
     return _segments(pos, starts, np.minimum)
 
 
-def _basic(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, name: str,
-           de: int) -> Result:
-    """One basic aggregate as ``_fast._basic_fused`` computes it."""
-    m = edges.size - 1
-    a, b = edges[:-1], edges[1:]
-    cnt = idx[1:] - idx[:-1]
-    ne = np.flatnonzero(cnt > 0)
-    lo_i = int(idx[0])
-    w = v[lo_i : int(idx[-1])]
-    starts = idx[:-1][ne] - lo_i
-    vals = np.full(m, np.nan)
-    times = a.copy()
-    status = np.full(m, BAD_NO_DATA, dtype=np.uint32)
-    out = (a >= de) | (b <= t[0])
-    part = np.where((a < t[0]) | (b > de), np.uint32(PARTIAL), np.uint32(0))
-    calc = np.uint32(CALCULATED)
-    if name == "Count":
-        ok = ~out
-        vals[ok] = cnt[ok].astype(np.float64)
-        bits = calc | part
-    else:
-        ok = ~out & (cnt > 0)
-        sel = ok[ne]  # the non-empty intervals that report a value
-        k = ne[sel]
-        bits = part.copy()
-        if name == "Average":
-            vals[k] = _segments(w, starts, np.add)[sel] / cnt[k]
-            bits = np.full(m, calc, dtype=np.uint32)
+class _Basics:
+    """The basic aggregates as ``_fast._basic_fused`` computes them, sharing the interval
+    bookkeeping and the reductions between the stats of one call."""
+
+    def __init__(self, t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray,
+                 de: int) -> None:
+        self.t, self.v, self.idx = t, v, idx
+        self.m = edges.size - 1
+        self.a = edges[:-1]
+        b = edges[1:]
+        self.cnt = idx[1:] - idx[:-1]
+        self.ne = np.flatnonzero(self.cnt > 0)
+        self.lo_i = int(idx[0])
+        self.w = v[self.lo_i : int(idx[-1])]
+        self.starts = idx[:-1][self.ne] - self.lo_i
+        self.out = (self.a >= de) | (b <= t[0])
+        self.part = np.where((self.a < t[0]) | (b > de), np.uint32(PARTIAL), np.uint32(0))
+        self.ok = ~self.out & (self.cnt > 0)
+        self.sel = self.ok[self.ne]  # the non-empty intervals that report a value
+        self.k = self.ne[self.sel]
+        self._ext: dict[bool, np.ndarray] = {}
+
+    def extreme(self, is_min: bool) -> np.ndarray:
+        if is_min not in self._ext:
+            self._ext[is_min] = _segments(self.w, self.starts,
+                                          np.minimum if is_min else np.maximum)
+        return self._ext[is_min]
+
+    def result(self, name: str) -> Result:
+        """One basic aggregate (a Part 13 name of ``_BASIC``)."""
+        t, v, k, sel = self.t, self.v, self.k, self.sel
+        vals = np.full(self.m, np.nan)
+        times = self.a.copy()
+        status = np.full(self.m, BAD_NO_DATA, dtype=np.uint32)
+        calc = np.uint32(CALCULATED)
+        ok = self.ok
+        bits = self.part.copy()
+        if name == "Count":
+            ok = ~self.out
+            vals[ok] = self.cnt[ok].astype(np.float64)
+            bits |= calc
+        elif name == "Average":
+            vals[k] = _segments(self.w, self.starts, np.add)[sel] / self.cnt[k]
+            bits = np.full(self.m, calc, dtype=np.uint32)
         elif name == "Range":
-            rng = _segments(w, starts, np.maximum) - _segments(w, starts, np.minimum)
-            vals[k] = rng[sel]
-            bits = calc | part
+            vals[k] = (self.extreme(False) - self.extreme(True))[sel]
+            bits |= calc
         elif name in ("Start", "End"):
-            e = idx[:-1][k] if name == "Start" else idx[1:][k] - 1
+            e = self.idx[:-1][k] if name == "Start" else self.idx[1:][k] - 1
             vals[k] = v[e]
             times[k] = t[e]
         else:
             is_min = name in ("Minimum", "MinimumActualTime")
-            ext = _segments(w, starts, np.minimum if is_min else np.maximum)
-            eq = w == np.repeat(ext, cnt[ne])
-            first = _first_where(eq, starts, w.size)
-            many = _segments(eq.astype(np.int64), starts, np.add) > 1
+            ext = self.extreme(is_min)
+            eq = self.w == np.repeat(ext, self.cnt[self.ne])
+            first = _first_where(eq, self.starts, self.w.size)
+            many = _segments(eq.astype(np.int64), self.starts, np.add) > 1
             vals[k] = ext[sel]
-            at = t[lo_i + first[sel]]
+            at = t[self.lo_i + first[sel]]
             bits[k[many[sel]]] |= np.uint32(MULTI_VALUE)
             if name.endswith("ActualTime"):
                 times[k] = at
             else:
-                bits[k[at != a[k]]] |= calc
-    st = np.uint32(GOOD) | bits | np.where(bits != 0, np.uint32(INFO_DATA_VALUE), np.uint32(0))
-    status[ok] = st[ok]
-    return vals, times, status
+                bits[k[at != self.a[k]]] |= calc
+        info = np.where(bits != 0, np.uint32(INFO_DATA_VALUE), np.uint32(0))
+        status[ok] = (np.uint32(GOOD) | bits | info)[ok]
+        return vals, times, status
 
 
 def _interior_area(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray,
@@ -341,9 +356,10 @@ def fast_stats(t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray,
         return None
     idx = np.searchsorted(t, edges, side="left").astype(np.int64)
     out: dict[str, Result] = {}
+    basics = _Basics(t, v, edges, idx, de) if any(p in _BASIC for _g, p in wanted) else None
     for given, p13 in wanted:
-        if p13 in _BASIC:
-            out[given] = _basic(t, v, edges, idx, p13, de)
+        if basics is not None and p13 in _BASIC:
+            out[given] = basics.result(p13)
             continue
         res = _twa(t, v, edges, idx, p13, stepped, de,
                    (cfg.treat_uncertain_as_bad, cfg.percent_data_good, cfg.percent_data_bad),
