@@ -37,12 +37,12 @@ def test_sender_killed_ten_times_at_random(tmp_path):
         try:
             if kills % 2:
                 at = newest_version(it) + 1
-                wait_for(lambda: (_partial(it) and newest_version(it) >= at) or p.poll() is not None,
-                         what="a file half-copied")  # fmt: skip
+                wait_for(lambda at=at, p=p: (_partial(it) and newest_version(it) >= at)
+                         or p.poll() is not None, what="a file half-copied")  # fmt: skip
             else:
                 target = min(newest, newest_version(it) + rng.randint(1, 4))
-                wait_for(lambda: newest_version(it) >= target or p.poll() is not None,
-                         what=f"version {target}")  # fmt: skip
+                wait_for(lambda target=target, p=p: newest_version(it) >= target
+                         or p.poll() is not None, what=f"version {target}")  # fmt: skip
         finally:
             kill9(p)
         kills += 1

@@ -108,7 +108,7 @@ def test_receiver_refuses_senders_without_a_valid_client_certificate(tmp_path, p
     wait_for(lambda: receiver.refused >= 3, what="three refusals counted")
     ot = str(tmp_path / "ot.hist")
     write_versions(ot, 1)
-    with pytest.raises(StoreError, match="TLS handshake|went away"):  # sender: receiver unknown
+    with pytest.raises(StoreError, match=r"TLS handshake|went away"):  # sender: receiver unknown
         historian.replicate(ot, f"tls://localhost:{receiver.port}", once=True, **_tls(other))
     assert newest_version(str(tmp_path / "it.hist")) == -1
 
@@ -156,11 +156,11 @@ def test_sender_and_receiver_killed_at_random(tmp_path, pki):
             assert newest_version(it) < newest, f"copied before enough kills: {kills}"
             if receiver is None:
                 receiver = cli(*recv_args)
-                wait_for(lambda: listening(port) or receiver.poll() is not None, what="listen")
+                wait_for(lambda r=receiver: listening(port) or r.poll() is not None, what="listen")
             if sender is None:
                 sender = cli(*send_args)
             target = min(newest, newest_version(it) + rng.randint(1, 2))
-            wait_for(lambda: newest_version(it) >= target or sender.poll() is not None,
+            wait_for(lambda t=target, s=sender: newest_version(it) >= t or s.poll() is not None,
                      what=f"version {target}")  # fmt: skip
             victim = "sender" if kills["sender"] <= kills["receiver"] else "receiver"
             if victim == "sender":
