@@ -16,7 +16,10 @@
 - Sources record ``Bad_NoCommunication`` themselves when a device is down; a source that crashes
   is restarted, and its tags get ``Bad_NoCommunication`` too.
 - Tags are defined in the store at start from the config (unit, kind, lo/hi, rules,
-  compression); the store applies qualification rules on write.
+  compression, type) in one catalog write; the store applies qualification rules on write. An
+  OPC UA source reports the String/LocalizedText nodes it finds when it connects, and those
+  tags are defined ``type="string"`` before their first value is written
+  (:mod:`historian.acquisition.text_tags`: never a tag that holds numbers).
 - Health per source and for the pipeline: :meth:`Collector.health`, logged at INFO every
   ``health_every``.
 
@@ -58,6 +61,7 @@ from historian.acquisition.opcua_text import label_enums
 from historian.acquisition.pointqueue import PointQueue
 from historian.acquisition.samples import SampleBatch, Source, SourceHealth
 from historian.acquisition.spool import Spool
+from historian.acquisition.text_tags import TextTyper
 from historian.acquisition.writer import StoreWriter, WriteStats
 from historian.errors import ConfigError, HistorianError, TagNotFoundError
 from historian.model import quality as q
@@ -160,6 +164,10 @@ class Collector:
         self._stats = WriteStats()
         self._latency = self._latency_monitor({})
         self._labels: dict[str, dict[int, str]] = {}  # tag -> state table: enumeration texts
+        self._typer: TextTyper | None = None  # defines the text tags the sources find
+        for src in self.sources:
+            if hasattr(src, "on_text_tags"):  # OPC UA: String/LocalizedText nodes, at connect
+                src.on_text_tags = self._text_tags_found
         self._spool: Spool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -200,6 +208,11 @@ class Collector:
         }  # fmt: skip
         self._labels = {n: t.states for n, t in tags.items() if t.states and not t.is_text}
         extra = [n for src in self.sources for n in getattr(src, "tags", ()) if n not in tags]
+        explicit = {p.tag: p.type for c in self.config.opcua for p in c.points if p.type}
+        auto = [n for s in self.sources if hasattr(s, "on_text_tags") for n in s.tags
+                if n not in explicit]  # fmt: skip
+        self._typer = TextTyper(self.store, explicit,
+                                fresh=[n for n in dict.fromkeys(auto) if not self._known(n)])
         compression = {name: tag.compression for name, tag in tags.items() if tag.compression}
         define_many = getattr(self.store, "define_many", None)
         if define_many is not None:  # one catalog write for every tag: start-up in O(tags)
@@ -230,6 +243,17 @@ class Collector:
     def _latency_monitor(self, source_of: dict[str, str]) -> LatencyMonitor:
         return LatencyMonitor(source_of, [s.name for s in self.sources], window_s=_TREND_WINDOW_S,
                               windows=_TREND_WINDOWS, min_s=_TREND_MIN_S, log=logger)  # fmt: skip
+
+    async def _text_tags_found(self, names: Sequence[str]) -> None:
+        """A source found text tags (before emitting their values): define them as such."""
+        typer = self._typer
+        if not names or typer is None:
+            return
+        try:
+            await asyncio.to_thread(typer.retype, names)
+        except Exception as exc:  # the values are still stored, as number tags with texts
+            logger.error("collector: cannot define %d text tag(s) found by a source (%s); "
+                         "they stay number tags whose points carry the texts", len(names), exc)
 
     def _known(self, name: str) -> bool:
         try:

@@ -28,6 +28,7 @@ __all__ = [
     "MESSAGE_SIZE_RANGE",
     "MODBUS_TABLES",
     "MODBUS_TYPES",
+    "OPCUA_POINT_TYPES",
     "ORDERS",
     "SECURITY_MODES",
     "SECURITY_POLICIES",
@@ -49,6 +50,8 @@ ACQUIRE_MODES = ("subscribe", "poll")
 MODBUS_TABLES = TABLES  # one list each, from the point model's module
 MODBUS_TYPES = TYPES
 ORDERS = ("big", "little")
+#: The ``type`` of an ``[[opcua.points]]`` entry (omitted: from the node's DataType).
+OPCUA_POINT_TYPES = ("number", "string")
 #: Bounds of the ``max_message_size`` key (bytes).
 MESSAGE_SIZE_RANGE = (2**20, 2**30)
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 2**20
@@ -125,6 +128,9 @@ class OpcUaPoint:
     node: str
     sampling_s: float | None = None  # default: the source's ``every``
     settings: TagSettings = field(default_factory=TagSettings)
+    #: ``"string"`` (a text tag), ``"number"``, or ``""``: from the node's DataType when the
+    #: source connects (String, LocalizedText and their subtypes: a text tag)
+    type: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,7 @@ class Config:
                     rules=dict(s.rules), compression=dict(s.compression), states=dict(s.states),
                     metadata=dict(s.metadata),
                     type="string" if getattr(p, "type", "") == "string" else "number",
-                )  # fmt: skip  (Modbus type = "string": a text tag)
+                )  # fmt: skip  (Modbus or OPC UA type = "string": a text tag)
         return out
 
     @property

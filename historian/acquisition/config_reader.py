@@ -40,6 +40,7 @@ from historian.acquisition.config_model import (
     MESSAGE_SIZE_RANGE,
     MODBUS_TABLES,
     MODBUS_TYPES,
+    OPCUA_POINT_TYPES,
     ORDERS,
     SECURITY_MODES,
     SECURITY_POLICIES,
@@ -128,7 +129,7 @@ _COMMON_TAG_KEYS = ("unit", "description", "kind", "lo", "hi", "rules", "compres
                     "metadata")  # fmt: skip
 _MODBUS_POINT_KEYS = ("tag", "table", "address", "type", "word_order", "byte_order", "scale",
                       "offset", "count", "bit", *_COMMON_TAG_KEYS)  # fmt: skip
-_OPCUA_POINT_KEYS = ("tag", "node", "sampling", *_COMMON_TAG_KEYS)
+_OPCUA_POINT_KEYS = ("tag", "node", "sampling", "type", *_COMMON_TAG_KEYS)
 _MODBUS_KEYS = ("name", "host", "port", "unit", "every", "timeout", "retries", "max_gap",
                 "max_block", "backoff_max", "tls", "points")  # fmt: skip
 _OPCUA_KEYS = ("name", "url", "acquire", "every", "security_policy", "security_mode",
@@ -457,6 +458,7 @@ class Reader:
                 tag=self.tag(pd, ppre), node=node,
                 sampling_s=self.duration(pd, "sampling", ppre, None, maximum_s=86_400.0),
                 settings=self.settings(pd, ppre),
+                type=self.str_(pd, "type", ppre, "", choices=OPCUA_POINT_TYPES),
             ))  # fmt: skip
         if not cfg_points:
             raise ConfigError(f"{pre}.points: no points; add at least one [[opcua.points]]")

@@ -52,7 +52,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,7 +74,7 @@ from historian.acquisition.opcua_channel import secure_channel
 from historian.acquisition.opcua_errors import map_error as _map_error
 from historian.acquisition.opcua_errors import opcua_errors
 from historian.acquisition.opcua_security import install_log_redaction
-from historian.acquisition.opcua_text import enum_labels, label_enums, point_text
+from historian.acquisition.opcua_text import label_enums, node_types, point_text
 from historian.acquisition.samples import Emit, SampleBatch, SourceHealth
 from historian.errors import (
     InvalidArgumentError,
@@ -206,6 +206,11 @@ class OpcUaSource:
         self._rate = RateMeter()
         self._resolved: list[_Resolved] = []
         self._enum_labels: dict[str, dict[int, str]] = {}  # tag -> enumeration labels
+        #: the tags whose node has a String or LocalizedText DataType (read at each connect)
+        self.text_tags: tuple[str, ...] = ()
+        #: awaited with :attr:`text_tags` after each connect, before any value is emitted (the
+        #: collector sets it to define those tags ``type="string"`` first)
+        self.on_text_tags: Callable[[Sequence[str]], Awaitable[None]] | None = None
         self._unresolved: list[tuple[str, int]] = []
         self._warned_insecure = False
         self._repeats = RepeatFilter()
@@ -294,8 +299,8 @@ class OpcUaSource:
         self._client = client
         try:
             self._resolved, self._unresolved = await self._resolve(client)
-            self._enum_labels = await enum_labels(client, [(r.tag, r.node)
-                                                           for r in self._resolved])
+            types = await node_types(client, [(r.tag, r.node) for r in self._resolved])
+            self._enum_labels, self.text_tags = types.labels, types.text
         except BaseException as exc:
             await self._teardown()
             if isinstance(exc, asyncio.CancelledError):
@@ -415,6 +420,8 @@ class OpcUaSource:
                 self._health.reconnects += 1
                 logger.info("opcua %r: reconnected after an outage", self.name)
             ever_connected = True
+            if self.on_text_tags is not None:  # text tags defined before their first value
+                await self.on_text_tags(self.text_tags)
             self._last_comm_ns = time.time_ns()
             self._health.connected = True
             backoff.reset()

@@ -7,7 +7,11 @@
 - a variable whose DataType is an enumeration (an Int32 on the wire): the number in ``value``
   and the label from the DataType's ``EnumStrings`` or ``EnumValues`` property, or its
   ``DataTypeDefinition`` (an EnumDefinition), in ``text`` (read once per DataType when the
-  source connects: :func:`enum_labels`).
+  source connects: :func:`node_types`).
+
+A variable whose DataType is String or LocalizedText (or a subtype, e.g. LocaleId) makes a text
+tag: :func:`node_types` reports it, and the collector defines the tag ``type="string"`` before
+its first value is written (unless the tag already holds numbers).
 
 A text longer than :data:`~historian.model.text.MAX_TEXT_BYTES` is cut at that many bytes (on a
 character boundary) and its StatusCode becomes ``Uncertain_DataSubNormal``, so one oversized
@@ -28,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,7 +41,8 @@ from historian.acquisition.samples import SampleBatch
 from historian.model import quality as q
 from historian.model.text import MAX_TEXT_BYTES
 
-__all__ = ["enum_labels", "fit_text", "label_enums", "point_text", "text_value"]
+__all__ = ["TEXT_DATA_TYPES", "NodeTypes", "enum_labels", "fit_text", "label_enums",
+           "node_types", "point_text", "text_value"]
 
 logger = logging.getLogger(__name__)
 _READ_CHUNK = 1000
@@ -75,39 +81,94 @@ def point_text(code: int, value: Any) -> tuple[float, int, str | None] | None:
     return number, (q.UNCERTAIN_DATA_SUB_NORMAL if cut else code), text
 
 
-async def enum_labels(client: Any, nodes: Sequence[tuple[str, Any]]) -> dict[str, dict[int, str]]:
-    """``{tag: {number: label}}`` for the ``(tag, node id)`` whose DataType is an enumeration.
+#: DataTypes whose values are texts: String, LocalizedText and the String subtypes of
+#: namespace 0 (LocaleId, NumericRange, NormalizedString, DecimalString, DurationString,
+#: TimeString, DateString, UriString, SemanticVersionString, EncodedTicket, TrimmedString).
+#: Other DataTypes are followed up their HasSubtype chain to one of these (a vendor's String).
+TEXT_DATA_TYPES = frozenset((12, 21, 291, 295, 12877, 12878, 12879, 12880, 12881, 23751, 24263,
+                             25726, 31918))  # fmt: skip
 
-    One Read of the DataType attributes (in chunks), then per distinct non-builtin DataType its
+
+@dataclass(frozen=True)
+class NodeTypes:
+    """What the DataTypes of a source's nodes say about its tags (:func:`node_types`).
+
+    Attributes
+    ----------
+    labels : dict of str to dict of int to str
+        Enumeration tags: ``{tag: {number: label}}``.
+    text : tuple of str
+        Tags whose DataType is String or LocalizedText (or a subtype): text tags.
+    """
+
+    labels: dict[str, dict[int, str]] = field(default_factory=dict)
+    text: tuple[str, ...] = ()
+
+
+async def node_types(client: Any, nodes: Sequence[tuple[str, Any]]) -> NodeTypes:
+    """The text tags and enumeration labels of the ``(tag, node id)`` of one session.
+
+    One Read of the DataType attributes (1,000 nodes a request); then per distinct DataType
+    outside the builtin ones its supertype chain (a few Browse calls) and, for the others, its
     ``EnumStrings`` (LocalizedText[]) or ``EnumValues`` (EnumValueType[]) property. Best effort:
-    a server that refuses is logged at WARNING and its enumerations are stored as numbers only.
+    a server that refuses is logged at WARNING and the tags are stored as numbers (whose points
+    still carry the texts the server sends).
     """
     from asyncua import ua
 
     types: dict[str, Any] = {}
+    text: list[str] = []
     try:
         for i in range(0, len(nodes), _READ_CHUNK):
             chunk = nodes[i : i + _READ_CHUNK]
-            params = ua.ReadParameters()
-            for _, nid in chunk:
-                rv = ua.ReadValueId()
-                rv.NodeId = nid
-                rv.AttributeId = ua.AttributeIds.DataType
-                params.NodesToRead.append(rv)
-            for (tag, _), dv in zip(chunk, await client.uaclient.read(params), strict=True):
+            results = await client.uaclient.read_attributes([nid for _, nid in chunk],
+                                                            ua.AttributeIds.DataType)
+            for (tag, _), dv in zip(chunk, results, strict=True):
                 dt = dv.Value.Value if dv.Value is not None else None
-                builtin = dt is not None and dt.NamespaceIndex == 0 and isinstance(
-                    dt.Identifier, int) and dt.Identifier < 256  # fmt: skip
-                if dt is not None and not builtin:
-                    types[tag] = dt
-        labels_of: dict[Any, dict[int, str]] = {}
+                if dt is not None and _is_ns0(dt) and dt.Identifier in TEXT_DATA_TYPES:
+                    text.append(tag)
+                elif dt is not None and not (_is_ns0(dt) and dt.Identifier < 256):
+                    types[tag] = dt  # a subtype: an enumeration, a vendor String, ...
+        labels_of: dict[str, dict[int, str]] = {}
+        text_type: dict[str, bool] = {}
         for dt in {str(t): t for t in types.values()}.values():
-            labels_of[str(dt)] = await _labels_of_type(client, dt)
+            text_type[str(dt)] = await _is_text_type(client, dt)
+            if not text_type[str(dt)]:
+                labels_of[str(dt)] = await _labels_of_type(client, dt)
     except Exception as exc:  # best effort: numbers are still stored
-        logger.warning("opcua: cannot read enumeration labels (%s); enumerations are stored "
-                       "as numbers only", exc)  # fmt: skip
-        return {}
-    return {tag: labels_of[str(dt)] for tag, dt in types.items() if labels_of.get(str(dt))}
+        logger.warning("opcua: cannot read the DataTypes of the nodes (%s); their tags are "
+                       "numbers and enumerations carry no labels", exc)  # fmt: skip
+        return NodeTypes()
+    text += [tag for tag, dt in types.items() if text_type[str(dt)]]
+    labels = {tag: labels_of[str(dt)] for tag, dt in types.items() if labels_of.get(str(dt))}
+    return NodeTypes(labels, tuple(tag for tag, _ in nodes if tag in set(text)))
+
+
+async def enum_labels(client: Any, nodes: Sequence[tuple[str, Any]]) -> dict[str, dict[int, str]]:
+    """``{tag: {number: label}}`` for the ``(tag, node id)`` whose DataType is an enumeration
+    (the ``labels`` of :func:`node_types`)."""
+    return (await node_types(client, nodes)).labels
+
+
+def _is_ns0(dt: Any) -> bool:
+    return dt is not None and dt.NamespaceIndex == 0 and isinstance(dt.Identifier, int)
+
+
+async def _is_text_type(client: Any, dtype: Any) -> bool:
+    """True when ``dtype`` derives from String or LocalizedText (its HasSubtype chain)."""
+    from asyncua import ua
+
+    node = client.get_node(dtype)
+    for _ in range(16):  # a DataType hierarchy is a few levels deep; a cycle ends here
+        if _is_ns0(node.nodeid) and (node.nodeid.Identifier in TEXT_DATA_TYPES
+                                     or node.nodeid.Identifier < 256):  # fmt: skip
+            return bool(node.nodeid.Identifier in TEXT_DATA_TYPES)
+        parents = await node.get_referenced_nodes(refs=ua.ObjectIds.HasSubtype,
+                                                  direction=ua.BrowseDirection.Inverse)
+        if not parents:
+            return False
+        node = parents[0]
+    return False
 
 
 async def _labels_of_type(client: Any, dtype: Any) -> dict[int, str]:

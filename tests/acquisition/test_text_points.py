@@ -24,6 +24,7 @@ from historian.acquisition.collector import Collector
 from historian.acquisition.config import loads
 from historian.acquisition.opcua_text import fit_text, label_enums, text_value
 from historian.acquisition.samples import SampleBatch
+from historian.errors import ConfigError, TextAggregateError
 from historian.model import quality as q
 from historian.model.text import MAX_TEXT_BYTES
 from historian.sim.modbus_server import SimModbusServer
@@ -37,7 +38,8 @@ logging.getLogger("asyncua").setLevel(logging.ERROR)
 
 class TextServer:
     """An asyncua server with Line1.Batch (String), Recipe (LocalizedText), Mode
-    (EnumValueType) and State (Int32 of an enumeration DataType Idle/Running/Stopped)."""
+    (EnumValueType), State (Int32 of an enumeration DataType Idle/Running/Stopped), Temp
+    (Double) and Locale (LocaleId, a String subtype)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -59,6 +61,8 @@ class TextServer:
             "Mode": (ua.EnumValueType(Value=5, DisplayName=ua.LocalizedText("Init")),
                      ua.VariantType.ExtensionObject, None),
             "State": (1, ua.VariantType.Int32, enum.nodeid),  # the first write changes both
+            "Temp": (20.5, ua.VariantType.Double, None),
+            "Locale": ("de-DE", ua.VariantType.String, ua.NodeId(ua.ObjectIds.LocaleId)),
         }
         for name, (value, vt, dtype) in initial.items():
             kw = {"datatype": dtype} if dtype is not None else {}
@@ -80,7 +84,11 @@ class TextServer:
         await self.server.stop()
 
 
-def _config(server: TextServer, acquire: str) -> str:
+POINTS = ("Batch", "Recipe", "Mode", "State", "Temp", "Locale")
+TEXT_TAGS = {"L1.Batch", "L1.Recipe", "L1.Locale"}  # String, LocalizedText, LocaleId nodes
+
+
+def _config(server: TextServer, acquire: str, types: dict[str, str] | None = None) -> str:
     text = f"""
 [store]
 path = "plant.hist"
@@ -96,8 +104,10 @@ allow_insecure = true
 acquire = "{acquire}"
 every = "50ms"
 """
-    for name in ("Batch", "Recipe", "Mode", "State"):
+    for name in POINTS:
         text += f'\n  [[opcua.points]]\n  tag = "L1.{name}"\n  node = "{server.node(name)}"\n'
+        if name in (types or {}):
+            text += f'  type = "{types[name]}"\n'
     return text
 
 
@@ -159,7 +169,21 @@ def test_opcua_string_localized_text_and_enumerations_are_stored_as_texts(tmp_pa
     for tag, want in served.items():
         assert _stored(path, tag) == want, tag
     with historian.open(path, mode="r") as h:
-        assert h.tag("L1.Batch").type == "number"  # OPC UA points: defined before the type is
+        types = dict(zip(h.tags().column("name").to_pylist(), h.tags().column("type").to_pylist(),
+                         strict=True))  # fmt: skip
+        assert types == {f"L1.{n}": "string" if f"L1.{n}" in TEXT_TAGS else "number"
+                         for n in POINTS}  # from the nodes' DataTypes, before the first value
+        assert h.tag("L1.Recipe").kind == "step" and h.tag("L1.Temp").kind == "analog"
+        summary = h.summary("L1.Batch", T0_NS, T0_NS + 6 * 1000 * MS, "1h",
+                            stats=["count", "last"])  # fmt: skip
+        got = dict(zip(summary.column("stat").to_pylist(), zip(
+            summary.column("value").to_pylist(), summary.column("text").to_pylist(),
+            strict=True), strict=True))  # fmt: skip
+        good = sum(1 for p in served["L1.Batch"] if p[2] == q.GOOD)  # count: Good values (5)
+        assert got == {"count": (float(good), None), "last": (None, served["L1.Batch"][-1][3])}
+        with pytest.raises(TextAggregateError):
+            h.summary("L1.Recipe", T0_NS, T0_NS + 6 * 1000 * MS, "1h", stats=["twa"])
+        assert not h.read("L1.Temp").column("value").is_null().to_pylist()[0]
         rows = h.sql("SELECT text FROM points WHERE tag = 'L1.State' AND time >= $t "
                      "AND time < $t + INTERVAL 1 DAY ORDER BY time", {"t": T0}).fetchall()
         assert [r[0] for r in rows] == ["Idle", "Running", "Stopped"] * 2
