@@ -20,6 +20,7 @@
     │   ├── StoreClosedError                   the Historian was closed
     │   ├── ReadOnlyStoreError                 a write on a store opened read-only
     │   ├── CorruptDataError                   a checksum or footer check failed
+    │   ├── BackgroundFlushError               a background flush failed (points kept in the WAL)
     │   └── ReplicationProtocolError           a frame outside the replication push protocol
     └── SourceError                            acquisition: pymodbus/asyncua errors never escape raw
         ├── SourceConnectError   (ConnectionError)
@@ -42,6 +43,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "AssetNotFoundError",
+    "BackgroundFlushError",
     "ConfigError",
     "CorruptDataError",
     "HistorianError",
@@ -191,6 +193,12 @@ class ReadOnlyStoreError(StoreError):
 
 class CorruptDataError(StoreError):
     """A checksum, footer or schema check failed on a stored file."""
+
+
+class BackgroundFlushError(StoreError):
+    """A flush or compaction the store ran in the background failed (it was retried with
+    backoff); raised once by the next explicit ``flush()`` or ``close()``. No acknowledged
+    point is lost: the write-ahead log keeps every point until a commit covers it."""
 
 
 class ReplicationProtocolError(StoreError):

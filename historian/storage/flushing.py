@@ -3,9 +3,10 @@
 A flush writes the frozen memory table to files and commits them with the WAL position they
 cover, then deletes the covered WAL segments. A transient failure (an object store outage, a
 full disk) is retried with backoff, logged once and cleared when a flush succeeds again; the
-background loop flushes every ``flush_interval``. Nothing acknowledged is lost on the way: the
-WAL keeps every point until a commit covers it. The functions take the
-:class:`~historian.storage.store.Store` they flush; its methods call them in one line.
+background thread (:mod:`historian.storage.background`) decides when to flush. Nothing
+acknowledged is lost on the way: the WAL keeps every point until a commit covers it. The
+functions take the :class:`~historian.storage.store.Store` they flush; its methods call them
+in one line.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def flush_once(store: Store) -> None:
         return
     assert store._wal is not None and store._log is not None
     with store._flush_lock:
+        began = _time.perf_counter()
         with store._ingest_lock:
             if store._replay_needed:
                 reload_from_wal(store)
@@ -179,7 +181,11 @@ def flush_once(store: Store) -> None:
         store._frozen = None
         drop_segments(store, closed_segment)
         log.debug("flushed %d points into %d file(s)", len(points), len(written))
+        store._background.flush_ms.append((_time.perf_counter() - began) * 1e3)
+    began = _time.perf_counter()
     store._maybe_compact(days)
+    if days:
+        store._background.compact_ms.append((_time.perf_counter() - began) * 1e3)
 
 
 def drop_segments(store: Store, upto: int) -> None:
@@ -215,34 +221,6 @@ def reload_from_wal(store: Store) -> None:
     store._active = mem
     store._replay_needed = False
     log.info("reloaded %d unflushed points of %s from the write-ahead log", len(mem), store.path)
-
-
-def flush_loop(store: Store) -> None:
-    backoff, next_try = 0.0, 0.0
-    while not store._stop.wait(0.5):
-        now = _time.monotonic()
-        age = (now - store._active_since) * 1e9
-        size = len(store._active)
-        due = age >= store.settings.flush_ns or store._outage_since is not None
-        if not size or not (due or size >= store.settings.flush_points) or now < next_try:
-            continue
-        try:
-            store._flush_with_retry(0.0)
-            backoff = 0.0
-        except StoreClosedError:
-            return
-        except LeaseLostError as exc:
-            if not store._transient(exc):
-                log.error("background flush of %s stopped: %s", store.path, exc)
-                return
-            backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
-            next_try = _time.monotonic() + backoff
-        except Exception as exc:  # keep the collector alive; the next write will surface it
-            if store._transient(exc):
-                backoff = min(max(0.5, backoff * 2), 5.0)  # logged once by _note_outage
-                next_try = _time.monotonic() + backoff
-            else:
-                log.exception("background flush of %s failed; will retry", store.path)
 
 
 def _split_parts(points: Points, part_rows: int) -> list[Points]:

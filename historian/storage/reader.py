@@ -356,6 +356,8 @@ def info(store: Store) -> dict[str, Any]:
         "last_ns": span[1],
         "version": None if snap is None else snap.version,
         "writer": store._lock.held,
+        # the writer's background flushes: state ("ok"/"retrying"), failures, error, p99s
+        "background": store._background.state(),
         # damage found while using the store (docs/storage.md "When something is damaged")
         "problems": found + [str(p) for p in health.under(store.path)],
         # "ok", or "damaged" when there are problems (`historian info` then exits 1)

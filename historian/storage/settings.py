@@ -50,6 +50,7 @@ class StoreSettings:
     write_threads: int = 2
     read_threads: int = 2
     grace_hours: int = 1
+    background: bool = True  #: flushes and compactions on the store's thread, never in write()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from historian.errors import (
 )
 from historian.model.tags import UNSET, Tag
 from historian.model.times import MAX_NS, MIN_NS, duration_ns, user_ns, window_ns
+from historian.storage import background as _background
 from historian.storage import flushing as _flushing
 from historian.storage import maintenance as _maintenance
 from historian.storage import opening as _opening
@@ -87,6 +88,12 @@ class Store:
         A day with this many files of fewer than ``compact_rows`` rows is compacted after a flush.
     grace_hours : int
         Replaced files are deleted this long after a compaction (readers of older snapshots).
+    background : bool
+        ``True`` (default): flushes and the compactions after them run on the store's own
+        thread, never inside ``write()``; a failure there is retried with backoff, shown by
+        ``info()["background"]`` and raised by the next ``flush()``/``close()``. ``False``: a
+        write that fills the memory table flushes (and compacts) before it returns
+        (deterministic tests). See ``docs/storage.md``.
     signing_key : str, os.PathLike or Ed25519PrivateKey, optional
         Sign the hash chain of commits with this Ed25519 key: a PEM (PKCS#8) file, or
         ``"env:NAME"`` for an environment variable holding the PEM; ``historian verify
@@ -114,6 +121,7 @@ class Store:
         local_dir: str | os.PathLike[str] | None = None,
         lease_ttl: float = 60.0,
         signing_key: Any = None,
+        background: bool = True,
     ) -> None:
         if mode not in ("auto", "w", "r"):
             raise InvalidArgumentError(f"mode must be 'auto', 'w' or 'r', not {mode!r}")
@@ -130,7 +138,7 @@ class Store:
             bulk_points=int(bulk_points), fsync=fsync, history_ns=duration_ns(history),
             auto_compact_files=auto_compact_files, compact_rows=compact_rows,
             part_rows=part_rows, write_threads=write_threads, read_threads=read_threads,
-            grace_hours=grace_hours,
+            grace_hours=grace_hours, background=bool(background),
         )  # fmt: skip
         self._lock: WriterLock | WriterLease = (
             WriterLease(self._fs, ttl=lease_ttl) if self._remote else WriterLock(self.path)
@@ -151,6 +159,7 @@ class Store:
         self._closed = False
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._background = _background.Background()
         self._wal_cache: dict[str, tuple[int, list[Points]]] = {}
         self._wal_view: tuple[tuple[Any, ...], dict[str, list[TagSlice]]] | None = None
         self._qualifiers: dict[str, Any] = {}
@@ -319,8 +328,14 @@ class Store:
     _outage_error: str = ""
 
     def flush(self) -> None:
-        """Write pending points to Parquet files and commit them (also runs in the background)."""
+        """Write pending points to Parquet files and commit them (also runs in the background);
+        then raise :class:`~historian.errors.BackgroundFlushError` once if a background flush
+        failed since the last explicit flush."""
+        unreported = self._background.take_unreported()
         self._flush_with_retry(self.flush_retry_s)
+        if unreported is not None:
+            self._background.unreported = unreported
+            _background.raise_unreported(self)
 
     def _transient(self, exc: BaseException) -> bool:
         return _flushing.transient(self, exc)
@@ -338,7 +353,7 @@ class Store:
         return _flushing.flush_once(self)
 
     def _flush_loop(self) -> None:
-        return _flushing.flush_loop(self)
+        return _background.run(self)
 
     # ------------------------------------------------------------------ reading
     def _series(

@@ -19,6 +19,7 @@ from historian.model.tags import validate_tag_name
 from historian.model.text import no_text, text_array
 from historian.model.times import MIN_NS, user_ns_array
 from historian.storage import ingest
+from historian.storage.background import BACKPRESSURE, request_flush
 from historian.storage.points import Points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,11 +137,16 @@ def ingest_points(store: Store, points: Points, *, qualified: bool = False) -> i
         store._active.add(points)
         size = len(store._active)
     store._wal.sync(ticket)
-    if size >= store.settings.flush_points and not store._remote:
-        store.flush()
-    # s3://: write() never waits for object storage; the background flusher sees the full
-    # memory table within 0.5 s. During an outage the points wait in memory and in the WAL
-    # (no bound: see docs/scale-out.md) until storage answers.
+    s = store.settings
+    if size >= s.flush_points:
+        # background: the store's thread flushes (and compacts), write() returns now; only
+        # when it cannot keep up (BACKPRESSURE x flush_points) does write() flush itself.
+        # s3://: write() never waits for object storage. During an outage the points wait
+        # in memory and in the WAL (no bound: see docs/scale-out.md) until storage answers.
+        if store._remote or (s.background and size < BACKPRESSURE * s.flush_points):
+            request_flush(store)
+        else:
+            store._flush_with_retry(store.flush_retry_s)
     return n
 
 
