@@ -211,9 +211,9 @@ def test_parquet_bomb_is_refused_before_decoding(tmp_path):
     assert os.path.getsize(victim) < 1 << 20
     from historian.storage.files import DataFile
 
-    with historian.open(path, mode="r") as h:  # the store refuses it (size check or this one)
-        with pytest.raises(CorruptDataError):
-            h.read("A")
+    # the store refuses it (size check or this one)
+    with historian.open(path, mode="r") as h, pytest.raises(CorruptDataError):
+        h.read("A")
     tracemalloc.start()  # the read path itself, whatever the commit log says
     try:
         with pytest.raises(CorruptDataError, match="declares 2,000,000 rows"):

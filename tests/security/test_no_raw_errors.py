@@ -183,7 +183,7 @@ def test_hostile_arguments_raise_only_historian_errors(filled, name):
     raw = []
     for value in HOSTILE_VALUES:
         try:
-            outcome(lambda: CALLS[name](filled, value))
+            outcome(lambda value=value: CALLS[name](filled, value))
         except pytest.fail.Exception as failure:
             raw.append(f"{name} with {value!r:.60}: {str(failure)[:300]}")
     assert not raw, "\n".join(raw)

@@ -252,8 +252,8 @@ def test_server_refusing_our_certificate_at_create_session_says_so(pki, tmp_path
         opts = CertificateValidatorOptions.TRUSTED_VALIDATION | (
             CertificateValidatorOptions.PEER_CLIENT)
         s.server.set_certificate_validator(CertificateValidator(opts, store))
-        with pytest.raises(SourceSecurityError, match="the server refused us: "
-                           "BadCertificateUntrusted .*does not trust our client certificate"):
+        with pytest.raises(SourceSecurityError, match=r"the server refused us: "
+                           r"BadCertificateUntrusted .*does not trust our client certificate"):
             await connect_read(cfg_for(s.url, pki))
 
     run_with(server, body)
@@ -293,7 +293,7 @@ def test_world_writable_trust_folder_is_refused(pki, tmp_path):
     (trust / "ca.der").write_bytes(Path(pki["trusted"], "ca.der").read_bytes())
     trust.chmod(0o777)
     cfg = cfg_for("opc.tcp://127.0.0.1:1", pki, trust=trust)
-    with pytest.raises(SourceSecurityError, match="world-writable .*chmod o-w"):
+    with pytest.raises(SourceSecurityError, match=r"world-writable .*chmod o-w"):
         asyncio.run(OpcUaSource(cfg).connect())
     trust.chmod(0o755)
     (trust / "ca.der").chmod(0o666)
@@ -307,7 +307,7 @@ def test_private_key_through_a_symlink_is_refused(pki, tmp_path):
     server = UaServer(free_port(), pki=pki)
 
     async def body(s):
-        with pytest.raises(SourceSecurityError, match="cannot read private_key .*symbolic link"):
+        with pytest.raises(SourceSecurityError, match=r"cannot read private_key .*symbolic link"):
             await connect_read(cfg_for(s.url, pki, private_key=link))
 
     run_with(server, body)

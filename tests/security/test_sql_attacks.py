@@ -299,7 +299,7 @@ def test_a_flipped_byte_raises_corrupt_data_like_h_read(tmp_path):
 
 
 def test_time_limit_interrupts_a_long_query(opened):
-    store, h, _ = opened
+    _, h, _ = opened
     h._sql_engine._timeout = 0.5  # as historian.open(path, sql_timeout=0.5)
     t = time.perf_counter()
     with pytest.raises(QueryError, match=r"after 0\.5 s.*sql_timeout") as info:
