@@ -189,6 +189,83 @@ def test_opcua_string_localized_text_and_enumerations_are_stored_as_texts(tmp_pa
         assert [r[0] for r in rows] == ["Idle", "Running", "Stopped"] * 2
 
 
+async def _collect_once(tmp_path, server: TextServer, text: str) -> None:
+    """Run a collector until every point has a value in the store, writing one Batch text."""
+    c = Collector(loads(text, base_dir=tmp_path))
+    task = asyncio.create_task(c.arun())
+    try:
+        await _wait_until(lambda: c.health().sources["line1"].connected)
+        await server.write("Batch", "B-777", ua.VariantType.String, T0)
+        await _wait_until(lambda: c.health().written_points >= len(POINTS) + 1)
+    finally:
+        c.request_stop()
+        await task
+
+
+def test_a_tag_holding_numbers_is_never_retyped_and_a_warning_names_it(tmp_path, caplog):
+    path = tmp_path / "plant.hist"
+    with historian.open(path) as h:  # numbers under L1.Batch, and only NaN texts (an older
+        h.define_many({"L1.Batch": {}, "L1.Recipe": {}})  # collector's) under L1.Recipe
+        h.write("L1.Batch", [T0_NS - 10 * MS], [42.0])
+        h.write_table(pa.table({"tag": ["L1.Recipe"], "time": [T0_NS - 10 * MS],
+                                "value": [float("nan")], "text": ["Rezept 0"]}))  # fmt: skip
+
+    async def main():
+        server = await TextServer().start()
+        try:
+            await _collect_once(tmp_path, server, _config(server, "subscribe"))
+        finally:
+            await server.stop()
+
+    with caplog.at_level(logging.WARNING, logger="historian.acquisition.text_tags"):
+        asyncio.run(main())
+    warned = [r.getMessage() for r in caplog.records if r.name.endswith("text_tags")]
+    assert len(warned) == 1 and "'L1.Batch'" in warned[0] and "holds numbers" in warned[0]
+    with historian.open(path, mode="r") as h:
+        assert h.tag("L1.Batch").type == "number" and h.tag("L1.Batch").version == 1
+        assert h.tag("L1.Recipe").type == "string" and h.tag("L1.Locale").type == "string"
+        batch = h.read("L1.Batch", T0_NS - 10 * MS, T0_NS + 1)
+        assert batch.column("value").to_pylist() == [42.0, None]  # the text point: no number
+        assert batch.column("text").to_pylist() == [None, "B-777"]
+
+
+def test_config_type_decides_for_a_poll_source_and_other_types_are_refused(tmp_path):
+    types = {"Batch": "number", "Mode": "string"}  # a String kept a number; an EnumValueType text
+
+    async def main():
+        server = await TextServer().start()
+        try:
+            await server.write("Mode", ua.EnumValueType(Value=1, DisplayName=ua.LocalizedText(
+                "Auto")), ua.VariantType.ExtensionObject, T0)  # fmt: skip
+            await _collect_once(tmp_path, server, _config(server, "poll", types))
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    with historian.open(tmp_path / "plant.hist", mode="r") as h:
+        assert h.tag("L1.Batch").type == "number" and h.tag("L1.Mode").type == "string"
+        assert h.tag("L1.Recipe").type == "string" and h.tag("L1.State").type == "number"
+        assert h.read("L1.Mode", T0_NS, T0_NS + 1).column("text").to_pylist() == ["Auto"]
+        assert h.read("L1.Batch", T0_NS, T0_NS + 1).column("text").to_pylist() == ["B-777"]
+    cfg = """
+[store]
+path = "p.hist"
+[[opcua]]
+name = "s"
+url = "opc.tcp://127.0.0.1:4840"
+security_policy = "None"
+allow_insecure = true
+  [[opcua.points]]
+  tag = "T"
+  node = "ns=2;s=T"
+  type = "%s"
+"""
+    with pytest.raises(ConfigError, match=r"opcua\[0\]\.points\[0\]\.type: 'text' is not one of "
+                                          r"number, string"):
+        loads(cfg % "text", base_dir=tmp_path)
+    assert loads(cfg % "string", base_dir=tmp_path).tags()["T"].type == "string"
+
+
 def test_modbus_string_registers_are_stored_as_text_tags(tmp_path):
     points = [
         {"tag": "PLC.BATCH", "table": "holding", "address": 0, "type": "string", "count": 8},
