@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # pa.compute
 import pytest
 from third_party import Served, opcua_env
 
 import historian
 from historian.acquisition.collector import Collector
 from historian.acquisition.config import loads
+from historian.errors import TextAggregateError
 from historian.model import quality as q
 
 NSU = "urn:historian:interop"
@@ -125,8 +128,8 @@ def test_string_localized_text_and_enumeration_texts_as_served(
     node_opcua, interop_pki, tmp_path, monkeypatch
 ):
     user_env, pw_env = opcua_env(monkeypatch)
-    cfg = loads(config(node_opcua, interop_pki, tmp_path, user_env, pw_env, TEXTS),
-                base_dir=tmp_path)  # fmt: skip
+    cfg = loads(config(node_opcua, interop_pki, tmp_path, user_env, pw_env,
+                       [*TEXTS, "Good.Float"]), base_dir=tmp_path)  # fmt: skip
     c = Collector(cfg)
     c.start()
     try:
@@ -139,6 +142,19 @@ def test_string_localized_text_and_enumeration_texts_as_served(
             log.setdefault(r["node"], {})[int(r["t_ms"]) * MS] = r
     with historian.open(tmp_path / "plant.hist", mode="r") as store:
         table = store.read([f"N.{n}" for n in TEXTS], None, None)
+        tags = store.tags()  # the String and LocalizedText nodes made text tags by themselves
+        assert dict(zip(tags.column("name").to_pylist(), tags.column("type").to_pylist(),
+                        strict=True)) == {"N.Text.Batch": "string", "N.Text.Recipe": "string",
+                                          "N.Text.State": "number", "N.Good.Float": "number"}
+        t0, t1 = pa.compute.min_max(table.column("time").cast("int64")).values()
+        span = (t0.as_py(), t1.as_py() + 1, "1h")
+        summary = store.summary("N.Text.Recipe", *span, stats=["count", "last"])
+        last = [t for s, t in zip(summary.column("stat").to_pylist(),
+                                  summary.column("text").to_pylist(), strict=True) if s == "last"]
+        assert last[-1] == table.filter(pa.compute.equal(table.column("tag"), "N.Text.Recipe")
+                                        ).column("text").to_pylist()[-1]  # fmt: skip
+        with pytest.raises(TextAggregateError):
+            store.summary("N.Text.Batch", *span, stats=["twa"])
     stored: dict[str, list[tuple[int, float | None, int, str | None]]] = {}
     for tag, t, v, qual, text in zip(
         table.column("tag").to_pylist(), table.column("time").cast("int64").to_pylist(),
