@@ -4,6 +4,7 @@ resends, skipped ticks counted, gaps stamped when the device last answered."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
 
@@ -63,10 +64,8 @@ class SlowDevice:
         body = struct.pack(">BB", fc, 2 * count) + b"\x00\x07" * count
         writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)
         self.answered.append(time.time_ns())
-        try:
+        with contextlib.suppress(ConnectionError):
             await writer.drain()
-        except ConnectionError:
-            pass
 
 
 async def until(cond, timeout: float = 10.0) -> None:

@@ -76,7 +76,7 @@ def brute_twa(t, v, a, b):
     ("2026-03-28", "2026-03-31", [24, 23, 24]), ("2026-10-24", "2026-10-27", [24, 25, 24]),
 ])
 def test_local_days_over_a_clock_change_are_exact(h, first, last, hours):
-    t, v, q = minute_series("2026-03-20" if first < "2026-06" else "2026-10-20",
+    t, v, _ = minute_series("2026-03-20" if first < "2026-06" else "2026-10-20",
                             "2026-04-05" if first < "2026-06" else "2026-11-01")
     h.define("TIC-101.PV", unit="degC")
     h.write("TIC-101.PV", t, v)

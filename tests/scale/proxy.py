@@ -15,6 +15,7 @@ Every state change is made by the proxy thread itself and acknowledged before th
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import selectors
 import socket
@@ -92,10 +93,8 @@ class TcpProxy:
 
     def _close_all(self) -> None:
         for s in list(self._peer) + self._held:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self._sel.unregister(s)
-            except (KeyError, ValueError):
-                pass
             s.close()
         self._peer.clear()
         self._held.clear()
@@ -148,10 +147,8 @@ class TcpProxy:
                 self._peer.pop(x, None)
                 if x in self._held:
                     self._held.remove(x)
-                try:
+                with contextlib.suppress(KeyError, ValueError):
                     self._sel.unregister(x)
-                except (KeyError, ValueError):
-                    pass
                 x.close()
 
     def _forward(self, s: socket.socket) -> None:
