@@ -9,6 +9,7 @@ clock of each instant and puts an edge wherever the local day / week / month / s
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 
 import numpy as np
@@ -143,7 +144,7 @@ def test_a_shift_starting_in_the_skipped_hour_uses_the_offset_before_the_change(
     tz = "Europe/Paris"
     iv = calendar_edges(to_ns("2026-03-28T12:00Z"), to_ns("2026-03-30T12:00Z"),
                         shifts={"day": "08:00", "maintenance": "02:30"}, tz=tz)
-    got = dict(zip([iso(e, tz) for e in iv.edges], iv.labels + [None], strict=True))
+    got = dict(zip([iso(e, tz) for e in iv.edges], [*iv.labels, None], strict=True))
     assert got["2026-03-29T03:30:00+02:00"] == "maintenance"
     assert to_ns("2026-03-29T01:30Z") in iv.edges.tolist()
     assert got["2026-03-30T02:30:00+02:00"] == "maintenance"  # an ordinary day again
@@ -300,4 +301,4 @@ def test_random_windows_and_zones_match_the_brute_force(tz, start, days, rule):
     edges = iv.edges.tolist()
     assert edges == brute_edges(start_ns, end_ns, key)
     assert edges[0] == start_ns and edges[-1] == end_ns
-    assert all(b > a for a, b in zip(edges, edges[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(edges))
