@@ -11,9 +11,9 @@ setpoint (TIC-101.SP); the jacket (TI-102.PV) follows the heater as a first-orde
 2-minute time constant, and the reactor (TIC-101.PV) follows the jacket with a 5-minute one. A
 level controller moves the feed valve (FV-104.POS) and the feed flow (FIC-104.PV) follows.
 A time constant is not a delay: step 5 finds the jacket leading the reactor by about 2 minutes
-and the heater by about 4 (where their correlation peaks; the controller closes the loop). Then we break things, as real plants
-do: the temperature transmitter freezes for 20 minutes and throws a few wild readings, and the
-flow meter's link drops for 10 minutes.
+and the heater by about 4 (where their correlation peaks; the controller closes the loop). Then
+we break things, as real plants do: the temperature transmitter freezes for 20 minutes and
+throws a few wild readings, and the flow meter's link drops for 10 minutes.
 """
 
 # %% 1. Demo data: four hours of the simulated reactor, one sample a second
