@@ -61,7 +61,7 @@ def served_by_node(served: Served) -> dict[str, dict[int, tuple[float, int, str]
     for r in served.records():
         if "text" in r:  # the text variables: test_string_localized_text_and_enumeration...
             continue
-        v = float(r["value"]) if not isinstance(r["value"], bool) else float(r["value"])
+        v = float(r["value"])  # JSON true/false of the Boolean node too: 1.0/0.0 as stored
         out.setdefault(r["node"], {})[int(r["t_ms"]) * MS] = (v, int(r["status"]), r["type"])
     return out
 
