@@ -194,7 +194,7 @@ async def _collect_once(tmp_path, server: TextServer, text: str) -> None:
     c = Collector(loads(text, base_dir=tmp_path))
     task = asyncio.create_task(c.arun())
     try:
-        await _wait_until(lambda: c.health().sources["line1"].connected)
+        await _wait_until(lambda: c.health().written_points >= len(POINTS))  # initial values
         await server.write("Batch", "B-777", ua.VariantType.String, T0)
         await _wait_until(lambda: c.health().written_points >= len(POINTS) + 1)
     finally:
