@@ -10,6 +10,10 @@
 - **Poll** (``acquire = "poll"``): full DataValues via a Read service with
   ``TimestampsToReturn.Both`` every ``every``; unchanged values (same source timestamp, status
   and value) are not emitted twice.
+- **Types**: on every connect the DataType attribute of all nodes is read in one Read request
+  (:func:`~historian.acquisition.opcua_text.node_types`): String/LocalizedText nodes (and String
+  subtypes) are reported through :attr:`OpcUaSource.on_text_tags` before any value is emitted
+  (the collector defines them ``type="string"``); enumerations get their labels.
 - ``nsu=<namespace URI>;...`` node ids are resolved to namespace indexes on *every* connect
   (indexes may change when a server restarts).
 - On a lost connection the source records one ``Bad_NoCommunication`` point per tag stamped
