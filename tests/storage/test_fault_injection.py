@@ -17,6 +17,7 @@ all there or all gone.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -326,10 +327,9 @@ def test_no_acknowledged_point_is_lost_or_doubled(store_path, monkeypatch, op, f
     fault = Fault(fault_name, os.path.abspath(store_path))
     _install(fault, monkeypatch)  # unarmed until the operation under test
     h, m = _build(store_path)
-    try:
+    # the operation may fail; what matters is what the store keeps
+    with contextlib.suppress(StoreError, MemoryError):
         _run(op, h, m, fault)
-    except (StoreError, MemoryError):
-        pass  # the operation may fail; what matters is what the store keeps
     assert fault.fired, f"the {fault_name} fault never hit during {op}"
     if after == "recover":
         fault.armed = False
@@ -340,10 +340,8 @@ def test_no_acknowledged_point_is_lost_or_doubled(store_path, monkeypatch, op, f
         m.check(h)
         h.close()
     else:
-        try:
+        with contextlib.suppress(StoreError, MemoryError):
             h.close()
-        except (StoreError, MemoryError):
-            pass
         fault.armed = False
         assert not h.writable  # the lock was released even if close failed
     with historian.open(store_path) as h2:
@@ -391,15 +389,18 @@ def test_a_lost_log_is_refused_never_replaced_by_an_empty_table(store_path, loss
         with open(os.path.join(log_dir, "_last_checkpoint.tmp"), "wb") as f:
             f.write(b"\x00" * 10)
     for mode in ("r", "auto"):  # refused at the open, or at the first read
-        with pytest.raises(CorruptDataError, match=r"_delta_log is missing.*historian repair"):
-            with historian.open(store_path, mode=mode) as h:
-                h.read("A")
-    with pytest.raises(CorruptDataError, match="4 data file"):
-        with historian.open(store_path) as h:
-            h.write("A", [T0], [1.0])
-    with pytest.raises(CorruptDataError, match="historian repair"):
-        with historian.open(store_path, grace_hours=0) as h:
-            h.compact()
+        with (
+            pytest.raises(CorruptDataError, match=r"_delta_log is missing.*historian repair"),
+            historian.open(store_path, mode=mode) as h,
+        ):
+            h.read("A")
+    with pytest.raises(CorruptDataError, match="4 data file"), historian.open(store_path) as h:
+        h.write("A", [T0], [1.0])
+    with (
+        pytest.raises(CorruptDataError, match="historian repair"),
+        historian.open(store_path, grace_hours=0) as h,
+    ):
+        h.compact()
     assert _data_files(store_path) == files
     assert os.path.exists(log_dir) == (loss != "deleted")  # nothing was created in its place
     if os.path.exists(log_dir):
