@@ -390,9 +390,8 @@ def test_a_deleted_data_file_is_reported_missing_not_vacuumed(store_path):
         h.flush()
         rel = testing.commit_log(h).snapshot().paths[0]
     os.unlink(os.path.join(store_path, "points", rel))
-    with historian.open(store_path, mode="r") as h:
-        with pytest.raises(CorruptDataError) as err:
-            h.read("A")
+    with historian.open(store_path, mode="r") as h, pytest.raises(CorruptDataError) as err:
+        h.read("A")
     text = str(err.value)
     assert os.path.basename(rel) in text and "not vacuumed by historian" in text
     assert "historian repair" in text and "retry" not in text
@@ -465,7 +464,6 @@ def test_the_writer_lock_is_never_opened_through_a_symlink(store_path, tmp_path)
     lock = os.path.join(store_path, "writer.lock")
     os.unlink(lock)
     os.symlink(victim, lock)
-    with historian.open(store_path) as h:
-        with pytest.raises(StoreError, match="symbolic link"):
-            h.write("A", [T0], [1.0])
+    with historian.open(store_path) as h, pytest.raises(StoreError, match="symbolic link"):
+        h.write("A", [T0], [1.0])
     assert victim.read_text() == "keep me"
