@@ -17,6 +17,7 @@ pace). At every checkpoint of ``--commits`` it prints one row of the curve:
     python benchmarks/bench_aging.py                 # 10, 100 commits (about 15 s)
     python benchmarks/bench_aging.py --long          # 10, 100, 1,000 commits
     python benchmarks/bench_aging.py --commits 10,100,1000,10000
+    python benchmarks/bench_aging.py --inline        # background=False: flushes in write()
 """
 
 from __future__ import annotations
@@ -106,10 +107,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000, help="points per write (and flush)")
     ap.add_argument("--tags", type=int, default=10, help="tags per batch")
     ap.add_argument("--fsync", action="store_true", help="fsync (off by default: tmpfs-like)")
+    ap.add_argument("--inline", action="store_true",
+                    help="background=False: each write() flushes and compacts itself")
     args = ap.parse_args()
     checkpoints = [10, 100, 1000] if args.long else [int(c) for c in args.commits.split(",")]
     path = tempfile.mkdtemp(prefix="aging-")
-    h = historian.open(path, mode="w", flush_points=args.batch, fsync=args.fsync)
+    h = historian.open(path, mode="w", flush_points=args.batch, fsync=args.fsync,
+                       background=not args.inline)
     for j in range(args.tags):
         h.define(f"T{j:03d}")
     reader = historian.open(path, mode="r")
