@@ -22,7 +22,7 @@ from historian.model import arrow, buffers
 from historian.model.labels import repeated_strings
 from historian.model.schema import POINTS_SCHEMA, TIME_TYPE
 from historian.model.times import DAY_NS, HOUR_NS, MAX_NS, MIN_NS
-from historian.storage import health
+from historian.storage import health, pins
 from historian.storage.files import TagSlice
 from historian.storage.memtable import (
     MemTable,
@@ -138,41 +138,53 @@ def series_parts(
     """Per tag, the points in [start, end) of each source (memory, WAL, files), not merged."""
     snap, pending = pinned or snapshot_and_pending(store)
     parts = _pending_parts(pending, tags, start_ns, end_ns)
-    if snap is not None:
-        opened = []
-        for i in snap.select(start_ns, end_ns, list(tags)):
-            path = os.path.join(store.settings.table_dir, snap.paths[i])
-            try:
-                opened.append(store._files.get(path))
-            except FileNotFoundError:
-                raise missing_file(store, snap, snap.paths[i]) from None
-        per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
-        # Ingest times are only needed to settle repeats: as-of reads, or several sources.
-        sources = {t: len(parts[t]) for t in tags}
-        for r in per_file:
-            for t in r:
-                sources[t] += 1
-
-        def read_one(k: int) -> dict[str, TagSlice]:
-            ranges = per_file[k]
-            need_ingested = as_of_us is not None or any(sources[t] > 1 for t in ranges)
-            return opened[k].read(
-                ranges, start_ns, end_ns, with_ingested=need_ingested,
-                with_reasons=with_reasons,
-            )  # fmt: skip
-
-        todo = [k for k, r in enumerate(per_file) if r]
-        if len(todo) > 1 and store.settings.read_threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=store.settings.read_threads) as pool:
-                results = list(pool.map(read_one, todo))
-        else:
-            results = [read_one(k) for k in todo]
-        for got in results:
-            for tag, sl in got.items():
-                parts[tag].append(sl)
+    if snap is None:
+        return parts
+    chosen = [os.path.join(store.settings.table_dir, snap.paths[i])
+              for i in snap.select(start_ns, end_ns, list(tags))]  # fmt: skip
+    with pins.pinned(chosen):  # vacuum leaves them while this read runs
+        _read_files(store, snap, chosen, tags, start_ns, end_ns, as_of_us, with_reasons, parts)
     return parts
+
+
+def _read_files(
+    store: Store, snap: Snapshot, chosen: list[str], tags: Sequence[str], start_ns: int,
+    end_ns: int, as_of_us: int | None, with_reasons: bool, parts: dict[str, list[TagSlice]],
+) -> None:
+    """Add to ``parts`` the points in [start, end) of the files ``chosen`` of ``snap``."""
+    opened = []
+    for path in chosen:
+        try:
+            opened.append(store._files.get(path))
+        except FileNotFoundError:
+            rel = os.path.relpath(path, store.settings.table_dir)
+            raise missing_file(store, snap, rel) from None
+    per_file = [f.ranges(list(tags), start_ns, end_ns) for f in opened]
+    # Ingest times are only needed to settle repeats: as-of reads, or several sources.
+    sources = {t: len(parts[t]) for t in tags}
+    for r in per_file:
+        for t in r:
+            sources[t] += 1
+
+    def read_one(k: int) -> dict[str, TagSlice]:
+        ranges = per_file[k]
+        need_ingested = as_of_us is not None or any(sources[t] > 1 for t in ranges)
+        return opened[k].read(
+            ranges, start_ns, end_ns, with_ingested=need_ingested,
+            with_reasons=with_reasons,
+        )  # fmt: skip
+
+    todo = [k for k, r in enumerate(per_file) if r]
+    if len(todo) > 1 and store.settings.read_threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=store.settings.read_threads) as pool:
+            results = list(pool.map(read_one, todo))
+    else:
+        results = [read_one(k) for k in todo]
+    for got in results:
+        for tag, sl in got.items():
+            parts[tag].append(sl)
 
 
 def _pending_parts(
@@ -544,14 +556,17 @@ def read_batches(
                 held[n].extend(mem.read(n, MIN_NS, MAX_NS))
         pending = held
     pinned = (snap, pending)
-    for name in names:
-        text = store._catalog.get(name).is_text
-        for lo, hi in _windows(store, snap, name, start_ns, end_ns, batch_rows):
-            store._check_open()  # a store closed while its reader streams
-            got = series(store, [name], lo, hi, with_reasons=reasons, pinned=pinned)
-            table = _points_table([name], got, reasons, dictionary=tag_type == "dictionary",
-                                  with_text=text)  # fmt: skip
-            yield from table.to_batches(max_chunksize=batch_rows)
+    pins_held = [] if snap is None else [os.path.join(store.settings.table_dir, snap.paths[i])
+                                    for i in snap.select(start_ns, end_ns, names)]  # fmt: skip
+    with pins.pinned(pins_held):  # vacuum leaves them until the iterator ends
+        for name in names:
+            text = store._catalog.get(name).is_text
+            for lo, hi in _windows(store, snap, name, start_ns, end_ns, batch_rows):
+                store._check_open()  # a store closed while its reader streams
+                got = series(store, [name], lo, hi, with_reasons=reasons, pinned=pinned)
+                table = _points_table([name], got, reasons,
+                                      dictionary=tag_type == "dictionary", with_text=text)
+                yield from table.to_batches(max_chunksize=batch_rows)
 
 
 def _windows(

@@ -10,6 +10,7 @@ reads the log folder itself and deletes a file only when all of these hold:
   removed by the newest commit are kept) or in any checkpoint;
 - the file's own modification time is older than :data:`MIN_AGE_S` (a safety margin against a
   clock that jumped or a deletion timestamp written by a wrong clock);
+- no read of this process pins it (:mod:`historian.storage.pins`);
 - the log is intact: commit versions are contiguous up to the newest, every commit parses, and
   the newest commit is the version the store reads. Otherwise nothing is deleted (the reason is
   logged), since an unreadable or missing commit may be the only reference to a file.
@@ -33,12 +34,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+from historian.storage import pins
 
 if TYPE_CHECKING:  # pragma: no cover
     from historian.storage.snapshot import Snapshot
@@ -172,6 +176,8 @@ def vacuum_table(
         return []
     removed = []
     for rel in todo:
+        if pins.is_pinned(os.path.join(files.dir, rel)):
+            continue  # a read of this process still holds it: a later vacuum deletes it
         info = files.info(rel)
         if info.type != pafs.FileType.File:
             continue  # already gone
