@@ -90,7 +90,8 @@ def summary(
             refuse_text(self._store, names, "a summary on calendar intervals or shifts")
             return self._calendar_summary(names, start, end, every, stats, config, calendar)
         start_ns, end_ns, every_ns = self._window(start, end, every)
-        texts = summary_with_texts(self._store, names, start_ns, end_ns, every_ns, stats,
+        asked = stats if isinstance(stats, str) else list(stats)
+        texts = summary_with_texts(self._store, names, start_ns, end_ns, every_ns, asked,
                                    config)  # text tags: count/first/last/duration_in_state
         if texts is not None:
             return texts

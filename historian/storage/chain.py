@@ -254,13 +254,14 @@ class Signer:
         else:
             data = _read_key_source(source, "signing key")
             try:
-                key = serialization.load_pem_private_key(data, password=None)
+                loaded = serialization.load_pem_private_key(data, password=None)
             except (ValueError, TypeError):  # the message would not echo key material
                 raise InvalidArgumentError(
                     "the signing key is not an unencrypted PEM (PKCS#8) private key"
                 ) from None
-            if not isinstance(key, Ed25519PrivateKey):
+            if not isinstance(loaded, Ed25519PrivateKey):
                 raise InvalidArgumentError("the signing key must be an Ed25519 key")
+            key = loaded
         self._key = key
         raw = key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw

@@ -13,6 +13,7 @@ compaction's.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,7 +49,8 @@ def rename_points(store: Store, old: str, new: str) -> int:
     return _rewrite(store, {old}, None, None, None, {old: new}, "rename")
 
 
-def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, keep,
+def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None,
+             keep: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None,
              renames: dict[str, str], operation: str) -> int:  # fmt: skip
     from historian.model.times import MAX_NS, MIN_NS
 
@@ -58,7 +60,9 @@ def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None, kee
     written = []
     changed = 0
     for i, rel in enumerate(snap.paths):
-        if lo is not None and (int(snap.tmax[i]) < lo or int(snap.tmin[i]) >= hi):
+        outside = lo is not None and hi is not None and (
+            int(snap.tmax[i]) < lo or int(snap.tmin[i]) >= hi)
+        if outside:
             continue  # no row of this file is in the window
         f = store._files.get(os.path.join(store.settings.table_dir, rel))
         if not wanted.intersection(f.tags):

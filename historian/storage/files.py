@@ -42,6 +42,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -103,7 +104,7 @@ def day_string(day_number: int) -> str:
     return str(np.datetime64(int(day_number), "D"))
 
 
-def encode(points: Points) -> tuple[pa.Table, dict]:
+def encode(points: Points) -> tuple[pa.Table, dict[str, Any]]:
     """Encode points already sorted by (tag, time, ingested) as a file table plus its index."""
     codes = points.codes
     n = len(points)
@@ -262,7 +263,7 @@ class TagSlice:
     text: np.ndarray | None = None  # object (str or None) per point; None: no text at all
 
 
-def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict:
+def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict[str, Any]:
     """The parsed index of a file, after its SHA-256 (files of format 1 before the checksum have
     none) and its shape are checked: a damaged index would silently hide rows."""
     fix = (
@@ -274,7 +275,7 @@ def _checked_index(path: str, raw: bytes, digest: bytes | None) -> dict:
     if digest is not None and hashlib.sha256(raw).hexdigest().encode() != digest:
         raise CorruptDataError(f"data file {path}: the index fails its SHA-256 check; {fix}")
     try:
-        idx = json.loads(raw)
+        idx: dict[str, Any] = json.loads(raw)
         n = len(idx["tags"])
         keys = ("row_start", "tmin", "tmax", "dec", "vkind", "qzero", "rzero")
         if any(len(idx[k]) != n for k in keys) or int(idx["rg_rows"]) <= 0:

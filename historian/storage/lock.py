@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -48,10 +49,8 @@ class WriterLock:
                 f"cannot open the writer lock {self.path} ({exc.strerror or exc}); check the "
                 "store folder's permissions"
             ) from exc
-        try:
-            os.fchmod(fd, FILE_MODE)
-        except OSError:
-            pass  # a lock file of another owner in a shared group folder: its mode is theirs
+        with contextlib.suppress(OSError):  # another owner's lock in a shared group folder:
+            os.fchmod(fd, FILE_MODE)  # its mode is theirs
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -81,7 +81,8 @@ class Points:
     @property
     def tags(self) -> np.ndarray:
         """The tag of every point (object array)."""
-        return self.names[self.codes]
+        tags: np.ndarray = self.names[self.codes]
+        return tags
 
     @classmethod
     def of_tag(

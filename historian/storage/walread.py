@@ -69,7 +69,7 @@ class _Message:
 class Scan:
     """What a segment holds: the valid batches, the damage found, and whether the tail was torn."""
 
-    batches: list = field(default_factory=list)  # list[Points] (scan_segment only)
+    batches: list[Any] = field(default_factory=list)  # list[Points] (scan_segment only)
     damage: list[str] = field(default_factory=list)
     torn_tail: bool = False
     batches_seen: int = 0
