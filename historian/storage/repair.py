@@ -188,7 +188,7 @@ def repair_store(path: str | os.PathLike[str], *, dry_run: bool = True) -> Repai
     return rep
 
 
-def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
+def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:  # noqa: C901 (one ordered plan; split pending, see issue 14)
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError
 
@@ -327,8 +327,8 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
         rep.actions.append(f"define {len(undefined)} tag(s) from the data files (names only: "
                            "units and rules must be defined again)")  # fmt: skip
     for seg, batches in salvage:
-        n = sum(len(b) for b in batches)
-        rep.actions.append(f"write the {len(batches)} valid batch(es) ({n:,} points) of "
+        npoints = sum(len(b) for b in batches)
+        rep.actions.append(f"write the {len(batches)} valid batch(es) ({npoints:,} points) of "
                            f"{os.path.basename(seg)} to a new WAL segment")  # fmt: skip
     if dry_run or not rep.actions:
         return
@@ -363,7 +363,7 @@ def _plan_catalog(
     table: str,
     live: list[str],
     add: list[tuple[str, dict[str, Any]]],
-    salvage: list[tuple[str, list]],
+    salvage: list[tuple[str, list[Any]]],
     rep: RepairReport,
 ) -> tuple[list[str], list[str]]:
     """(files to move, tag names to define): a damaged ``tags.json``, tags with no definition."""
@@ -412,10 +412,11 @@ def _plan_catalog(
     return moves, undefined
 
 
-def _read_head(table: str) -> dict | None:
+def _read_head(table: str) -> dict[str, Any] | None:
     try:
         with open(os.path.join(table, HEAD_REL), "rb") as f:
-            return json.loads(f.read())
+            head: dict[str, Any] = json.loads(f.read())
+            return head
     except (OSError, ValueError):
         return None
 
@@ -457,7 +458,7 @@ def _rows_of(acts: pa.Table, rel: str) -> int:
     return int(acts.column("num_records")[paths.index(rel)].as_py() or 0)
 
 
-def _plan_wal(root: str, rep: RepairReport) -> tuple[list[str], list[tuple[str, list]]]:
+def _plan_wal(root: str, rep: RepairReport) -> tuple[list[str], list[tuple[str, list[Any]]]]:
     from historian.storage.wal import list_segments, segment_name
     from historian.storage.walread import scan_segment
 
@@ -476,7 +477,7 @@ def _plan_wal(root: str, rep: RepairReport) -> tuple[list[str], list[tuple[str, 
     return moves, salvage
 
 
-def _write_salvaged(root: str, batches: list) -> None:
+def _write_salvaged(root: str, batches: list[Any]) -> None:
     from historian.storage.wal import WalWriter, list_segments
 
     wal_dir = os.path.join(root, "wal")
