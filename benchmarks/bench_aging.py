@@ -107,23 +107,31 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000, help="points per write (and flush)")
     ap.add_argument("--tags", type=int, default=10, help="tags per batch")
     ap.add_argument("--fsync", action="store_true", help="fsync (off by default: tmpfs-like)")
-    ap.add_argument("--inline", action="store_true",
-                    help="background=False: each write() flushes and compacts itself")
+    ap.add_argument(
+        "--inline",
+        action="store_true",
+        help="background=False: each write() flushes and compacts itself",
+    )
     args = ap.parse_args()
     checkpoints = [10, 100, 1000] if args.long else [int(c) for c in args.commits.split(",")]
     path = tempfile.mkdtemp(prefix="aging-")
-    h = historian.open(path, mode="w", flush_points=args.batch, fsync=args.fsync,
-                       background=not args.inline)
+    h = historian.open(
+        path, mode="w", flush_points=args.batch, fsync=args.fsync, background=not args.inline
+    )
     for j in range(args.tags):
         h.define(f"T{j:03d}")
     reader = historian.open(path, mode="r")
     bg = engine(h)._background
     per_tag = args.batch // args.tags
-    print(f"store {path}: {args.batch} points per commit, {args.tags} tags, "
-          f"fd limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}")
-    head = (f"{'commits':>8} {'points':>10} {'disk/live':>9} {'live MB':>8} {'files':>6} "
-            f"{'log MB':>7} {'open ms':>8} {'cold ms':>8} {'wr p50':>7} {'wr p99':>7} {'fl p99':>7} "
-            f"{'cp p99':>7} {'RSS MB':>7} {'rd fds':>7}")
+    print(
+        f"store {path}: {args.batch} points per commit, {args.tags} tags, "
+        f"fd limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}"
+    )
+    head = (
+        f"{'commits':>8} {'points':>10} {'disk/live':>9} {'live MB':>8} {'files':>6} "
+        f"{'log MB':>7} {'open ms':>8} {'cold ms':>8} {'wr p50':>7} {'wr p99':>7} {'fl p99':>7} "
+        f"{'cp p99':>7} {'RSS MB':>7} {'rd fds':>7}"
+    )
     print(head)
     write_ms: list[float] = []
     done = 0
@@ -149,14 +157,19 @@ def main() -> None:
         opened_ms, cold_ms = measure_fresh_reader(path, newest)
         fl = np.percentile(list(bg.flush_ms), 99) if bg.flush_ms else float("nan")
         cp = np.percentile(list(bg.compact_ms), 99) if bg.compact_ms else float("nan")
-        print(f"{done:>8} {done * args.batch:>10,} {disk / live:>9.2f} {live / 1e6:>8.2f} "
-              f"{len(snap.paths):>6} {log_mb:>7.2f} {opened_ms:>8.1f} {cold_ms:>8.1f} "
-              f"{np.percentile(write_ms, 50):>7.2f} {np.percentile(write_ms, 99):>7.2f} "
-              f"{fl:>7.1f} {cp:>7.1f} {rss_mb():>7.0f} {open_fds():>7}", flush=True)
+        print(
+            f"{done:>8} {done * args.batch:>10,} {disk / live:>9.2f} {live / 1e6:>8.2f} "
+            f"{len(snap.paths):>6} {log_mb:>7.2f} {opened_ms:>8.1f} {cold_ms:>8.1f} "
+            f"{np.percentile(write_ms, 50):>7.2f} {np.percentile(write_ms, 99):>7.2f} "
+            f"{fl:>7.1f} {cp:>7.1f} {rss_mb():>7.0f} {open_fds():>7}",
+            flush=True,
+        )
     reader.close()
     h.close()
-    print("targets: disk/live <= 1.5, open <= 100 ms, cold <= 20 ms, flush p99 <= 200 ms, "
-          "write() p99 <= 20 ms, RSS bounded, no fd growth (rd fds: this process's count)")
+    print(
+        "targets: disk/live <= 1.5, open <= 100 ms, cold <= 20 ms, flush p99 <= 200 ms, "
+        "write() p99 <= 20 ms, RSS bounded, no fd growth (rd fds: this process's count)"
+    )
 
 
 if __name__ == "__main__":

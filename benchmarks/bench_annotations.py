@@ -66,13 +66,17 @@ def main() -> None:
             t0 = time.perf_counter()
             h.annotations()
             warm.append(time.perf_counter() - t0)
-        print(f"h.annotations() of {a.notes} in the writer (cached files): "
-              f"{statistics.median(warm) * 1e3:.1f} ms")
+        print(
+            f"h.annotations() of {a.notes} in the writer (cached files): "
+            f"{statistics.median(warm) * 1e3:.1f} ms"
+        )
         with historian.open(path, mode="r") as r:
             t0 = time.perf_counter()
             r.annotations()
-            print(f"h.annotations() of {a.notes} in a fresh reader: "
-                  f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
+            print(
+                f"h.annotations() of {a.notes} in a fresh reader: "
+                f"{(time.perf_counter() - t0) * 1e3:.1f} ms"
+            )
         rng = np.random.default_rng(1)
         starts = np.sort(rng.integers(0, n - 3600, a.frames))
         lengths = rng.integers(60, 3600, a.frames)
@@ -86,21 +90,38 @@ def main() -> None:
         t0 = time.perf_counter()
         for f in sub:
             length = f["end"].value - f["start"].value
-            h.summary("TIC-101.PV", f["start"].value, f["end"].value,
-                      np.timedelta64(length, "ns"), stats=STATS)
+            h.summary(
+                "TIC-101.PV",
+                f["start"].value,
+                f["end"].value,
+                np.timedelta64(length, "ns"),
+                stats=STATS,
+            )
         dt_loop = (time.perf_counter() - t0) / len(sub) * a.frames
         t0 = time.perf_counter()
         for f in sub:
             length = f["end"].value - f["start"].value
-            historian.summarize(t, v, start=f["start"].value, end=f["end"].value,
-                                every=np.timedelta64(length, "ns"), stats=STATS)
+            historian.summarize(
+                t,
+                v,
+                start=f["start"].value,
+                end=f["end"].value,
+                every=np.timedelta64(length, "ns"),
+                stats=STATS,
+            )
         dt_arrays = (time.perf_counter() - t0) / len(sub) * a.frames
-        print(f"h.summary(frames=) {a.frames} frames x {len(STATS)} stats, {n:,} points: "
-              f"{dt_frames * 1e3:.0f} ms ({by_frames.num_rows} rows)")
-        print(f"  one h.summary per frame (x{a.frames}, from {len(sub)}): {dt_loop * 1e3:.0f} ms "
-              f"= {dt_loop / dt_frames:.1f}x")
-        print(f"  historian.summarize per frame on arrays in memory: {dt_arrays * 1e3:.0f} ms "
-              f"= {dt_arrays / dt_frames:.1f}x")
+        print(
+            f"h.summary(frames=) {a.frames} frames x {len(STATS)} stats, {n:,} points: "
+            f"{dt_frames * 1e3:.0f} ms ({by_frames.num_rows} rows)"
+        )
+        print(
+            f"  one h.summary per frame (x{a.frames}, from {len(sub)}): {dt_loop * 1e3:.0f} ms "
+            f"= {dt_loop / dt_frames:.1f}x"
+        )
+        print(
+            f"  historian.summarize per frame on arrays in memory: {dt_arrays * 1e3:.0f} ms "
+            f"= {dt_arrays / dt_frames:.1f}x"
+        )
 
 
 if __name__ == "__main__":

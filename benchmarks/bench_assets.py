@@ -48,8 +48,14 @@ def main() -> None:
     n, secs = args.pumps, args.hours * 3600
     end = secs * S
     with tempfile.TemporaryDirectory() as d, historian.open(d) as h:
-        h.assets.define_template("Pump", {"Flow": "{asset}.FI", "Head": "{asset}.PI",
-                                          "Power": {"expression": "Flow * Head / 367"}})
+        h.assets.define_template(
+            "Pump",
+            {
+                "Flow": "{asset}.FI",
+                "Head": "{asset}.PI",
+                "Power": {"expression": "Flow * Head / 367"},
+            },
+        )
         for i in range(n):
             h.assets.add(f"SiteA/Area2/P-{i:03d}", template="Pump")
         h.assets.define_tags()
@@ -66,10 +72,12 @@ def main() -> None:
         q = dict(template="Pump")
         h.summary(tags, 0, end, "1h", "twa")  # warm: file cache, JIT
         t_tag, _ = best(lambda: h.summary(tags, 0, end, "1h", "twa"))
-        t_sto, _ = best(lambda: h.assets.summary("SiteA/**", 0, end, "1h", "twa",
-                                                 attribute="Flow", **q))
-        t_der, _ = best(lambda: h.assets.summary("SiteA/**", 0, end, "1h", "twa",
-                                                 attribute="Power", **q))
+        t_sto, _ = best(
+            lambda: h.assets.summary("SiteA/**", 0, end, "1h", "twa", attribute="Flow", **q)
+        )
+        t_der, _ = best(
+            lambda: h.assets.summary("SiteA/**", 0, end, "1h", "twa", attribute="Power", **q)
+        )
 
         def pandas_power() -> list:
             out = []
@@ -86,13 +94,19 @@ def main() -> None:
         t_read, r = best(lambda: h.assets.read("SiteA/**", 0, end, attribute="Power", **q))
         pts = 2 * n * secs
         print(f"{n} pumps x {args.hours} h of 1 s data ({pts:,} input points)")
-        print(f"  stored Flow, hourly twa: h.assets.summary {t_sto * 1e3:8.0f} ms   "
-              f"h.summary(tags) {t_tag * 1e3:8.0f} ms")
-        print(f"  derived Power, hourly  : h.assets.summary {t_der * 1e3:8.0f} ms   "
-              f"pandas align+mean {t_pd * 1e3:6.0f} ms   ({pts / t_der / 1e6:.1f} M input "
-              "points/s)")
-        print(f"  derived Power, read    : h.assets.read    {t_read * 1e3:8.0f} ms   "
-              f"({r.num_rows:,} points)")
+        print(
+            f"  stored Flow, hourly twa: h.assets.summary {t_sto * 1e3:8.0f} ms   "
+            f"h.summary(tags) {t_tag * 1e3:8.0f} ms"
+        )
+        print(
+            f"  derived Power, hourly  : h.assets.summary {t_der * 1e3:8.0f} ms   "
+            f"pandas align+mean {t_pd * 1e3:6.0f} ms   ({pts / t_der / 1e6:.1f} M input "
+            "points/s)"
+        )
+        print(
+            f"  derived Power, read    : h.assets.read    {t_read * 1e3:8.0f} ms   "
+            f"({r.num_rows:,} points)"
+        )
 
 
 if __name__ == "__main__":

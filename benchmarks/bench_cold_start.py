@@ -98,8 +98,9 @@ print(time.perf_counter() - t0)
 """
 
 
-def run(code: str, cache_dir: str | None, path: str | None = None,
-        **env: str) -> tuple[float, float, str]:
+def run(
+    code: str, cache_dir: str | None, path: str | None = None, **env: str
+) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds of the whole process, its stdout)."""
     e = dict(os.environ, **env)
     e.pop("NUMBA_DISABLE_JIT", None)
@@ -110,8 +111,13 @@ def run(code: str, cache_dir: str | None, path: str | None = None,
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     # run outside any checkout: ``python -c`` puts the working folder first on sys.path
-    proc = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
-                          cwd=path or tempfile.gettempdir())
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=e,
+        capture_output=True,
+        text=True,
+        cwd=path or tempfile.gettempdir(),
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -169,12 +175,21 @@ def main() -> None:
         return sum(len(v) for v in reports[tree]["specs"].values())
 
     if args.json:
-        print(json.dumps({tree: {k: med(v) for k, v in rows[tree].items()}
-                          | {"specialisations": specs(tree), "pandas": reports[tree]["pandas"]}
-                          for tree in trees} | ({"polars": med(peers)} if peers else {})))
+        print(
+            json.dumps(
+                {
+                    tree: {k: med(v) for k, v in rows[tree].items()}
+                    | {"specialisations": specs(tree), "pandas": reports[tree]["pandas"]}
+                    for tree in trees
+                }
+                | ({"polars": med(peers)} if peers else {})
+            )
+        )
         return
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load "
-          f"{os.getloadavg()[0]:.2f}; median of {args.repeat} processes; seconds, wall / CPU")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load "
+        f"{os.getloadavg()[0]:.2f}; median of {args.repeat} processes; seconds, wall / CPU"
+    )
     print(f"{'':28}" + "".join(f"{tree:>18}" for tree in trees))
     for k in kinds:
         cells = "".join("{:>10.2f} / {:<5.2f}".format(*med(rows[tree][k])) for tree in trees)
@@ -183,8 +198,10 @@ def main() -> None:
         print(f"{'polars import + first agg':28}" + "{:>10.2f} / {:<5.2f}".format(*med(peers)))
     for tree in trees:
         r = reports[tree]
-        print(f"{tree}: {specs(tree)} Numba specialisations in a warm session; "
-              f"pandas imported: {r['pandas']}; numba imported: {r.get('numba', True)}")
+        print(
+            f"{tree}: {specs(tree)} Numba specialisations in a warm session; "
+            f"pandas imported: {r['pandas']}; numba imported: {r.get('numba', True)}"
+        )
         for name, sigs in sorted(r["specs"].items()):
             print(f"  {len(sigs)}  {name}")
 

@@ -92,8 +92,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
-    print("config: parse and validate the TOML; ready: store open, every tag defined (one "
-          "catalog write), sources started; first poll: every tag has a point")
+    print(
+        "config: parse and validate the TOML; ready: store open, every tag defined (one "
+        "catalog write), sources started; first poll: every tag has a point"
+    )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,10 @@ def hist_one(t, v, stats):
 
 
 def hist_many(tags, stats, start, end):
-    return [aggregate_many(t, v, None, start_ns=start, end_ns=end, every_ns=MIN, stats=stats)
-            for t, v in tags]
+    return [
+        aggregate_many(t, v, None, start_ns=start, end_ns=end, every_ns=MIN, stats=stats)
+        for t, v in tags
+    ]
 
 
 # ----------------------------------------------------------------------------- pandas
@@ -130,7 +132,8 @@ def polars_twa(df, edges_df, start, many: bool):
     u = pl.concat([df, edges_df], how="vertical").sort(["tag", "t"] if many else "t")
     u = u.with_columns(per_tag(pl.col("value").interpolate_by("t")))
     u = u.with_columns(
-        area=(pl.col("value") + per_tag(pl.col("value").shift(-1))) * 0.5
+        area=(pl.col("value") + per_tag(pl.col("value").shift(-1)))
+        * 0.5
         * (per_tag(pl.col("t").shift(-1)) - pl.col("t")),
         bucket=(pl.col("t") - start) // MIN,
     )
@@ -195,8 +198,10 @@ print(time.perf_counter() - t0)
 def import_time() -> float:
     cmd = [sys.executable, "-c", IMPORT_SNIPPET]
     subprocess.run(cmd, check=True, capture_output=True)  # warm the Numba cache
-    runs = [float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            for _ in range(3)]
+    runs = [
+        float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        for _ in range(3)
+    ]
     return min(runs)
 
 
@@ -215,11 +220,17 @@ def main() -> None:
     def add(workload, data, engine, seconds, points):
         cpu = CPU_SECONDS[0]
         rows.append((workload, data, engine, seconds, cpu, points))
-        print(f"  {workload:<7} {data:<22} {engine:<12} wall {seconds:8.3f} s  cpu {cpu:8.3f} s "
-              f"{points / seconds / 1e6:9.1f} M pts/s (wall)", flush=True)
+        print(
+            f"  {workload:<7} {data:<22} {engine:<12} wall {seconds:8.3f} s  cpu {cpu:8.3f} s "
+            f"{points / seconds / 1e6:9.1f} M pts/s (wall)",
+            flush=True,
+        )
 
-    print(f"python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} cpus; one thread per engine", flush=True)
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} cpus; one thread per engine",
+        flush=True,
+    )
 
     # --- one tag -------------------------------------------------------------------------
     n = args.n
@@ -252,7 +263,8 @@ def main() -> None:
         e = np.arange(start, end + 1, MIN, dtype=np.int64)
         e = e[(e >= t[0]) & (e <= t[-1])]
         edf = pl.DataFrame({"tag": np.zeros(e.size, np.int32), "t": e}).with_columns(
-            value=pl.lit(None, dtype=pl.Float64))
+            value=pl.lit(None, dtype=pl.Float64)
+        )
         sec, res = best_of(lambda: polars_twa(tdf, edf, start, False), args.peer_repeat)
         add("twa", one, "polars", sec, n)
         got = res.sort("bucket")["twa"].to_numpy()
@@ -264,8 +276,9 @@ def main() -> None:
         sec, _ = best_of(lambda: con.execute(q_fam).fetchnumpy(), args.peer_repeat)
         add("family", one, "duckdb", sec, n)
         q_twa = DUCK_TWA.format(start=start, end=end, every=MIN)
-        sec, res = best_of(lambda: con.execute(q_twa + " ORDER BY b").fetchnumpy(),
-                           args.peer_repeat)
+        sec, res = best_of(
+            lambda: con.execute(q_twa + " ORDER BY b").fetchnumpy(), args.peer_repeat
+        )
         add("twa", one, "duckdb", sec, n)
         got = np.asarray(res["twa"], dtype=float)
         checks["duckdb"] = float(np.nanmax(np.abs(got[1:-1] - ours_twa[1 : 1 + got.size - 2])))
@@ -297,8 +310,9 @@ def main() -> None:
         sec, _ = best_of(lambda: [numpy_twa(t, v, lo, hi) for t, v in tags], args.peer_repeat)
         add("twa", many, "pandas/numpy", sec, total)
         df = None
-        pdf = pl.DataFrame({"tag": tag_col, "time": t_all.astype("datetime64[ns]"),
-                            "value": v_all}).sort(["tag", "time"])
+        pdf = pl.DataFrame(
+            {"tag": tag_col, "time": t_all.astype("datetime64[ns]"), "value": v_all}
+        ).sort(["tag", "time"])
         sec, _ = best_of(lambda: polars_family(pdf.set_sorted("time"), True), args.peer_repeat)
         add("family", many, "polars", sec, total)
         pdf = None
@@ -308,20 +322,25 @@ def main() -> None:
             e = np.arange(lo, hi + 1, MIN, dtype=np.int64)
             e = e[(e >= t[0]) & (e <= t[-1])]
             e_parts.append((np.full(e.size, i, np.int32), e))
-        edf = pl.DataFrame({"tag": np.concatenate([a for a, _ in e_parts]),
-                            "t": np.concatenate([b for _, b in e_parts])}).with_columns(
-            value=pl.lit(None, dtype=pl.Float64))
+        edf = pl.DataFrame(
+            {
+                "tag": np.concatenate([a for a, _ in e_parts]),
+                "t": np.concatenate([b for _, b in e_parts]),
+            }
+        ).with_columns(value=pl.lit(None, dtype=pl.Float64))
         sec, _ = best_of(lambda: polars_twa(tdf, edf, lo, True), args.peer_repeat)
         add("twa", many, "polars", sec, total)
         tdf = edf = None
         con = duck_connect()
         con.register("pts", pa_table(tag_col, t_all, v_all))
-        sec, _ = best_of(lambda: con.execute(DUCK_FAMILY.format(every=MIN)).fetchnumpy(),
-                         args.peer_repeat)
+        sec, _ = best_of(
+            lambda: con.execute(DUCK_FAMILY.format(every=MIN)).fetchnumpy(), args.peer_repeat
+        )
         add("family", many, "duckdb", sec, total)
         sec, _ = best_of(
             lambda: con.execute(DUCK_TWA.format(start=lo, end=hi, every=MIN)).fetchnumpy(),
-            args.peer_repeat)
+            args.peer_repeat,
+        )
         add("twa", many, "duckdb", sec, total)
         con.close()
     tags = None
@@ -329,8 +348,10 @@ def main() -> None:
     # --- plot ----------------------------------------------------------------------------
     t, v = make_tag(10_000_000, 7)
     plot_indices(t[:1000], v[:1000], None, start_ns=int(t[0]), end_ns=int(t[999]) + 1, width=10)
-    sec, idx = best_of(lambda: plot_indices(t, v, None, start_ns=int(t[0]),
-                                            end_ns=int(t[-1]) + 1, width=2000), args.repeat)
+    sec, idx = best_of(
+        lambda: plot_indices(t, v, None, start_ns=int(t[0]), end_ns=int(t[-1]) + 1, width=2000),
+        args.repeat,
+    )
     add("plot", f"10 M -> 2000 px ({idx.size} pts)", "historian", sec, t.size)
     t = v = None
 
@@ -338,18 +359,24 @@ def main() -> None:
     print(f"\nimport historian + first kernel call (warm Numba cache): {imp:.3f} s")
 
     # --- table ---------------------------------------------------------------------------
-    print("\n| workload | data | engine | wall s | CPU s | M points/s (wall) | M points/s (CPU) "
-          "| historian faster by (wall) |")
+    print(
+        "\n| workload | data | engine | wall s | CPU s | M points/s (wall) | M points/s (CPU) "
+        "| historian faster by (wall) |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     ours = {(w, d): s for w, d, e, s, _c, _p in rows if e == "historian"}
     for w, d, e, s, c, p in rows:
         ratio = s / ours[(w, d)] if (w, d) in ours else float("nan")
         extra = "" if e == "historian" else f"{ratio:.1f}x"
-        print(f"| {w} | {d} | {e} | {s:.3f} | {c:.3f} | {p / s / 1e6:.0f} | {p / c / 1e6:.0f} "
-              f"| {extra} |")
+        print(
+            f"| {w} | {d} | {e} | {s:.3f} | {c:.3f} | {p / s / 1e6:.0f} | {p / c / 1e6:.0f} "
+            f"| {extra} |"
+        )
     if checks:
-        print("\nmax |twa difference| vs historian on inner intervals (1 tag): "
-              + ", ".join(f"{k} {v:.2e}" for k, v in checks.items()))
+        print(
+            "\nmax |twa difference| vs historian on inner intervals (1 tag): "
+            + ", ".join(f"{k} {v:.2e}" for k, v in checks.items())
+        )
 
 
 def pa_table(tag, t, v):

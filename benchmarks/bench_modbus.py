@@ -32,8 +32,7 @@ import sys
 import time
 
 POINTS = [
-    {"tag": f"R{i:02d}", "table": "holding", "address": 2 * i, "type": "float32"}
-    for i in range(50)
+    {"tag": f"R{i:02d}", "table": "holding", "address": 2 * i, "type": "float32"} for i in range(50)
 ]
 
 SERVER = """
@@ -159,28 +158,36 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
-    print(f"Modbus FC3, 100 registers (50 x float32) per poll, server in a subprocess (pymodbus "
-          f"{_pymodbus_version()}, Python {sys.version.split()[0]})")
+    print(
+        f"Modbus FC3, 100 registers (50 x float32) per poll, server in a subprocess (pymodbus "
+        f"{_pymodbus_version()}, Python {sys.version.split()[0]})"
+    )
     print()
     print(f"1. paired on one connection, {args.pairs} alternating polls each")
     print(f"{'peer':<28} {'median':>9} {'p90':>9} {'polls/s':>8} {'vs raw':>7}")
     raw_median = statistics.median(pair["raw pymodbus read"])
     for name, xs in pair.items():
         med, p90 = statistics.median(xs), statistics.quantiles(xs, n=10)[-1]
-        print(f"{name:<28} {med * 1e6:>6.0f} us {p90 * 1e6:>6.0f} us {1 / med:>8,.0f}"
-              f" {raw_median / med:>6.0%}")
+        print(
+            f"{name:<28} {med * 1e6:>6.0f} us {p90 * 1e6:>6.0f} us {1 / med:>8,.0f}"
+            f" {raw_median / med:>6.0%}"
+        )
     print()
     raw = results["raw pymodbus read"]
     raw_cpu = cpu["raw pymodbus read"]
-    print(f"2. back to back, 1 connection each, {args.rounds} interleaved rounds x "
-          f"{args.seconds:g} s (median; ratio per round)")
+    print(
+        f"2. back to back, 1 connection each, {args.rounds} interleaved rounds x "
+        f"{args.seconds:g} s (median; ratio per round)"
+    )
     print(f"{'peer':<28} {'polls/s':>8} {'(min-max)':>15} {'vs raw':>7} {'client CPU/poll':>16}")
     for name, vals in results.items():
         # ratio per round (same load on this shared machine), then the median
         ratio = statistics.median(v / r for v, r in zip(vals, raw, strict=True))
         c = statistics.median(cpu[name])
-        print(f"{name:<28} {statistics.median(vals):>8,.0f} {min(vals):>7,.0f}-{max(vals):<7,.0f}"
-              f" {ratio:>6.0%} {c * 1e6:>13.0f} us")
+        print(
+            f"{name:<28} {statistics.median(vals):>8,.0f} {min(vals):>7,.0f}-{max(vals):<7,.0f}"
+            f" {ratio:>6.0%} {c * 1e6:>13.0f} us"
+        )
     extra = statistics.median(
         (a - b) * 1e6 for a, b in zip(cpu["ModbusSource.poll_once"], raw_cpu, strict=True)
     )
@@ -205,10 +212,14 @@ def third_party(seconds: float, rounds: int) -> None:
         "  + 15 ms per answer": lambda folder: tp.start_modbus_serial(folder, delay_ms=15),
         "pyModbusTCP": tp.start_pymodbustcp,
     }
-    print(f"\n3. third-party servers, back to back, {rounds} interleaved rounds x {seconds:g} s "
-          "(median polls/s; ratio to raw per round)")
-    print(f"{'server':<22} {'raw pymodbus':>12} {'every=0':>9} {'ratio':>6} {'every=10ms':>11} "
-          f"{'ratio':>6}  function codes received")
+    print(
+        f"\n3. third-party servers, back to back, {rounds} interleaved rounds x {seconds:g} s "
+        "(median polls/s; ratio to raw per round)"
+    )
+    print(
+        f"{'server':<22} {'raw pymodbus':>12} {'every=0':>9} {'ratio':>6} {'every=10ms':>11} "
+        f"{'ratio':>6}  function codes received"
+    )
     for label, start in starters.items():
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -231,8 +242,10 @@ def third_party(seconds: float, rounds: int) -> None:
             finally:
                 tp.stop(served.proc)
         med = statistics.median
-        print(f"{label:<22} {med(raw):>12,.0f} {med(fast):>9,.0f} {med(r_fast):>6.0%} "
-              f"{med(tick):>11,.0f} {med(r_tick):>6.0%}  {sorted(fcs)}")
+        print(
+            f"{label:<22} {med(raw):>12,.0f} {med(fast):>9,.0f} {med(r_fast):>6.0%} "
+            f"{med(tick):>11,.0f} {med(r_tick):>6.0%}  {sorted(fcs)}"
+        )
 
 
 def _pymodbus_version() -> str:

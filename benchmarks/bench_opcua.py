@@ -163,8 +163,9 @@ async def bench_raw(url: str, n: int, hz: float, seconds: float, ns: str = NS,
     period_ms = 1000.0 / hz
     sub = await client.create_subscription(period_ms, None, queue_maxsize=100_000)
     for i in range(0, n, 1000):
-        await sub.subscribe_data_change(nodes[i : i + 1000], sampling_interval=SAMPLING_MS,
-                                        queuesize=10)  # fmt: skip  (as the collector)
+        await sub.subscribe_data_change(
+            nodes[i : i + 1000], sampling_interval=SAMPLING_MS, queuesize=10
+        )  # fmt: skip  (as the collector)
     counters: dict[str, list[float]] = {}
     lat: list[float] = []
     c0 = cpu_s()
@@ -264,15 +265,22 @@ def main() -> None:
     ap.add_argument("--vars", type=int, default=1000)
     ap.add_argument("--hz", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--secure", action="store_true",
-                    help="add a collector run over Basic256Sha256 SignAndEncrypt")
+    ap.add_argument(
+        "--secure",
+        action="store_true",
+        help="add a collector run over Basic256Sha256 SignAndEncrypt",
+    )
     ap.add_argument("--no-raw", action="store_true", help="skip the raw asyncua run")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--server", choices=["asyncua", "node-opcua", "both"], default="asyncua")
     ap.add_argument("--publish-requests", type=int, default=None)
     ap.add_argument("--max-items", type=int, default=None)
-    ap.add_argument("--sampling-ms", type=float, default=SAMPLING_MS,
-                    help="sampling interval asked for each variable")
+    ap.add_argument(
+        "--sampling-ms",
+        type=float,
+        default=SAMPLING_MS,
+        help="sampling interval asked for each variable",
+    )
     args = ap.parse_args()
     globals()["SAMPLING_MS"] = args.sampling_ms
     keys = ""
@@ -285,7 +293,9 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     results = {}
     runs: list[tuple[str, object, dict[str, str] | None]] = [
-        ("raw asyncua", bench_raw, None), ("collector", bench_collector, None)]
+        ("raw asyncua", bench_raw, None),
+        ("collector", bench_collector, None),
+    ]
     if args.no_raw:
         runs.pop(0)
     if args.secure:
@@ -322,21 +332,31 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     target = args.vars * args.hz
-    print(f"OPC UA subscription: {args.vars} variables at {args.hz:g} Hz "
-          f"(target {target:,.0f} notifications/s), {args.seconds:g} s, server in a subprocess")
-    print(f"{'client':<14} {'notif/s':>9} {'received':>10} {'missing':>8} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'CPU %':>6} {'RSS MB start/max/end':>22}")
+    print(
+        f"OPC UA subscription: {args.vars} variables at {args.hz:g} Hz "
+        f"(target {target:,.0f} notifications/s), {args.seconds:g} s, server in a subprocess"
+    )
+    print(
+        f"{'client':<14} {'notif/s':>9} {'received':>10} {'missing':>8} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'CPU %':>6} {'RSS MB start/max/end':>22}"
+    )
     for name, r in results.items():
         rss = f"{r['rss_start']:.0f}/{r['rss_max']:.0f}/{r['rss_end']:.0f}"
-        print(f"{name:<14} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
-              f"{r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} {100 * r['cpu']:>6.0f} {rss:>22}")
+        print(
+            f"{name:<14} {r['notif_per_s']:>9,.0f} {r['received']:>10,} {r['missing']:>8,} "
+            f"{r['p50_ms']:>8.0f} {r['p95_ms']:>8.0f} {100 * r['cpu']:>6.0f} {rss:>22}"
+        )
     for label, c in results.items():
         if "rss_series" in c:
-            print(f"{label}: RSS MB every 10 s: {c['rss_series']}; dropped {c['dropped']}, "
-                  f"non-Good points {c['bad']}")
-    print("latency = source "
-          "timestamp -> write acknowledged (readable via read()); CPU % of one core, client "
-          "process only; missing = gaps in each variable's update counter")
+            print(
+                f"{label}: RSS MB every 10 s: {c['rss_series']}; dropped {c['dropped']}, "
+                f"non-Good points {c['bad']}"
+            )
+    print(
+        "latency = source "
+        "timestamp -> write acknowledged (readable via read()); CPU % of one core, client "
+        "process only; missing = gaps in each variable's update counter"
+    )
 
 
 if __name__ == "__main__":

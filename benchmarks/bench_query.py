@@ -54,15 +54,20 @@ def make_corr_store(path: str, n_tags: int, seconds: int) -> list[str]:
     h = historian.open(path, fsync=False)
     t = T0 + np.arange(seconds, dtype=np.int64) * S
     pad = 3600
-    drivers = [np.convolve(rng.standard_normal(seconds + 2 * pad).cumsum(), np.ones(120) / 120,
-                           mode="same") for _ in range(5)]
+    drivers = [
+        np.convolve(
+            rng.standard_normal(seconds + 2 * pad).cumsum(), np.ones(120) / 120, mode="same"
+        )
+        for _ in range(5)
+    ]
     names = []
     for i in range(n_tags):
         name = f"U{i // 10:02d}-TAG{i:03d}.PV"
         lag_s = 60 * int(rng.integers(0, 25))
         d = drivers[i % 5]
-        v = (rng.uniform(0.5, 2) * d[pad - lag_s : pad - lag_s + seconds]
-             + rng.normal(0, 0.2, seconds))
+        v = rng.uniform(0.5, 2) * d[pad - lag_s : pad - lag_s + seconds] + rng.normal(
+            0, 0.2, seconds
+        )
         h.define(name)
         h.write(name, t, np.round(v, 3))
         names.append(name)
@@ -86,8 +91,10 @@ def pandas_corr(long: pd.DataFrame, max_lag: int) -> pd.DataFrame:
                     key = (a, b)
                     if key not in best or abs(r) > abs(best[key][1]):
                         best[key] = (lag, r)
-    return pd.DataFrame([(a, b, lag, r) for (a, b), (lag, r) in best.items()],
-                        columns=["tag_a", "tag_b", "lag", "r"])
+    return pd.DataFrame(
+        [(a, b, lag, r) for (a, b), (lag, r) in best.items()],
+        columns=["tag_a", "tag_b", "lag", "r"],
+    )
 
 
 DUCK_LAGGED = """
@@ -133,29 +140,48 @@ def historian_stage(long, names, start, end, max_lag):
 def bench_correlation(path, n_tags, seconds, max_lag_min, duck_lags):
     rows = []
     t_make, names = timed(lambda: make_corr_store(path, n_tags, seconds))
-    print(f"# store: {n_tags} tags x {seconds} s at 1 s = {n_tags * seconds:,} points "
-          f"(written in {t_make:.1f} s)", file=sys.stderr)
+    print(
+        f"# store: {n_tags} tags x {seconds} s at 1 s = {n_tags * seconds:,} points "
+        f"(written in {t_make:.1f} s)",
+        file=sys.stderr,
+    )
     start, end = T0, T0 + seconds * S
     # the DuckDB contenders run for minutes over 30 M points: no SQL time limit, room in memory
     h = historian.open(path, duckdb_threads=2, sql_timeout=None, duckdb_memory_limit="16GB")
     h.correlate(names[:2], start, start + 60 * MIN, "1min", max_lag="2min", progress=False)  # jit
-    t_hist, res = timed(lambda: h.correlate(names, start, end, "1min", max_lag=f"{max_lag_min}min",
-                                            progress=False))
+    t_hist, res = timed(
+        lambda: h.correlate(names, start, end, "1min", max_lag=f"{max_lag_min}min", progress=False)
+    )
     t_read, long_tbl = timed(lambda: h.read(names, start, end))
     t_topd, long = timed(lambda: long_tbl.to_pandas())
     t_pd, pdres = timed(lambda: pandas_corr(long, max_lag_min))
     t_stage, _ = timed(lambda: historian_stage(long_tbl, names, start, end, max_lag_min))
     t_stage_pd = t_pd
     rows.append(("corr matrix, from the store", "historian h.correlate", t_hist))
-    rows.append(("corr matrix, from the store", "pandas read+pivot+resample+shift/corr",
-                 t_read + t_topd + t_pd))
-    t_duck0, _ = timed(lambda: h.sql(DUCK_LAG0, {"start": pd.Timestamp(start, tz="UTC"),
-                                                  "end": pd.Timestamp(end, tz="UTC")}).fetchall())
+    rows.append(
+        (
+            "corr matrix, from the store",
+            "pandas read+pivot+resample+shift/corr",
+            t_read + t_topd + t_pd,
+        )
+    )
+    t_duck0, _ = timed(
+        lambda: h.sql(
+            DUCK_LAG0, {"start": pd.Timestamp(start, tz="UTC"), "end": pd.Timestamp(end, tz="UTC")}
+        ).fetchall()
+    )
     rows.append(("corr matrix, from the store", "DuckDB SQL, lag 0 only", t_duck0))
     if duck_lags:
-        t_duck, _ = timed(lambda: h.sql(DUCK_LAGGED, {
-            "start": pd.Timestamp(start, tz="UTC"), "end": pd.Timestamp(end, tz="UTC"),
-            "max_lag": max_lag_min}).fetchall())
+        t_duck, _ = timed(
+            lambda: h.sql(
+                DUCK_LAGGED,
+                {
+                    "start": pd.Timestamp(start, tz="UTC"),
+                    "end": pd.Timestamp(end, tz="UTC"),
+                    "max_lag": max_lag_min,
+                },
+            ).fetchall()
+        )
         rows.append(("corr matrix, from the store", f"DuckDB SQL, lags +-{max_lag_min}", t_duck))
     rows.append(("corr analysis stage (raw points in memory)", "historian kernels", t_stage))
     rows.append(("corr analysis stage (raw points in memory)", "pandas", t_stage_pd))
@@ -164,10 +190,16 @@ def bench_correlation(path, n_tags, seconds, max_lag_min, duck_lags):
     rows.append(("(context)", "h.interpolated of all tags on the 1-min grid", t_interp))
     # agreement: the strongest lags
     mine = {(r["tag_a"], r["tag_b"]): r["lag_steps"] for r in res.to_pylist()}
-    agree = np.mean([mine[(a, b)] == lag for a, b, lag in pdres[["tag_a", "tag_b", "lag"]]
-                     .itertuples(index=False)])
-    print(f"# best lag agreement historian vs pandas: {agree:.0%} of {len(pdres)} pairs",
-          file=sys.stderr)
+    agree = np.mean(
+        [
+            mine[(a, b)] == lag
+            for a, b, lag in pdres[["tag_a", "tag_b", "lag"]].itertuples(index=False)
+        ]
+    )
+    print(
+        f"# best lag agreement historian vs pandas: {agree:.0%} of {len(pdres)} pairs",
+        file=sys.stderr,
+    )
     h.close()
     return rows
 
@@ -197,8 +229,9 @@ def pandas_events(long: pd.DataFrame) -> pd.DataFrame:
 
 def bench_events(path, n_points):
     t_make, _ = timed(lambda: make_events_store(path, n_points))
-    print(f"# events store: 2 tags, {n_points:,} points (written in {t_make:.1f} s)",
-          file=sys.stderr)
+    print(
+        f"# events store: 2 tags, {n_points:,} points (written in {t_make:.1f} s)", file=sys.stderr
+    )
     h = historian.open(path)
     end = T0 + (n_points // 2) * S
     h.events("A > 1", T0, T0 + 100 * S)  # warm-up
@@ -209,23 +242,29 @@ def bench_events(path, n_points):
     h.close()
     return [
         (f"events over {n_points / 1e6:g} M points", "historian h.events", t_hist),
-        (f"events over {n_points / 1e6:g} M points", "pandas read+pivot+runs+groupby",
-         t_read + t_pd),
+        (
+            f"events over {n_points / 1e6:g} M points",
+            "pandas read+pivot+runs+groupby",
+            t_read + t_pd,
+        ),
     ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-duckdb-lags", action="store_true",
-                    help="skip the (slow) DuckDB lagged self-join")
+    ap.add_argument(
+        "--no-duckdb-lags", action="store_true", help="skip the (slow) DuckDB lagged self-join"
+    )
     args = ap.parse_args()
-    n_tags, seconds, n_events = (10, 86_400, 1_000_000) if args.quick else (50, 7 * 86_400,
-                                                                             10_000_000)
+    n_tags, seconds, n_events = (
+        (10, 86_400, 1_000_000) if args.quick else (50, 7 * 86_400, 10_000_000)
+    )
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        rows += bench_correlation(os.path.join(d, "corr.hist"), n_tags, seconds, 30,
-                                  not args.no_duckdb_lags)
+        rows += bench_correlation(
+            os.path.join(d, "corr.hist"), n_tags, seconds, 30, not args.no_duckdb_lags
+        )
         rows += bench_events(os.path.join(d, "events.hist"), n_events)
     print(f"{'case':<44} {'contender':<42} {'seconds':>8} {'vs first':>9}")
     first: dict[str, float] = {}

@@ -106,8 +106,9 @@ def plain_files(table: pa.Table, folder: str, n_files: int) -> list[str]:
             hi = t <= edges[k + 1] if k == n_files - 1 else t < edges[k + 1]
             part = table.filter(pa.array((t >= edges[k]) & hi))
         f = os.path.join(folder, f"p{k}.parquet")
-        plain = pa.schema([("tag", pa.string()), table.schema.field("time"),
-                           ("value", pa.float64())])
+        plain = pa.schema(
+            [("tag", pa.string()), table.schema.field("time"), ("value", pa.float64())]
+        )
         pq.write_table(part.cast(plain), f, row_group_size=1 << 20, **PLAIN)
         out.append(f)
     return out
@@ -124,16 +125,25 @@ def engines(files: list[str], plain: list[str], tag: str, a: int, b: int) -> dic
     con = duckdb.connect()
     ta, tb = (np.datetime64(a, "ns").astype("datetime64[us]"),
               np.datetime64(b, "ns").astype("datetime64[us]"))  # fmt: skip
-    ours_sql = (f"SELECT tag, time, {VALUE_SQL} AS value, quality FROM read_parquet($f, "
-                "union_by_name = true) WHERE tag = $tag AND time >= $a AND time < $b")
-    plain_sql = ("SELECT tag, time, value FROM read_parquet($f) WHERE tag = $tag AND "
-                 "time >= $a AND time < $b")
+    ours_sql = (
+        f"SELECT tag, time, {VALUE_SQL} AS value, quality FROM read_parquet($f, "
+        "union_by_name = true) WHERE tag = $tag AND time >= $a AND time < $b"
+    )
+    plain_sql = (
+        "SELECT tag, time, value FROM read_parquet($f) WHERE tag = $tag AND "
+        "time >= $a AND time < $b"
+    )
     prm = {"tag": tag, "a": ta, "b": tb}
     out = {
         "duckdb ours": med(lambda: con.sql(ours_sql, params={"f": files, **prm}).to_arrow_table()),
-        "duckdb plain": med(lambda: con.sql(plain_sql, params={"f": plain, **prm}).to_arrow_table()),
+        "duckdb plain": med(
+            lambda: con.sql(plain_sql, params={"f": plain, **prm}).to_arrow_table()
+        ),
     }
-    pa_a, pa_b = pa.scalar(a, pa.timestamp("ns", tz="UTC")), pa.scalar(b, pa.timestamp("ns", tz="UTC"))
+    pa_a, pa_b = (
+        pa.scalar(a, pa.timestamp("ns", tz="UTC")),
+        pa.scalar(b, pa.timestamp("ns", tz="UTC")),
+    )
     flt = (pads.field("tag") == tag) & (pads.field("time") >= pa_a) & (pads.field("time") < pa_b)
     from historian.storage.format import FILE_SCHEMA
 
@@ -152,8 +162,13 @@ def engines(files: list[str], plain: list[str], tag: str, a: int, b: int) -> dic
                         for f in fs]) if ours else pl.scan_parquet(fs)  # fmt: skip
         q = lf.filter((pl.col("tag") == tag) & (pl.col("time") >= la) & (pl.col("time") < lb))
         if ours:
-            q = q.select("tag", "time", pl.coalesce(
-                "value", pl.col("value_int") / 10.0 ** pl.col("decimals")).alias("value"))
+            q = q.select(
+                "tag",
+                "time",
+                pl.coalesce("value", pl.col("value_int") / 10.0 ** pl.col("decimals")).alias(
+                    "value"
+                ),
+            )
         return q.collect()
 
     out["polars ours"] = med(lambda: pl_read(files, True))
@@ -237,9 +252,13 @@ def reads(root: str, args: argparse.Namespace) -> list[tuple[str, float, str, fl
     hour = min(10, args.points // 3600 // 2)  # an hour inside the data
     a1, b1 = datagen.T0 + hour * HOUR, datagen.T0 + (hour + 1) * HOUR
     ad, bd = datagen.T0, datagen.T0 + DAY
-    ac = arctic(args.arcticdb_python, ARCTIC, plain_one[0],
-                "lmdb://" + os.path.join(root, "arctic") + "?map_size=20GB",
-                *map(str, (a1, b1, ad, bd)))
+    ac = arctic(
+        args.arcticdb_python,
+        ARCTIC,
+        plain_one[0],
+        "lmdb://" + os.path.join(root, "arctic") + "?map_size=20GB",
+        *map(str, (a1, b1, ad, bd)),
+    )
     rows: list[tuple[str, float, str, float | None]] = []
     rows.append(("1 tag x 1 h", med(lambda: h.read(tag, a1, b1)),
                  "ArcticDB", ac.get("1 tag x 1 h")))  # fmt: skip
@@ -254,16 +273,30 @@ def reads(root: str, args: argparse.Namespace) -> list[tuple[str, float, str, fl
     n_all = h.read(None, a1, b1).num_rows
     rows.append((f"all tags x 1 h ({n_all:,} rows)", med(lambda: h.read(None, a1, b1), k=5),
                  "ArcticDB", ac.get("all tags x 1 h")))  # fmt: skip
-    rows.append(("  same, tag_type='dictionary'",
-                 med(lambda: h.read(None, a1, b1, tag_type="dictionary"), k=5), "", None))
+    rows.append(
+        (
+            "  same, tag_type='dictionary'",
+            med(lambda: h.read(None, a1, b1, tag_type="dictionary"), k=5),
+            "",
+            None,
+        )
+    )
     eng = engines(files, plain_n, tag, a1, b1)
     for e in ("duckdb", "polars", "pyarrow dataset"):
         rows.append((f"{e} over the store's files, 1 tag x 1 h", eng[f"{e} ours"],
                      f"{e}, plain tuned files", eng[f"{e} plain"]))  # fmt: skip
-    dedup = med(lambda: h.sql("SELECT * FROM points WHERE time_ns >= $a AND time_ns < $b",
-                              {"a": a1, "b": b1}).to_arrow_table(), k=3)
-    nodup = med(lambda: h.sql("SELECT * FROM points_all WHERE time_ns >= $a AND time_ns < $b",
-                              {"a": a1, "b": b1}).to_arrow_table(), k=3)
+    dedup = med(
+        lambda: h.sql(
+            "SELECT * FROM points WHERE time_ns >= $a AND time_ns < $b", {"a": a1, "b": b1}
+        ).to_arrow_table(),
+        k=3,
+    )
+    nodup = med(
+        lambda: h.sql(
+            "SELECT * FROM points_all WHERE time_ns >= $a AND time_ns < $b", {"a": a1, "b": b1}
+        ).to_arrow_table(),
+        k=3,
+    )
     rows.append(("h.sql last-write-wins, all tags x 1 h", dedup, "same without dedup", nodup))
     h.close()
     del table
@@ -272,8 +305,12 @@ def reads(root: str, args: argparse.Namespace) -> list[tuple[str, float, str, fl
     long = polled_table(["A"], args.long_points)
     hl = write_store(os.path.join(root, "long"), long)
     plain_long = plain_files(long, os.path.join(root, "plainL"), 1)[0]
-    acl = arctic(args.arcticdb_python, ARCTIC_LONG, plain_long,
-                 "lmdb://" + os.path.join(root, "arcticL") + "?map_size=20GB")
+    acl = arctic(
+        args.arcticdb_python,
+        ARCTIC_LONG,
+        plain_long,
+        "lmdb://" + os.path.join(root, "arcticL") + "?map_size=20GB",
+    )
     n_files = len(store_files(hl.path))
     ours = med(lambda: hl.read("A"), k=3)
     theirs = med(lambda: pq.read_table(plain_long), k=3)
@@ -296,15 +333,25 @@ def real_series() -> dict[str, tuple[np.ndarray, np.ndarray]]:
                                            c["co2"].to_numpy(float))  # fmt: skip
     nl = nile.load_pandas().data
     out["yearly Nile flow (statsmodels nile)"] = (
-        (nl["year"].to_numpy(int) - 1970).astype("datetime64[Y]").astype("datetime64[ns]")
-        .astype(np.int64), nl["volume"].to_numpy(float))
+        (nl["year"].to_numpy(int) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[ns]")
+        .astype(np.int64),
+        nl["volume"].to_numpy(float),
+    )
     s = sunspots.load_pandas().data
     out["yearly sunspots (statsmodels)"] = (
-        (s["YEAR"].to_numpy(int) - 1970).astype("datetime64[Y]").astype("datetime64[ns]")
-        .astype(np.int64), s["SUNACTIVITY"].to_numpy(float))
+        (s["YEAR"].to_numpy(int) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[ns]")
+        .astype(np.int64),
+        s["SUNACTIVITY"].to_numpy(float),
+    )
     st = local_data.seattle_temps()
     out["hourly temperatures (vega seattle-temps)"] = (
-        st["date"].to_numpy().astype("datetime64[ns]").astype(np.int64), st["temp"].to_numpy(float))
+        st["date"].to_numpy().astype("datetime64[ns]").astype(np.int64),
+        st["temp"].to_numpy(float),
+    )
     return out
 
 
@@ -337,8 +384,9 @@ def sizes(root: str) -> list[tuple[str, int, float, float, float]]:
                                              if not np.any(tt % 1_000_000) else ("time", pa.timestamp("ns", tz="UTC")),
                                              ("value", pa.float64())])), f, **PLAIN)  # fmt: skip
         n = tt.size
-        out.append((label, n, info["bytes"] / n, (info["bytes"] + log_bytes) / n,
-                    os.path.getsize(f) / n))
+        out.append(
+            (label, n, info["bytes"] / n, (info["bytes"] + log_bytes) / n, os.path.getsize(f) / n)
+        )
     return out
 
 
@@ -382,21 +430,29 @@ def memory(root: str, counts: list[int]) -> list[tuple[int, float, float]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tags", type=int, default=1000)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--long-points", type=int, default=31_536_000)
     ap.add_argument("--memory-points", default="1000000,10000000,100000000")
-    ap.add_argument("--arcticdb-python", default=os.environ.get("ARCTICDB_PYTHON",
-                    "/work/venv-arctic/bin/python" if os.path.exists("/work/venv-arctic") else None))
+    ap.add_argument(
+        "--arcticdb-python",
+        default=os.environ.get(
+            "ARCTICDB_PYTHON",
+            "/work/venv-arctic/bin/python" if os.path.exists("/work/venv-arctic") else None,
+        ),
+    )
     ap.add_argument("--skip", default="", help="comma list of: reads,sizes,memory")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
     root = tempfile.mkdtemp(prefix="bench_reads-")
     try:
         if "reads" not in skip:
-            print(f"\n## Reads ({args.tags:,} tags x {args.points:,} points, compacted; ms, median)\n")
+            print(
+                f"\n## Reads ({args.tags:,} tags x {args.points:,} points, compacted; ms, median)\n"
+            )
             print("| read | historian | peer | peer ms | ratio |\n|---|---|---|---|---|")
             for label, ours, peer, theirs in reads(root, args):
                 ratio = f"{ours / theirs:.2f}" if theirs else ""
@@ -404,14 +460,22 @@ def main() -> None:
                 print(f"| {label} | {ours:.2f} | {peer} | {t} | {ratio} |", flush=True)
         if "sizes" not in skip:
             print("\n## Size (bytes/point)\n")
-            print("| data | points | store (Parquet) | store + Delta log | plain tuned Parquet, "
-                  "one file | ratio |\n|---|---|---|---|---|---|")
+            print(
+                "| data | points | store (Parquet) | store + Delta log | plain tuned Parquet, "
+                "one file | ratio |\n|---|---|---|---|---|---|"
+            )
             for label, n, b, bl, p in sizes(root):
-                print(f"| {label} | {n:,} | {b:.2f} | {bl:.2f} | {p:.2f} | {b / p:.2f} |", flush=True)
+                print(
+                    f"| {label} | {n:,} | {b:.2f} | {bl:.2f} | {p:.2f} | {b / p:.2f} |", flush=True
+                )
         if "memory" not in skip:
             print("\n## Read memory (one tag, tag_type='dictionary', fresh process)\n")
-            print("| points | result bytes/point | peak RSS growth / result nbytes |\n|---|---|---|")
-            for n, bpp, ratio in memory(root, [int(float(x)) for x in args.memory_points.split(",")]):
+            print(
+                "| points | result bytes/point | peak RSS growth / result nbytes |\n|---|---|---|"
+            )
+            for n, bpp, ratio in memory(
+                root, [int(float(x)) for x in args.memory_points.split(",")]
+            ):
                 print(f"| {n:,} | {bpp:.1f} | {ratio:.2f} |", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

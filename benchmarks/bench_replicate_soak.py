@@ -50,14 +50,24 @@ def main() -> int:
         t0 = time.perf_counter()
         written = 5
         for kill in range(args.kills):
-            p = cli("replicate", ot, it, "--poll", "0.02", "--max-bytes-per-s", str(args.max_bytes_per_s))
+            p = cli(
+                "replicate",
+                ot,
+                it,
+                "--poll",
+                "0.02",
+                "--max-bytes-per-s",
+                str(args.max_bytes_per_s),
+            )
             try:
                 # the OT side keeps changing under the sender: new commits, late data, compaction
                 write_versions(ot, 1, start=written, points=1500, seed=kill)
                 written += 1
                 if kill % 25 == 24:
                     late_and_compact(ot)
-                time.sleep(rng.uniform(0.3, 1.5))  # a random moment after start-up: the point of a soak
+                time.sleep(
+                    rng.uniform(0.3, 1.5)
+                )  # a random moment after start-up: the point of a soak
             finally:
                 kill9(p)
             if kill % 20 == 19:
@@ -66,8 +76,10 @@ def main() -> int:
         assert st.versions_behind == 0, st
         assert_same(ot, it)
         elapsed = time.perf_counter() - t0
-        print(f"{args.kills} kills, {newest_version(ot) + 1} versions replicated exactly once "
-              f"in {elapsed:.1f} s: the copy equals the source (read, as_of, summary, SQL)")
+        print(
+            f"{args.kills} kills, {newest_version(ot) + 1} versions replicated exactly once "
+            f"in {elapsed:.1f} s: the copy equals the source (read, as_of, summary, SQL)"
+        )
     return 0
 
 

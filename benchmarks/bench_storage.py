@@ -82,9 +82,7 @@ def bench_historian(root: str, table: pa.Table, chunk_tags: int, names: list[str
             h.define(n)
         codes = table.column("tag").combine_chunks().indices.to_numpy()
         bounds = np.searchsorted(codes, np.arange(0, len(names) + chunk_tags, chunk_tags))
-        chunks = [
-            table.slice(a, b - a) for a, b in itertools.pairwise(bounds) if b > a
-        ]
+        chunks = [table.slice(a, b - a) for a, b in itertools.pairwise(bounds) if b > a]
         gc.collect()
         t0 = time.perf_counter()
         for c in chunks:

@@ -68,9 +68,15 @@ def make_store(path: str, n_tags: int, per_tag: int) -> list[str]:
         for k in range(0, n_tags, batch):
             sub = names[k : k + batch]
             tt = np.tile(T0 + np.arange(per_tag, dtype=np.int64) * S, len(sub))
-            h.write_table(pa.table({"tag": np.repeat(np.array(sub), per_tag),
-                                    "time": pa.array(tt, pa.timestamp("ns", "UTC")),
-                                    "value": rng.normal(size=tt.size).round(2)}))
+            h.write_table(
+                pa.table(
+                    {
+                        "tag": np.repeat(np.array(sub), per_tag),
+                        "time": pa.array(tt, pa.timestamp("ns", "UTC")),
+                        "value": rng.normal(size=tt.size).round(2),
+                    }
+                )
+            )
         h.compact()
     return names
 
@@ -106,8 +112,10 @@ def one(n_tags: int, points: int, every_s: int, repeat: int) -> dict[str, float]
             arrays = [(held[x].time, held[x].value, held[x].quality) for x in names]
 
             def tag_by_tag() -> object:
-                return [aggregate_many(t, v, q, start_ns=a, end_ns=b, every_ns=every,
-                                       stats=STATS) for t, v, q in arrays]
+                return [
+                    aggregate_many(t, v, q, start_ns=a, end_ns=b, every_ns=every, stats=STATS)
+                    for t, v, q in arrays
+                ]
 
             edges = interval_edges(a, b, every)
             p13 = [resolve_stat(x) for x in STATS]
@@ -119,22 +127,29 @@ def one(n_tags: int, points: int, every_s: int, repeat: int) -> dict[str, float]
                 return aggregate_series(*cat, offsets, edges, p13, flat)
 
             def by_duckdb() -> object:
-                return con.sql(DUCKDB_SQL, params={"files": files, "a": a, "b": b,
-                                                   "every": every}).to_arrow_table()
+                return con.sql(
+                    DUCKDB_SQL, params={"files": files, "a": a, "b": b, "every": every}
+                ).to_arrow_table()
 
-            got = best({
-                "h.summary": lambda: h.summary(names, a, b, every_s, stats=STATS),
-                "kernel": kernel,
-                "per tag": tag_by_tag,
-                "I/O": lambda: h.bounded_series(names, a, b),
-                "DuckDB": by_duckdb,
-            }, repeat)
+            got = best(
+                {
+                    "h.summary": lambda: h.summary(names, a, b, every_s, stats=STATS),
+                    "kernel": kernel,
+                    "per tag": tag_by_tag,
+                    "I/O": lambda: h.bounded_series(names, a, b),
+                    "DuckDB": by_duckdb,
+                },
+                repeat,
+            )
             rows = h.summary(names, a, b, every_s, stats=STATS).num_rows
             duck_rows = by_duckdb().num_rows
         con.close()
     n_pts = n_tags * (per_tag - 120)
-    print(f"{n_tags:>6} tags x {per_tag:>9,} points (store built in {built:5.1f} s); "
-          f"{rows:,} summary rows, DuckDB {duck_rows:,} groups", file=sys.stderr)
+    print(
+        f"{n_tags:>6} tags x {per_tag:>9,} points (store built in {built:5.1f} s); "
+        f"{rows:,} summary rows, DuckDB {duck_rows:,} groups",
+        file=sys.stderr,
+    )
     return got | {"points": float(n_pts)}
 
 
@@ -146,17 +161,24 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=60, help="interval length in seconds")
     args = ap.parse_args()
     counts = [int(x) for x in args.tags.split(",")]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load "
-          f"{os.getloadavg()[0]:.2f}; {args.points:,} points per store, stats {STATS}, "
-          f"every {args.every} s; best of {args.repeat}; ms (ns per point)")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load "
+        f"{os.getloadavg()[0]:.2f}; {args.points:,} points per store, stats {STATS}, "
+        f"every {args.every} s; best of {args.repeat}; ms (ns per point)"
+    )
     head = ["h.summary", "kernel", "per tag", "I/O", "DuckDB"]
-    print(f"{'tags':>6} " + "".join(f"{h:>20}" for h in head) + f"{'summary/kernel':>16}"
-          f"{'summary/DuckDB':>16}")
+    print(
+        f"{'tags':>6} " + "".join(f"{h:>20}" for h in head) + f"{'summary/kernel':>16}"
+        f"{'summary/DuckDB':>16}"
+    )
     for n in counts:
         r = one(n, args.points, args.every, args.repeat)
         cells = "".join(f"{r[h] * 1e3:>10.1f} ({r[h] * 1e9 / r['points']:>5.1f})  " for h in head)
-        print(f"{n:>6} {cells}{r['h.summary'] / r['kernel']:>14.2f}x"
-              f"{r['h.summary'] / r['DuckDB']:>15.2f}x", flush=True)
+        print(
+            f"{n:>6} {cells}{r['h.summary'] / r['kernel']:>14.2f}x"
+            f"{r['h.summary'] / r['DuckDB']:>15.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -70,14 +70,16 @@ MAX_TEXT_CHARS = 4000
 #: The longest author name (characters).
 MAX_AUTHOR_CHARS = 120
 _TS = pa.timestamp("ns", tz="UTC")
-ANNOTATIONS_SCHEMA = pa.schema([
-    pa.field("target", pa.string(), nullable=False),
-    pa.field("time", _TS, nullable=False),
-    pa.field("end", _TS),
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("author", pa.string()),
-    pa.field("ingested", _TS, nullable=False),
-])
+ANNOTATIONS_SCHEMA = pa.schema(
+    [
+        pa.field("target", pa.string(), nullable=False),
+        pa.field("time", _TS, nullable=False),
+        pa.field("end", _TS),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("author", pa.string()),
+        pa.field("ingested", _TS, nullable=False),
+    ]
+)
 # Bidirectional embeddings, overrides and isolates ("Trojan Source", CVE-2021-42574).
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -120,7 +122,8 @@ position 1; remove it (only tab and newline are allowed)
         if ch in _BIDI:
             raise InvalidArgumentError(
                 f"{what} holds the bidirectional control U+{ord(ch):04X} at position {i}, which "
-                "can make a text display differently from what it holds; remove it")
+                "can make a text display differently from what it holds; remove it"
+            )
         if cat == "Cs":
             raise InvalidArgumentError(f"{what} holds a lone surrogate at position {i} (not "
                                        "valid Unicode text); fix the encoding")  # fmt: skip
@@ -161,16 +164,19 @@ def _target(target: Any) -> str:
                                   "such as 'SiteA/Area2/Pump1')") from None  # fmt: skip
 
 
-def annotate(store: Store, target: str, time: Any, text: str, *, author: str | None = None,
-             end: Any = None) -> pa.Table:
+def annotate(
+    store: Store, target: str, time: Any, text: str, *, author: str | None = None, end: Any = None
+) -> pa.Table:
     """:meth:`Historian.annotate`: write one annotation; durable on return. Returns it as a
     one-row table of :data:`ANNOTATIONS_SCHEMA`."""
     name = _target(target)
     t = user_ns(time)
     e = None if end is None else user_ns(end)
     if e is not None and e < t:
-        raise InvalidArgumentError(f"annotation end {end!r} is before its time {time!r}; swap "
-                                   "them, or leave end out for a note about one instant")
+        raise InvalidArgumentError(
+            f"annotation end {end!r} is before its time {time!r}; swap "
+            "them, or leave end out for a note about one instant"
+        )
     record = {"target": name, "time": t, "end": e,
               "text": clean_text(text, "text", MAX_TEXT_CHARS, newlines=True),
               "author": _author(author)}  # fmt: skip
@@ -212,8 +218,9 @@ def _window(start: Any, end: Any) -> tuple[int, int]:
     return (MIN_NS if start is None else user_ns(start)), (MAX_NS if end is None else user_ns(end))
 
 
-def select(store: Store, targets: str | Iterable[str] | None, start_ns: int,
-           end_ns: int) -> list[dict[str, Any]]:
+def select(
+    store: Store, targets: str | Iterable[str] | None, start_ns: int, end_ns: int
+) -> list[dict[str, Any]]:
     """The current annotations of ``targets`` (None: all) that touch ``[start, end)``: an
     instant in it, or a period that overlaps it."""
     names = _names(targets)
@@ -231,15 +238,17 @@ def select(store: Store, targets: str | Iterable[str] | None, start_ns: int,
     return out
 
 
-def list_annotations(store: Store, targets: str | Iterable[str] | None = None, start: Any = None,
-                end: Any = None) -> pa.Table:
+def list_annotations(
+    store: Store, targets: str | Iterable[str] | None = None, start: Any = None, end: Any = None
+) -> pa.Table:
     """:meth:`Historian.annotations`: the current annotations as a table (see the module)."""
     start_ns, end_ns = _window(start, end)
     return _table(select(store, targets, start_ns, end_ns))
 
 
-def read_result(store: Store, points: pa.Table, tags: str | Iterable[str] | None, start: Any,
-                end: Any) -> ReadResult:
+def read_result(
+    store: Store, points: pa.Table, tags: str | Iterable[str] | None, start: Any, end: Any
+) -> ReadResult:
     """``h.read(..., annotations=True)``: ``points`` and the annotations of the same tags that
     touch the same window."""
     return ReadResult(points, list_annotations(store, store.resolve_tags(tags), start, end))
@@ -257,8 +266,9 @@ def counted_times(store: Store, names: list[str], stats: Any) -> dict[str, np.nd
     return times_by_target(store, names)
 
 
-def times_by_target(store: Store, names: Iterable[str], start_ns: int = MIN_NS,
-                    end_ns: int = MAX_NS) -> dict[str, np.ndarray]:
+def times_by_target(
+    store: Store, names: Iterable[str], start_ns: int = MIN_NS, end_ns: int = MAX_NS
+) -> dict[str, np.ndarray]:
     """Annotation times (sorted int64 ns) per target of ``names``: what AnnotationCount counts
     (an annotation counts at its ``time``)."""
     wanted = list(names)

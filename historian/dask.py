@@ -383,8 +383,7 @@ def interpolated(
     from historian.query.retrieval import check_interpolated_budget
 
     with _client_limits(h):  # the gathered table lives on the client: refuse it up front
-        check_interpolated_budget(len(names), start_ns, end_ns, every_ns,
-                                  bool(quality))
+        check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
     groups, edges = _plan(names, start_ns, end_ns, every_ns, partition, tags_per_task)
     # Grid points of chunk k: edges[k] .. (edges[k+1] - every); the last chunk includes end's
     # grid point (the grid runs up to and including end).
@@ -453,12 +452,21 @@ def correlate(
     uri, options = _source(store_or_path, storage_options)
     h = _client_store(store_or_path, uri, options)
     names, target = correlation_names(h, tags, target)
-    plan = plan_correlation(names, start, end, every, max_lag, method=method, target=target,
-                            min_samples=min_samples)
+    plan = plan_correlation(
+        names, start, end, every, max_lag, method=method, target=target, min_samples=min_samples
+    )
     table = interpolated(
-        store_or_path if not isinstance(store_or_path, str) else uri, plan.names, start, end,
-        every, max_gap=max_gap, quality=True, storage_options=options, partition=partition,
-        tags_per_task=tags_per_task, scheduler=scheduler,
+        store_or_path if not isinstance(store_or_path, str) else uri,
+        plan.names,
+        start,
+        end,
+        every,
+        max_gap=max_gap,
+        quality=True,
+        storage_options=options,
+        partition=partition,
+        tags_per_task=tags_per_task,
+        scheduler=scheduler,
     )
     _, x = matrix_from_table(table, plan.names, to_ns(end))
     return correlate_aligned(x, plan, progress=False)

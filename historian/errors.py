@@ -128,9 +128,7 @@ class ResourceLimitError(InvalidArgumentError):
     ``limit`` names the budget, ``asked`` is what the request needed, ``allowed`` the limit.
     """
 
-    def __init__(
-        self, message: str, *, limit: str = "", asked: int = 0, allowed: int = 0
-    ) -> None:
+    def __init__(self, message: str, *, limit: str = "", asked: int = 0, allowed: int = 0) -> None:
         super().__init__(message)
         self.limit, self.asked, self.allowed = limit, asked, allowed
 
@@ -265,12 +263,15 @@ def mapped_errors(what: str) -> Iterator[None]:
         if dep == "duckdb":
             raise QueryError(f"{what}: {first}") from exc
         if isinstance(exc, OSError):
-            raise StoreError(f"{what}: {first} (check that the store folder exists, is "
-                             "readable and, for a writer, writable)") from exc
+            raise StoreError(
+                f"{what}: {first} (check that the store folder exists, is "
+                "readable and, for a writer, writable)"
+            ) from exc
         if dep is not None:
-            raise CorruptDataError(f"{what}: {dep} could not decode the stored data: {first} "
-                                   "(run `historian verify STORE` to find the damaged file)"
-                                   ) from exc
+            raise CorruptDataError(
+                f"{what}: {dep} could not decode the stored data: {first} "
+                "(run `historian verify STORE` to find the damaged file)"
+            ) from exc
         raise
 
 

@@ -69,25 +69,29 @@ MAX_ATTRIBUTES = 256
 MAX_ATTRIBUTES_BYTES = 64 * 1024
 MAX_NAME_CHARS = 200
 _TS = pa.timestamp("ns", tz="UTC")
-FRAMES_SCHEMA = pa.schema([
-    pa.field("name", pa.string(), nullable=False),
-    pa.field("asset", pa.string()),
-    pa.field("template", pa.string()),
-    pa.field("start", _TS, nullable=False),
-    pa.field("end", _TS),
-    pa.field("attributes", pa.string(), nullable=False),
-])
-FRAME_SUMMARY_SCHEMA = pa.schema([
-    pa.field("tag", pa.string(), nullable=False),
-    pa.field("frame", pa.string(), nullable=False),
-    pa.field("asset", pa.string()),
-    pa.field("start", _TS, nullable=False),
-    pa.field("end", _TS),
-    pa.field("stat", pa.string(), nullable=False),
-    pa.field("value", pa.float64()),
-    pa.field("time", _TS),
-    pa.field("status", pa.uint32(), nullable=False),
-])
+FRAMES_SCHEMA = pa.schema(
+    [
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("asset", pa.string()),
+        pa.field("template", pa.string()),
+        pa.field("start", _TS, nullable=False),
+        pa.field("end", _TS),
+        pa.field("attributes", pa.string(), nullable=False),
+    ]
+)
+FRAME_SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("tag", pa.string(), nullable=False),
+        pa.field("frame", pa.string(), nullable=False),
+        pa.field("asset", pa.string()),
+        pa.field("start", _TS, nullable=False),
+        pa.field("end", _TS),
+        pa.field("stat", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("time", _TS),
+        pa.field("status", pa.uint32(), nullable=False),
+    ]
+)
 
 
 # ---------------------------------------------------------------------------- validation
@@ -144,22 +148,32 @@ def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _record(name: Any, start: Any, end: Any, asset: Any, template: Any,
-            attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+def _record(
+    name: Any, start: Any, end: Any, asset: Any, template: Any, attributes: Mapping[str, Any] | None
+) -> dict[str, Any]:
     s = user_ns(start)
     e = None if end is None else user_ns(end)
     if e is not None and e <= s:
-        raise InvalidArgumentError(f"frame {name!r}: end {end!r} is not after start {start!r}; "
-                                   "a frame is [start, end) (end=None: still open)")
+        raise InvalidArgumentError(
+            f"frame {name!r}: end {end!r} is not after start {start!r}; "
+            "a frame is [start, end) (end=None: still open)"
+        )
     return {"name": _name(name, "frame name"), "asset": _asset(asset),
             "template": None if template is None else _name(template, "template"),
             "start": s, "end": e, "attributes": _attributes(attributes)}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- writing
-def add_frame(store: Store, name: str, start: Any, end: Any = None, *, asset: str | None = None,
-              template: str | None = None,
-              attributes: Mapping[str, Any] | None = None) -> pa.Table:
+def add_frame(
+    store: Store,
+    name: str,
+    start: Any,
+    end: Any = None,
+    *,
+    asset: str | None = None,
+    template: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> pa.Table:
     """:meth:`Historian.add_frame`: write one frame (``end=None``: open); durable on return.
     Returns it as a one-row table of :data:`FRAMES_SCHEMA`."""
     record = _record(name, start, end, asset, template, attributes)
@@ -195,15 +209,21 @@ def _namer(name: str | Callable[[dict[str, Any]], str]) -> Callable[[int, dict[s
         except (KeyError, IndexError, ValueError) as exc:
             raise InvalidArgumentError(
                 f"name template {name!r}: {exc!r}; use the fields {{n}} (1, 2, ...), {{start}} "
-                "and {end} (ISO times, UTC)") from None
+                "and {end} (ISO times, UTC)"
+            ) from None
 
     return fmt
 
 
-def frames_from_events(store: Store, events: pa.Table, *,
-                       name: str | Callable[[dict[str, Any]], str],
-                       asset: str | None = None, template: str | None = None,
-                       attributes: Mapping[str, Any] | None = None) -> pa.Table:
+def frames_from_events(
+    store: Store,
+    events: pa.Table,
+    *,
+    name: str | Callable[[dict[str, Any]], str],
+    asset: str | None = None,
+    template: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> pa.Table:
     """:meth:`Historian.frames_from_events`: one frame per row of ``events`` (the table of
     ``h.events``), written in one durable write. ``start``/``end`` are the event's; an
     ``ongoing`` event gives an open frame. The attributes are the event's statistics
@@ -215,8 +235,9 @@ def frames_from_events(store: Store, events: pa.Table, *,
     records = []
     for i, (s, e, row) in enumerate(zip(starts, ends, rows, strict=True)):
         attrs = {**row, **(attributes or {})}
-        records.append(_record(namer(i, {**row, "start": s, "end": e}), s, e, asset, template,
-                               attrs))
+        records.append(
+            _record(namer(i, {**row, "start": s, "end": e}), s, e, asset, template, attrs)
+        )
     if records:
         append_records(store, "frames", records)
     return _table(records)
@@ -252,8 +273,15 @@ def _under(asset: str | None, root: str) -> bool:
     return asset is not None and (asset == root or asset.startswith(root.rstrip("/") + "/"))
 
 
-def list_frames(store: Store, start: Any = None, end: Any = None, *, asset: str | None = None,
-                template: str | None = None, name: str | None = None) -> pa.Table:
+def list_frames(
+    store: Store,
+    start: Any = None,
+    end: Any = None,
+    *,
+    asset: str | None = None,
+    template: str | None = None,
+    name: str | None = None,
+) -> pa.Table:
     """:meth:`Historian.frames`: the frames that overlap ``[start, end)`` (an open frame
     reaches to now), of ``asset`` or an asset under it, of ``template``, whose name matches the
     pattern ``name`` (``*``, ``?``, ``[...]``); sorted by start."""
@@ -286,8 +314,10 @@ def _frames_arg(store: Store, frames: Any, start: Any, end: Any) -> pa.Table:
     if isinstance(frames, pa.Table):
         missing = [c for c in ("name", "start") if c not in frames.column_names]
         if missing:
-            raise InvalidDataError(f"the frames table has no {missing} column(s); pass "
-                                   "h.frames(...) or a table with name, start, end")
+            raise InvalidDataError(
+                f"the frames table has no {missing} column(s); pass "
+                "h.frames(...) or a table with name, start, end"
+            )
         return frames
     if frames is None or frames is True:
         return list_frames(store, start, end)
@@ -338,8 +368,9 @@ def _chains(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:
     return chains
 
 
-def _chain_edges(idx: list[int], starts: np.ndarray, ends: np.ndarray
-                 ) -> tuple[np.ndarray, list[int], np.ndarray]:
+def _chain_edges(
+    idx: list[int], starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Edges of one chain, per frame of it the index of its interval, and which intervals are
     frames (the others are the gaps between them, not computed)."""
     edges: list[int] = []
@@ -354,10 +385,17 @@ def _chain_edges(idx: list[int], starts: np.ndarray, ends: np.ndarray
     return np.array(edges, dtype=np.int64), where, wanted
 
 
-def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: Any,
-                      stats: Iterable[str] | str = ("twa", "min", "max", "count"),
-                      config: Any = None, *, start: Any = None, end: Any = None,
-                      tz: Any = None) -> pa.Table:
+def summary_by_frames(
+    store: Store,
+    tags: str | Iterable[str] | None,
+    frames: Any,
+    stats: Iterable[str] | str = ("twa", "min", "max", "count"),
+    config: Any = None,
+    *,
+    start: Any = None,
+    end: Any = None,
+    tz: Any = None,
+) -> pa.Table:
     """:meth:`Historian.summary` with ``frames=``: one row per (tag, frame, stat), columns
     :data:`FRAME_SUMMARY_SCHEMA` (``frame``, ``asset``, ``start``, ``end`` are the frame's;
     ``end`` null for an open frame, which is summarised up to now). ``tz``: the ``start``,
@@ -380,8 +418,13 @@ def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: An
     f_end_col = (table.column("end").cast(_TS).cast(pa.int64()).to_pylist()
                  if "end" in table.column_names else [None] * n)  # fmt: skip
     now = now_ns()
-    f_end = np.array([max(now if e is None else int(e), int(s) + 1)
-                      for s, e in zip(f_start.tolist(), f_end_col, strict=True)], np.int64)
+    f_end = np.array(
+        [
+            max(now if e is None else int(e), int(s) + 1)
+            for s, e in zip(f_start.tolist(), f_end_col, strict=True)
+        ],
+        np.int64,
+    )
     cfg = AggregateConfig.from_any(config)
     stepped = store.is_stepped(names)
     series = store.bounded_series(names, int(f_start.min()), int(f_end.max()))
@@ -398,9 +441,17 @@ def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: An
                    else (s.time, s.value, s.quality))  # fmt: skip
         for chain in chains:
             edges, where, wanted = _chain_edges(chain, f_start, f_end)
-            res = aggregate_on_edges(t, v, q, edges, stat_names, config=cfg,
-                                     stepped=stepped[tag], annotations_ns=notes.get(tag),
-                                     wanted=wanted)
+            res = aggregate_on_edges(
+                t,
+                v,
+                q,
+                edges,
+                stat_names,
+                config=cfg,
+                stepped=stepped[tag],
+                annotations_ns=notes.get(tag),
+                wanted=wanted,
+            )
             for si, sname in enumerate(stat_names):
                 r, sc = res[sname], _scale(sname)
                 for fi, w in zip(chain, where, strict=True):
@@ -416,9 +467,16 @@ def summary_by_frames(store: Store, tags: str | Iterable[str] | None, frames: An
     return zoned(out, str(zone(tz).key), ["start", "end", "time"])
 
 
-def _summary_table(names: list[str], table: pa.Table, stat_names: list[str],
-                   f_start: np.ndarray, f_end: list[int | None], value: np.ndarray,
-                   times: np.ndarray, status: np.ndarray) -> pa.Table:
+def _summary_table(
+    names: list[str],
+    table: pa.Table,
+    stat_names: list[str],
+    f_start: np.ndarray,
+    f_end: list[int | None],
+    value: np.ndarray,
+    times: np.ndarray,
+    status: np.ndarray,
+) -> pa.Table:
     n, k = table.num_rows, len(stat_names)
     frame_names = table.column("name").cast(pa.string()).to_pylist()
     assets = (table.column("asset").cast(pa.string()).to_pylist()

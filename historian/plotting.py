@@ -121,14 +121,22 @@ def plot_tag(
     ax.plot(t, shown, **line)
     uncertain = (qual & q.SEVERITY_MASK) == q.UNCERTAIN
     if uncertain.any():
-        ax.plot(t[uncertain], v[uncertain], linestyle="none", marker=".", markersize=4,
-                color=UNCERTAIN_COLOR, label="Uncertain")
+        ax.plot(
+            t[uncertain],
+            v[uncertain],
+            linestyle="none",
+            marker=".",
+            markersize=4,
+            color=UNCERTAIN_COLOR,
+            label="Uncertain",
+        )
     start_t, end_t = np.datetime64(start_ns, "ns"), np.datetime64(end_ns, "ns")
     labelled = False
     for a, b in _runs(bad):
         stop = t[b] if b < t.size else end_t  # Bad until the next point that is not Bad
-        ax.axvspan(t[a], stop, color=BAD_COLOR, alpha=0.15, linewidth=0,
-                   label=None if labelled else "Bad")
+        ax.axvspan(
+            t[a], stop, color=BAD_COLOR, alpha=0.15, linewidth=0, label=None if labelled else "Bad"
+        )
         labelled = True
     ax.set_ylabel(definition.unit or "")
     ax.set_title(tag if not definition.description else f"{tag} — {definition.description}")

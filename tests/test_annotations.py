@@ -52,7 +52,8 @@ def test_round_trip_schema_and_default_author(h):
     ingested = [r["ingested"].value for r in rows]
     assert len(set(ingested)) == 3
     assert h.annotations("TIC-101.PV", T0 + 6 * S, T0 + 8 * S).column("text").to_pylist() == [
-        "checked"]
+        "checked"
+    ]
     # a period annotation is returned for every window it overlaps
     assert h.annotations("SiteA/Area2/Pump1", T0 + 30 * S, T0 + 31 * S).num_rows == 1
     assert h.annotations("SiteA/Area2/Pump1", T0 + 40 * S, T0 + 50 * S).num_rows == 0
@@ -79,31 +80,37 @@ def test_other_processes_see_them_and_a_reopen_keeps_them(h, tmp_path):
         assert again.annotations().column("text").to_pylist() == ["one, edited", "two"]
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("\x1b[2J\x1b[31mfake alarm", "control character U\\+001B at position 0"),
-    ("nul\x00byte", "U\\+0000"),
-    ("del\x7f", "U\\+007F"),
-    ("c1\x9b31m", "U\\+009B"),
-    ("line\u2028sep", "U\\+2028"),
-    ("abc\u202eevil.exe", "bidirectional control U\\+202E"),
-    ("iso\u2066late", "bidirectional control U\\+2066"),
-    ("bad \ud800 surrogate", "lone surrogate"),
-    ("x" * (4000 + 1), "4,001 characters; the limit is 4,000"),
-    ("   \n\t", "empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("\x1b[2J\x1b[31mfake alarm", "control character U\\+001B at position 0"),
+        ("nul\x00byte", "U\\+0000"),
+        ("del\x7f", "U\\+007F"),
+        ("c1\x9b31m", "U\\+009B"),
+        ("line\u2028sep", "U\\+2028"),
+        ("abc\u202eevil.exe", "bidirectional control U\\+202E"),
+        ("iso\u2066late", "bidirectional control U\\+2066"),
+        ("bad \ud800 surrogate", "lone surrogate"),
+        ("x" * (4000 + 1), "4,001 characters; the limit is 4,000"),
+        ("   \n\t", "empty"),
+    ],
+)
 def test_hostile_texts_are_refused_and_nothing_is_written(h, text, match):
     with pytest.raises(InvalidArgumentError, match=match):
         h.annotate("TIC-101.PV", T0, text, author="jo")
     assert h.annotations().num_rows == 0
 
 
-@pytest.mark.parametrize(("author", "match"), [
-    ("jo\nroot", "U\\+000A"),
-    ("jo\tx", "U\\+0009"),
-    ("a" * 121, "limit is 120"),
-    ("\u202ejo", "bidirectional"),
-    (42, "author must be a str"),
-])
+@pytest.mark.parametrize(
+    ("author", "match"),
+    [
+        ("jo\nroot", "U\\+000A"),
+        ("jo\tx", "U\\+0009"),
+        ("a" * 121, "limit is 120"),
+        ("\u202ejo", "bidirectional"),
+        (42, "author must be a str"),
+    ],
+)
 def test_hostile_authors_are_refused(h, author, match):
     with pytest.raises(InvalidArgumentError, match=match):
         h.annotate("TIC-101.PV", T0, "ok", author=author)
@@ -132,8 +139,10 @@ def test_bad_targets_times_and_ends(h):
 
 
 def test_read_only_store_and_replica_refuse_writes(h):
-    with historian.open(h.path, mode="r") as ro, pytest.raises(ReadOnlyStoreError,
-                                                                 match="mode='r'"):
+    with (
+        historian.open(h.path, mode="r") as ro,
+        pytest.raises(ReadOnlyStoreError, match="mode='r'"),
+    ):
         ro.annotate("TIC-101.PV", T0, "x")
     with historian.open(h.path, mode="r") as ro, pytest.raises(ReadOnlyStoreError):
         ro.add_frame("B-1", T0, T0 + S)
@@ -145,8 +154,7 @@ def test_read_with_annotations(h):
     h.annotate("TIC-101.PV", T0 + 95 * S, "after it", author="jo")
     h.annotate("OTHER.PV", T0 + 15 * S, "another tag", author="jo")
     plain = h.read("TIC-101.PV", T0, T0 + 50 * S)
-    assert isinstance(plain, pa.Table) and plain.column_names == ["tag", "time", "value",
-                                                                  "quality"]
+    assert isinstance(plain, pa.Table) and plain.column_names == ["tag", "time", "value", "quality"]
     got = h.read("TIC-101.PV", T0, T0 + 50 * S, annotations=True)
     assert isinstance(got, ReadResult)
     points, notes = got
@@ -165,8 +173,9 @@ def test_annotation_count_in_summaries(h):
     status = [r["status"] for r in s.to_pylist() if r["stat"] == "annotation_count"]
     assert status[0] == 0x401 and status[4] & 0x4  # the data end at 90 s: Partial
     assert status[5] == 0x809B0000 and counts[5] is None  # after the end of data
-    cal = h.summary("TIC-101.PV", "2026-01-01", "2026-01-02", "1d", tz="UTC",
-                    stats=["AnnotationCount"])
+    cal = h.summary(
+        "TIC-101.PV", "2026-01-01", "2026-01-02", "1d", tz="UTC", stats=["AnnotationCount"]
+    )
     assert cal.column("value").to_pylist() == [5.0]
 
 
@@ -196,8 +205,7 @@ def test_many_writes_are_merged_and_a_crash_mid_merge_leaves_no_duplicates(h, mo
     # a merge killed before it deleted its inputs: the inputs and the merged file both there
     merged = max(os.listdir(folder), key=lambda n: os.path.getsize(os.path.join(folder, n)))
     copy = merged.replace(merged.split("-")[1], "f" * 16 + ".jsonl")
-    with open(os.path.join(folder, merged), "rb") as a, open(os.path.join(folder, copy),
-                                                              "wb") as b:
+    with open(os.path.join(folder, merged), "rb") as a, open(os.path.join(folder, copy), "wb") as b:
         b.write(a.read())
     with historian.open(h.path, mode="r") as ro:
         assert ro.annotations().equals(before)
@@ -230,8 +238,13 @@ def test_last_write_wins_against_a_model(tmp_path):
     from hypothesis import strategies as st
 
     op = st.one_of(
-        st.tuples(st.just("note"), st.sampled_from(["A", "B", "Site/P1"]), st.integers(0, 4),
-                  st.sampled_from(["jo", "sam", None]), st.text("abc", min_size=1, max_size=3)),
+        st.tuples(
+            st.just("note"),
+            st.sampled_from(["A", "B", "Site/P1"]),
+            st.integers(0, 4),
+            st.sampled_from(["jo", "sam", None]),
+            st.text("abc", min_size=1, max_size=3),
+        ),
         st.tuples(st.just("reopen")),
     )
     counter = iter(range(10**6))
@@ -255,8 +268,10 @@ def test_last_write_wins_against_a_model(tmp_path):
             expected = {(t, ti, me if a is None else a): x for (t, ti, a), x in model.items()}
             with historian.open(path, mode="r") as reader:
                 for store in (h, reader):
-                    got = {(r["target"], r["time"].value, r["author"]): r["text"]
-                           for r in store.annotations().to_pylist()}
+                    got = {
+                        (r["target"], r["time"].value, r["author"]): r["text"]
+                        for r in store.annotations().to_pylist()
+                    }
                     assert got == expected
         finally:
             h.close()

@@ -145,8 +145,12 @@ _HOLDER = textwrap.dedent(
 
 def test_store_locked_by_another_writer_says_how_to_read_it(tmp_path):
     path = str(tmp_path / "shared.hist")
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, path], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(StoreLockedError) as err:
@@ -168,8 +172,10 @@ def test_store_locked_by_another_writer_says_how_to_read_it(tmp_path):
 
 
 def test_read_only_and_closed_stores_say_how_to_reopen(h):
-    with (historian.open(h.path, mode="r") as ro,
-          pytest.raises(ReadOnlyStoreError, match=r"mode='r'.*mode='auto' or 'w'")):
+    with (
+        historian.open(h.path, mode="r") as ro,
+        pytest.raises(ReadOnlyStoreError, match=r"mode='r'.*mode='auto' or 'w'"),
+    ):
         ro.define("B")
     h.close()
     with pytest.raises(StoreClosedError, match=r"is closed; open it again with historian.open\(\)"):
@@ -177,7 +183,9 @@ def test_read_only_and_closed_stores_say_how_to_reopen(h):
 
 
 def test_missing_store_in_read_only_mode(tmp_path):
-    with pytest.raises(historian.errors.StoreError, match=r"no store at .*mode='r' does not create"):
+    with pytest.raises(
+        historian.errors.StoreError, match=r"no store at .*mode='r' does not create"
+    ):
         historian.open(tmp_path / "typo.hist", mode="r")
 
 
@@ -207,8 +215,11 @@ def test_insecure_opcua_endpoint_is_refused_with_both_fixes(tmp_path):
     assert "unsigned" in msg and "refused" in msg  # what happened
     assert 'security_policy = "Basic256Sha256"' in msg and "allow_insecure = true" in msg  # fixes
     # and once allowed explicitly, it loads
-    cfg = loads(_INSECURE.replace('security_policy = "None"',
-                                  'security_policy = "None"\nallow_insecure = true'))
+    cfg = loads(
+        _INSECURE.replace(
+            'security_policy = "None"', 'security_policy = "None"\nallow_insecure = true'
+        )
+    )
     assert cfg.opcua[0].allow_insecure
 
 

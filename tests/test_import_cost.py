@@ -60,8 +60,14 @@ def _session(tmp_path, cache_dir, n) -> dict:
     store.mkdir()
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
     env.pop("NUMBA_DISABLE_JIT", None)
-    proc = subprocess.run([sys.executable, "-c", SESSION, str(store), str(n)], env=env,
-                          capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", SESSION, str(store), str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -79,8 +79,13 @@ def test_csv_rejects_row_by_row_with_reasons(h, tmp_path):
     times = [(r["time"].timestamp() - T0_NS / S) for r in got]
     assert times == [0, 1, 5, 11, 13]
     quals = [r["quality"] for r in got]
-    assert quals == [0, 0, q.BAD_NO_COMMUNICATION, q.UNCERTAIN_ENGINEERING_UNITS_EXCEEDED,
-                     2150694912]
+    assert quals == [
+        0,
+        0,
+        q.BAD_NO_COMMUNICATION,
+        q.UNCERTAIN_ENGINEERING_UNITS_EXCEEDED,
+        2150694912,
+    ]
     assert got[2]["value"] is None  # a Bad point without a value is kept as history
     assert "3 written" not in repr(report) and "9 rejected" in repr(report)
     assert "unknown tag" in report._repr_html_()
@@ -99,8 +104,9 @@ def test_chunks_keep_global_row_numbers_and_last_write_wins(h, tmp_path):
     for i in range(10):
         lines.append(f"TIC-101.PV,{T0_NS + i * S},{i}" if i != 7 else "TIC-101.PV,x,7")
     lines.append(f"TIC-101.PV,{T0_NS},99")  # a repeat of row 0, later in the file: it wins
-    report = import_history(h, _write(tmp_path, "\n".join(lines) + "\n"), chunk_rows=3,
-                            progress=False)
+    report = import_history(
+        h, _write(tmp_path, "\n".join(lines) + "\n"), chunk_rows=3, progress=False
+    )
     assert report.rows == 11 and report.written == 10
     assert report.rejected.column("row").to_pylist() == [7]
     values = h.read("TIC-101.PV").column("value").to_pylist()
@@ -108,16 +114,19 @@ def test_chunks_keep_global_row_numbers_and_last_write_wins(h, tmp_path):
 
 
 def test_parquet_and_column_names(h, tmp_path):
-    table = pa.table({
-        "Name": ["TIC-101.PV"] * 3,
-        "Timestamp": pa.array([T0_NS, T0_NS + S, T0_NS + 2 * S], pa.timestamp("ns", "UTC")),
-        "Val": [1.0, None, 3.0],
-        "Status": pa.array([0, q.BAD_SENSOR_FAILURE, 0], pa.uint32()),
-    })
+    table = pa.table(
+        {
+            "Name": ["TIC-101.PV"] * 3,
+            "Timestamp": pa.array([T0_NS, T0_NS + S, T0_NS + 2 * S], pa.timestamp("ns", "UTC")),
+            "Val": [1.0, None, 3.0],
+            "Status": pa.array([0, q.BAD_SENSOR_FAILURE, 0], pa.uint32()),
+        }
+    )
     path = tmp_path / "h.parquet"
     pq.write_table(table, path)
-    report = import_history(h, path, tag="Name", time="Timestamp", value="Val",
-                            quality="Status", progress=False)
+    report = import_history(
+        h, path, tag="Name", time="Timestamp", value="Val", quality="Status", progress=False
+    )
     assert report.ok and report.written == 3
     assert h.read("TIC-101.PV").column("quality").to_pylist() == [0, q.BAD_SENSOR_FAILURE, 0]
 
@@ -131,9 +140,13 @@ def test_pandas_with_times_in_the_index(h):
 
 
 def test_polars_and_arrow_text_columns(h):
-    df = pl.DataFrame({"tag": ["TIC-101.PV", "TIC-101.PV"],
-                       "time": ["2026-03-01 00:00:00", "2026-03-01T01:00:00+01:00"],
-                       "value": ["1.5", "2.5"]})
+    df = pl.DataFrame(
+        {
+            "tag": ["TIC-101.PV", "TIC-101.PV"],
+            "time": ["2026-03-01 00:00:00", "2026-03-01T01:00:00+01:00"],
+            "value": ["1.5", "2.5"],
+        }
+    )
     report = import_history(h, df, progress=False)
     assert report.ok and report.written == 1  # both rows are the same instant: the last wins
     assert h.read("TIC-101.PV").column("value").to_pylist() == [2.5]
@@ -161,9 +174,13 @@ def test_missing_column_names_the_columns_there_are(h, tmp_path):
 def test_progress_bar_and_a_bigger_file(h, tmp_path, capsys):
     n = 200_000
     t = T0_NS + np.arange(n, dtype=np.int64) * S
-    table = pa.table({"tag": pa.array(["TIC-101.PV"] * n),
-                      "time": pa.array(t, pa.timestamp("ns", "UTC")),
-                      "value": np.sin(np.arange(n) / 100.0)})
+    table = pa.table(
+        {
+            "tag": pa.array(["TIC-101.PV"] * n),
+            "time": pa.array(t, pa.timestamp("ns", "UTC")),
+            "value": np.sin(np.arange(n) / 100.0),
+        }
+    )
     import pyarrow.csv as pacsv
 
     path = tmp_path / "big.csv"
@@ -183,8 +200,12 @@ def test_semicolon_csv_with_a_bom_and_a_wide_export_melted(h, tmp_path):
     path.write_bytes("\ufefftag;time;value\nTIC-101.PV;2026-03-01T00:00:00Z;1.5\n".encode())
     report = import_history(h, path, progress=False)
     assert report.ok and report.written == 1
-    wide = pd.DataFrame({"time": pd.date_range("2026-03-01 01:00", periods=2, freq="1min"),
-                         "TIC-101.PV": [1.0, 2.0]})
+    wide = pd.DataFrame(
+        {
+            "time": pd.date_range("2026-03-01 01:00", periods=2, freq="1min"),
+            "TIC-101.PV": [1.0, 2.0],
+        }
+    )
     report = import_history(h, wide.melt(id_vars="time", var_name="tag"), progress=False)
     assert report.ok and report.written == 2
 
@@ -193,9 +214,11 @@ def test_the_report_keeps_at_most_max_rejected_rows_and_counts_all(h, tmp_path):
     import historian.limits as hl
 
     path = tmp_path / "many-bad.csv"
-    path.write_text("tag,time,value\n" + "".join(
-        f"NOPE,2026-03-01T00:00:{i:02d}Z,1.0\n" for i in range(50)
-    ) + "TIC-101.PV,2026-03-01T00:01:00Z,nan?\n")
+    path.write_text(
+        "tag,time,value\n"
+        + "".join(f"NOPE,2026-03-01T00:00:{i:02d}Z,1.0\n" for i in range(50))
+        + "TIC-101.PV,2026-03-01T00:01:00Z,nan?\n"
+    )
     h.define("TIC-101.PV")
     with hl.using(max_rejected_rows=7):
         report = import_history(h, path, progress=False, chunk_rows=10)

@@ -283,13 +283,28 @@ def test_statuscode_names_are_accepted_wherever_a_statuscode_is(tmp_path):
         t = T0 + np.arange(8) * S
         h.write("FIC-201.PV", t[:1], [1.0], quality="Bad")  # "got shape ()" before
         h.write("FIC-201.PV", t[1:3], [2.0, 3.0], quality=["Bad_NoCommunication", "Good"])
-        h.write_table(pd.DataFrame({"tag": ["FIC-201.PV"] * 2, "time": t[3:5], "value": [4.0, 5.0],
-                                    "quality": ["Uncertain", 0]}))  # object dtype, mixed
+        h.write_table(
+            pd.DataFrame(
+                {
+                    "tag": ["FIC-201.PV"] * 2,
+                    "time": t[3:5],
+                    "value": [4.0, 5.0],
+                    "quality": ["Uncertain", 0],
+                }
+            )
+        )  # object dtype, mixed
         h.write_table(pa.table({"tag": ["FIC-201.PV"], "time": t[5:6], "value": [6.0],
                                 "quality": ["0x808C0000"]}))  # fmt: skip
-        h.write_table(pl.DataFrame({"tag": ["FIC-201.PV"] * 2, "time": t[6:8],
-                                    "value": [7.0, 8.0],
-                                    "quality": ["GoodLocalOverride", "BadSecurityChecksFailed"]}))
+        h.write_table(
+            pl.DataFrame(
+                {
+                    "tag": ["FIC-201.PV"] * 2,
+                    "time": t[6:8],
+                    "value": [7.0, 8.0],
+                    "quality": ["GoodLocalOverride", "BadSecurityChecksFailed"],
+                }
+            )
+        )
         got = h.read("FIC-201.PV").column("quality").to_pylist()
         assert got == [q.BAD, q.BAD_NO_COMMUNICATION, q.GOOD, q.UNCERTAIN, q.GOOD,
                        q.BAD_SENSOR_FAILURE, 0x00960000, 0x80130000]  # fmt: skip
@@ -301,13 +316,21 @@ def test_statuscode_names_are_accepted_wherever_a_statuscode_is(tmp_path):
                                         "quality": ["Bda"]}))  # fmt: skip
         assert h.read("FIC-201.PV").num_rows == 8  # the refused calls wrote nothing
         # historian.summarize takes them too (arrays that never entered a store)
-        s = historian.summarize(t[:4], [1.0, 2.0, 3.0, 4.0], ["Good", "Bad", "Good", 0],
-                                start=t[0], end=t[0] + 4 * S, every="2s", stats=["pct_good"])
+        s = historian.summarize(
+            t[:4],
+            [1.0, 2.0, 3.0, 4.0],
+            ["Good", "Bad", "Good", 0],
+            start=t[0],
+            end=t[0] + 4 * S,
+            every="2s",
+            stats=["pct_good"],
+        )
         assert s.column("value").to_pylist() == [50.0, 100.0]
         # the same names as import_history takes
         csv = tmp_path / "q.csv"
-        csv.write_text("tag,time,value,quality\n"
-                       "FIC-201.PV,2026-01-02T00:00:00Z,1,BadNodeIdUnknown\n")
+        csv.write_text(
+            "tag,time,value,quality\nFIC-201.PV,2026-01-02T00:00:00Z,1,BadNodeIdUnknown\n"
+        )
         report = historian.import_history(h, csv, progress=False)
         assert report.written == 1
         assert h.read("FIC-201.PV", "2026-01-02").column("quality").to_pylist() == [0x80340000]
@@ -369,14 +392,18 @@ def test_a_typo_in_the_store_path_is_named_as_such(tmp_path):
     assert not (tmp_path / "demo.hsit").exists()  # reading creates nothing
     with (
         historian.open(tmp_path / "demo.hsit") as h,  # the default mode creates an empty store
-        pytest.raises(TagNotFoundError, match=r"define it first.*has no tags at all: this "
-                      r"historian\.open\(\) just created it, empty - is the path right\?"),
+        pytest.raises(
+            TagNotFoundError,
+            match=r"define it first.*has no tags at all: this "
+            r"historian\.open\(\) just created it, empty - is the path right\?",
+        ),
     ):
         h.read("TIC-101.PV")
     with (
         historian.open(tmp_path / "demo.hsit") as h,  # an existing store without tags
-        pytest.raises(TagNotFoundError,
-                      match=re.escape("has no tags at all (nothing was ever defined")),
+        pytest.raises(
+            TagNotFoundError, match=re.escape("has no tags at all (nothing was ever defined")
+        ),
     ):
         h.read("TIC-101.PV")
     with historian.open(tmp_path / "demo.hist") as h:  # a store with tags: the usual message
@@ -477,8 +504,10 @@ def test_commands_write_no_bars_into_logs_and_bars_on_a_terminal(tmp_path):
     # stderr on a terminal: the bar is there; HISTORIAN_PROGRESS=0 or --no-progress remove it
     tty = _run_with_stderr_on_a_terminal("historian import plant.hist readings.csv", tmp_path, env)
     assert "importing readings.csv" in tty and "\r" in tty
-    for cmd, extra in (("historian import plant.hist readings.csv", {"HISTORIAN_PROGRESS": "0"}),
-                       ("historian import plant.hist readings.csv --no-progress", {})):
+    for cmd, extra in (
+        ("historian import plant.hist readings.csv", {"HISTORIAN_PROGRESS": "0"}),
+        ("historian import plant.hist readings.csv --no-progress", {}),
+    ):
         tty = _run_with_stderr_on_a_terminal(cmd, tmp_path, {**env, **extra})
         assert "importing" not in tty and "\r" not in tty, (cmd, tty)
 
@@ -502,9 +531,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _engine_snippet() -> str:
     text = (ROOT / "docs" / "format.md").read_text(encoding="utf-8")
-    section = text[text.index("## Reading a store with other engines"):]
+    section = text[text.index("## Reading a store with other engines") :]
     start = section.index("```python\n") + len("```python\n")
-    return section[start:section.index("\n```\n", start)]
+    return section[start : section.index("\n```\n", start)]
 
 
 def _mixed_units_store(path: Path) -> None:
@@ -514,8 +543,9 @@ def _mixed_units_store(path: Path) -> None:
         h.define("A"), h.define("B")
         h.write("A", T0 + np.arange(6) * S, np.arange(6.0) * 1.25)  # a ms file
         h.flush()
-        h.write("A", np.array([T0 + S, T0 + 2 * S + 123, T0 + 3 * S + 456_789]),
-                [10.0, 20.0, np.nan])  # ns: a correction, two new points (one NaN, Bad)
+        h.write(
+            "A", np.array([T0 + S, T0 + 2 * S + 123, T0 + 3 * S + 456_789]), [10.0, 20.0, np.nan]
+        )  # ns: a correction, two new points (one NaN, Bad)
         h.write("B", [T0 + 7], [0.1])
         h.flush()
         h.write("A", np.array([T0 + 2 * S, T0 + 5 * S]), [2.5, 55.5])  # ms again, listed first
@@ -535,8 +565,15 @@ def test_every_other_engine_snippet_gives_h_read_rows_exactly(tmp_path):
     assert units[0] == "ms" and "ns" in units  # the case that truncated before
     with historian.open(path, mode="r") as h:
         want = h.read()
-    want_rows = list(zip(want["tag"].to_pylist(), want["time"].cast(pa.int64()).to_pylist(),
-                         want["value"].to_pylist(), want["quality"].to_pylist(), strict=True))
+    want_rows = list(
+        zip(
+            want["tag"].to_pylist(),
+            want["time"].cast(pa.int64()).to_pylist(),
+            want["value"].to_pylist(),
+            want["quality"].to_pylist(),
+            strict=True,
+        )
+    )
     assert len(want_rows) == 10
     code = _engine_snippet()
     assert 'path = "plant.hist"' in code
@@ -546,8 +583,15 @@ def test_every_other_engine_snippet_gives_h_read_rows_exactly(tmp_path):
     for name in ("by_duckdb", "by_polars", "by_pyarrow"):
         got = ns[name]
         got = got if isinstance(got, pa.Table) else got.to_arrow()
-        rows = list(zip(got["tag"].to_pylist(), got["time"].cast(pa.int64()).to_pylist(),
-                        got["value"].to_pylist(), got["quality"].to_pylist(), strict=True))
+        rows = list(
+            zip(
+                got["tag"].to_pylist(),
+                got["time"].cast(pa.int64()).to_pylist(),
+                got["value"].to_pylist(),
+                got["quality"].to_pylist(),
+                strict=True,
+            )
+        )
         assert rows == want_rows, name
     # the snippet as it was (no union_by_name) gives other rows on this store: the test can fail
     old = duckdb.sql(
@@ -785,4 +829,5 @@ def test_an_import_of_epoch_seconds_rejects_the_rows_saying_why(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr  # one row written, one rejected
     assert "1 row(s) written, 1 rejected" in r.stdout
     assert "line 2: unparseable time '1796304525' (time 1796304525 looks like epoch seconds" in (
-        r.stdout)
+        r.stdout
+    )

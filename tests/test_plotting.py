@@ -135,7 +135,7 @@ def test_the_line_never_crosses_a_shaded_bad_period(tmp_path, tag):
     t = np.arange(n, dtype=np.int64) * S // 10
     quality = np.zeros(n, np.uint32)
     for s in rng.integers(0, n, 60):  # Bad runs from 1 point to 40 s, many inside one pixel
-        quality[s:s + rng.integers(1, 400)] = q.BAD_NO_COMMUNICATION
+        quality[s : s + rng.integers(1, 400)] = q.BAD_NO_COMMUNICATION
     quality[50_000] = q.BAD_NO_COMMUNICATION  # a lost link: one marker, then no data for 10 min
     keep = np.ones(n, bool)
     keep[50_001:56_000] = False

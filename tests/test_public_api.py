@@ -99,8 +99,16 @@ def test_repr_of_a_reader_and_its_html(store):
         # the point still in the writer's WAL is counted: the reader's reads return it
         assert "read-only): 2 tags, 61 points (1 not yet in files)" in text
         page = r._repr_html_()
-    for part in ("<table>", "path", store.path, "read-only",
-                 "FIC-101.PV, TIC-101.PV", "time span", "bytes/row", "on disk"):
+    for part in (
+        "<table>",
+        "path",
+        store.path,
+        "read-only",
+        "FIC-101.PV, TIC-101.PV",
+        "time span",
+        "bytes/row",
+        "on disk",
+    ):
         assert part in page
     store.close()
     assert repr(store) == f"Historian({store.path!r}, closed)"

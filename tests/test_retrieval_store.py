@@ -59,9 +59,7 @@ def series(draw):
     width=st.integers(1, 100),
     every=st.integers(1, 60),
     kind=st.sampled_from(["analog", "step"]),
-    config=st.sampled_from(
-        [None, {"UseSlopedExtrapolation": True}, {"TreatUncertainAsBad": True}]
-    ),
+    config=st.sampled_from([None, {"UseSlopedExtrapolation": True}, {"TreatUncertainAsBad": True}]),
 )
 def test_store_level_calls_match_array_level_functions(
     tmp_path_factory, data, a, width, every, kind, config

@@ -12,10 +12,21 @@ SCRIPT = ROOT / "docs" / "examples" / "walkthrough.py"
 
 
 def test_walkthrough_runs_offline(tmp_path):
-    env = {**os.environ, "MPLBACKEND": "Agg", "NO_PROXY": "*", "http_proxy": "http://127.0.0.1:9",
-           "https_proxy": "http://127.0.0.1:9"}  # any network use would fail
-    out = subprocess.run([sys.executable, str(SCRIPT)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=240)
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "NO_PROXY": "*",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+    }  # any network use would fail
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     assert "Historian(" in text and "9 tags, 129,600 points" in text

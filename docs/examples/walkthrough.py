@@ -29,8 +29,17 @@ from historian.sim import TAGS, Plant
 START = historian.model.to_ns("2026-03-02T06:00:00Z")
 HOURS = 4
 S = 1_000_000_000
-SIGNALS = ["TIC-101.PV", "TIC-101.SP", "TIC-101.OUT", "TI-102.PV", "PI-103.PV", "FIC-104.PV",
-           "FV-104.POS", "LIC-105.PV", "P-106.RUN"]
+SIGNALS = [
+    "TIC-101.PV",
+    "TIC-101.SP",
+    "TIC-101.OUT",
+    "TI-102.PV",
+    "PI-103.PV",
+    "FIC-104.PV",
+    "FV-104.POS",
+    "LIC-105.PV",
+    "P-106.RUN",
+]
 
 plant = Plant(seed=7, speed=1.0, dt_s=1.0, sp_period_s=1800.0)  # real time, 30-min setpoints
 n = HOURS * 3600
@@ -57,12 +66,21 @@ shutil.rmtree("walkthrough.hist", ignore_errors=True)  # start afresh when run a
 h = historian.open("walkthrough.hist")
 for name in SIGNALS:
     info = TAGS[name]
-    h.define(name, unit=info.unit, kind=info.kind, lo=info.lo, hi=info.hi,
-             description=info.description)
-h.define("TIC-101.PV", unit="degC", lo=0, hi=150, description="Reactor temperature",
-         rules={"range": {},                                      # lo/hi from the tag
-                "spike": {"window": 11, "k": 5, "min_deviation": 2.0},
-                "flatline": {"duration": "5min", "epsilon": 0.0}})
+    h.define(
+        name, unit=info.unit, kind=info.kind, lo=info.lo, hi=info.hi, description=info.description
+    )
+h.define(
+    "TIC-101.PV",
+    unit="degC",
+    lo=0,
+    hi=150,
+    description="Reactor temperature",
+    rules={
+        "range": {},  # lo/hi from the tag
+        "spike": {"window": 11, "k": 5, "min_deviation": 2.0},
+        "flatline": {"duration": "5min", "epsilon": 0.0},
+    },
+)
 for name in SIGNALS:
     q = flow_quality if name == "FIC-104.PV" else None
     h.write(name, times, data[name], quality=q)  # qualified on the way in; durable on return
@@ -78,16 +96,26 @@ for r in flagged.column("reasons").to_pylist():
         why[rule] = why.get(rule, 0) + 1
 print(f"TIC-101.PV: {flagged.num_rows} of {raw.num_rows} points downgraded:", why)
 first = flagged.slice(0, 1).to_pylist()[0]
-print("first one:", first["time"], first["value"], quality.name(first["quality"]),
-      reason_names(first["reasons"]))
+print(
+    "first one:",
+    first["time"],
+    first["value"],
+    quality.name(first["quality"]),
+    reason_names(first["reasons"]),
+)
 
 # Rules can change: try a tighter range on history without writing anything (apply=False).
 trial = h.qualify("TIC-101.PV", rules={"range": {"lo": 20, "hi": 90}})
 print("with range 20-90 degC:", int((trial.column("reasons").to_numpy() != 0).sum()), "flagged")
 
 # %% 4. A summary table: 30-minute time-weighted averages, min, max and % good data
-summary = h.summary(["TIC-101.PV", "TI-102.PV", "FIC-104.PV"], START, START + HOURS * 3600 * S,
-                    "30min", stats=["twa", "min", "max", "pct_good"])
+summary = h.summary(
+    ["TIC-101.PV", "TI-102.PV", "FIC-104.PV"],
+    START,
+    START + HOURS * 3600 * S,
+    "30min",
+    stats=["twa", "min", "max", "pct_good"],
+)
 table = summary.to_pandas().pivot_table(index="start", columns=["tag", "stat"], values="value")
 print(table.round(2).head(8).to_string())  # in a notebook, just `table`
 
@@ -95,12 +123,20 @@ print(table.round(2).head(8).to_string())  # in a notebook, just `table`
 # The lag printed is where the correlation is strongest: about 2 min for the jacket, 4 for the
 # heater - shorter than the 2 + 5 min time constants, since a first-order lag responds at once
 # and only settles slowly.
-lead = h.correlate(["TIC-101.OUT", "TI-102.PV", "FIC-104.PV", "LIC-105.PV", "TIC-101.PV"],
-                   START, START + HOURS * 3600 * S, "1min", max_lag="30min",
-                   target="TIC-101.PV", progress=False)
+lead = h.correlate(
+    ["TIC-101.OUT", "TI-102.PV", "FIC-104.PV", "LIC-105.PV", "TIC-101.PV"],
+    START,
+    START + HOURS * 3600 * S,
+    "1min",
+    max_lag="30min",
+    target="TIC-101.PV",
+    progress=False,
+)
 for row in lead.to_pylist():
-    print(f"{row['tag_a']:<12} leads TIC-101.PV by {row['lag_steps']:>3} min: "
-          f"r = {row['r_at_lag']:+.2f} over {row['n_at_lag']} minutes")
+    print(
+        f"{row['tag_a']:<12} leads TIC-101.PV by {row['lag_steps']:>3} min: "
+        f"r = {row['r_at_lag']:+.2f} over {row['n_at_lag']} minutes"
+    )
 
 # %% 6. A chart: h.plot() values (a few per pixel), Bad periods shaded
 try:

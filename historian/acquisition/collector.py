@@ -211,8 +211,9 @@ class Collector:
         explicit = {p.tag: p.type for c in self.config.opcua for p in c.points if p.type}
         auto = [n for s in self.sources if hasattr(s, "on_text_tags") for n in s.tags
                 if n not in explicit]  # fmt: skip
-        self._typer = TextTyper(self.store, explicit,
-                                fresh=[n for n in dict.fromkeys(auto) if not self._known(n)])
+        self._typer = TextTyper(
+            self.store, explicit, fresh=[n for n in dict.fromkeys(auto) if not self._known(n)]
+        )
         compression = {name: tag.compression for name, tag in tags.items() if tag.compression}
         define_many = getattr(self.store, "define_many", None)
         if define_many is not None:  # one catalog write for every tag: start-up in O(tags)
@@ -252,8 +253,12 @@ class Collector:
         try:
             await asyncio.to_thread(typer.retype, names)
         except Exception as exc:  # the values are still stored, as number tags with texts
-            logger.error("collector: cannot define %d text tag(s) found by a source (%s); "
-                         "they stay number tags whose points carry the texts", len(names), exc)
+            logger.error(
+                "collector: cannot define %d text tag(s) found by a source (%s); "
+                "they stay number tags whose points carry the texts",
+                len(names),
+                exc,
+            )
 
     def _known(self, name: str) -> bool:
         try:
@@ -308,8 +313,11 @@ class Collector:
                 tags = list(getattr(src, "tags", ()))
                 if tags:
                     n, now = len(tags), time.time_ns()
-                    self._emit(SampleBatch.from_points(
-                        tags, now, [None] * n, q.BAD_NO_COMMUNICATION, source=src.name))
+                    self._emit(
+                        SampleBatch.from_points(
+                            tags, now, [None] * n, q.BAD_NO_COMMUNICATION, source=src.name
+                        )
+                    )
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 60.0)
@@ -522,4 +530,3 @@ class Collector:
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
-

@@ -45,8 +45,8 @@ def check_node_id(node: str) -> None:
     m = re.fullmatch(r"(?:(nsu=[^;]+|ns=\d+);)?([isgb])=(.+)", node.strip(), re.DOTALL)
     if not m:
         raise ValueError(
-            f"{node!r} is not a node id; use e.g. \"nsu=urn:example:plant;s=Reactor.Temperature\""
-            " (namespace URI form, preferred) or \"ns=2;i=1001\""
+            f'{node!r} is not a node id; use e.g. "nsu=urn:example:plant;s=Reactor.Temperature"'
+            ' (namespace URI form, preferred) or "ns=2;i=1001"'
         )
     if m.group(2) == "i" and not m.group(3).isdigit():
         raise ValueError(f"{node!r}: a numeric identifier (i=) must be digits")
@@ -69,7 +69,7 @@ variable's NAME (e.g. "PLANT_OPCUA_PASSWORD"), never the secret itself
     if not isinstance(value, str) or not _ENV_NAME.fullmatch(value) or len(value) > 255:
         raise ValueError(
             f"the value of {key} is not a valid environment variable name; give the variable's "
-            "NAME (e.g. \"PLANT_OPCUA_PASSWORD\"), never the secret itself"
+            'NAME (e.g. "PLANT_OPCUA_PASSWORD"), never the secret itself'
         )
 
 
@@ -95,7 +95,7 @@ def deprecated_policy(name: str) -> str:
     """The message refusing the deprecated security policy ``name`` (key first)."""
     return (
         f"security_policy: {name!r} is deprecated (SHA-1 / RSA PKCS#1 v1.5, broken) and refused; "
-        "use \"Basic256Sha256\", \"Aes128Sha256RsaOaep\" or \"Aes256Sha256RsaPss\""
+        'use "Basic256Sha256", "Aes128Sha256RsaOaep" or "Aes256Sha256RsaPss"'
     )
 
 
@@ -134,8 +134,10 @@ def _check_names_and_paths(cfg: OpcUaSourceConfig) -> None:
 
 def _check_ranges(cfg: OpcUaSourceConfig) -> None:
     lo, hi = MESSAGE_SIZE_RANGE
-    if isinstance(cfg.max_message_size, bool) or not isinstance(cfg.max_message_size, int) or not (
-        lo <= cfg.max_message_size <= hi
+    if (
+        isinstance(cfg.max_message_size, bool)
+        or not isinstance(cfg.max_message_size, int)
+        or not (lo <= cfg.max_message_size <= hi)
     ):
         raise ValueError(f"max_message_size: must be {lo} .. {hi} bytes")
     if not isinstance(cfg.queue_size, int) or not 10 <= cfg.queue_size <= 10_000_000:
@@ -169,13 +171,13 @@ def _check_plaintext(cfg: OpcUaSourceConfig) -> None:
     """security_policy "None": only where allowed, and never with a password."""
     if not cfg.allow_insecure:
         raise ValueError(
-            "security_policy: \"None\" sends everything unsigned and in clear and is refused; "
-            "use security_policy = \"Basic256Sha256\" with a certificate, or set "
+            'security_policy: "None" sends everything unsigned and in clear and is refused; '
+            'use security_policy = "Basic256Sha256" with a certificate, or set '
             "allow_insecure = true for this endpoint if it is on a trusted segment"
         )
     if cfg.username_env or cfg.password_env:
         raise ValueError(
-            "password_env: a password is never sent over security_policy \"None\"; use "
+            'password_env: a password is never sent over security_policy "None"; use '
             "Basic256Sha256 or remove username_env/password_env"
         )
 
@@ -185,9 +187,9 @@ def _check_secure(cfg: OpcUaSourceConfig) -> None:
     for key in ("certificate", "private_key", "trust"):
         if getattr(cfg, key) is None:
             fix = {
-                "certificate": "the client certificate (DER or PEM), e.g. \"pki/client.der\"",
-                "private_key": "the client's private key (PEM), e.g. \"pki/client.pem\"",
-                "trust": "a folder of trusted server/CA certificates, e.g. \"pki/trusted\"",
+                "certificate": 'the client certificate (DER or PEM), e.g. "pki/client.der"',
+                "private_key": 'the client\'s private key (PEM), e.g. "pki/client.pem"',
+                "trust": 'a folder of trusted server/CA certificates, e.g. "pki/trusted"',
             }[key]
             raise ValueError(
                 f"{key}: missing; security_policy {cfg.security_policy!r} needs {key} = {fix}"

@@ -184,8 +184,15 @@ class Config:
             for p in points:
                 s = p.settings or TagSettings(unit=getattr(p, "unit", ""))
                 out[p.tag] = Tag(
-                    p.tag, unit=s.unit, description=s.description, kind=s.kind, lo=s.lo, hi=s.hi,
-                    rules=dict(s.rules), compression=dict(s.compression), states=dict(s.states),
+                    p.tag,
+                    unit=s.unit,
+                    description=s.description,
+                    kind=s.kind,
+                    lo=s.lo,
+                    hi=s.hi,
+                    rules=dict(s.rules),
+                    compression=dict(s.compression),
+                    states=dict(s.states),
                     metadata=dict(s.metadata),
                     type="string" if getattr(p, "type", "") == "string" else "number",
                 )  # fmt: skip  (Modbus or OPC UA type = "string": a text tag)

@@ -175,7 +175,7 @@ class Reader:
              choices: tuple[str, ...] | None = None) -> Any:  # fmt: skip
         if key not in d:
             if default is ...:
-                raise ConfigError(f"{_join(prefix, key)}: missing; add {key} = \"...\"")
+                raise ConfigError(f'{_join(prefix, key)}: missing; add {key} = "..."')
             return default
         v = d[key]
         if not isinstance(v, str):
@@ -225,20 +225,25 @@ class Reader:
         v = d[key]
         rng = f"{minimum_s:g} s .. {maximum_s:g} s"
         shown = repr(v) if not isinstance(v, str) or len(v) <= 40 else repr(v[:40] + "...")
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and (
-            v > maximum_s or v < minimum_s
+        if (
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and (v > maximum_s or v < minimum_s)
         ):
             raise ConfigError(f"{_join(prefix, key)}: {shown} is outside the allowed {rng}")
         try:
-            if isinstance(v, bool) or not isinstance(v, int | float | str) or (
-                isinstance(v, str) and len(v) > 40
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float | str)
+                or (isinstance(v, str) and len(v) > 40)
             ):
                 raise ValueError
             s = duration_ns(v) / 1e9
         except (HistorianError, ValueError, OverflowError, TypeError) as exc:
             raise ConfigError(
                 f"{_join(prefix, key)}: {shown} is not a duration; use seconds (0.5) or a string "
-                f"such as \"500ms\", \"1s\", \"1min\" (allowed: {rng})"
+                f'such as "500ms", "1s", "1min" (allowed: {rng})'
             ) from exc
         if not minimum_s <= s <= maximum_s:
             raise ConfigError(f"{_join(prefix, key)}: {shown} is outside the allowed {rng}")
@@ -255,7 +260,7 @@ class Reader:
         except (ValueError, OverflowError) as exc:
             shown = repr(v) if not isinstance(v, str) or len(v) <= 40 else "the value"
             raise ConfigError(
-                f"{_join(prefix, key)}: {shown} is not a size; use bytes or e.g. \"500MB\" "
+                f'{_join(prefix, key)}: {shown} is not a size; use bytes or e.g. "500MB" '
                 f"(allowed: {rng})"
             ) from exc
         if not lo <= n <= hi:
@@ -307,15 +312,18 @@ class Reader:
         return CollectorSettings(
             queue_size=self.int_(d, "queue_size", pre, base.queue_size, lo=1_000, hi=100_000_000),
             batch_size=self.int_(d, "batch_size", pre, base.batch_size, lo=1, hi=1_000_000),
-            batch_interval_s=self.duration(d, "batch_interval", pre, base.batch_interval_s,
-                                           minimum_s=0.001, maximum_s=3600.0),
+            batch_interval_s=self.duration(
+                d, "batch_interval", pre, base.batch_interval_s, minimum_s=0.001, maximum_s=3600.0
+            ),
             spool=self.path(d, "spool", pre, None),
             spool_max_bytes=sizes.get("spool_max_bytes", base.spool_max_bytes),
             spool_segment_bytes=sizes.get("spool_segment_bytes", base.spool_segment_bytes),
-            health_every_s=self.duration(d, "health_every", pre, base.health_every_s,
-                                         minimum_s=0.1),
-            write_timeout_s=self.duration(d, "write_timeout", pre, base.write_timeout_s,
-                                          minimum_s=0.01, maximum_s=3600.0),
+            health_every_s=self.duration(
+                d, "health_every", pre, base.health_every_s, minimum_s=0.1
+            ),
+            write_timeout_s=self.duration(
+                d, "write_timeout", pre, base.write_timeout_s, minimum_s=0.01, maximum_s=3600.0
+            ),
         )
 
     def settings(self, d: dict[str, Any], prefix: str) -> TagSettings:
@@ -335,7 +343,7 @@ class Reader:
                 raise ConfigError(
                     f"{_join(prefix, 'compression')}: {exc}; e.g. compression = "
                     "{ deadband = 0.5 } or "
-                    "{ swinging_door = { deviation = 0.2, max_time = \"10min\" } }"
+                    '{ swinging_door = { deviation = 0.2, max_time = "10min" } }'
                 ) from exc
         states_raw = self.table(d, "states", prefix) or {}
         states: dict[int, str] = {}
@@ -345,7 +353,7 @@ class Reader:
             except ValueError as exc:
                 raise ConfigError(
                     f"{prefix}.states.{k}: state keys are integer codes, e.g. states = "
-                    "{ 0 = \"off\", 1 = \"on\" }"
+                    '{ 0 = "off", 1 = "on" }'
                 ) from exc
         return TagSettings(
             unit=self.str_(d, "unit", prefix, ""),
@@ -354,8 +362,9 @@ class Reader:
             states=states, metadata=dict(self.table(d, "metadata", prefix) or {}),
         )  # fmt: skip
 
-    def modbus_points(self, items: list[dict[str, Any]], where: str,
-                      max_block: int = 125) -> list[ModbusPoint]:
+    def modbus_points(
+        self, items: list[dict[str, Any]], where: str, max_block: int = 125
+    ) -> list[ModbusPoint]:
         points: list[ModbusPoint] = []
         for i, pd in enumerate(items):
             ppre = f"{where}[{i}]"
@@ -365,16 +374,16 @@ class Reader:
             typ = self.str_(pd, "type", ppre, default_type, choices=MODBUS_TYPES)
             if table in ("coil", "discrete") and typ != "bool":
                 raise ConfigError(
-                    f"{ppre}.type: table {table!r} holds bits; use type = \"bool\" (or read a "
+                    f'{ppre}.type: table {table!r} holds bits; use type = "bool" (or read a '
                     "holding/input register)"
                 )
             count = self.int_(pd, "count", ppre, 1, lo=1, hi=max_block)
             if "count" in pd and typ != "string":
-                raise ConfigError(f"{ppre}.count: only used with type = \"string\"; remove it")
+                raise ConfigError(f'{ppre}.count: only used with type = "string"; remove it')
             bit = self.int_(pd, "bit", ppre, None, lo=0, hi=15)
             if bit is not None and (typ != "bool" or table in ("coil", "discrete")):
                 raise ConfigError(
-                    f"{ppre}.bit: only a type = \"bool\" point in a holding/input register "
+                    f'{ppre}.bit: only a type = "bool" point in a holding/input register '
                     "takes bit = 0..15"
                 )
             settings = self.settings(pd, ppre)
@@ -499,9 +508,7 @@ class Reader:
     def _name(self, d: dict[str, Any], pre: str) -> str:
         name = self.str_(d, "name", pre)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-            raise ConfigError(
-                f"{pre}.name: {name!r} must be 1-64 letters, digits, '.', '_' or '-'"
-            )
+            raise ConfigError(f"{pre}.name: {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         return name
 
 

@@ -96,9 +96,7 @@ class LatencyMonitor:
             rising = len(trend) == trend.maxlen and all(
                 a < b for a, b in zip(trend, list(trend)[1:], strict=False)
             )
-            if rising and trend[-1] > self.min_s and (
-                mono - self._logged.get(name, -1e9) >= 60.0
-            ):
+            if rising and trend[-1] > self.min_s and (mono - self._logged.get(name, -1e9) >= 60.0):
                 self._logged[name] = mono
                 self._log.warning("collector: the latency of source %r keeps growing (median %s "
                                   "s over the last %d x %.0f s): it does not keep up (see its "

@@ -98,8 +98,11 @@ def read_only_guard(sending: bool, pdu: Any) -> Any:
     if sending:
         fc = int(getattr(pdu, "function_code", -1))
         if fc not in READ_FUNCTION_CODES:
-            log.error("blocked Modbus request with function code %d (%s): read-only source",
-                      fc, type(pdu).__name__)
+            log.error(
+                "blocked Modbus request with function code %d (%s): read-only source",
+                fc,
+                type(pdu).__name__,
+            )
             raise WriteBlockedError(
                 f"blocked Modbus function code {fc} ({type(pdu).__name__}): historian only "
                 "sends read requests (function codes 1-4)"
@@ -219,8 +222,7 @@ class ModbusSource:
         self.backoff_max = config.backoff_max_s
         self._client: Any = None
         self._health = SourceHealth()
-        self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0, timeouts=0,
-                                  retries=0)
+        self._health.extra.update(skipped_ticks=0, polls=0, blocked_writes=0, timeouts=0, retries=0)
         self._skip_log = LogLimiter(60.0)
         # the last time the device answered (or the connection opened): a gap's first Bad point
         # is stamped 1 ns after it, later status changes in the same gap when they happen
@@ -252,16 +254,28 @@ class ModbusSource:
         """A snapshot of the source's state (a copy; safe to keep)."""
         h = self._health
         h.points_per_s = self._rate.rate(h.points)
-        return SourceHealth(h.connected, h.last_good_ns, h.errors, h.reconnects, h.points,
-                            h.points_per_s, h.last_error, dict(h.extra))
+        return SourceHealth(
+            h.connected,
+            h.last_good_ns,
+            h.errors,
+            h.reconnects,
+            h.points,
+            h.points_per_s,
+            h.last_error,
+            dict(h.extra),
+        )
 
     # -- connection --------------------------------------------------------------------------
     async def _connect(self) -> None:
         from pymodbus.client import AsyncModbusTcpClient, AsyncModbusTlsClient
 
         kwargs: dict[str, Any] = dict(
-            port=self.port, timeout=self.timeout_s, retries=0,  # resends are ours, counted
-            reconnect_delay=0, trace_pdu=read_only_guard, name=self.name,
+            port=self.port,
+            timeout=self.timeout_s,
+            retries=0,  # resends are ours, counted
+            reconnect_delay=0,
+            trace_pdu=read_only_guard,
+            name=self.name,
             trace_connect=self._on_connection_change,
         )  # reconnect_delay=0: we reconnect ourselves, with backoff and health accounting
         client: Any
@@ -273,8 +287,9 @@ class ModbusSource:
             ok = await asyncio.wait_for(client.connect(), self.timeout_s + 1.0)
         except (TimeoutError, OSError) as exc:
             client.close()
-            raise SourceConnectError(f"modbus {self.name}: cannot connect to "
-                                     f"{self.host}:{self.port}: {exc}") from exc
+            raise SourceConnectError(
+                f"modbus {self.name}: cannot connect to {self.host}:{self.port}: {exc}"
+            ) from exc
         if not ok:
             client.close()
             if self.sslctx is not None:
@@ -344,8 +359,14 @@ class ModbusSource:
             # bounded: pymodbus waits timeout_s per try (and per connect) itself
             return await method(req.address, count=req.count, device_id=self.unit)
 
-    def _select(self, index: int, t_ns: int, values: np.ndarray, status: np.ndarray,
-                text: list[str | None] | None) -> SampleBatch | None:
+    def _select(
+        self,
+        index: int,
+        t_ns: int,
+        values: np.ndarray,
+        status: np.ndarray,
+        text: list[str | None] | None,
+    ) -> SampleBatch | None:
         """Good points always; others only when their status changed since last emitted."""
         dec = self._decoders[index]
         emit = self._filters[index].select(status)
@@ -430,8 +451,12 @@ class ModbusSource:
         h.extra["timeouts"] += 1
         h.last_error = str(exc)
         was_bad = any(f.last[0] == q.BAD_TIMEOUT for f in self._filters[first:])
-        log.log(logging.DEBUG if was_bad else logging.WARNING,
-                "%s (timeout %.3g s); Bad_Timeout for this poll", exc, self.timeout_s)
+        log.log(
+            logging.DEBUG if was_bad else logging.WARNING,
+            "%s (timeout %.3g s); Bad_Timeout for this poll",
+            exc,
+            self.timeout_s,
+        )
         for i in range(first, len(self._decoders)):
             dec = self._decoders[i]
             b = self._select(i, t_ns, np.full(dec.n, np.nan),
@@ -443,8 +468,9 @@ class ModbusSource:
         t_ns = self._gap_ns()
         batches = []
         for i, dec in enumerate(self._decoders):
-            b = self._select(i, t_ns, np.full(dec.n, np.nan),
-                             np.full(dec.n, status, dtype=np.uint32), None)
+            b = self._select(
+                i, t_ns, np.full(dec.n, np.nan), np.full(dec.n, status, dtype=np.uint32), None
+            )
             if b is not None:
                 batches.append(b)
         if not batches:
@@ -471,9 +497,14 @@ class ModbusSource:
         h = self._health
         h.extra["skipped_ticks"] += missed
         if self._skip_log.due():
-            log.warning("modbus %s: polls take longer than every=%.3g s: %d tick(s) skipped so "
-                        "far (%d polls); poll less often or split the device's map",
-                        self.name, self.every_s, h.extra["skipped_ticks"], h.extra["polls"])
+            log.warning(
+                "modbus %s: polls take longer than every=%.3g s: %d tick(s) skipped so "
+                "far (%d polls); poll less often or split the device's map",
+                self.name,
+                self.every_s,
+                h.extra["skipped_ticks"],
+                h.extra["polls"],
+            )
         else:
             log.debug("modbus %s: poll overran, skipped %d tick(s)", self.name, missed)
 
@@ -516,8 +547,11 @@ class ModbusSource:
             status = q.BAD_COMMUNICATION_ERROR
         else:
             status = q.BAD_NO_COMMUNICATION
-        level = logging.WARNING if self._health.connected or self._health.errors == 1 else (
-            logging.DEBUG)
+        level = (
+            logging.WARNING
+            if self._health.connected or self._health.errors == 1
+            else (logging.DEBUG)
+        )
         log.log(level, "%s", exc)
         batch = self._fail_all(status)
         if batch is not None:
@@ -563,7 +597,6 @@ def pymodbus_errors(where: str, client: Any = None) -> Iterator[None]:
         raise SourceConnectError(f"{where}: {exc}") from exc
     except Exception as exc:  # anything else pymodbus may raise: never escapes raw
         raise SourceProtocolError(f"{where}: {type(exc).__name__}: {exc}") from exc
-
 
 
 def _config_from_keywords(

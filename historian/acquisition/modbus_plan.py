@@ -90,6 +90,8 @@ _NUMERIC = {
     "float64": (4, ">f8"),
 }
 TYPES = (*_NUMERIC, "bool", "string")
+
+
 @dataclass(frozen=True, slots=True)
 class ModbusPoint:
     """One configured point of a register map (see the module docstring for the keys).
@@ -135,9 +137,9 @@ class ModbusPoint:
         return FUNCTION_CODES[self.table]
 
 
-def parse_points(items: Iterable[Mapping[str, Any]], *, where: str = "modbus.points") -> list[
-    ModbusPoint
-]:
+def parse_points(
+    items: Iterable[Mapping[str, Any]], *, where: str = "modbus.points"
+) -> list[ModbusPoint]:
     """Validate point dicts and return :class:`ModbusPoint` objects.
 
     The same validation as the TOML loader
@@ -251,8 +253,16 @@ class RequestDecoder:
             plain = bool(np.all(scale == 1.0) and np.all(offset == 0.0))
             every = ks == list(range(self.n))
             self._groups.append(
-                (np.array(ks, dtype=np.intp), index, np.dtype(_NUMERIC[typ][1]), scale,
-                 offset, plain, typ.startswith("float"), every)
+                (
+                    np.array(ks, dtype=np.intp),
+                    index,
+                    np.dtype(_NUMERIC[typ][1]),
+                    scale,
+                    offset,
+                    plain,
+                    typ.startswith("float"),
+                    every,
+                )
             )
         self._pack = struct.Struct(f">{request.count}H").pack if not self.is_bits else None
         self.has_text = bool(self._strings)

@@ -95,6 +95,7 @@ logger = logging.getLogger(__name__)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _READ_CHUNK = 1000
 
+
 # --------------------------------------------------------------------------- helpers
 def _dt_to_ns(d: _dt.datetime | None) -> int | None:
     if d is None:
@@ -263,8 +264,12 @@ class OpcUaSource:
         if self._last_value_ns is not None and t <= self._last_value_ns:
             t = self._last_value_ns + 1  # a server clock ahead of ours: still after its values
         n = len(self.tags)
-        self._emit(emit, SampleBatch.from_points(self.tags, t, [None] * n,
-                                                 q.BAD_NO_COMMUNICATION, source=self.name))
+        self._emit(
+            emit,
+            SampleBatch.from_points(
+                self.tags, t, [None] * n, q.BAD_NO_COMMUNICATION, source=self.name
+            ),
+        )
 
     # -- connection ----------------------------------------------------------------------
     async def connect(self) -> None:
@@ -536,9 +541,14 @@ class OpcUaSource:
         if keep.all():
             return batch
         idx = np.flatnonzero(keep)
-        return SampleBatch([batch.tags[i] for i in idx], batch.t_ns[idx], batch.values[idx],
-                           batch.quality[idx], batch.source,
-                           None if batch.text is None else [batch.text[i] for i in idx])
+        return SampleBatch(
+            [batch.tags[i] for i in idx],
+            batch.t_ns[idx],
+            batch.values[idx],
+            batch.quality[idx],
+            batch.source,
+            None if batch.text is None else [batch.text[i] for i in idx],
+        )
 
 
 # browse and config stubs live in opcua_browse (one job a module); re-exported for the old path

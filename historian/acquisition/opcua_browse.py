@@ -70,7 +70,10 @@ def suggest_tag(path: str) -> str:
 
 @contextlib.asynccontextmanager
 async def connected(
-    url: str, *, security: OpcUaSourceConfig | None = None, allow_insecure: bool = False,
+    url: str,
+    *,
+    security: OpcUaSourceConfig | None = None,
+    allow_insecure: bool = False,
     what: str = "browse",
 ) -> AsyncIterator[Any]:
     """An asyncua client connected to ``url`` as the source connects (same security checks,
@@ -255,7 +258,7 @@ def config_stub(
         f"url = {s(url)}",
         'acquire = "subscribe"               # subscribe | poll',
         'every = "500ms"                     # publishing (subscribe) or polling interval',
-        f"security_policy = {s(policy)}  # \"None\" is refused unless allow_insecure = true",
+        f'security_policy = {s(policy)}  # "None" is refused unless allow_insecure = true',
         f"security_mode = {s(mode)}    # Sign | SignAndEncrypt",
         f"certificate = {path(sec and sec.certificate, 'pki/client.der')}",
         f"private_key = {path(sec and sec.private_key, 'pki/client.pem')}",

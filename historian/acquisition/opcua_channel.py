@@ -137,6 +137,7 @@ async def secure_channel(
 
         check_identity(cfg, x509.load_der_x509_certificate(peer), where, None)
 
+
 def check_identity(
     cfg: OpcUaSourceConfig, cert: Any, where: str, announced_uri: str | None
 ) -> None:
@@ -148,6 +149,7 @@ def check_identity(
         verify_host=cfg.verify_server_host, server_uri=cfg.server_uri,
         thumbprint=cfg.server_thumbprint, announced_uri=announced_uri,
     )  # fmt: skip
+
 
 def _validator(cfg: OpcUaSourceConfig, trust_check: Any, where: str) -> Any:
     """asyncua's certificate_validator: our identity checks, then the trust store."""

@@ -208,7 +208,7 @@ class GuardedClient(Client):
                 f"{self.where}: the password would cross the network readable (security_mode "
                 f"{self.security_policy.Mode.name} does not encrypt, and the server's UserName "
                 "token policy is None); refused before sending the user name or password: use "
-                "security_mode = \"SignAndEncrypt\", or set allow_plaintext_password = true for "
+                'security_mode = "SignAndEncrypt", or set allow_plaintext_password = true for '
                 "this endpoint if the network is trusted"
             )
         super()._add_user_auth(params, username, password)

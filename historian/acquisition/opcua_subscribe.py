@@ -275,9 +275,7 @@ class Subscriber:
                 raise SourceConnectError(f"subscription status {status.name}")
         silent = time.monotonic() - self._last_mono
         if silent > self.silence_s:
-            raise SourceTimeoutError(
-                f"no PublishResponse (data or keep-alive) for {silent:.1f} s"
-            )
+            raise SourceTimeoutError(f"no PublishResponse (data or keep-alive) for {silent:.1f} s")
 
     async def wait(self, timeout: float) -> None:
         """Until something is in the inbox (or ``timeout``)."""

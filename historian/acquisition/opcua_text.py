@@ -41,8 +41,16 @@ from historian.acquisition.samples import SampleBatch
 from historian.model import quality as q
 from historian.model.text import MAX_TEXT_BYTES
 
-__all__ = ["TEXT_DATA_TYPES", "NodeTypes", "enum_labels", "fit_text", "label_enums",
-           "node_types", "point_text", "text_value"]
+__all__ = [
+    "TEXT_DATA_TYPES",
+    "NodeTypes",
+    "enum_labels",
+    "fit_text",
+    "label_enums",
+    "node_types",
+    "point_text",
+    "text_value",
+]
 
 logger = logging.getLogger(__name__)
 _READ_CHUNK = 1000
@@ -121,8 +129,9 @@ async def node_types(client: Any, nodes: Sequence[tuple[str, Any]]) -> NodeTypes
     try:
         for i in range(0, len(nodes), _READ_CHUNK):
             chunk = nodes[i : i + _READ_CHUNK]
-            results = await client.uaclient.read_attributes([nid for _, nid in chunk],
-                                                            ua.AttributeIds.DataType)
+            results = await client.uaclient.read_attributes(
+                [nid for _, nid in chunk], ua.AttributeIds.DataType
+            )
             for (tag, _), dv in zip(chunk, results, strict=True):
                 dt = dv.Value.Value if dv.Value is not None else None
                 if dt is not None and _is_ns0(dt) and dt.Identifier in TEXT_DATA_TYPES:
@@ -163,8 +172,9 @@ async def _is_text_type(client: Any, dtype: Any) -> bool:
         if _is_ns0(node.nodeid) and (node.nodeid.Identifier in TEXT_DATA_TYPES
                                      or node.nodeid.Identifier < 256):  # fmt: skip
             return bool(node.nodeid.Identifier in TEXT_DATA_TYPES)
-        parents = await node.get_referenced_nodes(refs=ua.ObjectIds.HasSubtype,
-                                                  direction=ua.BrowseDirection.Inverse)
+        parents = await node.get_referenced_nodes(
+            refs=ua.ObjectIds.HasSubtype, direction=ua.BrowseDirection.Inverse
+        )
         if not parents:
             return False
         node = parents[0]
@@ -193,8 +203,11 @@ async def _labels_of_type(client: Any, dtype: Any) -> dict[int, str]:
     except ua.UaError:
         return {}
     fields = getattr(definition.Value.Value, "Fields", None) or []
-    return {int(f.Value): fit_text(str(getattr(f.DisplayName, "Text", None) or f.Name))[0]
-            for f in fields if isinstance(getattr(f, "Value", None), int)}
+    return {
+        int(f.Value): fit_text(str(getattr(f.DisplayName, "Text", None) or f.Name))[0]
+        for f in fields
+        if isinstance(getattr(f, "Value", None), int)
+    }
 
 
 def label_enums(batch: SampleBatch, labels: Mapping[str, Mapping[int, str]]) -> SampleBatch:

@@ -235,8 +235,11 @@ class Spool:
             losses.extend(lost)
             seg.path.unlink(missing_ok=True)
             self.dropped_points += sum(x.count for x in lost)
-            logger.error("spool full (max %d bytes): dropped the oldest segment with %d points",
-                         self.max_bytes, seg.points)
+            logger.error(
+                "spool full (max %d bytes): dropped the oldest segment with %d points",
+                self.max_bytes,
+                seg.points,
+            )
         return losses
 
     @staticmethod

@@ -77,8 +77,11 @@ class TextTyper:
         else:
             for n in retype:
                 self.store.define(n, type="string")
-        logger.info("collector: %d tag(s) defined as text tags from their DataType: %s",
-                    len(retype), ", ".join(retype[:10]) + (" ..." if len(retype) > 10 else ""))
+        logger.info(
+            "collector: %d tag(s) defined as text tags from their DataType: %s",
+            len(retype),
+            ", ".join(retype[:10]) + (" ..." if len(retype) > 10 else ""),
+        )
         return retype
 
     def _is_text(self, name: str) -> bool:

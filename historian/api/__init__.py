@@ -152,8 +152,7 @@ class Historian:
     def _call(self, what: str) -> Iterator[None]:
         """One public call: this store's limits in effect, dependency errors mapped, and an
         argument of the wrong type reported as InvalidArgumentError (see docs/limits.md)."""
-        scope = (contextlib.nullcontext() if self._limits is None
-                 else _limits.using(self._limits))
+        scope = contextlib.nullcontext() if self._limits is None else _limits.using(self._limits)
         with scope, argument_errors(what), mapped_errors(f"{what} on {self.path}"):
             yield
 

@@ -167,8 +167,9 @@ def verify(self: Historian, public_key: Any = None, *, hashes: bool = True) -> A
     from historian.storage.verify import verify_store
 
     self._store.check_open()
-    return verify_store(self.path, public_key=public_key, hashes=hashes,
-                        storage_options=self._store.storage_options)
+    return verify_store(
+        self.path, public_key=public_key, hashes=hashes, storage_options=self._store.storage_options
+    )
 
 
 @method

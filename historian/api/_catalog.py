@@ -60,10 +60,20 @@ def define(
     'step'
     >>> h.close()
     """
-    return self._store.define(name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
-                              description=description, compression=compression,
-                              states=states, metadata=metadata, replace=replace,
-                              type=type)
+    return self._store.define(
+        name,
+        unit=unit,
+        kind=kind,
+        lo=lo,
+        hi=hi,
+        rules=rules,
+        description=description,
+        compression=compression,
+        states=states,
+        metadata=metadata,
+        replace=replace,
+        type=type,
+    )
 
 
 @method

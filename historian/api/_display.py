@@ -59,20 +59,36 @@ def _repr_html_(self: Historian) -> str:
     rows = [
         ("path", f"<code>{html.escape(f['path'])}</code>"),
         ("opened as", role),
-        ("tags", f"{len(names):,}" + (f": {shown}" if names else " (define some with "
-                                      "<code>h.define(name, unit=...)</code>)")),
-        ("time span", _span_text(f["first_ns"], f["last_ns"]) if f["first_ns"] is not None
-         else "no points in files yet"),
+        (
+            "tags",
+            f"{len(names):,}"
+            + (
+                f": {shown}"
+                if names
+                else " (define some with <code>h.define(name, unit=...)</code>)"
+            ),
+        ),
+        (
+            "time span",
+            _span_text(f["first_ns"], f["last_ns"])
+            if f["first_ns"] is not None
+            else "no points in files yet",
+        ),
         ("points", html.escape(_points_text(f))),
-        ("on disk", f"{f['files']:,} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}"
-         + (f" ({f['bytes'] / f['rows']:.2f} bytes/row)" if f["rows"] else "")),
+        (
+            "on disk",
+            f"{f['files']:,} file{'s' if f['files'] != 1 else ''}, {_size(f['bytes'])}"
+            + (f" ({f['bytes'] / f['rows']:.2f} bytes/row)" if f["rows"] else ""),
+        ),
     ]
     body = "".join(
         f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
         for k, v in rows
     )
-    return (f"<div><b>Historian</b><table>{body}</table><small>h.tags() lists the tags; "
-            "h.read / h.summary / h.plot get data</small></div>")
+    return (
+        f"<div><b>Historian</b><table>{body}</table><small>h.tags() lists the tags; "
+        "h.read / h.summary / h.plot get data</small></div>"
+    )
 
 
 def _points_text(f: dict[str, Any]) -> str:

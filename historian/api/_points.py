@@ -84,24 +84,39 @@ def qualify(
     ...     h.qualify("A", rules={"range": {"lo": 0, "hi": 100}}).column("reasons").to_pylist()
     [0, 1, 0]
     """
-    return self._store.qualify(tags, start, end, rules=rules, apply=apply, now=now,
-                               progress=progress)
+    return self._store.qualify(
+        tags, start, end, rules=rules, apply=apply, now=now, progress=progress
+    )
 
 
 @overload
 @method
-def read(self: Historian, tags: str | Iterable[str] | None = ..., start: Any = ...,
-         end: Any = ..., *,
-         as_of: Any = ..., reasons: bool = ..., tag_type: str = ...,
-         annotations: Literal[False] = ...) -> pa.Table: ...
+def read(
+    self: Historian,
+    tags: str | Iterable[str] | None = ...,
+    start: Any = ...,
+    end: Any = ...,
+    *,
+    as_of: Any = ...,
+    reasons: bool = ...,
+    tag_type: str = ...,
+    annotations: Literal[False] = ...,
+) -> pa.Table: ...
 
 
 @overload
 @method
-def read(self: Historian, tags: str | Iterable[str] | None = ..., start: Any = ...,
-         end: Any = ..., *,
-         as_of: Any = ..., reasons: bool = ..., tag_type: str = ...,
-         annotations: Literal[True]) -> ReadResult: ...
+def read(
+    self: Historian,
+    tags: str | Iterable[str] | None = ...,
+    start: Any = ...,
+    end: Any = ...,
+    *,
+    as_of: Any = ...,
+    reasons: bool = ...,
+    tag_type: str = ...,
+    annotations: Literal[True],
+) -> ReadResult: ...
 
 
 @boundary

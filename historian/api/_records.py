@@ -20,8 +20,15 @@ if TYPE_CHECKING:
 
 
 @method
-def annotate(self: Historian, target: str, time: Any, text: str, *, author: str | None = None,
-             end: Any = None) -> pa.Table:
+def annotate(
+    self: Historian,
+    target: str,
+    time: Any,
+    text: str,
+    *,
+    author: str | None = None,
+    end: Any = None,
+) -> pa.Table:
     """Write an annotation on a tag or an asset at ``time`` (over ``[time, end)`` with
     ``end``); durable when it returns, like a point. Returns it as a one-row table.
 
@@ -46,8 +53,9 @@ def annotate(self: Historian, target: str, time: Any, text: str, *, author: str 
 
 
 @method
-def annotations(self: Historian, targets: str | Iterable[str] | None = None, start: Any = None,
-                end: Any = None) -> pa.Table:
+def annotations(
+    self: Historian, targets: str | Iterable[str] | None = None, start: Any = None, end: Any = None
+) -> pa.Table:
     """The annotations of ``targets`` (names; None: all) that touch ``[start, end)`` (an
     instant in it, or a period that overlaps it), sorted by target and time: ``target,
     time, end, text, author, ingested`` (times ``timestamp[ns, UTC]``).
@@ -68,9 +76,16 @@ def annotations(self: Historian, targets: str | Iterable[str] | None = None, sta
 
 
 @method
-def add_frame(self: Historian, name: str, start: Any, end: Any = None, *, asset: str | None = None,
-              template: str | None = None,
-              attributes: Mapping[str, Any] | None = None) -> pa.Table:
+def add_frame(
+    self: Historian,
+    name: str,
+    start: Any,
+    end: Any = None,
+    *,
+    asset: str | None = None,
+    template: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> pa.Table:
     """Write an event frame ``[start, end)`` (``end=None``: still open); durable on
     return. Returns it as a one-row table of :meth:`frames`.
 
@@ -96,8 +111,15 @@ def add_frame(self: Historian, name: str, start: Any, end: Any = None, *, asset:
 
 
 @method
-def frames(self: Historian, start: Any = None, end: Any = None, *, asset: str | None = None,
-           template: str | None = None, name: str | None = None) -> pa.Table:
+def frames(
+    self: Historian,
+    start: Any = None,
+    end: Any = None,
+    *,
+    asset: str | None = None,
+    template: str | None = None,
+    name: str | None = None,
+) -> pa.Table:
     """The event frames that overlap ``[start, end)`` (an open one reaches to now), of
     ``asset`` or an asset under it, of ``template``, with a name matching the pattern
     ``name`` (``"B-*"``), sorted by start: ``name, asset, template, start, end,
@@ -120,10 +142,18 @@ def frames(self: Historian, start: Any = None, end: Any = None, *, asset: str | 
 
 
 @method
-def frames_from_events(self: Historian, condition: Any, start: Any, end: Any, *,
-                       name: Any, asset: str | None = None, template: str | None = None,
-                       attributes: Mapping[str, Any] | None = None,
-                       **events_kwargs: Any) -> pa.Table:
+def frames_from_events(
+    self: Historian,
+    condition: Any,
+    start: Any,
+    end: Any,
+    *,
+    name: Any,
+    asset: str | None = None,
+    template: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    **events_kwargs: Any,
+) -> pa.Table:
     """One event frame per event of :meth:`events` (``condition``, ``start``, ``end`` and
     ``events_kwargs`` as there), written in one durable write; returns the frames.
 
@@ -147,5 +177,6 @@ def frames_from_events(self: Historian, condition: Any, start: Any, end: Any, *,
 
     with self._call("frames_from_events"):
         events = self.events(condition, start, end, **events_kwargs)
-        return frames_from_events(self._store, events, name=name, asset=asset,
-                                  template=template, attributes=attributes)
+        return frames_from_events(
+            self._store, events, name=name, asset=asset, template=template, attributes=attributes
+        )

@@ -84,15 +84,21 @@ def summary(
         if start is None or end is None:
             raise InvalidArgumentError("summary needs a start and an end (or frames=...)")
         names = self.resolve_tags(tags)
-        calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
-                    "week_start": week_start}
+        calendar = {
+            "tz": tz,
+            "shifts": shifts,
+            "origin": origin,
+            "offset": offset,
+            "week_start": week_start,
+        }
         if not _plain(every, calendar):
             refuse_text(self._store, names, "a summary on calendar intervals or shifts")
             return self._calendar_summary(names, start, end, every, stats, config, calendar)
         start_ns, end_ns, every_ns = self._window(start, end, every)
         asked = stats if isinstance(stats, str) else list(stats)
-        texts = summary_with_texts(self._store, names, start_ns, end_ns, every_ns, asked,
-                                   config)  # text tags: count/first/last/duration_in_state
+        texts = summary_with_texts(
+            self._store, names, start_ns, end_ns, every_ns, asked, config
+        )  # text tags: count/first/last/duration_in_state
         if texts is not None:
             return texts
         stats = check_summary_budget(len(names), start_ns, end_ns, every_ns, stats)
@@ -110,8 +116,16 @@ def summary(
 
 
 @method
-def _calendar_summary(self: Historian, names: list[str], start: Any, end: Any, every: Any,
-                      stats: Any, config: Any, calendar: dict[str, Any]) -> pa.Table:
+def _calendar_summary(
+    self: Historian,
+    names: list[str],
+    start: Any,
+    end: Any,
+    every: Any,
+    stats: Any,
+    config: Any,
+    calendar: dict[str, Any],
+) -> pa.Table:
     """:meth:`summary` on calendar intervals or shifts (historian.model.calendar)."""
     from historian.model.calendar import calendar_edges
     from historian.query.intervals import check_intervals_budget, summary_on_intervals
@@ -124,9 +138,14 @@ def _calendar_summary(self: Historian, names: list[str], start: Any, end: Any, e
     series = self.bounded_series(names, start_ns, end_ns)
     from historian.annotations import counted_times
 
-    return summary_on_intervals({n: _arrays(series[n]) for n in names}, intervals, stats,
-                                config=config, stepped_by_tag=self.is_stepped(names),
-                                annotations_by_tag=counted_times(self._store, names, stats))
+    return summary_on_intervals(
+        {n: _arrays(series[n]) for n in names},
+        intervals,
+        stats,
+        config=config,
+        stepped_by_tag=self.is_stepped(names),
+        annotations_by_tag=counted_times(self._store, names, stats),
+    )
 
 
 @method
@@ -171,15 +190,26 @@ def interpolated(
     with self._call("interpolated"):
         refuse_text(self._store, self.resolve_tags(tags), "interpolated")
         return interpolated_table(
-            self, self.resolve_tags(tags), start, end, every, max_gap=max_gap,
-            extrapolate=extrapolate, quality=quality, config=config, tz=tz, origin=origin,
-            offset=offset, week_start=week_start,
+            self,
+            self.resolve_tags(tags),
+            start,
+            end,
+            every,
+            max_gap=max_gap,
+            extrapolate=extrapolate,
+            quality=quality,
+            config=config,
+            tz=tz,
+            origin=origin,
+            offset=offset,
+            week_start=week_start,
         )
 
 
 @method
-def plot(self: Historian, tag: str, start: Any, end: Any, width: int = 1000, *,
-         tz: Any = None) -> pa.Table:
+def plot(
+    self: Historian, tag: str, start: Any, end: Any, width: int = 1000, *, tz: Any = None
+) -> pa.Table:
     """Values to draw ``tag`` on ``width`` pixels: per pixel the first, last, min, max and any
     Bad point (PI PlotValues), as raw points (tag, time, value, quality).
     With ``tz`` (``"Europe/Paris"``) the ``time`` column carries that zone.
@@ -286,8 +316,16 @@ def correlate(
             min_samples=min_samples,
             progress=progress,
             threads=threads,
-            **{k: v for k, v in (("tz", tz), ("origin", origin), ("offset", offset),
-                                 ("week_start", week_start)) if v is not None},
+            **{
+                k: v
+                for k, v in (
+                    ("tz", tz),
+                    ("origin", origin),
+                    ("offset", offset),
+                    ("week_start", week_start),
+                )
+                if v is not None
+            },
         )
 
 

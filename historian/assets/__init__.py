@@ -23,5 +23,16 @@ from historian.assets.model import ISA95_LEVELS, Asset
 from historian.assets.templates import QUALITY_RULES, Attribute, Template
 from historian.assets.units import UNECE_NAMESPACE, Unit, unit, unit_from_id, units
 
-__all__ = ["ISA95_LEVELS", "QUALITY_RULES", "UNECE_NAMESPACE", "Asset", "AssetModel",
-           "Attribute", "Template", "Unit", "unit", "unit_from_id", "units"]
+__all__ = [
+    "ISA95_LEVELS",
+    "QUALITY_RULES",
+    "UNECE_NAMESPACE",
+    "Asset",
+    "AssetModel",
+    "Attribute",
+    "Template",
+    "Unit",
+    "unit",
+    "unit_from_id",
+    "units",
+]

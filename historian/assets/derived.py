@@ -74,8 +74,9 @@ def combine_status(codes: Sequence[np.ndarray], rule: str = "worst") -> np.ndarr
     return np.where(best_rank == 0, np.uint32(0), out).astype(np.uint32)
 
 
-def _finish(attr: Attribute, columns: dict[str, np.ndarray], codes: list[np.ndarray],
-            n: int) -> tuple[np.ndarray, np.ndarray]:
+def _finish(
+    attr: Attribute, columns: dict[str, np.ndarray], codes: list[np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     expr = parse_expression(attr.expression or "")
     values = expr.evaluate(columns) if n else np.zeros(0)
     status = combine_status(codes, attr.quality) if codes else np.zeros(n, np.uint32)
@@ -99,8 +100,7 @@ def _union(arrays: list[np.ndarray]) -> np.ndarray:
     return merged[keep]
 
 
-def derive(attr: Attribute, inputs: Mapping[str, Series],
-           stepped: Mapping[str, bool]) -> Series:
+def derive(attr: Attribute, inputs: Mapping[str, Series], stepped: Mapping[str, bool]) -> Series:
     """``(t_ns, values, status)`` of derived ``attr`` from its inputs' raw series (sorted,
     one point per time), at the union of the inputs' sample times."""
     from historian.kernels.interpolate import interpolate
@@ -114,10 +114,15 @@ def derive(attr: Attribute, inputs: Mapping[str, Series],
         if t.size == grid.size and np.array_equal(t, grid):
             vals, status = np.asarray(v, np.float64), np.asarray(q, np.uint32)
         else:
-            vals, status = interpolate(t, np.asarray(v, np.float64), np.asarray(q, np.uint32),
-                                       grid_ns=grid, stepped=bool(stepped.get(name, False)))
+            vals, status = interpolate(
+                t,
+                np.asarray(v, np.float64),
+                np.asarray(q, np.uint32),
+                grid_ns=grid,
+                stepped=bool(stepped.get(name, False)),
+            )
             own = np.searchsorted(grid, t)  # at its own sample times an input is that sample,
-            vals[own] = v                   # Bad ones included (never interpolated over)
+            vals[own] = v  # Bad ones included (never interpolated over)
             status[own] = q
         columns[name] = vals
         codes.append(status)
@@ -125,8 +130,9 @@ def derive(attr: Attribute, inputs: Mapping[str, Series],
     return grid, values, status
 
 
-def derive_on_grid(attr: Attribute, values: Mapping[str, np.ndarray],
-                   status: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+def derive_on_grid(
+    attr: Attribute, values: Mapping[str, np.ndarray], status: Mapping[str, np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Values and statuses of derived ``attr`` on a grid of ``n`` times, from its inputs'
     interpolated values and statuses on that grid."""
     columns = {k: np.asarray(values[k], np.float64) for k in attr.names}

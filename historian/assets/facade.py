@@ -26,16 +26,33 @@ __all__ = ["AssetModel"]
 
 _T = TypeVar("_T")
 
-_FIND_SCHEMA = pa.schema([("path", pa.string()), ("name", pa.string()),
-                          ("parent", pa.string()), ("level", pa.string()),
-                          ("template", pa.string()), ("description", pa.string()),
-                          ("version", pa.int64())])
-_ATTR_SCHEMA = pa.schema([("asset", pa.string()), ("attribute", pa.string()),
-                          ("tag", pa.string()), ("expression", pa.string()),
-                          ("unit", pa.string()), ("symbol", pa.string()),
-                          ("unit_id", pa.int32()), ("kind", pa.string()),
-                          ("lo", pa.float64()), ("hi", pa.float64()),
-                          ("description", pa.string()), ("quality", pa.string())])
+_FIND_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("name", pa.string()),
+        ("parent", pa.string()),
+        ("level", pa.string()),
+        ("template", pa.string()),
+        ("description", pa.string()),
+        ("version", pa.int64()),
+    ]
+)
+_ATTR_SCHEMA = pa.schema(
+    [
+        ("asset", pa.string()),
+        ("attribute", pa.string()),
+        ("tag", pa.string()),
+        ("expression", pa.string()),
+        ("unit", pa.string()),
+        ("symbol", pa.string()),
+        ("unit_id", pa.int32()),
+        ("kind", pa.string()),
+        ("lo", pa.float64()),
+        ("hi", pa.float64()),
+        ("description", pa.string()),
+        ("quality", pa.string()),
+    ]
+)
 
 
 class AssetModel:
@@ -76,12 +93,15 @@ class AssetModel:
 
     def __repr__(self) -> str:
         s = self._state()
-        return (f"<historian asset model of {self._h.path!r}: {len(s.templates)} templates, "
-                f"{len(s.assets)} assets>")
+        return (
+            f"<historian asset model of {self._h.path!r}: {len(s.templates)} templates, "
+            f"{len(s.assets)} assets>"
+        )
 
     # --- editing
-    def define_template(self, name: str, attributes: Mapping[str, Any] | None = None, *,
-                        description: str = "") -> Template:
+    def define_template(
+        self, name: str, attributes: Mapping[str, Any] | None = None, *, description: str = ""
+    ) -> Template:
         """Add or replace template ``name``: ``attributes`` maps an attribute name to a dict of
         fields (``tag`` pattern or ``expression``, ``unit``, ``symbol``, ``kind``, ``lo``,
         ``hi``, ``description``, ``quality``; see :class:`historian.assets.Attribute`) or to a
@@ -96,11 +116,17 @@ class AssetModel:
         ('{asset}.LI.PV', 1)
         """
         with argument_errors("h.assets.define_template"):
-            return self._update(
-                lambda s: s.define_template(name, attributes, description))
+            return self._update(lambda s: s.define_template(name, attributes, description))
 
-    def add(self, path: str, template: str | None = None, level: str | None = None, *,
-            overrides: Mapping[str, Any] | None = None, description: str = "") -> dict[str, Any]:
+    def add(
+        self,
+        path: str,
+        template: str | None = None,
+        level: str | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> dict[str, Any]:
         """Add (or replace) the asset at ``path`` (``Site/Area/Unit/Equipment``).
 
         ``template``: a defined template; ``level``: an ISA-95/ISA-88 level (``"site"``,
@@ -119,7 +145,8 @@ class AssetModel:
         """
         with argument_errors("h.assets.add"):
             return self._update(
-                lambda s: s.add(path, template, level, overrides, description)).to_dict()
+                lambda s: s.add(path, template, level, overrides, description)
+            ).to_dict()
 
     def remove(self, path: str) -> dict[str, Any]:
         """Remove the asset at ``path`` (its definition stays in :meth:`versions`).
@@ -134,8 +161,9 @@ class AssetModel:
         """
         return self._update(lambda s: s.remove(path)).to_dict()
 
-    def versions(self, path: str | None = None, *, template: str | None = None
-                 ) -> list[dict[str, Any]]:
+    def versions(
+        self, path: str | None = None, *, template: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every definition the asset at ``path`` (or ``template``) has had, oldest first, the
         current one last; replaced ones carry ``replaced_at`` (UTC).
 
@@ -180,13 +208,26 @@ class AssetModel:
         ...     h.assets.find("SiteA/**/P-*").column("path").to_pylist()
         ['SiteA/Area2/P-101']
         """
-        rows = [{"path": a.path, "name": a.name, "parent": a.parent, "level": a.level,
-                 "template": a.template, "description": a.description, "version": a.version}
-                for a in self._state().find(path_pattern, template)]
+        rows = [
+            {
+                "path": a.path,
+                "name": a.name,
+                "parent": a.parent,
+                "level": a.level,
+                "template": a.template,
+                "description": a.description,
+                "version": a.version,
+            }
+            for a in self._state().find(path_pattern, template)
+        ]
         return pa.Table.from_pylist(rows, schema=_FIND_SCHEMA)
 
-    def attribute_tags(self, path_pattern: str | None = None, template: str | None = None,
-                       attribute: str | Iterable[str] | None = None) -> pa.Table:
+    def attribute_tags(
+        self,
+        path_pattern: str | None = None,
+        template: str | None = None,
+        attribute: str | Iterable[str] | None = None,
+    ) -> pa.Table:
         """The attributes of the assets :meth:`find` selects: one row per (asset, attribute)
         with its tag (null when derived), expression, unit (UNECE code), symbol, OPC UA
         ``unit_id``, kind, range, description and quality rule.
@@ -205,17 +246,25 @@ class AssetModel:
         rows = []
         for s in sel:
             a = s.definition
-            rows.append({
-                "asset": s.asset, "attribute": s.attribute, "tag": a.tag_for(s.asset),
-                "expression": a.expression, "unit": a.unit, "symbol": a.display_symbol,
-                "unit_id": None if a.unit is None else _unit(a.unit, a.symbol).unit_id,
-                "kind": a.kind, "lo": a.lo, "hi": a.hi, "description": a.description,
-                "quality": a.quality if a.derived else None,
-            })
+            rows.append(
+                {
+                    "asset": s.asset,
+                    "attribute": s.attribute,
+                    "tag": a.tag_for(s.asset),
+                    "expression": a.expression,
+                    "unit": a.unit,
+                    "symbol": a.display_symbol,
+                    "unit_id": None if a.unit is None else _unit(a.unit, a.symbol).unit_id,
+                    "kind": a.kind,
+                    "lo": a.lo,
+                    "hi": a.hi,
+                    "description": a.description,
+                    "quality": a.quality if a.derived else None,
+                }
+            )
         return pa.Table.from_pylist(rows, schema=_ATTR_SCHEMA)
 
-    def define_tags(self, path_pattern: str | None = None, template: str | None = None
-                    ) -> int:
+    def define_tags(self, path_pattern: str | None = None, template: str | None = None) -> int:
         """Define (or update) in the tag catalog the tags of the stored attributes of the assets
         :meth:`find` selects, with the unit symbol, kind, range and description their template
         gives (fields it leaves unset keep the tag's stored value); returns how many tags.
@@ -235,8 +284,13 @@ class AssetModel:
             a = s.definition
             if a.derived:
                 continue
-            fields = {"unit": a.display_symbol, "kind": a.kind, "lo": a.lo, "hi": a.hi,
-                      "description": a.description or None}
+            fields = {
+                "unit": a.display_symbol,
+                "kind": a.kind,
+                "lo": a.lo,
+                "hi": a.hi,
+                "description": a.description or None,
+            }
             tag = a.tag_for(s.asset)
             assert tag is not None
             definitions[tag] = {k: v for k, v in fields.items() if v is not None}
@@ -294,25 +348,42 @@ class AssetModel:
     def apply(self, templates: list[dict[str, Any]], assets: list[dict[str, Any]]) -> int:
         """Define ``templates`` and add ``assets`` (the shapes of :func:`parse_toml`) in one
         atomic change; returns how many assets and templates were new or changed."""
+
         def change(s: ModelState) -> int:
             n = 0
             for t in templates:
                 old = s.templates.get(t["name"])
-                n += s.define_template(t["name"], t.get("attributes"),
-                                       t.get("description", "")) is not old
+                n += (
+                    s.define_template(t["name"], t.get("attributes"), t.get("description", ""))
+                    is not old
+                )
             for a in assets:
                 old_a = s.assets.get(a["path"])
-                n += s.add(a["path"], a.get("template"), a.get("level"), a.get("overrides"),
-                           a.get("description", "")) is not old_a
+                n += (
+                    s.add(
+                        a["path"],
+                        a.get("template"),
+                        a.get("level"),
+                        a.get("overrides"),
+                        a.get("description", ""),
+                    )
+                    is not old_a
+                )
             return n
 
         with argument_errors("h.assets.apply"):
             return self._update(change)
 
     # --- queries
-    def read(self, assets: str | Iterable[str] | None = None, start: Any = None,
-             end: Any = None, *, template: str | None = None,
-             attribute: str | Iterable[str] | None = None) -> pa.Table:
+    def read(
+        self,
+        assets: str | Iterable[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        *,
+        template: str | None = None,
+        attribute: str | Iterable[str] | None = None,
+    ) -> pa.Table:
         """Raw points of attributes of the assets selected by path pattern and template, long:
         ``asset, attribute, time, value, quality``; derived attributes are computed at their
         inputs' sample times (``docs/assets.md``).
@@ -333,12 +404,23 @@ class AssetModel:
             sel = _q.select(self._state(), assets, template, attribute)
             return _q.read(self._h, sel, start, end)
 
-    def summary(self, assets: str | Iterable[str] | None, start: Any, end: Any,
-                every: Any = None, stats: Iterable[str] | str = ("twa", "min", "max", "count"),
-                config: Any = None, *, template: str | None = None,
-                attribute: str | Iterable[str] | None = None, tz: Any = None,
-                shifts: Mapping[str, Any] | None = None, origin: Any = None,
-                offset: Any = None, week_start: str | int | None = None) -> pa.Table:
+    def summary(
+        self,
+        assets: str | Iterable[str] | None,
+        start: Any,
+        end: Any,
+        every: Any = None,
+        stats: Iterable[str] | str = ("twa", "min", "max", "count"),
+        config: Any = None,
+        *,
+        template: str | None = None,
+        attribute: str | Iterable[str] | None = None,
+        tz: Any = None,
+        shifts: Mapping[str, Any] | None = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
+    ) -> pa.Table:
         """Part 13 summaries of attributes of the selected assets, one long table:
         ``asset, attribute, start, stat, value, time, status`` (as
         :meth:`historian.api.Historian.summary` per tag; ``tz``, ``shifts`` ... the same).
@@ -360,18 +442,35 @@ class AssetModel:
         ...     s.select(["asset", "value"]).to_pylist()
         [{'asset': 'SiteA/Area2/P-1', 'value': 1.0}, {'asset': 'SiteA/Area2/P-2', 'value': 11.0}]
         """
-        calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
-                    "week_start": week_start}
+        calendar = {
+            "tz": tz,
+            "shifts": shifts,
+            "origin": origin,
+            "offset": offset,
+            "week_start": week_start,
+        }
         with _boundary("h.assets.summary", self._h):
             sel = _q.select(self._state(), assets, template, attribute)
             return _q.summary(self._h, sel, start, end, every, stats, config, calendar)
 
-    def interpolated(self, assets: str | Iterable[str] | None, start: Any, end: Any,
-                     every: Any, *, template: str | None = None,
-                     attribute: str | Iterable[str] | None = None, quality: bool = False,
-                     max_gap: Any = None, extrapolate: bool = False, config: Any = None,
-                     tz: Any = None, origin: Any = None, offset: Any = None,
-                     week_start: str | int | None = None) -> pa.Table:
+    def interpolated(
+        self,
+        assets: str | Iterable[str] | None,
+        start: Any,
+        end: Any,
+        every: Any,
+        *,
+        template: str | None = None,
+        attribute: str | Iterable[str] | None = None,
+        quality: bool = False,
+        max_gap: Any = None,
+        extrapolate: bool = False,
+        config: Any = None,
+        tz: Any = None,
+        origin: Any = None,
+        offset: Any = None,
+        week_start: str | int | None = None,
+    ) -> pa.Table:
         """Values on a regular grid of attributes of the selected assets, long:
         ``asset, attribute, time, value`` (``quality`` adds the StatusCode); options as
         :meth:`historian.api.Historian.interpolated`. Derived attributes are computed from
@@ -388,12 +487,20 @@ class AssetModel:
         ...         "value").to_pylist()
         [0.0, 10.0, 20.0]
         """
-        options = {"max_gap": max_gap, "extrapolate": extrapolate, "config": config, "tz": tz,
-                   "origin": origin, "offset": offset, "week_start": week_start}
+        options = {
+            "max_gap": max_gap,
+            "extrapolate": extrapolate,
+            "config": config,
+            "tz": tz,
+            "origin": origin,
+            "offset": offset,
+            "week_start": week_start,
+        }
         with _boundary("h.assets.interpolated", self._h):
             sel = _q.select(self._state(), assets, template, attribute)
-            return _q.interpolated(self._h, sel, start, end, every, quality=quality,
-                                   options=options)
+            return _q.interpolated(
+                self._h, sel, start, end, every, quality=quality, options=options
+            )
 
 
 @contextlib.contextmanager

@@ -40,9 +40,20 @@ __all__ = ["ISA95_LEVELS", "MAX_ASSETS", "Asset", "ModelState"]
 
 #: ISA-95 (IEC 62264) and ISA-88 equipment hierarchy levels an asset may name.
 ISA95_LEVELS = (
-    "enterprise", "site", "area", "work_center", "process_cell", "production_unit",
-    "production_line", "storage_zone", "unit", "work_unit", "work_cell", "storage_unit",
-    "equipment_module", "control_module",
+    "enterprise",
+    "site",
+    "area",
+    "work_center",
+    "process_cell",
+    "production_unit",
+    "production_line",
+    "storage_zone",
+    "unit",
+    "work_unit",
+    "work_cell",
+    "storage_unit",
+    "equipment_module",
+    "control_module",
 )
 #: Most assets one model holds ("sized for a library": a plant's equipment, not a fleet's).
 MAX_ASSETS = 100_000
@@ -76,9 +87,14 @@ class Asset:
         return self.path.rsplit("/", 1)[0] if "/" in self.path else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "template": self.template, "level": self.level,
-                "description": self.description, "version": self.version,
-                "overrides": {k: dict(v) for k, v in sorted(self.overrides.items())}}
+        return {
+            "path": self.path,
+            "template": self.template,
+            "level": self.level,
+            "description": self.description,
+            "version": self.version,
+            "overrides": {k: dict(v) for k, v in sorted(self.overrides.items())},
+        }
 
 
 def _level(level: Any) -> str | None:
@@ -88,8 +104,9 @@ def _level(level: Any) -> str | None:
         raise InvalidArgumentError(f"level must be a str, not {type(level).__name__}")
     norm = level.strip().lower().replace(" ", "_").replace("-", "_")
     if norm not in ISA95_LEVELS:
-        raise InvalidArgumentError(f"unknown ISA-95 level {level[:40]!r}; use one of "
-                                   f"{', '.join(ISA95_LEVELS)} (or none)")
+        raise InvalidArgumentError(
+            f"unknown ISA-95 level {level[:40]!r}; use one of {', '.join(ISA95_LEVELS)} (or none)"
+        )
     return norm
 
 
@@ -132,8 +149,9 @@ class ModelState:
         self.history: dict[str, list[dict[str, Any]]] = {}
 
     # --- templates
-    def define_template(self, name: str, attributes: Mapping[str, Any] | None = None,
-                        description: str = "") -> Template:
+    def define_template(
+        self, name: str, attributes: Mapping[str, Any] | None = None, description: str = ""
+    ) -> Template:
         """Add or replace a template; every asset using it must stay valid (else nothing
         changes)."""
         new = Template.build(validate_name(name), attributes, description)
@@ -166,8 +184,14 @@ class ModelState:
             ) from None
 
     # --- assets
-    def add(self, path: str, template: str | None = None, level: str | None = None,
-            overrides: Mapping[str, Any] | None = None, description: str = "") -> Asset:
+    def add(
+        self,
+        path: str,
+        template: str | None = None,
+        level: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> Asset:
         """Add or replace the asset at ``path`` (validated with its attributes)."""
         validate_path(path)
         if template is not None:
@@ -216,11 +240,15 @@ class ModelState:
         base = {} if asset.template is None else dict(self.template(asset.template).attributes)
         for name, changes in asset.overrides.items():
             try:
-                base[name] = (base[name].with_changes(changes) if name in base
-                              else as_attribute(name, changes))
+                base[name] = (
+                    base[name].with_changes(changes)
+                    if name in base
+                    else as_attribute(name, changes)
+                )
             except InvalidArgumentError as exc:
-                raise InvalidArgumentError(f"asset {asset.path!r}, attribute {name!r}: {exc}") \
-                    from None
+                raise InvalidArgumentError(
+                    f"asset {asset.path!r}, attribute {name!r}: {exc}"
+                ) from None
         for attr in base.values():
             attr.tag_for(asset.path)  # the rendered tag name must be valid
             missing = [n for n in attr.names if n not in base]
@@ -240,9 +268,12 @@ class ModelState:
             validate_pattern(pattern)
         if template is not None:
             self.template(template)
-        return [a for p, a in sorted(self.assets.items())
-                if (pattern is None or path_matches(pattern, p))
-                and (template is None or a.template == template)]
+        return [
+            a
+            for p, a in sorted(self.assets.items())
+            if (pattern is None or path_matches(pattern, p))
+            and (template is None or a.template == template)
+        ]
 
     def versions(self, key: str) -> list[dict[str, Any]]:
         """Every definition ``key`` (``"asset:<path>"`` or ``"template:<name>"``) has had,
@@ -269,17 +300,23 @@ class ModelState:
     def from_doc(cls, doc: Mapping[str, Any]) -> ModelState:
         """A state from :meth:`to_doc`'s shape, every definition validated again."""
         if doc.get("format", _FORMAT) != _FORMAT:
-            raise InvalidArgumentError(f"asset model format {doc.get('format')!r} is not "
-                                       f"{_FORMAT}: upgrade historian")
+            raise InvalidArgumentError(
+                f"asset model format {doc.get('format')!r} is not {_FORMAT}: upgrade historian"
+            )
         s = cls()
         for t in doc.get("templates", []):
-            s.templates[t["name"]] = Template.build(t["name"], t.get("attributes"),
-                                                    t.get("description", ""),
-                                                    int(t.get("version", 1)))
+            s.templates[t["name"]] = Template.build(
+                t["name"], t.get("attributes"), t.get("description", ""), int(t.get("version", 1))
+            )
         for a in doc.get("assets", []):
-            asset = Asset(validate_path(a["path"]), a.get("template"), _level(a.get("level")),
-                          a.get("description", ""), _overrides(a.get("overrides")),
-                          int(a.get("version", 1)))
+            asset = Asset(
+                validate_path(a["path"]),
+                a.get("template"),
+                _level(a.get("level")),
+                a.get("description", ""),
+                _overrides(a.get("overrides")),
+                int(a.get("version", 1)),
+            )
             s._resolve(asset)
             s.assets[asset.path] = asset
         s.history = {str(k): list(v) for k, v in dict(doc.get("history", {})).items()}

@@ -30,8 +30,15 @@ from functools import lru_cache
 
 from historian.errors import InvalidArgumentError
 
-__all__ = ["MAX_DEPTH", "MAX_PATH_LENGTH", "path_matches", "validate_attribute_name",
-           "validate_name", "validate_path", "validate_pattern"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_PATH_LENGTH",
+    "path_matches",
+    "validate_attribute_name",
+    "validate_name",
+    "validate_path",
+    "validate_pattern",
+]
 
 MAX_DEPTH = 12
 MAX_PATH_LENGTH = 200
@@ -39,8 +46,10 @@ MAX_NAME_LENGTH = 64
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATTERN_SEGMENT = re.compile(r"\*\*|[A-Za-z0-9_.:\-*?\[\]!]+")
-_RULE = ("letters, digits and _ - . : only, starting with a letter, digit or _, no '..', at "
-         f"most {MAX_NAME_LENGTH} characters")
+_RULE = (
+    "letters, digits and _ - . : only, starting with a letter, digit or _, no '..', at "
+    f"most {MAX_NAME_LENGTH} characters"
+)
 
 
 def _shown(value: object) -> str:
@@ -108,8 +117,12 @@ def validate_pattern(pattern: object) -> str:
             f"an asset path pattern must be a str, not {type(pattern).__name__}"
         )
     segments = pattern.split("/")
-    if (not pattern or len(pattern) > MAX_PATH_LENGTH or len(segments) > 2 * MAX_DEPTH
-            or not all(_PATTERN_SEGMENT.fullmatch(s) and ".." not in s for s in segments)):
+    if (
+        not pattern
+        or len(pattern) > MAX_PATH_LENGTH
+        or len(segments) > 2 * MAX_DEPTH
+        or not all(_PATTERN_SEGMENT.fullmatch(s) and ".." not in s for s in segments)
+    ):
         raise InvalidArgumentError(
             f"invalid asset path pattern {_shown(pattern)}: segments joined by '/', with '*' "
             "and '?' inside a segment and '**' for any number of segments"

@@ -65,21 +65,22 @@ def _unique(name: str, used: set[str]) -> str:
 
 async def _children(node: Any, ua: Any) -> list[Any]:
     refs = await node.get_references(
-        refs=ua.ObjectIds.HierarchicalReferences, direction=ua.BrowseDirection.Forward,
+        refs=ua.ObjectIds.HierarchicalReferences,
+        direction=ua.BrowseDirection.Forward,
         nodeclassmask=ua.NodeClass.Object | ua.NodeClass.Variable,
     )
     return list(refs)
 
 
-async def abrowse_assets(client: Any, root: str = "i=85", *, max_depth: int = MAX_DEPTH,
-                         limit: int = 10_000) -> list[BrowsedAsset]:
+async def abrowse_assets(
+    client: Any, root: str = "i=85", *, max_depth: int = MAX_DEPTH, limit: int = 10_000
+) -> list[BrowsedAsset]:
     """The Objects under ``root`` with their variables (see the module docstring)."""
     from asyncua import ua
 
     from historian.acquisition.opcua_browse import suggest_tag
 
-    follow = {ua.ObjectIds.Organizes, ua.ObjectIds.HasComponent,
-              ua.ObjectIds.HasOrderedComponent}
+    follow = {ua.ObjectIds.Organizes, ua.ObjectIds.HasComponent, ua.ObjectIds.HasOrderedComponent}
     start = client.get_node(root)
     start_name = (await start.read_browse_name()).Name
     frontier: list[tuple[Any, str, str, int]] = [(start, start_name, "", 0)]
@@ -95,8 +96,10 @@ async def abrowse_assets(client: Any, root: str = "i=85", *, max_depth: int = MA
             nid = ref.NodeId
             if nid in seen or nid.NamespaceIndex == 0:
                 continue
-            if ref.ReferenceTypeId.Identifier not in follow or \
-                    ref.ReferenceTypeId.NamespaceIndex != 0:
+            if (
+                ref.ReferenceTypeId.Identifier not in follow
+                or ref.ReferenceTypeId.NamespaceIndex != 0
+            ):
                 continue
             seen.add(nid)
             name = ref.BrowseName.Name
@@ -126,15 +129,17 @@ async def _type_name(client: Any, type_id: Any, cache: dict[Any, str | None]) ->
     return cache[key]
 
 
-async def _read_properties(client: Any, variables: list[tuple[BrowsedAsset, str, Any]],
-                           ua: Any) -> None:
+async def _read_properties(
+    client: Any, variables: list[tuple[BrowsedAsset, str, Any]], ua: Any
+) -> None:
     """EURange, EngineeringUnits and Description of each variable (batched reads)."""
     props: list[tuple[dict[str, Any], str, Any]] = []
     descriptions: list[tuple[dict[str, Any], Any]] = []
     for asset, attr, node in variables:
         d = asset.attributes[attr]
-        for ref in await node.get_references(refs=ua.ObjectIds.HasProperty,
-                                             direction=ua.BrowseDirection.Forward):
+        for ref in await node.get_references(
+            refs=ua.ObjectIds.HasProperty, direction=ua.BrowseDirection.Forward
+        ):
             if ref.BrowseName.Name in ("EURange", "EngineeringUnits"):
                 props.append((d, ref.BrowseName.Name, client.get_node(ref.NodeId)))
         descriptions.append((d, node))
@@ -145,8 +150,7 @@ async def _read_properties(client: Any, variables: list[tuple[BrowsedAsset, str,
             _apply_property(d, what, value)
     for i in range(0, len(descriptions), _CHUNK):
         chunk_d = descriptions[i : i + _CHUNK]
-        texts = await client.read_attributes([n for _, n in chunk_d],
-                                             ua.AttributeIds.Description)
+        texts = await client.read_attributes([n for _, n in chunk_d], ua.AttributeIds.Description)
         for (d, _), dv in zip(chunk_d, texts, strict=True):
             text = getattr(getattr(dv.Value, "Value", None), "Text", None)
             if isinstance(text, str) and text and text.isprintable():
@@ -164,17 +168,24 @@ def _apply_property(d: dict[str, Any], what: str, value: Any) -> None:
         try:
             u = unit_from_id(int(unit_id or 0), shown if isinstance(shown, str) else None)
         except (InvalidArgumentError, TypeError, ValueError):
-            log.debug("EUInformation with UnitId %r (%r) is not a UNECE code: no unit",
-                      unit_id, shown)
+            log.debug(
+                "EUInformation with UnitId %r (%r) is not a UNECE code: no unit", unit_id, shown
+            )
             return
         d["unit"] = u.code
-        if not in_table(u.code) or (isinstance(shown, str) and shown and shown != u.symbol
-                                     and len(shown) <= 32 and shown.isprintable()):
+        if not in_table(u.code) or (
+            isinstance(shown, str)
+            and shown
+            and shown != u.symbol
+            and len(shown) <= 32
+            and shown.isprintable()
+        ):
             d["symbol"] = u.symbol if not in_table(u.code) else shown
 
 
-def _definitions(found: list[BrowsedAsset], prefix: str | None
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _definitions(
+    found: list[BrowsedAsset], prefix: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Templates (one per server type) and assets (with overrides) of the browsed objects."""
     templates: dict[str, dict[str, Any]] = {}
     assets = []
@@ -183,9 +194,13 @@ def _definitions(found: list[BrowsedAsset], prefix: str | None
         overrides: dict[str, dict[str, Any]] = {}
         template = _segment(b.type_name) if b.type_name else None
         if template is not None and template not in templates:
-            templates[template] = {"name": template, "description": "",
-                                   "attributes": {k: {f: v for f, v in d.items() if f != "tag"}
-                                                  for k, d in b.attributes.items()}}
+            templates[template] = {
+                "name": template,
+                "description": "",
+                "attributes": {
+                    k: {f: v for f, v in d.items() if f != "tag"} for k, d in b.attributes.items()
+                },
+            }
         base = templates[template]["attributes"] if template else {}
         for attr, d in b.attributes.items():
             fields = dict(base.get(attr, {}))
@@ -198,9 +213,17 @@ def _definitions(found: list[BrowsedAsset], prefix: str | None
     return list(templates.values()), assets
 
 
-def import_opcua(model: AssetModel, url_or_config: Any, *, root: str = "i=85",
-                 security: Any = None, allow_insecure: bool = False, prefix: str | None = None,
-                 max_depth: int = MAX_DEPTH, limit: int = 10_000) -> int:
+def import_opcua(
+    model: AssetModel,
+    url_or_config: Any,
+    *,
+    root: str = "i=85",
+    security: Any = None,
+    allow_insecure: bool = False,
+    prefix: str | None = None,
+    max_depth: int = MAX_DEPTH,
+    limit: int = 10_000,
+) -> int:
     """Browse an OPC UA server and add what it holds to ``model`` in one atomic change;
     returns how many templates and assets were new or changed.
 
@@ -224,8 +247,9 @@ def import_opcua(model: AssetModel, url_or_config: Any, *, root: str = "i=85",
         )
 
     async def run() -> list[BrowsedAsset]:
-        async with connected(url, security=security, allow_insecure=allow_insecure,
-                             what="import assets from") as client:
+        async with connected(
+            url, security=security, allow_insecure=allow_insecure, what="import assets from"
+        ) as client:
             return await abrowse_assets(client, root, max_depth=max_depth, limit=limit)
 
     if prefix is not None:

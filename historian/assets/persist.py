@@ -110,8 +110,13 @@ class AssetFile:
     # --- reading
     def state(self) -> ModelState:
         """The current model (reloaded if the file changed)."""
-        with self._lock, storage_errors(f"reading the asset model {self.where}",
-                                        "nothing was changed; fix the cause and retry"):
+        with (
+            self._lock,
+            storage_errors(
+                f"reading the asset model {self.where}",
+                "nothing was changed; fix the cause and retry",
+            ),
+        ):
             self._refresh(force=False)
             return self._state
 
@@ -165,9 +170,12 @@ class AssetFile:
                 f"the store {self._fs.uri} is a replica (it has {MARKER}): edit the asset model "
                 "of the source store instead"
             )
-        with self._lock, storage_errors(
-            f"writing the asset model {self.where}",
-            "the asset model is unchanged; fix the cause and make the change again",
+        with (
+            self._lock,
+            storage_errors(
+                f"writing the asset model {self.where}",
+                "the asset model is unchanged; fix the cause and make the change again",
+            ),
         ):
             if self._fs.is_local:
                 return self._update_local(change)

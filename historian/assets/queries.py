@@ -64,8 +64,12 @@ def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
     return out
 
 
-def select(state: ModelState, assets: str | Iterable[str] | None, template: str | None,
-           attribute: str | Iterable[str] | None) -> list[Selected]:
+def select(
+    state: ModelState,
+    assets: str | Iterable[str] | None,
+    template: str | None,
+    attribute: str | Iterable[str] | None,
+) -> list[Selected]:
     """The (asset, attribute) pairs of a query, sorted by asset then attribute as given.
 
     ``assets``: a path pattern, or a list of paths/patterns; ``attribute``: a name, a list, or
@@ -80,13 +84,14 @@ def select(state: ModelState, assets: str | Iterable[str] | None, template: str 
             found[a.path] = a
     if not found:
         raise AssetNotFoundError(
-            f"no asset matches {patterns}" + (f" with template {template!r}" if template else "")
+            f"no asset matches {patterns}"
+            + (f" with template {template!r}" if template else "")
             + "; list them with h.assets.find()"
         )
     out: list[Selected] = []
     for path in sorted(found):
         attrs = state.attributes_of(path)
-        for name in (sorted(attrs) if wanted is None else wanted):
+        for name in sorted(attrs) if wanted is None else wanted:
             if name in attrs:
                 out.append(Selected(path, name, attrs))
     if not out:
@@ -117,8 +122,9 @@ def _runs(table: pa.Table) -> dict[str, tuple[int, int]]:
 def _piece(table: pa.Table, asset: str, attribute: str) -> pa.Table:
     """``table`` (no tag column) with ``asset`` and ``attribute`` columns in front."""
     n = table.num_rows
-    return (table.add_column(0, "asset", pa.repeat(pa.scalar(asset, pa.string()), n))
-            .add_column(1, "attribute", pa.repeat(pa.scalar(attribute, pa.string()), n)))
+    return table.add_column(0, "asset", pa.repeat(pa.scalar(asset, pa.string()), n)).add_column(
+        1, "attribute", pa.repeat(pa.scalar(attribute, pa.string()), n)
+    )
 
 
 class _Pieces:
@@ -161,8 +167,11 @@ def _derived_series(h: Any, sel: Selected, raw: Mapping[str, Series]) -> tuple[S
         attr = sel.attrs[name]
         if attr.derived:
             series[name] = derive(attr, series, stepped)
-            stepped[name] = (attr.kind == "step" if attr.kind is not None
-                             else bool(attr.names) and all(stepped[n] for n in attr.names))
+            stepped[name] = (
+                attr.kind == "step"
+                if attr.kind is not None
+                else bool(attr.names) and all(stepped[n] for n in attr.names)
+            )
     return series[sel.attribute], stepped[sel.attribute]
 
 
@@ -170,11 +179,13 @@ def _points(s: Series, lo: int, hi: int) -> pa.Table:
     t, v, q = s
     keep = (t >= lo) & (t < hi)
     t, v, q = t[keep], v[keep], q[keep]
-    return pa.table({
-        "time": pa.array(t, TIME_TYPE),
-        "value": pa.array(v, pa.float64(), mask=np.isnan(v)),
-        "quality": pa.array(q, pa.uint32()),
-    })
+    return pa.table(
+        {
+            "time": pa.array(t, TIME_TYPE),
+            "value": pa.array(v, pa.float64(), mask=np.isnan(v)),
+            "quality": pa.array(q, pa.uint32()),
+        }
+    )
 
 
 def read(h: Any, sel: list[Selected], start: Any, end: Any) -> pa.Table:
@@ -201,8 +212,16 @@ def read(h: Any, sel: list[Selected], start: Any, end: Any) -> pa.Table:
     return pieces.table()
 
 
-def summary(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, stats: Any,
-            config: Any, calendar: Mapping[str, Any]) -> pa.Table:
+def summary(
+    h: Any,
+    sel: list[Selected],
+    start: Any,
+    end: Any,
+    every: Any,
+    stats: Any,
+    config: Any,
+    calendar: Mapping[str, Any],
+) -> pa.Table:
     """Summaries ``asset, attribute, start, stat, value, time, status`` (``shift`` too with
     shifts), as :meth:`historian.api.Historian.summary` gives per tag."""
     from historian.query.retrieval import summarize
@@ -219,15 +238,33 @@ def summary(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, stats
         raw = _series(h, tags, lo, hi)
         for s in derived:
             (t, v, q), stepped = _derived_series(h, s, raw)
-            table = summarize(t, v, q, start=np.datetime64(lo, "ns"), end=np.datetime64(hi, "ns"),
-                              every=every, stats=stats, config=config, stepped=stepped, tag="",
-                              **calendar)
+            table = summarize(
+                t,
+                v,
+                q,
+                start=np.datetime64(lo, "ns"),
+                end=np.datetime64(hi, "ns"),
+                every=every,
+                stats=stats,
+                config=config,
+                stepped=stepped,
+                tag="",
+                **calendar,
+            )
             pieces.add(s, table.drop_columns(["tag"]))
     return pieces.table()
 
 
-def interpolated(h: Any, sel: list[Selected], start: Any, end: Any, every: Any, *,
-                 quality: bool, options: Mapping[str, Any]) -> pa.Table:
+def interpolated(
+    h: Any,
+    sel: list[Selected],
+    start: Any,
+    end: Any,
+    every: Any,
+    *,
+    quality: bool,
+    options: Mapping[str, Any],
+) -> pa.Table:
     """Values on a grid, long: ``asset, attribute, time, value`` (``quality`` too)."""
     tags = sorted({s.tag(n) for s in sel for n in s.inputs()})
     wide = h.interpolated(tags, start, end, every, quality=True, **options)

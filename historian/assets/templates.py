@@ -57,16 +57,21 @@ def _check_pattern(pattern: str) -> str:
     try:
         validate_tag_name(rest)
     except InvalidTagNameError as exc:
-        raise InvalidArgumentError(f"tag pattern {pattern[:60]!r} cannot give a valid tag name "
-                                   f"({exc})") from None
+        raise InvalidArgumentError(
+            f"tag pattern {pattern[:60]!r} cannot give a valid tag name ({exc})"
+        ) from None
     return pattern
 
 
 def render_tag(pattern: str, path: str, attribute: str) -> str:
     """The tag name ``pattern`` gives for the asset at ``path`` (validated)."""
     segments = path.split("/")
-    values = {"asset": segments[-1], "parent": segments[-2] if len(segments) > 1 else "",
-              "path": path, "attribute": attribute}
+    values = {
+        "asset": segments[-1],
+        "parent": segments[-2] if len(segments) > 1 else "",
+        "path": path,
+        "attribute": attribute,
+    }
     name = _PLACEHOLDER.sub(lambda m: values[m.group(1)], pattern)
     try:
         return validate_tag_name(name)
@@ -156,7 +161,8 @@ class Attribute:
             u = _unit(self.unit, self.symbol)
             set_(self, "unit", u.code)
             table_symbol = self.symbol is None or (
-                in_table(u.code) and self.symbol == _unit(u.code).symbol)
+                in_table(u.code) and self.symbol == _unit(u.code).symbol
+            )
             set_(self, "symbol", None if table_symbol else self.symbol)
         elif self.symbol is not None:
             raise InvalidArgumentError(f"attribute {self.name!r}: a symbol needs a unit code")
@@ -169,8 +175,9 @@ class Attribute:
         set_(self, "lo", _number(self.lo, f"lo of {self.name!r}"))
         set_(self, "hi", _number(self.hi, f"hi of {self.name!r}"))
         if self.lo is not None and self.hi is not None and self.lo > self.hi:
-            raise InvalidArgumentError(f"attribute {self.name!r}: lo {self.lo} is above hi "
-                                       f"{self.hi}")
+            raise InvalidArgumentError(
+                f"attribute {self.name!r}: lo {self.lo} is above hi {self.hi}"
+            )
         _text(self.description, f"the description of {self.name!r}")
 
     @property
@@ -255,8 +262,13 @@ class Template:
             )
 
     @classmethod
-    def build(cls, name: str, attributes: Mapping[str, Any] | None, description: str = "",
-              version: int = 1) -> Template:
+    def build(
+        cls,
+        name: str,
+        attributes: Mapping[str, Any] | None,
+        description: str = "",
+        version: int = 1,
+    ) -> Template:
         """A template from ``{name: Attribute | dict | "tag pattern"}``.
 
         >>> Template.build("Pump", {"Flow": "{asset}.FI", "Speed": {"unit": "rpm"}}).attributes[
@@ -268,13 +280,18 @@ class Template:
                 "attributes must be a dict {name: {tag=..., unit=...}}, not "
                 f"{type(attributes).__name__}"
             )
-        attrs = {validate_attribute_name(k): as_attribute(k, v)
-                 for k, v in (attributes or {}).items()}
+        attrs = {
+            validate_attribute_name(k): as_attribute(k, v) for k, v in (attributes or {}).items()
+        }
         return cls(name, attrs, description, version)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "version": self.version,
-                "attributes": {k: a.to_dict() for k, a in sorted(self.attributes.items())}}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "attributes": {k: a.to_dict() for k, a in sorted(self.attributes.items())},
+        }
 
 
 def as_attribute(name: str, value: Any) -> Attribute:

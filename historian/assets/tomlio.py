@@ -61,8 +61,9 @@ def _table(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def parse_toml(text: str, where: str = "asset model") -> tuple[list[dict[str, Any]],
-                                                              list[dict[str, Any]]]:
+def parse_toml(
+    text: str, where: str = "asset model"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Template and asset definitions of a TOML text (ConfigError names the key to fix)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TOML_BYTES:
         raise ConfigError(f"{where}: larger than {MAX_TOML_BYTES} bytes")
@@ -72,18 +73,23 @@ def parse_toml(text: str, where: str = "asset model") -> tuple[list[dict[str, An
         raise ConfigError(f"{where}: invalid TOML ({exc})") from exc
     unknown = set(doc) - {"templates", "assets"}
     if unknown:
-        raise ConfigError(f"{where}: unknown top-level key(s) {sorted(unknown)}; use "
-                          "[templates.NAME] and [[assets]]")
+        raise ConfigError(
+            f"{where}: unknown top-level key(s) {sorted(unknown)}; use "
+            "[templates.NAME] and [[assets]]"
+        )
     templates = []
     for name, t in _table(doc.get("templates", {}), f"{where}: templates").items():
         t = _table(t, f"{where}: templates.{name}")
         bad = set(t) - _TEMPLATE_KEYS
         if bad:
-            raise ConfigError(f"{where}: templates.{name}: unknown key(s) {sorted(bad)}; use "
-                              f"{sorted(_TEMPLATE_KEYS)}")
+            raise ConfigError(
+                f"{where}: templates.{name}: unknown key(s) {sorted(bad)}; use "
+                f"{sorted(_TEMPLATE_KEYS)}"
+            )
         attrs = _table(t.get("attributes", {}), f"{where}: templates.{name}.attributes")
-        templates.append({"name": name, "attributes": dict(attrs),
-                          "description": t.get("description", "")})
+        templates.append(
+            {"name": name, "attributes": dict(attrs), "description": t.get("description", "")}
+        )
     assets = []
     items = doc.get("assets", [])
     if not isinstance(items, list):
@@ -92,10 +98,13 @@ def parse_toml(text: str, where: str = "asset model") -> tuple[list[dict[str, An
         a = _table(a, f"{where}: assets[{i}]")
         bad = set(a) - _ASSET_KEYS
         if bad or "path" not in a:
-            raise ConfigError(f"{where}: assets[{i}]: unknown key(s) {sorted(bad)} or no path; "
-                              f"use {sorted(_ASSET_KEYS)}")
-        assets.append({**a, "overrides": _overrides(a.get("overrides", {}),
-                                                    f"{where}: assets[{i}]")})
+            raise ConfigError(
+                f"{where}: assets[{i}]: unknown key(s) {sorted(bad)} or no path; "
+                f"use {sorted(_ASSET_KEYS)}"
+            )
+        assets.append(
+            {**a, "overrides": _overrides(a.get("overrides", {}), f"{where}: assets[{i}]")}
+        )
     return templates, assets
 
 

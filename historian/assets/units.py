@@ -29,8 +29,16 @@ from importlib import resources
 
 from historian.errors import InvalidArgumentError
 
-__all__ = ["UNECE_NAMESPACE", "Unit", "code_from_id", "in_table", "unit", "unit_from_id", "unit_id",
-           "units"]
+__all__ = [
+    "UNECE_NAMESPACE",
+    "Unit",
+    "code_from_id",
+    "in_table",
+    "unit",
+    "unit_from_id",
+    "unit_id",
+    "units",
+]
 
 #: ``EUInformation.NamespaceUri`` of UNECE codes (OPC UA Part 8).
 UNECE_NAMESPACE = "http://www.opcfoundation.org/UA/units/un/cefact"

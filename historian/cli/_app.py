@@ -34,8 +34,12 @@ def _common_options(default_verbose: Any, default_debug: Any) -> argparse.Argume
 def _add(sub: Any, name: str, help_: str, example: str, func: Callable[[argparse.Namespace], int],
          parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:  # fmt: skip
     p: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_, description=help_, epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter, parents=parents,
+        name,
+        help=help_,
+        description=help_,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=parents,
     )
     p.set_defaults(func=func, command=name)
     return p
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str, example: str, func: Callable[[argparse.Namespace], int]) -> Any:
         return _add(sub, name, help_, example, func, [after])
+
     for group in (plant, stores, assets, query, transfer, service, replication):
         group.register(add)
     return parser

@@ -27,9 +27,8 @@ from typing import Any
 __all__ = ["AddCommand", "CliError"]
 
 #: ``add(name, help, example, func)``: registers one command and returns its parser.
-AddCommand = Callable[
-    [str, str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser
-]
+AddCommand = Callable[[str, str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser]
+
 
 class CliError(Exception):
     """A usage problem the command reports as one line (exit code 2)."""
@@ -62,8 +61,11 @@ def _fmt_num(x: Any, digits: int = 4) -> str:
     mag = abs(xf)
     if mag >= 1e6 or mag < 1e-3:
         return f"{xf:.{digits - 1}e}"
-    return f"{xf:.{max(0, digits - len(str(int(mag))))}f}".rstrip("0").rstrip(".") if mag < 1e4 \
+    return (
+        f"{xf:.{max(0, digits - len(str(int(mag))))}f}".rstrip("0").rstrip(".")
+        if mag < 1e4
         else f"{xf:.0f}"
+    )
 
 
 def _fmt_bytes(n: float) -> str:

@@ -36,14 +36,14 @@ def _prepare_demo_store(path: str, fresh: bool) -> str:
     """'new', 'reused' or 'fresh'; a folder that is not a store is never touched."""
     if not os.path.exists(path):
         return "new"
-    looks_like_store = os.path.isdir(path) and (os.path.exists(os.path.join(path, "tags.json"))
-                                                or os.path.isdir(os.path.join(path, "points")))
+    looks_like_store = os.path.isdir(path) and (
+        os.path.exists(os.path.join(path, "tags.json"))
+        or os.path.isdir(os.path.join(path, "points"))
+    )
     if not looks_like_store:
         if os.path.isdir(path) and not os.listdir(path):
             return "new"
-        raise CliError(
-            f"{path!r} exists and is not a historian store; choose another --store path"
-        )
+        raise CliError(f"{path!r} exists and is not a historian store; choose another --store path")
     if not fresh:
         return "reused"
     import shutil
@@ -164,8 +164,10 @@ def cmd_browse(args: argparse.Namespace) -> int:
     from historian.acquisition.text import printable
 
     if args.security_policy in DEPRECATED_POLICIES:  # refused even without a certificate
-        raise CliError(f"--security-policy {args.security_policy}: deprecated (SHA-1 / RSA "
-                       "PKCS#1 v1.5, broken) and refused; use Basic256Sha256 or an Aes policy")
+        raise CliError(
+            f"--security-policy {args.security_policy}: deprecated (SHA-1 / RSA "
+            "PKCS#1 v1.5, broken) and refused; use Basic256Sha256 or an Aes policy"
+        )
     security = None
     if args.certificate or args.private_key or args.trust or args.username_env:
         from pathlib import Path
@@ -215,36 +217,59 @@ def register(add: AddCommand) -> None:
     p.add_argument("--store", default=DEFAULT_DEMO_STORE,
                    help=f"store folder (default ./{DEFAULT_DEMO_STORE}; an existing store is "
                         "reused: points are added)")  # fmt: skip
-    p.add_argument("--fresh", action="store_true",
-                   help="delete an existing store at --store first (only a historian store)")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete an existing store at --store first (only a historian store)",
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="how long to collect (default 20)")
     p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
-    p.add_argument("--no-faults", action="store_true",
-                   help="do not inject sensor faults (spike, sensor failure, stuck, silence)")
-    p.add_argument("--insecure", action="store_true",
-                   help="OPC UA without security (default: Basic256Sha256 SignAndEncrypt)")
+    p.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="do not inject sensor faults (spike, sensor failure, stuck, silence)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="OPC UA without security (default: Basic256Sha256 SignAndEncrypt)",
+    )
 
     p = add("sim", "Serve the simulated plant (Modbus TCP + OPC UA on 127.0.0.1) until Ctrl-C.",
             "historian sim --print-config > plant.toml", cmd_sim)  # fmt: skip
     p.add_argument("--modbus-port", type=int, default=5020, help="default 5020 (0: a free port)")
     p.add_argument("--opcua-port", type=int, default=4840, help="default 4840 (0: a free port)")
-    p.add_argument("--secure", action="store_true",
-                   help="OPC UA Basic256Sha256 SignAndEncrypt with generated certificates")
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="OPC UA Basic256Sha256 SignAndEncrypt with generated certificates",
+    )
     p.add_argument("--pki", help="folder for the generated certificates (default: a temp folder)")
-    p.add_argument("--print-config", action="store_true",
-                   help="print a collector TOML config matching the servers")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a collector TOML config matching the servers",
+    )
     p.add_argument("--store", default="plant.hist", help="store path put in the printed config")
     p.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
 
     p = add("collect", "Run the collector of a TOML config until Ctrl-C or --seconds.",
             "historian collect plant.toml --seconds 60", cmd_collect)  # fmt: skip
     p.add_argument("config", help="collector config (TOML, see docs/acquisition.md)")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="stop cleanly after N seconds of collection (counted once every tag is "
-                   "defined and the sources started)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="stop cleanly after N seconds of collection (counted once every tag is "
+        "defined and the sources started)",
+    )
 
-    p = add("browse", "List the variables of an OPC UA server (and print a config stub).",
-            "historian browse opc.tcp://127.0.0.1:4840 --allow-insecure --config-stub", cmd_browse)
+    p = add(
+        "browse",
+        "List the variables of an OPC UA server (and print a config stub).",
+        "historian browse opc.tcp://127.0.0.1:4840 --allow-insecure --config-stub",
+        cmd_browse,
+    )
     p.add_argument("url", help="opc.tcp://host:port[/path]")
     p.add_argument("--config-stub", action="store_true", help="print a [[opcua]] TOML section")
     p.add_argument("--name", default="server", help="source name in the config stub")
@@ -258,8 +283,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--password-env", help="environment variable holding the password")
     p.add_argument("--server-uri", help="pin: the server's expected ApplicationUri")
     p.add_argument("--server-thumbprint", help="pin: SHA-256 thumbprint of the server certificate")
-    p.add_argument("--allow-plaintext-password", action="store_true",
-                   help="send the password even where the wire would carry it readable")
+    p.add_argument(
+        "--allow-plaintext-password",
+        action="store_true",
+        help="send the password even where the wire would carry it readable",
+    )
     p.add_argument("--root", default="i=85", help="node to browse from (default Objects, i=85)")
     p.add_argument("--max-depth", type=int, default=10)
     p.add_argument("--limit", type=int, default=10_000)

@@ -182,16 +182,37 @@ def register(add: AddCommand) -> None:
             "before historian sees it)", cmd_query)  # fmt: skip
     p.add_argument("store")
     p.add_argument("sql")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="bind $NAME (repeatable); numbers are passed as numbers")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="bind $NAME (repeatable); numbers are passed as numbers",
+    )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=100, help="rows shown in table format (0: all)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="time limit of the query (default 60; 0: none)")
-    p.add_argument("--memory-limit", default="2GB", metavar="SIZE",
-                   help="DuckDB memory limit of the query (default 2GB)")
-    p.add_argument("--max-result-bytes", type=int, default=256 * 2**20, metavar="BYTES",
-                   help="result budget in bytes of Arrow data (default 256 MiB; 0: none)")
-    p.add_argument("--no-escape-formulas", action="store_true",
-                   help="csv: keep text cells starting with = + - @ TAB CR as they are "
-                   "(by default they get a leading ' so a spreadsheet shows them as text)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time limit of the query (default 60; 0: none)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        default="2GB",
+        metavar="SIZE",
+        help="DuckDB memory limit of the query (default 2GB)",
+    )
+    p.add_argument(
+        "--max-result-bytes",
+        type=int,
+        default=256 * 2**20,
+        metavar="BYTES",
+        help="result budget in bytes of Arrow data (default 256 MiB; 0: none)",
+    )
+    p.add_argument(
+        "--no-escape-formulas",
+        action="store_true",
+        help="csv: keep text cells starting with = + - @ TAB CR as they are "
+        "(by default they get a leading ' so a spreadsheet shows them as text)",
+    )

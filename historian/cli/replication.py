@@ -67,21 +67,48 @@ def register(add: AddCommand) -> None:
                    help="delete from the copy the files the source deleted after compaction or "
                         "retention (default: the copy keeps them, so its old versions stay "
                         "readable)")  # fmt: skip
-    p.add_argument("--max-bytes-per-s", type=float, metavar="N",
-                   help="bandwidth cap of data files sent (default: none)")
-    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
-                   help="how often to look for new commits when following (default 1)")
-    p.add_argument("--status-every", type=float, default=60.0, metavar="SECONDS",
-                   help="log lag and rate at INFO this often (default 60; use -v to see it)")
+    p.add_argument(
+        "--max-bytes-per-s",
+        type=float,
+        metavar="N",
+        help="bandwidth cap of data files sent (default: none)",
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often to look for new commits when following (default 1)",
+    )
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="log lag and rate at INFO this often (default 60; use -v to see it)",
+    )
     p.add_argument("--tls-cert", metavar="PEM", help="tls://: this sender's client certificate")
     p.add_argument("--tls-key", metavar="PEM", help="tls://: its private key")
     p.add_argument("--tls-ca", metavar="PEM", help="tls://: the CA that signed the receiver")
-    p.add_argument("--diode", action="store_true",
-                   help="DST is udp://HOST:PORT behind a data diode: no return channel")
-    p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="--diode: send every datagram N times (default 1)")
-    p.add_argument("--resend", type=float, default=10.0, metavar="SECONDS",
-                   help="--diode: resend the newest --resend-versions this often (default 10)")
+    p.add_argument(
+        "--diode",
+        action="store_true",
+        help="DST is udp://HOST:PORT behind a data diode: no return channel",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--diode: send every datagram N times (default 1)",
+    )
+    p.add_argument(
+        "--resend",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="--diode: resend the newest --resend-versions this often (default 10)",
+    )
     p.add_argument("--resend-versions", type=int, default=100, metavar="N",
                    help="--diode: how many of the newest versions each resend covers "
                         "(default 100)")  # fmt: skip
@@ -95,9 +122,17 @@ def register(add: AddCommand) -> None:
     p.add_argument("--diode", metavar="udp://HOST:PORT",
                    help="receive from a data diode on this UDP address instead (no TLS, nothing "
                         "sent back)")  # fmt: skip
-    p.add_argument("--status-every", type=float, default=60.0, metavar="SECONDS",
-                   help="--diode: log the missing versions this often (default 60)")
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="--diode: log the missing versions this often (default 60)",
+    )
     p.add_argument("--tls-cert", metavar="PEM", help="this receiver's server certificate")
     p.add_argument("--tls-key", metavar="PEM", help="its private key")
-    p.add_argument("--tls-ca", metavar="PEM",
-                   help="the CA whose client certificates may push (all others are refused)")
+    p.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="the CA whose client certificates may push (all others are refused)",
+    )

@@ -146,25 +146,40 @@ def register(add: AddCommand) -> None:
                    "listen on; open https://HOST:PORT/ in a browser")  # fmt: skip
     p.add_argument("--tls-cert", help="PEM certificate chain of the server")
     p.add_argument("--tls-key", help="PEM private key of the server")
-    p.add_argument("--insecure-loopback", action="store_true",
-                   help="plaintext, for tests on 127.0.0.1 only (refused on any other address)")
+    p.add_argument(
+        "--insecure-loopback",
+        action="store_true",
+        help="plaintext, for tests on 127.0.0.1 only (refused on any other address)",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a query may run (60)")
     p.add_argument("--memory-limit", default="2GB", help="DuckDB memory per query (2GB)")
     p.add_argument("--max-result-bytes", type=int, default=256 * 2**20,
                    help="Arrow bytes a result may hold (256 MiB)")  # fmt: skip
 
-    p = add("token", "Make, list or revoke the bearer tokens of the read service "
-            "(historian serve).",
-            "historian token add grafana --tags 'TIC-*' 'FIC-1*' --store it.hist", cmd_token)
+    p = add(
+        "token",
+        "Make, list or revoke the bearer tokens of the read service (historian serve).",
+        "historian token add grafana --tags 'TIC-*' 'FIC-1*' --store it.hist",
+        cmd_token,
+    )
     p.add_argument("action", choices=("add", "list", "revoke"))
     p.add_argument("name", nargs="?", help="token name (add, revoke)")
-    p.add_argument("--tags", nargs="+", metavar="PATTERN",
-                   help="read scope: tag patterns (fnmatch: * ? [..]; '*' = every tag)")
+    p.add_argument(
+        "--tags",
+        nargs="+",
+        metavar="PATTERN",
+        help="read scope: tag patterns (fnmatch: * ? [..]; '*' = every tag)",
+    )
     p.add_argument("--store", help="store folder (default: $HISTORIAN_STORE)")
 
-    p = add("audit", "Print the read service's audit log and check its hash chain (exit 1 if "
-            "broken).", "historian audit it.hist --since now-1h --format table", cmd_audit)
+    p = add(
+        "audit",
+        "Print the read service's audit log and check its hash chain (exit 1 if broken).",
+        "historian audit it.hist --since now-1h --format table",
+        cmd_audit,
+    )
     p.add_argument("store")
     p.add_argument("--since", help="ISO time or now-1h (default: everything)")
-    p.add_argument("--format", choices=("table", "json"), default="table",
-                   help="table (default) or JSON lines")
+    p.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table (default) or JSON lines"
+    )

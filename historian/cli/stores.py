@@ -119,8 +119,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--public-key", metavar="PEM",
                    help="Ed25519 public key (PEM file, or env:NAME) the commits must be signed "
                         "with")  # fmt: skip
-    p.add_argument("--sizes-only", action="store_true",
-                   help="check file sizes, not SHA-256 (fast; misses same-size rewrites)")
+    p.add_argument(
+        "--sizes-only",
+        action="store_true",
+        help="check file sizes, not SHA-256 (fast; misses same-size rewrites)",
+    )
 
     p = add("repair", "Rebuild what can be rebuilt (damaged newest commit, lost log, files lost "
             "from the log, damaged WAL batches) into a new version; evidence goes to "
@@ -139,5 +142,10 @@ def register(add: AddCommand) -> None:
     p = add("retain", "Drop points older than an age or a time (safe while readers run).",
             "historian retain demo.hist --older-than 30d", cmd_retain)  # fmt: skip
     p.add_argument("store")
-    p.add_argument("--older-than", required=True, nargs="+", metavar="AGE|TIME",
-                   help="an age (30d, 12h, '1 week', 1 week) or a time (ISO)")
+    p.add_argument(
+        "--older-than",
+        required=True,
+        nargs="+",
+        metavar="AGE|TIME",
+        help="an age (30d, 12h, '1 week', 1 week) or a time (ISO)",
+    )

@@ -126,8 +126,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add the commands of this module to the ``historian`` parser."""
-    p = add("import", "Import a long CSV/Parquet file (tag,time,value[,quality]); bad rows are "
-            "rejected one by one.", "historian import demo.hist data.csv --define", cmd_import)
+    p = add(
+        "import",
+        "Import a long CSV/Parquet file (tag,time,value[,quality]); bad rows are "
+        "rejected one by one.",
+        "historian import demo.hist data.csv --define",
+        cmd_import,
+    )
     p.add_argument("store")
     p.add_argument("file", help="FILE.csv or FILE.parquet")
     p.add_argument("--define", action="store_true", help="define unknown tags (default settings)")
@@ -139,8 +144,12 @@ def register(add: AddCommand) -> None:
     p.add_argument("--show-rejected", type=int, default=10, help="rejected rows to list")
     p.add_argument("--no-progress", action="store_true", help=_NO_PROGRESS)
 
-    p = add("export", "Export raw points (tag,time,value,quality) to Parquet or CSV.",
-            "historian export demo.hist out.parquet --tags 'TIC-*' --start now-1h", cmd_export)
+    p = add(
+        "export",
+        "Export raw points (tag,time,value,quality) to Parquet or CSV.",
+        "historian export demo.hist out.parquet --tags 'TIC-*' --start now-1h",
+        cmd_export,
+    )
     p.add_argument("store")
     p.add_argument("out", help="OUT.parquet or OUT.csv")
     p.add_argument("--tags", nargs="+", help="names or globs (TIC-*), comma-separated or repeated")

@@ -150,9 +150,9 @@ def catalogs() -> pa.Table:
 
 def db_schemas(fields: dict[str, Any]) -> pa.Table:
     """The ``CommandGetDbSchemas`` answer for its ``catalog`` and schema filter."""
-    ok = fields.get("catalog") in (None, CATALOG) and like(
-        fields.get("db_schema_filter_pattern")
-    )(SCHEMA)
+    ok = fields.get("catalog") in (None, CATALOG) and like(fields.get("db_schema_filter_pattern"))(
+        SCHEMA
+    )
     return pa.table(
         {
             "catalog_name": [CATALOG] if ok else [],

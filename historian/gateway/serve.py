@@ -82,6 +82,7 @@ _CATALOG_COMMANDS = (
     "CommandGetDbSchemas",
 )
 
+
 def parse_listen(listen: str) -> tuple[str, int]:
     """``(host, port)`` of ``HOST:PORT`` (``[::1]:PORT`` for IPv6).
 

@@ -354,9 +354,7 @@ class TrendServer:
             self._error(handler, exc.status, str(exc))
             return
         if not self._audited(record, started, None):
-            self._error(
-                handler, HTTPStatus.SERVICE_UNAVAILABLE, "the audit log cannot be written"
-            )
+            self._error(handler, HTTPStatus.SERVICE_UNAVAILABLE, "the audit log cannot be written")
             return
         if isinstance(body, str):
             self.send(
@@ -465,9 +463,7 @@ class TrendServer:
 def _audit_params(params: dict[str, str]) -> dict[str, str] | None:
     """The known parameters for the audit line, cut short, with anything like a token masked
     (a token pasted into a URL by mistake must not end up in the log)."""
-    kept = {
-        k: _TOKEN_LIKE.sub("hist_<masked>", v[:500]) for k, v in params.items() if k in _PARAMS
-    }
+    kept = {k: _TOKEN_LIKE.sub("hist_<masked>", v[:500]) for k, v in params.items() if k in _PARAMS}
     return kept or None
 
 

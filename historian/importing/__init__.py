@@ -54,6 +54,7 @@ __all__ = ["ImportReport", "import_history"]
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class ImportReport:
     """What :func:`import_history` did: rows read, written, and every rejected row with its reason.
@@ -144,10 +145,12 @@ class ImportReport:
         )
         first = self.rejected.slice(0, 10).to_pylist()
         sample = "".join(
-            "<tr>" + "".join(
+            "<tr>"
+            + "".join(
                 f"<td>{html.escape('' if d[k] is None else str(d[k]))}</td>"
                 for k in ("row", "tag", "time", "value", "quality", "detail")
-            ) + "</tr>"
+            )
+            + "</tr>"
             for d in first
         )
         parts = [
@@ -157,8 +160,10 @@ class ImportReport:
             f" in {self.seconds:.1f} s",
         ]
         if self.defined:
-            parts.append(f"<br>defined: {html.escape(', '.join(self.defined[:20]))}"
-                         + (" ..." if len(self.defined) > 20 else ""))
+            parts.append(
+                f"<br>defined: {html.escape(', '.join(self.defined[:20]))}"
+                + (" ..." if len(self.defined) > 20 else "")
+            )
         if rows:
             parts.append(f"<table><tr><th>reason</th><th>rows</th></tr>{rows}</table>")
             parts.append(
@@ -254,7 +259,13 @@ def import_history(
     try:
         for batch in batches:
             good, bad = check_batch(
-                batch, report.rows, h, known, name_errors, define, report.defined,
+                batch,
+                report.rows,
+                h,
+                known,
+                name_errors,
+                define,
+                report.defined,
                 columns=(tag, time, value, quality),
             )
             if good is not None and good.num_rows:
@@ -279,12 +290,21 @@ def import_history(
     report.tags = sorted(written_tags)
     report.seconds = _time.perf_counter() - started
     if report.rejected_rows > report.rejected.num_rows:
-        log.info("import of %s: the report keeps the first %d of %d rejected rows "
-                 "(limits.max_rejected_rows)", label, report.rejected.num_rows,
-                 report.rejected_rows)
+        log.info(
+            "import of %s: the report keeps the first %d of %d rejected rows "
+            "(limits.max_rejected_rows)",
+            label,
+            report.rejected.num_rows,
+            report.rejected_rows,
+        )
     if report.rejected_rows:
-        log.info("import of %s: %d of %d rows rejected (%s)", label, report.rejected_rows,
-                    report.rows, ", ".join(f"{n} {r}" for r, n in report.reasons().items()))
+        log.info(
+            "import of %s: %d of %d rows rejected (%s)",
+            label,
+            report.rejected_rows,
+            report.rows,
+            ", ".join(f"{n} {r}" for r, n in report.reasons().items()),
+        )
     log.info("import of %s: %d rows written in %.1f s", label, report.written, report.seconds)
     return report
 

@@ -71,8 +71,15 @@ class _Verdicts:
 
 
 def check_batch(
-    batch: pa.RecordBatch, row0: int, h: Any, known: set[str], name_errors: dict[str, str],
-    define: bool, defined: list[str], *, columns: tuple[str, str, str, str | None],
+    batch: pa.RecordBatch,
+    row0: int,
+    h: Any,
+    known: set[str],
+    name_errors: dict[str, str],
+    define: bool,
+    defined: list[str],
+    *,
+    columns: tuple[str, str, str, str | None],
 ) -> tuple[pa.Table | None, pa.Table | None]:
     """``(rows to write, rejected rows)`` of ``batch`` (either None when empty).
 
@@ -91,24 +98,34 @@ def check_batch(
     good = None
     if good_idx.size:
         take = pa.array(good_idx)
-        good = pa.table({
-            "tag": tags.take(take),
-            "time": pa.array(t_ns[good_idx], pa.int64()).cast(TIME_TYPE),
-            "value": pa.array(v[good_idx], pa.float64()),
-            "quality": pa.array(qual[good_idx], pa.uint32()),
-        })
+        good = pa.table(
+            {
+                "tag": tags.take(take),
+                "time": pa.array(t_ns[good_idx], pa.int64()).cast(TIME_TYPE),
+                "value": pa.array(v[good_idx], pa.float64()),
+                "quality": pa.array(qual[good_idx], pa.uint32()),
+            }
+        )
     rejected = _rejected(batch, row0, np.flatnonzero(bad), columns, verdicts) if bad.any() else None
     return good, rejected
 
 
 def _check_tags(
-    tags: pa.Array, h: Any, known: set[str], name_errors: dict[str, str], define: bool,
-    defined: list[str], verdicts: _Verdicts,
+    tags: pa.Array,
+    h: Any,
+    known: set[str],
+    name_errors: dict[str, str],
+    define: bool,
+    defined: list[str],
+    verdicts: _Verdicts,
 ) -> pa.Array:
     """The trimmed tag names as text; each distinct name is checked (and defined) once."""
     if not (pa.types.is_string(tags.type) or pa.types.is_large_string(tags.type)):
-        tags = tags.cast(pa.string()) if not pa.types.is_dictionary(tags.type) else \
-            tags.dictionary_decode().cast(pa.string())
+        tags = (
+            tags.cast(pa.string())
+            if not pa.types.is_dictionary(tags.type)
+            else tags.dictionary_decode().cast(pa.string())
+        )
     tags = pc.utf8_trim_whitespace(tags)
     enc = pc.dictionary_encode(tags)
     names = enc.dictionary.to_pylist()
@@ -138,7 +155,10 @@ def _check_tags(
 
 
 def _parse_columns(
-    batch: pa.RecordBatch, time_c: str, value_c: str, quality_c: str | None,
+    batch: pa.RecordBatch,
+    time_c: str,
+    value_c: str,
+    quality_c: str | None,
     verdicts: _Verdicts,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t_ns, values, quality)`` of the batch; the rows that do not parse are rejected."""
@@ -161,8 +181,11 @@ def _parse_columns(
 
 
 def _rejected(
-    batch: pa.RecordBatch, row0: int, bad_idx: np.ndarray,
-    columns: tuple[str, str, str, str | None], verdicts: _Verdicts,
+    batch: pa.RecordBatch,
+    row0: int,
+    bad_idx: np.ndarray,
+    columns: tuple[str, str, str, str | None],
+    verdicts: _Verdicts,
 ) -> pa.Table:
     """The rejected rows: row number, the raw cells (cut short), reason and detail."""
     take = pa.array(bad_idx)
@@ -180,11 +203,17 @@ def _rejected(
             pa.array(bad_idx + row0, pa.int64()),
             *(raw(c) for c in columns),
             pa.array(verdicts.reason[bad_idx].tolist(), pa.string()),
-            pa.array([d if len(d) <= 2 * _CELL_SHOWN else d[: 2 * _CELL_SHOWN] + "..."
-                      for d in verdicts.detail[bad_idx].tolist()], pa.string()),
+            pa.array(
+                [
+                    d if len(d) <= 2 * _CELL_SHOWN else d[: 2 * _CELL_SHOWN] + "..."
+                    for d in verdicts.detail[bad_idx].tolist()
+                ],
+                pa.string(),
+            ),
         ],
         schema=REJECTED_SCHEMA,
     )
+
 
 def _is_text(arr: pa.Array) -> bool:
     return pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
@@ -226,15 +255,15 @@ def _parse_times(arr: pa.Array) -> tuple[np.ndarray, _Why]:
         try:
             out[i] = int(s) if isinstance(s, str) and s.lstrip("-").isdigit() else to_ns(s)
         except (HistorianError, ValueError, TypeError, OverflowError):
-            why[i] = ("unparseable time",
-                      f"time {str(s)[:60]!r} is not a time; use ISO 8601 such as "
-                      "'2026-01-31T12:00:00Z' (no zone means UTC) or int nanoseconds")
+            why[i] = (
+                "unparseable time",
+                f"time {str(s)[:60]!r} is not a time; use ISO 8601 such as "
+                "'2026-01-31T12:00:00Z' (no zone means UTC) or int nanoseconds",
+            )
     return out, why
 
 
-def _epoch_rows(
-    ns: np.ndarray, why: _Why
-) -> tuple[np.ndarray, _Why]:
+def _epoch_rows(ns: np.ndarray, why: _Why) -> tuple[np.ndarray, _Why]:
     """Reject int times that look like epoch seconds/ms/us (historian.model.times.user_ns)."""
     for i, unit in enumerate(epoch_like(ns)):
         if unit is not None and i not in why:
@@ -258,9 +287,13 @@ def _parse_values(arr: pa.Array) -> tuple[np.ndarray, _Why]:
     n = len(arr)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    if pa.types.is_boolean(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_floating(
-        arr.type
-    ) or pa.types.is_decimal(arr.type) or pa.types.is_null(arr.type):
+    if (
+        pa.types.is_boolean(arr.type)
+        or pa.types.is_integer(arr.type)
+        or pa.types.is_floating(arr.type)
+        or pa.types.is_decimal(arr.type)
+        or pa.types.is_null(arr.type)
+    ):
         v = arr.cast(pa.float64())
         why: _Why = {}
         if v.null_count:
@@ -276,8 +309,9 @@ def _parse_values(arr: pa.Array) -> tuple[np.ndarray, _Why]:
             pass
         else:
             return np.asarray(v.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64), {
-                i: _EMPTY_VALUE for i in np.flatnonzero(v.is_null().to_numpy(
-                    zero_copy_only=False)).tolist()}
+                i: _EMPTY_VALUE
+                for i in np.flatnonzero(v.is_null().to_numpy(zero_copy_only=False)).tolist()
+            }
         values = text.to_pylist()
     else:
         values = arr.to_pylist()
@@ -293,14 +327,18 @@ def _parse_values(arr: pa.Array) -> tuple[np.ndarray, _Why]:
                 raise TypeError(s)
             out[i] = float(s)
         except (TypeError, ValueError):
-            why[i] = ("non-numeric value",
-                      f"value {str(s)[:40]!r} is not a number; fix the cell, or give the row a Bad "
-                      "quality if it has no value")
+            why[i] = (
+                "non-numeric value",
+                f"value {str(s)[:40]!r} is not a number; fix the cell, or give the row a Bad "
+                "quality if it has no value",
+            )
     return out, why
 
 
-_EMPTY_VALUE = ("empty value", "the row has no value; a row without a value needs a Bad quality "
-                "(e.g. Bad_NoCommunication)")
+_EMPTY_VALUE = (
+    "empty value",
+    "the row has no value; a row without a value needs a Bad quality (e.g. Bad_NoCommunication)",
+)
 
 
 def _parse_quality(arr: pa.Array) -> tuple[np.ndarray, _Why]:
@@ -321,10 +359,12 @@ def _parse_quality(arr: pa.Array) -> tuple[np.ndarray, _Why]:
         if code == -1:
             code = cache[s] = quality_code(s)
         if code is None:
-            why[i] = ("invalid quality",
-                      f"quality {str(s)[:40]!r} is not an OPC UA StatusCode; use an integer "
-                      "(0 = Good, 0x40000000 Uncertain, 0x80000000 Bad) or a name such as "
-                      "'Good' or 'Bad_NoCommunication'")
+            why[i] = (
+                "invalid quality",
+                f"quality {str(s)[:40]!r} is not an OPC UA StatusCode; use an integer "
+                "(0 = Good, 0x40000000 Uncertain, 0x80000000 Bad) or a name such as "
+                "'Good' or 'Bad_NoCommunication'",
+            )
         else:
             out[i] = code
     return out, why

@@ -26,6 +26,7 @@ from historian.errors import HistorianError, InvalidArgumentError, InvalidDataEr
 
 __all__ = ["guarded", "open_source", "pick_columns", "unreadable_as_invalid"]
 
+
 def unreadable_as_invalid(read: Any, what: Any) -> Any:
     """``read()``, with a file that pyarrow cannot read (or the OS cannot open) reported as an
     :class:`InvalidDataError` naming it; the original is the ``__cause__``."""
@@ -53,15 +54,21 @@ def guarded(batches: Iterator[pa.RecordBatch], label: str) -> Iterator[pa.Record
 
 
 def open_source(
-    source: Any, fmt: str | None, tag: str, time: str, value: str, quality: str | None,
+    source: Any,
+    fmt: str | None,
+    tag: str,
+    time: str,
+    value: str,
+    quality: str | None,
     chunk_rows: int,
 ) -> tuple[str, int | None, Iterator[pa.RecordBatch]]:
     """(label, total rows if known, batches holding only the wanted columns)."""
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         if not os.path.isfile(path):
-            raise InvalidArgumentError(f"no file {path!r} to import (the current folder is "
-                                       f"{os.getcwd()!r})")
+            raise InvalidArgumentError(
+                f"no file {path!r} to import (the current folder is {os.getcwd()!r})"
+            )
         fmt = fmt or _format_of(path)
         label = os.path.basename(path)
         if fmt == "parquet":
@@ -71,8 +78,12 @@ def open_source(
             cols = pick_columns(names.names, label, tag, time, value, quality)
             # Text columns stay dictionary-encoded until a batch is cut to a bounded size: a few
             # kB of Parquet can hold millions of copies of a long string.
-            text = [c for c in cols if pa.types.is_string(names.field(c).type)
-                    or pa.types.is_large_string(names.field(c).type)]
+            text = [
+                c
+                for c in cols
+                if pa.types.is_string(names.field(c).type)
+                or pa.types.is_large_string(names.field(c).type)
+            ]
             pf = pq.ParquetFile(path, read_dictionary=text)
             batches = pf.iter_batches(batch_size=chunk_rows, columns=cols)
             return label, pf.metadata.num_rows, _bounded(batches, label)
@@ -114,8 +125,10 @@ def _bounded(batches: Iterator[pa.RecordBatch], label: str) -> Iterator[pa.Recor
             stop = max(start + 1, int(np.searchsorted(ends, base + _BATCH_BYTES, "right")))
             part = batch.slice(start, stop - start)
             yield pa.RecordBatch.from_arrays(
-                [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
-                 for c in part.columns],
+                [
+                    c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
+                    for c in part.columns
+                ],
                 names=part.schema.names,
             )
             start = stop
@@ -189,9 +202,12 @@ def _csv_batches(
     import pyarrow.csv as pacsv
 
     parse = pacsv.ParseOptions(delimiter=_sniff_delimiter(path))
-    probe = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
-                           parse_options=parse,
-                           convert_options=pacsv.ConvertOptions(include_columns=[]))
+    probe = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 16),
+        parse_options=parse,
+        convert_options=pacsv.ConvertOptions(include_columns=[]),
+    )
     header = probe.schema.names  # the header only: include_columns=[] names every column
     probe.close()
     cols = pick_columns(header, label, tag, time, value, quality)
@@ -202,7 +218,8 @@ def _csv_batches(
         # Read as text: every cell is checked here, so a bad cell rejects one row, not the file.
         convert_options=pacsv.ConvertOptions(
             include_columns=cols,
-            column_types=dict.fromkeys(cols, pa.string()), strings_can_be_null=False,
+            column_types=dict.fromkeys(cols, pa.string()),
+            strings_can_be_null=False,
         ),
     )
     pending: list[pa.RecordBatch] = []

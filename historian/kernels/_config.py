@@ -208,8 +208,12 @@ def interval_edges(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
     n = -(-(end_ns - start_ns) // every_ns)
     from historian.limits import current  # the one place for budgets (a stdlib-only module)
 
-    current().check("max_result_cells", n, "intervals of [start, end) at this `every`",
-                    "use a larger `every` or a shorter window")
+    current().check(
+        "max_result_cells",
+        n,
+        "intervals of [start, end) at this `every`",
+        "use a larger `every` or a shorter window",
+    )
     if end_ns - start_ns < 2**62:
         offsets = np.minimum(np.arange(n + 1, dtype=np.int64) * every_ns, end_ns - start_ns)
         return start_ns + offsets

@@ -214,8 +214,9 @@ _BASIC_CODES = {
 
 
 @njit(cache=True, nogil=True)
-def _basic_fused(t, v, q, edges, idx, want, ds, de, vals, times,
-                 status):  # pragma: no cover - compiled
+def _basic_fused(
+    t, v, q, edges, idx, want, ds, de, vals, times, status
+):  # pragma: no cover - compiled
     """One pass: verify each interval's samples and write the wanted kinds (see _BASIC_CODES)
     into ``vals``, ``times``, ``status`` (shaped (len(want), m), allocated by the caller: numpy
     asks for huge pages, which makes first touch of large outputs several times cheaper).
@@ -327,10 +328,14 @@ class FastPath:
                 kinds.append(_BASIC_CODES[name])
             want = np.array(kinds, dtype=np.int64)
             shape = (len(kinds), self.m)
-            out = (np.empty(shape), np.empty(shape, dtype=np.int64),
-                   np.empty(shape, dtype=np.uint32))
-            ok = _basic_fused(self.t, self.v, self.q, self.edges, self.idx, want, self.t[0],
-                              self.de, *out)
+            out = (
+                np.empty(shape),
+                np.empty(shape, dtype=np.int64),
+                np.empty(shape, dtype=np.uint32),
+            )
+            ok = _basic_fused(
+                self.t, self.v, self.q, self.edges, self.idx, want, self.t[0], self.de, *out
+            )
             self._results = (kinds, (ok, *out))
         kinds, (ok, vals, times, status) = self._results
         if not ok:

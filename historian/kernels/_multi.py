@@ -54,9 +54,20 @@ def _outside_ok(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _series_twa(  # pragma: no cover - compiled
-    t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray, idx: np.ndarray,
-    stepped: bool, kinds: np.ndarray, jt: np.ndarray, i: int, vals: np.ndarray,
-    times: np.ndarray, status: np.ndarray, lin: np.ndarray, stp: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    edges: np.ndarray,
+    idx: np.ndarray,
+    stepped: bool,
+    kinds: np.ndarray,
+    jt: np.ndarray,
+    i: int,
+    vals: np.ndarray,
+    times: np.ndarray,
+    status: np.ndarray,
+    lin: np.ndarray,
+    stp: np.ndarray,
 ) -> bool:
     """The twa kinds of series ``i`` into rows ``jt`` of vals/times/status (scalar loops:
     array-valued assignments cost seconds of compiling); False: not covered."""
@@ -91,10 +102,24 @@ def _series_twa(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _many(  # pragma: no cover - compiled
-    t: np.ndarray, v: np.ndarray, q: np.ndarray, offsets: np.ndarray, edges: np.ndarray,
-    want: np.ndarray, jb: np.ndarray, kinds: np.ndarray, jt: np.ndarray, stepped: np.ndarray,
-    vals: np.ndarray, times: np.ndarray, status: np.ndarray, bv: np.ndarray, bt: np.ndarray,
-    bs: np.ndarray, lin: np.ndarray, stp: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    offsets: np.ndarray,
+    edges: np.ndarray,
+    want: np.ndarray,
+    jb: np.ndarray,
+    kinds: np.ndarray,
+    jt: np.ndarray,
+    stepped: np.ndarray,
+    vals: np.ndarray,
+    times: np.ndarray,
+    status: np.ndarray,
+    bv: np.ndarray,
+    bt: np.ndarray,
+    bs: np.ndarray,
+    lin: np.ndarray,
+    stp: np.ndarray,
 ) -> np.ndarray:
     """Every series ``i``: ``vals[i]`` etc. are (stats, intervals); returns covered[i].
     ``bv``, ``bt``, ``bs`` (basic stats x intervals), ``lin``, ``stp`` (intervals) are scratch."""
@@ -114,8 +139,9 @@ def _many(  # pragma: no cover - compiled
         if not _outside_ok(ti, vi, qi, idx[0], idx[m]):
             continue
         if nb:
-            if not _basic_fused(ti, vi, qi, edges, idx, want, ti[0], ti[o1 - o0 - 1] + 1,
-                                bv, bt, bs):
+            if not _basic_fused(
+                ti, vi, qi, edges, idx, want, ti[0], ti[o1 - o0 - 1] + 1, bv, bt, bs
+            ):
                 continue
             for j in range(nb):
                 r = jb[j]
@@ -123,16 +149,23 @@ def _many(  # pragma: no cover - compiled
                     vals[i, r, k] = bv[j, k]
                     times[i, r, k] = bt[j, k]
                     status[i, r, k] = bs[j, k]
-        if kinds.size and not _series_twa(ti, vi, qi, edges, idx, stepped[i], kinds, jt, i,
-                                          vals, times, status, lin, stp):
+        if kinds.size and not _series_twa(
+            ti, vi, qi, edges, idx, stepped[i], kinds, jt, i, vals, times, status, lin, stp
+        ):
             continue
         covered[i] = True
     return covered
 
 
-def aggregate_series(t: np.ndarray, v: np.ndarray, q: np.ndarray, offsets: np.ndarray,
-                     edges: np.ndarray, stats: list[str], stepped: np.ndarray,
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def aggregate_series(
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    offsets: np.ndarray,
+    edges: np.ndarray,
+    stats: list[str],
+    stepped: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(values, times, status) shaped (series, stats, intervals) and ``covered`` per series.
 
     ``t``, ``v``, ``q``: the series one after another (``q`` may be empty: all Good),
@@ -145,12 +178,24 @@ def aggregate_series(t: np.ndarray, v: np.ndarray, q: np.ndarray, offsets: np.nd
     vals, times = np.empty(shape), np.empty(shape, dtype=np.int64)
     status = np.empty(shape, dtype=np.uint32)
     m = edges.size - 1
-    covered = _many(t, v, q, offsets.astype(np.int64), edges,
-                    np.array([c for _j, c in basic], dtype=np.int64),
-                    np.array([j for j, _c in basic], dtype=np.int64),
-                    np.array([c for _j, c in twa], dtype=np.int64),
-                    np.array([j for j, _c in twa], dtype=np.int64),
-                    stepped.astype(np.bool_), vals, times, status,
-                    np.empty((len(basic), m)), np.empty((len(basic), m), dtype=np.int64),
-                    np.empty((len(basic), m), dtype=np.uint32), np.empty(m), np.empty(m))
+    covered = _many(
+        t,
+        v,
+        q,
+        offsets.astype(np.int64),
+        edges,
+        np.array([c for _j, c in basic], dtype=np.int64),
+        np.array([j for j, _c in basic], dtype=np.int64),
+        np.array([c for _j, c in twa], dtype=np.int64),
+        np.array([j for j, _c in twa], dtype=np.int64),
+        stepped.astype(np.bool_),
+        vals,
+        times,
+        status,
+        np.empty((len(basic), m)),
+        np.empty((len(basic), m), dtype=np.int64),
+        np.empty((len(basic), m), dtype=np.uint32),
+        np.empty(m),
+        np.empty(m),
+    )
     return vals, times, status, covered

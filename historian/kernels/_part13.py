@@ -158,15 +158,17 @@ def _outputs(edges):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _agg_interpolative(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
-                       de):  # pragma: no cover - compiled
+def _agg_interpolative(
+    agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de
+):  # pragma: no cover - compiled
     """Interpolative: the interpolated value at each interval start."""
     out_v, out_t, out_s = _outputs(edges)
     if t.size == 0:
         return out_v, out_t, out_s
     for k in range(edges.size - 1):
-        val, c, bits, ok, _x = _interp_point(t, v, sev, code, edges[k], tuab, stepped,
-                                             sloped_extrap, de)
+        val, c, bits, ok, _x = _interp_point(
+            t, v, sev, code, edges[k], tuab, stepped, sloped_extrap, de
+        )
         if ok:
             out_v[k] = val
             out_s[k] = _status(c, bits)
@@ -174,8 +176,9 @@ def _agg_interpolative(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_
 
 
 @njit(cache=True, nogil=True)
-def _agg_samples(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
-                 de):  # pragma: no cover - compiled
+def _agg_samples(
+    agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de
+):  # pragma: no cover - compiled
     """The aggregates of the samples inside each interval (no bounding values): Average, Delta,
     StandardDeviation/Variance, Minimum/Maximum(ActualTime), Range, Count, NumberOfTransitions,
     Start, End."""
@@ -262,15 +265,15 @@ def _agg_samples(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap
                     var = m2 / ng
                 if var < 0.0:
                     var = 0.0
-                out_v[k] = np.sqrt(var) if (agg in (A_STD_SAMPLE, A_STD_POPULATION)) \
-                    else var
+                out_v[k] = np.sqrt(var) if (agg in (A_STD_SAMPLE, A_STD_POPULATION)) else var
                 out_s[k] = _status(GOOD if allg else UNCERTAIN_SUB_NORMAL, CALCULATED | partial)
     return out_v, out_t, out_s
 
 
 @njit(cache=True, nogil=True)
-def _agg_time_average(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
-                      de):  # pragma: no cover - compiled
+def _agg_time_average(
+    agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de
+):  # pragma: no cover - compiled
     """TimeAverage and Total (interpolated bounds, Bad samples interpolated across)."""
     out_v, out_t, out_s = _outputs(edges)
     n = t.size
@@ -290,8 +293,9 @@ def _agg_time_average(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
         if a >= de or b <= ds:
             continue
         partial = PARTIAL if (a < ds or b > de) else 0
-        area, cov, good, ok = _time_average(t, v, sev, code, a, b, idx[k], idx[k + 1], tuab, st,
-                                            sloped_extrap, de, first_usable)
+        area, cov, good, ok = _time_average(
+            t, v, sev, code, a, b, idx[k], idx[k + 1], tuab, st, sloped_extrap, de, first_usable
+        )
         if ok and cov > 0.0:
             out_v[k] = area / cov if agg == A_TIME_AVERAGE else area / 1e9
             base = GOOD if good else UNCERTAIN_SUB_NORMAL
@@ -300,8 +304,9 @@ def _agg_time_average(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
 
 
 @njit(cache=True, nogil=True)
-def _agg_time_average2(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
-                       de):  # pragma: no cover - compiled
+def _agg_time_average2(
+    agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de
+):  # pragma: no cover - compiled
     """TimeAverage2 and Total2 (simple bounds, Bad time excluded)."""
     out_v, out_t, out_s = _outputs(edges)
     n = t.size
@@ -314,8 +319,9 @@ def _agg_time_average2(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_
         if a >= de or b <= ds:
             continue
         partial = PARTIAL if (a < ds or b > de) else 0
-        area, inc, base, ok = _time_average2(t, v, sev, code, a, b, idx[k], idx[k + 1], tuab,
-                                             stepped, sloped_extrap, de, pdg, pdb)
+        area, inc, base, ok = _time_average2(
+            t, v, sev, code, a, b, idx[k], idx[k + 1], tuab, stepped, sloped_extrap, de, pdg, pdb
+        )
         if ok:
             if base != BAD:
                 out_v[k] = area / inc if agg == A_TIME_AVERAGE2 else area / 1e9
@@ -324,8 +330,9 @@ def _agg_time_average2(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_
 
 
 @njit(cache=True, nogil=True)
-def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped,
-                 de):  # pragma: no cover - compiled
+def _agg_bounded(
+    agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap, stepped, de
+):  # pragma: no cover - compiled
     """The aggregates that use the simple bounding values: Minimum2/Maximum2(ActualTime2),
     Range2, StartBound, EndBound, DeltaBounds, DurationGood/Bad, PercentGood/Bad,
     DurationInStateZero/NonZero, WorstQuality(2)."""
@@ -346,17 +353,20 @@ def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap
         if agg in (A_MINIMUM2, A_MAXIMUM2, A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2):
             want_max = agg in (A_MAXIMUM2, A_MAXIMUM_ACTUAL_TIME2)
             actual = agg in (A_MINIMUM_ACTUAL_TIME2, A_MAXIMUM_ACTUAL_TIME2)
-            val, tt, base, bits = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                            pdg, pdb, want_max, actual)
+            val, tt, base, bits = _extreme2(
+                t, v, sev, code, a, b, i0, i1, tuab, stepped, de, pdg, pdb, want_max, actual
+            )
             out_t[k] = tt
             if np.isfinite(val):
                 out_v[k] = val if base != BAD else np.nan
                 out_s[k] = _status(base, bits | partial)
         elif agg == A_RANGE2:
-            mn, _t1, b1, _x1 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                         pdg, pdb, no, no)
-            mx, _t2, _b2, _x2 = _extreme2(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                          pdg, pdb, not no, no)
+            mn, _t1, b1, _x1 = _extreme2(
+                t, v, sev, code, a, b, i0, i1, tuab, stepped, de, pdg, pdb, no, no
+            )
+            mx, _t2, _b2, _x2 = _extreme2(
+                t, v, sev, code, a, b, i0, i1, tuab, stepped, de, pdg, pdb, not no, no
+            )
             if np.isfinite(mn):
                 out_v[k] = mx - mn if b1 != BAD else np.nan
                 out_s[k] = _status(b1, CALCULATED | partial)
@@ -391,8 +401,14 @@ def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap
                     out_s[k] = _status(base, CALCULATED | partial)
                 else:
                     out_s[k] = _status(BAD_NO_DATA, partial)
-        elif agg in (A_DURATION_GOOD, A_DURATION_BAD, A_PERCENT_GOOD, A_PERCENT_BAD,
-                     A_DURATION_IN_STATE_ZERO, A_DURATION_IN_STATE_NON_ZERO):
+        elif agg in (
+            A_DURATION_GOOD,
+            A_DURATION_BAD,
+            A_PERCENT_GOOD,
+            A_PERCENT_BAD,
+            A_DURATION_IN_STATE_ZERO,
+            A_DURATION_IN_STATE_NON_ZERO,
+        ):
             g, u, bd, gz, gnz = _regions(t, v, sev, code, a, b, i0, i1, tuab, stepped, de)
             total = g + u + bd
             if agg == A_DURATION_GOOD:
@@ -415,8 +431,9 @@ def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap
             else:
                 out_s[k] = _status(GOOD, CALCULATED | partial)
         elif agg in (A_WORST_QUALITY, A_WORST_QUALITY2):
-            val, bits, ok = _worst(t, v, sev, code, a, b, i0, i1, tuab, stepped, de,
-                                   agg == A_WORST_QUALITY2)
+            val, bits, ok = _worst(
+                t, v, sev, code, a, b, i0, i1, tuab, stepped, de, agg == A_WORST_QUALITY2
+            )
             if ok:
                 out_v[k] = val
                 out_s[k] = _status(GOOD, CALCULATED | bits | partial)
@@ -424,9 +441,23 @@ def _agg_bounded(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_extrap
 
 
 _KERNEL_OF = {A_INTERPOLATIVE: _agg_interpolative}
-for _a in (A_AVERAGE, A_MINIMUM, A_MAXIMUM, A_MINIMUM_ACTUAL_TIME, A_MAXIMUM_ACTUAL_TIME, A_RANGE,
-           A_COUNT, A_NUMBER_OF_TRANSITIONS, A_START, A_END, A_DELTA, A_STD_SAMPLE,
-           A_STD_POPULATION, A_VAR_SAMPLE, A_VAR_POPULATION):
+for _a in (
+    A_AVERAGE,
+    A_MINIMUM,
+    A_MAXIMUM,
+    A_MINIMUM_ACTUAL_TIME,
+    A_MAXIMUM_ACTUAL_TIME,
+    A_RANGE,
+    A_COUNT,
+    A_NUMBER_OF_TRANSITIONS,
+    A_START,
+    A_END,
+    A_DELTA,
+    A_STD_SAMPLE,
+    A_STD_POPULATION,
+    A_VAR_SAMPLE,
+    A_VAR_POPULATION,
+):
     _KERNEL_OF[_a] = _agg_samples
 for _a in (A_TIME_AVERAGE, A_TOTAL):
     _KERNEL_OF[_a] = _agg_time_average
@@ -443,6 +474,17 @@ def aggregate_general(agg, t, v, code, sev, edges, idx, tuab, pdb, pdg, sloped_e
     arguments are converted to the one set of types each kernel is compiled for.
     """
     return _KERNEL_OF[int(agg)](
-        np.int64(agg), t, v, code, sev, edges, idx, bool(tuab), float(pdb), float(pdg),
-        bool(sloped_extrap), bool(stepped), np.int64(de),
+        np.int64(agg),
+        t,
+        v,
+        code,
+        sev,
+        edges,
+        idx,
+        bool(tuab),
+        float(pdb),
+        float(pdg),
+        bool(sloped_extrap),
+        bool(stepped),
+        np.int64(de),
     )

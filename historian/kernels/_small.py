@@ -57,8 +57,17 @@ MAX_POINTS = 4096
 _MAX_EDGE_INTERVALS = 64
 _EPS = 1e-9  # as in _part13
 _I64_MAX = 2**63 - 1
-_BASIC = {"Count", "Average", "Minimum", "Maximum", "MinimumActualTime", "MaximumActualTime",
-          "Start", "End", "Range"}
+_BASIC = {
+    "Count",
+    "Average",
+    "Minimum",
+    "Maximum",
+    "MinimumActualTime",
+    "MaximumActualTime",
+    "Start",
+    "End",
+    "Range",
+}
 _TWA = {"TimeAverage", "TimeAverage2", "Total", "Total2"}
 
 Result = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -99,8 +108,9 @@ class _Basics:
     """The basic aggregates as ``_fast._basic_fused`` computes them, sharing the interval
     bookkeeping and the reductions between the stats of one call."""
 
-    def __init__(self, t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray,
-                 de: int) -> None:
+    def __init__(
+        self, t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, de: int
+    ) -> None:
         self.t, self.v, self.idx = t, v, idx
         self.m = edges.size - 1
         self.a = edges[:-1]
@@ -119,8 +129,7 @@ class _Basics:
 
     def extreme(self, is_min: bool) -> np.ndarray:
         if is_min not in self._ext:
-            self._ext[is_min] = _segments(self.w, self.starts,
-                                          np.minimum if is_min else np.maximum)
+            self._ext[is_min] = _segments(self.w, self.starts, np.minimum if is_min else np.maximum)
         return self._ext[is_min]
 
     def result(self, name: str) -> Result:
@@ -164,8 +173,9 @@ class _Basics:
         return vals, times, status
 
 
-def _interior_area(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray,
-                   ks: np.ndarray, stepped: bool) -> np.ndarray:
+def _interior_area(
+    t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, ks: np.ndarray, stepped: bool
+) -> np.ndarray:
     """``_fast._twa_nb``'s integral (value x ns) over the intervals ``ks``, each inside
     ``[t[0], t[-1]]``."""
     a, b = edges[ks], edges[ks + 1]
@@ -233,9 +243,19 @@ def _bound(t: np.ndarray, v: np.ndarray, x: int, stepped: bool, de: int) -> tupl
     return float(v[p] + (v[j] - v[p]) * (_dt(t0, x) / _dt(t0, t1))), 0
 
 
-def _time_average2(t: np.ndarray, v: np.ndarray, a: int, b: int, i0: int, i1: int,
-                   stepped: bool, de: int, tuab: bool, pdg: float,
-                   pdb: float) -> tuple[float, float, int] | None:
+def _time_average2(
+    t: np.ndarray,
+    v: np.ndarray,
+    a: int,
+    b: int,
+    i0: int,
+    i1: int,
+    stepped: bool,
+    de: int,
+    tuab: bool,
+    pdg: float,
+    pdb: float,
+) -> tuple[float, float, int] | None:
     """``_part13._time_average2`` on all-Good data without sloped extrapolation:
     (integral value x ns, included ns, base status) or None (no value)."""
     end = b if b <= de else de
@@ -263,8 +283,9 @@ def _time_average2(t: np.ndarray, v: np.ndarray, a: int, b: int, i0: int, i1: in
     if r_bound and rs > sev[-1]:
         sev[-1] = rs
     diff = nt[1:] - nt[:-1]  # int64, wrapping as the kernel's does; then as _dt
-    d = np.where(diff < 0, nt[1:].astype(np.float64) - nt[:-1].astype(np.float64),
-                 diff.astype(np.float64))
+    d = np.where(
+        diff < 0, nt[1:].astype(np.float64) - nt[:-1].astype(np.float64), diff.astype(np.float64)
+    )
     lvs, rvs = nv[:-1], nv[1:]
     with np.errstate(invalid="ignore"):
         piece = lvs * d if stepped else np.where(np.isfinite(rvs), 0.5 * (lvs + rvs) * d, lvs * d)
@@ -295,9 +316,18 @@ def _seq_sum(x: np.ndarray) -> float:
     return float(np.cumsum(np.concatenate(([0.0], x)))[-1])
 
 
-def _edge_ta2(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, ks: range,
-              name: str, stepped: bool, de: int, cfg: tuple[bool, float, float],
-              out: Result) -> None:
+def _edge_ta2(
+    t: np.ndarray,
+    v: np.ndarray,
+    edges: np.ndarray,
+    idx: np.ndarray,
+    ks: range,
+    name: str,
+    stepped: bool,
+    de: int,
+    cfg: tuple[bool, float, float],
+    out: Result,
+) -> None:
     """``_part13._agg_time_average2`` on the intervals ``ks`` into ``out`` (values, _, status)."""
     tuab, pdg, pdb = cfg
     ds = int(t[0])
@@ -307,8 +337,7 @@ def _edge_ta2(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, 
         if a >= de or b <= ds:
             continue
         partial = PARTIAL if (a < ds or b > de) else 0
-        got = _time_average2(t, v, a, b, int(idx[k]), int(idx[k + 1]), stepped, de, tuab, pdg,
-                             pdb)
+        got = _time_average2(t, v, a, b, int(idx[k]), int(idx[k + 1]), stepped, de, tuab, pdg, pdb)
         if got is None:
             continue
         area, inc, base = got
@@ -317,8 +346,17 @@ def _edge_ta2(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, 
         out[2][k] = base | CALCULATED | partial | INFO_DATA_VALUE
 
 
-def _twa(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, name: str,
-         stepped: bool, de: int, cfg: tuple[bool, float, float], sloped: bool) -> Result | None:
+def _twa(
+    t: np.ndarray,
+    v: np.ndarray,
+    edges: np.ndarray,
+    idx: np.ndarray,
+    name: str,
+    stepped: bool,
+    de: int,
+    cfg: tuple[bool, float, float],
+    sloped: bool,
+) -> Result | None:
     """``FastPath._compute_twa``: interior intervals as ``_twa_nb``, the edges as the general
     TimeAverage2/Total2 (None for TimeAverage/Total edges or sloped extrapolation)."""
     m = edges.size - 1
@@ -345,9 +383,16 @@ def _twa(t: np.ndarray, v: np.ndarray, edges: np.ndarray, idx: np.ndarray, name:
     return out
 
 
-def fast_stats(t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray,
-               wanted: list[tuple[str, str]], cfg: AggregateConfig, stepped: bool,
-               de: int) -> dict[str, Result] | None:
+def fast_stats(
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    edges: np.ndarray,
+    wanted: list[tuple[str, str]],
+    cfg: AggregateConfig,
+    stepped: bool,
+    de: int,
+) -> dict[str, Result] | None:
     """The fast-path aggregates ``wanted`` ((given name, Part 13 name) pairs) over ``edges``, or
     None when this path does not apply (see the module docstring)."""
     if t.size == 0 or t.size > MAX_POINTS or de <= int(t[-1]):
@@ -361,17 +406,26 @@ def fast_stats(t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray,
         if basics is not None and p13 in _BASIC:
             out[given] = basics.result(p13)
             continue
-        res = _twa(t, v, edges, idx, p13, stepped, de,
-                   (cfg.treat_uncertain_as_bad, cfg.percent_data_good, cfg.percent_data_bad),
-                   cfg.use_sloped_extrapolation)
+        res = _twa(
+            t,
+            v,
+            edges,
+            idx,
+            p13,
+            stepped,
+            de,
+            (cfg.treat_uncertain_as_bad, cfg.percent_data_good, cfg.percent_data_bad),
+            cfg.use_sloped_extrapolation,
+        )
         if res is None:
             return None
         out[given] = res
     return out
 
 
-def plot_indices_small(t: np.ndarray, v: np.ndarray, q: np.ndarray,
-                       edges: np.ndarray) -> np.ndarray | None:
+def plot_indices_small(
+    t: np.ndarray, v: np.ndarray, q: np.ndarray, edges: np.ndarray
+) -> np.ndarray | None:
     """``plot._plot_fast_nb``'s indices for strictly increasing ``t`` (else None): per pixel
     the first, minimum, maximum, first non-Good or non-finite and last sample, plus the samples
     just outside the window."""
@@ -404,14 +458,26 @@ def plot_indices_small(t: np.ndarray, v: np.ndarray, q: np.ndarray,
         cand.sort(axis=1)
     keep = cand < n
     keep[:, 1:] &= cand[:, 1:] != cand[:, :-1]
-    parts = [np.array([lo - 1] if lo > 0 else [], dtype=np.int64), cand[keep],
-             np.array([hi] if hi < n else [], dtype=np.int64)]
+    parts = [
+        np.array([lo - 1] if lo > 0 else [], dtype=np.int64),
+        cand[keep],
+        np.array([hi] if hi < n else [], dtype=np.int64),
+    ]
     return np.concatenate(parts)
 
 
-def qualify_small(t: np.ndarray, v: np.ndarray, q: np.ndarray, rng: tuple[float, float] | None,
-                  nonfinite: bool, future_limit: int, past_limit: int, lut_code: np.ndarray,
-                  lut_rank: np.ndarray, istate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def qualify_small(
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    rng: tuple[float, float] | None,
+    nonfinite: bool,
+    future_limit: int,
+    past_limit: int,
+    lut_code: np.ndarray,
+    lut_rank: np.ndarray,
+    istate: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """``_qualify_jit._qualify_core`` with only the range, non-finite, future and past rules:
     (quality out, reasons); updates the stream state ``istate`` (last accepted time) as the
     kernel does."""

@@ -191,20 +191,31 @@ def aggregate_many(
     starts = edges[:-1].copy()
     counted = [g for g, p in dict(names).items() if p in ANNOTATION_AGGREGATES]
     if counted:
-        out.update(_annotation_results(t_ns, values, quality, edges, counted, data_end_ns,
-                                       annotations_ns))
+        out.update(
+            _annotation_results(t_ns, values, quality, edges, counted, data_end_ns, annotations_ns)
+        )
         names_left = [(g, p) for g, p in names if g not in out]
         if not names_left:
             return {g: out[g] for g, _p in names}
-        rest_out = aggregate_many(t_ns, values, quality, start_ns=start_ns, end_ns=end_ns,
-                                  every_ns=every_ns, stats=[g for g, _p in names_left],
-                                  config=cfg, stepped=stepped, data_end_ns=data_end_ns)
+        rest_out = aggregate_many(
+            t_ns,
+            values,
+            quality,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            every_ns=every_ns,
+            stats=[g for g, _p in names_left],
+            config=cfg,
+            stepped=stepped,
+            data_end_ns=data_end_ns,
+        )
         out.update(rest_out)
         return {g: out[g] for g, _p in names}
     wanted = [(g, p) for g, p in dict(names).items() if p in _fast.FAST_NAMES]
     if wanted:
-        for given, res in _try_fast(t_ns, values, quality, edges, wanted, cfg, stepped,
-                                    data_end_ns).items():
+        for given, res in _try_fast(
+            t_ns, values, quality, edges, wanted, cfg, stepped, data_end_ns
+        ).items():
             out[given] = AggregateResult(starts, res[0], res[1], res[2])
     rest = [(g, p) for g, p in dict(names).items() if g not in out]
     if not rest:
@@ -233,9 +244,15 @@ def aggregate_many(
     return {g: out[g] for g, _p in names}
 
 
-def _annotation_results(t_ns: Any, values: Any, quality: Any, edges: np.ndarray,
-                        given: list[str], data_end_ns: int | None,
-                        annotations_ns: Any) -> dict[str, AggregateResult]:
+def _annotation_results(
+    t_ns: Any,
+    values: Any,
+    quality: Any,
+    edges: np.ndarray,
+    given: list[str],
+    data_end_ns: int | None,
+    annotations_ns: Any,
+) -> dict[str, AggregateResult]:
     """AnnotationCount over ``edges``: the data range comes from the samples (Bad_NoData
     markers dropped), the counts from ``annotations_ns``."""
     series = prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
@@ -246,8 +263,14 @@ def _annotation_results(t_ns: Any, values: Any, quality: Any, edges: np.ndarray,
 
 
 def _try_fast(
-    t_ns: Any, values: Any, quality: Any, edges: np.ndarray, wanted: list[tuple[str, str]],
-    cfg: AggregateConfig, stepped: bool, data_end_ns: int | None,
+    t_ns: Any,
+    values: Any,
+    quality: Any,
+    edges: np.ndarray,
+    wanted: list[tuple[str, str]],
+    cfg: AggregateConfig,
+    stepped: bool,
+    data_end_ns: int | None,
 ) -> dict[str, Any]:
     """Fast-path results for ``wanted`` (given, Part 13 name) pairs, or {} if not applicable."""
     t, v, q = validate_arrays(t_ns, values, quality)
@@ -272,9 +295,18 @@ def _try_fast(
         hi = n if k_hi == m else min(n, int(idx[k_hi]) + 2)
         sub_idx = np.clip(idx[k_lo : k_hi + 1] - lo, 0, hi - lo)
         sub_q = q[lo:hi] if q.size else np.zeros(hi - lo, dtype=np.uint32)
-        return _fast.general_slice(PART13_NAMES[name], t[lo:hi], v[lo:hi], sub_q,
-                                   np.zeros(hi - lo, dtype=np.int8), edges[k_lo : k_hi + 1],
-                                   sub_idx, cfg, stepped, de)
+        return _fast.general_slice(
+            PART13_NAMES[name],
+            t[lo:hi],
+            v[lo:hi],
+            sub_q,
+            np.zeros(hi - lo, dtype=np.int8),
+            edges[k_lo : k_hi + 1],
+            sub_idx,
+            cfg,
+            stepped,
+            de,
+        )
 
     fp = _fast.FastPath(t, v, q, edges, idx, de, stepped, general, [p for _g, p in wanted])
     if not fp.verify_outside():

@@ -89,9 +89,7 @@ def annotation_count(
     edges = np.asarray(edges_ns, dtype=np.int64)
     a, b = edges[:-1], edges[1:]
     ann = annotation_times(annotations_ns)
-    counts = (np.searchsorted(ann, b, "left") - np.searchsorted(ann, a, "left")).astype(
-        np.float64
-    )
+    counts = (np.searchsorted(ann, b, "left") - np.searchsorted(ann, a, "left")).astype(np.float64)
     status = np.full(a.size, _CALCULATED, dtype=np.uint32)
     if data_start_ns is None or data_end_ns is None:
         outside = np.ones(a.size, dtype=bool)

@@ -64,8 +64,14 @@ F_A_V, F_H_V, F_LO, F_HI = range(4)
 
 @njit(cache=True, nogil=True)
 def _deadband(
-    t: np.ndarray, v: np.ndarray, q: np.ndarray, deviation: float, max_ns: int | np.integer,
-    ist: np.ndarray, fst: np.ndarray, out: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    deviation: float,
+    max_ns: int | np.integer,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    out: np.ndarray,
 ) -> int:
     """Exception reporting; writes the global indices reported, returns how many."""
     n = t.shape[0]
@@ -126,8 +132,15 @@ def _door(ti: int, x: float, at: int, av: float, deviation: float) -> tuple[floa
 
 @njit(cache=True, nogil=True)
 def _swinging_door(
-    t: np.ndarray, v: np.ndarray, q: np.ndarray, deviation: float, min_ns: int | np.integer,
-    max_ns: int | np.integer, ist: np.ndarray, fst: np.ndarray, out: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    deviation: float,
+    min_ns: int | np.integer,
+    max_ns: int | np.integer,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    out: np.ndarray,
 ) -> int:
     """Swinging-door trending; writes the global indices kept, returns how many."""
     n = t.shape[0]

@@ -90,7 +90,12 @@ def _prepare_nb(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _coef(  # pragma: no cover - compiled
-    cnt: float | np.integer, sx: float, sy: float, sxx: float, syy: float, sxy: float,
+    cnt: float | np.integer,
+    sx: float,
+    sy: float,
+    sxx: float,
+    syy: float,
+    sxy: float,
     min_count: int,
 ) -> float:
     if cnt < min_count or cnt < 2:
@@ -112,7 +117,11 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 @njit(cache=True, nogil=True, fastmath=_FM)
 def _sums6_nb(  # pragma: no cover - compiled
-    a: np.ndarray, a2: np.ndarray, am: np.ndarray, b: np.ndarray, b2: np.ndarray,
+    a: np.ndarray,
+    a2: np.ndarray,
+    am: np.ndarray,
+    b: np.ndarray,
+    b2: np.ndarray,
     bm: np.ndarray,
 ) -> tuple[float, float, float, float, float, float]:
     c = 0.0
@@ -141,7 +150,12 @@ def _dot_nb(a: np.ndarray, b: np.ndarray) -> float:  # pragma: no cover - compil
 
 @njit(cache=True, nogil=True)
 def _lagged_nb(  # pragma: no cover - compiled
-    x: np.ndarray, x2: np.ndarray, m: np.ndarray, ia: np.ndarray, ib: np.ndarray, max_lag: int,
+    x: np.ndarray,
+    x2: np.ndarray,
+    m: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    max_lag: int,
     min_count: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """r and counts of every pair at lags -max_lag..max_lag.
@@ -181,8 +195,12 @@ def _lagged_nb(  # pragma: no cover - compiled
                 sxy = _dot_nb(x[a, t0:t1], x[b, t0 + k : t1 + k])
             else:
                 c, sx, sy, sxx, syy, sxy = _sums6_nb(
-                    x[a, t0:t1], x2[a, t0:t1], m[a, t0:t1],
-                    x[b, t0 + k : t1 + k], x2[b, t0 + k : t1 + k], m[b, t0 + k : t1 + k],
+                    x[a, t0:t1],
+                    x2[a, t0:t1],
+                    m[a, t0:t1],
+                    x[b, t0 + k : t1 + k],
+                    x2[b, t0 + k : t1 + k],
+                    m[b, t0 + k : t1 + k],
                 )
             ci = np.int64(c + 0.5)
             cnt[q, li] = ci
@@ -320,6 +338,7 @@ def pair_corr(
         xa, xb = xa[: max(n - lag, 0)], xb[lag:]
     else:
         xa, xb = xa[-lag:], xb[: max(n + lag, 0)]
-    r, c = _pair_nb(np.ascontiguousarray(xa), np.ascontiguousarray(xb), method == "spearman",
-                    int(min_count))
+    r, c = _pair_nb(
+        np.ascontiguousarray(xa), np.ascontiguousarray(xb), method == "spearman", int(min_count)
+    )
     return float(r), int(c)

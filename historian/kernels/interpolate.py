@@ -36,8 +36,16 @@ __all__ = ["grid", "interpolate"]
 
 @njit(cache=True, nogil=True)
 def _interpolate_nb(  # pragma: no cover - compiled
-    t: np.ndarray, v: np.ndarray, code: np.ndarray, sev: np.ndarray, grid_t: np.ndarray,
-    tuab: bool, stepped: bool, sloped_extrap: bool, de: int | np.integer, extrapolate: bool,
+    t: np.ndarray,
+    v: np.ndarray,
+    code: np.ndarray,
+    sev: np.ndarray,
+    grid_t: np.ndarray,
+    tuab: bool,
+    stepped: bool,
+    sloped_extrap: bool,
+    de: int | np.integer,
+    extrapolate: bool,
     max_gap: int | np.integer,
 ) -> tuple[np.ndarray, np.ndarray]:
     m = grid_t.size
@@ -51,8 +59,9 @@ def _interpolate_nb(  # pragma: no cover - compiled
         return out_v, out_s
     for g in range(m):
         x = grid_t[g]
-        val, c, bits, ok, extrapolated = _part13._interp_point(t, v, sev, code, x, tuab, stepped,
-                                                               sloped_extrap, de)
+        val, c, bits, ok, extrapolated = _part13._interp_point(
+            t, v, sev, code, x, tuab, stepped, sloped_extrap, de
+        )
         if not ok or (extrapolated and not extrapolate):
             continue
         if max_gap >= 0 and bits != 0:
@@ -83,8 +92,13 @@ def _span(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _interpolate_good(
-    t: np.ndarray, v: np.ndarray, g: np.ndarray, stepped: bool, sloped_extrap: bool,
-    extrapolate: bool, max_gap: int,
+    t: np.ndarray,
+    v: np.ndarray,
+    g: np.ndarray,
+    stepped: bool,
+    sloped_extrap: bool,
+    extrapolate: bool,
+    max_gap: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`interpolate` when every sample is Good (code 0) and finite, ``t`` strictly increasing
     and the data end after the last sample: numpy only, so nothing is compiled; the results are
@@ -132,11 +146,17 @@ def grid(start_ns: int, end_ns: int, every_ns: int) -> np.ndarray:
     n = (end_ns - start_ns) // every_ns + 1
     from historian.limits import current  # the one place for budgets (a stdlib-only module)
 
-    current().check("max_result_cells", n, "grid points of [start, end) at this `every`",
-                    "use a larger `every` or a shorter window")
-    return np.array([start_ns + k * every_ns for k in range(n)], dtype=np.int64) if (
-        end_ns - start_ns >= 2**62
-    ) else start_ns + np.arange(n, dtype=np.int64) * every_ns
+    current().check(
+        "max_result_cells",
+        n,
+        "grid points of [start, end) at this `every`",
+        "use a larger `every` or a shorter window",
+    )
+    return (
+        np.array([start_ns + k * every_ns for k in range(n)], dtype=np.int64)
+        if (end_ns - start_ns >= 2**62)
+        else start_ns + np.arange(n, dtype=np.int64) * every_ns
+    )
 
 
 def interpolate(
@@ -173,8 +193,15 @@ def interpolate(
     s = prepare_series(t_ns, values, quality, data_end_ns=data_end_ns)
     max_gap = -1 if max_gap_ns is None else int(max_gap_ns)
     if s.all_good and s.t_ns.size and s.data_end_ns > s.t_ns[-1]:
-        return _interpolate_good(s.t_ns, s.values, g, bool(stepped),
-                                 cfg.use_sloped_extrapolation, bool(extrapolate), max_gap)
+        return _interpolate_good(
+            s.t_ns,
+            s.values,
+            g,
+            bool(stepped),
+            cfg.use_sloped_extrapolation,
+            bool(extrapolate),
+            max_gap,
+        )
     sev = _part13.severities(s.values, s.quality)
     out: tuple[np.ndarray, np.ndarray] = _interpolate_nb(
         s.t_ns,

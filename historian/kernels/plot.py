@@ -54,7 +54,12 @@ def _emit_sorted_unique(cand: np.ndarray, out: np.ndarray, m: int) -> int:  # pr
 
 @njit(cache=True, nogil=True)
 def _plot_nb(  # pragma: no cover - compiled
-    t: np.ndarray, v: np.ndarray, q: np.ndarray, start: Any, end: Any, width: int,
+    t: np.ndarray,
+    v: np.ndarray,
+    q: np.ndarray,
+    start: Any,
+    end: Any,
+    width: int,
     edges: np.ndarray,
 ) -> np.ndarray:
     n = t.size
@@ -231,8 +236,12 @@ def _plot(
         raise InvalidArgumentError(f"width must be a positive number of pixels, got {width}")
     from historian.limits import current  # the one place for budgets (a stdlib-only module)
 
-    current().check("max_plot_width", width, "plot width (pixels)",
-                    "a screen is a few thousand pixels wide: ask for fewer")
+    current().check(
+        "max_plot_width",
+        width,
+        "plot width (pixels)",
+        "a screen is a few thousand pixels wide: ask for fewer",
+    )
     start_ns, end_ns = int(start_ns), int(end_ns)
     if end_ns <= start_ns:
         raise InvalidArgumentError(f"end ({end_ns}) must be after start ({start_ns})")

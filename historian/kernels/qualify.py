@@ -213,8 +213,18 @@ class Qualifier:
             rng = (lo, np.inf if r.range_hi is None else r.range_hi)
         stateless = r.roc_max_per_s is None and r.flatline_ns is None and r.gap_ns is None
         if stateless and not spike and n <= _small.MAX_POINTS:  # numpy: nothing to compile
-            return _small.qualify_small(t, v, q, rng, r.nonfinite, future_limit, past_limit,
-                                        self._lut_code, self._lut_rank, self._istate)
+            return _small.qualify_small(
+                t,
+                v,
+                q,
+                rng,
+                r.nonfinite,
+                future_limit,
+                past_limit,
+                self._lut_code,
+                self._lut_rank,
+                self._istate,
+            )
         _jit._qualify_core(
             t,
             v,

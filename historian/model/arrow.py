@@ -65,8 +65,9 @@ def array(values: Any, type: pa.DataType | None = None, mask: Any = None) -> pa.
         if dtype is not None and values.dtype == dtype:
             a = np.ascontiguousarray(values)
             validity, nulls = _validity(mask, a.size)
-            return pa.Array.from_buffers(type, a.size, [validity, pa.py_buffer(a)],
-                                         null_count=nulls)
+            return pa.Array.from_buffers(
+                type, a.size, [validity, pa.py_buffer(a)], null_count=nulls
+            )
     if type is not None and pa.types.is_string(type) and mask is None:
         items = values.tolist() if isinstance(values, np.ndarray) else list(values)
         if all(isinstance(s, str) for s in items):
@@ -75,7 +76,8 @@ def array(values: Any, type: pa.DataType | None = None, mask: Any = None) -> pa.
             np.cumsum([len(b) for b in encoded], out=offsets[1:])
             if offsets[-1] < 2**31:
                 return pa.Array.from_buffers(
-                    type, len(encoded),
+                    type,
+                    len(encoded),
                     [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(encoded))],
                 )
     return pa.array(values, type, mask=mask)
@@ -100,27 +102,31 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray, fill: Any = None) -> np.ndarray:
             return np.concatenate([to_numpy(c, fill) for c in arr.chunks])
     dtype = _numpy_dtype(arr.type)
     t = pa.types
-    if dtype is None or (arr.null_count and not (t.is_integer(arr.type) or t.is_floating(arr.type)
-                                                 or fill is not None)):
+    if dtype is None or (
+        arr.null_count
+        and not (t.is_integer(arr.type) or t.is_floating(arr.type) or fill is not None)
+    ):
         whole: np.ndarray = arr.to_numpy(zero_copy_only=False)
         return whole
     buf = arr.buffers()[1]
     if buf is None:  # an empty array may have no values buffer
         values = np.empty(0, dtype=dtype)
     else:
-        values = np.frombuffer(buf, dtype=dtype, count=len(arr),
-                               offset=arr.offset * dtype.itemsize)
+        values = np.frombuffer(buf, dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
         values.flags.writeable = False  # Arrow memory is immutable (as pyarrow's views)
     if arr.null_count:  # as pyarrow: floats with NaN where null (integers as float64)
-        bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8),
-                             count=arr.offset + len(arr), bitorder="little")
+        bits = np.unpackbits(
+            np.frombuffer(arr.buffers()[0], dtype=np.uint8),
+            count=arr.offset + len(arr),
+            bitorder="little",
+        )
         if fill is not None:
             out = values.copy()
-            out[bits[arr.offset:] == 0] = fill
+            out[bits[arr.offset :] == 0] = fill
             values = out
         else:
             out = values.astype(values.dtype if t.is_floating(arr.type) else np.float64)
-            out[bits[arr.offset:] == 0] = np.nan
+            out[bits[arr.offset :] == 0] = np.nan
             return out
     if t.is_timestamp(arr.type):  # as pyarrow: datetime64 / timedelta64 of the type's unit
         return values.view(f"datetime64[{arr.type.unit}]")

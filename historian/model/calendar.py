@@ -219,8 +219,12 @@ class _Cap:
 
     def check(self, n: int) -> None:
         if n > self.cap:
-            self.limits.check("max_result_cells", n, f"more than {self.cap:,} {self.what}",
-                              "use a larger `every` or a shorter window")
+            self.limits.check(
+                "max_result_cells",
+                n,
+                f"more than {self.cap:,} {self.what}",
+                "use a larger `every` or a shorter window",
+            )
 
 
 def calendar_edges(
@@ -304,12 +308,19 @@ def _fixed(start_ns: int, end_ns: int, origin_ns: int, every_ns: int) -> np.ndar
     first = origin_ns + k0 * every_ns  # Python ints: no overflow
     inner = (first + np.arange(n, dtype=np.int64) * np.int64(every_ns) if n
              else np.zeros(0, np.int64))  # fmt: skip
-    return np.concatenate([np.array([start_ns], np.int64), inner.astype(np.int64),
-                           np.array([end_ns], np.int64)])
+    return np.concatenate(
+        [np.array([start_ns], np.int64), inner.astype(np.int64), np.array([end_ns], np.int64)]
+    )
 
 
-def _finish(start_ns: int, end_ns: int, bounds: list[int], labels: list[str] | None,
-            first_label: str | None, tz_name: str | None) -> Intervals:
+def _finish(
+    start_ns: int,
+    end_ns: int,
+    bounds: list[int],
+    labels: list[str] | None,
+    first_label: str | None,
+    tz_name: str | None,
+) -> Intervals:
     """Edges from sorted candidate boundaries: clipped to the window, zero-length ones dropped."""
     edges, out = [start_ns], [first_label] if labels is not None else None
     for i, b in enumerate(bounds):
@@ -325,8 +336,15 @@ def _finish(start_ns: int, end_ns: int, bounds: list[int], labels: list[str] | N
     return Intervals(np.array(edges, dtype=np.int64), out, tz_name, None)  # type: ignore[arg-type]
 
 
-def _day_edges(start_ns: int, end_ns: int, days: int, week_start: Any, offset: _dt.timedelta,
-               z: Any, tz_name: str | None) -> Intervals:
+def _day_edges(
+    start_ns: int,
+    end_ns: int,
+    days: int,
+    week_start: Any,
+    offset: _dt.timedelta,
+    z: Any,
+    tz_name: str | None,
+) -> Intervals:
     if days % 7 == 0 or week_start is not None:
         if days % 7:
             raise InvalidArgumentError("week_start= is for weeks: use every='1w'")
@@ -335,22 +353,25 @@ def _day_edges(start_ns: int, end_ns: int, days: int, week_start: Any, offset: _
         anchor = (_wall(start_ns, z) - offset).date().toordinal()
     first = (_wall(start_ns, z) - offset).date().toordinal()
     k0 = (first - anchor) // days * days + anchor - days  # one period early: the gap rule
-    walls = (_dt.datetime.combine(_dt.date.fromordinal(k), _dt.time()) + offset
-             for k in range(k0, _dt.date.max.toordinal() + 1, days))
+    walls = (
+        _dt.datetime.combine(_dt.date.fromordinal(k), _dt.time()) + offset
+        for k in range(k0, _dt.date.max.toordinal() + 1, days)
+    )
     return _walk(start_ns, end_ns, walls, z, tz_name)
 
 
-def _month_edges(start_ns: int, end_ns: int, months: int, offset: _dt.timedelta, z: Any,
-                 tz_name: str | None) -> Intervals:
+def _month_edges(
+    start_ns: int, end_ns: int, months: int, offset: _dt.timedelta, z: Any, tz_name: str | None
+) -> Intervals:
     w = _wall(start_ns, z) - offset
     k0 = (w.year * 12 + w.month - 1) // months * months - months
-    walls = (_dt.datetime(k // 12, k % 12 + 1, 1) + offset
-             for k in range(k0, 10000 * 12, months))
+    walls = (_dt.datetime(k // 12, k % 12 + 1, 1) + offset for k in range(k0, 10000 * 12, months))
     return _walk(start_ns, end_ns, walls, z, tz_name)
 
 
-def _walk(start_ns: int, end_ns: int, walls: Iterator[_dt.datetime], z: Any,
-          tz_name: str | None) -> Intervals:
+def _walk(
+    start_ns: int, end_ns: int, walls: Iterator[_dt.datetime], z: Any, tz_name: str | None
+) -> Intervals:
     """The intervals whose boundaries are the local wall times ``walls`` (increasing)."""
     cap = _Cap("calendar intervals of [start, end)")
     bounds: list[int] = []
@@ -380,15 +401,15 @@ def _weekday(week_start: Any) -> int:
     )
 
 
-def _shift_edges(start_ns: int, end_ns: int, shifts: Any, z: Any,
-                 tz_name: str | None) -> Intervals:
+def _shift_edges(start_ns: int, end_ns: int, shifts: Any, z: Any, tz_name: str | None) -> Intervals:
     if not isinstance(shifts, dict) or not shifts:
         raise InvalidArgumentError(
             "shifts must be a dict of name -> local start time, e.g. "
             "{'early': '06:00', 'late': '14:00', 'night': '22:00'}"
         )
-    times = sorted(((_shift_time(str(k), v), str(k)) for k, v in shifts.items()),
-                   key=lambda p: p[0])
+    times = sorted(
+        ((_shift_time(str(k), v), str(k)) for k, v in shifts.items()), key=lambda p: p[0]
+    )
     for (t0, n0), (t1, n1) in itertools.pairwise(times):
         if t0 == t1:
             raise InvalidArgumentError(f"shifts {n0!r} and {n1!r} both start at {t0}")

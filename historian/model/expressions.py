@@ -44,8 +44,15 @@ import numpy as np
 
 from historian.errors import InvalidArgumentError
 
-__all__ = ["ARITHMETIC", "CONDITION", "FUNCTIONS", "Expression", "Grammar", "parse",
-           "parse_expression"]
+__all__ = [
+    "ARITHMETIC",
+    "CONDITION",
+    "FUNCTIONS",
+    "Expression",
+    "Grammar",
+    "parse",
+    "parse_expression",
+]
 
 #: Longest text accepted (characters).
 MAX_LENGTH = 10_000
@@ -81,8 +88,19 @@ CONDITION = Grammar(
         """,
         re.VERBOSE,
     ),
-    ops={"=": "==", "<>": "!=", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">",
-         ">=": ">=", "(": "(", ")": ")", "-": "-"},
+    ops={
+        "=": "==",
+        "<>": "!=",
+        "==": "==",
+        "!=": "!=",
+        "<": "<",
+        "<=": "<=",
+        ">": ">",
+        ">=": ">=",
+        "(": "(",
+        ")": ")",
+        "-": "-",
+    },
     keywords={"and": "and", "or": "or", "not": "not", "true": "True", "false": "False"},
 )
 
@@ -136,7 +154,7 @@ def _tokenize(text: str, g: Grammar) -> tuple[str, list[str]]:
         m = g.token.match(text, pos)
         if m is None:
             raise InvalidArgumentError(
-                f"cannot read the {g.what} at position {pos}: {text[pos:pos + 20]!r} "
+                f"cannot read the {g.what} at position {pos}: {text[pos : pos + 20]!r} "
                 "(quote names that contain other characters)"
             )
         kind, tok = m.lastgroup, m.group()
@@ -220,12 +238,18 @@ def _check_tree_depth(tree: ast.AST, text: str, what: str) -> None:
 
 def is_placeholder(node: ast.AST, n_names: int) -> bool:
     """True for a name placeholder ``_tN`` with N < n_names."""
-    return (isinstance(node, ast.Name) and re.fullmatch(r"_t\d+", node.id) is not None
-            and int(node.id[2:]) < n_names)
+    return (
+        isinstance(node, ast.Name)
+        and re.fullmatch(r"_t\d+", node.id) is not None
+        and int(node.id[2:]) < n_names
+    )
 
 
 _BINOPS: dict[type, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
     ast.Pow: np.power,
 }
 
@@ -261,6 +285,7 @@ def _check_call(node: ast.Call, bad: Callable[[str], InvalidArgumentError]) -> N
 
 def check_arithmetic(node: ast.AST, n_names: int, text: str) -> None:
     """Allow-list of the node types an arithmetic expression may contain."""
+
     def bad(what: str) -> InvalidArgumentError:
         return InvalidArgumentError(f"unsupported in an expression: {what} (in {shown(text)})")
 
@@ -320,8 +345,9 @@ class Expression:
 
     def _eval(self, node: ast.AST, cols: Mapping[str, np.ndarray], n: int) -> Any:
         if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left, cols, n),
-                                          self._eval(node.right, cols, n))
+            return _BINOPS[type(node.op)](
+                self._eval(node.left, cols, n), self._eval(node.right, cols, n)
+            )
         if isinstance(node, ast.UnaryOp):
             x = self._eval(node.operand, cols, n)
             return -x if isinstance(node.op, ast.USub) else x

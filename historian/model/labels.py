@@ -51,8 +51,9 @@ def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
     """``encoded[i]`` repeated ``counts[i]`` times, as one ``string`` array (fits in int32)."""
     n = int(sum(counts))
     if not any(encoded):  # only empty strings (summarize's default tag): offsets all zero
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(
-            np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")])
+        return pa.Array.from_buffers(
+            pa.string(), n, [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)), pa.py_buffer(b"")]
+        )
     offsets = buffers.empty(n + 1, np.int32)
     offsets[0] = 0
     ramp = np.arange(1, max(counts, default=0) + 1, dtype=np.int32)
@@ -68,12 +69,14 @@ def _string_array(encoded: Sequence[bytes], counts: Sequence[int]) -> pa.Array:
     for b, c in zip(encoded, counts, strict=True):
         _fill_repeated(data[pos : pos + len(b) * c], b)
         pos += len(b) * c
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
-                                                  pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def repeated_strings(
-    names: Sequence[str], counts: np.ndarray | Sequence[int], *, dictionary: bool = False,
+    names: Sequence[str],
+    counts: np.ndarray | Sequence[int],
+    *,
+    dictionary: bool = False,
     max_bytes: int = MAX_STRING_BYTES,
 ) -> pa.Array | pa.ChunkedArray:
     """A column with ``names[i]`` repeated ``counts[i]`` times, in that order.
@@ -88,8 +91,9 @@ def repeated_strings(
     reps = np.asarray(counts, dtype=np.int64)
     if dictionary:
         indices = np.repeat(np.arange(len(names), dtype=np.int32), reps)
-        return pa.DictionaryArray.from_arrays(arrow.array(indices, pa.int32()),
-                                              arrow.array(list(names), pa.string()))
+        return pa.DictionaryArray.from_arrays(
+            arrow.array(indices, pa.int32()), arrow.array(list(names), pa.string())
+        )
     encoded = [s.encode() for s in names]
     sizes = [len(b) * c for b, c in zip(encoded, reps.tolist(), strict=True)]
     if sum(sizes) <= max_bytes:
@@ -134,13 +138,17 @@ def tiled_strings(
         start = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=start[1:])
         offsets = buffers.empty(r * len(encoded) + 1, np.int32)
-        np.add(np.arange(r, dtype=np.int32)[:, None] * np.int32(len(pattern)),
-               start.astype(np.int32), out=offsets[:-1].reshape(r, len(encoded)))
+        np.add(
+            np.arange(r, dtype=np.int32)[:, None] * np.int32(len(pattern)),
+            start.astype(np.int32),
+            out=offsets[:-1].reshape(r, len(encoded)),
+        )
         offsets[-1] = r * len(pattern)
         data = buffers.empty(r * len(pattern), np.uint8)
         _fill_repeated(data, pattern)
-        return pa.Array.from_buffers(pa.string(), r * len(encoded),
-                                     [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        return pa.Array.from_buffers(
+            pa.string(), r * len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
 
     if per_chunk >= reps:
         return block(reps)

@@ -602,4 +602,3 @@ def _numpy_ns(arr: np.ndarray) -> np.ndarray:
             "times are booleans; pass int nanoseconds, datetime64 or ISO strings"
         )
     return np.fromiter((to_ns(v) for v in arr.tolist()), dtype=np.int64, count=len(arr))
-

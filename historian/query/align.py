@@ -39,8 +39,14 @@ from historian.model.times import duration_ns, to_ns, window_ns
 if TYPE_CHECKING:  # pragma: no cover
     from historian.query.source import SeriesSource
 
-__all__ = ["align_on_samples", "aligned_matrix", "interpolated_table", "matrix_from_table",
-           "series_arrays", "series_by_tag"]
+__all__ = [
+    "align_on_samples",
+    "aligned_matrix",
+    "interpolated_table",
+    "matrix_from_table",
+    "series_arrays",
+    "series_by_tag",
+]
 
 Series = tuple[np.ndarray, np.ndarray, np.ndarray]
 _SEVERITY = np.uint32(_q.SEVERITY_MASK)
@@ -59,16 +65,30 @@ def series_by_tag(series: Mapping[str, Any], names: Sequence[str]) -> dict[str, 
 
 
 def interpolated_table(
-    source: SeriesSource, names: list[str], start: Any, end: Any, every: Any, *,
-    max_gap: Any = None, extrapolate: bool = False, quality: bool = False, config: Any = None,
-    tz: Any = None, origin: Any = None, offset: Any = None, week_start: str | int | None = None,
+    source: SeriesSource,
+    names: list[str],
+    start: Any,
+    end: Any,
+    every: Any,
+    *,
+    max_gap: Any = None,
+    extrapolate: bool = False,
+    quality: bool = False,
+    config: Any = None,
+    tz: Any = None,
+    origin: Any = None,
+    offset: Any = None,
+    week_start: str | int | None = None,
 ) -> pa.Table:
     """``h.interpolated`` of resolved ``names`` (:meth:`historian.api.Historian.interpolated`)."""
     from historian.query.intervals import is_plain
     from historian.query.retrieval import check_interpolated_budget, interpolated_for_tags
 
-    calendar = {k: v for k, v in (("tz", tz), ("origin", origin), ("offset", offset),
-                                  ("week_start", week_start)) if v is not None}
+    calendar = {
+        k: v
+        for k, v in (("tz", tz), ("origin", origin), ("offset", offset), ("week_start", week_start))
+        if v is not None
+    }
     max_gap_ns = None if max_gap is None else duration_ns(max_gap)
     if not is_plain(every, **calendar):
         from historian.model.calendar import zone
@@ -78,9 +98,14 @@ def interpolated_table(
         grid = grid_intervals(start_ns, end_ns, every, **calendar)
         series = source.bounded_series(names, start_ns, end_ns + 1)
         return interpolated_on_grid(
-            series_by_tag(series, names), grid, tz=None if tz is None else str(zone(tz).key),
-            stepped_by_tag=source.is_stepped(names), max_gap_ns=max_gap_ns,
-            extrapolate=extrapolate, quality=quality, config=config,
+            series_by_tag(series, names),
+            grid,
+            tz=None if tz is None else str(zone(tz).key),
+            stepped_by_tag=source.is_stepped(names),
+            max_gap_ns=max_gap_ns,
+            extrapolate=extrapolate,
+            quality=quality,
+            config=config,
         )
     start_ns, end_ns = window_ns(start, end)  # one rule for reversed windows (times.py)
     every_ns = duration_ns(every)
@@ -89,14 +114,21 @@ def interpolated_table(
     check_interpolated_budget(len(names), start_ns, end_ns, every_ns, bool(quality))
     series = source.bounded_series(names, start_ns, end_ns + 1)
     return interpolated_for_tags(
-        series_by_tag(series, names), start_ns=start_ns, end_ns=end_ns, every_ns=every_ns,
-        stepped_by_tag=source.is_stepped(names), max_gap_ns=max_gap_ns,
-        extrapolate=extrapolate, quality=quality, config=config,
+        series_by_tag(series, names),
+        start_ns=start_ns,
+        end_ns=end_ns,
+        every_ns=every_ns,
+        stepped_by_tag=source.is_stepped(names),
+        max_gap_ns=max_gap_ns,
+        extrapolate=extrapolate,
+        quality=quality,
+        config=config,
     )
 
 
-def matrix_from_table(table: pa.Table, names: Sequence[str], end_ns: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def matrix_from_table(
+    table: pa.Table, names: Sequence[str], end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid times ``< end_ns`` and the (n_tags, n_times) float64 matrix of an interpolated
     table with ``quality=True``: NaN where the value is not Good."""
     t = table.column("time").cast(pa.int64()).to_numpy()
@@ -110,15 +142,21 @@ def matrix_from_table(table: pa.Table, names: Sequence[str], end_ns: int
 
 
 def aligned_matrix(
-    source: SeriesSource, names: list[str], start: Any, end: Any, every: Any,
-    max_gap: Any = None, **calendar: Any,
+    source: SeriesSource,
+    names: list[str],
+    start: Any,
+    end: Any,
+    every: Any,
+    max_gap: Any = None,
+    **calendar: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid times (int64 ns, ``start <= t < end``) and a (n_tags, n_times) float64 matrix of
     interpolated values, NaN where the value is not Good: null (Bad, no data, stale) or
     bridged across Bad samples (Uncertain). ``calendar``: ``tz``, ``origin``, ``offset``,
     ``week_start`` of :meth:`Historian.interpolated`."""
-    table = interpolated_table(source, names, start, end, every, max_gap=max_gap, quality=True,
-                               **calendar)
+    table = interpolated_table(
+        source, names, start, end, every, max_gap=max_gap, quality=True, **calendar
+    )
     return matrix_from_table(table, names, to_ns(end))
 
 
@@ -134,7 +172,11 @@ def _union_sorted(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def align_on_samples(
-    source: SeriesSource, names: list[str], start_ns: int, end_ns: int, max_gap: Any = None,
+    source: SeriesSource,
+    names: list[str],
+    start_ns: int,
+    end_ns: int,
+    max_gap: Any = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Series]]:
     """The union of the tags' sample times in [start, end), each tag's Good value there (NaN =
     missing; interpolated, or held for step tags, at the others' times), and the series read
@@ -148,9 +190,12 @@ def align_on_samples(
         lo, hi = np.searchsorted(t, [start_ns, end_ns])
         inside.append(t[lo:hi])
     grid_t = _union_sorted(inside)
-    current().check("max_result_cells", int(grid_t.size) * len(names),
-                    f"aligned values ({grid_t.size:,} sample times x {len(names)} tags)",
-                    "use a shorter window, or every= to align on a coarser grid")
+    current().check(
+        "max_result_cells",
+        int(grid_t.size) * len(names),
+        f"aligned values ({grid_t.size:,} sample times x {len(names)} tags)",
+        "use a shorter window, or every= to align on a coarser grid",
+    )
     stepped = source.is_stepped(names)
     out = {}
     for n in names:

@@ -33,10 +33,18 @@ from historian.query.intervals import grid_intervals, is_plain
 if TYPE_CHECKING:  # pragma: no cover
     from historian.query.source import SeriesSource
 
-__all__ = ["CorrelationPlan", "aligned_matrix", "check_correlate_budget", "correlate",
-           "correlate_aligned", "correlation_names", "plan_correlation"]
+__all__ = [
+    "CorrelationPlan",
+    "aligned_matrix",
+    "check_correlate_budget",
+    "correlate",
+    "correlate_aligned",
+    "correlation_names",
+    "plan_correlation",
+]
 
 log = logging.getLogger(__name__)
+
 
 def _count(name: str, value: Any, lo: int, hi: int) -> int:
     """An int option in [lo, hi] (numpy ints too; bools, floats and NaN refused)."""
@@ -46,7 +54,12 @@ def _count(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def check_correlate_budget(
-    n_tags: int, with_target: bool, start_ns: int, end_ns: int, every_ns: int, lag_steps: int,
+    n_tags: int,
+    with_target: bool,
+    start_ns: int,
+    end_ns: int,
+    every_ns: int,
+    lag_steps: int,
     samples: int | None = None,
 ) -> None:
     """Refuse a correlation over ``max_correlate_cells`` (pairs x lags) or ``max_correlate_work``
@@ -58,14 +71,24 @@ def check_correlate_budget(
         samples = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
     fix = "correlate fewer tags (or each with a target=), a smaller max_lag or a larger every"
     limits = current()
-    limits.check("max_correlate_cells", pairs * lags,
-                 f"correlation cells ({pairs:,} pairs x {lags:,} lags)", fix)
-    limits.check("max_correlate_work", pairs * lags * samples,
-                 f"correlation work ({pairs:,} pairs x {lags:,} lags x {samples:,} samples)",
-                 fix + ", or a shorter window")
-    limits.check("max_result_cells", samples * n_tags * 2,
-                 f"aligned values ({samples:,} grid points x {n_tags} tags x value and quality)",
-                 "use a larger every, a shorter window or fewer tags")
+    limits.check(
+        "max_correlate_cells",
+        pairs * lags,
+        f"correlation cells ({pairs:,} pairs x {lags:,} lags)",
+        fix,
+    )
+    limits.check(
+        "max_correlate_work",
+        pairs * lags * samples,
+        f"correlation work ({pairs:,} pairs x {lags:,} lags x {samples:,} samples)",
+        fix + ", or a shorter window",
+    )
+    limits.check(
+        "max_result_cells",
+        samples * n_tags * 2,
+        f"aligned values ({samples:,} grid points x {n_tags} tags x value and quality)",
+        "use a larger every, a shorter window or fewer tags",
+    )
 
 
 def _best_lag(r: np.ndarray, max_lag: int) -> np.ndarray:
@@ -85,8 +108,9 @@ def _check_method(method: str) -> None:
         raise InvalidArgumentError(f"method must be 'pearson' or 'spearman', not {method!r}")
 
 
-def correlation_names(source: SeriesSource, tags: Any, target: str | None
-                      ) -> tuple[list[str], str | None]:
+def correlation_names(
+    source: SeriesSource, tags: Any, target: str | None
+) -> tuple[list[str], str | None]:
     """The resolved tags to correlate (the target appended when not among them) and the
     resolved target; at least two."""
     names = source.resolve_tags(tags)  # validated, de-duplicated, known
@@ -114,9 +138,17 @@ class CorrelationPlan:
 
 
 def plan_correlation(
-    names: list[str], start: Any, end: Any, every: Any, max_lag: Any = None, *,
-    method: str = "pearson", target: str | None = None, min_samples: int = 3,
-    threads: int | None = None, **calendar: Any,
+    names: list[str],
+    start: Any,
+    end: Any,
+    every: Any,
+    max_lag: Any = None,
+    *,
+    method: str = "pearson",
+    target: str | None = None,
+    min_samples: int = 3,
+    threads: int | None = None,
+    **calendar: Any,
 ) -> CorrelationPlan:
     """Check the options of a correlation of resolved ``names`` and its budget, before
     anything is read."""
@@ -126,8 +158,9 @@ def plan_correlation(
         every_ns = duration_ns(every)
     else:
         start_ns, end_ns = window_ns(start, end)
-        grid_points = int(np.count_nonzero(grid_intervals(start_ns, end_ns, every, **calendar)
-                                           < end_ns))
+        grid_points = int(
+            np.count_nonzero(grid_intervals(start_ns, end_ns, every, **calendar) < end_ns)
+        )
         kind, every_ns = parse_every(every)
         if kind != "fixed" and is_calendar(every, calendar.get("tz")):
             if max_lag is not None:
@@ -150,10 +183,19 @@ def plan_correlation(
         threads = max(1, min(2, os.cpu_count() or 1))
     threads = _count("threads", threads, 1, 256)
     min_samples = _count("min_samples", min_samples, 1, 2**62)
-    check_correlate_budget(len(names), target is not None, to_ns(start), to_ns(end), every_ns,
-                           lag_steps, grid_points)
-    return CorrelationPlan(list(names), target, int(every_ns), int(lag_steps),
-                           max_lag is not None, method, min_samples, threads)
+    check_correlate_budget(
+        len(names), target is not None, to_ns(start), to_ns(end), every_ns, lag_steps, grid_points
+    )
+    return CorrelationPlan(
+        list(names),
+        target,
+        int(every_ns),
+        int(lag_steps),
+        max_lag is not None,
+        method,
+        min_samples,
+        threads,
+    )
 
 
 def correlate(
@@ -182,19 +224,34 @@ def correlate(
     """
     _check_method(method)
     names, target = correlation_names(source, tags, target)
-    plan = plan_correlation(names, start, end, every, max_lag, method=method, target=target,
-                            min_samples=min_samples, threads=threads, **calendar)
+    plan = plan_correlation(
+        names,
+        start,
+        end,
+        every,
+        max_lag,
+        method=method,
+        target=target,
+        min_samples=min_samples,
+        threads=threads,
+        **calendar,
+    )
     _, x = aligned_matrix(source, plan.names, start, end, every, max_gap, **calendar)
     return correlate_aligned(x, plan, progress=progress)
 
 
-def correlate_aligned(x: np.ndarray, plan: CorrelationPlan, *, progress: bool | None = None
-                      ) -> pa.Table:
+def correlate_aligned(
+    x: np.ndarray, plan: CorrelationPlan, *, progress: bool | None = None
+) -> pa.Table:
     """The correlation table of the (n_tags, n_times) aligned matrix ``x`` (NaN: not Good),
     rows of ``x`` in the order of ``plan.names``; no store involved."""
     names, target, lag_steps = plan.names, plan.target, plan.lag_steps
-    method, min_samples, threads, every_ns = (plan.method, plan.min_samples, plan.threads,
-                                              plan.every_ns)
+    method, min_samples, threads, every_ns = (
+        plan.method,
+        plan.min_samples,
+        plan.threads,
+        plan.every_ns,
+    )
     if target is None:
         ia, ib = np.triu_indices(len(names), 1)
     else:
@@ -220,8 +277,9 @@ def correlate_aligned(x: np.ndarray, plan: CorrelationPlan, *, progress: bool | 
     from historian.progress import bar as progress_bar
 
     with (
-        progress_bar(False if len(chunks) < 2 else progress, total=p, desc="correlate",
-                     unit="pair") as bar,  # fmt: skip
+        progress_bar(
+            False if len(chunks) < 2 else progress, total=p, desc="correlate", unit="pair"
+        ) as bar,  # fmt: skip
         ThreadPoolExecutor(max_workers=threads) as pool,
     ):
         for a, b, r, n in pool.map(run, chunks):
@@ -247,8 +305,9 @@ def correlate_aligned(x: np.ndarray, plan: CorrelationPlan, *, progress: bool | 
         nb = np.where(found, ns[np.arange(p), np.maximum(best, 0)], 0)
         if method == "spearman":
             for k in np.flatnonzero(found).tolist():
-                rb[k], nb[k] = pair_corr(x[ia[k]], x[ib[k]], method="spearman", lag=int(steps[k]),
-                                         min_count=min_samples)
+                rb[k], nb[k] = pair_corr(
+                    x[ia[k]], x[ib[k]], method="spearman", lag=int(steps[k]), min_count=min_samples
+                )
         cols["lag"] = pa.array(steps * every_ns, pa.duration("ns"), mask=~found)
         cols["lag_steps"] = pa.array(steps, pa.int64(), mask=~found)
         cols["r_at_lag"] = pa.array(rb, pa.float64(), mask=np.isnan(rb))

@@ -349,11 +349,19 @@ def events(
     else:
         holds = cond.holds(aligned)
     s, e, ongoing = event_periods(grid_t, holds, end_ns)
-    limits.check("max_events", int(s.size), "events found", "ask for a shorter window, a "
-                 "stricter condition, or a coarser every= (short flickers become one event)")
-    limits.check("max_result_cells", int(s.size) * len(stat_list) * len(stat_names),
-                 f"event statistics ({s.size:,} events x {len(stat_list)} stats x "
-                 f"{len(stat_names)} tags)", "ask for fewer stats or stats_tags")
+    limits.check(
+        "max_events",
+        int(s.size),
+        "events found",
+        "ask for a shorter window, a "
+        "stricter condition, or a coarser every= (short flickers become one event)",
+    )
+    limits.check(
+        "max_result_cells",
+        int(s.size) * len(stat_list) * len(stat_names),
+        f"event statistics ({s.size:,} events x {len(stat_list)} stats x {len(stat_names)} tags)",
+        "ask for fewer stats or stats_tags",
+    )
     dur = e - s
     if min_duration is not None:
         keep = dur >= duration_ns(min_duration)
@@ -399,7 +407,9 @@ def _check_grid(
 
 
 def _holds_of_callable(
-    condition: Callable[[pa.Table], Any], grid_t: np.ndarray, aligned: dict[str, np.ndarray],
+    condition: Callable[[pa.Table], Any],
+    grid_t: np.ndarray,
+    aligned: dict[str, np.ndarray],
     names: list[str],
 ) -> np.ndarray:
     """Where a callable condition holds on the aligned table (null counts as not holding)."""
@@ -430,8 +440,13 @@ def _isnull(a: np.ndarray) -> np.ndarray:
 
 
 def _align(
-    source: SeriesSource, names: list[str], start_ns: int, end_ns: int, every: Any,
-    max_gap: Any, calendar: dict[str, Any] | None = None,
+    source: SeriesSource,
+    names: list[str],
+    start_ns: int,
+    end_ns: int,
+    every: Any,
+    max_gap: Any,
+    calendar: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, _Series]]:
     """Grid times in [start, end), each tag's value there (NaN = missing), and the raw series
     read (per tag: t, values, quality) for reuse.

@@ -45,8 +45,14 @@ _SEVERITY = np.uint32(_q.SEVERITY_MASK)
 _BAD_NO_DATA = np.uint32(_q.BAD_NO_DATA)
 
 
-def is_plain(every: Any, tz: Any = None, origin: Any = None, offset: Any = None,
-             week_start: Any = None, shifts: Any = None) -> bool:
+def is_plain(
+    every: Any,
+    tz: Any = None,
+    origin: Any = None,
+    offset: Any = None,
+    week_start: Any = None,
+    shifts: Any = None,
+) -> bool:
     """True when the call asks for today's intervals ``start + k * every`` in UTC (no calendar).
 
     >>> is_plain("1d"), is_plain("1d", tz="Europe/Paris"), is_plain("1mo")
@@ -72,8 +78,11 @@ def zoned(table: pa.Table, tz: str | None, columns: Iterable[str]) -> pa.Table:
         i = table.schema.get_field_index(name)
         if i >= 0:
             field = table.schema.field(i)
-            table = table.set_column(i, field.with_type(pa.timestamp("ns", tz=tz)),
-                                     table.column(i).cast(pa.timestamp("ns", tz=tz)))
+            table = table.set_column(
+                i,
+                field.with_type(pa.timestamp("ns", tz=tz)),
+                table.column(i).cast(pa.timestamp("ns", tz=tz)),
+            )
     return table
 
 
@@ -91,15 +100,23 @@ def check_intervals_budget(n_tags: int, intervals: Intervals, n_stats: int) -> N
     """Refuse a summary of more than ``max_result_cells`` rows (intervals x stats x tags)."""
     m = intervals.count
     current().check(
-        "max_result_cells", m * n_stats * n_tags,
+        "max_result_cells",
+        m * n_stats * n_tags,
         f"summary rows ({m:,} intervals x {n_stats} stats x {n_tags} tags)",
         "ask for a larger `every`, a shorter window, fewer stats or fewer tags",
     )
 
 
 def aggregate_on_edges(
-    t_ns: Any, values: Any, quality: Any, edges: np.ndarray, stats: list[str], *,
-    config: Any = None, stepped: bool = False, annotations_ns: Any = None,
+    t_ns: Any,
+    values: Any,
+    quality: Any,
+    edges: np.ndarray,
+    stats: list[str],
+    *,
+    config: Any = None,
+    stepped: bool = False,
+    annotations_ns: Any = None,
     wanted: np.ndarray | None = None,
 ) -> dict[str, AggregateResult]:
     """:func:`historian.kernels.aggregate_many` on arbitrary ``edges`` (int64, increasing;
@@ -135,9 +152,17 @@ def aggregate_on_edges(
         g = int(np.searchsorted(good, hi))
         hi = int(good[g + 1]) + 1 if g + 1 < good.size else t.size
         res = aggregate_many(
-            t[lo:hi], v[lo:hi], None if q is None else q[lo:hi], start_ns=lo_t, end_ns=hi_t,
-            every_ns=int(lengths[a]), stats=stats, config=config, stepped=stepped,
-            data_end_ns=s.data_end_ns, annotations_ns=annotations_ns,
+            t[lo:hi],
+            v[lo:hi],
+            None if q is None else q[lo:hi],
+            start_ns=lo_t,
+            end_ns=hi_t,
+            every_ns=int(lengths[a]),
+            stats=stats,
+            config=config,
+            stepped=stepped,
+            data_end_ns=s.data_end_ns,
+            annotations_ns=annotations_ns,
         )
         for name in stats:
             parts[name].append(res[name])
@@ -195,9 +220,16 @@ def summary_on_intervals(
     status: np.ndarray = np.empty((len(tags), m, k), dtype=np.uint32)
     for ti, tag in enumerate(tags):
         t, v, q = _series_arrays(tag, series[tag])
-        res = aggregate_on_edges(t, v, q, intervals.edges, names, config=cfg,
-                                 stepped=bool(stepped_by_tag.get(tag, False)),
-                                 annotations_ns=(annotations_by_tag or {}).get(tag))
+        res = aggregate_on_edges(
+            t,
+            v,
+            q,
+            intervals.edges,
+            names,
+            config=cfg,
+            stepped=bool(stepped_by_tag.get(tag, False)),
+            annotations_ns=(annotations_by_tag or {}).get(tag),
+        )
         for si, name in enumerate(names):
             value[ti, :, si] = res[name].values * _value_scale(name)
             times[ti, :, si] = res[name].time_ns
@@ -205,20 +237,31 @@ def summary_on_intervals(
     value, times, status = value.ravel(), times.ravel(), status.ravel()
     null = ((status & _BAD_BIT) != 0) | ~np.isfinite(value)
     zone_type = pa.timestamp("ns", tz=intervals.tz or "UTC")
-    fields = [pa.field("tag", pa.string(), nullable=False),
-              pa.field("start", zone_type, nullable=False)]
-    columns = [_strings(tags, np.repeat(np.arange(len(tags)), m * k)),
-               pa.array(np.tile(np.repeat(intervals.edges[:-1], k), len(tags)), zone_type)]
+    fields = [
+        pa.field("tag", pa.string(), nullable=False),
+        pa.field("start", zone_type, nullable=False),
+    ]
+    columns = [
+        _strings(tags, np.repeat(np.arange(len(tags)), m * k)),
+        pa.array(np.tile(np.repeat(intervals.edges[:-1], k), len(tags)), zone_type),
+    ]
     if intervals.labels is not None:
         labels = list(dict.fromkeys(intervals.labels))
         codes = np.array([labels.index(x) for x in intervals.labels], dtype=np.int32)
         fields.append(pa.field("shift", pa.string(), nullable=False))
         columns.append(_strings(labels, np.tile(np.repeat(codes, k), len(tags))))
-    fields += [pa.field("stat", pa.string(), nullable=False), pa.field("value", pa.float64()),
-               pa.field("time", zone_type), pa.field("status", pa.uint32(), nullable=False)]
-    columns += [_strings(names, np.tile(np.arange(k), len(tags) * m)),
-                pa.array(value, pa.float64(), mask=null),
-                pa.array(times, zone_type), pa.array(status, pa.uint32())]
+    fields += [
+        pa.field("stat", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("time", zone_type),
+        pa.field("status", pa.uint32(), nullable=False),
+    ]
+    columns += [
+        _strings(names, np.tile(np.arange(k), len(tags) * m)),
+        pa.array(value, pa.float64(), mask=null),
+        pa.array(times, zone_type),
+        pa.array(status, pa.uint32()),
+    ]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
@@ -239,13 +282,21 @@ def interpolated_on_grid(
 
     n_cols = len(series) * (2 if quality else 1)
     current().check(
-        "max_result_cells", int(grid_ns.size) * n_cols,
+        "max_result_cells",
+        int(grid_ns.size) * n_cols,
         f"interpolated values ({grid_ns.size:,} grid points x {n_cols} columns)",
         "ask for a larger `every`, a shorter window or fewer tags",
     )
     table = interpolated_for_tags(
-        series, start_ns=int(grid_ns[0]), end_ns=int(grid_ns[-1]), every_ns=1,
-        stepped_by_tag=stepped_by_tag, max_gap_ns=max_gap_ns, extrapolate=extrapolate,
-        quality=quality, config=config, grid_ns=grid_ns,
+        series,
+        start_ns=int(grid_ns[0]),
+        end_ns=int(grid_ns[-1]),
+        every_ns=1,
+        stepped_by_tag=stepped_by_tag,
+        max_gap_ns=max_gap_ns,
+        extrapolate=extrapolate,
+        quality=quality,
+        config=config,
+        grid_ns=grid_ns,
     )
     return zoned(table, tz, ["time"])

@@ -113,7 +113,8 @@ def check_summary_budget(
         raise InvalidArgumentError(f"every must be positive, got {every_ns} ns")
     intervals = max(0, -(-(int(end_ns) - int(start_ns)) // int(every_ns)))
     current().check(
-        "max_result_cells", intervals * len(names) * n_tags,
+        "max_result_cells",
+        intervals * len(names) * n_tags,
         f"summary rows ({intervals:,} intervals x {len(names)} stats x {n_tags} tags)",
         "ask for a larger `every`, a shorter window, fewer stats or fewer tags",
     )
@@ -130,7 +131,8 @@ def check_interpolated_budget(
     points = max(0, (int(end_ns) - int(start_ns)) // int(every_ns) + 1)
     columns = n_tags * (2 if quality else 1)
     current().check(
-        "max_result_cells", points * columns,
+        "max_result_cells",
+        points * columns,
         f"interpolated values ({points:,} grid points x {columns} columns)",
         "ask for a larger `every`, a shorter window or fewer tags",
     )
@@ -140,8 +142,12 @@ def check_plot_budget(width: Any) -> int:
     """A plot width: a positive int of at most ``max_plot_width`` pixels."""
     if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 1:
         raise InvalidArgumentError(f"width must be a positive number of pixels, not {width!r}")
-    current().check("max_plot_width", int(width), "plot width (pixels)",
-                    "a screen is a few thousand pixels wide: ask for fewer")
+    current().check(
+        "max_plot_width",
+        int(width),
+        "plot width (pixels)",
+        "a screen is a few thousand pixels wide: ask for fewer",
+    )
     return int(width)
 
 
@@ -181,20 +187,28 @@ def summary_for_tags(
         value = buffers.empty(len(tags) * block, np.float64)
         times = buffers.empty(len(tags) * block, np.int64)
         status = buffers.empty(len(tags) * block, np.uint32)
-        todo = _summary_at_once(series, tags, names, edges, stepped_by_tag,
-                                (value, times, status))
+        todo = _summary_at_once(series, tags, names, edges, stepped_by_tag, (value, times, status))
     else:
         todo = list(range(len(tags)))
     for ti in todo:
         tag = tags[ti]
         t, v, q = _series_arrays(tag, series[tag])
         res = aggregate_many(
-            t, v, q, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, stats=names,
-            config=cfg, stepped=bool(stepped_by_tag.get(tag, False)),
+            t,
+            v,
+            q,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            every_ns=every_ns,
+            stats=names,
+            config=cfg,
+            stepped=bool(stepped_by_tag.get(tag, False)),
             annotations_ns=(annotations_by_tag or {}).get(tag),
         )
-        vals = [res[n].values if sc == 1.0 else res[n].values * sc
-                for n, sc in zip(names, scales, strict=True)]
+        vals = [
+            res[n].values if sc == 1.0 else res[n].values * sc
+            for n, sc in zip(names, scales, strict=True)
+        ]
         if single:
             r = res[names[0]]
             value = np.ascontiguousarray(vals[0], dtype=np.float64)
@@ -225,8 +239,12 @@ def summary_for_tags(
 
 
 def _summary_at_once(
-    series: Mapping[str, Series], tags: list[str], names: list[str], edges: np.ndarray,
-    stepped_by_tag: Mapping[str, bool], out: tuple[np.ndarray, np.ndarray, np.ndarray],
+    series: Mapping[str, Series],
+    tags: list[str],
+    names: list[str],
+    edges: np.ndarray,
+    stepped_by_tag: Mapping[str, bool],
+    out: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> list[int]:
     """Fill ``out`` (the long value/time/status columns) for every tag the multi-series fast
     path covers, in one kernel call over all tags' points; returns the indices of the tags left
@@ -244,19 +262,33 @@ def _summary_at_once(
         return everything
     from historian.kernels._multi import MULTI_NAMES, aggregate_series
 
-    if not set(p13) <= MULTI_NAMES or not all(_store_arrays(t, v, q, n) for (t, v, q), n
-                                               in zip(arrays, sizes, strict=True)):
+    if not set(p13) <= MULTI_NAMES or not all(
+        _store_arrays(t, v, q, n) for (t, v, q), n in zip(arrays, sizes, strict=True)
+    ):
         return everything
     with_q = [q for _t, _v, q in arrays if q is not None]
-    q_all = (np.concatenate([np.zeros(n, np.uint32) if q is None else q
-                             for (_t, _v, q), n in zip(arrays, sizes, strict=True)])
-             if with_q else np.empty(0, dtype=np.uint32))
+    q_all = (
+        np.concatenate(
+            [
+                np.zeros(n, np.uint32) if q is None else q
+                for (_t, _v, q), n in zip(arrays, sizes, strict=True)
+            ]
+        )
+        if with_q
+        else np.empty(0, dtype=np.uint32)
+    )
     offsets = np.zeros(len(tags) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
     stepped = np.array([bool(stepped_by_tag.get(tag, False)) for tag in tags])
     vals, tms, sts, covered = aggregate_series(
-        np.concatenate([t for t, _v, _q in arrays]), np.concatenate([v for _t, v, _q in arrays]),
-        q_all, offsets, edges, p13, stepped)
+        np.concatenate([t for t, _v, _q in arrays]),
+        np.concatenate([v for _t, v, _q in arrays]),
+        q_all,
+        offsets,
+        edges,
+        p13,
+        stepped,
+    )
     m, ns = edges.size - 1, len(names)
     for col, res in zip(out, (vals, tms, sts), strict=True):  # (tags, stats, m) -> (tags, m, stats)
         col.reshape(len(tags), m, ns)[:] = res.transpose(0, 2, 1)
@@ -267,8 +299,9 @@ def _store_arrays(t: Any, v: Any, q: Any, n: int) -> bool:
     """Arrays as the store returns them: int64 times, float64 values, uint32 (or no) quality."""
     ok = isinstance(t, np.ndarray) and t.dtype == np.int64 and t.ndim == 1
     ok = ok and isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (n,)
-    return ok and (q is None or (isinstance(q, np.ndarray) and q.dtype == np.uint32
-                                 and q.shape == (n,)))
+    return ok and (
+        q is None or (isinstance(q, np.ndarray) and q.dtype == np.uint32 and q.shape == (n,))
+    )
 
 
 def _status_codes(quality: Any) -> np.ndarray:
@@ -348,22 +381,50 @@ def summarize(
     [7.5, 10.0]
     """
     with argument_errors("historian.summarize"):
-        calendar = {"tz": tz, "shifts": shifts, "origin": origin, "offset": offset,
-                    "week_start": week_start}
+        calendar = {
+            "tz": tz,
+            "shifts": shifts,
+            "origin": origin,
+            "offset": offset,
+            "week_start": week_start,
+        }
         ann = None if annotations is None else user_ns_array(annotations)
-        return _summarize(times, values, quality, start=start, end=end, every=every, stats=stats,
-                          config=config, stepped=stepped, tag=tag, calendar=calendar,
-                          annotations_ns=ann)
+        return _summarize(
+            times,
+            values,
+            quality,
+            start=start,
+            end=end,
+            every=every,
+            stats=stats,
+            config=config,
+            stepped=stepped,
+            tag=tag,
+            calendar=calendar,
+            annotations_ns=ann,
+        )
 
 
 def _summarize(
-    times: Any, values: Any, quality: Any, *, start: Any, end: Any, every: Any,
-    stats: Iterable[str] | str, config: Any, stepped: bool, tag: str,
-    calendar: dict[str, Any] | None = None, annotations_ns: Any = None,
+    times: Any,
+    values: Any,
+    quality: Any,
+    *,
+    start: Any,
+    end: Any,
+    every: Any,
+    stats: Iterable[str] | str,
+    config: Any,
+    stepped: bool,
+    tag: str,
+    calendar: dict[str, Any] | None = None,
+    annotations_ns: Any = None,
 ) -> pa.Table:
     t_ns = user_ns_array(times)
-    v = np.asarray(values, dtype=np.float64) if not hasattr(values, "to_numpy") else np.asarray(
-        values.to_numpy(), dtype=np.float64
+    v = (
+        np.asarray(values, dtype=np.float64)
+        if not hasattr(values, "to_numpy")
+        else np.asarray(values.to_numpy(), dtype=np.float64)
     )
     q = None if quality is None else _status_codes(quality)  # ints or StatusCode names
     if calendar and not is_plain(every, **calendar):
@@ -372,9 +433,14 @@ def _summarize(
 
         start_ns, end_ns = window_ns(start, end)
         intervals = calendar_edges(start_ns, end_ns, every, **calendar)
-        return summary_on_intervals({tag: (t_ns, v, q)}, intervals, stats, config=config,
-                                    stepped_by_tag={tag: stepped},
-                                    annotations_by_tag={tag: annotations_ns})
+        return summary_on_intervals(
+            {tag: (t_ns, v, q)},
+            intervals,
+            stats,
+            config=config,
+            stepped_by_tag={tag: stepped},
+            annotations_by_tag={tag: annotations_ns},
+        )
     return summary_for_tags(
         {tag: (t_ns, v, q)},
         start_ns=user_ns(start),
@@ -419,8 +485,14 @@ def interpolated_for_tags(
     for tag, item in series.items():
         t, v, q = _series_arrays(tag, item)
         vals, st = interpolate(
-            t, v, q, grid_ns=g, stepped=bool(stepped_by_tag.get(tag, False)), config=cfg,
-            max_gap_ns=max_gap_ns, extrapolate=extrapolate,
+            t,
+            v,
+            q,
+            grid_ns=g,
+            stepped=bool(stepped_by_tag.get(tag, False)),
+            config=cfg,
+            max_gap_ns=max_gap_ns,
+            extrapolate=extrapolate,
         )
         null = ((st & _BAD_BIT) != 0) | ~np.isfinite(vals)
         names.append(tag)

@@ -517,9 +517,7 @@ class SqlEngine:
                 f"not {type(params).__name__}"
             )
         if explain not in (False, True, "analyze"):
-            raise InvalidArgumentError(
-                f'explain must be False, True or "analyze", not {explain!r}'
-            )
+            raise InvalidArgumentError(f'explain must be False, True or "analyze", not {explain!r}')
         bound = list(params) if isinstance(params, tuple) else params
         con = self._connect()
         try:

@@ -37,15 +37,28 @@ from historian.errors import TextAggregateError
 from historian.model import quality as q
 from historian.model.schema import SUMMARY_SCHEMA, TIME_TYPE
 
-__all__ = ["TEXT_STATS", "TEXT_SUMMARY_SCHEMA", "check_text_stats", "refuse_text",
-           "summary_with_texts", "text_summary", "text_tags"]
+__all__ = [
+    "TEXT_STATS",
+    "TEXT_SUMMARY_SCHEMA",
+    "check_text_stats",
+    "refuse_text",
+    "summary_with_texts",
+    "text_summary",
+    "text_tags",
+]
 
 #: The statistics a text tag has (the others need numbers).
 TEXT_STATS = ("count", "first", "last", "duration_in_state")
 #: A summary that includes a text tag: ``SUMMARY_SCHEMA`` plus ``text``.
 TEXT_SUMMARY_SCHEMA = SUMMARY_SCHEMA.append(pa.field("text", pa.string()))
-_ALIASES = {"count": "count", "first": "first", "start": "first", "last": "last", "end": "last",
-            "duration_in_state": "duration_in_state"}
+_ALIASES = {
+    "count": "count",
+    "first": "first",
+    "start": "first",
+    "last": "last",
+    "end": "last",
+    "duration_in_state": "duration_in_state",
+}
 
 
 def text_tags(source: Any, names: Iterable[str]) -> list[str]:
@@ -61,7 +74,8 @@ def check_text_stats(tags: Sequence[str], stats: Iterable[str] | str) -> list[st
         raise TextAggregateError(
             f"tag {tags[0]!r} is a text tag (type='string'): {', '.join(map(repr, wrong))} "
             f"need numbers; a text tag has {', '.join(TEXT_STATS)} (h.read gives the raw texts)",
-            tag=tags[0], stats=wrong,
+            tag=tags[0],
+            stats=wrong,
         )
     return asked
 
@@ -75,7 +89,8 @@ def refuse_text(source: Any, names: Iterable[str], call: str) -> None:
             f"tag {texts[0]!r} is a text tag (type='string'): {call} gives numbers and a text "
             f"has none; use h.read for the raw texts or h.summary with "
             f"{', '.join(TEXT_STATS)}",
-            tag=texts[0], stats=(call,),
+            tag=texts[0],
+            stats=(call,),
         )
 
 
@@ -134,8 +149,9 @@ def text_summary(
     check_text_stats([tag], stats)
     if text is None:
         text = np.full(t.size, None, dtype=object)
-    cols: dict[str, list[Any]] = {k: [] for k in ("start", "stat", "value", "time", "status",
-                                                  "text")}
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("start", "stat", "value", "time", "status", "text")
+    }
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         for stat, value, time, status, label in _rows_of(t, quality, text, lo, hi, list(stats)):
             for k, v in zip(cols, (lo, stat, value, time, status, label), strict=True):
@@ -189,12 +205,17 @@ def summary_with_texts(
         t = np.zeros(0, np.int64) if sl is None else sl.time
         qual = np.zeros(0, np.uint32) if sl is None else sl.quality
         if name in texts:
-            parts.append(text_summary(name, t, qual, None if sl is None else sl.text, edges,
-                                      stats))
+            parts.append(text_summary(name, t, qual, None if sl is None else sl.text, edges, stats))
             continue
         v = np.zeros(0) if sl is None else sl.value
-        part = summary_for_tags({name: (t, v, qual)}, start_ns=start_ns, end_ns=end_ns,
-                                every_ns=every_ns, stats=stats, config=config,
-                                stepped_by_tag=stepped)
+        part = summary_for_tags(
+            {name: (t, v, qual)},
+            start_ns=start_ns,
+            end_ns=end_ns,
+            every_ns=every_ns,
+            stats=stats,
+            config=config,
+            stepped_by_tag=stepped,
+        )
         parts.append(part.append_column("text", pa.nulls(part.num_rows, pa.string())))
     return pa.concat_tables(parts)

@@ -111,8 +111,9 @@ def _config(sim: Any, store: str, spool: str, seconds: float) -> dict[str, Any]:
     for section in ("modbus", "opcua"):
         for dev in doc.get(section, []):
             # values are float64: the plant's text signals (state, batch id) are left out
-            dev["points"] = [p for p in dev["points"]
-                             if p.get("type") != "string" and p["tag"] not in _TEXT_TAGS]
+            dev["points"] = [
+                p for p in dev["points"] if p.get("type") != "string" and p["tag"] not in _TEXT_TAGS
+            ]
             for p in dev["points"]:
                 rules = _rules(p, seconds)
                 if rules:
@@ -179,8 +180,9 @@ async def _collect(opts: DemoOptions, store: str, workdir: str) -> dict[str, Any
                      users=users)  # fmt: skip
     async with sim:
         doc = _config(sim, store, os.path.join(workdir, "spool"), seconds)
-        collector = Collector(from_dict(doc, base_dir=os.getcwd()),
-                              environ={USER_ENV: user, PASSWORD_ENV: password})
+        collector = Collector(
+            from_dict(doc, base_dir=os.getcwd()), environ={USER_ENV: user, PASSWORD_ENV: password}
+        )
         _out(f"  Modbus TCP  {sim.endpoints['modbus']}  ({len(doc['modbus'][0]['points'])} points, "
              "polled every 200 ms)")  # fmt: skip
         ua_security = ("Basic256Sha256 SignAndEncrypt, certificates + user/password" if secure
@@ -196,8 +198,9 @@ async def _collect(opts: DemoOptions, store: str, workdir: str) -> dict[str, Any
             if sources and all(s.connected for s in sources.values()):
                 break
             await asyncio.sleep(0.05)
-        faults = None if not opts.faults else asyncio.create_task(
-            _faults(sim, seconds, notes.append))
+        faults = (
+            None if not opts.faults else asyncio.create_task(_faults(sim, seconds, notes.append))
+        )
         from historian.progress import bar as progress_bar
 
         # a bar only on a terminal (never \r updates in a log); --no-progress or
@@ -267,7 +270,9 @@ def _start_warm_up() -> Any:
     try:
         return subprocess.Popen(
             [sys.executable, "-c", "from historian.sim.demo import warm_up; warm_up()"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     except OSError:  # the report compiles what it needs itself
         return None
@@ -285,7 +290,6 @@ def _finish_warm_up(proc: Any, timeout: float = 120.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
 
 
 def _report(opts: DemoOptions, store: str, result: dict[str, Any]) -> None:
@@ -333,10 +337,12 @@ def _report(opts: DemoOptions, store: str, result: dict[str, Any]) -> None:
              f"{_fmt_num(health.latency_p50_s, 3)} s")  # fmt: skip
         total_points = info["points_in_files"] + info["points_pending"]
         bpp = info["bytes_per_point"]
-        _out(f"  store: {_fmt_int(total_points)} points in {info['files']} file(s), "
-             f"{_fmt_bytes(info['bytes'])}, "
-             f"{'-' if bpp is None else f'{bpp:.2f}'} bytes/point"
-             + (" (small files: Parquet footers dominate a short run)" if bpp and bpp > 4 else ""))
+        _out(
+            f"  store: {_fmt_int(total_points)} points in {info['files']} file(s), "
+            f"{_fmt_bytes(info['bytes'])}, "
+            f"{'-' if bpp is None else f'{bpp:.2f}'} bytes/point"
+            + (" (small files: Parquet footers dominate a short run)" if bpp and bpp > 4 else "")
+        )
 
         _out()
         _out("== Quality and qualification")
@@ -367,8 +373,10 @@ def _report(opts: DemoOptions, store: str, result: dict[str, Any]) -> None:
     _out()
     _out("== Next")
     _out(f"  historian info {rel}")
-    _out(f"  historian query {rel} "
-         "\"SELECT tag, count(*) AS n, avg(value) AS mean FROM points GROUP BY tag\"")
+    _out(
+        f"  historian query {rel} "
+        '"SELECT tag, count(*) AS n, avg(value) AS mean FROM points GROUP BY tag"'
+    )
     _out("  in a notebook:")
     _out("    import historian")
     _out(f"    h = historian.open({rel!r})")
@@ -390,8 +398,10 @@ def _summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
         every_ns = max(1, last - first)
     tags = [t for t in _SUMMARY_TAGS if t in seen]
     _out()
-    _out(f"== Summary ({every_ns / 1e9:.3g} s intervals; twa = time-weighted average, "
-         "OPC UA Part 13)")
+    _out(
+        f"== Summary ({every_ns / 1e9:.3g} s intervals; twa = time-weighted average, "
+        "OPC UA Part 13)"
+    )
     if not tags:
         _out("  no data")
         return
@@ -415,12 +425,18 @@ def _summary(h: Any, start: int, end: int, seconds: float, seen: set[str],
         if None not in (v.get("twa"), v.get("min"), v.get("max"))
         and not v["min"] <= v["twa"] <= v["max"]
     )  # fmt: skip
-    _out("  min/max are raw samples inside the interval; twa is the area under the line drawn "
-         "through the samples,")
-    _out("  including the values interpolated at the interval's edges, so it can lie outside "
-         "[min, max]" + (f" ({outside} row(s) here)." if outside else "."))
-    _out("  '-': no raw sample in the interval (a step tag that did not change: twa is the held "
-         "value).")
+    _out(
+        "  min/max are raw samples inside the interval; twa is the area under the line drawn "
+        "through the samples,"
+    )
+    _out(
+        "  including the values interpolated at the interval's edges, so it can lie outside "
+        "[min, max]" + (f" ({outside} row(s) here)." if outside else ".")
+    )
+    _out(
+        "  '-': no raw sample in the interval (a step tag that did not change: twa is the held "
+        "value)."
+    )
 
 
 def _correlations(h: Any, start: int, end: int, seen: set[str]) -> None:
@@ -466,4 +482,3 @@ def _correlations(h: Any, start: int, end: int, seen: set[str]) -> None:
              "process lags better)")  # fmt: skip
     if checks:
         _out("  same signal over Modbus and OPC UA (lag 0): " + "; ".join(checks[:3]))
-

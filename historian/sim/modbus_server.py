@@ -44,8 +44,18 @@ __all__ = ["SimModbusServer"]
 
 log = logging.getLogger(__name__)
 
-_FC_TABLE = {1: "coil", 2: "discrete", 3: "holding", 4: "input", 5: "coil", 6: "holding",
-             15: "coil", 16: "holding", 22: "holding", 23: "holding"}
+_FC_TABLE = {
+    1: "coil",
+    2: "discrete",
+    3: "holding",
+    4: "input",
+    5: "coil",
+    6: "holding",
+    15: "coil",
+    16: "holding",
+    22: "holding",
+    23: "holding",
+}
 
 
 def _runs(addresses: Iterable[int]) -> list[tuple[int, int]]:
@@ -121,15 +131,21 @@ class SimModbusServer:
             for start, count in _runs(data):
                 vals = [data[a] for a in range(start, start + count)]
                 if table in BIT_TABLES:
-                    block.append(SimData(start, values=[bool(v) for v in vals],
-                                         datatype=DataType.BITS))
+                    block.append(
+                        SimData(start, values=[bool(v) for v in vals], datatype=DataType.BITS)
+                    )
                 else:
-                    block.append(SimData(start, values=[int(v) for v in vals],
-                                         datatype=DataType.REGISTERS))
+                    block.append(
+                        SimData(start, values=[int(v) for v in vals], datatype=DataType.REGISTERS)
+                    )
             if not block:  # pymodbus needs a block per table: serve one unused address
-                block.append(SimData(65535, values=[0] if table not in BIT_TABLES else [False],
-                                     datatype=DataType.REGISTERS if table not in BIT_TABLES
-                                     else DataType.BITS))
+                block.append(
+                    SimData(
+                        65535,
+                        values=[0] if table not in BIT_TABLES else [False],
+                        datatype=DataType.REGISTERS if table not in BIT_TABLES else DataType.BITS,
+                    )
+                )
             blocks.append(block)
         device = SimDevice(id=self.unit, simdata=cast(Any, tuple(blocks)), action=self._action)
         kwargs: dict[str, Any] = {"address": (self.host, self.port), "trace_pdu": self._trace_pdu}
@@ -233,8 +249,9 @@ class SimModbusServer:
             return None  # dropped: no response is sent
         return pdu
 
-    async def _action(self, fc: int, _start: int, address: int, count: int, _regs: Any,
-                      values: Any) -> Any:
+    async def _action(
+        self, fc: int, _start: int, address: int, count: int, _regs: Any, values: Any
+    ) -> Any:
         if values is not None or not self._faults:
             return None
         table = _FC_TABLE.get(fc)

@@ -54,8 +54,13 @@ class _Users:
     def __init__(self, users: Mapping[str, str]):
         self.users = dict(users)
 
-    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
-                 certificate: Any = None) -> Any:
+    def get_user(
+        self,
+        iserver: Any,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> Any:
         from asyncua.crypto.permission_rules import User, UserRole
 
         if username is not None and self.users.get(username) == password:
@@ -152,8 +157,10 @@ class SimOpcuaServer:
             await server.load_private_key(self.pki["server_key"])
             store = TrustStore([Path(self.pki["trusted"])], [])
             await store.load()
-            opts = (CertificateValidatorOptions.TRUSTED_VALIDATION
-                    | CertificateValidatorOptions.PEER_CLIENT)
+            opts = (
+                CertificateValidatorOptions.TRUSTED_VALIDATION
+                | CertificateValidatorOptions.PEER_CLIENT
+            )
             server.set_certificate_validator(CertificateValidator(opts, store))
         else:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
@@ -171,13 +178,19 @@ class SimOpcuaServer:
                 )
             vt, init = self._variant_type(tag)
             var = await folders[folder_name].add_variable(
-                _node_id(info.opcua, idx), ua.QualifiedName(info.opcua.split(".", 1)[-1], idx),
-                init, vt,
+                _node_id(info.opcua, idx),
+                ua.QualifiedName(info.opcua.split(".", 1)[-1], idx),
+                init,
+                vt,
             )
             await var.write_attribute(
                 ua.AttributeIds.Description,
-                ua.DataValue(ua.Variant(ua.LocalizedText(f"{info.description} [{info.unit}]"),
-                                        ua.VariantType.LocalizedText)),
+                ua.DataValue(
+                    ua.Variant(
+                        ua.LocalizedText(f"{info.description} [{info.unit}]"),
+                        ua.VariantType.LocalizedText,
+                    )
+                ),
             )
             self._nodes[tag] = var.nodeid
             self._types[tag] = vt

@@ -51,12 +51,15 @@ class TagInfo:
 
 TAGS: dict[str, TagInfo] = {
     "TIC-101.PV": TagInfo("degC", "Reactor temperature", "analog", 0, 150, "Reactor.Temperature"),
-    "TIC-101.SP": TagInfo("degC", "Reactor temperature setpoint", "step", 0, 150,
-                          "Reactor.Setpoint"),
-    "TIC-101.OUT": TagInfo("%", "Heater power (controller output)", "analog", 0, 100,
-                           "Reactor.HeaterPower"),
-    "TI-102.PV": TagInfo("degC", "Jacket temperature", "analog", 0, 200,
-                         "Reactor.JacketTemperature"),
+    "TIC-101.SP": TagInfo(
+        "degC", "Reactor temperature setpoint", "step", 0, 150, "Reactor.Setpoint"
+    ),
+    "TIC-101.OUT": TagInfo(
+        "%", "Heater power (controller output)", "analog", 0, 100, "Reactor.HeaterPower"
+    ),
+    "TI-102.PV": TagInfo(
+        "degC", "Jacket temperature", "analog", 0, 200, "Reactor.JacketTemperature"
+    ),
     "PI-103.PV": TagInfo("bar", "Reactor pressure", "analog", 0, 16, "Reactor.Pressure"),
     "FIC-104.PV": TagInfo("m3/h", "Feed flow", "analog", 0, 15, "Feed.Flow"),
     "FV-104.POS": TagInfo("%", "Feed valve position", "analog", 0, 100, "Feed.ValvePosition"),
@@ -69,8 +72,9 @@ TAGS: dict[str, TagInfo] = {
     "TAH-101": TagInfo("", "High temperature alarm", "step", 0, 1, "Alarms.HighTemperature"),
     "LAH-105": TagInfo("", "High level alarm", "step", 0, 1, "Alarms.HighLevel"),
     "LAL-105": TagInfo("", "Low level alarm", "step", 0, 1, "Alarms.LowLevel"),
-    "REACTOR.STATE": TagInfo("", "Reactor state (HEATING/COOLING/STABLE)", "step", None, None,
-                             "Reactor.State"),
+    "REACTOR.STATE": TagInfo(
+        "", "Reactor state (HEATING/COOLING/STABLE)", "step", None, None, "Reactor.State"
+    ),
     "REACTOR.BATCH": TagInfo("", "Batch id", "step", None, None, "Reactor.Batch"),
 }
 

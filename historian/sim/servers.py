@@ -53,29 +53,84 @@ _RAW_FULL_SCALE = 27648  # Siemens S7 analog input: 0..27648 counts for 0..100 %
 MODBUS_POINTS: list[dict[str, Any]] = [
     # holding registers (FC3)
     {"tag": "FIC-104.PV", "table": "holding", "address": 0, "type": "float32", "unit": "m3/h"},
-    {"tag": "LIC-105.PV", "table": "holding", "address": 2, "type": "float32",
-     "word_order": "little", "unit": "%"},
-    {"tag": "FV-104.POS", "table": "holding", "address": 4, "type": "int16", "scale": 0.1,
-     "unit": "%"},
+    {
+        "tag": "LIC-105.PV",
+        "table": "holding",
+        "address": 2,
+        "type": "float32",
+        "word_order": "little",
+        "unit": "%",
+    },
+    {
+        "tag": "FV-104.POS",
+        "table": "holding",
+        "address": 4,
+        "type": "int16",
+        "scale": 0.1,
+        "unit": "%",
+    },
     {"tag": "P-106.STARTS", "table": "holding", "address": 5, "type": "uint16"},
     {"tag": "FQ-104.TOTAL", "table": "holding", "address": 6, "type": "float64", "unit": "m3"},
-    {"tag": "P-106.RUNTIME", "table": "holding", "address": 10, "type": "uint32",
-     "word_order": "little", "unit": "s"},
-    {"tag": "TIC-101.SP.MB", "table": "holding", "address": 12, "type": "uint16", "scale": 0.1,
-     "unit": "degC"},
+    {
+        "tag": "P-106.RUNTIME",
+        "table": "holding",
+        "address": 10,
+        "type": "uint32",
+        "word_order": "little",
+        "unit": "s",
+    },
+    {
+        "tag": "TIC-101.SP.MB",
+        "table": "holding",
+        "address": 12,
+        "type": "uint16",
+        "scale": 0.1,
+        "unit": "degC",
+    },
     {"tag": "REACTOR.STATE", "table": "holding", "address": 20, "type": "string", "count": 8},
-    {"tag": "REACTOR.BATCH.MB", "table": "holding", "address": 28, "type": "string", "count": 4,
-     "byte_order": "little"},
+    {
+        "tag": "REACTOR.BATCH.MB",
+        "table": "holding",
+        "address": 28,
+        "type": "string",
+        "count": 4,
+        "byte_order": "little",
+    },
     # input registers (FC4)
-    {"tag": "TT-101.RAW", "table": "input", "address": 0, "type": "int16",
-     "scale": 150.0 / _RAW_FULL_SCALE, "unit": "degC"},
-    {"tag": "TI-102.MB", "table": "input", "address": 2, "type": "float32",
-     "byte_order": "little", "unit": "degC"},
-    {"tag": "TIC-101.OUT.MB", "table": "input", "address": 4, "type": "float32",
-     "word_order": "little", "byte_order": "little", "unit": "%"},
+    {
+        "tag": "TT-101.RAW",
+        "table": "input",
+        "address": 0,
+        "type": "int16",
+        "scale": 150.0 / _RAW_FULL_SCALE,
+        "unit": "degC",
+    },
+    {
+        "tag": "TI-102.MB",
+        "table": "input",
+        "address": 2,
+        "type": "float32",
+        "byte_order": "little",
+        "unit": "degC",
+    },
+    {
+        "tag": "TIC-101.OUT.MB",
+        "table": "input",
+        "address": 4,
+        "type": "float32",
+        "word_order": "little",
+        "byte_order": "little",
+        "unit": "%",
+    },
     {"tag": "JQ-101.ENERGY.MB", "table": "input", "address": 6, "type": "int64", "unit": "Wh"},
-    {"tag": "PI-103.MB", "table": "input", "address": 10, "type": "int32", "scale": 0.001,
-     "unit": "bar"},
+    {
+        "tag": "PI-103.MB",
+        "table": "input",
+        "address": 10,
+        "type": "int32",
+        "scale": 0.001,
+        "unit": "bar",
+    },
     # coils (FC1) and discrete inputs (FC2)
     {"tag": "P-106.CMD", "table": "coil", "address": 0, "type": "bool"},
     {"tag": "P-106.RUN", "table": "discrete", "address": 0, "type": "bool"},
@@ -96,8 +151,15 @@ MODBUS_SOURCES: dict[str, str] = {
 
 #: Tags collected over OPC UA by :func:`plant_config` (the server serves every plant tag).
 OPCUA_TAGS = (
-    "TIC-101.PV", "TIC-101.SP", "TIC-101.OUT", "TI-102.PV", "PI-103.PV", "JQ-101.ENERGY",
-    "TAH-101", "LAL-105", "REACTOR.BATCH",
+    "TIC-101.PV",
+    "TIC-101.SP",
+    "TIC-101.OUT",
+    "TI-102.PV",
+    "PI-103.PV",
+    "JQ-101.ENERGY",
+    "TAH-101",
+    "LAL-105",
+    "REACTOR.BATCH",
 )
 
 DEFAULT_USER = "operator"
@@ -276,17 +338,23 @@ class SimServers:
             self.pki = make_pki(pki_dir or tempfile.mkdtemp(prefix="historian-sim-pki-"))
         self.modbus = (
             SimModbusServer(
-                MODBUS_POINTS, port=modbus_port,
+                MODBUS_POINTS,
+                port=modbus_port,
                 sslctx=server_ssl_context(self.pki) if modbus_tls and self.pki else None,
             )
-            if modbus else None
+            if modbus
+            else None
         )
         self.opcua = (
             SimOpcuaServer(
-                port=opcua_port, secure=secure, pki=self.pki,
-                users=users or {DEFAULT_USER: DEFAULT_PASSWORD}, allow_insecure=allow_insecure,
+                port=opcua_port,
+                secure=secure,
+                pki=self.pki,
+                users=users or {DEFAULT_USER: DEFAULT_PASSWORD},
+                allow_insecure=allow_insecure,
             )
-            if opcua else None
+            if opcua
+            else None
         )
         self._task: asyncio.Task[None] | None = None
         self._t0 = 0.0
@@ -396,14 +464,17 @@ def serve_plant(
     ``sim.config()``). With ``secure``, the OPC UA login is ``operator``/``operator-pw`` unless
     ``HISTORIAN_SIM_USER``/``HISTORIAN_SIM_PASSWORD`` are set. Binds 127.0.0.1 only.
     """
-    users = {
-        os.environ.get(USER_ENV, DEFAULT_USER): os.environ.get(PASSWORD_ENV, DEFAULT_PASSWORD)
-    }
+    users = {os.environ.get(USER_ENV, DEFAULT_USER): os.environ.get(PASSWORD_ENV, DEFAULT_PASSWORD)}
 
     async def main() -> None:
         sim = SimServers(
-            modbus_port=modbus_port, opcua_port=opcua_port, seed=seed, secure=secure,
-            modbus_tls=modbus_tls, pki_dir=pki_dir, users=users,
+            modbus_port=modbus_port,
+            opcua_port=opcua_port,
+            seed=seed,
+            secure=secure,
+            modbus_tls=modbus_tls,
+            pki_dir=pki_dir,
+            users=users,
         )
         async with sim:
             log.info("simulated plant serving %s", sim.endpoints)

@@ -60,8 +60,11 @@ def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None,
     written = []
     changed = 0
     for i, rel in enumerate(snap.paths):
-        outside = lo is not None and hi is not None and (
-            int(snap.tmax[i]) < lo or int(snap.tmin[i]) >= hi)
+        outside = (
+            lo is not None
+            and hi is not None
+            and (int(snap.tmax[i]) < lo or int(snap.tmin[i]) >= hi)
+        )
         if outside:
             continue  # no row of this file is in the window
         f = store._files.get(os.path.join(store.settings.table_dir, rel))
@@ -88,9 +91,7 @@ def _rewrite(store: Store, wanted: set[str], lo: int | None, hi: int | None,
         if out:
             order = sorted(out)
             points = points_from_slices(order, [out[n] for n in order])
-            written.append(
-                store._write_file(points)
-            )
+            written.append(store._write_file(points))
         remove.append(rel)
     if remove:
         store._log.commit(written, remove, operation=operation)

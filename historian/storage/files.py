@@ -70,8 +70,15 @@ from historian.storage.format import (  # noqa: E402 - the format's names, re-ex
 )
 from historian.storage.format import UNIT_NS as _UNIT_NS  # noqa: E402
 
-__all__ = ["FORMAT_VERSION", "INDEX_KEY", "INDEX_SHA_KEY", "MAX_DECIMALS", "MAX_NS",
-           "PARTITION_COLUMNS", "TABLE_SCHEMA"]
+__all__ = [
+    "FORMAT_VERSION",
+    "INDEX_KEY",
+    "INDEX_SHA_KEY",
+    "MAX_DECIMALS",
+    "MAX_NS",
+    "PARTITION_COLUMNS",
+    "TABLE_SCHEMA",
+]
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,9 @@ def encode(points: Points) -> tuple[pa.Table, dict[str, Any]]:
     table = pa.table(
         {
             "tag": pa.DictionaryArray.from_arrays(
-                arrow.array(np.repeat(np.arange(len(run_tags), dtype=np.int32), np.diff(bounds)),
-                            pa.int32()),
+                arrow.array(
+                    np.repeat(np.arange(len(run_tags), dtype=np.int32), np.diff(bounds)), pa.int32()
+                ),
                 arrow.array(run_tags, pa.string()),
             ),
             "time": arrow.array(t_unit, pa.timestamp(unit, tz="UTC")),
@@ -187,8 +195,10 @@ def write_file(
     index_bytes = json.dumps(index, separators=(",", ":")).encode()
     # The index goes into the footer's key-value metadata once, after the rows: as schema
     # metadata it would be stored a second time, base64 inside ARROW:schema (format 1).
-    footer = {INDEX_KEY: index_bytes,
-              INDEX_SHA_KEY: hashlib.sha256(index_bytes).hexdigest().encode()}
+    footer = {
+        INDEX_KEY: index_bytes,
+        INDEX_SHA_KEY: hashlib.sha256(index_bytes).hexdigest().encode(),
+    }
     name = f"part-{_time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
     relpath = f"day={day}/{name}"
     make_dirs(tmp_dir)
@@ -480,8 +490,11 @@ class DataFile:
         with self._lock:
             try:
                 if self._text_pf is None:
-                    self._text_pf = pq.ParquetFile(self._where, page_checksum_verification=True,
-                                                   read_dictionary=[textcol.COLUMN])
+                    self._text_pf = pq.ParquetFile(
+                        self._where,
+                        page_checksum_verification=True,
+                        read_dictionary=[textcol.COLUMN],
+                    )
                 column = self._text_pf.reader.read_row_groups(
                     groups, column_indices=[self._col[textcol.COLUMN]], use_threads=False
                 ).column(0)
@@ -502,9 +515,13 @@ class DataFile:
             return
         meta = self._pf.metadata
         groups = -(-self.num_rows // self.rg_rows) if self.rg_rows > 0 else -1
-        if (groups != meta.num_row_groups or len(self.rg_tfirst) != groups
-                or len(self.rg_tlast) != groups or int(self.row_start[0]) != 0
-                or bool(np.any(np.diff(self.row_start) < 0))):
+        if (
+            groups != meta.num_row_groups
+            or len(self.rg_tfirst) != groups
+            or len(self.rg_tlast) != groups
+            or int(self.row_start[0]) != 0
+            or bool(np.any(np.diff(self.row_start) < 0))
+        ):
             raise CorruptDataError(
                 f"{self.path}: the footer declares {self.num_rows:,} rows in "
                 f"{meta.num_row_groups:,} row groups, which the historian index (row groups of "
@@ -544,7 +561,8 @@ class DataFile:
             declared = sum(rg.column(i).total_uncompressed_size for i in indices)
             decoded += max(declared, rg.num_rows * sum(widths))
         current().check(
-            "max_file_decoded_bytes", decoded,
+            "max_file_decoded_bytes",
+            decoded,
             f"decoded bytes of {len(groups):,} row groups of {os.path.basename(self.path)}",
             "read fewer tags or a shorter window",
         )

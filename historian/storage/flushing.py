@@ -43,9 +43,7 @@ def write_files(store: Store, points: Points) -> list[WrittenFile]:
     """Write sorted points as files (time windows cut by size, then tag ranges), two at a time."""
     parts = _split_parts(points, store.settings.part_rows)
     if len(parts) == 1:
-        return [
-            store._write_file(parts[0])
-        ]
+        return [store._write_file(parts[0])]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=store.settings.write_threads) as pool:
@@ -60,8 +58,11 @@ def write_files(store: Store, points: Points) -> list[WrittenFile]:
 def write_files_now(store: Store, points: Points) -> None:
     """Bulk path: sorted files cut by size, one commit; durable when it returns."""
     points = points.sorted()
-    with store._flush_lock, storage_errors(
-        f"writing files of {store.path}", "nothing of this write was acknowledged; retry it"
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"writing files of {store.path}", "nothing of this write was acknowledged; retry it"
+        ),
     ):
         written = write_files(store, points)
         assert store._log is not None
@@ -244,10 +245,7 @@ def _split_parts(points: Points, part_rows: int) -> list[Points]:
         seg_win = window[seg_start]
         order = np.argsort(seg_win, kind="stable")
         bounds = np.flatnonzero(np.diff(seg_win[order])) + 1
-        days = [
-            points.concat_runs(seg_start[sel], seg_end[sel])
-            for sel in np.split(order, bounds)
-        ]
+        days = [points.concat_runs(seg_start[sel], seg_end[sel]) for sel in np.split(order, bounds)]
     parts = []
     for p in days:
         n = len(p)

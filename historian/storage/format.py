@@ -53,8 +53,10 @@ FILE_SCHEMA = pa.schema(
 #: day of the file's first point; a file may hold later days too, so never filter on ``day``).
 TABLE_SCHEMA = pa.schema(
     [
-        *[f.with_type(pa.timestamp("us", tz="UTC")) if f.name == "time" else f
-          for f in FILE_SCHEMA],
+        *[
+            f.with_type(pa.timestamp("us", tz="UTC")) if f.name == "time" else f
+            for f in FILE_SCHEMA
+        ],
         ("day", pa.date32()),
     ]
 )

@@ -184,8 +184,11 @@ def table_columns(
             f"write_table takes a pyarrow/pandas/polars table, not {type(table).__name__}"
         )
     has_text = "text" in table.column_names
-    missing = [c for c in ("tag", "time", "value") if c not in table.column_names
-               and not (c == "value" and has_text)]
+    missing = [
+        c
+        for c in ("tag", "time", "value")
+        if c not in table.column_names and not (c == "value" and has_text)
+    ]
     if missing:
         raise InvalidDataError(
             f"the table lacks column(s) {missing}; a long table needs tag, time, value[, quality] "

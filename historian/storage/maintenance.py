@@ -81,8 +81,11 @@ def compact(
     store._become_writer()
     assert store._log is not None
     replaced = 0
-    with store._flush_lock, storage_errors(
-        f"compacting {store.path}", "no point was lost (the replaced files stay); retry later"
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"compacting {store.path}", "no point was lost (the replaced files stay); retry later"
+        ),
     ):
         snap = store._log.snapshot()
         by_day: dict[str, list[str]] = {}
@@ -124,11 +127,7 @@ def rewrite_day(store: Store, relpaths: list[str]) -> list[WrittenFile]:
 
     def rewrite(tags: list[str]) -> Any:
         points = merge_tags(store, opened, tags)
-        return (
-            store._write_file(points)
-            if len(points)
-            else None
-        )
+        return store._write_file(points) if len(points) else None
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -201,8 +200,11 @@ def delete(
     stamps = None if ingested is None else np.asarray(list(ingested), dtype=np.int64)
     store._become_writer()
     store.flush()
-    with store._flush_lock, storage_errors(
-        f"deleting points of {store.path}", "nothing was deleted; run the deletion again"
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"deleting points of {store.path}", "nothing was deleted; run the deletion again"
+        ),
     ):
         return delete_points(store, names, lo, hi, stamps, "delete")
 
@@ -232,9 +234,12 @@ def rename_tag(store: Store, old: str, new: str) -> Tag:
     fields = {k: v for k, v in definition.to_dict().items() if k not in ("name", "version")}
     fields["metadata"] = {**definition.metadata, "renamed_from": old}
     tag = store._catalog.put(Tag(name=new, **fields))
-    with store._flush_lock, storage_errors(
-        f"renaming {old!r} in {store.path}",
-        f"the points are still under {old!r}; run the rename again",
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"renaming {old!r} in {store.path}",
+            f"the points are still under {old!r}; run the rename again",
+        ),
     ):
         rename_points(store, old, new)
     store._catalog.remove(old, {"deleted_at": _utc_iso(), "renamed_to": new})
@@ -259,9 +264,12 @@ def retain(store: Store, older_than: Any, *, force: bool = False) -> int:
         cutoff = to_ns(older_than)
     store.flush()
     dropped = 0
-    with store._flush_lock, storage_errors(
-        f"retention of {store.path}",
-        "no point was lost; the retention may not have been applied, run it again",
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"retention of {store.path}",
+            "no point was lost; the retention may not have been applied, run it again",
+        ),
     ):
         snap = store._log.snapshot()
         if relative and not force and snap.paths and int(snap.tmax.max()) < cutoff:
@@ -289,9 +297,7 @@ def retain(store: Store, older_than: Any, *, force: bool = False) -> int:
             if kept:
                 names = sorted(slices)
                 points = points_from_slices(names, [slices[n] for n in names])
-                written.append(
-                    store._write_file(points)
-                )
+                written.append(store._write_file(points))
             remove.append(rel)
         if remove:
             store._log.commit(written, remove, operation="retain")

@@ -127,8 +127,14 @@ def _texts_or_none(text: np.ndarray | None, sel: slice | np.ndarray) -> np.ndarr
 
 def take(s: TagSlice, sel: np.ndarray | slice) -> TagSlice:
     """The rows ``sel`` of a slice (every column, the text too)."""
-    return TagSlice(s.time[sel], s.value[sel], s.quality[sel], s.reasons[sel], s.ingested[sel],
-                    None if s.text is None else s.text[sel])
+    return TagSlice(
+        s.time[sel],
+        s.value[sel],
+        s.quality[sel],
+        s.reasons[sel],
+        s.ingested[sel],
+        None if s.text is None else s.text[sel],
+    )
 
 
 def concat(slices: list[TagSlice]) -> TagSlice:

@@ -54,8 +54,13 @@ def refuse_lost_log(store: Store) -> None:
 def commit_log(store: Store, create: bool) -> CommitLog:
     store._refuse_lost_log()
     if not store._remote:  # one writer per folder (a file lock), one WAL: the default app id
-        return CommitLog(store.settings.table_dir, create=create, fs=store._fs,
-                         signer=store._signer, fsync=store.settings.fsync)
+        return CommitLog(
+            store.settings.table_dir,
+            create=create,
+            fs=store._fs,
+            signer=store._signer,
+            fsync=store.settings.fsync,
+        )
     fence = store._lock.check if isinstance(store._lock, WriterLease) else None
     # Several hosts may write the store in turn, each with its own local WAL: each WAL
     # records what of it is in files under its own id.

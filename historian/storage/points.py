@@ -54,9 +54,12 @@ def cat_text(parts: list[np.ndarray | None], sizes: list[int]) -> np.ndarray | N
     if all(p is None for p in parts):
         return None
     return np.concatenate(
-        [np.full(k, None, dtype=object) if p is None else p for p, k in zip(parts, sizes,
-                                                                              strict=True)]
+        [
+            np.full(k, None, dtype=object) if p is None else p
+            for p, k in zip(parts, sizes, strict=True)
+        ]
     )
+
 
 @dataclass(frozen=True)
 class Points:

@@ -127,7 +127,12 @@ def qualify(
         for name, s, new_q, new_r, sel in changed_points:
             n = sel.size
             pts = Points.of_tag(
-                name, s.time[sel], s.value[sel], new_q[sel], new_r[sel], np.zeros(n, np.int64),
+                name,
+                s.time[sel],
+                s.value[sel],
+                new_q[sel],
+                new_r[sel],
+                np.zeros(n, np.int64),
                 None if s.text is None else s.text[sel],
             )
             store._ingest(pts, qualified=True)

@@ -148,8 +148,15 @@ def series_parts(
 
 
 def _read_files(
-    store: Store, snap: Snapshot, chosen: list[str], tags: Sequence[str], start_ns: int,
-    end_ns: int, as_of_us: int | None, with_reasons: bool, parts: dict[str, list[TagSlice]],
+    store: Store,
+    snap: Snapshot,
+    chosen: list[str],
+    tags: Sequence[str],
+    start_ns: int,
+    end_ns: int,
+    as_of_us: int | None,
+    with_reasons: bool,
+    parts: dict[str, list[TagSlice]],
 ) -> None:
     """Add to ``parts`` the points in [start, end) of the files ``chosen`` of ``snap``."""
     opened = []
@@ -188,7 +195,9 @@ def _read_files(
 
 
 def _pending_parts(
-    pending: list[MemTable] | dict[str, list[TagSlice]], tags: Sequence[str], start_ns: int,
+    pending: list[MemTable] | dict[str, list[TagSlice]],
+    tags: Sequence[str],
+    start_ns: int,
     end_ns: int,
 ) -> dict[str, list[TagSlice]]:
     """Per tag, the unflushed points in [start, end): memory tables, or WAL slices."""
@@ -297,11 +306,7 @@ def scan_sources(store: Store) -> tuple[list[str], pa.Table]:
     else:
         by_tag = pending
     names = sorted(t for t, sl in by_tag.items() if sl)
-    pts = (
-        points_from_slices(names, [concat(by_tag[t]) for t in names])
-        if names
-        else Points.empty()
-    )
+    pts = points_from_slices(names, [concat(by_tag[t]) for t in names]) if names else Points.empty()
     table = pa.table(
         {
             "tag": pa.DictionaryArray.from_arrays(
@@ -382,8 +387,14 @@ CHUNK_ROWS = 1 << 20
 
 
 def read_table(
-    store: Store, names: list[str], start_ns: int, end_ns: int, as_of_us: int | None,
-    reasons: bool, dictionary: bool, with_text: bool,
+    store: Store,
+    names: list[str],
+    start_ns: int,
+    end_ns: int,
+    as_of_us: int | None,
+    reasons: bool,
+    dictionary: bool,
+    with_text: bool,
 ) -> pa.Table:
     """The table of :meth:`Store.read`: one copy of the points, never two.
 
@@ -417,8 +428,11 @@ def _disjoint(slices: list[TagSlice]) -> list[TagSlice] | None:
 
 
 def _points_table(
-    names: list[str], series: dict[str, TagSlice | None] | dict[str, list[TagSlice]],
-    with_reasons: bool, dictionary: bool = False, with_text: bool = False,
+    names: list[str],
+    series: dict[str, TagSlice | None] | dict[str, list[TagSlice]],
+    with_reasons: bool,
+    dictionary: bool = False,
+    with_text: bool = False,
 ) -> pa.Table:
     """The points table of ``series`` in the order of ``names``: one copy of each column, the
     tag column built from buffers (``dictionary<int32, string>`` when ``dictionary``).
@@ -448,15 +462,19 @@ def _points_table(
 
 
 def _points_chunk(
-    names: list[str], present: list[tuple[str, TagSlice]], with_reasons: bool,
-    dictionary: bool, with_text: bool,
+    names: list[str],
+    present: list[tuple[str, TagSlice]],
+    with_reasons: bool,
+    dictionary: bool,
+    with_text: bool,
 ) -> pa.Table:
     """One chunk of :func:`_points_table`: the slices ``present``, in order."""
     with_text = with_text or any(s.text is not None for _, s in present)
     schema = POINTS_SCHEMA
     if dictionary:
-        schema = schema.set(0, pa.field("tag", pa.dictionary(pa.int32(), pa.string()),
-                                        nullable=False))
+        schema = schema.set(
+            0, pa.field("tag", pa.dictionary(pa.int32(), pa.string()), nullable=False)
+        )
     if with_reasons:
         schema = schema.append(pa.field("reasons", pa.uint32()))
     if with_text:
@@ -476,8 +494,9 @@ def _points_chunk(
     if dictionary:  # one dictionary (every name read) in every chunk
         where = {n: i for i, n in enumerate(names)}
         codes = np.repeat(np.array([where[n] for n, _ in present], dtype=np.int32), counts)
-        tag_col: Any = pa.DictionaryArray.from_arrays(arrow.array(codes, pa.int32()),
-                                                      arrow.array(list(names), pa.string()))
+        tag_col: Any = pa.DictionaryArray.from_arrays(
+            arrow.array(codes, pa.int32()), arrow.array(list(names), pa.string())
+        )
     else:
         tag_col = repeated_strings([n for n, _ in present], counts)
     cols = [
@@ -564,8 +583,9 @@ def read_batches(
             for lo, hi in _windows(store, snap, name, start_ns, end_ns, batch_rows):
                 store._check_open()  # a store closed while its reader streams
                 got = series(store, [name], lo, hi, with_reasons=reasons, pinned=pinned)
-                table = _points_table([name], got, reasons,
-                                      dictionary=tag_type == "dictionary", with_text=text)
+                table = _points_table(
+                    [name], got, reasons, dictionary=tag_type == "dictionary", with_text=text
+                )
                 yield from table.to_batches(max_chunksize=batch_rows)
 
 

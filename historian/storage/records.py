@@ -104,8 +104,10 @@ def decode(kind: str, data: bytes, where: str) -> list[dict[str, Any]]:
     if not ok:
         raise CorruptDataError(f"{where} is not a historian {kind} record file (bad header)")
     if header.get("version") != VERSION:
-        raise CorruptDataError(f"{where} has record format version {header.get('version')}; "
-                               f"this historian reads version {VERSION}: upgrade historian")
+        raise CorruptDataError(
+            f"{where} has record format version {header.get('version')}; "
+            f"this historian reads version {VERSION}: upgrade historian"
+        )
     if f"{zlib.crc32(body):08x}" != header.get("crc32"):
         raise CorruptDataError(
             f"{where} fails its CRC32 check (damaged on disk or in transfer): restore it from "
@@ -116,8 +118,9 @@ def decode(kind: str, data: bytes, where: str) -> list[dict[str, Any]]:
     except ValueError as exc:  # pragma: no cover - the CRC matched bytes we did not write
         raise CorruptDataError(f"{where}: a record is not JSON ({exc})") from exc
     if len(records) != header.get("count"):
-        raise CorruptDataError(f"{where} holds {len(records)} records, its header says "
-                               f"{header.get('count')}")
+        raise CorruptDataError(
+            f"{where} holds {len(records)} records, its header says {header.get('count')}"
+        )
     return records
 
 
@@ -171,8 +174,9 @@ class RecordLog:
                     return self._read_names(names)
                 except FileNotFoundError:
                     continue  # a merge deleted a listed file: list again
-        raise StoreError(f"the files of {self._where(self.kind)}/ kept changing while read; "
-                         "retry")  # pragma: no cover - needs five merges in a row
+        raise StoreError(
+            f"the files of {self._where(self.kind)}/ kept changing while read; retry"
+        )  # pragma: no cover - needs five merges in a row
 
     def _read_names(self, names: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -220,8 +224,11 @@ def record_log(store: Store, kind: str) -> RecordLog:
     with _LOGS_LOCK:
         logs = _LOGS.setdefault(store, {})
         if kind not in logs:
-            fs = store._fs if store._fs is not None else StoreFS.from_uri(
-                store.path, fsync=store.settings.fsync)
+            fs = (
+                store._fs
+                if store._fs is not None
+                else StoreFS.from_uri(store.path, fsync=store.settings.fsync)
+            )
             logs[kind] = RecordLog(fs, kind)
         return logs[kind]
 

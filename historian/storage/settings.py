@@ -100,5 +100,6 @@ def locate(
             raise StoreError(
                 f"cannot create the store folder {where!r} ({exc.strerror or exc})"
             ) from exc
-    return Located(where, StoreFS.from_uri(where, fsync=fsync), where,
-                   os.path.join(where, "points"), created)
+    return Located(
+        where, StoreFS.from_uri(where, fsync=fsync), where, os.path.join(where, "points"), created
+    )

@@ -277,10 +277,21 @@ class Store:
         type: str = UNSET,  # "number" or "string" (a text tag), as Tag.type
     ) -> Tag:
         """Define a tag, or update one; returns the stored definition."""
-        return _tagging.define(self, name, unit=unit, kind=kind, lo=lo, hi=hi, rules=rules,
-                               description=description, compression=compression,
-                               states=states, metadata=metadata, replace=replace,
-                               type=type)
+        return _tagging.define(
+            self,
+            name,
+            unit=unit,
+            kind=kind,
+            lo=lo,
+            hi=hi,
+            rules=rules,
+            description=description,
+            compression=compression,
+            states=states,
+            metadata=metadata,
+            replace=replace,
+            type=type,
+        )
 
     def define_many(
         self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
@@ -315,8 +326,9 @@ class Store:
     def _write_file(self, points: Points) -> Any:
         """One data file of ``points`` in this store's table (temp file, fsync, upload on s3)."""
         s = self.settings
-        return write_file(s.table_dir, s.tmp_dir, points, s.options,
-                          fs=self._fs if self._remote else None)  # local: temp file + rename
+        return write_file(
+            s.table_dir, s.tmp_dir, points, s.options, fs=self._fs if self._remote else None
+        )  # local: temp file + rename
 
     def _write_files_now(self, points: Points) -> None:
         return _flushing.write_files_now(self, points)
@@ -409,9 +421,16 @@ class Store:
         start_ns = MIN_NS if start is None else user_ns(start)
         end_ns = MAX_NS if end is None else user_ns(end)
         as_of_us = None if as_of is None else user_ns(as_of) // 1000
-        return _reader.read_table(self, names, start_ns, end_ns, as_of_us, reasons,
-                                  dictionary=tag_type == "dictionary",
-                                  with_text=any(self._catalog.get(n).is_text for n in names))
+        return _reader.read_table(
+            self,
+            names,
+            start_ns,
+            end_ns,
+            as_of_us,
+            reasons,
+            dictionary=tag_type == "dictionary",
+            with_text=any(self._catalog.get(n).is_text for n in names),
+        )
 
     def qualify(
         self,
@@ -425,8 +444,9 @@ class Store:
         progress: bool | None = None,
     ) -> pa.Table:
         """Run qualification rules over stored history (the tag's own rules, or ``rules``)."""
-        return _qualifying.qualify(self, tags, start, end, rules=rules, apply=apply, now=now,
-                                   progress=progress)
+        return _qualifying.qualify(
+            self, tags, start, end, rules=rules, apply=apply, now=now, progress=progress
+        )
 
     # ------------------------------------------------------------------ maintenance
     def _maybe_compact(self, days: list[str]) -> None:
@@ -487,4 +507,3 @@ class Store:
 def open_store(path: str | os.PathLike[str], mode: Mode = "auto", **options: Any) -> Store:
     """Open (or create) a store; see :class:`Store` for options."""
     return Store(path, mode, **options)
-

@@ -62,8 +62,16 @@ from historian.storage.tablefiles import TableFiles
 log = logging.getLogger(__name__)
 
 # Snapshot, wal_gap, log_name, commit_epoch and EPOCH_KEY are imported from here too.
-__all__ = ["EPOCH_KEY", "TABLE_CONFIG", "WAL_APP_ID", "CommitLog", "Snapshot", "commit_epoch",
-           "log_name", "wal_gap"]
+__all__ = [
+    "EPOCH_KEY",
+    "TABLE_CONFIG",
+    "WAL_APP_ID",
+    "CommitLog",
+    "Snapshot",
+    "commit_epoch",
+    "log_name",
+    "wal_gap",
+]
 
 WAL_APP_ID = "historian-wal"
 TABLE_CONFIG = {
@@ -334,8 +342,9 @@ class CommitLog:
 
     def _build(self) -> Snapshot:
         actions = arrow.table(self._dt.get_add_actions(flatten=True))
-        snap = snapshot_from_actions(self._dt.version(),
-                                     self._dt.transaction_version(self._wal_app_id), actions)
+        snap = snapshot_from_actions(
+            self._dt.version(), self._dt.transaction_version(self._wal_app_id), actions
+        )
         if snap.paths:
             self._check_files(snap.version, snap.paths, snap.sizes)
         return snap
@@ -415,8 +424,7 @@ class CommitLog:
             sha = self.files.check_added(f)
             stats_text = add_stats(f)
             chained.append((f.relpath, f.size, sha, stats_text))
-            actions.append(add_action(f, stats_text, self.files.mtime_ms(f.relpath),
-                                      operation))
+            actions.append(add_action(f, stats_text, self.files.mtime_ms(f.relpath), operation))
         sizes = {}
         if removed:
             snap = self.snapshot()
@@ -538,8 +546,9 @@ class CommitLog:
         one younger than ``min_age_s`` (default :data:`~historian.storage.vacuum.MIN_AGE_S`)."""
         from historian.storage.vacuum import vacuum_table
 
-        return vacuum_table(self.files, self.snapshot(), retention_hours, min_age_s,
-                            self._vacuum_parsed)
+        return vacuum_table(
+            self.files, self.snapshot(), retention_hours, min_age_s, self._vacuum_parsed
+        )
 
     def max_ingested_us(self) -> int:
         """The largest ingest stamp (µs) of the committed files, from the commit statistics."""

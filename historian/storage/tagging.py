@@ -47,7 +47,8 @@ def define(
     return store.define_many({name: given}, replace=replace)[0]
 
 
-def define_many(store: Store, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
+def define_many(
+    store: Store, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False
 ) -> list[Tag]:
     """:meth:`Store.define_many` (its docstring has the contract)."""
     allowed = ("unit", "kind", "lo", "hi", "rules", "description", "compression",

@@ -131,11 +131,7 @@ def candidates(
     except (ValueError, KeyError, TypeError, OSError) as exc:  # a damaged commit or checkpoint
         return [], f"a log file cannot be read ({exc})"
     horizon_ms = (_time.time() - retention_hours * 3600.0) * 1000.0
-    out = [
-        p
-        for p, ts in removed.items()
-        if ts < horizon_ms and p not in keep and _safe_relpath(p)
-    ]
+    out = [p for p, ts in removed.items() if ts < horizon_ms and p not in keep and _safe_relpath(p)]
     return sorted(out), None
 
 
@@ -156,7 +152,10 @@ def old_enough(mtime_s: float, min_age_s: float) -> bool:
 
 
 def vacuum_table(
-    files: TableFiles, snap: Snapshot, retention_hours: float, min_age_s: float | None,
+    files: TableFiles,
+    snap: Snapshot,
+    retention_hours: float,
+    min_age_s: float | None,
     parsed: dict[str, Any],
 ) -> list[str]:
     """Delete the table's files retired more than ``retention_hours`` ago and older than

@@ -97,9 +97,7 @@ class StoreTests:
             h.compact(full=True)
             assert _values(h) == [10.0, 2.0]
 
-    def test_as_of_reads_what_the_store_held_before_a_correction(
-        self, open_store: Opener
-    ) -> None:
+    def test_as_of_reads_what_the_store_held_before_a_correction(self, open_store: Opener) -> None:
         import time
 
         with open_store("p") as h:
@@ -115,9 +113,7 @@ class StoreTests:
             assert h.read("A", as_of=before).column("value").to_pylist() == [1.0]
 
     # ------------------------------------------------------------------ durability
-    def test_a_crash_before_the_flush_loses_no_acknowledged_point(
-        self, open_store: Opener
-    ) -> None:
+    def test_a_crash_before_the_flush_loses_no_acknowledged_point(self, open_store: Opener) -> None:
         h = open_store("p", flush_seconds=3600)
         h.define("A")
         h.write("A", [T0, T0 + S], [1.0, 2.0])  # acknowledged: in the WAL
@@ -148,9 +144,7 @@ class StoreTests:
             assert h.info()["files"] < before
             assert _values(h) == [0.0, 1.0, 2.0, 3.0, 4.0]
 
-    def test_delete_and_retention_remove_exactly_their_points(
-        self, open_store: Opener
-    ) -> None:
+    def test_delete_and_retention_remove_exactly_their_points(self, open_store: Opener) -> None:
         with open_store("p") as h:
             h.define("A")
             h.write("A", T0 + np.arange(5) * 86_400 * S, np.arange(5.0))

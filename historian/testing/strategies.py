@@ -48,25 +48,33 @@ def qualities() -> st.SearchStrategy[int]:
     return st.sampled_from([GOOD, GOOD, GOOD, UNCERTAIN, BAD])
 
 
-def point_batches(*, min_size: int = 1, max_size: int = 50, unique_times: bool = True,
-                  span_ns: int = 10 * 86_400 * 10**9) -> st.SearchStrategy[Any]:
+def point_batches(
+    *,
+    min_size: int = 1,
+    max_size: int = 50,
+    unique_times: bool = True,
+    span_ns: int = 10 * 86_400 * 10**9,
+) -> st.SearchStrategy[Any]:
     """One write call's points: ``(times, values, quality)`` numpy arrays of equal length,
     the times within ``span_ns`` of each other (a few days: several files per flush), unique
     unless ``unique_times=False`` (then a repeated time is a correction: the last one wins)."""
 
-    def build(start: int, offsets: list[int], values: list[float],
-              quality: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def build(
+        start: int, offsets: list[int], values: list[float], quality: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = min(len(offsets), len(values), len(quality))
         times = np.asarray(offsets[:n], dtype=np.int64) + start
         return times, np.asarray(values[:n], dtype=np.float64), np.asarray(quality[:n], np.uint32)
 
-    offsets = st.lists(st.integers(0, span_ns), min_size=min_size, max_size=max_size,
-                       unique=unique_times)
+    offsets = st.lists(
+        st.integers(0, span_ns), min_size=min_size, max_size=max_size, unique=unique_times
+    )
     return st.builds(
         build,
         times_ns(max_ns=TIME_MAX - span_ns),
         offsets,
-        st.lists(st.floats(-1e12, 1e12, allow_nan=False, width=64), min_size=max_size,
-                 max_size=max_size),
+        st.lists(
+            st.floats(-1e12, 1e12, allow_nan=False, width=64), min_size=max_size, max_size=max_size
+        ),
         st.lists(qualities(), min_size=max_size, max_size=max_size),
     )

@@ -91,7 +91,9 @@ class UaServer:
         line = await s.nodes.objects.add_object(ua.NodeId("Line1", idx), "Line1")
         for name in self.names:
             self.nodes[name] = await line.add_variable(
-                ua.NodeId(f"Line1.{name}", idx), ua.QualifiedName(name, 0), 0.0,
+                ua.NodeId(f"Line1.{name}", idx),
+                ua.QualifiedName(name, 0),
+                0.0,
                 ua.VariantType.Double,
             )
         await s.start()
@@ -107,7 +109,9 @@ class UaServer:
                     source_time: dt.datetime | None = None) -> None:  # fmt: skip
         variant = ua.Variant(value, ua.VariantType.Double) if value is not None else ua.Variant()
         dv = ua.DataValue(
-            variant, StatusCode=ua.StatusCode(status), SourceTimestamp=source_time,
+            variant,
+            StatusCode=ua.StatusCode(status),
+            SourceTimestamp=source_time,
             ServerTimestamp=dt.datetime.now(dt.UTC),
         )
         await self.server.write_attribute_value(self.nodes[name].nodeid, dv)

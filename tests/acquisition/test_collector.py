@@ -58,7 +58,12 @@ reconnect_max_delay = "1s"
 
 
 async def write_series(
-    server: UaServer, name: str, n: int, *, every_ms: int = 20, start: dt.datetime = T0,
+    server: UaServer,
+    name: str,
+    n: int,
+    *,
+    every_ms: int = 20,
+    start: dt.datetime = T0,
     value0: float = 1.0,
 ) -> list[tuple[int, float]]:
     sent = []
@@ -79,7 +84,9 @@ def stored(path: Path, tag: str) -> list[tuple[int, float | None, int]]:
                     strict=True))  # fmt: skip
 
 
-async def wait_until(pred, timeout: float = 60.0) -> None:  # cold Numba caches in CI compile on first use
+async def wait_until(
+    pred, timeout: float = 60.0
+) -> None:  # cold Numba caches in CI compile on first use
     end = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > end:
@@ -401,8 +408,10 @@ class CountingStore:
 
 def test_start_up_defines_every_tag_in_one_catalog_write(tmp_path):
     n = 3000
-    lines = ['[store]\npath = "plant.hist"\n', '[[modbus]]\nname = "plc"\nhost = "127.0.0.1"\n'
-             f"port = {free_port()}\n"]  # nothing listens: the tags are defined all the same
+    lines = [
+        '[store]\npath = "plant.hist"\n',
+        f'[[modbus]]\nname = "plc"\nhost = "127.0.0.1"\nport = {free_port()}\n',
+    ]  # nothing listens: the tags are defined all the same
     lines += [f'  [[modbus.points]]\n  tag = "T{i:05d}"\n  address = {i}\n  unit = "bar"\n'
               for i in range(n)]  # fmt: skip
     cfg = loads("\n".join(lines), base_dir=tmp_path)

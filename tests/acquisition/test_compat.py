@@ -41,7 +41,8 @@ def test_pymodbus_response_future_is_where_a_pending_request_waits():
         try:
             assert hasattr(client.ctx, "response_future")  # the attribute pymodbus sets
             assert compat.pending_response(client) is None or isinstance(
-                compat.pending_response(client), asyncio.Future)
+                compat.pending_response(client), asyncio.Future
+            )
             waiting: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             client.ctx.response_future = waiting
             assert compat.pending_response(client) is waiting
@@ -53,8 +54,11 @@ def test_pymodbus_response_future_is_where_a_pending_request_waits():
     asyncio.run(main())
 
 
-@pytest.mark.parametrize(("module", "cls", "method", "params"), compat.ASYNCUA_OVERRIDES,
-                         ids=[f"{c}.{m}" for _, c, m, _ in compat.ASYNCUA_OVERRIDES])
+@pytest.mark.parametrize(
+    ("module", "cls", "method", "params"),
+    compat.ASYNCUA_OVERRIDES,
+    ids=[f"{c}.{m}" for _, c, m, _ in compat.ASYNCUA_OVERRIDES],
+)
 def test_asyncua_private_methods_we_override_keep_their_signature(module, cls, method, params):
     klass = getattr(importlib.import_module(module), cls)
     func = getattr(klass, method)

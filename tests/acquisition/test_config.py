@@ -180,14 +180,18 @@ def test_point_errors_name_the_key_path(bad, message):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ('address = 70000', r"^modbus\[0\]\.points\[0\]\.address: 70000 is outside 0\.\.65535"),
+        ("address = 70000", r"^modbus\[0\]\.points\[0\]\.address: 70000 is outside 0\.\.65535"),
         ('tag = "../etc"', r"^modbus\[0\]\.points\[0\]\.tag: invalid tag name '\.\./etc'"),
     ],
 )
 def test_point_value_errors(extra, message):
-    text = MODBUS_HEAD + "[[modbus.points]]\n" + (
-        'tag = "A"\n' if not extra.startswith("tag") else ""
-    ) + ("address = 0\n" if not extra.startswith("address") else "") + extra
+    text = (
+        MODBUS_HEAD
+        + "[[modbus.points]]\n"
+        + ('tag = "A"\n' if not extra.startswith("tag") else "")
+        + ("address = 0\n" if not extra.startswith("address") else "")
+        + extra
+    )
     with pytest.raises(ConfigError, match=message):
         loads(text)
 

@@ -626,7 +626,7 @@ retries = 3
 max_gap = 4
 max_block = 8
 backoff_max = "5s"
-tls = {{ ca = "{pki['ca_cert']}", certificate = "{pki['client_cert']}", private_key = "{pki['client_key']}" }}
+tls = {{ ca = "{pki["ca_cert"]}", certificate = "{pki["client_cert"]}", private_key = "{pki["client_key"]}" }}
 
   [[modbus.points]]
   tag = "A"
@@ -671,8 +671,18 @@ tls = {{ ca = "{pki['ca_cert']}", certificate = "{pki['client_cert']}", private_
         assert src.sslctx is not None
         # max_gap = 4 joins B (16) and C (20..22) in one read; max_block = 8 keeps A apart
         assert [(r.table, r.address, r.count) for r in src.requests] == [
-            ("holding", 16, 7), ("input", 10, 2)]
+            ("holding", 16, 7),
+            ("input", 10, 2),
+        ]
         a, b, c = src.points
-        assert (a.table, a.address, a.type, a.word_order, a.byte_order, a.scale, a.offset,
-                a.unit) == ("input", 10, "float32", "little", "little", 2.0, 1.0, "bar")
+        assert (
+            a.table,
+            a.address,
+            a.type,
+            a.word_order,
+            a.byte_order,
+            a.scale,
+            a.offset,
+            a.unit,
+        ) == ("input", 10, "float32", "little", "little", 2.0, 1.0, "bar")
         assert (b.type, b.bit, c.type, c.count) == ("bool", 3, "string", 3)

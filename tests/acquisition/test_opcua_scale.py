@@ -145,8 +145,15 @@ class LaggingSource:
         while not stop.is_set():
             lag_s = 0.5 + 4.0 * (time.monotonic() - t0)  # grows 4 s per second
             t = time.time_ns() - int(lag_s * 1e9)
-            emit(SampleBatch(["LAG.PV"] * 5, np.full(5, t, np.int64) + np.arange(5),
-                             np.arange(5, dtype=np.float64), np.zeros(5, np.uint32), self.name))
+            emit(
+                SampleBatch(
+                    ["LAG.PV"] * 5,
+                    np.full(5, t, np.int64) + np.arange(5),
+                    np.arange(5, dtype=np.float64),
+                    np.zeros(5, np.uint32),
+                    self.name,
+                )
+            )
             await asyncio.sleep(0.02)
 
     def health(self) -> SourceHealth:

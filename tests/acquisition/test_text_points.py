@@ -58,8 +58,11 @@ class TextServer:
         initial = {
             "Batch": ("", ua.VariantType.String, None),
             "Recipe": (ua.LocalizedText("", "en"), ua.VariantType.LocalizedText, None),
-            "Mode": (ua.EnumValueType(Value=5, DisplayName=ua.LocalizedText("Init")),
-                     ua.VariantType.ExtensionObject, None),
+            "Mode": (
+                ua.EnumValueType(Value=5, DisplayName=ua.LocalizedText("Init")),
+                ua.VariantType.ExtensionObject,
+                None,
+            ),
             "State": (1, ua.VariantType.Int32, enum.nodeid),  # the first write changes both
             "Temp": (20.5, ua.VariantType.Double, None),
             "Locale": ("de-DE", ua.VariantType.String, ua.NodeId(ua.ObjectIds.LocaleId)),
@@ -76,8 +79,12 @@ class TextServer:
         return f"nsu={NS};s=Line1.{name}"
 
     async def write(self, name: str, value, vt, t: dt.datetime, status: int = 0) -> None:
-        dv = ua.DataValue(ua.Variant(value, vt), StatusCode=ua.StatusCode(status),
-                          SourceTimestamp=t, ServerTimestamp=dt.datetime.now(dt.UTC))
+        dv = ua.DataValue(
+            ua.Variant(value, vt),
+            StatusCode=ua.StatusCode(status),
+            SourceTimestamp=t,
+            ServerTimestamp=dt.datetime.now(dt.UTC),
+        )
         await self.server.write_attribute_value(self.nodes[name], dv)
 
     async def stop(self) -> None:
@@ -152,13 +159,16 @@ def test_opcua_string_localized_text_and_enumerations_are_stored_as_texts(tmp_pa
                 await server.write("State", i % 3, ua.VariantType.Int32, t)
                 served.setdefault("L1.Batch", []).append((t_ns, None, status, batch))
                 served.setdefault("L1.Recipe", []).append((t_ns, None, 0, f"Rezept {i}"))
-                served.setdefault("L1.Mode", []).append((t_ns, float(i % 2), 0,
-                                                         ["Manual", "Auto"][i % 2]))
-                served.setdefault("L1.State", []).append((t_ns, float(i % 3), 0,
-                                                          ["Idle", "Running", "Stopped"][i % 3]))
+                served.setdefault("L1.Mode", []).append(
+                    (t_ns, float(i % 2), 0, ["Manual", "Auto"][i % 2])
+                )
+                served.setdefault("L1.State", []).append(
+                    (t_ns, float(i % 3), 0, ["Idle", "Running", "Stopped"][i % 3])
+                )
                 await asyncio.sleep(0.25)  # slower than the poll: every value is seen
-            await _wait_until(lambda: all(
-                len(_stored(tmp_path / "plant.hist", tag)) >= 6 for tag in served))
+            await _wait_until(
+                lambda: all(len(_stored(tmp_path / "plant.hist", tag)) >= 6 for tag in served)
+            )
         finally:
             c.request_stop()
             await task
@@ -171,8 +181,9 @@ def test_opcua_string_localized_text_and_enumerations_are_stored_as_texts(tmp_pa
     with historian.open(path, mode="r") as h:
         types = dict(zip(h.tags().column("name").to_pylist(), h.tags().column("type").to_pylist(),
                          strict=True))  # fmt: skip
-        assert types == {f"L1.{n}": "string" if f"L1.{n}" in TEXT_TAGS else "number"
-                         for n in POINTS}  # from the nodes' DataTypes, before the first value
+        assert types == {
+            f"L1.{n}": "string" if f"L1.{n}" in TEXT_TAGS else "number" for n in POINTS
+        }  # from the nodes' DataTypes, before the first value
         assert h.tag("L1.Recipe").kind == "step" and h.tag("L1.Temp").kind == "analog"
         summary = h.summary("L1.Batch", T0_NS, T0_NS + 6 * 1000 * MS, "1h",
                             stats=["count", "last"])  # fmt: skip
@@ -184,8 +195,11 @@ def test_opcua_string_localized_text_and_enumerations_are_stored_as_texts(tmp_pa
         with pytest.raises(TextAggregateError):
             h.summary("L1.Recipe", T0_NS, T0_NS + 6 * 1000 * MS, "1h", stats=["twa"])
         assert not h.read("L1.Temp").column("value").is_null().to_pylist()[0]
-        rows = h.sql("SELECT text FROM points WHERE tag = 'L1.State' AND time >= $t "
-                     "AND time < $t + INTERVAL 1 DAY ORDER BY time", {"t": T0}).fetchall()
+        rows = h.sql(
+            "SELECT text FROM points WHERE tag = 'L1.State' AND time >= $t "
+            "AND time < $t + INTERVAL 1 DAY ORDER BY time",
+            {"t": T0},
+        ).fetchall()
         assert [r[0] for r in rows] == ["Idle", "Running", "Stopped"] * 2
 
 
@@ -260,8 +274,11 @@ allow_insecure = true
   node = "ns=2;s=T"
   type = "%s"
 """
-    with pytest.raises(ConfigError, match=r"opcua\[0\]\.points\[0\]\.type: 'text' is not one of "
-                                          r"number, string"):
+    with pytest.raises(
+        ConfigError,
+        match=r"opcua\[0\]\.points\[0\]\.type: 'text' is not one of "
+        r"number, string",
+    ):
         loads(cfg % "text", base_dir=tmp_path)
     assert loads(cfg % "string", base_dir=tmp_path).tags()["T"].type == "string"
 
@@ -269,8 +286,14 @@ allow_insecure = true
 def test_modbus_string_registers_are_stored_as_text_tags(tmp_path):
     points = [
         {"tag": "PLC.BATCH", "table": "holding", "address": 0, "type": "string", "count": 8},
-        {"tag": "PLC.RECIPE", "table": "input", "address": 10, "type": "string", "count": 6,
-         "byte_order": "little"},
+        {
+            "tag": "PLC.RECIPE",
+            "table": "input",
+            "address": 10,
+            "type": "string",
+            "count": 6,
+            "byte_order": "little",
+        },
         {"tag": "PLC.MODE", "table": "holding", "address": 30, "type": "uint16"},
         {"tag": "PLC.TEMP", "table": "holding", "address": 20, "type": "float32"},
     ]
@@ -288,7 +311,8 @@ def test_modbus_string_registers_are_stored_as_text_tags(tmp_path):
     async def main():
         server = SimModbusServer(points)
         await server.start()
-        cfg = loads(f"""
+        cfg = loads(
+            f"""
 [store]
 path = "plant.hist"
 [collector]
@@ -300,7 +324,9 @@ port = {server.port}
 every = "50ms"
 timeout = "5s"
 {toml_points().replace('"PLC.MODE"', mode_settings)}  compression = {{ deadband = 0.5 }}
-""", base_dir=tmp_path)  # fmt: skip  (a compressed numeric tag in the same batches as texts)
+""",
+            base_dir=tmp_path,
+        )  # fmt: skip  (a compressed numeric tag in the same batches as texts)
         c = Collector(cfg)
         task = asyncio.create_task(c.arun())
         try:
@@ -336,7 +362,9 @@ timeout = "5s"
 
 def test_text_helpers_cut_oversized_texts_and_label_enumerations():
     cut, was_cut = fit_text("\u00e9" * MAX_TEXT_BYTES)
-    assert was_cut and len(cut.encode()) == MAX_TEXT_BYTES and cut == "\u00e9" * (MAX_TEXT_BYTES // 2)
+    assert (
+        was_cut and len(cut.encode()) == MAX_TEXT_BYTES and cut == "\u00e9" * (MAX_TEXT_BYTES // 2)
+    )
     assert fit_text("ok") == ("ok", False)
     assert text_value(ua.LocalizedText("Rezept", "de"))[1] == "Rezept"
     assert text_value(ua.EnumValueType(Value=3, DisplayName=ua.LocalizedText("Three"))) == (
@@ -354,8 +382,14 @@ def test_texts_survive_the_spool_and_its_drain_into_the_store(tmp_path):
 
     sp = Spool(tmp_path / "spool", max_bytes=10_000_000)
     numbers = SampleBatch.from_points(["PLC.TEMP"], T0_NS, [20.5], [0], source="plc")
-    texts = SampleBatch(["PLC.BATCH", "PLC.BATCH"], np.array([T0_NS + MS, T0_NS + 2 * MS]),
-                        np.full(2, np.nan), np.zeros(2, np.uint32), "plc", ["B-1 \u2603", ""])
+    texts = SampleBatch(
+        ["PLC.BATCH", "PLC.BATCH"],
+        np.array([T0_NS + MS, T0_NS + 2 * MS]),
+        np.full(2, np.nan),
+        np.zeros(2, np.uint32),
+        "plc",
+        ["B-1 \u2603", ""],
+    )
     for b in (numbers, texts, numbers):  # tables with and without a text column, one segment
         sp.append(batch_table(b))
     with historian.open(tmp_path / "plant.hist") as h:

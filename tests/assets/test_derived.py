@@ -29,11 +29,16 @@ def model(h):
         v = rng.normal(10, 3, t.size).round(3)
         h.write(tag, t, v)
         data[tag] = (t, v)
-    h.assets.define_template("Unit", {
-        "A": "{asset}.A", "B": "{asset}.B", "S": "{asset}.S",
-        "D": {"expression": "A * B + 2 * S"},
-        "E": {"expression": "(D - A) / 2"},  # derived from a derived attribute
-    })
+    h.assets.define_template(
+        "Unit",
+        {
+            "A": "{asset}.A",
+            "B": "{asset}.B",
+            "S": "{asset}.S",
+            "D": {"expression": "A * B + 2 * S"},
+            "E": {"expression": "(D - A) / 2"},  # derived from a derived attribute
+        },
+    )
     h.assets.add("Plant/X", template="Unit")
     return h, data
 
@@ -67,15 +72,23 @@ def test_read_matches_numpy_at_the_union_of_sample_times(model):
 
 def test_summary_matches_the_kernel_on_the_reference_points(model):
     h, data = model
-    got = h.assets.summary("Plant/X", 0, 1000 * S, "100s", ["twa", "min", "max", "count"],
-                           attribute="D")
+    got = h.assets.summary(
+        "Plant/X", 0, 1000 * S, "100s", ["twa", "min", "max", "count"], attribute="D"
+    )
     union = np.unique(np.concatenate([t for t, _ in data.values()]))
     a, b, s = _reference_inputs(data, union)
-    ref = historian.summarize(union, a * b + 2 * s, start=0, end=1000 * S, every="100s",
-                              stats=["twa", "min", "max", "count"])
+    ref = historian.summarize(
+        union,
+        a * b + 2 * s,
+        start=0,
+        end=1000 * S,
+        every="100s",
+        stats=["twa", "min", "max", "count"],
+    )
     assert got.num_rows == ref.num_rows == 40
-    np.testing.assert_allclose(got.column("value").to_numpy(), ref.column("value").to_numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        got.column("value").to_numpy(), ref.column("value").to_numpy(), rtol=1e-12
+    )
     assert got.column("status").to_pylist() == ref.column("status").to_pylist()
     assert got.column_names == ["asset", "attribute", "start", "stat", "value", "time", "status"]
 
@@ -96,8 +109,7 @@ def test_interpolated_matches_numpy_on_the_grid(model):
     grid = got.column("time").cast("int64").to_numpy()
     assert grid.tolist() == list(range(0, 1001 * S, 50 * S))
     a, b, s = _reference_inputs(data, grid)
-    np.testing.assert_allclose(got.column("value").to_numpy(), (a * b + 2 * s - a) / 2,
-                               rtol=1e-12)
+    np.testing.assert_allclose(got.column("value").to_numpy(), (a * b + 2 * s - a) / 2, rtol=1e-12)
     assert set(got.column("quality").to_pylist()) == {GOOD}
 
 
@@ -128,14 +140,17 @@ def test_status_combination_matches_a_plain_python_reference(rule):
 def test_quality_propagates_worst_of_the_inputs(h):
     t = np.arange(7) * S
     h.define("Y.A"), h.define("Y.B")
-    h.write("Y.A", t, [1.0, 2, 3, 4, 5, 6, 7],
-            [GOOD, UNC_EU, GOOD, BAD_SENSOR, UNC, GOOD, GOOD])
+    h.write("Y.A", t, [1.0, 2, 3, 4, 5, 6, 7], [GOOD, UNC_EU, GOOD, BAD_SENSOR, UNC, GOOD, GOOD])
     h.write("Y.B", t[1:], [1.0, 2, 3, 4, 0, 2], [GOOD, BAD_COMM, GOOD, BAD_SENSOR, GOOD, GOOD])
-    h.assets.define_template("T", {
-        "A": "{asset}.A", "B": "{asset}.B",
-        "Ratio": {"expression": "A / B"},
-        "Lenient": {"expression": "A / B", "quality": "ignore_uncertain"},
-    })
+    h.assets.define_template(
+        "T",
+        {
+            "A": "{asset}.A",
+            "B": "{asset}.B",
+            "Ratio": {"expression": "A / B"},
+            "Lenient": {"expression": "A / B", "quality": "ignore_uncertain"},
+        },
+    )
     h.assets.add("Y", template="T")
     got = h.assets.read("Y", attribute=["Ratio", "Lenient"])
     ratio = got.filter(got.column("attribute").to_numpy(zero_copy_only=False) == "Ratio")
@@ -143,14 +158,32 @@ def test_quality_propagates_worst_of_the_inputs(h):
     # t=0: B has no sample yet (no extrapolation): Bad_NoData; t=1: A Uncertain; t=2: B Bad;
     # t=3: A Bad (first Bad input wins); t=4: A Uncertain, B Bad -> B's Bad; t=5: x/0; t=6 Good
     assert ratio.column("quality").to_pylist() == [
-        BAD_NO_DATA, UNC_EU, BAD_COMM, BAD_SENSOR, BAD_SENSOR, BAD_OUT_OF_RANGE, GOOD]
+        BAD_NO_DATA,
+        UNC_EU,
+        BAD_COMM,
+        BAD_SENSOR,
+        BAD_SENSOR,
+        BAD_OUT_OF_RANGE,
+        GOOD,
+    ]
     assert ratio.column("value").to_pylist() == [None, 2.0, None, None, None, None, 3.5]
     assert lenient.column("quality").to_pylist() == [
-        BAD_NO_DATA, GOOD, BAD_COMM, BAD_SENSOR, BAD_SENSOR, BAD_OUT_OF_RANGE, GOOD]
+        BAD_NO_DATA,
+        GOOD,
+        BAD_COMM,
+        BAD_SENSOR,
+        BAD_SENSOR,
+        BAD_OUT_OF_RANGE,
+        GOOD,
+    ]
     # a summary of the derived attribute is the summary of a tag holding those very points
     h.define("Y.REF")
-    h.write("Y.REF", t, [np.nan, 2.0, np.nan, np.nan, np.nan, np.nan, 3.5],
-            ratio.column("quality").to_pylist())
+    h.write(
+        "Y.REF",
+        t,
+        [np.nan, 2.0, np.nan, np.nan, np.nan, np.nan, 3.5],
+        ratio.column("quality").to_pylist(),
+    )
     for config in (None, {"TreatUncertainAsBad": False}):
         stats = ["count", "twa", "min", "pct_good"]
         got = h.assets.summary("Y", 0, 7 * S, "7s", stats, config, attribute="Ratio")

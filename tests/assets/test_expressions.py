@@ -20,17 +20,17 @@ HOSTILE = [
     "().__class__.__bases__[0].__subclasses__()",
     "open('/etc/passwd')",
     "eval('1')",
-    "sqrt(A, B)",              # a known function, wrong arity
-    "sqrt(x=A)",               # keywords
+    "sqrt(A, B)",  # a known function, wrong arity
+    "sqrt(x=A)",  # keywords
     "A[0]",
     "lambda: 1",
     "A if B else C",
-    "A > 1",                   # comparisons belong to conditions
+    "A > 1",  # comparisons belong to conditions
     "A and B",
     "not A",
     "A; B",
-    "'x' + A",                 # strings are names here, but this is a name next to a +: fine?
-    "A ** B",                  # a variable exponent
+    "'x' + A",  # strings are names here, but this is a name next to a +: fine?
+    "A ** B",  # a variable exponent
     "2 ** 100000",
     "A ** 17",
     "9 ** 9 ** 9",
@@ -62,17 +62,21 @@ def test_hostile_expressions_are_refused(text):
         Attribute("D", expression=text)
 
 
-@pytest.mark.parametrize("hostile", [
-    "(" * 300 + "A" + ")" * 300,
-    "-" * 9000 + "A",
-    "+".join(["A"] * 3000),      # flat text, a 3000-deep tree
-    "sqrt(" * 100 + "A" + ")" * 100,
-    "A" + " * 1" * 2500,
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "(" * 300 + "A" + ")" * 300,
+        "-" * 9000 + "A",
+        "+".join(["A"] * 3000),  # flat text, a 3000-deep tree
+        "sqrt(" * 100 + "A" + ")" * 100,
+        "A" + " * 1" * 2500,
+    ],
+)
 def test_deep_nesting_and_long_chains_are_refused_quickly(hostile):
     t0 = time.perf_counter()
-    with pytest.raises(InvalidArgumentError,
-                       match=r"levels deep|operations deep|longer than|cannot parse"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"levels deep|operations deep|longer than|cannot parse"
+    ):
         parse_expression(hostile)
     assert time.perf_counter() - t0 < 1.0
     assert parse_expression("(" * 20 + "A" + ")" * 20).names == ["A"]
@@ -93,18 +97,21 @@ def test_arithmetic_matches_numpy():
     cases = {
         "A + B * C": a + b * cols["C"],
         "(A - B) / C": (a - b) / cols["C"],
-        "-A ** 2": -(a ** 2),
-        "A ** -2": a ** -2.0,
+        "-A ** 2": -(a**2),
+        "A ** -2": a**-2.0,
         "2 * A - -B": 2 * a + b,
-        "sqrt(C) + abs(A) + exp(B / 10) + log(C) + log10(C)":
-            np.sqrt(cols["C"]) + np.abs(a) + np.exp(b / 10) + np.log(cols["C"])
-            + np.log10(cols["C"]),
+        "sqrt(C) + abs(A) + exp(B / 10) + log(C) + log10(C)": np.sqrt(cols["C"])
+        + np.abs(a)
+        + np.exp(b / 10)
+        + np.log(cols["C"])
+        + np.log10(cols["C"]),
         "max(A, B) - min(A, 0)": np.fmax(a, b) - np.fmin(a, 0),
         "3": np.full(1000, 3.0),
     }
     for text, expected in cases.items():
-        np.testing.assert_allclose(parse_expression(text).evaluate(cols), expected, rtol=1e-12,
-                                   err_msg=text)
+        np.testing.assert_allclose(
+            parse_expression(text).evaluate(cols), expected, rtol=1e-12, err_msg=text
+        )
 
 
 def test_missing_and_invalid_values_give_nan():

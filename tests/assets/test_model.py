@@ -50,11 +50,17 @@ def test_paths_templates_overrides_and_find(h):
     assert h.assets.find("*/P-?").column("path").to_pylist() == ["SiteB/P-1"]
     tags = h.assets.attribute_tags("SiteA/**", template="Pump", attribute="Flow").to_pylist()
     assert [(r["asset"], r["tag"], r["hi"]) for r in tags] == [
-        ("SiteA/Area2/P-101", "P-101.FI.PV", 120.0), ("SiteA/Area2/P-102", "P-102.FI.PV", 120.0),
-        ("SiteA/Area3/P-301", "FI-7.PV", 300.0)]
+        ("SiteA/Area2/P-101", "P-101.FI.PV", 120.0),
+        ("SiteA/Area2/P-102", "P-102.FI.PV", 120.0),
+        ("SiteA/Area3/P-301", "FI-7.PV", 300.0),
+    ]
     r = tags[0]
     assert (r["unit"], r["symbol"], r["unit_id"], r["description"]) == (
-        "MQH", "m³/h", 0x4D5148, "flow")
+        "MQH",
+        "m³/h",
+        0x4D5148,
+        "flow",
+    )
     power = h.assets.attribute_tags("SiteB/P-1", attribute="Power").to_pylist()[0]
     assert power["tag"] is None and power["expression"] == "Flow * Head / 367"
     assert power["unit"] == "KWT" and power["quality"] == "worst"
@@ -73,11 +79,28 @@ def test_define_tags_puts_units_ranges_and_kinds_in_the_catalog(h):
     assert "P-301.FI.PV" not in h.tags().column("name").to_pylist()
 
 
-@pytest.mark.parametrize("path", [
-    "", "/SiteA", "SiteA/", "SiteA//P", "SiteA/../etc", "..", "Site A", "Site\nA", "a/" * 13,
-    "x" * 201, "SiteA/P;DROP TABLE", "SiteA/\u202eevil", "SiteA/P'1", "C:\\Windows", 7, None,
-    "SiteA/" + "p" * 65,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/SiteA",
+        "SiteA/",
+        "SiteA//P",
+        "SiteA/../etc",
+        "..",
+        "Site A",
+        "Site\nA",
+        "a/" * 13,
+        "x" * 201,
+        "SiteA/P;DROP TABLE",
+        "SiteA/\u202eevil",
+        "SiteA/P'1",
+        "C:\\Windows",
+        7,
+        None,
+        "SiteA/" + "p" * 65,
+    ],
+)
 def test_hostile_asset_paths_are_refused(h, path):
     with pytest.raises(InvalidArgumentError):
         h.assets.add(path)
@@ -85,25 +108,28 @@ def test_hostile_asset_paths_are_refused(h, path):
     assert not os.path.exists(os.path.join(h.path, ASSETS_FILE))
 
 
-@pytest.mark.parametrize("template, attributes", [
-    ("../Pump", {}),
-    ("Pump", {"Flow rate": {}}),                       # attribute names are identifiers
-    ("Pump", {"__class__.x": {}}),
-    ("Pump", {"Flow": {"tag": "{asset.__class__}"}}),  # only four placeholders, no format()
-    ("Pump", {"Flow": {"tag": "{0}"}}),
-    ("Pump", {"Flow": {"tag": "../{asset}"}}),
-    ("Pump", {"Flow": {"tag": "{asset}.PV", "expression": "1"}}),
-    ("Pump", {"Flow": {"unit": "furlong"}}),
-    ("Pump", {"Flow": {"kind": "sometimes"}}),
-    ("Pump", {"Flow": {"lo": 5, "hi": 1}}),
-    ("Pump", {"Flow": {"lo": float("nan")}}),
-    ("Pump", {"Flow": {"names": ["x"]}}),
-    ("Pump", {"Flow": {"quality": "best"}}),
-    ("Pump", {"P": {"expression": "Q * 2"}}),          # names an attribute it does not have
-    ("Pump", {"A": {"expression": "B"}, "B": {"expression": "A"}}),  # a circle
-    ("Pump", {"A": {"expression": "A + 1"}}),
-    ("Pump", ["Flow"]),
-])
+@pytest.mark.parametrize(
+    "template, attributes",
+    [
+        ("../Pump", {}),
+        ("Pump", {"Flow rate": {}}),  # attribute names are identifiers
+        ("Pump", {"__class__.x": {}}),
+        ("Pump", {"Flow": {"tag": "{asset.__class__}"}}),  # only four placeholders, no format()
+        ("Pump", {"Flow": {"tag": "{0}"}}),
+        ("Pump", {"Flow": {"tag": "../{asset}"}}),
+        ("Pump", {"Flow": {"tag": "{asset}.PV", "expression": "1"}}),
+        ("Pump", {"Flow": {"unit": "furlong"}}),
+        ("Pump", {"Flow": {"kind": "sometimes"}}),
+        ("Pump", {"Flow": {"lo": 5, "hi": 1}}),
+        ("Pump", {"Flow": {"lo": float("nan")}}),
+        ("Pump", {"Flow": {"names": ["x"]}}),
+        ("Pump", {"Flow": {"quality": "best"}}),
+        ("Pump", {"P": {"expression": "Q * 2"}}),  # names an attribute it does not have
+        ("Pump", {"A": {"expression": "B"}, "B": {"expression": "A"}}),  # a circle
+        ("Pump", {"A": {"expression": "A + 1"}}),
+        ("Pump", ["Flow"]),
+    ],
+)
 def test_hostile_templates_are_refused(h, template, attributes):
     with pytest.raises(InvalidArgumentError):
         h.assets.define_template(template, attributes)
@@ -200,8 +226,9 @@ with historian.open(sys.argv[1], mode="auto") as h:
 def test_edits_from_two_processes_at_once_are_all_kept(store_path):
     with historian.open(store_path) as h:
         h.assets.add("Root")
-    procs = [subprocess.Popen([sys.executable, "-c", _EDIT, str(store_path), k])
-             for k in ("A", "B")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _EDIT, str(store_path), k]) for k in ("A", "B")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     with historian.open(store_path) as h:
         assert h.assets.find().num_rows == 31
@@ -256,8 +283,9 @@ def test_units_are_unece_codes_with_opc_ua_unit_ids():
 
 def test_s3_store_keeps_the_model(s3_uri, s3_options, tmp_path):
     def open_(mode="auto", sub="a"):
-        return historian.open(s3_uri, mode=mode, storage_options=s3_options,
-                              local_dir=str(tmp_path / sub))
+        return historian.open(
+            s3_uri, mode=mode, storage_options=s3_options, local_dir=str(tmp_path / sub)
+        )
 
     with open_() as h:
         plant(h.assets)
@@ -293,8 +321,9 @@ def test_a_closed_store_refuses_the_asset_model(store_path):
 
 
 def test_toml_keeps_fields_an_asset_clears(h, tmp_path):
-    h.assets.define_template("T", {"V": {"tag": "{asset}.V", "lo": 0, "hi": 10,
-                                         "description": "v"}})
+    h.assets.define_template(
+        "T", {"V": {"tag": "{asset}.V", "lo": 0, "hi": 10, "description": "v"}}
+    )
     h.assets.add("S/X", template="T", overrides={"V": {"hi": None, "description": ""}})
     text = h.assets.to_toml()
     assert 'unset = ["hi"]' in text
@@ -309,8 +338,10 @@ def test_toml_keeps_fields_an_asset_clears(h, tmp_path):
 def test_s3_editors_racing_each_other_lose_nothing(s3_uri, s3_options, tmp_path):
     import threading
 
-    stores = [historian.open(s3_uri, storage_options=s3_options, local_dir=str(tmp_path / k))
-              for k in ("a", "b", "c")]
+    stores = [
+        historian.open(s3_uri, storage_options=s3_options, local_dir=str(tmp_path / k))
+        for k in ("a", "b", "c")
+    ]
     try:
         stores[0].define("T")  # tags.json: a store others can open
 
@@ -323,15 +354,17 @@ def test_s3_editors_racing_each_other_lose_nothing(s3_uri, s3_options, tmp_path)
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=edit, args=(h, k))
-                   for k, h in zip("ABC", stores, strict=True)]
+        threads = [
+            threading.Thread(target=edit, args=(h, k)) for k, h in zip("ABC", stores, strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=120)
         assert errors == []
-        with historian.open(s3_uri, mode="r", storage_options=s3_options,
-                            local_dir=str(tmp_path / "r")) as r:
+        with historian.open(
+            s3_uri, mode="r", storage_options=s3_options, local_dir=str(tmp_path / "r")
+        ) as r:
             assert r.assets.find().num_rows == 18  # every conditional PUT that lost retried
     finally:
         for h in stores:

@@ -27,8 +27,11 @@ def _port() -> int:
 async def _analog(parent, idx, name, code, low, high, symbol=None):
     var = await parent.add_variable(idx, name, 0.0, ua.VariantType.Double)
     await var.add_property(idx, "EURange", ua.Range(Low=low, High=high))
-    eu = ua.EUInformation(NamespaceUri=UNECE_NAMESPACE, UnitId=unit_id(code),
-                          DisplayName=ua.LocalizedText(symbol or unit(code).symbol))
+    eu = ua.EUInformation(
+        NamespaceUri=UNECE_NAMESPACE,
+        UnitId=unit_id(code),
+        DisplayName=ua.LocalizedText(symbol or unit(code).symbol),
+    )
     await var.add_property(idx, "EngineeringUnits", eu)
     return var
 
@@ -40,18 +43,18 @@ async def _server(port: int) -> Server:
     s.set_security_policy([ua.SecurityPolicyType.NoSecurity])
     idx = await s.register_namespace(NS)
     pump_type = await s.nodes.base_object_type.add_object_type(idx, "PumpType")
-    site = await s.nodes.objects.add_folder(idx, "SiteA")            # Organizes
-    area = await site.add_folder(idx, "Area2")                        # Organizes
+    site = await s.nodes.objects.add_folder(idx, "SiteA")  # Organizes
+    area = await site.add_folder(idx, "Area2")  # Organizes
     for name, high in (("P-101", 120.0), ("P-102", 250.0)):
         pump = await area.add_object(idx, name, objecttype=pump_type.nodeid)  # HasComponent
         await _analog(pump, idx, "Flow", "MQH", 0.0, high)
         await _analog(pump, idx, "Bearing Temp", "CEL", -20.0, 150.0)
         await _analog(pump, idx, "Speed", "RPM", 0.0, 3000.0, symbol="rpm")
-    evil = await area.add_object(idx, "Evil\n[[assets]]\npath = \"x\"")
+    evil = await area.add_object(idx, 'Evil\n[[assets]]\npath = "x"')
     await _analog(evil, idx, "../../etc/passwd", "BAR", 0.0, 10.0)
     await _analog(evil, idx, "1st stage", "XAX", 0.0, 1.0, symbol="xu")  # code outside the table
     deep = area
-    for i in range(20):                                                 # deeper than a path may be
+    for i in range(20):  # deeper than a path may be
         deep = await deep.add_object(idx, f"L{i}")
     await deep.add_variable(idx, "Bottom", 0.0)
     await s.start()
@@ -62,8 +65,9 @@ def _import(store, url):
     async def main():
         server = await _server(int(url.rsplit(":", 1)[1].split("/")[0]))
         try:
-            n = await asyncio.to_thread(store.assets.import_opcua, url, allow_insecure=True,
-                                        prefix="Plant")
+            n = await asyncio.to_thread(
+                store.assets.import_opcua, url, allow_insecure=True, prefix="Plant"
+            )
             browsed = await abrowse(url, allow_insecure=True)
         finally:
             await server.stop()
@@ -77,16 +81,27 @@ def test_import_builds_paths_templates_units_and_ranges(tmp_path):
     with historian.open(tmp_path / "plant.hist") as h:
         n, browsed = _import(h, url)
         paths = h.assets.find().column("path").to_pylist()
-        assert {"Plant/SiteA", "Plant/SiteA/Area2", "Plant/SiteA/Area2/P-101",
-                "Plant/SiteA/Area2/P-102"} <= set(paths)
+        assert {
+            "Plant/SiteA",
+            "Plant/SiteA/Area2",
+            "Plant/SiteA/Area2/P-101",
+            "Plant/SiteA/Area2/P-102",
+        } <= set(paths)
         assert n == len(paths) + 1  # every asset and the one template (PumpType)
         pumps = h.assets.find("Plant/**", template="PumpType").column("path").to_pylist()
         assert pumps == ["Plant/SiteA/Area2/P-101", "Plant/SiteA/Area2/P-102"]
-        rows = {(r["asset"].rsplit("/", 1)[1], r["attribute"]): r
-                for r in h.assets.attribute_tags("Plant/**", template="PumpType").to_pylist()}
+        rows = {
+            (r["asset"].rsplit("/", 1)[1], r["attribute"]): r
+            for r in h.assets.attribute_tags("Plant/**", template="PumpType").to_pylist()
+        }
         flow = rows[("P-102", "Flow")]
         assert (flow["unit"], flow["symbol"], flow["unit_id"], flow["lo"], flow["hi"]) == (
-            "MQH", "m³/h", 5067080, 0.0, 250.0)
+            "MQH",
+            "m³/h",
+            5067080,
+            0.0,
+            250.0,
+        )
         assert rows[("P-101", "Flow")]["hi"] == 120.0
         assert rows[("P-101", "Bearing_Temp")]["unit"] == "CEL"
         assert rows[("P-101", "Speed")]["symbol"] == "rpm"  # the server's DisplayName kept
@@ -113,7 +128,7 @@ def test_hostile_browse_names_become_safe_names(tmp_path):
         custom = next(r for r in attrs if r["attribute"] == "_1st_stage")
         assert (custom["unit"], custom["symbol"]) == ("XAX", "xu")
         assert max(p.count("/") + 1 for p in paths) <= 12  # L0..L19 stop at the depth limit
-        doc = tomllib.loads(h.assets.to_toml())   # nothing a server says adds keys
+        doc = tomllib.loads(h.assets.to_toml())  # nothing a server says adds keys
         assert {a["path"] for a in doc["assets"]} == set(paths)
     with historian.open(tmp_path / "plant.hist", mode="r") as r:
         assert r.assets.find().column("path").to_pylist() == paths

@@ -13,8 +13,13 @@ H = 3600 * 10**9
 
 @pytest.fixture
 def plant(h):
-    h.assets.define_template("Pump", {"Flow": {"tag": "{asset}.FI", "unit": "m3/h"},
-                                      "Speed": {"tag": "{asset}.SI", "unit": "rpm"}})
+    h.assets.define_template(
+        "Pump",
+        {
+            "Flow": {"tag": "{asset}.FI", "unit": "m3/h"},
+            "Speed": {"tag": "{asset}.SI", "unit": "rpm"},
+        },
+    )
     h.assets.define_template("Tank", {"Level": "{asset}.LI"})
     rng = np.random.default_rng(5)
     for path in ("SiteA/Area2/P-1", "SiteA/Area2/Unit1/P-2", "SiteA/Area3/P-3", "SiteB/P-4"):
@@ -30,8 +35,9 @@ def plant(h):
 
 def test_every_pump_under_an_area_hourly_twa_is_one_long_table(plant):
     h = plant
-    got = h.assets.summary("SiteA/Area2/**", 0, 6 * H, "1h", "twa", template="Pump",
-                           attribute="Flow")
+    got = h.assets.summary(
+        "SiteA/Area2/**", 0, 6 * H, "1h", "twa", template="Pump", attribute="Flow"
+    )
     assert got.column_names == ["asset", "attribute", "start", "stat", "value", "time", "status"]
     assets = ["SiteA/Area2/P-1", "SiteA/Area2/P-9", "SiteA/Area2/Unit1/P-2"]
     assert sorted(set(got.column("asset").to_pylist())) == assets
@@ -48,8 +54,7 @@ def test_read_and_interpolated_by_asset_equal_the_tag_calls(plant):
     ref = h.read(["P-4.FI", "P-4.SI"], 0, H)
     assert raw.column("value").to_pylist() == ref.column("value").to_pylist()
     assert raw.column("attribute").to_pylist() == ["Flow"] * 60 + ["Speed"] * 60
-    grid = h.assets.interpolated("SiteA/Area3/P-3", 0, H, "10min", attribute="Speed",
-                                 quality=True)
+    grid = h.assets.interpolated("SiteA/Area3/P-3", 0, H, "10min", attribute="Speed", quality=True)
     wide = h.interpolated("P-3.SI", 0, H, "10min", quality=True)
     assert grid.column("value").to_pylist() == wide.column("P-3.SI").to_pylist()
     assert grid.column("quality").to_pylist() == wide.column("P-3.SI.quality").to_pylist()

@@ -218,6 +218,7 @@ def test_a_lost_side_bundle_heals_by_the_resend(tmp_path, diode):
 def test_an_older_side_bundle_arriving_late_keeps_the_newer_catalog(tmp_path):
     rcv = DiodeReceiver(str(tmp_path / "it.hist"), "udp://127.0.0.1:0")
     try:
+
         def send(seq: int, data: bytes) -> None:
             for obj, payload in enumerate(_with_manifest([("aux", "tags.json", data)], "t-1")):
                 for d in datagrams(seq, obj, payload):

@@ -40,7 +40,10 @@ def test_copy_answers_like_the_source_and_logs_are_identical(ot, tmp_path):
     log = "points/_delta_log"
     for name in sorted(os.listdir(os.path.join(ot, log))):
         if name.endswith(".json"):
-            with open(os.path.join(ot, log, name), "rb") as a, open(os.path.join(it, log, name), "rb") as b:
+            with (
+                open(os.path.join(ot, log, name), "rb") as a,
+                open(os.path.join(it, log, name), "rb") as b,
+            ):
                 assert a.read() == b.read(), name
     again = historian.replicate(ot, it, once=True)  # nothing new: nothing sent
     assert again.files_sent == 0 and again.replicated_version == st.replicated_version

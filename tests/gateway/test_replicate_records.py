@@ -24,8 +24,14 @@ S = 10**9
 def _annotate_and_frame(path: str, k: int) -> None:
     with historian.open(path) as h:
         h.annotate("TIC-101.PV", T + k * S, f"note {k}", author="op")
-        h.add_frame(f"B-{k}", T + k * S, T + (k + 30) * S, asset="Site/R1", template="Batch",
-                    attributes={"k": k})
+        h.add_frame(
+            f"B-{k}",
+            T + k * S,
+            T + (k + 30) * S,
+            asset="Site/R1",
+            template="Batch",
+            attributes={"k": k},
+        )
 
 
 def _same(ot: str, it: str) -> None:
@@ -33,7 +39,8 @@ def _same(ot: str, it: str) -> None:
         assert a.annotations().equals(b.annotations())
         assert a.frames().equals(b.frames())
         assert a.summary("TIC-101.PV", frames="B-*", stats=["twa", "annotation_count"]).equals(
-            b.summary("TIC-101.PV", frames="B-*", stats=["twa", "annotation_count"]))
+            b.summary("TIC-101.PV", frames="B-*", stats=["twa", "annotation_count"])
+        )
 
 
 def test_folder_copy_keeps_annotations_and_frames(tmp_path):
@@ -80,8 +87,10 @@ def test_mtls_copy_keeps_annotations_and_frames(tmp_path, tmp_path_factory):
 def test_the_sink_refuses_damaged_or_misnamed_record_files(tmp_path):
     sink = FolderSink(str(tmp_path / "it.hist"))
     try:
-        good = encode("annotations", [{"target": "A", "time": 0, "end": None, "text": "x",
-                                       "author": None, "ingested": 1}])
+        good = encode(
+            "annotations",
+            [{"target": "A", "time": 0, "end": None, "text": "x", "author": None, "ingested": 1}],
+        )
         name = "annotations/00000000000000000001-0123456789abcdef.jsonl"
         bad = good.replace(b'"x"', b'"y"')  # same length, CRC no longer matches
         with pytest.raises(CorruptDataError, match="CRC32"):

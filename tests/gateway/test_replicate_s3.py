@@ -18,7 +18,10 @@ _spec = importlib.util.spec_from_file_location(
 _scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_scale)
 moto_endpoint, s3_options, s3_bucket, s3_uri = (
-    _scale.moto_endpoint, _scale.s3_options, _scale.s3_bucket, _scale.s3_uri
+    _scale.moto_endpoint,
+    _scale.s3_options,
+    _scale.s3_bucket,
+    _scale.s3_uri,
 )
 
 
@@ -30,9 +33,10 @@ def test_replicate_to_s3_then_read_equal_and_refuse_writes(tmp_path, s3_uri, s3_
     late_and_compact(ot)
     st = historian.replicate(ot, s3_uri, once=True, dst_storage_options=s3_options)
     assert st.versions_behind == 0 and st.replicated_version == newest_version(ot)
-    with historian.open(ot, mode="r") as a, historian.open(
-        s3_uri, storage_options=s3_options, local_dir=str(tmp_path / "cache")
-    ) as b:
+    with (
+        historian.open(ot, mode="r") as a,
+        historian.open(s3_uri, storage_options=s3_options, local_dir=str(tmp_path / "cache")) as b,
+    ):
         assert a.read().equals(b.read())
         assert a.read(reasons=True).equals(b.read(reasons=True))
         with pytest.raises(ReadOnlyStoreError, match="replica"):

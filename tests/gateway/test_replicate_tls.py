@@ -143,8 +143,18 @@ def test_sender_and_receiver_killed_at_random(tmp_path, pki):
     late_and_compact(ot)
     newest = newest_version(ot)
     port = free_port()
-    recv_args = ("receive", it, "--listen", f"127.0.0.1:{port}", "--tls-cert",
-                 good["server_cert"], "--tls-key", good["server_key"], "--tls-ca", good["ca_cert"])
+    recv_args = (
+        "receive",
+        it,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--tls-cert",
+        good["server_cert"],
+        "--tls-key",
+        good["server_key"],
+        "--tls-ca",
+        good["ca_cert"],
+    )
     send_args = ("replicate", ot, f"tls://localhost:{port}", "--poll", "0.05",
                  "--max-bytes-per-s", "150000", "--tls-cert", good["client_cert"],
                  "--tls-key", good["client_key"], "--tls-ca", good["ca_cert"])  # fmt: skip

@@ -64,7 +64,11 @@ def test_the_page_and_its_files_load_without_a_token(site):
 def test_security_headers_and_no_cors(site):
     for path in ("/", "/api/whoami"):
         _, headers, _ = request(
-            site["port"], path, site["all"], ca=site["ca"], headers={"Origin": "https://evil.example"}
+            site["port"],
+            path,
+            site["all"],
+            ca=site["ca"],
+            headers={"Origin": "https://evil.example"},
         )
         csp = headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'self'" in csp
@@ -148,8 +152,9 @@ def test_plot_returns_exactly_the_plot_values(site):
 
 
 def test_plot_of_a_year_asks_for_no_more_points_than_an_hour(site):
-    year = _q(tags="TIC-101.PV", start="2025-07-01T00:00:00Z", end="2026-07-01T00:00:00Z",
-              width=800)
+    year = _q(
+        tags="TIC-101.PV", start="2025-07-01T00:00:00Z", end="2026-07-01T00:00:00Z", width=800
+    )
     status, body = _get(site, f"/api/plot?{year}", site["ops"])
     assert status == 200 and 0 < len(body["series"][0]["t"]) <= 4 * 800 + 2
 
@@ -210,15 +215,22 @@ def test_a_long_search_text_is_refused(site):
 
 def test_only_get_no_body_no_long_url_no_path_out_of_the_folder(site):
     for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
-        status, headers, _ = request(site["port"], "/api/tags", site["all"], ca=site["ca"],
-                                     method=method, body=b"{}")
+        status, headers, _ = request(
+            site["port"], "/api/tags", site["all"], ca=site["ca"], method=method, body=b"{}"
+        )
         assert status == 405 and headers["allow"] == "GET", method
     status, _h, _b = request(site["port"], "/api/tags", site["all"], ca=site["ca"], body=b"x" * 10)
     assert status == 413
     status, _h, _b = request(site["port"], "/api/tags?q=" + "a" * 9000, site["all"], ca=site["ca"])
     assert status == 414
-    for path in ("/static/../webserver.py", "/static/%2e%2e/trend.py", "/etc/passwd",
-                 "/static/vendor/../../tokens.py", "/api/../static/trend.js", "/api/nothing"):
+    for path in (
+        "/static/../webserver.py",
+        "/static/%2e%2e/trend.py",
+        "/etc/passwd",
+        "/static/vendor/../../tokens.py",
+        "/api/../static/trend.js",
+        "/api/nothing",
+    ):
         status, _h, body = request(site["port"], path, site["all"], ca=site["ca"])
         assert status == 404, path
         assert b"import" not in body
@@ -284,7 +296,9 @@ def test_every_api_request_is_audited_and_no_token_is_written(site):
     ]
     assert last[0]["rows"] == 4 and last[1]["params"]["tags"] == "SECRET-1.PV"
     assert "outside the read scope" in last[1]["reason"]
-    assert last[2]["reason"].startswith("revoked token") and last[3]["reason"].startswith("no bearer")
+    assert last[2]["reason"].startswith("revoked token") and last[3]["reason"].startswith(
+        "no bearer"
+    )
     with open(audit.path, "rb") as f:
         text = f.read()
     for name in ("all", "ops", "gone"):
@@ -303,7 +317,9 @@ def test_a_revoked_token_is_refused_at_its_next_request(site):
 
 def test_plaintext_to_the_tls_port_gets_no_data(site):
     with socket.create_connection(("127.0.0.1", site["port"]), timeout=10) as sock:
-        sock.sendall(f"GET /api/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {site['all']}\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /api/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {site['all']}\r\n\r\n".encode()
+        )
         got = b""
         with contextlib.suppress(OSError):  # the server drops it (or resets it)
             while chunk := sock.recv(4096):
@@ -352,8 +368,9 @@ def test_plaintext_is_refused_unless_explicit_and_on_loopback(tmp_path):
 def test_a_port_in_use_is_a_clear_error(tmp_path):
     store = str(tmp_path / "s.hist")
     historian.open(store).close()
-    with running(store, insecure_loopback=True) as server, pytest.raises(
-        InvalidArgumentError, match="cannot listen"
+    with (
+        running(store, insecure_loopback=True) as server,
+        pytest.raises(InvalidArgumentError, match="cannot listen"),
     ):
         make_http_server(store, f"127.0.0.1:{server.port}", insecure_loopback=True)
 

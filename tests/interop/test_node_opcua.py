@@ -113,8 +113,9 @@ def test_values_types_status_codes_and_source_timestamps_as_served(
         times = sorted(t for t, _, _ in got)
         span = [t for t in log if times[0] <= t <= times[-1]]
         assert len(span) == len(times), (name, len(span), len(times))
-    assert {qual for _, _, qual in rows["N.Bad.Sensor"]} == {served["Bad.Sensor"][t][1]
-                                                             for t, _, _ in rows["N.Bad.Sensor"]}
+    assert {qual for _, _, qual in rows["N.Bad.Sensor"]} == {
+        served["Bad.Sensor"][t][1] for t, _, _ in rows["N.Bad.Sensor"]
+    }
     assert q.is_bad(rows["N.Bad.Sensor"][0][2])
     assert q.is_uncertain(rows["N.Uncertain.Sensor"][0][2])
     assert {r[1] for r in rows["N.Good.Bool"]} == {0.0, 1.0}
@@ -143,14 +144,24 @@ def test_string_localized_text_and_enumeration_texts_as_served(
     with historian.open(tmp_path / "plant.hist", mode="r") as store:
         table = store.read([f"N.{n}" for n in TEXTS], None, None)
         tags = store.tags()  # the String and LocalizedText nodes made text tags by themselves
-        assert dict(zip(tags.column("name").to_pylist(), tags.column("type").to_pylist(),
-                        strict=True)) == {"N.Text.Batch": "string", "N.Text.Recipe": "string",
-                                          "N.Text.State": "number", "N.Good.Float": "number"}
+        assert dict(
+            zip(tags.column("name").to_pylist(), tags.column("type").to_pylist(), strict=True)
+        ) == {
+            "N.Text.Batch": "string",
+            "N.Text.Recipe": "string",
+            "N.Text.State": "number",
+            "N.Good.Float": "number",
+        }
         t0, t1 = pa.compute.min_max(table.column("time").cast("int64")).values()
         span = (t0.as_py(), t1.as_py() + 1, "1h")
         summary = store.summary("N.Text.Recipe", *span, stats=["count", "last"])
-        last = [t for s, t in zip(summary.column("stat").to_pylist(),
-                                  summary.column("text").to_pylist(), strict=True) if s == "last"]
+        last = [
+            t
+            for s, t in zip(
+                summary.column("stat").to_pylist(), summary.column("text").to_pylist(), strict=True
+            )
+            if s == "last"
+        ]
         assert last[-1] == table.filter(pa.compute.equal(table.column("tag"), "N.Text.Recipe")
                                         ).column("text").to_pylist()[-1]  # fmt: skip
         with pytest.raises(TextAggregateError):

@@ -28,8 +28,9 @@ def test_import_from_node_opcua_then_collect_and_read_by_asset(
 ):
     user_env, pw_env = opcua_env(monkeypatch)
     nodes = [f"Plant.Area1.{p}.{item}" for p in ("Pump1", "Pump2") for item in ("Flow", "Speed")]
-    cfg = loads(config(node_opcua, interop_pki, tmp_path, user_env, pw_env, names=nodes),
-                base_dir=tmp_path)
+    cfg = loads(
+        config(node_opcua, interop_pki, tmp_path, user_env, pw_env, names=nodes), base_dir=tmp_path
+    )
     source = cfg.opcua[0]
     with historian.open(tmp_path / "plant.hist") as h:
         assert h.assets.import_opcua(source) >= 5  # PumpType, Plant, Area1, Pump1, Pump2
@@ -51,10 +52,15 @@ def test_import_from_node_opcua_then_collect_and_read_by_asset(
     with historian.open(tmp_path / "plant.hist") as h:
         for p in PUMPS:
             name = p.rsplit("/", 1)[1]
-            h.assets.add(p, template="PumpType", overrides={
-                "Flow": {"tag": f"N.Plant.Area1.{name}.Flow"},
-                "Speed": {"tag": f"N.Plant.Area1.{name}.Speed"},
-                "Bearing_Temp": {"tag": f"Plant.Area1.{name}.Bearing_Temp"}})
+            h.assets.add(
+                p,
+                template="PumpType",
+                overrides={
+                    "Flow": {"tag": f"N.Plant.Area1.{name}.Flow"},
+                    "Speed": {"tag": f"N.Plant.Area1.{name}.Speed"},
+                    "Bearing_Temp": {"tag": f"Plant.Area1.{name}.Bearing_Temp"},
+                },
+            )
     c = Collector(cfg)
     c.start()
     try:

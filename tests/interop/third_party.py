@@ -33,7 +33,9 @@ def node() -> str:
     so the README's test command works on a fresh clone too, not only through ``.ci/run``)."""
     exe = shutil.which("node")
     if exe is None:
-        raise RuntimeError("the interop servers need Node.js and npm (e.g. apt-get install nodejs npm)")
+        raise RuntimeError(
+            "the interop servers need Node.js and npm (e.g. apt-get install nodejs npm)"
+        )
     if not (SERVERS / "node_modules" / "node-opcua").is_dir():
         import fcntl
 
@@ -134,4 +136,3 @@ def opcua_env(monkeypatch: Any) -> tuple[str, str]:
     monkeypatch.setenv("INTEROP_UA_USER", USER)
     monkeypatch.setenv("INTEROP_UA_PASSWORD", PASSWORD)
     return "INTEROP_UA_USER", "INTEROP_UA_PASSWORD"
-

@@ -28,8 +28,11 @@ class Series:
         latest = {}
         for ti, vi, qi in zip((int(x) for x in t), (float(x) for x in v), q, strict=True):
             latest[ti] = (vi, qi)  # later duplicates overwrite earlier ones
-        rows = [(ti, vi, qi) for ti, (vi, qi) in sorted(latest.items())
-                if (qi & 0xFFFF0000) != BAD_NO_DATA]
+        rows = [
+            (ti, vi, qi)
+            for ti, (vi, qi) in sorted(latest.items())
+            if (qi & 0xFFFF0000) != BAD_NO_DATA
+        ]
         self.t = [r[0] for r in rows]
         self.v = [r[1] for r in rows]
         self.q = [r[2] for r in rows]
@@ -102,8 +105,11 @@ def interp_point(s: Series, x, stepped, sloped_extrap, extrapolate=True):
             val = lerp(s.t[pp], s.v[pp], s.t[p], s.v[p], x)
         return val, UNC_SUB, INTERP
     k = nxt[0]
-    between_unusable = any(not s.usable(i) for i in range(s.n) if s.t[p] < s.t[i] <= x) \
-        if stepped else any(not s.usable(i) for i in range(s.n) if s.t[p] < s.t[i] < s.t[k])
+    between_unusable = (
+        any(not s.usable(i) for i in range(s.n) if s.t[p] < s.t[i] <= x)
+        if stepped
+        else any(not s.usable(i) for i in range(s.n) if s.t[p] < s.t[i] < s.t[k])
+    )
     if stepped:
         good = s.sev(p) == 0 and not between_unusable
         return s.v[p], (GOOD if good else UNC_SUB), INTERP
@@ -222,8 +228,12 @@ def _time_average(s, a, b, stepped, sloped_extrap):
     area = 0.0
     for (t0, v0), (t1, v1) in itertools.pairwise(nodes):
         area += (v0 if stepped else 0.5 * (v0 + v1)) * (t1 - t0)
-    good = (lo == a and (p0[1] & 0xC0000000) == 0 and (p1[1] & 0xC0000000) == 0
-            and all(s.sev(i) == 0 for i in s.in_interval(a, b)))
+    good = (
+        lo == a
+        and (p0[1] & 0xC0000000) == 0
+        and (p1[1] & 0xC0000000) == 0
+        and all(s.sev(i) == 0 for i in s.in_interval(a, b))
+    )
     return area, b - lo, good
 
 
@@ -297,8 +307,22 @@ def _worst(s, a, b, stepped, with_bounds):
     return codes[0], (MULTI if len(codes) > 1 and worst > 0 else 0)
 
 
-def aggregate(name, t, v, q, *, start, end, every, tuab=False, pdb=100.0, pdg=100.0,
-              sloped_extrap=False, stepped=False, data_end=None):
+def aggregate(
+    name,
+    t,
+    v,
+    q,
+    *,
+    start,
+    end,
+    every,
+    tuab=False,
+    pdb=100.0,
+    pdg=100.0,
+    sloped_extrap=False,
+    stepped=False,
+    data_end=None,
+):
     """[(value, time, status)] per interval for the Part 13 aggregate ``name``."""
     s = Series(t, v, q, data_end, tuab)
     edges = []
@@ -352,8 +376,9 @@ def _one(name, s, a, b, pdb, pdg, sloped_extrap, stepped):
             return nodata
         return mx - mn, a, status(st & 0xFFFF0000, CALC | s.partial)
     if name in ("Minimum2", "Maximum2", "MinimumActualTime2", "MaximumActualTime2"):
-        val, tt, st = _extreme2(s, a, b, stepped, pdg, pdb, name.startswith("Max"),
-                                name.endswith("ActualTime2"))
+        val, tt, st = _extreme2(
+            s, a, b, stepped, pdg, pdb, name.startswith("Max"), name.endswith("ActualTime2")
+        )
         if math.isnan(val):
             return math.nan, tt, st
         return (math.nan if (st & 0xC0000000) == BAD else val), tt, st
@@ -412,14 +437,24 @@ def _one(name, s, a, b, pdb, pdg, sloped_extrap, stepped):
             return math.nan, a, status(BAD_NO_DATA, s.partial)
         base = GOOD if ss == 0 and es == 0 else UNC_SUB
         return ev - sv, a, status(base, CALC | s.partial)
-    if name in ("DurationGood", "DurationBad", "PercentGood", "PercentBad",
-                "DurationInStateZero", "DurationInStateNonZero"):
+    if name in (
+        "DurationGood",
+        "DurationBad",
+        "PercentGood",
+        "PercentBad",
+        "DurationInStateZero",
+        "DurationInStateNonZero",
+    ):
         g, u, bd, gz, gnz = regions(s, a, b, stepped)
         tot = g + u + bd
-        val = {"DurationGood": g, "DurationBad": bd,
-               "PercentGood": 100 * g / tot if tot else 0.0,
-               "PercentBad": 100 * bd / tot if tot else 0.0,
-               "DurationInStateZero": gz, "DurationInStateNonZero": gnz}[name]
+        val = {
+            "DurationGood": g,
+            "DurationBad": bd,
+            "PercentGood": 100 * g / tot if tot else 0.0,
+            "PercentBad": 100 * bd / tot if tot else 0.0,
+            "DurationInStateZero": gz,
+            "DurationInStateNonZero": gnz,
+        }[name]
         base = GOOD
         if name.startswith("DurationInState") and tot > 0:
             base = pct_status(100 * (g + u) / tot, 100 * bd / tot, pdg, pdb)
@@ -429,8 +464,12 @@ def _one(name, s, a, b, pdb, pdg, sloped_extrap, stepped):
         if r is None:
             return nodata
         return float(r[0]), a, status(GOOD, CALC | r[1] | s.partial)
-    if name in ("StandardDeviationSample", "StandardDeviationPopulation", "VarianceSample",
-                "VariancePopulation"):
+    if name in (
+        "StandardDeviationSample",
+        "StandardDeviationPopulation",
+        "VarianceSample",
+        "VariancePopulation",
+    ):
         if not goods:
             return nodata
         n = len(goods)

@@ -29,8 +29,13 @@ BASE_CODES = {
     "Bad_NoData": 0x809B0000,
     "UncertainDataSubNormal": 0x40A40000,
 }
-BITS = {"Calculated": 0x1, "Interpolated": 0x2, "Partial": 0x4, "ExtraData": 0x8,
-        "MultipleValues": 0x10}
+BITS = {
+    "Calculated": 0x1,
+    "Interpolated": 0x2,
+    "Partial": 0x4,
+    "ExtraData": 0x8,
+    "MultipleValues": 0x10,
+}
 
 _H3_MANTIS = (
     "Mantis 6227 'updated' statuses: with PercentDataBad=50 a 60%-Bad interval is reported "

@@ -18,8 +18,11 @@ VALUES = st.one_of(
     st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False),
     st.sampled_from([math.nan, math.inf, -math.inf]),
 )
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 @st.composite
@@ -49,10 +52,20 @@ def series_and_window(draw, extremes=False):
 
 def _kernel(name, t, v, q, lo, end, every, cfg, data_end=None):
     return aggregate(
-        np.array(t, dtype=np.int64), np.array(v, dtype=np.float64), np.array(q, dtype=np.uint32),
-        start_ns=lo, end_ns=end, every_ns=every, stat=name, stepped=cfg["stepped"],
-        config={"TreatUncertainAsBad": cfg["tuab"], "PercentDataBad": cfg["pdb"],
-                "PercentDataGood": cfg["pdg"], "UseSlopedExtrapolation": cfg["sloped_extrap"]},
+        np.array(t, dtype=np.int64),
+        np.array(v, dtype=np.float64),
+        np.array(q, dtype=np.uint32),
+        start_ns=lo,
+        end_ns=end,
+        every_ns=every,
+        stat=name,
+        stepped=cfg["stepped"],
+        config={
+            "TreatUncertainAsBad": cfg["tuab"],
+            "PercentDataBad": cfg["pdb"],
+            "PercentDataGood": cfg["pdg"],
+            "UseSlopedExtrapolation": cfg["sloped_extrap"],
+        },
         data_end_ns=data_end,
     )
 
@@ -80,22 +93,54 @@ def _compare(name, got, want, ctx):
 def test_kernel_matches_reference(name, data):
     t, v, q, lo, end, every, cfg = data
     got = _kernel(name, t, v, q, lo, end, every, cfg)
-    want = ref.aggregate(name, t, v, q, start=lo, end=end, every=every, tuab=cfg["tuab"],
-                         pdb=cfg["pdb"], pdg=cfg["pdg"], sloped_extrap=cfg["sloped_extrap"],
-                         stepped=cfg["stepped"])
+    want = ref.aggregate(
+        name,
+        t,
+        v,
+        q,
+        start=lo,
+        end=end,
+        every=every,
+        tuab=cfg["tuab"],
+        pdb=cfg["pdb"],
+        pdg=cfg["pdg"],
+        sloped_extrap=cfg["sloped_extrap"],
+        stepped=cfg["stepped"],
+    )
     _compare(name, got, want, (t, v, q, lo, end, every, cfg))
 
 
-@pytest.mark.parametrize("name", ["TimeAverage2", "Minimum2", "Interpolative", "DurationGood",
-                                  "Count", "NumberOfTransitions", "WorstQuality2"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TimeAverage2",
+        "Minimum2",
+        "Interpolative",
+        "DurationGood",
+        "Count",
+        "NumberOfTransitions",
+        "WorstQuality2",
+    ],
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=series_and_window(extremes=True))
 def test_int64_extremes(name, data):
     t, v, q, lo, end, every, cfg = data
     got = _kernel(name, t, v, q, lo, end, every, cfg)
-    want = ref.aggregate(name, t, v, q, start=lo, end=end, every=every, tuab=cfg["tuab"],
-                         pdb=cfg["pdb"], pdg=cfg["pdg"], sloped_extrap=cfg["sloped_extrap"],
-                         stepped=cfg["stepped"])
+    want = ref.aggregate(
+        name,
+        t,
+        v,
+        q,
+        start=lo,
+        end=end,
+        every=every,
+        tuab=cfg["tuab"],
+        pdb=cfg["pdb"],
+        pdg=cfg["pdg"],
+        sloped_extrap=cfg["sloped_extrap"],
+        stepped=cfg["stepped"],
+    )
     for k, (wv, wt, ws) in enumerate(want):
         assert int(got.status[k]) == ws and int(got.time_ns[k]) == wt
         gv = float(got.values[k])
@@ -152,12 +197,24 @@ def test_unsorted_and_duplicates_equal_sorted_last_wins(data):
     key = {x: rng.random() for x in ts}
     perm = sorted(range(len(t)), key=lambda i: (key[t[i]], i))
     names = ["Count", "TimeAverage2", "Minimum", "WorstQuality", "Interpolative", "End"]
-    a = aggregate_many(np.array([t[i] for i in perm], dtype=np.int64),
-                       np.array([v[i] for i in perm]), np.array([q[i] for i in perm], np.uint32),
-                       start_ns=lo, end_ns=end, every_ns=every, stats=names)
-    b = aggregate_many(np.array(ts, dtype=np.int64), np.array([latest[x][0] for x in ts]),
-                       np.array([latest[x][1] for x in ts], np.uint32),
-                       start_ns=lo, end_ns=end, every_ns=every, stats=names)
+    a = aggregate_many(
+        np.array([t[i] for i in perm], dtype=np.int64),
+        np.array([v[i] for i in perm]),
+        np.array([q[i] for i in perm], np.uint32),
+        start_ns=lo,
+        end_ns=end,
+        every_ns=every,
+        stats=names,
+    )
+    b = aggregate_many(
+        np.array(ts, dtype=np.int64),
+        np.array([latest[x][0] for x in ts]),
+        np.array([latest[x][1] for x in ts], np.uint32),
+        start_ns=lo,
+        end_ns=end,
+        every_ns=every,
+        stats=names,
+    )
     for n in names:
         np.testing.assert_array_equal(a[n].status, b[n].status)
         np.testing.assert_allclose(a[n].values, b[n].values, rtol=1e-12)
@@ -168,8 +225,10 @@ def test_unsorted_and_duplicates_equal_sorted_last_wins(data):
 def test_nan_with_good_quality_is_bad(data):
     t, v, q, lo, end, every, cfg = data
     v2 = [x if math.isfinite(x) else 1.0 for x in v]
-    q2 = [0x80000000 if not math.isfinite(x) and (qi & 0xFFFF0000) != 0x809B0000 else qi
-          for x, qi in zip(v, q, strict=True)]
+    q2 = [
+        0x80000000 if not math.isfinite(x) and (qi & 0xFFFF0000) != 0x809B0000 else qi
+        for x, qi in zip(v, q, strict=True)
+    ]
     for name in ("TimeAverage2", "Count", "Maximum2", "DurationBad", "Average"):
         a = _kernel(name, t, v, q, lo, end, every, cfg)
         b = _kernel(name, t, v2, q2, lo, end, every, cfg)
@@ -178,12 +237,20 @@ def test_nan_with_good_quality_is_bad(data):
 
 def test_empty_and_one_point():
     names = list(PART13_NAMES)
-    empty = aggregate_many(np.array([], np.int64), np.array([]), None, start_ns=0, end_ns=10,
-                           every_ns=5, stats=names)
+    empty = aggregate_many(
+        np.array([], np.int64), np.array([]), None, start_ns=0, end_ns=10, every_ns=5, stats=names
+    )
     for n in names:
         assert np.isnan(empty[n].values).all() and (empty[n].status == 0x809B0000).all()
-    one = aggregate_many(np.array([3], np.int64), np.array([7.0]), None, start_ns=0, end_ns=10,
-                         every_ns=5, stats=names)
+    one = aggregate_many(
+        np.array([3], np.int64),
+        np.array([7.0]),
+        None,
+        start_ns=0,
+        end_ns=10,
+        every_ns=5,
+        stats=names,
+    )
     assert one["Count"].values.tolist()[0] == 1.0
     assert np.isnan(one["Count"].values[1])  # after the end of data: Bad_NoData
     assert one["Interpolative"].values.tolist()[1] == 7.0  # extrapolated, Uncertain
@@ -192,8 +259,15 @@ def test_empty_and_one_point():
 
 def test_intervals_before_and_after_the_data_are_bad_no_data():
     t = np.array([100, 110, 120], np.int64)
-    r = aggregate_many(t, np.array([1.0, 2.0, 3.0]), None, start_ns=0, end_ns=300, every_ns=50,
-                       stats=["twa", "count", "min"])
+    r = aggregate_many(
+        t,
+        np.array([1.0, 2.0, 3.0]),
+        None,
+        start_ns=0,
+        end_ns=300,
+        every_ns=50,
+        stats=["twa", "count", "min"],
+    )
     for name in r:
         assert (r[name].status[[0, 3, 4, 5]] == 0x809B0000).all()
         assert np.isnan(r[name].values[[0, 3, 4, 5]]).all()
@@ -204,35 +278,80 @@ def test_fast_path_equals_general_path(n):
     rng = np.random.default_rng(n)
     t = np.unique(rng.integers(0, 10**6, n)).astype(np.int64)
     v = rng.normal(size=t.size).round(1)
-    names = ["Count", "Average", "Minimum", "MaximumActualTime", "Start", "End", "Range",
-             "TimeAverage", "TimeAverage2", "Total", "Total2"]
+    names = [
+        "Count",
+        "Average",
+        "Minimum",
+        "MaximumActualTime",
+        "Start",
+        "End",
+        "Range",
+        "TimeAverage",
+        "TimeAverage2",
+        "Total",
+        "Total2",
+    ]
     for stepped in (False, True):
-        fast = aggregate_many(t, v, None, start_ns=-5000, end_ns=10**6 + 5000, every_ns=40_000,
-                              stats=names, stepped=stepped)
+        fast = aggregate_many(
+            t,
+            v,
+            None,
+            start_ns=-5000,
+            end_ns=10**6 + 5000,
+            every_ns=40_000,
+            stats=names,
+            stepped=stepped,
+        )
         # one far Bad sample forces the general path without changing the semantics
         t2 = np.append(t, 10**9)
         v2 = np.append(v, np.nan)
         q2 = np.zeros(t2.size, np.uint32)
         q2[-1] = 0x80000000
-        general = aggregate_many(t2, v2, q2, start_ns=-5000, end_ns=10**6 + 5000,
-                                 every_ns=40_000, stats=names, stepped=stepped,
-                                 data_end_ns=int(t[-1]) + 1)
+        general = aggregate_many(
+            t2,
+            v2,
+            q2,
+            start_ns=-5000,
+            end_ns=10**6 + 5000,
+            every_ns=40_000,
+            stats=names,
+            stepped=stepped,
+            data_end_ns=int(t[-1]) + 1,
+        )
         for name in names:
             np.testing.assert_array_equal(fast[name].status, general[name].status, err_msg=name)
             np.testing.assert_array_equal(fast[name].time_ns, general[name].time_ns)
             np.testing.assert_allclose(fast[name].values, general[name].values, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["TimeAverage", "TimeAverage2", "Total2", "Interpolative",
-                                  "DurationGood", "PercentGood", "Maximum2", "Count"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TimeAverage",
+        "TimeAverage2",
+        "Total2",
+        "Interpolative",
+        "DurationGood",
+        "PercentGood",
+        "Maximum2",
+        "Count",
+    ],
+)
 def test_span_wider_than_int64(name):
     lo, hi = -(2**63) + 1, 2**63 - 1
     t = [lo, -5, 0, 7, hi - 1]
     v = [1.0, 2.0, math.nan, 4.0, 8.0]
     q = [0, 0, 0x80000000, 0x40000000, 0]
     start, end, every = lo, hi, 2**62
-    got = aggregate(np.array(t, np.int64), np.array(v), np.array(q, np.uint32), start_ns=start,
-                    end_ns=end, every_ns=every, stat=name)
+    got = aggregate(
+        np.array(t, np.int64),
+        np.array(v),
+        np.array(q, np.uint32),
+        start_ns=start,
+        end_ns=end,
+        every_ns=every,
+        stat=name,
+    )
     want = ref.aggregate(name, t, v, q, start=start, end=end, every=every)
     assert len(want) == 4
     for k, (wv, wt, ws) in enumerate(want):
@@ -255,5 +374,12 @@ def test_input_validation_errors():
     with pytest.raises(InvalidArgumentError, match="TimeAverage2"):
         aggregate(t, np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="average_please")
     with pytest.raises(InvalidArgumentError, match="PercentDataGood"):
-        aggregate(t, np.ones(3), start_ns=0, end_ns=3, every_ns=1, stat="twa",
-                  config={"PercentGoodish": 5})
+        aggregate(
+            t,
+            np.ones(3),
+            start_ns=0,
+            end_ns=3,
+            every_ns=1,
+            stat="twa",
+            config={"PercentGoodish": 5},
+        )

@@ -41,8 +41,9 @@ def reference(samples, annotations, start, end, every, data_end=None):
 def cases(draw):
     n = draw(st.integers(0, 12))
     times = draw(st.lists(st.integers(-50, 150), min_size=n, max_size=n, unique=True))
-    codes = draw(st.lists(st.sampled_from([0, 0x40000000, 0x80000000, NO_DATA]),
-                          min_size=n, max_size=n))
+    codes = draw(
+        st.lists(st.sampled_from([0, 0x40000000, 0x80000000, NO_DATA]), min_size=n, max_size=n)
+    )
     annotations = draw(st.lists(st.integers(-80, 180), max_size=15))
     start = draw(st.integers(-60, 100))
     every = draw(st.integers(1, 40))
@@ -56,8 +57,16 @@ def test_kernel_matches_reference(case):
     samples, annotations, start, end, every = case
     t = np.array([s[0] for s in samples], dtype=np.int64)
     q = np.array([s[1] for s in samples], dtype=np.uint32)
-    got = aggregate(t, np.ones(t.size), q, start_ns=start, end_ns=end, every_ns=every,
-                    stat="annotation_count", annotations_ns=np.array(annotations, np.int64))
+    got = aggregate(
+        t,
+        np.ones(t.size),
+        q,
+        start_ns=start,
+        end_ns=end,
+        every_ns=every,
+        stat="annotation_count",
+        annotations_ns=np.array(annotations, np.int64),
+    )
     want = reference(samples, annotations, start, end, every)
     assert len(got.values) == len(want)
     for k, (wv, wt, ws) in enumerate(want):
@@ -70,8 +79,16 @@ def test_kernel_matches_reference(case):
 def test_with_other_stats_the_other_results_are_unchanged():
     t = np.arange(10, dtype=np.int64) * 10
     v = np.arange(10.0)
-    both = aggregate_many(t, v, None, start_ns=0, end_ns=100, every_ns=25,
-                          stats=["twa", "AnnotationCount", "count"], annotations_ns=[5, 6, 70])
+    both = aggregate_many(
+        t,
+        v,
+        None,
+        start_ns=0,
+        end_ns=100,
+        every_ns=25,
+        stats=["twa", "AnnotationCount", "count"],
+        annotations_ns=[5, 6, 70],
+    )
     alone = aggregate_many(t, v, None, start_ns=0, end_ns=100, every_ns=25, stats=["twa", "count"])
     assert list(both) == ["twa", "AnnotationCount", "count"]
     for name in ("twa", "count"):
@@ -90,9 +107,25 @@ def test_no_annotations_counts_zero_and_no_data_is_bad_no_data():
 
 def test_datetime64_annotations_and_bad_input():
     t = np.array([0, 10**9], dtype=np.int64)
-    r = aggregate(t, [1.0, 2.0], None, start_ns=0, end_ns=2 * 10**9, every_ns=10**9,
-                  stat="AnnotationCount", annotations_ns=np.array([500], "datetime64[ms]"))
+    r = aggregate(
+        t,
+        [1.0, 2.0],
+        None,
+        start_ns=0,
+        end_ns=2 * 10**9,
+        every_ns=10**9,
+        stat="AnnotationCount",
+        annotations_ns=np.array([500], "datetime64[ms]"),
+    )
     assert r.values.tolist() == [1.0, 0.0]
     with pytest.raises(InvalidDataError, match="1-D array of int64 ns"):
-        aggregate(t, [1.0, 2.0], None, start_ns=0, end_ns=10, every_ns=5,
-                  stat="AnnotationCount", annotations_ns=np.array([[1.5]]))
+        aggregate(
+            t,
+            [1.0, 2.0],
+            None,
+            start_ns=0,
+            end_ns=10,
+            every_ns=5,
+            stat="AnnotationCount",
+            annotations_ns=np.array([[1.5]]),
+        )

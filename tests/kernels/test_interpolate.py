@@ -50,17 +50,34 @@ def test_interpolate_matches_reference(n, data, stepped, tuab, sloped, extrapola
     q = data.draw(st.lists(st.sampled_from(QUALITIES), min_size=n, max_size=n))
     g = data.draw(st.lists(st.integers(-10, 120), min_size=1, max_size=12))
     vals, status = interpolate(
-        np.array(t, np.int64), np.array(v), np.array(q, np.uint32), grid_ns=np.array(g, np.int64),
-        stepped=stepped, config={"TreatUncertainAsBad": tuab, "UseSlopedExtrapolation": sloped},
-        max_gap_ns=max_gap, extrapolate=extrapolate,
+        np.array(t, np.int64),
+        np.array(v),
+        np.array(q, np.uint32),
+        grid_ns=np.array(g, np.int64),
+        stepped=stepped,
+        config={"TreatUncertainAsBad": tuab, "UseSlopedExtrapolation": sloped},
+        max_gap_ns=max_gap,
+        extrapolate=extrapolate,
     )
-    want = ref_interpolate(t, v, q, g, stepped=stepped, tuab=tuab, sloped=sloped,
-                           max_gap=max_gap, extrapolate=extrapolate)
+    want = ref_interpolate(
+        t,
+        v,
+        q,
+        g,
+        stepped=stepped,
+        tuab=tuab,
+        sloped=sloped,
+        max_gap=max_gap,
+        extrapolate=extrapolate,
+    )
     for k, (wv, ws) in enumerate(want):
         assert int(status[k]) == ws, (k, hex(int(status[k])), hex(ws))
         gv = float(vals[k])
-        assert (math.isnan(gv) and math.isnan(wv)) or gv == wv or abs(gv - wv) <= 1e-9 * max(
-            1, abs(wv)), (k, gv, wv)
+        assert (
+            (math.isnan(gv) and math.isnan(wv))
+            or gv == wv
+            or abs(gv - wv) <= 1e-9 * max(1, abs(wv))
+        ), (k, gv, wv)
 
 
 def test_linear_step_and_no_extrapolation():
@@ -69,15 +86,15 @@ def test_linear_step_and_no_extrapolation():
     vals, _st = interpolate(t, v, grid_ns=np.array([-5, 0, 5, 10, 15], np.int64))
     assert vals[1:4].tolist() == [0.0, 5.0, 10.0]
     assert math.isnan(vals[0]) and math.isnan(vals[4])
-    vals, _ = interpolate(t, v, grid_ns=np.array([5, 15], np.int64), stepped=True,
-                          extrapolate=True)
+    vals, _ = interpolate(t, v, grid_ns=np.array([5, 15], np.int64), stepped=True, extrapolate=True)
     assert vals.tolist() == [0.0, 10.0]
 
 
 def test_max_gap_nulls_stale_values():
     t = np.array([0, 100], np.int64)
-    vals, st_ = interpolate(t, np.array([1.0, 2.0]), grid_ns=np.array([0, 50, 100], np.int64),
-                            max_gap_ns=60)
+    vals, st_ = interpolate(
+        t, np.array([1.0, 2.0]), grid_ns=np.array([0, 50, 100], np.int64), max_gap_ns=60
+    )
     assert vals[0] == 1.0 and vals[2] == 2.0 and math.isnan(vals[1])
     assert st_[1] == ref.BAD_NO_DATA
 
@@ -109,13 +126,33 @@ def test_all_good_numpy_path_equals_kernel(data, stepped, sloped, extrapolate, m
     times = st.integers(-(2**62), 2**62)
     t = np.unique(np.array(data.draw(st.lists(times, min_size=1, max_size=12)), np.int64))
     v = np.array(data.draw(st.lists(st.floats(-1e6, 1e6), min_size=t.size, max_size=t.size)))
-    g = np.array(data.draw(st.lists(times, min_size=1, max_size=12))
-                 + data.draw(st.lists(st.sampled_from(t.tolist()), max_size=3)), np.int64)
-    got = interpolate(t, v, grid_ns=g, stepped=stepped, max_gap_ns=max_gap,
-                      extrapolate=extrapolate, config={"UseSlopedExtrapolation": sloped})
+    g = np.array(
+        data.draw(st.lists(times, min_size=1, max_size=12))
+        + data.draw(st.lists(st.sampled_from(t.tolist()), max_size=3)),
+        np.int64,
+    )
+    got = interpolate(
+        t,
+        v,
+        grid_ns=g,
+        stepped=stepped,
+        max_gap_ns=max_gap,
+        extrapolate=extrapolate,
+        config={"UseSlopedExtrapolation": sloped},
+    )
     q = np.zeros(t.size, np.uint32)
-    want = _interpolate_nb(t, v, q, _part13.severities(v, q), g, False, stepped, sloped,
-                           np.int64(t[-1] + 1), extrapolate,
-                           np.int64(-1 if max_gap is None else max_gap))
+    want = _interpolate_nb(
+        t,
+        v,
+        q,
+        _part13.severities(v, q),
+        g,
+        False,
+        stepped,
+        sloped,
+        np.int64(t[-1] + 1),
+        extrapolate,
+        np.int64(-1 if max_gap is None else max_gap),
+    )
     assert got[1].dtype == np.uint32 and got[1].tolist() == want[1].tolist()
     np.testing.assert_array_equal(got[0], want[0])

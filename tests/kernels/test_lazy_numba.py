@@ -38,9 +38,15 @@ print(json.dumps({"before": before, "errors": errors,
 
 
 def test_numba_is_imported_on_the_first_kernel_call_from_any_thread(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert got == {"before": False, "errors": [], "fast": True, "imported_name": True,
-                   "helper": True}
+    assert got == {
+        "before": False,
+        "errors": [],
+        "fast": True,
+        "imported_name": True,
+        "helper": True,
+    }

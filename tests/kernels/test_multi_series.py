@@ -14,8 +14,21 @@ from historian.kernels._config import interval_edges
 from historian.kernels._multi import aggregate_series
 from historian.query.retrieval import summary_for_tags
 
-STATS = ["Count", "Average", "Minimum", "Maximum", "MinimumActualTime", "MaximumActualTime",
-         "Start", "End", "Range", "TimeAverage", "TimeAverage2", "Total", "Total2"]
+STATS = [
+    "Count",
+    "Average",
+    "Minimum",
+    "Maximum",
+    "MinimumActualTime",
+    "MaximumActualTime",
+    "Start",
+    "End",
+    "Range",
+    "TimeAverage",
+    "TimeAverage2",
+    "Total",
+    "Total2",
+]
 
 
 @st.composite
@@ -27,13 +40,28 @@ def many_series(draw):
         offsets = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
         kind = draw(st.sampled_from(["sorted", "sorted", "sorted", "raw"]))
         t = sorted(set(offsets)) if kind == "sorted" else offsets
-        v = draw(st.lists(st.one_of(st.floats(-1e3, 1e3, allow_nan=False),
-                                    st.sampled_from([np.nan, np.inf])),
-                          min_size=len(t), max_size=len(t)))
-        q = draw(st.lists(st.sampled_from([0, 0, 0, 0, 0x40000000, 0x80000000]),
-                          min_size=len(t), max_size=len(t)))
-        out.append((np.array(t, np.int64), np.array(v, np.float64), np.array(q, np.uint32),
-                    draw(st.booleans())))
+        v = draw(
+            st.lists(
+                st.one_of(st.floats(-1e3, 1e3, allow_nan=False), st.sampled_from([np.nan, np.inf])),
+                min_size=len(t),
+                max_size=len(t),
+            )
+        )
+        q = draw(
+            st.lists(
+                st.sampled_from([0, 0, 0, 0, 0x40000000, 0x80000000]),
+                min_size=len(t),
+                max_size=len(t),
+            )
+        )
+        out.append(
+            (
+                np.array(t, np.int64),
+                np.array(v, np.float64),
+                np.array(q, np.uint32),
+                draw(st.booleans()),
+            )
+        )
     lo = draw(st.integers(-20, 200))
     every = draw(st.integers(1, 80))
     end = lo + every * draw(st.integers(1, 6))
@@ -48,15 +76,25 @@ def test_multi_series_equals_aggregate_many_per_series(data):
     edges = interval_edges(lo, end, every)
     offsets = np.cumsum([0] + [t.size for t, _v, _q, _s in series]).astype(np.int64)
     vals, times, status, covered = aggregate_series(
-        np.concatenate([s[0] for s in series]), np.concatenate([s[1] for s in series]),
-        np.concatenate([s[2] for s in series]), offsets, edges, stats,
-        np.array([s[3] for s in series]))
+        np.concatenate([s[0] for s in series]),
+        np.concatenate([s[1] for s in series]),
+        np.concatenate([s[2] for s in series]),
+        offsets,
+        edges,
+        stats,
+        np.array([s[3] for s in series]),
+    )
     for i, (t, v, q, stepped) in enumerate(series):
         with kernels_only():
-            want = aggregate_many(t, v, q, start_ns=lo, end_ns=end, every_ns=every, stats=stats,
-                                  stepped=stepped)
-        fits = (t.size > 0 and bool((t[1:] > t[:-1]).all()) and not q.any()
-                and bool(np.isfinite(v).all()))
+            want = aggregate_many(
+                t, v, q, start_ns=lo, end_ns=end, every_ns=every, stats=stats, stepped=stepped
+            )
+        fits = (
+            t.size > 0
+            and bool((t[1:] > t[:-1]).all())
+            and not q.any()
+            and bool(np.isfinite(v).all())
+        )
         if not fits:
             assert not covered[i], (i, t, v, q)
             continue
@@ -84,9 +122,13 @@ def test_summary_for_tags_over_many_tags_equals_one_tag_at_a_time():
     q[0] = 0x80000000
     series["T004"] = (t, v, q)
     series["T006"] = (t[:0], v[:0], None)  # no samples at all
-    args = dict(start_ns=100 * s, end_ns=3500 * s, every_ns=300 * s,
-                stats=["twa", "min", "max", "mean", "count", "first", "total", "time_average"],
-                stepped_by_tag={"T010": True, "T011": True})
+    args = dict(
+        start_ns=100 * s,
+        end_ns=3500 * s,
+        every_ns=300 * s,
+        stats=["twa", "min", "max", "mean", "count", "first", "total", "time_average"],
+        stepped_by_tag={"T010": True, "T011": True},
+    )
     assert sum(x[0].size for x in series.values()) > 4096  # the multi-series path is taken
     together = summary_for_tags(series, **args)
     with kernels_only():

@@ -25,8 +25,14 @@ def test_plot_matches_reference(n, data, width):
     q = data.draw(st.lists(st.sampled_from(QUALITIES), min_size=n, max_size=n))
     start = data.draw(st.integers(-10, 50))
     end = start + data.draw(st.integers(1, 80))
-    got = plot_indices(np.array(t, np.int64), np.array(v), np.array(q, np.uint32),
-                       start_ns=start, end_ns=end, width=width)
+    got = plot_indices(
+        np.array(t, np.int64),
+        np.array(v),
+        np.array(q, np.uint32),
+        start_ns=start,
+        end_ns=end,
+        width=width,
+    )
     want = ref.plot_indices(t, v, q, start=start, end=end, width=width)
     assert got.tolist() == want
 

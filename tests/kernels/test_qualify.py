@@ -80,6 +80,7 @@ def test_spike_hampel():
 
 def test_spike_matches_pandas_rolling_median_and_mad():
     import pandas as pd
+
     rng = np.random.default_rng(7)
     v = np.cumsum(rng.normal(0, 1, 2000))
     v[rng.integers(0, 2000, 40)] += rng.choice([-8.0, 8.0], 40)
@@ -289,6 +290,7 @@ def test_hampel_odd_and_even_windows_are_batch_invariant_on_long_streams():
 
 def test_range_roc_flatline_match_pandas_oracle():
     import pandas as pd
+
     rng = np.random.default_rng(11)
     n = 5000
     t = NOW + np.cumsum(rng.integers(S // 2, 2 * S, n))

@@ -52,15 +52,18 @@ def test_matches_pandas_merge_asof(store, direction, tolerance):
     ev_t = T0 + rng.integers(-60, 3700, 300) * S + rng.integers(0, S, 300)
     ev_t[:5] = T0 + np.array([0, 1, 2, 3, 4]) * S  # exact hits possible
     events = pd.DataFrame({"time": pd.to_datetime(ev_t, utc=True), "batch": np.arange(300)})
-    got = store.asof(events, ["TIC-101.PV", "FIC-101.PV"], direction=direction,
-                     tolerance=tolerance).to_pandas()
+    got = store.asof(
+        events, ["TIC-101.PV", "FIC-101.PV"], direction=direction, tolerance=tolerance
+    ).to_pandas()
     assert got["batch"].tolist() == list(range(300))  # order kept
     for tag in ["TIC-101.PV", "FIC-101.PV"]:
         want = _pandas_reference(store, events, tag, direction, tolerance)
         assert np.allclose(got[tag].to_numpy(float), want[tag].to_numpy(float), equal_nan=True)
         matched = want[f"{tag}.quality"].notna()
-        assert (got.loc[matched, f"{tag}.quality"].to_numpy()
-                == want.loc[matched, f"{tag}.quality"].to_numpy()).all()
+        assert (
+            got.loc[matched, f"{tag}.quality"].to_numpy()
+            == want.loc[matched, f"{tag}.quality"].to_numpy()
+        ).all()
         assert (got.loc[~matched, f"{tag}.quality"] == 0x809B0000).all()
 
 
@@ -68,10 +71,12 @@ def test_event_inputs_and_options(store):
     times = [T0 + 10 * S, T0 + 20 * S]
     a = store.asof(times, "TIC-101.PV", sample_time=True)
     assert a.column_names == ["time", "TIC-101.PV", "TIC-101.PV.quality", "TIC-101.PV.time"]
-    b = store.asof(pa.table({"t": pa.array(times, pa.timestamp("ns", "UTC"))}), "TIC-101.PV",
-                   on="t")
-    c = store.asof(pl.DataFrame({"time": pl.Series(times).cast(pl.Datetime("ns", "UTC"))}),
-                   "TIC-101.PV")
+    b = store.asof(
+        pa.table({"t": pa.array(times, pa.timestamp("ns", "UTC"))}), "TIC-101.PV", on="t"
+    )
+    c = store.asof(
+        pl.DataFrame({"time": pl.Series(times).cast(pl.Datetime("ns", "UTC"))}), "TIC-101.PV"
+    )
     assert a.column("TIC-101.PV").equals(b.column("TIC-101.PV"))
     assert a.column("TIC-101.PV").equals(c.column("TIC-101.PV"))
     assert store.asof([], "TIC-101.PV").num_rows == 0
@@ -93,7 +98,8 @@ def test_match_asof_brute_force(samples, events, direction, tol):
     got = match_asof(t, np.array(events, dtype=np.int64), direction, tol)
     for e, g in zip(events, got.tolist(), strict=True):
         cands = [
-            i for i, x in enumerate(t.tolist())
+            i
+            for i, x in enumerate(t.tolist())
             if (direction != "backward" or x <= e) and (direction != "forward" or x >= e)
         ]
         if direction == "nearest":  # closest; ties to the earlier sample
@@ -113,10 +119,18 @@ def test_wide_matches_pandas_pivot(store):
     ref = long.to_pandas().pivot(index="time", columns="tag", values="value")
     assert w.column("time").to_pandas().tolist() == ref.index.tolist()
     for tag in ["TIC-101.PV", "FIC-101.PV"]:
-        assert np.allclose(w.column(tag).to_numpy(zero_copy_only=False).astype(float),
-                           ref[tag].to_numpy(float), equal_nan=True)
-    assert w.column_names == ["time", "FIC-101.PV", "FIC-101.PV.quality", "TIC-101.PV",
-                              "TIC-101.PV.quality"]
+        assert np.allclose(
+            w.column(tag).to_numpy(zero_copy_only=False).astype(float),
+            ref[tag].to_numpy(float),
+            equal_nan=True,
+        )
+    assert w.column_names == [
+        "time",
+        "FIC-101.PV",
+        "FIC-101.PV.quality",
+        "TIC-101.PV",
+        "TIC-101.PV.quality",
+    ]
     assert wide(long.slice(0, 0)).column_names == ["time"]
 
 

@@ -28,8 +28,10 @@ STATS = ["twa", "min", "max", "count", "pct_good", "DurationBad", "first", "last
 
 
 def local(text: str, tz: str = PARIS) -> int:
-    return int(dt.datetime.fromisoformat(text).replace(tzinfo=zoneinfo.ZoneInfo(tz))
-               .timestamp()) * 10**9
+    return (
+        int(dt.datetime.fromisoformat(text).replace(tzinfo=zoneinfo.ZoneInfo(tz)).timestamp())
+        * 10**9
+    )
 
 
 def minute_series(start: str, end: str, seed: int = 0, bad: float = 0.0, jitter: bool = False):
@@ -48,9 +50,17 @@ def reference(t, v, q, edges, stats, config=None, stepped=False):
     """historian.summarize per interval, on the whole arrays, with the interval's exact edges."""
     rows = []
     for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        s = historian.summarize(t, v, q, start=np.datetime64(a, "ns"),
-                                end=np.datetime64(b, "ns"), every=np.timedelta64(b - a, "ns"),
-                                stats=stats, config=config, stepped=stepped)
+        s = historian.summarize(
+            t,
+            v,
+            q,
+            start=np.datetime64(a, "ns"),
+            end=np.datetime64(b, "ns"),
+            every=np.timedelta64(b - a, "ns"),
+            stats=stats,
+            config=config,
+            stepped=stepped,
+        )
         rows += s.to_pylist()
     return rows
 
@@ -72,17 +82,29 @@ def brute_twa(t, v, a, b):
     return float(np.trapezoid(v[inside], t[inside]) / (b - a))
 
 
-@pytest.mark.parametrize(("first", "last", "hours"), [
-    ("2026-03-28", "2026-03-31", [24, 23, 24]), ("2026-10-24", "2026-10-27", [24, 25, 24]),
-])
+@pytest.mark.parametrize(
+    ("first", "last", "hours"),
+    [
+        ("2026-03-28", "2026-03-31", [24, 23, 24]),
+        ("2026-10-24", "2026-10-27", [24, 25, 24]),
+    ],
+)
 def test_local_days_over_a_clock_change_are_exact(h, first, last, hours):
-    t, v, _ = minute_series("2026-03-20" if first < "2026-06" else "2026-10-20",
-                            "2026-04-05" if first < "2026-06" else "2026-11-01")
+    t, v, _ = minute_series(
+        "2026-03-20" if first < "2026-06" else "2026-10-20",
+        "2026-04-05" if first < "2026-06" else "2026-11-01",
+    )
     h.define("TIC-101.PV", unit="degC")
     h.write("TIC-101.PV", t, v)
     start, end = local(f"{first}T00:00"), local(f"{last}T00:00")
-    s = h.summary("TIC-101.PV", np.datetime64(start, "ns"), np.datetime64(end, "ns"), "1d",
-                  stats=["twa", "count"], tz=PARIS)
+    s = h.summary(
+        "TIC-101.PV",
+        np.datetime64(start, "ns"),
+        np.datetime64(end, "ns"),
+        "1d",
+        stats=["twa", "count"],
+        tz=PARIS,
+    )
     assert s.schema.field("start").type == pa.timestamp("ns", tz=PARIS)
     assert s.schema.field("time").type == pa.timestamp("ns", tz=PARIS)
     starts = s.column("start").cast(pa.int64()).to_numpy()[::2]
@@ -95,9 +117,16 @@ def test_local_days_over_a_clock_change_are_exact(h, first, last, hours):
         assert twa[k] == pytest.approx(brute_twa(t, v, edges[k], edges[k + 1]), rel=1e-12)
     same_rows(s, reference(t, v, None, edges, ["twa", "count"]))
     # the same arrays through historian.summarize(tz=...) give the same table
-    arrays = historian.summarize(t, v, start=np.datetime64(start, "ns"),
-                                 end=np.datetime64(end, "ns"), every="1d", tz=PARIS,
-                                 stats=["twa", "count"], tag="TIC-101.PV")
+    arrays = historian.summarize(
+        t,
+        v,
+        start=np.datetime64(start, "ns"),
+        end=np.datetime64(end, "ns"),
+        every="1d",
+        tz=PARIS,
+        stats=["twa", "count"],
+        tag="TIC-101.PV",
+    )
     assert arrays.equals(s)
 
 
@@ -108,13 +137,23 @@ def test_every_stat_with_bad_data_matches_the_per_interval_reference(h, kind):
     h.define("FIC-101.PV", kind=kind)
     h.write("FIC-101.PV", t, v, q)
     start, end = local("2026-10-23T07:30"), local("2026-10-27T00:00")
-    for kwargs in ({"every": "1d", "tz": PARIS}, {"shifts": SHIFTS, "tz": PARIS},
-                   {"every": "1d", "tz": PARIS, "offset": "6h"}):
-        s = h.summary("FIC-101.PV", np.datetime64(start, "ns"), np.datetime64(end, "ns"),
-                      stats=STATS, config={"PercentDataGood": 70}, **kwargs)
+    for kwargs in (
+        {"every": "1d", "tz": PARIS},
+        {"shifts": SHIFTS, "tz": PARIS},
+        {"every": "1d", "tz": PARIS, "offset": "6h"},
+    ):
+        s = h.summary(
+            "FIC-101.PV",
+            np.datetime64(start, "ns"),
+            np.datetime64(end, "ns"),
+            stats=STATS,
+            config={"PercentDataGood": 70},
+            **kwargs,
+        )
         edges = calendar_edges(start, end, **kwargs).edges
-        want = reference(t, v, q, edges, STATS, config={"PercentDataGood": 70},
-                         stepped=kind == "step")
+        want = reference(
+            t, v, q, edges, STATS, config={"PercentDataGood": 70}, stepped=kind == "step"
+        )
         same_rows(s, want)  # aware datetimes: the same instants compare equal across zones
 
 
@@ -123,8 +162,14 @@ def test_average_temperature_per_shift_across_the_spring_change(h):
     h.define("TIC-101.PV", unit="degC")
     h.write("TIC-101.PV", t, v)
     start, end = local("2026-03-28T06:00"), local("2026-03-30T06:00")
-    s = h.summary("TIC-101.PV", np.datetime64(start, "ns"), np.datetime64(end, "ns"),
-                  shifts=SHIFTS, tz=PARIS, stats="twa")
+    s = h.summary(
+        "TIC-101.PV",
+        np.datetime64(start, "ns"),
+        np.datetime64(end, "ns"),
+        shifts=SHIFTS,
+        tz=PARIS,
+        stats="twa",
+    )
     assert s.column_names == ["tag", "start", "shift", "stat", "value", "time", "status"]
     assert s.column("shift").to_pylist() == ["early", "late", "night"] * 2
     edges = np.append(s.column("start").cast(pa.int64()).to_numpy(), end)
@@ -142,10 +187,13 @@ def test_plain_every_keeps_todays_result_and_utc(h):
     a = h.summary("A", "2026-03-28T05:00Z", "2026-03-30T05:00Z", "1d", stats=["twa"])
     b = h.summary("A", "2026-03-28T05:00Z", "2026-03-30T05:00Z", "24h", stats=["twa"])
     assert a.equals(b) and a.schema.field("start").type == pa.timestamp("ns", tz="UTC")
-    assert a.column("start").cast(pa.int64()).to_pylist() == [to_ns("2026-03-28T05:00Z"),
-                                                             to_ns("2026-03-29T05:00Z")]
-    aligned = h.summary("A", "2026-03-28T05:00Z", "2026-03-29T00:00Z", "8h", offset="6h",
-                        stats=["count"])
+    assert a.column("start").cast(pa.int64()).to_pylist() == [
+        to_ns("2026-03-28T05:00Z"),
+        to_ns("2026-03-29T05:00Z"),
+    ]
+    aligned = h.summary(
+        "A", "2026-03-28T05:00Z", "2026-03-29T00:00Z", "8h", offset="6h", stats=["count"]
+    )
     assert aligned.column("value").to_pylist() == [60.0, 480.0, 480.0, 120.0]
 
 
@@ -166,14 +214,18 @@ def test_interpolated_plot_events_correlate_carry_the_zone(h):
     h.define("A"), h.define("B")
     h.write("A", t, v)
     h.write("B", t, 2 * v)
-    start, end = np.datetime64(local("2026-03-28T00:00"), "ns"), np.datetime64(
-        local("2026-03-30T00:00"), "ns")
+    start, end = (
+        np.datetime64(local("2026-03-28T00:00"), "ns"),
+        np.datetime64(local("2026-03-30T00:00"), "ns"),
+    )
     g = h.interpolated(["A", "B"], start, end, "1d", tz=PARIS)
     assert g.schema.field("time").type == pa.timestamp("ns", tz=PARIS)
     assert g.column("time").cast(pa.int64()).to_pylist() == [
-        local("2026-03-28T00:00"), local("2026-03-29T00:00"), local("2026-03-30T00:00")]
-    assert g.column("A").to_pylist()[1] == pytest.approx(
-        v[t == local("2026-03-29T00:00")][0])
+        local("2026-03-28T00:00"),
+        local("2026-03-29T00:00"),
+        local("2026-03-30T00:00"),
+    ]
+    assert g.column("A").to_pylist()[1] == pytest.approx(v[t == local("2026-03-29T00:00")][0])
     p = h.plot("A", start, end, width=50, tz=PARIS)
     assert p.schema.field("time").type == pa.timestamp("ns", tz=PARIS)
     e = h.events("A > 24", start, end, every="1h", tz=PARIS, stats=[])
@@ -204,13 +256,18 @@ def test_budgets_and_reversed_windows_still_apply(h):
             h.summary("A", "2021-01-01", "2026-01-01", "1mo", tz=PARIS, stats=["twa", "max"])
         with pytest.raises(ResourceLimitError):
             h.interpolated("A", "2020-01-01", "2026-01-01", "1d", tz=PARIS)
-        assert h.summary("A", "2021-01-01", "2026-01-01", "1mo", tz=PARIS,
-                         stats=["twa"]).num_rows == 61
-    for call in (lambda: h.summary("A", "2026-02-01", "2026-01-01", "1d", tz=PARIS),
-                 lambda: h.summary("A", "2026-02-01", "2026-01-01", shifts=SHIFTS),
-                 lambda: h.interpolated("A", "2026-02-01", "2026-01-01", "1d", tz=PARIS),
-                 lambda: historian.summarize([0], [1.0], start="2026-02-01", end="2026-01-01",
-                                             every="1mo", stats="twa")):
+        assert (
+            h.summary("A", "2021-01-01", "2026-01-01", "1mo", tz=PARIS, stats=["twa"]).num_rows
+            == 61
+        )
+    for call in (
+        lambda: h.summary("A", "2026-02-01", "2026-01-01", "1d", tz=PARIS),
+        lambda: h.summary("A", "2026-02-01", "2026-01-01", shifts=SHIFTS),
+        lambda: h.interpolated("A", "2026-02-01", "2026-01-01", "1d", tz=PARIS),
+        lambda: historian.summarize(
+            [0], [1.0], start="2026-02-01", end="2026-01-01", every="1mo", stats="twa"
+        ),
+    ):
         with pytest.raises(InvalidWindowError):
             call()
     with pytest.raises(InvalidArgumentError, match="every is needed"):

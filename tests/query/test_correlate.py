@@ -35,8 +35,12 @@ def store(tmp_path_factory):
     d = _smooth(rng, N)  # unrelated
     qb = np.zeros(N, np.uint32)
     qb[600:900] = BAD  # a Bad gap of 5 hours in B
-    for name, v, q in (("TIC-101.PV", a, None), ("FIC-101.PV", b, qb), ("PIC-101.PV", c, None),
-                       ("LIC-101.PV", d, None)):
+    for name, v, q in (
+        ("TIC-101.PV", a, None),
+        ("FIC-101.PV", b, qb),
+        ("PIC-101.PV", c, None),
+        ("LIC-101.PV", d, None),
+    ):
         h.define(name)
         h.write(name, t, v, quality=q)
     h.flush()
@@ -45,8 +49,14 @@ def store(tmp_path_factory):
 
 
 def test_recovers_known_lags_and_signs(store):
-    c = store.correlate(["TIC-101.PV", "FIC-101.PV", "PIC-101.PV", "LIC-101.PV"],
-                        T0, T0 + N * MIN, "1min", max_lag="30min", progress=False)
+    c = store.correlate(
+        ["TIC-101.PV", "FIC-101.PV", "PIC-101.PV", "LIC-101.PV"],
+        T0,
+        T0 + N * MIN,
+        "1min",
+        max_lag="30min",
+        progress=False,
+    )
     assert c.num_rows == 6
     rows = {(r["tag_a"], r["tag_b"]): r for r in c.to_pylist()}
     ab = rows[("TIC-101.PV", "FIC-101.PV")]
@@ -62,8 +72,9 @@ def test_recovers_known_lags_and_signs(store):
 
 
 def test_bad_gap_excluded_pairwise(store):
-    c = store.correlate(["TIC-101.PV", "FIC-101.PV", "LIC-101.PV"], T0, T0 + N * MIN, "1min",
-                        progress=False)
+    c = store.correlate(
+        ["TIC-101.PV", "FIC-101.PV", "LIC-101.PV"], T0, T0 + N * MIN, "1min", progress=False
+    )
     rows = {(r["tag_a"], r["tag_b"]): r for r in c.to_pylist()}
     n_good = rows[("TIC-101.PV", "FIC-101.PV")]["n"]
     assert n_good == N - 300  # the Bad stretch (bridged values are Uncertain) is left out
@@ -88,8 +99,16 @@ def test_lag_zero_matches_pandas_on_the_aligned_table(store):
 
 
 def test_target_mode_reads_as_leads(store):
-    c = store.correlate(["TIC-101.PV", "PIC-101.PV", "LIC-101.PV"], T0, T0 + N * MIN, "1min",
-                        max_lag="30min", target="FIC-101.PV", progress=False, threads=1)
+    c = store.correlate(
+        ["TIC-101.PV", "PIC-101.PV", "LIC-101.PV"],
+        T0,
+        T0 + N * MIN,
+        "1min",
+        max_lag="30min",
+        target="FIC-101.PV",
+        progress=False,
+        threads=1,
+    )
     assert set(c.column("tag_b").to_pylist()) == {"FIC-101.PV"}
     tic = next(r for r in c.to_pylist() if r["tag_a"] == "TIC-101.PV")
     assert tic["lag_steps"] == 12 and tic["r_at_lag"] > 0.99  # TIC leads FIC by 12 min
@@ -98,8 +117,9 @@ def test_target_mode_reads_as_leads(store):
 
 
 def test_coarser_grid_and_progress_bar(store, capsys):
-    c = store.correlate(["TIC-101.PV", "FIC-101.PV"], T0, T0 + N * MIN, "2min",
-                        max_lag="20min", progress=True)
+    c = store.correlate(
+        ["TIC-101.PV", "FIC-101.PV"], T0, T0 + N * MIN, "2min", max_lag="20min", progress=True
+    )
     assert c.column("lag_steps")[0].as_py() == 6  # 12 min at 2 min
 
 
@@ -118,6 +138,7 @@ def test_docs_query_md_runs():
     import pathlib
 
     doc = pathlib.Path(__file__).parents[2] / "docs" / "query.md"
-    result = doctest.testfile(str(doc), module_relative=False,
-                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testfile(
+        str(doc), module_relative=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     assert result.failed == 0 and result.attempted > 10

@@ -36,9 +36,19 @@ def test_evaluation_and_three_valued_logic():
     assert parse_condition("not A > 2").holds(cols).tolist() == [True, False, False, False, False]
     # unknown and false = false -> not(...) = true where B is 1 (known false)
     assert parse_condition("not (A > 2 and B < 1)").holds(cols).tolist() == [
-        True, False, False, True, False]
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert parse_condition("A > 2 or B == 0").holds(cols).tolist() == [
-        True, True, True, False, True]
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
     assert parse_condition("0 < A <= 5").holds(cols).tolist() == [True, True, False, False, False]
     assert parse_condition("B").holds(cols).tolist() == [False, False, False, True, False]
     assert parse_condition("A > B").holds(cols).tolist() == [True, True, False, False, False]
@@ -107,7 +117,8 @@ def test_event_periods_match_brute_force(flags):
     t = np.arange(len(flags), dtype=np.int64) * 10
     s, e, ongoing = event_periods(t, np.array(flags, bool), 1000)
     assert list(zip(s.tolist(), e.tolist(), ongoing.tolist(), strict=True)) == ref_events(
-        t.tolist(), flags, 1000)
+        t.tolist(), flags, 1000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +142,9 @@ def store(tmp_path_factory):
 
 
 def _brute(store, text, start, end, every):
-    wide = store.interpolated(["TIC-101.PV", "FIC-101.PV", "PUMP:1/RUN"], start, end, every,
-                              quality=True).to_pylist()
+    wide = store.interpolated(
+        ["TIC-101.PV", "FIC-101.PV", "PUMP:1/RUN"], start, end, every, quality=True
+    ).to_pylist()
     times, holds = [], []
     for row in wide:
         t = row["time"].value
@@ -152,8 +164,9 @@ def _brute(store, text, start, end, every):
     return ref_events(times, holds, end)
 
 
-@pytest.mark.parametrize("text", ["TIC-101.PV > 85 and FIC-101.PV < 6",
-                                  "PUMP:1/RUN or TIC-101.PV < 72"])
+@pytest.mark.parametrize(
+    "text", ["TIC-101.PV > 85 and FIC-101.PV < 6", "PUMP:1/RUN or TIC-101.PV < 72"]
+)
 def test_events_on_a_grid_match_brute_force(store, text):
     start, end = T0, T0 + 3000 * S
     got = store.events(text, start, end, every="5s", stats=())
@@ -164,8 +177,13 @@ def test_events_on_a_grid_match_brute_force(store, text):
 
 def test_events_on_raw_times_and_stats(store):
     start, end = T0, T0 + 3000 * S
-    got = store.events("TIC-101.PV > 88", start, end, min_duration="5s",
-                       stats=("min", "max", "mean", "count", "first", "last", "std", "range"))
+    got = store.events(
+        "TIC-101.PV > 88",
+        start,
+        end,
+        min_duration="5s",
+        stats=("min", "max", "mean", "count", "first", "last", "std", "range"),
+    )
     assert got.num_rows > 3
     assert min(d.total_seconds() for d in got.column("duration").to_pylist()) >= 5
     raw = store.read("TIC-101.PV", start, end)
@@ -191,11 +209,18 @@ def test_events_on_raw_times_and_stats(store):
 
 def test_callable_condition_and_stats_tags(store):
     start, end = T0, T0 + 3000 * S
-    by_text = store.events("TIC-101.PV > 85", start, end, every="10s",
-                           stats_tags=["FIC-101.PV"], stats=["mean"])
-    by_fn = store.events(lambda tbl: pc.greater(tbl.column("TIC-101.PV"), 85), start, end,
-                         every="10s", tags=["TIC-101.PV"], stats_tags="FIC-101.PV",
-                         stats=["mean"])
+    by_text = store.events(
+        "TIC-101.PV > 85", start, end, every="10s", stats_tags=["FIC-101.PV"], stats=["mean"]
+    )
+    by_fn = store.events(
+        lambda tbl: pc.greater(tbl.column("TIC-101.PV"), 85),
+        start,
+        end,
+        every="10s",
+        tags=["TIC-101.PV"],
+        stats_tags="FIC-101.PV",
+        stats=["mean"],
+    )
     assert by_text.equals(by_fn)
     assert by_text.column_names == ["start", "end", "duration", "ongoing", "FIC-101.PV.mean"]
     with pytest.raises(InvalidArgumentError):

@@ -56,8 +56,10 @@ def _oracle(series: dict, start: int, end: int, every: int, stats: list[str]) ->
                 rows["value"].append(None if bad else value)
                 rows["time"].append(int(r.time_ns[k]))
                 rows["status"].append(int(r.status[k]))
-    arrays = [pa.array(rows[f.name], pa.int64() if pa.types.is_timestamp(f.type) else f.type)
-              for f in SUMMARY_SCHEMA]
+    arrays = [
+        pa.array(rows[f.name], pa.int64() if pa.types.is_timestamp(f.type) else f.type)
+        for f in SUMMARY_SCHEMA
+    ]
     arrays = [a.cast(f.type) for a, f in zip(arrays, SUMMARY_SCHEMA, strict=True)]
     return pa.Table.from_arrays(arrays, schema=SUMMARY_SCHEMA)
 
@@ -98,8 +100,9 @@ def test_summarize_gives_the_oracle_table_for_every_form_of_times(stats):
     start, end = _window(t)
     for form, times in _time_forms(t).items():
         k = len(times)
-        got = historian.summarize(times, v[:k], q[:k], start=start, end=end, every="1min",
-                                  stats=stats, tag="TIC-101.PV")
+        got = historian.summarize(
+            times, v[:k], q[:k], start=start, end=end, every="1min", stats=stats, tag="TIC-101.PV"
+        )
         want = _oracle({"TIC-101.PV": (t[:k], v[:k], q[:k])}, start, end, 60 * S, stats)
         assert got.schema == SUMMARY_SCHEMA, form
         assert got.num_rows == want.num_rows > 0, form
@@ -112,11 +115,11 @@ def test_several_tags_and_no_tags_keep_their_order_and_schema():
         t, v, q = _data(2_000 + 500 * i, seed=i)
         series[name] = (t, v, q)
     start, end = T0 + 60 * S, T0 + 1_800 * S
-    got = retrieval.summary_for_tags(series, start_ns=start, end_ns=end, every_ns=300 * S,
-                                     stats=STATS)
+    got = retrieval.summary_for_tags(
+        series, start_ns=start, end_ns=end, every_ns=300 * S, stats=STATS
+    )
     assert got.equals(_oracle(series, start, end, 300 * S, STATS))
-    assert list(dict.fromkeys(got.column("tag").to_pylist())) == ["B.PV", "A.PV",
-                                                                   "C-long-name.PV"]
+    assert list(dict.fromkeys(got.column("tag").to_pylist())) == ["B.PV", "A.PV", "C-long-name.PV"]
     empty = retrieval.summary_for_tags({}, start_ns=start, end_ns=end, every_ns=S, stats="twa")
     assert empty.schema == SUMMARY_SCHEMA and empty.num_rows == 0
 
@@ -126,8 +129,11 @@ def test_summarize_hands_the_callers_arrays_to_the_kernel(monkeypatch, dtype):
     import pandas as pd
 
     t, v, q = _data(200_000)
-    times = {"int64": t, "datetime64[ns]": t.view("datetime64[ns]"),
-             "pandas": pd.DatetimeIndex(t.view("datetime64[ns]"))}[dtype]
+    times = {
+        "int64": t,
+        "datetime64[ns]": t.view("datetime64[ns]"),
+        "pandas": pd.DatetimeIndex(t.view("datetime64[ns]")),
+    }[dtype]
     seen = []
     real = retrieval.aggregate_many
 
@@ -138,14 +144,15 @@ def test_summarize_hands_the_callers_arrays_to_the_kernel(monkeypatch, dtype):
     monkeypatch.setattr(retrieval, "aggregate_many", spy)
     start, end = _window(t)
     historian.summarize(times, v, q, start=start, end=end, every="1h", stats=["min", "twa"])
-    (got_t, got_v, got_q), = seen
+    ((got_t, got_v, got_q),) = seen
     memory = times.asi8 if dtype == "pandas" else times
     assert np.shares_memory(got_t, memory) and np.shares_memory(got_v, v)
     assert np.shares_memory(got_q, q)
 
 
-@pytest.mark.parametrize("dtype, copies", [("int64", 0), ("datetime64[ns]", 0),
-                                            ("datetime64[us]", 1)])
+@pytest.mark.parametrize(
+    "dtype, copies", [("int64", 0), ("datetime64[ns]", 0), ("datetime64[us]", 1)]
+)
 def test_summarize_allocates_no_copy_of_the_times(dtype, copies):
     n = 1_000_000
     t = T0 + np.arange(n, dtype=np.int64) * S
@@ -175,8 +182,10 @@ def test_label_columns_split_into_chunks_instead_of_overflowing():
         assert isinstance(chunked, pa.ChunkedArray) and chunked.type == pa.string()
         chunked.validate(full=True)
         assert chunked.to_pylist() == want
-        assert all(c.buffers()[2] is None or c.buffers()[2].size <= max(max_bytes, 3)
-                   for c in chunked.chunks)
+        assert all(
+            c.buffers()[2] is None or c.buffers()[2].size <= max(max_bytes, 3)
+            for c in chunked.chunks
+        )
         tiled = tiled_strings(["twa", "max"], 5, max_bytes=max_bytes + 4)
         tiled.validate(full=True)
         assert tiled.to_pylist() == ["twa", "max"] * 5 and tiled.type == pa.string()
@@ -236,7 +245,12 @@ with historian.open(sys.argv[1]) as h:
     assert r.num_rows == 1000 and s.num_rows == 2 * 17
 print("pandas" in sys.modules)
 """
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.hist")],
-                          capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "s.hist")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "False"

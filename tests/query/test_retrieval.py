@@ -36,9 +36,15 @@ def _series(n=11, step_s=6, bad_at=()):
 
 def test_summarize_schema_and_values():
     t, v, _ = _series()
-    tbl = summarize(t, v, start="2026-01-01T00:00:00Z", end="2026-01-01T00:01:00Z",
-                    every="30s", stats=["twa", "mean", "min", "max", "count", "first", "last"],
-                    tag="TIC-101.PV")
+    tbl = summarize(
+        t,
+        v,
+        start="2026-01-01T00:00:00Z",
+        end="2026-01-01T00:01:00Z",
+        every="30s",
+        stats=["twa", "mean", "min", "max", "count", "first", "last"],
+        tag="TIC-101.PV",
+    )
     assert tbl.schema == SUMMARY_SCHEMA
     assert tbl.num_rows == 2 * 7
     rows = tbl.to_pylist()
@@ -63,8 +69,14 @@ def test_every_forms(every):
 def test_time_inputs_pandas_and_strings():
     t, v, _ = _series()
     idx = pd.to_datetime(t, utc=True)
-    a = summarize(idx, v, start=dt.datetime(2026, 1, 1), end="2026-01-01T00:01:00Z",
-                  every="1min", stats="mean")
+    a = summarize(
+        idx,
+        v,
+        start=dt.datetime(2026, 1, 1),
+        end="2026-01-01T00:01:00Z",
+        every="1min",
+        stats="mean",
+    )
     b = summarize(t, pd.Series(v), start=T0, end=T0 + 60 * S, every=60, stats="Average")
     assert a.column("value").to_pylist() == b.column("value").to_pylist() == [4.5]
 
@@ -79,9 +91,16 @@ def test_unknown_stat_lists_valid_names():
 
 def test_value_null_where_bad_and_config_dict():
     t, v, qual = _series(bad_at=(6, 7, 8, 9))
-    tbl = summarize(t, v, qual, start=T0, end=T0 + 60 * S, every=30, stats=["mean", "twa",
-                    "pct_good", "duration_bad", "DurationBad"],
-                    config={"PercentDataBad": 50, "PercentDataGood": 100})
+    tbl = summarize(
+        t,
+        v,
+        qual,
+        start=T0,
+        end=T0 + 60 * S,
+        every=30,
+        stats=["mean", "twa", "pct_good", "duration_bad", "DurationBad"],
+        config={"PercentDataBad": 50, "PercentDataGood": 100},
+    )
     rows = {(r["start"].second, r["stat"]): r for r in tbl.to_pylist()}
     second = {k[1]: r for k, r in rows.items() if k[0] == 30}
     # 30..60 s: Good for 6 s (sample at 30 s), Bad from 36 s on: 80 % Bad >= PercentDataBad
@@ -96,8 +115,12 @@ def test_summary_for_tags_order_and_stepped():
     t, v, qual = _series()
     tbl = summary_for_tags(
         {"B": (t, v, qual), "A": (t, v, None)},
-        start_ns=T0, end_ns=T0 + 60 * S, every_ns=60 * S, stats=["twa", "count"],
-        config=None, stepped_by_tag={"B": True},
+        start_ns=T0,
+        end_ns=T0 + 60 * S,
+        every_ns=60 * S,
+        stats=["twa", "count"],
+        config=None,
+        stepped_by_tag={"B": True},
     )
     assert tbl.column("tag").to_pylist() == ["B", "B", "A", "A"]
     assert tbl.column("stat").to_pylist() == ["twa", "count"] * 2
@@ -109,8 +132,13 @@ def test_summary_for_tags_order_and_stepped():
 
 
 def test_summary_empty_series_gives_bad_no_data_rows():
-    tbl = summary_for_tags({"X": (np.array([], np.int64), np.array([]), None)},
-                           start_ns=T0, end_ns=T0 + 2 * S, every_ns=S, stats=["twa", "count"])
+    tbl = summary_for_tags(
+        {"X": (np.array([], np.int64), np.array([]), None)},
+        start_ns=T0,
+        end_ns=T0 + 2 * S,
+        every_ns=S,
+        stats=["twa", "count"],
+    )
     assert tbl.num_rows == 4
     assert set(tbl.column("status").to_pylist()) == {q.BAD_NO_DATA}
     assert tbl.column("value").null_count == 4
@@ -120,8 +148,9 @@ def test_interpolated_wide_max_gap_extrapolate_quality():
     t = T0 + np.array([0, 10, 20, 100], dtype=np.int64) * S
     v = np.array([0.0, 10.0, 20.0, 100.0])
     series = {"A": (t, v, None), "B": (t[:2], v[:2], np.array([0, q.UNCERTAIN], np.uint32))}
-    tbl = interpolated_for_tags(series, start_ns=T0, end_ns=T0 + 110 * S, every_ns=10 * S,
-                                max_gap_ns=30 * S, quality=True)
+    tbl = interpolated_for_tags(
+        series, start_ns=T0, end_ns=T0 + 110 * S, every_ns=10 * S, max_gap_ns=30 * S, quality=True
+    )
     assert tbl.column_names == ["time", "A", "A.quality", "B", "B.quality"]
     assert tbl.schema.field("time").type == pa.timestamp("ns", tz="UTC")
     a = tbl.column("A").to_pylist()
@@ -131,15 +160,25 @@ def test_interpolated_wide_max_gap_extrapolate_quality():
     b = tbl.column("B").to_pylist()
     assert b[0] == 0.0 and b[1] == 10.0 and b[2] is None
     assert tbl.column("B.quality").to_pylist()[1] == q.UNCERTAIN
-    ext = interpolated_for_tags({"A": (t, v, None)}, start_ns=T0 + 100 * S,
-                                end_ns=T0 + 120 * S, every_ns=10 * S, extrapolate=True)
+    ext = interpolated_for_tags(
+        {"A": (t, v, None)},
+        start_ns=T0 + 100 * S,
+        end_ns=T0 + 120 * S,
+        every_ns=10 * S,
+        extrapolate=True,
+    )
     assert ext.column("A").to_pylist() == [100.0, 100.0, 100.0]
 
 
 def test_interpolated_step_tag():
     t = T0 + np.array([0, 10], dtype=np.int64) * S
-    tbl = interpolated_for_tags({"S": (t, np.array([1.0, 2.0]), None)}, start_ns=T0,
-                                end_ns=T0 + 10 * S, every_ns=5 * S, stepped_by_tag={"S": True})
+    tbl = interpolated_for_tags(
+        {"S": (t, np.array([1.0, 2.0]), None)},
+        start_ns=T0,
+        end_ns=T0 + 10 * S,
+        every_ns=5 * S,
+        stepped_by_tag={"S": True},
+    )
     assert tbl.column("S").to_pylist() == [1.0, 1.0, 2.0]
 
 

@@ -33,7 +33,15 @@ def test_points_view_columns_and_types(h):
     h.write("TIC-101.PV", [T0, T0 + S], [1.5, 2.5])
     rel = h.sql("SELECT * FROM points")
     assert rel.columns == [
-        "tag", "time", "time_ns", "value", "quality", "good", "reasons", "ingested", "text"
+        "tag",
+        "time",
+        "time_ns",
+        "value",
+        "quality",
+        "good",
+        "reasons",
+        "ingested",
+        "text",
     ]
     table = rel.to_arrow_table()
     assert table.column("text").null_count == 2  # numbers carry no text
@@ -62,8 +70,10 @@ def test_nan_is_null_and_bad(h, flush):
     if flush:
         h.flush()
     (mx, avg, n, n_all, above) = _rows(
-        h.sql("SELECT max(value), avg(value), count(value), count(*), "
-              "count(*) FILTER (WHERE value > 2) FROM points")
+        h.sql(
+            "SELECT max(value), avg(value), count(value), count(*), "
+            "count(*) FILTER (WHERE value > 2) FROM points"
+        )
     )[0]
     assert (mx, avg, n, n_all, above) == (3.0, 2.0, 2, 3, 1)
     bad = _rows(h.sql("SELECT quality, good FROM points WHERE value IS NULL"))
@@ -99,16 +109,21 @@ def test_exact_nanoseconds_across_file_units(h):
     got = h.sql("SELECT time FROM points WHERE tag = 'A' ORDER BY time").to_arrow_table()
     assert got.column("time").cast("int64").to_pylist() == [T0 + 1, T0 + 2, T0 + 3]
     # ns-precise filters on time
-    assert _rows(h.sql("SELECT count(*) FROM points WHERE tag = 'A' AND time > $t::TIMESTAMPTZ_NS",
-                       {"t": "2026-01-01T00:00:00.000000001Z"})) == [(2,)]
+    assert _rows(
+        h.sql(
+            "SELECT count(*) FROM points WHERE tag = 'A' AND time > $t::TIMESTAMPTZ_NS",
+            {"t": "2026-01-01T00:00:00.000000001Z"},
+        )
+    ) == [(2,)]
     assert _rows(h.sql("SELECT count(*) FROM points WHERE time_ns > $t", {"t": T0 + 1})) == [(3,)]
 
 
 def test_negative_times(h):
     h.define("A")
     h.write("A", [-1_500], [1.0])  # 1.5 us before the epoch
-    assert _rows(h.sql("SELECT time_ns, epoch_ns(time), epoch_us(time::TIMESTAMPTZ) "
-                       "FROM points")) == [(-1_500, -1_500, -2)]
+    assert _rows(
+        h.sql("SELECT time_ns, epoch_ns(time), epoch_us(time::TIMESTAMPTZ) FROM points")
+    ) == [(-1_500, -1_500, -2)]
 
 
 def test_tag_and_time_filters_reach_the_parquet_scan(h):
@@ -117,17 +132,20 @@ def test_tag_and_time_filters_reach_the_parquet_scan(h):
     h.flush()
     h.write("A", [T0 + S], [5.0])  # a correction in a second file: the window is needed
     h.flush()
-    plan = h.sql("SELECT * FROM points WHERE tag = $t AND time >= $s",
-                 {"t": "A", "s": "2026-01-01T00:00:01Z"}, explain=True).fetchall()[0][1]
+    plan = h.sql(
+        "SELECT * FROM points WHERE tag = $t AND time >= $s",
+        {"t": "A", "s": "2026-01-01T00:00:01Z"},
+        explain=True,
+    ).fetchall()[0][1]
     # printed top-down: the time filter sits below the deduplication (a window, or the
     # arg_max aggregate DuckDB rewrites it to), next to the scan; the tag filter is handed to
     # the pyarrow dataset scan (row-group statistics). DuckDB does not hand nanosecond
     # timestamp filters to an Arrow scan, so time is filtered just above it.
     dedup = max(plan.find("Window"), plan.find("Group By"))
     assert dedup >= 0 and plan.rfind("time >=") > dedup
-    scan = plan[plan.rfind("PYTHON_ARROW_SCAN") - 400:]
+    scan = plan[plan.rfind("PYTHON_ARROW_SCAN") - 400 :]
     assert re.search(r"Filters:\s*\"tag\" = 'A'", plan), plan
-    assert "Filters:" in scan or "Filters:" in plan[plan.find("PYTHON_ARROW_SCAN"):]
+    assert "Filters:" in scan or "Filters:" in plan[plan.find("PYTHON_ARROW_SCAN") :]
 
 
 def test_empty_store(h):
@@ -139,7 +157,7 @@ def test_empty_store(h):
 HOSTILE = [
     "A' OR '1'='1",
     "'; DROP TABLE points; --",
-    "A\"; DROP VIEW points; --",
+    'A"; DROP VIEW points; --',
     "Ünïcødé-温度.PV",
     "A%",
     "A\\",
@@ -171,8 +189,12 @@ def test_parameters_select_the_right_rows(h):
     for i, n in enumerate(names):
         got = _rows(h.sql("SELECT value FROM points WHERE tag = $t ORDER BY time", {"t": n}))
         assert got == [(float(i),), (float(i) + 0.5,)]
-    got = _rows(h.sql("SELECT count(*) FROM points WHERE time >= $s AND value > $v",
-                      {"s": "2026-01-01T00:00:01Z", "v": 0.7}))
+    got = _rows(
+        h.sql(
+            "SELECT count(*) FROM points WHERE time >= $s AND value > $v",
+            {"s": "2026-01-01T00:00:01Z", "v": 0.7},
+        )
+    )
     assert got == [(2,)]
 
 
@@ -254,7 +276,7 @@ def test_no_formatted_sql_in_the_package():
         f"{p.relative_to(root)}:{i}"
         for p in root.rglob("*.py")
         for i, line in enumerate(p.read_text().splitlines(), 1)
-        if "execute(f\"" in line or "execute(f'" in line or pattern.search(line)
+        if 'execute(f"' in line or "execute(f'" in line or pattern.search(line)
     ]
     assert offenders == []
 
@@ -290,8 +312,11 @@ def test_reader_process_view(tmp_path):
         ("SELEC nonsense", None, "SQL syntax error"),
         ("SELECT nope FROM points", None, "points, points_all and tags"),
         ("SELECT * FROM no_such_table", None, "points, points_all and tags"),
-        ("SELECT * FROM points WHERE tag = $tag", {"other": "A"},
-         "not provided for the following parameters: tag"),
+        (
+            "SELECT * FROM points WHERE tag = $tag",
+            {"other": "A"},
+            "not provided for the following parameters: tag",
+        ),
         ("SELECT 1; SELECT 2", None, "exactly one SELECT statement, got 2"),
         ("EXPLAIN SELECT 1", None, r"explain=True"),
     ],
@@ -332,6 +357,7 @@ def test_the_dedup_window_runs_only_where_a_point_can_repeat(h):
     """Files that cannot share a (tag, time) are read without the window; a correction, a file
     that holds superseded versions, or unflushed points bring it back, and the rows are always
     the last writes."""
+
     def plan() -> str:
         return h.sql("SELECT * FROM points", explain=True).fetchall()[0][1]
 
@@ -347,7 +373,11 @@ def test_the_dedup_window_runs_only_where_a_point_can_repeat(h):
     h.flush()
     assert not has_window(plan())
     assert _rows(h.sql("SELECT tag, value FROM points ORDER BY tag, time")) == [
-        ("A", 1.0), ("A", 2.0), ("A", 3.0), ("B", 7.0)]
+        ("A", 1.0),
+        ("A", 2.0),
+        ("A", 3.0),
+        ("B", 7.0),
+    ]
     h.write("B", [T0], [8.0])  # no file holds B before T0 + 2 s: still no window
     h.flush()
     assert not has_window(plan())
@@ -361,9 +391,17 @@ def test_the_dedup_window_runs_only_where_a_point_can_repeat(h):
     h.flush()  # a file overlapping the first one in tag and time
     assert has_window(plan())
     assert _rows(h.sql("SELECT value FROM points WHERE tag = 'A' ORDER BY time")) == [
-        (1.0,), (1.5,), (20.0,), (3.0,)]
+        (1.0,),
+        (1.5,),
+        (20.0,),
+        (3.0,),
+    ]
     h.compact(full=True)  # one file that keeps the superseded version for as-of reads
     assert len(h.scan_sources()[0]) == 1 and has_window(plan())
     assert _rows(h.sql("SELECT value FROM points WHERE tag = 'A' ORDER BY time")) == [
-        (1.0,), (1.5,), (20.0,), (3.0,)]
+        (1.0,),
+        (1.5,),
+        (20.0,),
+        (3.0,),
+    ]
     assert _rows(h.sql("SELECT count(*) FROM points_all WHERE tag = 'A'")) == [(5,)]

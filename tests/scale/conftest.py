@@ -57,6 +57,7 @@ def dask_client():
     """A ``dask.distributed`` client of a LocalCluster: 2 worker processes, 1 thread each,
     on 127.0.0.1, the dashboard on a random loopback port."""
     import distributed
+
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,

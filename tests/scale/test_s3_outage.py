@@ -47,8 +47,9 @@ def _values(h, tag="A"):
     return h.read(tag).column("value").to_pylist()
 
 
-def test_writes_ride_through_a_kill_and_a_freeze(s3_uri, proxied_s3_options, s3_options,
-                                                 s3_proxy, tmp_path, caplog):
+def test_writes_ride_through_a_kill_and_a_freeze(
+    s3_uri, proxied_s3_options, s3_options, s3_proxy, tmp_path, caplog
+):
     """No write() fails while the endpoint is refused or hung; the background flusher commits
     the backlog by itself afterwards; every acknowledged point is readable then and after a
     reopen elsewhere."""
@@ -99,8 +100,9 @@ def test_writes_ride_through_a_kill_and_a_freeze(s3_uri, proxied_s3_options, s3_
         assert _values(r) == expected
 
 
-def test_an_explicit_flush_retries_through_an_outage(s3_uri, proxied_s3_options, s3_proxy,
-                                                     tmp_path):
+def test_an_explicit_flush_retries_through_an_outage(
+    s3_uri, proxied_s3_options, s3_proxy, tmp_path
+):
     """flush() during an outage: a StoreError after its retry budget (points kept); a flush
     still retrying when the endpoint returns succeeds by itself; close() then loses nothing."""
     h = _open(s3_uri, proxied_s3_options, tmp_path / "w", flush_seconds=3600)
@@ -138,8 +140,9 @@ def _try(fn):
     return None
 
 
-def test_a_reader_during_an_outage_gets_a_store_error(s3_uri, s3_options, proxied_s3_options,
-                                                      s3_proxy, tmp_path):
+def test_a_reader_during_an_outage_gets_a_store_error(
+    s3_uri, s3_options, proxied_s3_options, s3_proxy, tmp_path
+):
     """Reads while the endpoint refuses connections: a clear StoreError, never a raw botocore
     or pyarrow error; the same reader works again once the endpoint is back."""
     with _open(s3_uri, s3_options, tmp_path / "w") as h:
@@ -217,8 +220,9 @@ def test_a_stale_writer_is_fenced_off(s3_uri, s3_options, tmp_path):
 
 
 @pytest.mark.parametrize("reads_first", [False, True], ids=["flush", "read-then-flush"])
-def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_path,
-                                                       monkeypatch, reads_first):
+def test_a_stale_commit_racing_the_takeover_is_refused(
+    s3_uri, s3_options, tmp_path, monkeypatch, reads_first
+):
     """The fencing gap: the stale writer passed its lease check, then the new writer committed.
     Its commit is refused, never landing after a commit of a newer epoch (also when a read
     had already moved its view of the log past that commit)."""
@@ -236,7 +240,9 @@ def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_p
     monkeypatch.setattr(testing.writer_lock(h1), "renew", lambda: None)
     if reads_first:
         assert _values(h1) == [1.0, 2.0, 3.0]  # its snapshot now includes h2's commit
-        assert testing.commit_log(h1).snapshot().version == testing.commit_log(h2).snapshot().version
+        assert (
+            testing.commit_log(h1).snapshot().version == testing.commit_log(h2).snapshot().version
+        )
     with pytest.raises(LeaseLostError, match="fenced off"):
         h1.flush()
     with pytest.raises(LeaseLostError):
@@ -245,8 +251,9 @@ def test_a_stale_commit_racing_the_takeover_is_refused(s3_uri, s3_options, tmp_p
     assert epochs == sorted(epochs), epochs
 
 
-def test_readers_and_the_next_writer_ignore_a_fenced_off_commit(s3_uri, s3_options, tmp_path,
-                                                                monkeypatch):
+def test_readers_and_the_next_writer_ignore_a_fenced_off_commit(
+    s3_uri, s3_options, tmp_path, monkeypatch
+):
     """A commit of a lower epoch after a higher one (a writer without these checks): readers
     ignore it and report it in health as fenced off; the next writer refuses to build on it."""
     fs = StoreFS.from_uri(s3_uri, s3_options)
@@ -278,8 +285,9 @@ def test_readers_and_the_next_writer_ignore_a_fenced_off_commit(s3_uri, s3_optio
     h1.close()  # nothing left to flush; its release of the lease is refused (not its lease)
 
 
-def test_reopen_after_an_outage_loses_nothing(s3_uri, proxied_s3_options, s3_options, s3_proxy,
-                                              tmp_path):
+def test_reopen_after_an_outage_loses_nothing(
+    s3_uri, proxied_s3_options, s3_options, s3_proxy, tmp_path
+):
     """A writer that closes during an outage: close() raises StoreError, the WAL keeps every
     acknowledged point, and the next open replays and commits them (once the lease it could not
     release has expired)."""
@@ -324,13 +332,16 @@ def test_a_delta_commit_is_a_put_if_absent_on_s3(s3_uri, s3_options, tmp_path):
     version = stale.version()
     fresh.create_write_transaction([], mode="append", schema=fresh.schema())
     with pytest.raises(CommitFailedError):
-        stale.create_write_transaction([], mode="append", schema=stale.schema(),
-                                       commit_properties=CommitProperties(max_commit_retries=0))
+        stale.create_write_transaction(
+            [],
+            mode="append",
+            schema=stale.schema(),
+            commit_properties=CommitProperties(max_commit_retries=0),
+        )
     assert DeltaTable(f"{s3_uri}/points", storage_options=so).version() == version + 1
 
 
-def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3_options,
-                                                                      tmp_path):
+def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3_options, tmp_path):
     """The writer never re-reads tags.json for a write; a reader picks a new definition up
     within about a second (conditional GET)."""
     with _open(s3_uri, s3_options, tmp_path / "w") as h:
@@ -352,9 +363,9 @@ def test_readers_see_new_definitions_while_the_writer_keeps_its_cache(s3_uri, s3
         r.close()
 
 
-def test_an_outage_right_after_the_commit_does_not_fail_the_flush(s3_uri, proxied_s3_options,
-                                                                  s3_options, s3_proxy, tmp_path,
-                                                                  caplog):
+def test_an_outage_right_after_the_commit_does_not_fail_the_flush(
+    s3_uri, proxied_s3_options, s3_options, s3_proxy, tmp_path, caplog
+):
     """The commit landed, then the endpoint went away before the housekeeping look at the
     small files: flush() returns (the points are committed), the compaction check is skipped."""
     caplog.set_level(logging.WARNING, logger="historian")

@@ -34,7 +34,8 @@ def test_annotations_and_frames_live_in_the_bucket(s3_uri, s3_options, tmp_path,
         assert r.annotations().equals(written)
         assert r.frames().column("name").to_pylist() == ["B-1"]
         assert r.summary("TIC-101.PV", frames="B-*", stats=["twa", "annotation_count"]).equals(
-            summary)
+            summary
+        )
         assert summary.column("value").to_pylist()[1] == 6.0
         with pytest.raises(ReadOnlyStoreError, match="mode='r'"):
             r.annotate("TIC-101.PV", T0, "from a reader")

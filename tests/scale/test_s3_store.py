@@ -213,6 +213,7 @@ def test_other_engines_read_the_s3_store(s3_uri, s3_options, tmp_path):
     assert rows == expected.num_rows + 10  # the 10 superseded versions are kept for as-of reads
     # polars: scan_delta with the same storage options.
     import polars as pl
+
     df = (
         pl.scan_delta(f"{s3_uri}/points", storage_options=so)
         .with_columns(

@@ -80,8 +80,7 @@ def test_summary_counts_every_tag_and_stat(h):
     end = T0 + 30_000_000 * S
     refused_fast(lambda: h.summary(["A", "B", "C"], T0, end, "1s"), "max_result_cells")
     with hl.using(max_result_cells=3 * 4 * 30_000_000 - 1):
-        exc = refused_fast(lambda: h.summary(["A", "B", "C"], T0, end, "1s"),
-                           "max_result_cells")
+        exc = refused_fast(lambda: h.summary(["A", "B", "C"], T0, end, "1s"), "max_result_cells")
     assert exc.asked == 3 * 4 * 30_000_000
 
 
@@ -106,8 +105,10 @@ def test_plot_width_is_bounded(h):
     from historian.kernels import plot
 
     refused_fast(lambda: h.plot("A", T0, T0 + 100 * S, width=10**9), "max_plot_width")
-    refused_fast(lambda: plot(np.arange(3), np.ones(3), None, start_ns=0, end_ns=3,
-                              width=10**9), "max_plot_width")  # the kernel, called directly
+    refused_fast(
+        lambda: plot(np.arange(3), np.ones(3), None, start_ns=0, end_ns=3, width=10**9),
+        "max_plot_width",
+    )  # the kernel, called directly
     assert h.plot("A", T0, T0 + 100 * S, width=hl.DEFAULT_LIMITS.max_plot_width).num_rows == 100
 
 
@@ -115,24 +116,34 @@ def test_correlate_of_ten_thousand_tags_is_refused(h, tmp_path):
     # 10^4 tags (it ran 327 s and took 6.6 GB): refused before any value is read
     with historian.open(tmp_path / "wide.hist") as wide:
         wide.define_many({f"T{i:05d}.PV": {} for i in range(10_000)})
-        exc = refused_fast(lambda: wide.correlate(None, T0, T0 + 86_400 * S, "1min",
-                                                  progress=False), "max_correlate_cells")
+        exc = refused_fast(
+            lambda: wide.correlate(None, T0, T0 + 86_400 * S, "1min", progress=False),
+            "max_correlate_cells",
+        )
     assert exc.asked == 10_000 * 9_999 // 2
     # the call against lowered limits: pairs x lags, then work
     with hl.using(max_correlate_cells=3 * 21 - 1):
-        refused_fast(lambda: h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s",
-                                         progress=False), "max_correlate_cells")
+        refused_fast(
+            lambda: h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s", progress=False),
+            "max_correlate_cells",
+        )
     with hl.using(max_correlate_work=3 * 21 * 100 - 1):
-        refused_fast(lambda: h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s",
-                                         progress=False), "max_correlate_work")
+        refused_fast(
+            lambda: h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s", progress=False),
+            "max_correlate_work",
+        )
     with hl.using(max_correlate_cells=3 * 21, max_correlate_work=3 * 21 * 100):
-        assert h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s",
-                           progress=False).num_rows == 3
+        assert (
+            h.correlate(["A", "B", "C"], T0, T0 + 100 * S, "1s", "10s", progress=False).num_rows
+            == 3
+        )
 
 
 def test_correlate_with_a_huge_lag_is_refused(h):
-    refused_fast(lambda: h.correlate(["A", "B"], T0, T0 + 100 * S, "1ns", "1000d",
-                                     progress=False), "max_correlate_cells")
+    refused_fast(
+        lambda: h.correlate(["A", "B"], T0, T0 + 100 * S, "1ns", "1000d", progress=False),
+        "max_correlate_cells",
+    )
 
 
 def test_events_are_bounded(h):
@@ -167,8 +178,9 @@ def test_limits_per_store_per_block_and_per_process(tmp_path, h):
     assert hl.current() == hl.DEFAULT_LIMITS
 
 
-@pytest.mark.parametrize("bad", [{"max_plot_width": 0}, {"max_plot_width": "10"},
-                                 {"max_plot_widht": 10}, "big", 5])
+@pytest.mark.parametrize(
+    "bad", [{"max_plot_width": 0}, {"max_plot_width": "10"}, {"max_plot_widht": 10}, "big", 5]
+)
 def test_limits_are_validated(tmp_path, bad):
     with pytest.raises(InvalidArgumentError, match="limit"):
         historian.open(tmp_path / "s", limits=bad)
@@ -196,8 +208,12 @@ def _forge_bomb(store_path: os.PathLike, rows: int) -> str:
     table = pq.read_table(victim)
     assert json.loads(table.schema.metadata[INDEX_KEY])["rg_rows"] == 16_384
     bomb = table.take(pa.array(np.zeros(rows, np.int64)))
-    pq.write_table(bomb.replace_schema_metadata(table.schema.metadata), victim,
-                   row_group_size=rows, compression="zstd")
+    pq.write_table(
+        bomb.replace_schema_metadata(table.schema.metadata),
+        victim,
+        row_group_size=rows,
+        compression="zstd",
+    )
     return victim
 
 
@@ -259,8 +275,13 @@ def _gzip_csv(path: os.PathLike, rows: int, tag: str) -> None:
 def _import_rss(tmp_path: os.PathLike, rows: int, tag: str) -> dict:
     src = os.path.join(tmp_path, f"{tag}-{rows}.csv.gz")
     _gzip_csv(src, rows, tag)
-    out = subprocess.run([sys.executable, "-c", _IMPORT, src, os.fspath(tmp_path)],
-                         capture_output=True, text=True, timeout=240, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT, src, os.fspath(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -279,10 +300,13 @@ def test_gzip_csv_import_streams_in_bounded_memory(tmp_path):
 def test_dask_results_gathered_on_the_client_are_bounded_too(h):
     import historian.dask as hd
 
-    refused_fast(lambda: hd.summary(h, "A", T0, T0 + YEAR, "1s", scheduler="sync"),
-                 "max_result_cells")
-    refused_fast(lambda: hd.interpolated(h, "A", T0, T0 + 4 * YEAR, "1s", scheduler="sync"),
-                 "max_result_cells")
+    refused_fast(
+        lambda: hd.summary(h, "A", T0, T0 + YEAR, "1s", scheduler="sync"), "max_result_cells"
+    )
+    refused_fast(
+        lambda: hd.interpolated(h, "A", T0, T0 + 4 * YEAR, "1s", scheduler="sync"),
+        "max_result_cells",
+    )
     small = hd.summary(h, "A", T0, T0 + 100 * S, "10s", scheduler="sync")
     assert small.equals(h.summary("A", T0, T0 + 100 * S, "10s"))
 
@@ -297,8 +321,13 @@ def test_parquet_import_of_a_dictionary_bomb_stays_bounded(tmp_path):
     pq.write_table(pa.table({"tag": tag, "time": times, "value": np.ones(n)}), src)
     assert os.path.getsize(src) < 2 << 20
     code = _IMPORT.replace('h.define("A")', "pass")
-    out = subprocess.run([sys.executable, "-c", code, os.fspath(src), os.fspath(tmp_path)],
-                         capture_output=True, text=True, timeout=240, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, os.fspath(src), os.fspath(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["rows"] == n and result["reasons"] == {"invalid tag name": n}
     assert result["rss_mb"] < 1500, result

@@ -183,8 +183,9 @@ def test_browse_stub_cannot_be_injected_and_reads_back_exactly():
     assert {p["node"] for p in doc["opcua"][0]["points"]} == {v.node for v in found}
     assert "\x1b" not in stub and "\u202e" not in stub and "\u2028" not in stub
     # names of the stub's own keys are escaped too
-    doc = _parse_stub(config_stub(found, name='x"\n[[modbus]]', url='opc.tcp://h:1/"\n'),
-                      valid=False)  # the name is invalid for the collector, but stays one value
+    doc = _parse_stub(
+        config_stub(found, name='x"\n[[modbus]]', url='opc.tcp://h:1/"\n'), valid=False
+    )  # the name is invalid for the collector, but stays one value
     assert doc["opcua"][0]["name"] == 'x"\n[[modbus]]' and "modbus" not in doc
 
 
@@ -216,9 +217,14 @@ def test_cli_browse_stub_honours_security_options_and_output_is_clean(tmp_path, 
     got = src[0]
     assert (got["certificate"], got["private_key"], got["trust"]) == (
         Path(pki["client_cert_der"]).resolve().as_posix(),
-        Path(pki["client_key"]).resolve().as_posix(), Path(pki["trusted"]).resolve().as_posix())
+        Path(pki["client_key"]).resolve().as_posix(),
+        Path(pki["trusted"]).resolve().as_posix(),
+    )
     assert (got["username_env"], got["password_env"], got["security_mode"]) == (
-        "HYG_USER", "HYG_PASSWORD", "Sign")
+        "HYG_USER",
+        "HYG_PASSWORD",
+        "Sign",
+    )
     assert SECRET not in stub and SECRET not in table
     assert "Line1.Esc" in table
     for bad in ("\x1b", "\x07", "\u202e", "\u2028"):

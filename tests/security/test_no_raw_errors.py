@@ -74,12 +74,49 @@ def filled(tmp_path):
 
 # ------------------------------------------------------------------ hostile arguments per method
 WINDOW = (T0, T0 + 600 * S)
-HOSTILE_TIMES = [NAN, INF, -INF, BIG, -BIG, "not a time", "2026-13-45", {}, [1, 2], object(),
-                 b"\x00", "now-1e300d", 1e300]
-HOSTILE_DURATIONS = [0, -1, NAN, INF, -INF, BIG, 1e300, "abc", "-5s", "1e300d", {}, object(),
-                     [1], "0s"]
-HOSTILE_TAGS = [123, object(), [None], ["../etc/passwd"], ["A\x00B"], ["x" * 10_000], [b"A"],
-                "NO-SUCH.TAG", [["A"]], {"A": 1}]
+HOSTILE_TIMES = [
+    NAN,
+    INF,
+    -INF,
+    BIG,
+    -BIG,
+    "not a time",
+    "2026-13-45",
+    {},
+    [1, 2],
+    object(),
+    b"\x00",
+    "now-1e300d",
+    1e300,
+]
+HOSTILE_DURATIONS = [
+    0,
+    -1,
+    NAN,
+    INF,
+    -INF,
+    BIG,
+    1e300,
+    "abc",
+    "-5s",
+    "1e300d",
+    {},
+    object(),
+    [1],
+    "0s",
+]
+HOSTILE_TAGS = [
+    123,
+    object(),
+    [None],
+    ["../etc/passwd"],
+    ["A\x00B"],
+    ["x" * 10_000],
+    [b"A"],
+    "NO-SUCH.TAG",
+    [["A"]],
+    {"A": 1},
+]
 
 CALLS: dict[str, Callable[[Any, Any], Any]] = {
     # name: (h, hostile value) -> call with the value in one argument
@@ -111,14 +148,18 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "correlate.tags": lambda h, v: h.correlate(v, *WINDOW, "10s", progress=False),
     "correlate.every": lambda h, v: h.correlate(["A", "B"], *WINDOW, v, progress=False),
     "correlate.max_lag": lambda h, v: h.correlate(["A", "B"], *WINDOW, "10s", v, progress=False),
-    "correlate.method": lambda h, v: h.correlate(["A", "B"], *WINDOW, "10s", method=v,
-                                                 progress=False),
-    "correlate.min_samples": lambda h, v: h.correlate(["A", "B"], *WINDOW, "10s", min_samples=v,
-                                                      progress=False),
-    "correlate.threads": lambda h, v: h.correlate(["A", "B"], *WINDOW, "10s", threads=v,
-                                                  progress=False),
-    "correlate.target": lambda h, v: h.correlate(["A", "B"], *WINDOW, "10s", target=v,
-                                                 progress=False),
+    "correlate.method": lambda h, v: h.correlate(
+        ["A", "B"], *WINDOW, "10s", method=v, progress=False
+    ),
+    "correlate.min_samples": lambda h, v: h.correlate(
+        ["A", "B"], *WINDOW, "10s", min_samples=v, progress=False
+    ),
+    "correlate.threads": lambda h, v: h.correlate(
+        ["A", "B"], *WINDOW, "10s", threads=v, progress=False
+    ),
+    "correlate.target": lambda h, v: h.correlate(
+        ["A", "B"], *WINDOW, "10s", target=v, progress=False
+    ),
     "events.condition": lambda h, v: h.events(v, *WINDOW),
     "events.start": lambda h, v: h.events("A > 50", v, WINDOW[1]),
     "events.every": lambda h, v: h.events("A > 50", *WINDOW, every=v),
@@ -170,11 +211,32 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 HOSTILE_VALUES = [
-    *HOSTILE_TIMES, *HOSTILE_DURATIONS, *HOSTILE_TAGS,
-    None, True, -1, 2**64, -(2**63) - 1, "", "x" * 100_000, [], [NAN], [INF], [BIG],
-    np.array([NAN]), np.array(["x"]), {"nope": 1}, {"max_plot_width": -1}, pa.table({"x": [1]}),
-    "DROP TABLE points", "SELECT * FROM no_such_table", "COPY points TO '/tmp/x.csv'",
-    "A > ", "(((((", "__import__('os').system('true')", "A >>> 5",
+    *HOSTILE_TIMES,
+    *HOSTILE_DURATIONS,
+    *HOSTILE_TAGS,
+    None,
+    True,
+    -1,
+    2**64,
+    -(2**63) - 1,
+    "",
+    "x" * 100_000,
+    [],
+    [NAN],
+    [INF],
+    [BIG],
+    np.array([NAN]),
+    np.array(["x"]),
+    {"nope": 1},
+    {"max_plot_width": -1},
+    pa.table({"x": [1]}),
+    "DROP TABLE points",
+    "SELECT * FROM no_such_table",
+    "COPY points TO '/tmp/x.csv'",
+    "A > ",
+    "(((((",
+    "__import__('os').system('true')",
+    "A >>> 5",
 ]
 
 
@@ -204,8 +266,19 @@ def test_hostile_arguments_raise_only_historian_errors(filled, name):
         lambda h: h.sql("SELECT * FROM no_such_table").fetchall(),
         lambda h: h.write("A", [T0, T0 + S], [1.0]),  # mismatched lengths
     ],
-    ids=["summary", "interpolated", "plot", "correlate", "events", "stat", "width", "nan-start",
-         "inf-every", "sql", "lengths"],
+    ids=[
+        "summary",
+        "interpolated",
+        "plot",
+        "correlate",
+        "events",
+        "stat",
+        "width",
+        "nan-start",
+        "inf-every",
+        "sql",
+        "lengths",
+    ],
 )
 def test_reversed_windows_and_nonsense_are_refused(filled, call):
     refused(lambda: call(filled))
@@ -315,8 +388,17 @@ def test_damaged_data_file(filled, damage):
             assert exc.__cause__ is None or not isinstance(exc.__cause__, HistorianError)
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b"[1, 2, 3]", b'{"tags": 5}',
-                                     b"\xff\xfe\x00garbage", b'{"A": {"kind": 12}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"[1, 2, 3]",
+        b'{"tags": 5}',
+        b"\xff\xfe\x00garbage",
+        b'{"A": {"kind": 12}}',
+    ],
+)
 def test_garbage_tags_json(filled, content):
     path = filled.path
     filled.close()
@@ -379,6 +461,7 @@ def test_the_mapping_helper_maps_and_passes_through():
     with pytest.raises(CorruptDataError), mapped_errors("x"):
         raise pa.ArrowInvalid("bad footer")
     import duckdb
+
     with pytest.raises(QueryError), mapped_errors("x"):
         raise duckdb.ParserException("syntax")
     with pytest.raises(KeyError), mapped_errors("x"):  # our own bugs are not disguised
@@ -398,8 +481,7 @@ def test_no_rust_backtrace_in_messages(filled):
         "    print(type(e).__name__, '|', e)\nexcept BaseException as e:\n"
         "    print('RAW', type(e).__name__, '|', e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "RAW" not in out.stdout, out.stdout + out.stderr
     assert "stack backtrace" not in out.stdout and "\n" not in out.stdout.strip()
 
@@ -410,12 +492,18 @@ def test_object_storage_that_does_not_answer(tmp_path):
     with socket.socket() as s:  # a loopback port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    opts = {"endpoint_url": f"http://127.0.0.1:{port}", "access_key_id": "testing",
-            "secret_access_key": "testing", "region": "us-east-1", "allow_http": "true"}
+    opts = {
+        "endpoint_url": f"http://127.0.0.1:{port}",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "region": "us-east-1",
+        "allow_http": "true",
+    }
 
     def run() -> None:
-        with historian.open("s3://bucket/store", storage_options=opts,
-                            local_dir=str(tmp_path / "local")) as h:
+        with historian.open(
+            "s3://bucket/store", storage_options=opts, local_dir=str(tmp_path / "local")
+        ) as h:
             h.read()
 
     exc = mapped(run)

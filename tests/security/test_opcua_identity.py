@@ -112,7 +112,9 @@ def test_pki_issues_single_purpose_leaves_and_keeps_the_ca_key_apart(pki, tmp_pa
     files = [f for f in deploy.rglob("*") if f.is_file()]
     assert files and not any(ca_secret in f.read_bytes() for f in files)
     assert sorted(f.name for f in files if b"PRIVATE KEY" in f.read_bytes()) == [
-        "client-key.pem", "server-key.pem"]
+        "client-key.pem",
+        "server-key.pem",
+    ]
     plain = make_pki(tmp_path / "plain")  # without ca_folder the CA key is never written
     assert "ca_key" not in plain and not list((tmp_path / "plain").glob("ca-key*"))
     with pytest.raises(InvalidArgumentError, match="inside the deployment folder"):
@@ -167,7 +169,7 @@ def test_pins_on_application_uri_and_thumbprint(pki, creds):
 
     async def body(s):
         await s.write("Temp", 21.5)
-        colons = ":".join(genuine[i:i + 2] for i in range(0, 64, 2)).upper()
+        colons = ":".join(genuine[i : i + 2] for i in range(0, 64, 2)).upper()
         for ok in ({"server_uri": SERVER_URI}, {"server_thumbprint": genuine},
                    {"server_thumbprint": colons, "server_uri": SERVER_URI}):  # fmt: skip
             assert await connect_read(cfg_for(s.url, pki, **ok, **creds)) == 21.5
@@ -187,7 +189,10 @@ def test_pins_on_application_uri_and_thumbprint(pki, creds):
             '[[opcua.points]]\ntag = "A"\nnode = "ns=2;i=1"\n')  # fmt: skip
     cfg = loads(text).opcua[0]
     assert (cfg.server_uri, cfg.server_thumbprint, cfg.verify_server_host) == (
-        SERVER_URI, genuine, True)
+        SERVER_URI,
+        genuine,
+        True,
+    )
 
 
 # --------------------------------------------------------------------------- passwords
@@ -229,8 +234,10 @@ def test_deprecated_policies_are_refused_on_every_path(policy, pki, capsys):
     with pytest.raises(SourceSecurityError, match=f"'{policy}' is deprecated"):
         asyncio.run(abrowse(cfg.url, security=cfg))
     with pytest.raises(ConfigError, match=rf"opcua\[0\]\.security_policy: '{policy}' is deprec"):
-        loads('[store]\npath = "s"\n[[opcua]]\nname = "r"\nurl = "opc.tcp://h:1"\n'
-              f'security_policy = "{policy}"\n[[opcua.points]]\ntag = "A"\nnode = "ns=2;i=1"\n')
+        loads(
+            '[store]\npath = "s"\n[[opcua]]\nname = "r"\nurl = "opc.tcp://h:1"\n'
+            f'security_policy = "{policy}"\n[[opcua.points]]\ntag = "A"\nnode = "ns=2;i=1"\n'
+        )
     for extra in ([], ["--certificate", pki["client_cert_der"], "--private-key",
                        pki["client_key"], "--trust", pki["trusted"]]):  # fmt: skip
         assert main(["browse", "opc.tcp://127.0.0.1:1", "--security-policy", policy,
@@ -250,10 +257,14 @@ def test_server_refusing_our_certificate_at_create_session_says_so(pki, tmp_path
         store = TrustStore([Path(foreign["trusted"])], [])
         await store.load()
         opts = CertificateValidatorOptions.TRUSTED_VALIDATION | (
-            CertificateValidatorOptions.PEER_CLIENT)
+            CertificateValidatorOptions.PEER_CLIENT
+        )
         s.server.set_certificate_validator(CertificateValidator(opts, store))
-        with pytest.raises(SourceSecurityError, match=r"the server refused us: "
-                           r"BadCertificateUntrusted .*does not trust our client certificate"):
+        with pytest.raises(
+            SourceSecurityError,
+            match=r"the server refused us: "
+            r"BadCertificateUntrusted .*does not trust our client certificate",
+        ):
             await connect_read(cfg_for(s.url, pki))
 
     run_with(server, body)

@@ -177,8 +177,9 @@ def test_attack_is_refused_and_changes_nothing(file_hashes, opened, index):
     assert file_hashes(outside) == before_outside
     assert h.sql(BASELINE).fetchall() == before_rows
     assert h.read(["TIC-101.PV", "FIC-102.PV"]).equals(before_read)
-    assert h.sql("SELECT max(value) FROM points WHERE tag = $t", {"t": "TIC-101.PV"}).fetchall() \
-        == [(95.0,)]
+    assert h.sql(
+        "SELECT max(value) FROM points WHERE tag = $t", {"t": "TIC-101.PV"}
+    ).fetchall() == [(95.0,)]
 
 
 @pytest.mark.parametrize("explain", [True, "analyze"])
@@ -224,9 +225,7 @@ PROBES = [
 
 
 @pytest.mark.parametrize("probe", PROBES)
-def test_probes_reveal_no_path(
-    file_hashes, opened, probe, monkeypatch, tmp_path, tmp_path_factory
-):
+def test_probes_reveal_no_path(file_hashes, opened, probe, monkeypatch, tmp_path, tmp_path_factory):
     store, h, _ = opened
     # DuckDB lists the working directory in allowed_paths (from the in-memory database's name;
     # external access is off, so it grants nothing): run from elsewhere, as a service does.
@@ -306,8 +305,9 @@ def test_time_limit_interrupts_a_long_query(opened):
         h.sql("SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b")
     assert time.perf_counter() - t < 30
     assert isinstance(info.value.__cause__, duckdb.Error)
-    assert h.sql("SELECT count(*) FROM points WHERE tag = ?", ["FIC-102.PV"]).fetchall() \
-        == [(2_000,)]
+    assert h.sql("SELECT count(*) FROM points WHERE tag = ?", ["FIC-102.PV"]).fetchall() == [
+        (2_000,)
+    ]
 
 
 def test_time_limit_option_of_open(tmp_path):

@@ -26,8 +26,14 @@ def main() -> None:
         h.annotate("TIC-101.PV", T0 + i * S, f"note {i}", author="op")
         print("ack a", i, flush=True)
         if i % 3 == 0:
-            h.add_frame(f"B-{i}", T0 + i * S, T0 + (i + 2) * S, asset="Site/Unit1",
-                        template="Batch", attributes={"i": i})
+            h.add_frame(
+                f"B-{i}",
+                T0 + i * S,
+                T0 + (i + 2) * S,
+                asset="Site/Unit1",
+                template="Batch",
+                attributes={"i": i},
+            )
             print("ack f", i, flush=True)
         i += 1
 

@@ -24,8 +24,9 @@ def text_of(i: int) -> str:
 def main() -> None:
     # background=False: the flushes and compactions run inside write(), so 60 acknowledged
     # writes mean files exist when the test kills this process
-    h = historian.open(sys.argv[1], flush_points=700, flush_seconds=0.1, auto_compact_files=3,
-                       background=False)
+    h = historian.open(
+        sys.argv[1], flush_points=700, flush_seconds=0.1, auto_compact_files=3, background=False
+    )
     h.define_many({TAG: {"type": "string"}})
     print("ready", flush=True)
     i = 0

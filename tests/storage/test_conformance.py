@@ -32,7 +32,12 @@ class TestS3Store(StoreTests):
 
         def open_store(name, mode="auto", *, local="writer", **options):
             uri = uris.setdefault(name, s3.new_store())
-            return historian.open(uri, mode, storage_options=s3.options,
-                                  local_dir=tmp_path / f"{name}-{local}", **options)
+            return historian.open(
+                uri,
+                mode,
+                storage_options=s3.options,
+                local_dir=tmp_path / f"{name}-{local}",
+                **options,
+            )
 
         return open_store

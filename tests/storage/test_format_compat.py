@@ -43,7 +43,8 @@ def _format1_write_file(table_dir, tmp_dir, points, options, *, fs=None):
     index["ingested"] = [int(points.ingested.min()), int(points.ingested.max())]
     raw = json.dumps(index, separators=(",", ":")).encode()
     schema = table.schema.with_metadata(
-        {INDEX_KEY: raw, INDEX_SHA_KEY: hashlib.sha256(raw).hexdigest().encode()})
+        {INDEX_KEY: raw, INDEX_SHA_KEY: hashlib.sha256(raw).hexdigest().encode()}
+    )
     day = files_mod.day_string(int(points.time[0] // files_mod.NS_PER_DAY))
     name = f"part-old-{os.urandom(6).hex()}.parquet"
     os.makedirs(os.path.join(table_dir, f"day={day}"), exist_ok=True)
@@ -57,10 +58,17 @@ def _format1_write_file(table_dir, tmp_dir, points, options, *, fs=None):
                    write_statistics=["tag", "time"],
                    sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(1)])  # fmt: skip
     return files_mod.WrittenFile(
-        relpath=f"day={day}/{name}", day=day, size=os.path.getsize(path), rows=n,
-        tag_min=index["tags"][0], tag_max=index["tags"][-1],
-        time_min_ns=int(points.time.min()), time_max_ns=int(points.time.max()),
-        ingested_min_us=index["ingested"][0], ingested_max_us=index["ingested"][1])
+        relpath=f"day={day}/{name}",
+        day=day,
+        size=os.path.getsize(path),
+        rows=n,
+        tag_min=index["tags"][0],
+        tag_max=index["tags"][-1],
+        time_min_ns=int(points.time.min()),
+        time_max_ns=int(points.time.max()),
+        ingested_min_us=index["ingested"][0],
+        ingested_max_us=index["ingested"][1],
+    )
 
 
 @pytest.fixture
@@ -97,8 +105,9 @@ def test_a_format_1_store_reads_the_same_with_todays_code(old_store):
         assert a.column("value").to_pylist()[3] == 99.0  # the correction wins
         assert a.column("time").cast(pa.int64()).to_pylist()[-1] == T0 + DAY + 9 * 10**9 + 7
         assert h.sql("SELECT count(*) FROM points").fetchall() == [(160,)]
-        assert h.sql("SELECT value FROM points WHERE tag = 'A' AND time_ns = $t",
-                     {"t": T0 + 3 * 10**9}).fetchall() == [(99.0,)]
+        assert h.sql(
+            "SELECT value FROM points WHERE tag = 'A' AND time_ns = $t", {"t": T0 + 3 * 10**9}
+        ).fetchall() == [(99.0,)]
         batches = list(h.read_batches(None, batch_rows=40))
         assert pa.Table.from_batches(batches).equals(got)
         assert h.verify().ok
@@ -119,8 +128,11 @@ def test_compaction_and_retention_rewrite_format_1_files(old_store):
         after = h.read()
         assert after.equals(before)
         new = [p for p in h.scan_sources()[0] if "part-old-" not in p]
-        assert new and json.loads(pq.ParquetFile(new[0]).metadata.metadata[INDEX_KEY])[
-            "format"] == files_mod.FORMAT_VERSION
+        assert (
+            new
+            and json.loads(pq.ParquetFile(new[0]).metadata.metadata[INDEX_KEY])["format"]
+            == files_mod.FORMAT_VERSION
+        )
         dropped = h.retain(np.datetime64(T0 + 50 * 10**9, "ns"))
         assert dropped == 50 + 1 + 50 // 60 + 1  # A's first 50 (and its old version), B's first
         assert h.read("A").num_rows == 60

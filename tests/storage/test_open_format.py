@@ -60,6 +60,7 @@ def test_duckdb_reads_the_snapshot_like_h_read(store):
 
 def test_polars_reads_the_delta_table_like_h_read(store):
     import polars as pl
+
     path, expected = store
     df = (
         pl.scan_delta(str(path / "points"))

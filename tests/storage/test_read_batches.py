@@ -46,7 +46,9 @@ def test_each_window_decodes_about_batch_rows_of_stored_rows(h):
                        historian.storage.reader.MAX_NS, 7_000)  # fmt: skip
     assert len(windows) >= 100_000 // 7_000
     for lo, hi in windows:
-        assert h.read("A", lo, hi if hi < historian.storage.reader.MAX_NS else None).num_rows <= 7_700
+        assert (
+            h.read("A", lo, hi if hi < historian.storage.reader.MAX_NS else None).num_rows <= 7_700
+        )
 
 
 def test_batches_come_from_the_snapshot_of_the_first_batch(h):

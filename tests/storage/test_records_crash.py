@@ -21,8 +21,12 @@ KILLS = int(os.environ.get("HISTORIAN_CRASH_KILLS", "4"))
 
 
 def _run_and_kill(path: str, acks_before_kill: int) -> tuple[set[int], set[int]]:
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_annotator_proc.py"), path],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "_annotator_proc.py"), path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     notes: set[int] = set()
     frames: set[int] = set()
@@ -74,4 +78,5 @@ def test_kill_9_loses_no_acknowledged_annotation_or_frame(tmp_path, round_no):
         # the next writer goes on where the killed one stopped
         h.annotate("TIC-101.PV", T0 - S, "after the crash", author="op")
         assert h.annotations("TIC-101.PV", T0 - S, T0).column("text").to_pylist() == [
-            "after the crash"]
+            "after the crash"
+        ]

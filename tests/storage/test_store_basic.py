@@ -125,6 +125,7 @@ def test_multiple_tags_sorted_by_tag_then_time(h):
 def test_write_table_from_pandas_and_polars(h):
     import pandas as pd
     import polars as pl
+
     h.define("A")
     h.define("B")
     df = pd.DataFrame(
@@ -146,6 +147,7 @@ def test_write_table_from_pandas_and_polars(h):
 
 def test_time_inputs_of_every_kind(h):
     import pandas as pd
+
     h.define("A")
     h.write("A", [dt.datetime(2026, 1, 1)], [1.0])  # naive = UTC
     h.write("A", np.array(["2026-01-01T00:00:01"], dtype="datetime64[ns]"), [2.0])

@@ -146,8 +146,12 @@ def test_a_numeric_point_may_carry_a_text_as_an_enumeration_does(store_path):
 
 @pytest.mark.parametrize("kind", ["arrow", "pandas", "polars"])
 def test_write_table_with_a_text_column(store_path, kind):
-    rows = {"tag": ["BATCH.ID", "TIC-101.PV", "BATCH.ID"],
-            "time": [T0, T0, T0 + S], "text": ["B-1", None, "B-2"], "value": [None, 3.5, None]}
+    rows = {
+        "tag": ["BATCH.ID", "TIC-101.PV", "BATCH.ID"],
+        "time": [T0, T0, T0 + S],
+        "text": ["B-1", None, "B-2"],
+        "value": [None, 3.5, None],
+    }
     table = {"arrow": pa.table, "pandas": pd.DataFrame, "polars": pl.DataFrame}[kind](rows)
     with _store(store_path) as h:
         assert h.write_table(table) == 3
@@ -234,9 +238,12 @@ def test_texts_longer_than_the_limit_or_not_unicode_are_refused_and_nothing_writ
         assert h.read("BATCH.ID").num_rows == 1
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.none(), st.text(max_size=300)), min_size=1, max_size=30),
-       st.booleans())
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=300)), min_size=1, max_size=30), st.booleans()
+)
 def test_any_unicode_text_round_trips(tmp_path_factory, texts, flush):
     path = tmp_path_factory.mktemp("t") / "s.hist"
     times = T0 + np.arange(len(texts)) * S
