@@ -103,6 +103,38 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, port
 
 
+def check_listen(
+    store: Any, listen: str, tls_cert: Any, tls_key: Any, insecure_loopback: bool, service: str
+) -> tuple[str, str, int]:
+    """``(store folder, host, port)`` for a gateway service (the read service, the trend
+    page) after the checks they share: the store exists, ``listen`` parses, and plaintext is only
+    on a loopback address with ``insecure_loopback`` (TLS needs both PEM files, so after it
+    the service uses TLS exactly when both are given)."""
+    path = os.fspath(store)
+    if not os.path.isdir(path):
+        raise InvalidArgumentError(
+            f"no store at {path!r} (a store is a folder made by historian.open)"
+        )
+    host, port = parse_listen(listen)
+    if insecure_loopback:
+        if tls_cert is not None or tls_key is not None:
+            raise InvalidArgumentError(
+                "--insecure-loopback and --tls-cert/--tls-key exclude each other: pick one"
+            )
+        if not _is_loopback(host):
+            raise InvalidArgumentError(
+                f"plaintext is allowed on a loopback address only (127.0.0.1, ::1), not {host!r}: "
+                "give --tls-cert and --tls-key"
+            )
+        return path, host, port
+    if tls_cert is None or tls_key is None:
+        raise InvalidArgumentError(
+            f"{service} needs TLS: give --tls-cert CERT.pem and --tls-key KEY.pem "
+            "(plaintext only with --insecure-loopback, on 127.0.0.1)"
+        )
+    return path, host, port
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -551,30 +583,12 @@ def make_server(
     ``engine_options`` go to :class:`~historian.query.sql.SqlEngine` (``timeout``,
     ``memory_limit``, ``max_result_bytes``, ``threads``).
     """
-    path = os.fspath(store)
-    if not os.path.isdir(path):
-        raise InvalidArgumentError(
-            f"no store at {path!r} (a store is a folder made by historian.open)"
-        )
-    host, port = parse_listen(listen)
-    if insecure_loopback:
-        if tls_cert is not None or tls_key is not None:
-            raise InvalidArgumentError(
-                "--insecure-loopback and --tls-cert/--tls-key exclude each other: pick one"
-            )
-        if not _is_loopback(host):
-            raise InvalidArgumentError(
-                f"plaintext is allowed on a loopback address only (127.0.0.1, ::1), not {host!r}: "
-                "give --tls-cert and --tls-key"
-            )
-        location = flight.Location.for_grpc_tcp(host, port)
-        tls = None
-    else:
-        if tls_cert is None or tls_key is None:
-            raise InvalidArgumentError(
-                "the read service needs TLS: give --tls-cert CERT.pem and --tls-key KEY.pem "
-                "(plaintext only with --insecure-loopback, on 127.0.0.1)"
-            )
+    path, host, port = check_listen(
+        store, listen, tls_cert, tls_key, insecure_loopback, "the read service"
+    )
+    tls = None
+    location = flight.Location.for_grpc_tcp(host, port)
+    if tls_cert is not None and tls_key is not None:
         tls = (_read_pem(tls_cert, "certificate"), _read_pem(tls_key, "key"))
         location = flight.Location.for_grpc_tls(host, port)
     try:

@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import mimetypes
@@ -63,7 +62,7 @@ from historian.errors import (
 )
 from historian.gateway import trend
 from historian.gateway.audit import AuditLog
-from historian.gateway.serve import parse_listen
+from historian.gateway.serve import check_listen
 from historian.gateway.tokens import Token, TokenFile
 
 __all__ = ["TrendServer", "make_http_server"]
@@ -467,15 +466,6 @@ def _audit_params(params: dict[str, str]) -> dict[str, str] | None:
     return kept or None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _tls_context(cert: str | os.PathLike[str], key: str | os.PathLike[str]) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -506,29 +496,11 @@ def make_http_server(
     ``max_connections``: connections served at once (each has a thread; more are closed at
     once, idle ones time out after 30 s).
     """
-    path = os.fspath(store)
-    if not os.path.isdir(path):
-        raise InvalidArgumentError(
-            f"no store at {path!r} (a store is a folder made by historian.open)"
-        )
-    host, port = parse_listen(listen)
-    if insecure_loopback:
-        if tls_cert is not None or tls_key is not None:
-            raise InvalidArgumentError(
-                "--insecure-loopback and --tls-cert/--tls-key exclude each other: pick one"
-            )
-        if not _is_loopback(host):
-            raise InvalidArgumentError(
-                f"plaintext is allowed on a loopback address only (127.0.0.1, ::1), not {host!r}: "
-                "give --tls-cert and --tls-key"
-            )
-        tls = None
-    else:
-        if tls_cert is None or tls_key is None:
-            raise InvalidArgumentError(
-                "the trend page needs TLS: give --tls-cert CERT.pem and --tls-key KEY.pem "
-                "(plaintext only with --insecure-loopback, on 127.0.0.1)"
-            )
+    path, host, port = check_listen(
+        store, listen, tls_cert, tls_key, insecure_loopback, "the trend page"
+    )
+    tls = None
+    if tls_cert is not None and tls_key is not None:
         tls = _tls_context(tls_cert, tls_key)
     if not isinstance(max_connections, int) or max_connections < 1:
         raise InvalidArgumentError(
