@@ -118,3 +118,24 @@ def clean_up_early_log(ot: str) -> int:
         if n.endswith(".json") and n[:-5].isdigit() and int(n[:-5]) < cps[-1]:
             os.unlink(os.path.join(log, n))
     return cps[-1]
+
+
+def replicate_over_mtls(ot: str, it: str, pki: dict[str, str]) -> None:
+    """One ``historian.replicate(..., once=True)`` of ``ot`` to a mutual-TLS receiver on
+    127.0.0.1 writing ``it``, started and stopped around the call."""
+    import threading
+
+    import historian
+    from historian.gateway.receive import Receiver
+
+    r = Receiver(it, "127.0.0.1", 0, cert=pki["server_cert"], key=pki["server_key"],
+                 client_ca=pki["ca_cert"], timeout=10)  # fmt: skip
+    t = threading.Thread(target=r.serve_forever)
+    t.start()
+    try:
+        historian.replicate(ot, f"tls://localhost:{r.port}", once=True,
+                            tls_cert=pki["client_cert"], tls_key=pki["client_key"],
+                            tls_ca=pki["ca_cert"])  # fmt: skip
+    finally:
+        r.close()
+        t.join()

@@ -4,16 +4,13 @@ receiver refuses a damaged or misnamed record file."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
-from replica_fixtures import T0, write_versions
+from replica_fixtures import T0, replicate_over_mtls, write_versions
 
 import historian
 from historian.acquisition.pki import make_pki
 from historian.errors import CorruptDataError, ReadOnlyStoreError
-from historian.gateway.receive import Receiver
 from historian.gateway.sink import FolderSink
 from historian.storage.records import encode
 
@@ -66,21 +63,10 @@ def test_folder_copy_keeps_annotations_and_frames(tmp_path):
 
 def test_mtls_copy_keeps_annotations_and_frames(tmp_path, tmp_path_factory):
     pki = make_pki(tmp_path_factory.mktemp("pki"))
-    it = str(tmp_path / "it.hist")
-    r = Receiver(it, "127.0.0.1", 0, cert=pki["server_cert"], key=pki["server_key"],
-                 client_ca=pki["ca_cert"], timeout=10)  # fmt: skip
-    t = threading.Thread(target=r.serve_forever)
-    t.start()
-    try:
-        ot = str(tmp_path / "ot.hist")
-        write_versions(ot, 2)
-        _annotate_and_frame(ot, 1)
-        historian.replicate(ot, f"tls://localhost:{r.port}", once=True,
-                            tls_cert=pki["client_cert"], tls_key=pki["client_key"],
-                            tls_ca=pki["ca_cert"])  # fmt: skip
-    finally:
-        r.close()
-        t.join()
+    ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
+    write_versions(ot, 2)
+    _annotate_and_frame(ot, 1)
+    replicate_over_mtls(ot, it, pki)
     _same(ot, it)
 
 
