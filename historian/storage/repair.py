@@ -188,20 +188,71 @@ def repair_store(path: str | os.PathLike[str], *, dry_run: bool = True) -> Repai
     return rep
 
 
-def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:  # noqa: C901 (one ordered plan; split pending, see issue 14)
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError
+@dataclass
+class _Plan:
+    """What one repair does, built step by step in the module docstring's order."""
 
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    quarantine = os.path.join(root, "quarantine", stamp)
+    root: str
+    table: str
+    stamp: str
+    versions: list[int]
+    moves: list[str] = field(default_factory=list)  # files to move into quarantine
+    good: int | None = None  # the newest good version
+    add: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    salvage: list[tuple[str, list[Any]]] = field(default_factory=list)
+    undefined: list[str] = field(default_factory=list)
+    wal_first: int | None = None
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self.table, "_delta_log")
+
+    @property
+    def quarantine(self) -> str:
+        return os.path.join(self.root, "quarantine", self.stamp)
+
+    @property
+    def new_log(self) -> bool:
+        return not self.versions or self.good is None
+
+
+def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:
     log_dir = os.path.join(table, "_delta_log")
-    moves: list[str] = []  # files to move into quarantine
     versions = sorted(
         int(n[:-5]) for n in (os.listdir(log_dir) if os.path.isdir(log_dir) else [])
         if n.endswith(".json") and n[:-5].isdigit()
     )  # fmt: skip
-    # 1. the newest good version
-    good: int | None = None
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    plan = _Plan(root, table, stamp, versions)
+    _plan_log(plan, rep)
+    referenced = _plan_files(plan, rep)
+    # 5. the WAL. Segments are deleted only once a commit covers them, so the segments below the
+    # first one present were covered by commits whose files come back here.
+    from historian.storage.wal import list_segments
+
+    present = list_segments(os.path.join(root, "wal"))
+    plan.wal_first = present[0] if present and plan.add else None
+    wal_moves, plan.salvage = _plan_wal(root, rep)
+    plan.moves += wal_moves
+    # 6. the tag catalog
+    live = [r for r in referenced
+            if r not in plan.remove and os.path.exists(os.path.join(table, r))]  # fmt: skip
+    catalog_move, plan.undefined = _plan_catalog(root, table, live, plan.add, plan.salvage, rep)
+    plan.moves += catalog_move
+    _describe(plan, rep)
+    if dry_run or not rep.actions:
+        return
+    rep.quarantine = plan.quarantine
+    rep.version = _apply(plan)
+
+
+def _plan_log(plan: _Plan, rep: RepairReport) -> None:
+    """Step 1: find the newest good version; damaged commits, their checkpoints, the head go."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    versions, table, log_dir = plan.versions, plan.table, plan.log_dir
     damaged: list[int] = []
     head = _read_head(table)
     for v in reversed(versions):
@@ -212,52 +263,101 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:  #
             except DeltaError as exc:
                 why = str(exc).strip().splitlines()[0]
         if why is None:
-            good = v
+            plan.good = v
             break
         damaged.append(v)
         rep.found.append(f"commit {v} is damaged: {why}")
     hv = head.get("version") if head is not None else None
     if versions and isinstance(hv, int) and hv > versions[-1]:
         rep.found.append(f"commit {hv} is missing (named by the head record)")
-    for v in sorted(damaged):
-        moves.append(os.path.join(log_dir, f"{v:020d}.json"))
-    if good is not None:
-        for name in sorted(os.listdir(log_dir)):
-            base = name.split(".", 1)[0]
-            if name.endswith(".parquet") and base.isdigit() and int(base) > good:
-                moves.append(os.path.join(log_dir, name))  # a checkpoint of a damaged version
-        last_cp = os.path.join(log_dir, "_last_checkpoint")
-        if damaged and os.path.exists(last_cp):
-            try:
-                if int(json.load(open(last_cp)).get("version", -1)) > good:  # noqa: SIM115
-                    moves.append(last_cp)
-            except (ValueError, OSError):
-                moves.append(last_cp)
+    plan.moves += [os.path.join(log_dir, f"{v:020d}.json") for v in sorted(damaged)]
+    if plan.good is not None:
+        plan.moves += _checkpoints_after(log_dir, plan.good, bool(damaged))
     head_path = os.path.join(table, HEAD_REL)
-    if os.path.exists(head_path) and (damaged or not versions or good is None or (
+    if os.path.exists(head_path) and (damaged or plan.new_log or (
         head is not None and head.get("version", -1) > versions[-1]
     )):  # fmt: skip
-        moves.append(head_path)
+        plan.moves.append(head_path)
     if not versions:
         rep.found.append("the commit log (points/_delta_log) is missing or empty")
-    elif good is None:
+    elif plan.good is None:
         rep.found.append("no version of the commit log can be read")
-    # 2./3./4. the files
+
+
+def _checkpoints_after(log_dir: str, good: int, damaged: bool) -> list[str]:
+    """Checkpoints of damaged versions, and the pointer to one."""
+    moves = []
+    for name in sorted(os.listdir(log_dir)):
+        base = name.split(".", 1)[0]
+        if name.endswith(".parquet") and base.isdigit() and int(base) > good:
+            moves.append(os.path.join(log_dir, name))
+    last_cp = os.path.join(log_dir, "_last_checkpoint")
+    if damaged and os.path.exists(last_cp):
+        try:
+            with open(last_cp) as f:
+                if int(json.load(f).get("version", -1)) > good:
+                    moves.append(last_cp)
+        except (ValueError, OSError):
+            moves.append(last_cp)
+    return moves
+
+
+def _plan_files(plan: _Plan, rep: RepairReport) -> dict[str, int]:
+    """Steps 2-4: files to add back and to remove; returns what the good version references."""
+    from deltalake import DeltaTable
+
     referenced: dict[str, int] = {}
     retired: set[str] = set()
-    if good is not None:
-        dt = DeltaTable(table, version=good)
+    acts = None
+    if plan.good is not None:
+        dt = DeltaTable(plan.table, version=plan.good)
         acts = pa.table(dt.get_add_actions(flatten=True))
         referenced = dict(
             zip(acts.column("path").to_pylist(), acts.column("size_bytes").to_pylist(), strict=True)
         )
-        for v in versions:
-            if v <= good:
-                try:
-                    with open(os.path.join(log_dir, f"{v:020d}.json"), "rb") as f:
-                        retired.update(parse_commit(v, f.read()).removes)
-                except (OSError, CorruptDataError):
-                    pass
+        retired = _retired(plan.log_dir, plan.versions, plan.good)
+    for rel in sorted(set(_data_files(plan.table)) - set(referenced) - retired):
+        try:
+            facts = _file_facts(os.path.join(plan.table, rel))
+        except CorruptDataError as exc:
+            rep.found.append(f"unreferenced data file {rel} is damaged ({exc})")
+            plan.moves.append(os.path.join(plan.table, rel))
+            continue
+        rep.found.append(f"data file {rel} ({facts['rows']:,} points) is in no commit")
+        plan.add.append((rel, facts))
+        rep.points_recovered += facts["rows"]
+    hashes = _recorded_hashes(plan.table, plan.versions, plan.good)
+    for rel, size in sorted(referenced.items()):
+        if bad_path(rel) is not None:
+            rep.found.append(f"the log adds {rel!r}, {bad_path(rel)} outside the table")
+            plan.remove.append(rel)
+            continue
+        full = os.path.join(plan.table, rel)
+        problem = _file_problem(full, size, hashes.get(rel))
+        if problem is not None:
+            rows = _rows_of(acts, rel) if acts is not None else 0
+            rep.found.append(f"data file {rel} {problem} ({rows:,} points lost)")
+            rep.points_lost += rows
+            plan.remove.append(rel)
+            if os.path.exists(full):
+                plan.moves.append(full)
+    return referenced
+
+
+def _retired(log_dir: str, versions: list[int], good: int) -> set[str]:
+    """Files some commit up to ``good`` removed: a compaction's leftovers stay dead."""
+    retired: set[str] = set()
+    for v in versions:
+        if v <= good:
+            try:
+                with open(os.path.join(log_dir, f"{v:020d}.json"), "rb") as f:
+                    retired.update(parse_commit(v, f.read()).removes)
+            except (OSError, CorruptDataError):
+                pass
+    return retired
+
+
+def _data_files(table: str) -> list[str]:
     on_disk = []
     for dirpath, dirs, names in os.walk(table):
         dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
@@ -265,97 +365,72 @@ def _repair(root: str, table: str, rep: RepairReport, dry_run: bool) -> None:  #
             if n.endswith(".parquet"):
                 rel = os.path.relpath(os.path.join(dirpath, n), table)
                 on_disk.append(rel.replace(os.sep, "/"))
-    add: list[tuple[str, dict[str, Any]]] = []
-    for rel in sorted(set(on_disk) - set(referenced) - retired):
-        try:
-            facts = _file_facts(os.path.join(table, rel))
-        except CorruptDataError as exc:
-            rep.found.append(f"unreferenced data file {rel} is damaged ({exc})")
-            moves.append(os.path.join(table, rel))
-            continue
-        rep.found.append(f"data file {rel} ({facts['rows']:,} points) is in no commit")
-        add.append((rel, facts))
-        rep.points_recovered += facts["rows"]
-    remove: list[str] = []
-    hashes = _recorded_hashes(table, versions, good)
-    for rel, size in sorted(referenced.items()):
-        if bad_path(rel) is not None:
-            rep.found.append(f"the log adds {rel!r}, {bad_path(rel)} outside the table")
-            remove.append(rel)
-            continue
-        full = os.path.join(table, rel)
-        problem = None
-        if not os.path.exists(full):
-            problem = "is missing"
-        elif os.path.getsize(full) != size:
-            problem = f"has {os.path.getsize(full)} bytes, its commit says {size}"
-        elif hashes.get(rel) is not None:
-            from historian.storage.chain import sha256_stream
+    return on_disk
 
-            with open(full, "rb") as f:
-                if sha256_stream(f)[0] != hashes[rel]:
-                    problem = "differs from its commit (SHA-256)"
-        if problem is not None:
-            rows = _rows_of(acts, rel) if good is not None else 0
-            rep.found.append(f"data file {rel} {problem} ({rows:,} points lost)")
-            rep.points_lost += rows
-            remove.append(rel)
-            if os.path.exists(full):
-                moves.append(full)
-    # 5. the WAL. Segments are deleted only once a commit covers them, so the segments below the
-    # first one present were covered by commits whose files come back here.
-    from historian.storage.wal import list_segments
 
-    present = list_segments(os.path.join(root, "wal"))
-    wal_first = present[0] if present and add else None
-    wal_moves, salvage = _plan_wal(root, rep)
-    moves += wal_moves
-    # 6. the tag catalog
-    live = [r for r in referenced if r not in remove and os.path.exists(os.path.join(table, r))]
-    catalog_move, undefined = _plan_catalog(root, table, live, add, salvage, rep)
-    moves += catalog_move
-    # the plan
-    for m in moves:
-        rep.actions.append(f"move {os.path.relpath(m, root)} into quarantine/{stamp}/")
-    if not versions or good is None:
+def _file_problem(full: str, size: int, sha: str | None) -> str | None:
+    if not os.path.exists(full):
+        return "is missing"
+    if os.path.getsize(full) != size:
+        return f"has {os.path.getsize(full)} bytes, its commit says {size}"
+    if sha is not None:
+        from historian.storage.chain import sha256_stream
+
+        with open(full, "rb") as f:
+            if sha256_stream(f)[0] != sha:
+                return "differs from its commit (SHA-256)"
+    return None
+
+
+def _describe(plan: _Plan, rep: RepairReport) -> None:
+    for m in plan.moves:
+        rep.actions.append(f"move {os.path.relpath(m, plan.root)} into quarantine/{plan.stamp}/")
+    if plan.new_log:
         rep.actions.append("create a new commit log")
-    if add:
-        rep.actions.append(f"add {len(add)} data file(s) back ({rep.points_recovered:,} points)")
-    if remove:
-        rep.actions.append(f"remove {len(remove)} damaged or missing file(s) from the table")
-    if undefined:
-        rep.actions.append(f"define {len(undefined)} tag(s) from the data files (names only: "
-                           "units and rules must be defined again)")  # fmt: skip
-    for seg, batches in salvage:
+    if plan.add:
+        rep.actions.append(f"add {len(plan.add)} data file(s) back "
+                           f"({rep.points_recovered:,} points)")  # fmt: skip
+    if plan.remove:
+        rep.actions.append(f"remove {len(plan.remove)} damaged or missing file(s) from the table")
+    if plan.undefined:
+        rep.actions.append(f"define {len(plan.undefined)} tag(s) from the data files (names "
+                           "only: units and rules must be defined again)")  # fmt: skip
+    for seg, batches in plan.salvage:
         npoints = sum(len(b) for b in batches)
         rep.actions.append(f"write the {len(batches)} valid batch(es) ({npoints:,} points) of "
                            f"{os.path.basename(seg)} to a new WAL segment")  # fmt: skip
-    if dry_run or not rep.actions:
-        return
-    rep.quarantine = quarantine
-    for _seg, batches in salvage:
-        _write_salvaged(root, batches)
-    for m in moves:
-        _move(m, root, quarantine)
-    if not versions or good is None:
+
+
+def _apply(plan: _Plan) -> int | None:
+    """Carry the plan out; returns the version committed (None: no commit was needed)."""
+    from deltalake import DeltaTable
+
+    for _seg, batches in plan.salvage:
+        _write_salvaged(plan.root, batches)
+    for m in plan.moves:
+        _move(m, plan.root, plan.quarantine)
+    if plan.new_log:
+        log_dir = plan.log_dir
         if os.path.isdir(log_dir) and os.listdir(log_dir):
             for n in sorted(os.listdir(log_dir)):
-                _move(os.path.join(log_dir, n), root, quarantine)
+                _move(os.path.join(log_dir, n), plan.root, plan.quarantine)
         from historian.storage.files import PARTITION_COLUMNS, TABLE_SCHEMA
         from historian.storage.table import TABLE_CONFIG
 
-        DeltaTable.create(table, schema=TABLE_SCHEMA, partition_by=PARTITION_COLUMNS,
+        DeltaTable.create(plan.table, schema=TABLE_SCHEMA, partition_by=PARTITION_COLUMNS,
                           configuration=TABLE_CONFIG, name="points",
                           description="historian points")  # fmt: skip
-    if add or remove:
-        rep.version = _commit(table, add, remove, wal_first)
-    if undefined:
+    version = None
+    if plan.add or plan.remove:
+        version = _commit(plan.table, plan.add, plan.remove, plan.wal_first)
+    if plan.undefined:
         from historian.model.tags import Tag
         from historian.storage.catalog import Catalog
 
-        catalog = Catalog(root)
-        for name in undefined:
+        catalog = Catalog(plan.root)
+        for name in plan.undefined:
             catalog.put(Tag(name=name))
+    return version
 
 
 def _plan_catalog(

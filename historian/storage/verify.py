@@ -176,7 +176,11 @@ def verify_store(
         return _verify(path, public_key, hashes, threads, storage_options)
 
 
-def _verify(  # noqa: C901 (checks in their documented order; split pending, see issue 14)
+_LOGDIR = "points/_delta_log"
+_Live = dict[str, tuple[int, str | None, int]]  # path -> size, sha, version added
+
+
+def _verify(
     path: str | os.PathLike[str],
     public_key: Any,
     hashes: bool,
@@ -189,102 +193,156 @@ def _verify(  # noqa: C901 (checks in their documented order; split pending, see
         raise StoreError(f"no store at {fs.uri!r}: the folder does not exist (check the path)")
     verifier = None if public_key is None else Verifier(public_key)
     rep = VerifyReport(fs.uri)
-    logdir = "points/_delta_log"
-    versions = sorted(
-        int(n.rsplit("/", 1)[-1][:-5])
-        for n in fs.list(logdir)
-        if n.endswith(".json") and n.rsplit("/", 1)[-1][:-5].isdigit()
-    )
+    versions = _list_versions(fs)
     if not versions:
-        data = [n for n in fs.list("points", recursive=True) if n.endswith(".parquet")]
-        what = "no commit log (points/_delta_log is missing or empty)"
-        if data:
-            what += f" but {len(data)} data file(s) exist: run `historian repair {fs.uri}`"
-        rep.breaks.append(Break(None, "points/_delta_log", what))
-        rep.seconds = _time.perf_counter() - t0
-        return rep
+        _report_no_log(fs, rep)
+    else:
+        _check_gaps(rep, versions)
+        replay = _Replay(fs, rep, verifier, complete=versions[0] == 0)
+        for v in versions:
+            replay.commit(v)
+        replay.finish(versions)
+        _check_head(fs, rep, replay.prev, verifier)
+        live = _reconcile_with_log(fs, rep, replay.live, replay.complete)
+        _check_files(fs, rep, live, hashes, threads)
+    rep.seconds = _time.perf_counter() - t0
+    return rep
+
+
+def _list_versions(fs: StoreFS) -> list[int]:
+    names = (n.rsplit("/", 1)[-1] for n in fs.list(_LOGDIR))
+    return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+
+
+def _report_no_log(fs: StoreFS, rep: VerifyReport) -> None:
+    data = [n for n in fs.list("points", recursive=True) if n.endswith(".parquet")]
+    what = "no commit log (points/_delta_log is missing or empty)"
+    if data:
+        what += f" but {len(data)} data file(s) exist: run `historian repair {fs.uri}`"
+    rep.breaks.append(Break(None, _LOGDIR, what))
+
+
+def _check_gaps(rep: VerifyReport, versions: list[int]) -> None:
     rep.version = versions[-1]
+    present = set(versions)
     for v in range(versions[0], versions[-1] + 1):
-        if v not in versions:
-            rep.breaks.append(Break(v, f"{logdir}/{v:020d}.json", "commit file is missing"))
+        if v not in present:
+            rep.breaks.append(Break(v, _commit_rel(v), "commit file is missing"))
     if versions[0] > 0:
         rep.notes.append(f"commits before version {versions[0]} were cleaned up by the log "
                          "retention; the chain starts there")  # fmt: skip
-    live: dict[str, tuple[int, str | None, int]] = {}  # path -> size, sha, version added
-    complete = versions[0] == 0  # the replay knows every live file
+
+
+def _commit_rel(v: int) -> str:
+    return f"{_LOGDIR}/{v:020d}.json"
+
+
+@dataclass
+class _Replay:
+    """Replays the commits oldest first: which files live, and where the chain breaks."""
+
+    fs: StoreFS
+    rep: VerifyReport
+    verifier: Verifier | None
+    complete: bool  # the replay knows every live file (no commit was cleaned up)
+    live: _Live = field(default_factory=dict)
     prev: Commit | None = None
     first_signed: int | None = None
-    chain_started = legacy = False
-    for v in versions:
-        rel = f"{logdir}/{v:020d}.json"
+    chain_started: bool = False
+    legacy: bool = False  # commits written before the hash chain existed
+
+    def commit(self, v: int) -> None:
+        rel = _commit_rel(v)
         try:
-            c = parse_commit(v, fs.read_bytes(rel))
+            c = parse_commit(v, self.fs.read_bytes(rel))
         except CorruptDataError as exc:
-            rep.breaks.append(Break(v, rel, str(exc)))
-            prev = None
-            continue
-        rep.commits += 1
-        rec = c.record
+            self.rep.breaks.append(Break(v, rel, str(exc)))
+            self.prev = None
+            return
+        self.rep.commits += 1
+        rec = c.record  # parsed on each access
         if rec is None:
-            housekeeping = c.operation in HOUSEKEEPING and not (c.adds or c.removes)
-            if chain_started and not housekeeping:
-                rep.breaks.append(Break(v, rel, "commit carries no chain record (written by "
-                                                "another tool, or forged)"))  # fmt: skip
-            elif v > 0 and not housekeeping:
-                legacy = True  # written before the hash chain existed
-            _apply_unchained(c, live)
-            prev = c
-            continue
-        if not chain_started:
-            chain_started = True
-            if legacy:
-                rep.unchained_before = v
+            self._unchained(c, rel)
+        else:
+            self._chained(c, rec, rel)
+        self.prev = c
+
+    def _unchained(self, c: Commit, rel: str) -> None:
+        housekeeping = c.operation in HOUSEKEEPING and not (c.adds or c.removes)
+        if self.chain_started and not housekeeping:
+            what = "commit carries no chain record (written by another tool, or forged)"
+            self.rep.breaks.append(Break(c.version, rel, what))
+        elif c.version > 0 and not housekeeping:
+            self.legacy = True
+        _apply_unchained(c, self.live)
+
+    def _chained(self, c: Commit, rec: dict[str, Any], rel: str) -> None:
+        v = c.version
+        if not self.chain_started:
+            self.chain_started = True
+            if self.legacy:
+                self.rep.unchained_before = v
         why = check_commit(c)
         if why is not None:
-            rep.breaks.append(Break(v, rel, why))
+            self.rep.breaks.append(Break(v, rel, why))
+        prev = self.prev
         if prev is not None and prev.version == v - 1 and rec["prev"] != prev.sha256:
-            rep.breaks.append(Break(v - 1, f"{logdir}/{v - 1:020d}.json",
-                                    f"changed after commit {v} was written (its SHA-256 is not "
-                                    f"the one commit {v} recorded)"))  # fmt: skip
-        if verifier is not None:
-            if c.sig is not None and first_signed is None:
-                first_signed = v
-            signed_ok = rec.get("key") == verifier.key_id and verifier.check(
-                c.record_text or "", c.sig
-            )
-            if first_signed is not None and not signed_ok:
-                rep.breaks.append(Break(v, rel, "signature missing or not made with this key"))
+            self.rep.breaks.append(Break(v - 1, _commit_rel(v - 1),
+                                         f"changed after commit {v} was written (its SHA-256 is "
+                                         f"not the one commit {v} recorded)"))  # fmt: skip
+        self._check_signature(c, rec, rel)
         for p in rec["removes"]:
-            live.pop(p, None)
+            self.live.pop(p, None)
         for p, s, h, _ in rec["adds"]:
-            live[p] = (int(s), h, v)
+            self.live[p] = (int(s), h, v)
         if "manifest" in rec:
-            manifest = {p: (int(s), h) for p, (s, h) in rec["manifest"].items()}
-            if not complete:  # the oldest commits were cleaned up: the manifest says what lives
-                live = {p: (s, h, live.get(p, (0, None, v))[2]) for p, (s, h) in manifest.items()}
-                complete = True
-            else:
-                known = {p: (s, h) for p, (s, h, _) in live.items()}
-                differ = sorted(p for p in set(known) | set(manifest)
-                                if p not in known or p not in manifest
-                                or known[p][0] != manifest[p][0]
-                                or (None not in (known[p][1], manifest[p][1])
-                                and known[p][1] != manifest[p][1]))  # fmt: skip
-                if differ:
-                    rep.breaks.append(Break(v, rel, f"its manifest disagrees with the chain "
-                                                    f"about {differ[0]}"))  # fmt: skip
-        prev = c
-    if legacy and not chain_started:
-        rep.unchained_before = versions[-1] + 1
-    if verifier is not None:
-        rep.signed = first_signed is not None
-        if first_signed is None:
+            self._check_manifest(v, rec["manifest"], rel)
+
+    def _check_signature(self, c: Commit, rec: dict[str, Any], rel: str) -> None:
+        verifier = self.verifier
+        if verifier is None:
+            return
+        if c.sig is not None and self.first_signed is None:
+            self.first_signed = c.version
+        signed_ok = rec.get("key") == verifier.key_id and verifier.check(c.record_text or "", c.sig)
+        if self.first_signed is not None and not signed_ok:
+            self.rep.breaks.append(Break(c.version, rel, "signature missing or not made with "
+                                                         "this key"))  # fmt: skip
+
+    def _check_manifest(self, v: int, raw: dict[str, Any], rel: str) -> None:
+        manifest = {p: (int(s), h) for p, (s, h) in raw.items()}
+        if not self.complete:  # the oldest commits were cleaned up: the manifest says what lives
+            self.live = {p: (s, h, self.live.get(p, (0, None, v))[2])
+                         for p, (s, h) in manifest.items()}  # fmt: skip
+            self.complete = True
+            return
+        known = {p: (s, h) for p, (s, h, _) in self.live.items()}
+        differ = sorted(p for p in set(known) | set(manifest)
+                        if p not in known or p not in manifest
+                        or known[p][0] != manifest[p][0]
+                        or (None not in (known[p][1], manifest[p][1])
+                        and known[p][1] != manifest[p][1]))  # fmt: skip
+        if differ:
+            self.rep.breaks.append(Break(v, rel, f"its manifest disagrees with the chain "
+                                                 f"about {differ[0]}"))  # fmt: skip
+
+    def finish(self, versions: list[int]) -> None:
+        """What the whole replay says: where the chain starts and whether it is signed."""
+        rep = self.rep
+        if self.legacy and not self.chain_started:
+            rep.unchained_before = versions[-1] + 1
+        if self.verifier is None:
+            return
+        rep.signed = self.first_signed is not None
+        if self.first_signed is None:
             rep.breaks.append(Break(rep.version, None, "no commit is signed with this key"))
-        elif first_signed > versions[0]:
-            rep.notes.append(f"commits before version {first_signed} are not signed")
-    _check_head(fs, rep, prev, verifier)
-    table_uri = fs.uri_of("points")
-    seen = _live_from_log(table_uri, fs.delta_storage_options())
+        elif self.first_signed > versions[0]:
+            rep.notes.append(f"commits before version {self.first_signed} are not signed")
+
+
+def _reconcile_with_log(fs: StoreFS, rep: VerifyReport, live: _Live, complete: bool) -> _Live:
+    """The live files as the chain says, checked against what delta-rs (every reader) loads."""
+    seen = _live_from_log(fs.uri_of("points"), fs.delta_storage_options())
     if isinstance(seen, str):
         rep.breaks.append(Break(rep.version, None, f"the log does not load: {seen}"))
         seen = {p: s for p, (s, _, _) in live.items()}
@@ -301,9 +359,7 @@ def _verify(  # noqa: C901 (checks in their documented order; split pending, see
         what = "in the chain but not in the log's snapshot (a remove or checkpoint was forged)"
         rep.breaks.append(Break(live[p][2], p, what))
         del live[p]
-    _check_files(fs, rep, live, hashes, threads)
-    rep.seconds = _time.perf_counter() - t0
-    return rep
+    return live
 
 
 def _apply_unchained(c: Commit, live: dict[str, tuple[int, str | None, int]]) -> None:
