@@ -350,10 +350,9 @@ class SqlEngine:
         hands to the scan skips the other tags' row groups without reading them.
         """
         import pyarrow.dataset as pads
-        import pyarrow.fs as pafs
 
-        fs = getattr(self._store, "_fs", None)
-        filesystem = pafs.LocalFileSystem() if fs is None else fs.filesystem
+        fs = self._store._fs
+        filesystem = fs.filesystem
         scan = pads.ParquetFragmentScanOptions(page_checksum_verification=True)
         fmt = pads.ParquetFileFormat(default_fragment_scan_options=scan)
         try:
@@ -383,7 +382,7 @@ class SqlEngine:
         import pyarrow.dataset as pads
 
         data = self._store._files.get(path)  # the same opened, checked file as h.read
-        where = path if fs is None else fs.path(fs.rel(path))
+        where = fs.path(fs.rel(path))  # the path in pyarrow filesystem terms
         starts = np.asarray(data.row_start)
         n, per_group = int(data.num_rows), int(data.rg_rows)
         groups = -(-n // per_group)

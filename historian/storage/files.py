@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from historian.errors import CorruptDataError
 from historian.model import arrow
 from historian.storage import textcol
-from historian.storage.fs import StoreFS, fsync_path
+from historian.storage.fs import StoreFS
 from historian.storage.perms import FILE_MODE, make_dirs
 from historian.storage.points import Points
 
@@ -175,12 +175,13 @@ def write_file(
     points: Points,
     options: WriterOptions,
     *,
-    fs: StoreFS | None = None,
+    fs: StoreFS,
 ) -> WrittenFile:
     """Write sorted points of one UTC day to a new, uniquely named file; return its description.
 
-    With ``fs`` (a store on object storage) the finished temp file is uploaded to
-    ``table_dir`` in one upload, visible whole or not at all.
+    The finished temp file is published by ``fs`` (the store's files), visible whole or not
+    at all: locally fsync, rename into ``day=...`` and fsync the folder; on object storage one
+    upload. ``table_dir`` is inside ``fs``.
     """
     day_number = int(points.time.min() // NS_PER_DAY)  # the day of the file's first point
     day = day_string(day_number)
@@ -203,9 +204,6 @@ def write_file(
     relpath = f"day={day}/{name}"
     make_dirs(tmp_dir)
     tmp_path = os.path.join(tmp_dir, name + ".tmp")
-    final_dir = os.path.join(table_dir, f"day={day}")
-    if fs is None:
-        make_dirs(final_dir)
     try:
         with pq.ParquetWriter(
             tmp_path,
@@ -227,22 +225,8 @@ def write_file(
         ) as writer:
             writer.write_table(table, row_group_size=rg)
             writer.add_key_value_metadata(footer)
-        if fs is not None:  # object storage: one upload, never visible half-written
-            size = fs.publish(tmp_path, fs.rel(f"{table_dir}/{relpath}"))
-        else:
-            os.chmod(tmp_path, FILE_MODE)  # owner and group only, whatever the umask
-        if fs is None and options.fsync:
-            fd = os.open(tmp_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        if fs is None:
-            final_path = os.path.join(final_dir, name)
-            os.rename(tmp_path, final_path)
-            if options.fsync:
-                fsync_path(final_dir)
-            size = os.path.getsize(final_path)
+        os.chmod(tmp_path, FILE_MODE)  # owner and group only, whatever the umask
+        size = fs.publish(tmp_path, fs.rel(f"{table_dir}/{relpath}"))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)

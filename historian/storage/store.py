@@ -326,9 +326,7 @@ class Store:
     def _write_file(self, points: Points) -> Any:
         """One data file of ``points`` in this store's table (temp file, fsync, upload on s3)."""
         s = self.settings
-        return write_file(
-            s.table_dir, s.tmp_dir, points, s.options, fs=self._fs if self._remote else None
-        )  # local: temp file + rename
+        return write_file(s.table_dir, s.tmp_dir, points, s.options, fs=self._fs)
 
     def _write_files_now(self, points: Points) -> None:
         return _flushing.write_files_now(self, points)

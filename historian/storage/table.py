@@ -108,9 +108,9 @@ class CommitLog:
         self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
         self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
         self._signer = signer
-        self._so = None if fs is None else fs.delta_storage_options(bounded=True)
         # The table's own files through one interface (a local folder or the store's bucket).
         self.files = TableFiles(table_dir, fs, fsync=fsync)
+        self._so = self.files.fs.delta_storage_options(bounded=True)  # None locally
         self.damaged: Damage | None = None
         self._damage_stamp: object = None
         self._head: tuple[int, str, bool] | None = None  # version, sha256, chained

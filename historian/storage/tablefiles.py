@@ -39,9 +39,11 @@ class TableFiles:
 
     def __init__(self, table_dir: str, fs: StoreFS | None = None, *, fsync: bool = True) -> None:
         self.dir = table_dir
-        self.remote = fs is not None and not fs.is_local
+        # without a store's StoreFS: the table folder on its own (repair, tests, doctests)
         self.fs = fs if fs is not None else StoreFS.from_uri(table_dir, fsync=fsync)
-        self.prefix = "" if fs is None else fs.rel(table_dir) + "/"
+        self.remote = not self.fs.is_local
+        rel = self.fs.rel(table_dir)
+        self.prefix = rel + "/" if rel else ""
 
     def read_bytes(self, rel: str) -> bytes:
         """A file of the table (``rel`` relative to the table folder)."""
