@@ -36,7 +36,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,23 @@ def check_commit(c: Commit) -> str | None:
     if wal is not None and c.txns.get(wal[0]) != wal[1]:
         return f"WAL position {c.txns.get(wal[0])} differs from the chain record ({wal[1]})"
     return None
+
+
+def chain_to_manifest(read_commit: Callable[[int], Commit], version: int) -> list[Commit]:
+    """The chained commits from ``version`` back to the newest one with a manifest (newest
+    first); stops early at a commit without a record or one that cannot be read."""
+    chain: list[Commit] = []
+    for v in range(version, -1, -1):
+        try:
+            c = read_commit(v)
+        except (FileNotFoundError, CorruptDataError):
+            break
+        if c.record is None:
+            break
+        chain.append(c)
+        if "manifest" in c.record:
+            break
+    return chain
 
 
 # ---------------------------------------------------------------------- signing

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from historian.errors import CorruptDataError, LeaseLostError, StoreError
@@ -38,8 +37,8 @@ from historian.storage.chain import (
     SIG_KEY,
     Commit,
     Signer,
-    bad_path,
     build_record,
+    chain_to_manifest,
     check_commit,
     head_text,
     parse_commit,
@@ -101,41 +100,26 @@ class CommitLog:
         fsync: bool = True,
         check_files: bool = True,
     ) -> None:
-        from deltalake import DeltaTable
-
         self.dir = table_dir
         self._lock = threading.Lock()
         self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
         self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
         self._signer = signer
         # The table's own files through one interface (a local folder or the store's bucket).
-        self.files = TableFiles(table_dir, fs, fsync=fsync)
+        # check_files=False: repair, which removes the damaged files
+        self.files = TableFiles(table_dir, fs, fsync=fsync, check_sizes=check_files)
         self._so = self.files.fs.delta_storage_options(bounded=True)  # None locally
         self.damaged: Damage | None = None
         self._damage_stamp: object = None
         self._head: tuple[int, str, bool] | None = None  # version, sha256, chained
         self._max_epoch: int | None = None  # the highest writer lease epoch of a commit read
         self._hashes: dict[str, tuple[int, str | None]] | None = None  # live files (writer)
-        self._checked: dict[str, int] = {}  # sizes already checked against the disk
-        self._check_sizes = check_files  # False: repair, which removes the damaged files
         if not self.files.names("_delta_log"):
             if not create:
                 raise StoreError(
                     f"{table_dir} holds no historian table yet; open it for writing first"
                 )
-            if not self.files.remote:  # a local folder (on S3 a "folder" is only a key prefix)
-                from historian.storage.perms import make_dirs
-
-                make_dirs(table_dir)
-            DeltaTable.create(
-                table_dir,
-                schema=TABLE_SCHEMA,
-                partition_by=PARTITION_COLUMNS,
-                configuration=TABLE_CONFIG,
-                name="points",
-                description="historian points",
-                storage_options=self._so,
-            )
+            _create_table(self.files, self._so)
         self._dt = self._open_table(writer=create)
         self._snapshot: Snapshot | None = None
         self._vacuum_parsed: dict[str, Any] = {}  # log files parsed by vacuum
@@ -148,15 +132,6 @@ class CommitLog:
     def exists(self, rel: str) -> bool:
         return self.files.exists(rel)
 
-    def log_versions(self) -> list[int]:
-        """The versions whose commit JSON is in ``_delta_log``, ascending."""
-        out = []
-        for name in self.files.names("_delta_log"):
-            base = name.rsplit("/", 1)[-1]
-            if base.endswith(".json") and base[:-5].isdigit() and len(base) == 25:
-                out.append(int(base[:-5]))
-        return sorted(out)
-
     def read_commit(self, version: int) -> Commit:
         """The parsed commit ``version`` (:class:`CorruptDataError` when it is not valid)."""
         try:
@@ -167,18 +142,10 @@ class CommitLog:
             raise StoreError(f"cannot read commit {version} of {self.dir}: {exc}") from exc
         return parse_commit(version, data)
 
-    def head_record(self) -> dict[str, Any] | None:
-        """``_historian/head.json``: the newest commit as recorded outside the log (or None)."""
-        try:
-            doc: dict[str, Any] = json.loads(self.read_bytes(HEAD_REL))
-            return doc
-        except (FileNotFoundError, ValueError):
-            return None
-
     # ------------------------------------------------------------------ opening
     def _check_newest(self, versions: list[int]) -> str | None:
         """What is wrong with the newest commit (None: nothing found)."""
-        head = self.head_record()
+        head = self.files.head_record()
         newest = versions[-1]
         hv = None if head is None else head.get("version")
         if isinstance(hv, int) and hv > newest:
@@ -221,12 +188,12 @@ class CommitLog:
         from deltalake import DeltaTable
         from deltalake.exceptions import DeltaError
 
-        versions = self.log_versions()
+        versions = self.files.log_versions()
         what = self._check_newest(versions) if versions else None
         for _ in range(3):  # a writer may commit between the listing and the head record read
             if what is None or "missing from the log" not in what:
                 break
-            again = self.log_versions()
+            again = self.files.log_versions()
             if again == versions:
                 break
             versions = again
@@ -346,55 +313,14 @@ class CommitLog:
             self._dt.version(), self._dt.transaction_version(self._wal_app_id), actions
         )
         if snap.paths:
-            self._check_files(snap.version, snap.paths, snap.sizes)
+            self.files.check_committed(snap.version, snap.paths, snap.sizes)
         return snap
-
-    def _check_files(self, version: int, paths: list[str], sizes: np.ndarray) -> None:
-        """Refuse paths outside the table and files whose size differs from their commit."""
-        new = [(p, int(s)) for p, s in zip(paths, sizes.tolist(), strict=True)
-               if self._checked.get(p) != s]  # fmt: skip
-        if not new or not self._check_sizes:
-            return
-        for p, _ in new:
-            why = bad_path(p)
-            if why is not None:
-                raise CorruptDataError(
-                    f"version {version} of the commit log of {self.dir} adds {p!r}, {why} "
-                    "outside the table; refusing to read it. Run `historian verify "
-                    f"{os.path.dirname(self.dir)}` to find the commit that did this."
-                )
-        on_disk = self.files.sizes([p for p, _ in new])
-        for p, size in new:
-            got = on_disk.get(p)
-            if got is None:
-                continue  # missing: the read that needs it says so
-            if got != size:
-                raise CorruptDataError(
-                    f"data file {p} has {got} bytes but version {version} of the commit log "
-                    f"says {size}: it was changed after the commit. Run `historian verify "
-                    f"{os.path.dirname(self.dir)}`, then `historian repair` to set it aside."
-                )
-            self._checked[p] = size
 
     def _live_hashes(self) -> dict[str, tuple[int, str | None]]:
         """Path -> (size, sha256) of the live files, from the chain (loaded once per writer)."""
         if self._hashes is not None:
             return self._hashes
-        version = self._dt.version()
-        chain: list[Commit] = []
-        v = version
-        while v >= 0:
-            try:
-                c = self.read_commit(v)
-            except (FileNotFoundError, CorruptDataError):
-                break
-            rec = c.record
-            if rec is None:
-                break
-            chain.append(c)
-            if "manifest" in rec:
-                break
-            v -= 1
+        chain = chain_to_manifest(self.read_commit, self._dt.version())
         snap = self._snapshot if self._snapshot is not None else self._build()
         live = dict(zip(snap.paths, snap.sizes.tolist(), strict=True))
         self._hashes = live_hashes(chain, live)
@@ -409,8 +335,6 @@ class CommitLog:
         operation: str = "write",
     ) -> int:
         """Atomically publish ``added`` files and retire ``removed`` ones; returns the version."""
-        from deltalake.transaction import CommitProperties, Transaction
-
         if self.damaged is not None:
             raise CorruptDataError(
                 f"commit {self.damaged.version} of {self.dir} is damaged "
@@ -451,27 +375,17 @@ class CommitLog:
             # The checkpoint versions (49, 99, ...): the JSON Delta's log cleanup keeps first.
             at_checkpoint = (current + 2) % MANIFEST_EVERY == 0
             manifest = after if at_checkpoint or not self._head[2] else None
+            wal = None if wal_upto is None else (self._wal_app_id, wal_upto)
             record = build_record(
                 self._head[1],
                 chained,
                 removed or [],
-                None if wal_upto is None else (self._wal_app_id, wal_upto),
+                wal,
                 manifest,
                 None if self._signer is None else self._signer.key_id,
             )
-            custom = {"historian.operation": operation, CHAIN_KEY: record}
-            if epoch is not None:
-                custom[EPOCH_KEY] = str(epoch)
-            if self._signer is not None:
-                custom[SIG_KEY] = self._signer.sign(record)
-            props = CommitProperties(
-                custom_metadata=custom,
-                app_transactions=[Transaction(app_id=self._wal_app_id, version=wal_upto)]
-                if wal_upto is not None
-                else None,
-                # A fenced writer commits exactly version current + 1 (a put-if-absent): if
-                # anyone committed meanwhile, it fails instead of rebasing on top of them.
-                max_commit_retries=0 if self._fence is not None else None,
+            props = _commit_properties(
+                record, operation, epoch, self._signer, wal, fenced=self._fence is not None
             )
             try:
                 self._dt.create_write_transaction(
@@ -560,3 +474,48 @@ class CommitLog:
 
         top = pc.max(col).as_py()
         return 0 if top is None else int(top)
+
+
+def _commit_properties(
+    record: str,
+    operation: str,
+    epoch: int | None,
+    signer: Signer | None,
+    wal: tuple[str, int] | None,
+    *,
+    fenced: bool,
+) -> Any:
+    """The Delta commit's metadata: operation, chain record, lease epoch, signature, WAL txn."""
+    from deltalake.transaction import CommitProperties, Transaction
+
+    custom = {"historian.operation": operation, CHAIN_KEY: record}
+    if epoch is not None:
+        custom[EPOCH_KEY] = str(epoch)
+    if signer is not None:
+        custom[SIG_KEY] = signer.sign(record)
+    return CommitProperties(
+        custom_metadata=custom,
+        app_transactions=None if wal is None else [Transaction(app_id=wal[0], version=wal[1])],
+        # A fenced writer commits exactly version current + 1 (a put-if-absent): if anyone
+        # committed meanwhile, it fails instead of rebasing on top of them.
+        max_commit_retries=0 if fenced else None,
+    )
+
+
+def _create_table(files: TableFiles, storage_options: dict[str, str] | None) -> None:
+    """Create the empty points table (its first commit) in ``files.dir``."""
+    from deltalake import DeltaTable
+
+    if not files.remote:  # a local folder (on S3 a "folder" is only a key prefix)
+        from historian.storage.perms import make_dirs
+
+        make_dirs(files.dir)
+    DeltaTable.create(
+        files.dir,
+        schema=TABLE_SCHEMA,
+        partition_by=PARTITION_COLUMNS,
+        configuration=TABLE_CONFIG,
+        name="points",
+        description="historian points",
+        storage_options=storage_options,
+    )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import os
+from typing import Any
 
+import numpy as np
 import pyarrow.fs as pafs
 
 from historian.errors import CorruptDataError, StoreError
-from historian.storage.chain import sha256_stream
+from historian.storage.chain import HEAD_REL, bad_path, sha256_stream
 from historian.storage.files import WrittenFile
 from historian.storage.fs import StoreFS
 
@@ -37,8 +40,17 @@ class TableFiles:
     ([], False)
     """
 
-    def __init__(self, table_dir: str, fs: StoreFS | None = None, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        table_dir: str,
+        fs: StoreFS | None = None,
+        *,
+        fsync: bool = True,
+        check_sizes: bool = True,
+    ) -> None:
         self.dir = table_dir
+        self._checked: dict[str, int] = {}  # sizes already checked against the disk
+        self._check_sizes = check_sizes
         # without a store's StoreFS: the table folder on its own (repair, tests, doctests)
         self.fs = fs if fs is not None else StoreFS.from_uri(table_dir, fsync=fsync)
         self.remote = not self.fs.is_local
@@ -128,3 +140,47 @@ class TableFiles:
                 f"refusing to commit {f.relpath!r}: {size} bytes read, {f.size} written"
             )
         return sha
+
+    def check_committed(self, version: int, paths: list[str], sizes: np.ndarray) -> None:
+        """Refuse paths outside the table and files whose size differs from their commit."""
+        new = [(p, int(s)) for p, s in zip(paths, sizes.tolist(), strict=True)
+               if self._checked.get(p) != s]  # fmt: skip
+        if not new or not self._check_sizes:
+            return
+        for p, _ in new:
+            why = bad_path(p)
+            if why is not None:
+                raise CorruptDataError(
+                    f"version {version} of the commit log of {self.dir} adds {p!r}, {why} "
+                    "outside the table; refusing to read it. Run `historian verify "
+                    f"{os.path.dirname(self.dir)}` to find the commit that did this."
+                )
+        on_disk = self.sizes([p for p, _ in new])
+        for p, size in new:
+            got = on_disk.get(p)
+            if got is None:
+                continue  # missing: the read that needs it says so
+            if got != size:
+                raise CorruptDataError(
+                    f"data file {p} has {got} bytes but version {version} of the commit log "
+                    f"says {size}: it was changed after the commit. Run `historian verify "
+                    f"{os.path.dirname(self.dir)}`, then `historian repair` to set it aside."
+                )
+            self._checked[p] = size
+
+    def log_versions(self) -> list[int]:
+        """The versions whose commit JSON is in ``_delta_log``, ascending."""
+        out = []
+        for name in self.names("_delta_log"):
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(".json") and base[:-5].isdigit() and len(base) == 25:
+                out.append(int(base[:-5]))
+        return sorted(out)
+
+    def head_record(self) -> dict[str, Any] | None:
+        """``_historian/head.json``: the newest commit as recorded outside the log (or None)."""
+        try:
+            doc: dict[str, Any] = json.loads(self.read_bytes(HEAD_REL))
+            return doc
+        except (FileNotFoundError, ValueError):
+            return None

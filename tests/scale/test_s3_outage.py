@@ -183,7 +183,7 @@ def _take_over(fs):
 def _epochs(uri, opts):
     fs = StoreFS.from_uri(uri, opts)
     log = CommitLog(fs.uri_of("points"), create=False, fs=fs)
-    return [commit_epoch(log.read_commit(v)) for v in log.log_versions()]
+    return [commit_epoch(log.read_commit(v)) for v in log.files.log_versions()]
 
 
 def test_a_stale_writer_is_fenced_off(s3_uri, s3_options, tmp_path):
