@@ -227,6 +227,12 @@ class WriteBlockedError(SourceSecurityError):
     """A read-only source refused to send a request that is not a read (e.g. a Modbus write)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """A dependency error's first line, at most 500 characters (delta-rs appends a Rust
+    backtrace, DuckDB a caret diagram): what an error message of ours quotes."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+
+
 def _dependency(exc: BaseException) -> str | None:
     """The dependency an exception comes from (by its classes' modules, without importing it)."""
     for cls in type(exc).__mro__:

@@ -85,11 +85,9 @@ import math
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from historian.errors import (
@@ -98,11 +96,12 @@ from historian.errors import (
     InvalidArgumentError,
     QueryError,
     StoreError,
+    first_line,
 )
+from historian.query.sqlfiles import FILES_SCHEMA, StoreDataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
-    import pyarrow.dataset as pads
 
     from historian.storage.store import Store
 
@@ -121,21 +120,6 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_LIMIT = "2GB"
 #: Default result budget of one call, bytes of Arrow data (``sql_max_result_bytes=``).
 DEFAULT_MAX_RESULT_BYTES = 256 * 2**20
-
-#: Schema of the snapshot's files as the views read them: one time unit (ns) for every file.
-_FILES_SCHEMA = pa.schema(
-    [
-        ("tag", pa.string()),  # measured: faster through the views than a dictionary column
-        ("time", pa.timestamp("ns", tz="UTC")),
-        ("value", pa.float64()),
-        ("value_int", pa.int64()),
-        ("decimals", pa.int8()),
-        ("quality", pa.int64()),
-        ("reasons", pa.int32()),
-        ("ingested", pa.timestamp("us", tz="UTC")),
-        ("text", pa.string()),  # files before text values lack it: null
-    ]
-)
 
 #: Connect-time configuration: no file access, no extensions, no replacement scans, no spill.
 _LOCKED_CONFIG: dict[str, Any] = {
@@ -203,7 +187,6 @@ _UNBIND = ("DROP VIEW points", "DROP VIEW points_all")
 _SERIALIZE = "SELECT json_serialize_sql($sql::VARCHAR)"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _BATCH_ROWS = 65_536
-_FRAGMENT_CACHE_FILES = 4096
 _MAX_SQL_CHARS = 1_000_000
 # Messages of the pyarrow Parquet reader when a stored file fails its checks.
 _CORRUPT = ("checksum", "thrift", "magic bytes", "corrupt", "invalid parquet", "parquet file size")
@@ -246,10 +229,6 @@ def _result_bytes(value: Any) -> int | None:
 
 def _is_duckdb(exc: BaseException) -> bool:
     return type(exc).__module__.lstrip("_").startswith("duckdb")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
 
 
 class SqlEngine:
@@ -301,8 +280,7 @@ class SqlEngine:
         )
         self._timeout = _positive_seconds(timeout)
         self._max_result_bytes = _result_bytes(max_result_bytes)
-        self._fragment_cache: OrderedDict[str, list[Any]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._files = StoreDataset(store)  # the snapshot's files, fragments cached
 
     @property
     def threads(self) -> int:
@@ -333,83 +311,14 @@ class SqlEngine:
         try:
             con = duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
-            raise QueryError(f"cannot start DuckDB for h.sql: {_first_line(exc)}") from exc
+            raise QueryError(f"cannot start DuckDB for h.sql: {first_line(exc)}") from exc
         try:
             for statement in _SETUP:
                 con.execute(statement)
         except duckdb.Error as exc:  # pragma: no cover - a DuckDB without these settings
             con.close()
-            raise QueryError(f"cannot lock down DuckDB for h.sql: {_first_line(exc)}") from exc
+            raise QueryError(f"cannot lock down DuckDB for h.sql: {first_line(exc)}") from exc
         return con
-
-    def _dataset(self, paths: list[str]) -> pads.Dataset:
-        """The snapshot's files as one pyarrow dataset, page checksums verified (as h.read).
-
-        Each file becomes fragments of consecutive row groups, each with the tag range it holds
-        as its guarantee (from the file's historian index), so a filter on ``tag`` that DuckDB
-        hands to the scan skips the other tags' row groups without reading them.
-        """
-        import pyarrow.dataset as pads
-
-        fs = self._store._fs
-        filesystem = fs.filesystem
-        scan = pads.ParquetFragmentScanOptions(page_checksum_verification=True)
-        fmt = pads.ParquetFileFormat(default_fragment_scan_options=scan)
-        try:
-            fragments = [
-                frag for path in paths for frag in self._fragments_of(path, fmt, filesystem, fs)
-            ]
-            return pads.FileSystemDataset(
-                fragments, schema=_FILES_SCHEMA, format=fmt, filesystem=filesystem
-            )
-        except HistorianError:
-            raise
-        except (pa.ArrowException, OSError) as exc:
-            raise StoreError(
-                f"h.sql cannot open the store's data files: {_first_line(exc)} (check that the "
-                "store is readable; `historian verify STORE` finds a missing or damaged file)"
-            ) from exc
-
-    def _fragments_of(
-        self, path: str, fmt: pads.ParquetFileFormat, filesystem: Any, fs: Any
-    ) -> list[pads.Fragment]:
-        """Fragments of one data file (cached: data files are immutable, with unique names)."""
-        with self._cache_lock:
-            cached = self._fragment_cache.get(path)
-            if cached is not None:
-                self._fragment_cache.move_to_end(path)
-                return cached
-        import pyarrow.dataset as pads
-
-        data = self._store._files.get(path)  # the same opened, checked file as h.read
-        where = fs.path(fs.rel(path))  # the path in pyarrow filesystem terms
-        starts = np.asarray(data.row_start)
-        n, per_group = int(data.num_rows), int(data.rg_rows)
-        groups = -(-n // per_group)
-        # the tag of each row group's first and last row (files are sorted by tag, time)
-        first = np.searchsorted(starts, np.arange(groups) * per_group, "right") - 1
-        last = np.searchsorted(starts, np.minimum(np.arange(1, groups + 1) * per_group, n) - 1,
-                               "right") - 1  # fmt: skip
-        tag = pads.field("tag")
-        out = []
-        g = 0
-        while g < groups:
-            lo, hi = int(first[g]), int(last[g])
-            g1 = g + 1
-            if lo == hi:  # a run of row groups holding one tag
-                while g1 < groups and first[g1] == lo and last[g1] == lo:
-                    g1 += 1
-                guarantee = tag == data.tags[lo]
-            else:
-                guarantee = (tag >= data.tags[lo]) & (tag <= data.tags[hi])
-            out.append(fmt.make_fragment(where, filesystem, partition_expression=guarantee,
-                                         row_groups=list(range(g, g1))))  # fmt: skip
-            g = g1
-        with self._cache_lock:
-            self._fragment_cache[path] = out
-            while len(self._fragment_cache) > _FRAGMENT_CACHE_FILES:
-                self._fragment_cache.popitem(last=False)
-        return out
 
     def _bind_snapshot(
         self, con: duckdb.DuckDBPyConnection, tag_filter: Callable[[str], bool] | None = None
@@ -420,7 +329,7 @@ class SqlEngine:
         catalogue's tags it accepts, before any SQL of the caller can see them.
         """
         paths, pending = self._store.scan_sources()
-        files = self._dataset(paths) if paths else _FILES_SCHEMA.empty_table()
+        files = self._files.dataset(paths) if paths else FILES_SCHEMA.empty_table()
         catalogue = self._store.tags()
         if tag_filter is not None:
             import pyarrow.compute as pc
@@ -455,7 +364,7 @@ class SqlEngine:
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as exc:
-            raise QueryError(f"SQL syntax error: {_first_line(exc)}") from exc
+            raise QueryError(f"SQL syntax error: {first_line(exc)}") from exc
         if len(statements) != 1:
             raise QueryError(
                 f"h.sql runs exactly one SELECT statement, got {len(statements)}: "
@@ -476,7 +385,7 @@ class SqlEngine:
             ((text,),) = con.execute(_SERIALIZE, {"sql": sql}).fetchall()
             serialized = json.loads(text)
         except (duckdb.Error, TypeError, ValueError) as exc:
-            raise QueryError(f"DuckDB cannot check this query: {_first_line(exc)}") from exc
+            raise QueryError(f"DuckDB cannot check this query: {first_line(exc)}") from exc
         if serialized.get("error") or len(serialized.get("statements", ())) != 1:
             raise QueryError(
                 "h.sql runs one plain SELECT, and DuckDB does not accept this text as one: "
@@ -600,7 +509,7 @@ class SqlEngine:
         """A historian error for a DuckDB (or pyarrow) error, naming what to fix."""
         import duckdb
 
-        first = _first_line(exc)
+        first = first_line(exc)
         low = str(exc).lower()
         if "historian_files" in low or "arrow source" in low or not isinstance(exc, duckdb.Error):
             if any(word in low for word in _CORRUPT):

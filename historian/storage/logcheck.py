@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from historian.errors import CorruptDataError
+from historian.errors import CorruptDataError, first_line
 from historian.storage import health
 from historian.storage.chain import HOUSEKEEPING, Commit
 
@@ -48,10 +48,7 @@ def log_name(version: int) -> str:
     return f"_delta_log/{version:020d}.json"
 
 
-def one_line(exc: BaseException) -> str:
-    """A dependency error's first line (delta-rs appends a Rust backtrace)."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+one_line = first_line  # the name the storage modules import
 
 
 def not_housekeeping(c: Commit) -> bool:
