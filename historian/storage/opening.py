@@ -166,3 +166,38 @@ def _is_log_entry(name: str) -> bool:
     """A Delta commit (``<20 digits>.json``) or checkpoint file name."""
     head = name.split(".", 1)[0]
     return len(head) == 20 and head.isdigit() and (name.endswith(".json") or "checkpoint" in name)
+
+
+def close(store: Store) -> None:
+    """:meth:`Store.close`: stop the flusher, flush, close the WAL (an empty last segment goes),
+    release the writer lock; the WAL is closed even when the flush failed."""
+    if store._closed:
+        return
+    flushed = False
+    try:
+        store._stop.set()
+        store._background.wake.set()  # the flusher sees the stop now, not at its next 0.5 s tick
+        if store._flusher is not None:
+            store._flusher.join(timeout=30)
+        if store._lock.held:
+            store.flush()
+            flushed = True
+        elif isinstance(store._lock, WriterLease) and store._lock.lost:
+            raise store._lease_lost_error()
+    finally:
+        # The log file is closed even when the flush failed or the writer lost its lease:
+        # what it holds is replayed by the next writer.
+        try:
+            if store._wal is not None:
+                current = store._wal.segment_id
+                store._wal.close()
+                empty = os.path.join(store.settings.wal_dir, segment_name(current))
+                nothing_left = store._frozen is None and len(store._active) == 0
+                if flushed and nothing_left and os.path.exists(empty):
+                    try:
+                        os.unlink(empty)
+                    except OSError as exc:  # an empty segment: harmless, replayed as empty
+                        log.warning("cannot delete the empty WAL segment %s (%s)", empty, exc)
+        finally:
+            store._closed = True
+            store._lock.release()

@@ -35,7 +35,7 @@ from historian.errors import (
     LeaseLostError,
     StoreClosedError,
 )
-from historian.model.tags import UNSET, Tag
+from historian.model.tags import Tag
 from historian.model.times import MAX_NS, MIN_NS, duration_ns, user_ns, window_ns
 from historian.storage import background as _background
 from historian.storage import flushing as _flushing
@@ -55,7 +55,7 @@ from historian.storage.memtable import MemTable
 from historian.storage.points import Points
 from historian.storage.settings import StoreSettings, locate
 from historian.storage.table import CommitLog, wal_gap
-from historian.storage.wal import WalWriter, segment_name
+from historian.storage.wal import WalWriter
 from historian.storage.writing import last_ingest_stamp
 
 log = logging.getLogger(__name__)
@@ -211,36 +211,7 @@ class Store:
 
     def close(self) -> None:
         """Flush pending points, release the writer lock and close the store."""
-        if self._closed:
-            return
-        flushed = False
-        try:
-            self._stop.set()
-            self._background.wake.set()  # the flusher sees the stop now, not at its next 0.5 s tick
-            if self._flusher is not None:
-                self._flusher.join(timeout=30)
-            if self._lock.held:
-                self.flush()
-                flushed = True
-            elif isinstance(self._lock, WriterLease) and self._lock.lost:
-                raise self._lease_lost_error()
-        finally:
-            # The log file is closed even when the flush failed or the writer lost its lease:
-            # what it holds is replayed by the next writer.
-            try:
-                if self._wal is not None:
-                    current = self._wal.segment_id
-                    self._wal.close()
-                    empty = os.path.join(self.settings.wal_dir, segment_name(current))
-                    nothing_left = self._frozen is None and len(self._active) == 0
-                    if flushed and nothing_left and os.path.exists(empty):
-                        try:
-                            os.unlink(empty)
-                        except OSError as exc:  # an empty segment: harmless, replayed as empty
-                            log.warning("cannot delete the empty WAL segment %s (%s)", empty, exc)
-            finally:
-                self._closed = True
-                self._lock.release()
+        _opening.close(self)
 
     def __enter__(self) -> Store:
         return self
@@ -260,38 +231,8 @@ class Store:
             pass
 
     # ------------------------------------------------------------------ tags
-    def define(
-        self,
-        name: str,
-        *,
-        unit: str = UNSET,
-        kind: str = UNSET,
-        lo: float | None = UNSET,
-        hi: float | None = UNSET,
-        rules: dict[str, Any] | None = UNSET,
-        description: str = UNSET,
-        compression: dict[str, Any] | None = UNSET,
-        states: dict[int, str] | None = UNSET,
-        metadata: dict[str, Any] | None = UNSET,
-        replace: bool = False,
-        type: str = UNSET,  # "number" or "string" (a text tag), as Tag.type
-    ) -> Tag:
-        """Define a tag, or update one; returns the stored definition."""
-        return _tagging.define(
-            self,
-            name,
-            unit=unit,
-            kind=kind,
-            lo=lo,
-            hi=hi,
-            rules=rules,
-            description=description,
-            compression=compression,
-            states=states,
-            metadata=metadata,
-            replace=replace,
-            type=type,
-        )
+    #: Define a tag, or update one; returns the stored definition (in storage/tagging.py).
+    define = _tagging.define
 
     def define_many(
         self, definitions: Mapping[str, Mapping[str, Any]], *, replace: bool = False

@@ -35,7 +35,7 @@ def define(
     replace: bool = False,
     type: str = UNSET,  # the tag's value type, as in Tag
 ) -> Tag:
-    """:meth:`Store.define` (its docstring has the contract)."""
+    """Define a tag, or update one; returns the stored definition (``Store.define``)."""
     given = {
         k: v
         for k, v in (("unit", unit), ("kind", kind), ("lo", lo), ("hi", hi),
