@@ -62,8 +62,8 @@ _ALIASES = {
 
 
 def text_tags(source: Any, names: Iterable[str]) -> list[str]:
-    """The text tags (``type="string"``) among ``names`` of a store or Historian."""
-    return [n for n in names if source.tag(n).is_text]
+    """The text tags (``type="string"``) among ``names`` of a store."""
+    return [t.name for t in source.tags_of(names) if t.is_text]
 
 
 def check_text_stats(tags: Sequence[str], stats: Iterable[str] | str) -> list[str]:

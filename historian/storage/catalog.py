@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time as _time
+from collections.abc import Iterable
 from typing import Any
 
 from historian.errors import CorruptDataError, InvalidTagNameError, TagNotFoundError
@@ -133,6 +134,19 @@ class Catalog:
         if tag is None:
             raise TagNotFoundError(self._missing_message(name))
         return tag
+
+    def get_many(self, names: Iterable[str]) -> list[Tag]:
+        """:meth:`get` of each name, looking for a newer catalog once (one ``stat``, not one
+        per name: 10,000 names cost ~70 ms of stats otherwise)."""
+        self.reload()
+        tags = self._tags  # one version of the catalog for the whole list
+        out = []
+        for name in names:
+            tag = tags.get(name)
+            if tag is None:
+                raise TagNotFoundError(self._missing_message(name))
+            out.append(tag)
+        return out
 
     def _missing_message(self, name: str) -> str:
         hint = ""

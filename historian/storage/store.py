@@ -248,6 +248,10 @@ class Store:
         """The definition of one tag (raises :class:`~historian.errors.TagNotFoundError`)."""
         return _tagging.tag(self, name)
 
+    def tags_of(self, names: Iterable[str]) -> list[Tag]:
+        """The definitions of ``names``, in order, from one version of the catalog."""
+        return _tagging.tags_of(self, names)
+
     def tags(self, pattern: str | None = None) -> pa.Table:
         """Defined tags as a table; ``pattern`` is a glob (``"TIC-*"``) or ``"re:<regex>"``."""
         return _tagging.tags(self, pattern)
@@ -368,7 +372,7 @@ class Store:
             as_of_us,
             reasons,
             dictionary=tag_type == "dictionary",
-            with_text=any(self._catalog.get(n).is_text for n in names),
+            with_text=any(t.is_text for t in self._catalog.get_many(names)),
         )
 
     def qualify(

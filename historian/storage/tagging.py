@@ -125,10 +125,16 @@ def resolve_tags(store: Store, tags: str | Iterable[str] | None) -> list[str]:
         if not isinstance(name, str):
             raise InvalidDataError(f"tag names must be str, got {name!r}")
         validate_tag_name(name)
-        store._catalog.get(name)
+    store._catalog.get_many(names)  # unknown names raise
     return list(dict.fromkeys(names))
 
 
 def is_stepped(store: Store, tags: Sequence[str]) -> dict[str, bool]:
     """:meth:`Store.is_stepped` (its docstring has the contract)."""
-    return {n: store._catalog.get(n).stepped for n in tags}
+    return {t.name: t.stepped for t in store._catalog.get_many(tags)}
+
+
+def tags_of(store: Store, names: Iterable[str]) -> list[Tag]:
+    """:meth:`Store.tags_of` (its docstring has the contract)."""
+    store._check_open()
+    return store._catalog.get_many(names)
