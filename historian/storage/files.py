@@ -422,6 +422,13 @@ class DataFile:
         lo_raw, hi_raw = -(-start_ns // unit_ns), -(-end_ns // unit_ns)  # ceil: t*unit >= start
         # Map file rows to positions in the concatenation of the chosen row groups.
         group_pos = {g: k * self.rg_rows for k, g in enumerate(groups)}
+        # Many short tag ranges: the per-tag numpy calls are the cost, so columns shared by
+        # every tag are converted once and each tag gets views (read-only where shared).
+        times_ns = cols["time"] * unit_ns if unit_ns != 1 else cols["time"].copy()
+        longest = max(hi - lo for lo, hi in ranges.values())
+        zeros_u32, zeros_i64 = np.zeros(longest, np.uint32), np.zeros(longest, np.int64)
+        zeros_u32.setflags(write=False)
+        zeros_i64.setflags(write=False)
         out = {}
         for tag, (lo, hi) in ranges.items():
             i = self._tag_pos[tag]
@@ -446,21 +453,18 @@ class DataFile:
                 value = (
                     scaled if kind == 0 else np.where(np.isnan(scaled), cols["value"][a:b], scaled)
                 )
-            time = cols["time"][a:b]
             out[tag] = TagSlice(
-                time=time * unit_ns if unit_ns != 1 else time.copy(),
+                time=times_ns[a:b],
                 value=value,
                 quality=(
-                    np.zeros(n, np.uint32)
-                    if self.qzero[i]
-                    else cols["quality"][a:b].astype(np.uint32)
+                    zeros_u32[:n] if self.qzero[i] else cols["quality"][a:b].astype(np.uint32)
                 ),
                 reasons=(
                     cols["reasons"][a:b].astype(np.uint32)
                     if with_reasons and not self.rzero[i]
-                    else np.zeros(n, np.uint32)
+                    else zeros_u32[:n]
                 ),
-                ingested=cols["ingested"][a:b].copy() if with_ingested else np.zeros(n, np.int64),
+                ingested=cols["ingested"][a:b].copy() if with_ingested else zeros_i64[:n],
                 text=(
                     textcol.decode(texts, a, b) if texts is not None and self.has_text[i] else None
                 ),
