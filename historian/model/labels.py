@@ -34,6 +34,8 @@ __all__ = ["repeated_strings", "tiled_strings"]
 #: Bytes a ``string`` array's int32 offsets can address.
 MAX_STRING_BYTES = 2**31 - 1
 _BLOCK = 1 << 16  # bytes of one repeated-name block copied into a string column's data
+_MANY_RUNS = 256  # more names than this, repeated <= 100 times on average: pyarrow's take
+# (10,000 names x 10: 4 ms against 59 ms for the loop per run; at 1,000 each they are even)
 
 
 def _fill_repeated(out: np.ndarray, b: bytes) -> None:
@@ -97,6 +99,11 @@ def repeated_strings(
     encoded = [s.encode() for s in names]
     sizes = [len(b) * c for b, c in zip(encoded, reps.tolist(), strict=True)]
     if sum(sizes) <= max_bytes:
+        if len(names) > _MANY_RUNS and int(reps.sum()) <= 100 * len(names):
+            # many short runs (a summary of 10,000 tags): Arrow's take beats a loop per run
+            indices = np.repeat(np.arange(len(names), dtype=np.int32), reps)
+            out: pa.Array = arrow.array(list(names), pa.string()).take(arrow.array(indices))
+            return out
         return _string_array(encoded, reps.tolist())
     chunks: list[pa.Array] = []
     run_names: list[bytes] = []
