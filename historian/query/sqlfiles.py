@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from historian.errors import HistorianError, StoreError, first_line
+from historian.storage.format import FILE_SCHEMA
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.dataset as pads
@@ -27,19 +28,8 @@ __all__ = ["FILES_SCHEMA", "StoreDataset"]
 _FRAGMENT_CACHE_FILES = 4096
 
 #: Schema of the snapshot's files as the views read them: one time unit (ns) for every file.
-FILES_SCHEMA = pa.schema(
-    [
-        ("tag", pa.string()),  # measured: faster through the views than a dictionary column
-        ("time", pa.timestamp("ns", tz="UTC")),
-        ("value", pa.float64()),
-        ("value_int", pa.int64()),
-        ("decimals", pa.int8()),
-        ("quality", pa.int64()),
-        ("reasons", pa.int32()),
-        ("ingested", pa.timestamp("us", tz="UTC")),
-        ("text", pa.string()),  # files before text values lack it: null
-    ]
-)
+# (``tag`` as plain string: measured faster through the views than a dictionary column)
+FILES_SCHEMA = FILE_SCHEMA.append(pa.field("text", pa.string()))  # old files lack it: null
 
 
 class StoreDataset:
