@@ -20,13 +20,16 @@ import historian
 
 
 def _partial(it: str) -> bool:
-    tmp = os.path.join(it, "tmp", "replicate")
-    return os.path.isdir(tmp) and bool(os.listdir(tmp))
+    try:  # the copier removes the folder when a version is complete: no isdir-then-listdir race
+        return bool(os.listdir(os.path.join(it, "tmp", "replicate")))
+    except FileNotFoundError:
+        return False
 
 
 def test_sender_killed_ten_times_at_random(tmp_path):
     ot, it = str(tmp_path / "ot.hist"), str(tmp_path / "it.hist")
-    write_versions(ot, 30, points=1500)
+    # enough versions that ten kills (up to 4 versions each) never reach the newest one
+    write_versions(ot, 60, points=1500)
     late_and_compact(ot)
     newest = newest_version(ot)
     rng = random.Random(15)
@@ -36,7 +39,9 @@ def test_sender_killed_ten_times_at_random(tmp_path):
         p = cli("replicate", ot, it, "--poll", "0.05", "--max-bytes-per-s", "150000")
         try:
             if kills % 2:
-                at = newest_version(it) + 1
+                # a partial file of a newer version than the last complete one; with only the
+                # newest left, a partial file of it (nothing newer can become complete first)
+                at = min(newest_version(it) + 1, newest - 1)
                 wait_for(lambda at=at, p=p: (_partial(it) and newest_version(it) >= at)
                          or p.poll() is not None, what="a file half-copied")  # fmt: skip
             else:
