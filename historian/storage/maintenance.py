@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,22 +51,45 @@ def small_files(store: Store, snap: Snapshot) -> dict[str, list[str]]:
 
 
 def maybe_compact(store: Store, days: list[str]) -> None:
+    """After a flush: merge each of ``days`` whose size tier (:func:`size_tier`) holds
+    ``auto_compact_files`` files or more."""
     if not days or store.settings.auto_compact_files <= 0 or store._log is None:
         return
+
+    def due(snap: Snapshot) -> dict[str, list[str]]:
+        small = small_files(store, snap)
+        rows = dict(zip(snap.paths, snap.rows.tolist(), strict=True))
+        tiers = {day: size_tier(small.get(day, []), rows) for day in days}
+        return {d: t for d, t in tiers.items() if len(t) >= store.settings.auto_compact_files}
+
     try:
-        with storage_errors(f"listing the small files of {store.path}"):
-            small = small_files(store, store._log.snapshot())
+        compact_files(store, due)
     except StoreError as exc:  # the flush itself is committed: an outage only skips this
         if not store._transient(exc):
-            raise
-        log.warning("automatic compaction of %s skipped (%s); will retry later", store.path, exc)
-        return
-    due = [d for d in days if len(small.get(d, ())) >= store.settings.auto_compact_files]
-    if due:
-        try:
-            store.compact(days=due, progress=False)  # housekeeping draws no bar
-        except (StoreError, MemoryError):  # housekeeping: the flush itself is committed
             log.exception("automatic compaction of %s failed; will retry later", store.path)
+        else:
+            log.warning("automatic compaction of %s skipped (%s); will retry", store.path, exc)
+    except MemoryError:
+        log.exception("automatic compaction of %s failed; will retry later", store.path)
+
+
+def size_tier(files: list[str], rows: dict[str, int]) -> list[str]:
+    """The files an automatic compaction merges: smallest first, each joining only while it
+    holds no more rows than those chosen before it together.
+
+    Flush files (all about the same size) all join; the file an earlier merge made joins
+    once the new ones add up to it. So a row is rewritten about log2(rows of the day /
+    rows of a flush) times, not once every ``auto_compact_files`` flushes as when every merge
+    took in the whole day so far (3,000 flushes: 59-63x the live bytes on disk, issue 13).
+    """
+    chosen: list[str] = []
+    total = 0
+    for path in sorted(files, key=lambda p: (rows[p], p)):
+        if chosen and rows[path] > total:
+            break
+        chosen.append(path)
+        total += rows[path]
+    return chosen
 
 
 def compact(
@@ -79,15 +102,8 @@ def compact(
     """:meth:`Store.compact` (its docstring has the contract)."""
     store._check_open()
     store._become_writer()
-    assert store._log is not None
-    replaced = 0
-    with (
-        store._flush_lock,
-        storage_errors(
-            f"compacting {store.path}", "no point was lost (the replaced files stay); retry later"
-        ),
-    ):
-        snap = store._log.snapshot()
+
+    def chosen(snap: Snapshot) -> dict[str, list[str]]:
         by_day: dict[str, list[str]] = {}
         for p in snap.paths:
             by_day.setdefault(p.split("/", 1)[0].removeprefix("day="), []).append(p)
@@ -98,14 +114,42 @@ def compact(
             if len(small.get(d, ())) >= 2 or (full and len(by_day.get(d, ())) >= 2)
         ]
         ranges = {p: (snap.tag_min[i], snap.tag_max[i]) for i, p in enumerate(snap.paths)}
-        for day in _progress(wanted, progress, "compacting"):
-            files = by_day[day] if full else _overlapping(small[day], by_day[day], ranges)
+        return {
+            day: by_day[day] if full else _overlapping(small[day], by_day[day], ranges)
+            for day in wanted
+        }
+
+    return compact_files(store, chosen, progress=progress, always_vacuum=True)
+
+
+def compact_files(
+    store: Store,
+    choose: Callable[[Snapshot], dict[str, list[str]]],
+    *,
+    progress: bool | None = False,
+    always_vacuum: bool = False,
+) -> int:
+    """Merge the files ``choose`` picks per day from the newest snapshot (taken under the
+    flush lock, so no other change replaces them meanwhile), one commit per day; then vacuum
+    (``always_vacuum``: even when nothing was merged). Returns how many files were replaced."""
+    assert store._log is not None
+    replaced = 0
+    with (
+        store._flush_lock,
+        storage_errors(
+            f"compacting {store.path}", "no point was lost (the replaced files stay); retry later"
+        ),
+    ):
+        files_by_day = choose(store._log.snapshot())
+        for day in _progress(list(files_by_day), progress, "compacting"):
+            files = files_by_day[day]
             written = rewrite_day(store, files)
             store._log.commit(written, files, operation="compact")
             for f in files:
                 store._files.drop(os.path.join(store.settings.table_dir, f))
             replaced += len(files)
-        store._vacuum()
+        if files_by_day or always_vacuum:
+            store._vacuum()
     return replaced
 
 
