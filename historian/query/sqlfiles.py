@@ -49,14 +49,11 @@ class StoreDataset:
         """
         import pyarrow.dataset as pads
 
-        fs = self._store._fs
-        filesystem = fs.filesystem
+        filesystem = self._store._fs.filesystem
         scan = pads.ParquetFragmentScanOptions(page_checksum_verification=True)
         fmt = pads.ParquetFileFormat(default_fragment_scan_options=scan)
         try:
-            fragments = [
-                frag for path in paths for frag in self._fragments_of(path, fmt, filesystem, fs)
-            ]
+            fragments = [frag for path in paths for frag in self._fragments_of(path, fmt)]
             return pads.FileSystemDataset(
                 fragments, schema=FILES_SCHEMA, format=fmt, filesystem=filesystem
             )
@@ -68,9 +65,7 @@ class StoreDataset:
                 "store is readable; `historian verify STORE` finds a missing or damaged file)"
             ) from exc
 
-    def _fragments_of(
-        self, path: str, fmt: pads.ParquetFileFormat, filesystem: Any, fs: Any
-    ) -> list[pads.Fragment]:
+    def _fragments_of(self, path: str, fmt: pads.ParquetFileFormat) -> list[pads.Fragment]:
         """Fragments of one data file (cached: data files are immutable, with unique names)."""
         with self._cache_lock:
             cached = self._fragment_cache.get(path)
@@ -80,7 +75,8 @@ class StoreDataset:
         import pyarrow.dataset as pads
 
         data = self._store._files.get(path)  # the same opened, checked file as h.read
-        where = fs.path(fs.rel(path))  # the path in pyarrow filesystem terms
+        fs = self._store._fs
+        filesystem, where = fs.filesystem, fs.path(fs.rel(path))  # in pyarrow's terms
         starts = np.asarray(data.row_start)
         n, per_group = int(data.num_rows), int(data.rg_rows)
         groups = -(-n // per_group)

@@ -129,11 +129,7 @@ class Catalog:
             raise self._damaged(f"a tag entry cannot be read ({exc!r})") from exc
 
     def get(self, name: str) -> Tag:
-        self.reload()
-        tag = self._tags.get(name)
-        if tag is None:
-            raise TagNotFoundError(self._missing_message(name))
-        return tag
+        return self.get_many([name])[0]
 
     def get_many(self, names: Iterable[str]) -> list[Tag]:
         """:meth:`get` of each name, looking for a newer catalog once (one ``stat``, not one

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from historian.errors import CorruptDataError, first_line
+from historian.errors import CorruptDataError
 from historian.storage import health
 from historian.storage.chain import HOUSEKEEPING, Commit
 
@@ -46,9 +46,6 @@ def log_name(version: int) -> str:
     '_delta_log/00000000000000000007.json'
     """
     return f"_delta_log/{version:020d}.json"
-
-
-one_line = first_line  # the name the storage modules import
 
 
 def not_housekeeping(c: Commit) -> bool:

@@ -64,13 +64,11 @@ def maybe_compact(store: Store, days: list[str]) -> None:
 
     try:
         compact_files(store, due)
-    except StoreError as exc:  # the flush itself is committed: an outage only skips this
-        if not store._transient(exc):
-            log.exception("automatic compaction of %s failed; will retry later", store.path)
-        else:
+    except (StoreError, MemoryError) as exc:  # housekeeping: the flush itself is committed
+        if isinstance(exc, StoreError) and store._transient(exc):  # an outage only skips it
             log.warning("automatic compaction of %s skipped (%s); will retry", store.path, exc)
-    except MemoryError:
-        log.exception("automatic compaction of %s failed; will retry later", store.path)
+        else:
+            log.exception("automatic compaction of %s failed; will retry later", store.path)
 
 
 def size_tier(files: list[str], rows: dict[str, int]) -> list[str]:

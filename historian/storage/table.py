@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from historian.errors import CorruptDataError, LeaseLostError, StoreError
+from historian.errors import CorruptDataError, LeaseLostError, StoreError, first_line
 from historian.model import arrow
 from historian.storage import health
 from historian.storage.actions import add_action, add_stats, live_hashes, remove_actions
@@ -52,7 +52,6 @@ from historian.storage.logcheck import (
     fenced_off,
     log_name,
     not_housekeeping,
-    one_line,
     wal_gap,
 )
 from historian.storage.snapshot import Snapshot, snapshot_from_actions
@@ -202,7 +201,7 @@ class CommitLog:
             try:
                 return DeltaTable(self.dir, storage_options=self._so)
             except DeltaError as exc:
-                what = f"commit {versions[-1] if versions else 0}: {one_line(exc)}"
+                what = f"commit {versions[-1] if versions else 0}: {first_line(exc)}"
         newest = versions[-1] if versions else 0
         missing = what.startswith("commit") and "missing from the log" in what
         bad = newest + 1 if missing else newest
@@ -302,7 +301,7 @@ class CommitLog:
             else:
                 self._dt.load_as_version(good)
         except DeltaError as exc:
-            self._set_damaged(Damage(good, f"commit {good}: {one_line(exc)}"))
+            self._set_damaged(Damage(good, f"commit {good}: {first_line(exc)}"))
             self._dt.load_as_version(version)
             c = self.read_commit(version)
             self._head = (version, c.sha256, c.record is not None)

@@ -143,9 +143,11 @@ class TableFiles:
 
     def check_committed(self, version: int, paths: list[str], sizes: np.ndarray) -> None:
         """Refuse paths outside the table and files whose size differs from their commit."""
+        if not self._check_sizes:
+            return
         new = [(p, int(s)) for p, s in zip(paths, sizes.tolist(), strict=True)
                if self._checked.get(p) != s]  # fmt: skip
-        if not new or not self._check_sizes:
+        if not new:
             return
         for p, _ in new:
             why = bad_path(p)
