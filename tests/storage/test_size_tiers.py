@@ -61,3 +61,33 @@ def test_size_tier_is_a_prefix_by_size_each_no_bigger_than_those_before(sizes):
         assert rows[tier[k]] <= sum(rows[p] for p in tier[:k])
     if ordered and len(tier) < len(ordered):  # the first one left out was too big to join
         assert rows[ordered[len(tier)]] > sum(rows[p] for p in tier)
+
+
+def test_a_failed_automatic_compaction_loses_nothing_and_is_retried(tmp_path, monkeypatch, caplog):
+    """ENOSPC while an automatic (tiered) compaction writes its merged file: the flushes stay
+    committed, the next due compaction merges them, a reopened store reads every point once."""
+    import errno
+
+    from historian.storage import maintenance
+
+    real, failures = maintenance.rewrite_day, []
+
+    def full_disk(store, relpaths):
+        if len(failures) < 2:
+            failures.append(len(relpaths))
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        return real(store, relpaths)
+
+    monkeypatch.setattr(maintenance, "rewrite_day", full_disk)
+    per = 100
+    with historian.open(tmp_path, flush_points=per, background=False, fsync=False) as h:
+        h.define("A")
+        for i in range(40):
+            t = T0 + (np.arange(per, dtype=np.int64) + i * per) * 10**9
+            assert h.write("A", t, np.full(per, float(i))) == per  # acknowledged meanwhile
+        assert len(failures) == 2 and "automatic compaction" in caplog.text
+        assert h.info()["files"] < 16  # later compactions merged what the failed ones left
+    with historian.open(tmp_path, mode="r") as r:
+        got = r.read("A")
+    assert got.num_rows == 40 * per
+    assert np.array_equal(got.column("value").to_numpy(), np.repeat(np.arange(40.0), per))
