@@ -24,6 +24,8 @@ def h(store_path):
 def _file_hashes(root) -> dict[str, str]:
     out = {}
     for dirpath, _dirs, names in os.walk(root):
+        if os.path.relpath(dirpath, root).split(os.sep)[0] == "readers":
+            continue  # read pins of running reads (historian.storage.pins), not the store's data
         for name in names:
             full = os.path.join(dirpath, name)
             with open(full, "rb") as f:

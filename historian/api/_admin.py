@@ -75,8 +75,9 @@ def compact(
     and the files whose tag ranges overlap theirs are merged into files of about
     ``part_rows`` rows, each holding a range of tags, so one tag's day lives in one file
     (``full=True``: every file of every day with more than one). Superseded values younger than
-    ``history`` are kept for ``read(as_of=...)``. Replaced files stay on disk for a grace
-    period, so readers of older snapshots keep working. Returns the number of files replaced.
+    ``history`` are kept for ``read(as_of=...)``. Replaced files stay on disk while a read of
+    any process holds an older snapshot listing them (and ``grace_hours``), so running
+    readers keep working. Returns the number of files replaced.
 
     Examples
     --------

@@ -321,14 +321,18 @@ class SqlEngine:
         return con
 
     def _bind_snapshot(
-        self, con: duckdb.DuckDBPyConnection, tag_filter: Callable[[str], bool] | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sources: tuple[list[str], pa.Table],
+        tag_filter: Callable[[str], bool] | None = None,
     ) -> None:
-        """Register one snapshot of the store and create the views on ``con``.
+        """Register one snapshot of the store (``sources``: :meth:`Store.pinned_scan`) and
+        create the views on ``con``.
 
         With ``tag_filter`` every input (files, pending points, catalogue) holds only the
         catalogue's tags it accepts, before any SQL of the caller can see them.
         """
-        paths, pending = self._store.scan_sources()
+        paths, pending = sources
         files = self._files.dataset(paths) if paths else FILES_SCHEMA.empty_table()
         catalogue = self._store.tags()
         if tag_filter is not None:
@@ -430,8 +434,9 @@ class SqlEngine:
         con = self._connect()
         try:
             text = self._validate(con, sql, explain)
-            self._bind_snapshot(con, tag_filter)
-            table = self._execute(con, text, bound)
+            with self._store.pinned_scan() as sources:  # vacuum leaves its files meanwhile
+                self._bind_snapshot(con, sources, tag_filter)
+                table = self._execute(con, text, bound)
             # The relation handed back reads the materialized result only: the store is gone.
             for statement in _UNBIND:
                 con.execute(statement)

@@ -63,7 +63,12 @@ def maybe_compact(store: Store, days: list[str]) -> None:
         return {d: t for d, t in tiers.items() if len(t) >= store.settings.auto_compact_files}
 
     try:
-        compact_files(store, due)
+        if not compact_files(store, due) and store._vacuum_due:
+            # The last compaction's replaced files were kept while its commit was the newest
+            # (vacuum keeps the previous state of the newest commit): this flush committed
+            # after it, so they can go now instead of at the next compaction.
+            store._vacuum_due = False
+            store._vacuum()
     except (StoreError, MemoryError) as exc:  # housekeeping: the flush itself is committed
         if isinstance(exc, StoreError) and store._transient(exc):  # an outage only skips it
             log.warning("automatic compaction of %s skipped (%s); will retry", store.path, exc)
@@ -148,6 +153,7 @@ def compact_files(
             replaced += len(files)
         if files_by_day or always_vacuum:
             store._vacuum()
+        store._vacuum_due = store._vacuum_due or bool(files_by_day)
     return replaced
 
 
@@ -214,11 +220,7 @@ def vacuum(store: Store) -> None:
         log.exception("vacuum of %s failed; replaced files stay on disk for now", store.path)
         return
     if removed:
-        log.info(
-            "vacuum removed %d replaced file(s) older than %d h",
-            len(removed),
-            store.settings.grace_hours,
-        )
+        log.info("vacuum removed %d replaced file(s)", len(removed))
 
 
 def delete(

@@ -60,6 +60,7 @@ def commit_log(store: Store, create: bool) -> CommitLog:
             fs=store._fs,
             signer=store._signer,
             fsync=store.settings.fsync,
+            pins=store._pins,
         )
     fence = store._lock.check if isinstance(store._lock, WriterLease) else None
     # Several hosts may write the store in turn, each with its own local WAL: each WAL
@@ -73,6 +74,7 @@ def commit_log(store: Store, create: bool) -> CommitLog:
         fence=fence,
         wal_app_id=f"historian-wal-{wal_id}",
         signer=store._signer,
+        pins=store._pins,
     )
 
 
@@ -201,3 +203,4 @@ def close(store: Store) -> None:
         finally:
             store._closed = True
             store._lock.release()
+            store._pins.close()  # this process's pin file, unless another handle's read runs

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,15 +45,30 @@ if TYPE_CHECKING:  # pragma: no cover
 EXACT_POINTS_ROWS = 2_000_000  # ~0.5 s to count on a 2-core machine (1.2 s at 5M)
 
 
+Pending = list[MemTable] | dict[str, list[TagSlice]]
+
+
+@contextmanager
+def pinned_snapshot(store: Store) -> Iterator[tuple[Snapshot | None, Pending]]:
+    """:func:`snapshot_and_pending`, its files held against vacuum (of this process and of the
+    writer's, :mod:`historian.storage.pins`) until the ``with`` block ends."""
+    with store._pins.hold(publish=not store._lock.held) as held:
+        yield snapshot_and_pending(store, held)
+
+
 def snapshot_and_pending(
-    store: Store,
-) -> tuple[Snapshot | None, list[MemTable] | dict[str, list[TagSlice]]]:
-    """A committed snapshot plus the not-yet-flushed points consistent with it."""
+    store: Store, held: pins.Held | None = None
+) -> tuple[Snapshot | None, Pending]:
+    """A committed snapshot plus the not-yet-flushed points consistent with it; ``held`` (a
+    hold of the store's pins) is set to the snapshot's version."""
     if store._lock.held:
         with store._ingest_lock:
             mems = [m for m in (store._frozen, store._active) if m is not None]
         assert store._log is not None
-        return forget_replaced(store, store._log.snapshot()), mems
+        snap = store._log.snapshot()
+        if held is not None:
+            held.set(snap.version)  # held in this process's registry before it was taken
+        return forget_replaced(store, snap), mems
     if store._log is None:
         if not store._table_exists():
             store._refuse_lost_log()
@@ -60,7 +76,9 @@ def snapshot_and_pending(
         store._log = store._commit_log(create=False)
     for _ in range(20):
         snap = store._log.snapshot()
-        try:
+        if held is not None:
+            held.set(snap.version)  # shown to the writer's vacuum; valid once the log is
+        try:  # seen not to have moved below
             pending = wal_points(store, snap.wal_upto)
         except FileNotFoundError:
             continue  # a segment was flushed and removed meanwhile: take a newer snapshot
@@ -136,14 +154,28 @@ def series_parts(
     pinned: tuple[Snapshot | None, Any] | None = None,
 ) -> dict[str, list[TagSlice]]:
     """Per tag, the points in [start, end) of each source (memory, WAL, files), not merged."""
-    snap, pending = pinned or snapshot_and_pending(store)
+    if pinned is not None:  # the caller holds this snapshot
+        return _snapshot_parts(store, *pinned, tags, start_ns, end_ns, as_of_us, with_reasons)
+    with pinned_snapshot(store) as (snap, pending):
+        return _snapshot_parts(store, snap, pending, tags, start_ns, end_ns, as_of_us, with_reasons)
+
+
+def _snapshot_parts(
+    store: Store,
+    snap: Snapshot | None,
+    pending: Any,
+    tags: Sequence[str],
+    start_ns: int,
+    end_ns: int,
+    as_of_us: int | None,
+    with_reasons: bool,
+) -> dict[str, list[TagSlice]]:
     parts = _pending_parts(pending, tags, start_ns, end_ns)
     if snap is None:
         return parts
     chosen = [os.path.join(store.settings.table_dir, snap.paths[i])
               for i in snap.select(start_ns, end_ns, list(tags))]  # fmt: skip
-    with pins.pinned(chosen):  # vacuum leaves them while this read runs
-        _read_files(store, snap, chosen, tags, start_ns, end_ns, as_of_us, with_reasons, parts)
+    _read_files(store, snap, chosen, tags, start_ns, end_ns, as_of_us, with_reasons, parts)
     return parts
 
 
@@ -343,8 +375,19 @@ def _look_further(
 
 def scan_sources(store: Store) -> tuple[list[str], pa.Table]:
     """:meth:`Store.scan_sources` (its docstring has the contract)."""
+    with pinned_scan(store) as got:
+        return got
+
+
+@contextmanager
+def pinned_scan(store: Store) -> Iterator[tuple[list[str], pa.Table]]:
+    """:func:`scan_sources`, its files held against vacuum until the ``with`` block ends."""
     store._check_open()
-    snap, pending = snapshot_and_pending(store)
+    with pinned_snapshot(store) as (snap, pending):
+        yield _sources(store, snap, pending)
+
+
+def _sources(store: Store, snap: Snapshot | None, pending: Pending) -> tuple[list[str], pa.Table]:
     paths = [] if snap is None else [os.path.join(store.settings.table_dir, p) for p in snap.paths]
     if isinstance(pending, list):
         by_tag: dict[str, list[TagSlice]] = {}
@@ -615,21 +658,21 @@ def read_batches(
         window_ns(start, end, empty=True)  # a reversed window is refused, never empty
     start_ns = MIN_NS if start is None else user_ns(start)
     end_ns = MAX_NS if end is None else user_ns(end)
-    snap, pending = snapshot_and_pending(store)  # every batch comes from this one snapshot
-    if isinstance(pending, list):  # the writer's live memory tables: copy what they hold now
-        held: dict[str, list[TagSlice]] = {n: [] for n in names}
-        for mem in pending:
-            for n in names:
-                held[n].extend(mem.read(n, MIN_NS, MAX_NS))
-        pending = held
-    pinned = (snap, pending)
-    pins_held = [] if snap is None else [os.path.join(store.settings.table_dir, snap.paths[i])
-                                    for i in snap.select(start_ns, end_ns, names)]  # fmt: skip
-    with pins.pinned(pins_held):  # vacuum leaves them until the iterator ends
+    # Every batch comes from this one snapshot, held against vacuum until the iterator ends.
+    with store._pins.hold(publish=not store._lock.held) as hold:
+        snap, pending = snapshot_and_pending(store, hold)
+        if isinstance(pending, list):  # the writer's live memory tables: copy what they hold
+            copied: dict[str, list[TagSlice]] = {n: [] for n in names}
+            for mem in pending:
+                for n in names:
+                    copied[n].extend(mem.read(n, MIN_NS, MAX_NS))
+            pending = copied
+        pinned = (snap, pending)
         for name in names:
             text = store._catalog.get(name).is_text
             for lo, hi in _windows(store, snap, name, start_ns, end_ns, batch_rows):
                 store._check_open()  # a store closed while its reader streams
+                hold.refresh()  # a long stream stays pinned for readers on other hosts
                 got = series(store, [name], lo, hi, with_reasons=reasons, pinned=pinned)
                 table = _points_table(
                     [name], got, reasons, dictionary=tag_type == "dictionary", with_text=text

@@ -49,8 +49,16 @@ class StoreSettings:
     part_rows: int = 2_000_000
     write_threads: int = 2
     read_threads: int = 2
-    grace_hours: int = 1
+    grace_hours: float = 0
     background: bool = True  #: flushes and compactions on the store's thread, never in write()
+
+    def __post_init__(self) -> None:
+        g = self.grace_hours
+        if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g < float("inf"):
+            raise InvalidArgumentError(
+                f"grace_hours must be a number of hours >= 0 (0: replaced files go as soon as "
+                f"no read holds them), not {g!r}"
+            )
 
 
 @dataclass(frozen=True)

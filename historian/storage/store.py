@@ -26,6 +26,7 @@ import os
 import threading
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -52,6 +53,7 @@ from historian.storage.fs import StoreFS
 from historian.storage.lease import WriterLease
 from historian.storage.lock import WriterLock
 from historian.storage.memtable import MemTable
+from historian.storage.pins import ReadPins
 from historian.storage.points import Points
 from historian.storage.settings import StoreSettings, locate
 from historian.storage.table import CommitLog, wal_gap
@@ -86,8 +88,11 @@ class Store:
         them (default ``"7d"``).
     auto_compact_files, compact_rows : int
         A day with this many files of fewer than ``compact_rows`` rows is compacted after a flush.
-    grace_hours : int
-        Replaced files are deleted this long after a compaction (readers of older snapshots).
+    grace_hours : float
+        Replaced files are kept at least this long after the compaction that replaced them
+        (default 0: deleted as soon as no read of any process holds a snapshot that lists
+        them; raise it for readers that do not pin, e.g. DuckDB or Spark on the Delta log, or
+        a replication that may stop longer than that).
     background : bool
         ``True`` (default): flushes and the compactions after them run on the store's own
         thread, never inside ``write()``; a failure there is retried with backoff, shown by
@@ -116,7 +121,7 @@ class Store:
         part_rows: int = 2_000_000,
         write_threads: int = 2,
         read_threads: int = 2,
-        grace_hours: int = 1,
+        grace_hours: float = 0,
         storage_options: dict[str, Any] | None = None,
         local_dir: str | os.PathLike[str] | None = None,
         lease_ttl: float = 60.0,
@@ -147,6 +152,8 @@ class Store:
         self._catalog.created = where.created  # the "no tags" message says so
         # a local file is opened by path (memory-mapped), an object through the StoreFS
         self._files = FileCache(opener=self._fs.open_uri if self._remote else None)
+        self._pins = ReadPins.of(self._fs)  # the snapshots reads hold (vacuum leaves them)
+        self._vacuum_due = False  # a compaction's replaced files wait for a newer commit
         self._log: CommitLog | None = None
         self._wal: WalWriter | None = None
         self._active = MemTable()
@@ -332,6 +339,10 @@ class Store:
     def scan_sources(self) -> tuple[list[str], pa.Table]:
         """What a query engine reads for one consistent view of the store."""
         return _reader.scan_sources(self)
+
+    def pinned_scan(self) -> AbstractContextManager[tuple[list[str], pa.Table]]:
+        """:meth:`scan_sources` whose files vacuum leaves until the ``with`` block ends."""
+        return _reader.pinned_scan(self)
 
     def resolve_tags(self, tags: str | Iterable[str] | None) -> list[str]:
         """See :meth:`historian.Historian.resolve_tags` (the contract and an example)."""

@@ -54,6 +54,7 @@ from historian.storage.logcheck import (
     not_housekeeping,
     wal_gap,
 )
+from historian.storage.pins import ReadPins
 from historian.storage.snapshot import Snapshot, snapshot_from_actions
 from historian.storage.tablefiles import TableFiles
 
@@ -75,7 +76,9 @@ WAL_APP_ID = "historian-wal"
 TABLE_CONFIG = {
     "delta.logRetentionDuration": "interval 7 days",
     "delta.checkpointInterval": "50",
-    "delta.deletedFileRetentionDuration": "interval 1 hours",
+    # Tombstones leave checkpoints after a minute, so a checkpoint (read at every open) does
+    # not grow with history; historian's vacuum reads the removes from the commits themselves.
+    "delta.deletedFileRetentionDuration": "interval 1 minutes",
 }
 
 
@@ -98,8 +101,10 @@ class CommitLog:
         signer: Signer | None = None,
         fsync: bool = True,
         check_files: bool = True,
+        pins: ReadPins | None = None,
     ) -> None:
         self.dir = table_dir
+        self._pins = pins  # the store's read pins: vacuum leaves what live reads hold
         self._lock = threading.Lock()
         self._fence = fence  # () -> writer epoch, raises when this writer lost its lease
         self._wal_app_id = wal_app_id  # one per write-ahead log (its folder and host)
@@ -455,12 +460,14 @@ class CommitLog:
 
     def vacuum(self, retention_hours: float, *, min_age_s: float | None = None) -> list[str]:
         """Delete files retired more than ``retention_hours`` ago; fails safe (see
-        :mod:`historian.storage.vacuum`): never a file some retained state may reference, nor
-        one younger than ``min_age_s`` (default :data:`~historian.storage.vacuum.MIN_AGE_S`)."""
+        :mod:`historian.storage.vacuum`): never a file some retained state or a live read
+        (:mod:`historian.storage.pins`) may reference, nor one younger than ``min_age_s``
+        (default: the retention, at most :data:`~historian.storage.vacuum.MIN_AGE_S`)."""
         from historian.storage.vacuum import vacuum_table
 
+        held = self._pins.oldest if self._pins is not None else (lambda: None)
         return vacuum_table(
-            self.files, self.snapshot(), retention_hours, min_age_s, self._vacuum_parsed
+            self.files, self.snapshot(), retention_hours, min_age_s, self._vacuum_parsed, held
         )
 
     def max_ingested_us(self) -> int:
