@@ -164,6 +164,8 @@ class DiodeSender:
     def send_new(self) -> int:
         """Send the versions not sent yet, then a side bundle of what changed without a commit;
         returns the source's newest version."""
+        # The source's vacuum leaves what is still to send, and what a resend sends again.
+        self.src.hold_after(self.sent_upto - self.window)
         versions = self.src.versions()
         newest = versions[-1] if versions else -1
         for v in range(max(self.sent_upto + 1, versions[0] if versions else 0), newest + 1):
@@ -200,6 +202,7 @@ class DiodeSender:
 
     def close(self) -> None:
         self._sock.close()
+        self.src.release()
 
 
 @dataclass

@@ -137,6 +137,7 @@ class Replicator:
             versions = src.versions()
             st.source_version = versions[-1] if versions else -1
             start = sink.newest()[0] + 1
+            src.hold_after(start - 1)  # the source's vacuum leaves what is still to ship
             if versions and start == 0 and versions[0] > 0:
                 start = self._seed(src, sink, versions[0])
             if versions and start < versions[0]:
@@ -245,6 +246,8 @@ class Replicator:
                 continue
             self._maybe_log()
             self._stop.wait(self.poll_s)
+        if self._src is not None:
+            self._src.release()
         return self.status
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from historian.errors import StoreError
 from historian.storage.chain import HEAD_REL, parse_commit
 from historian.storage.fs import StoreFS
+from historian.storage.pins import Held, ReadPins
 from historian.storage.records import KINDS, is_record_file
 from historian.storage.table import log_name
 
@@ -45,6 +46,24 @@ class SourceStore:
         self.fs = StoreFS.from_uri(path, storage_options)
         if not self.fs.list(LOG):
             raise StoreError(f"{self.fs.uri} holds no historian table (no {LOG}): nothing to ship")
+        self._hold: contextlib.ExitStack | None = None
+        self._held: Held | None = None
+
+    def hold_after(self, version: int) -> None:
+        """Pin the files of the versions after ``version`` (those still to ship) against the
+        source's vacuum while this shipper lives (:mod:`historian.storage.pins`); a version
+        already gone before the pin is reported by :meth:`exists`."""
+        if self._held is None:
+            self._hold = contextlib.ExitStack()
+            self._held = self._hold.enter_context(ReadPins.of(self.fs).hold(publish=True))
+        self._held.set(max(version, 0))
+
+    def release(self) -> None:
+        """Drop the pin of :meth:`hold_after` (the shipper stops)."""
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = self._held = None
+            ReadPins.of(self.fs).close()
 
     def versions(self) -> list[int]:
         """Commit versions present in the log, ascending."""

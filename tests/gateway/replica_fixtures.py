@@ -19,10 +19,15 @@ T0 = np.datetime64("2026-03-01T00:00:00", "ns")
 CLI = "import sys; from historian.cli import main; sys.exit(main())"
 
 
+# The sources here are written before their replication starts, so the versions it ships
+# must outlive the compactions meanwhile: a grace period, as docs/gateway.md says.
+GRACE_H = 1
+
+
 def write_versions(path: str, n: int, *, start: int = 0, points: int = 200, seed: int = 0) -> None:
     """``n`` flushed commits of two tags (bad quality and out-of-range values included)."""
     rng = np.random.default_rng(seed + start)
-    with historian.open(path) as h:
+    with historian.open(path, grace_hours=GRACE_H) as h:
         if not len(h.tags()):
             h.define("TIC-101.PV", unit="degC", lo=0.0, hi=100.0)
             h.define("FIC-7.PV", unit="m3/h")
@@ -38,7 +43,7 @@ def write_versions(path: str, n: int, *, start: int = 0, points: int = 200, seed
 def late_and_compact(path: str) -> None:
     """Late data (an hour before everything, and a correction of existing times), then a full
     compaction: both are ordinary commits on the OT side."""
-    with historian.open(path) as h:
+    with historian.open(path, grace_hours=GRACE_H) as h:
         t = T0 - np.timedelta64(3600, "s") + np.arange(50) * np.timedelta64(1, "s")
         h.write("TIC-101.PV", t, np.full(50, 20.0))
         h.write("FIC-7.PV", T0 + np.arange(10) * np.timedelta64(100, "ms"), np.full(10, -1.0))

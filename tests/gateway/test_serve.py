@@ -86,8 +86,8 @@ def _rows(s, sql, params=None, token=None):
 def _store_hashes(store):
     out = {}
     for dirpath, _dirs, names in os.walk(store):
-        if os.path.relpath(dirpath, store).split(os.sep)[0] == "_gateway":
-            continue  # the audit log grows with every request, by design
+        if os.path.relpath(dirpath, store).split(os.sep)[0] in ("_gateway", "readers"):
+            continue  # the audit log grows with every request; reads pin their versions
         for name in names:
             full = os.path.join(dirpath, name)
             with open(full, "rb") as f:
