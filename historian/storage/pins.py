@@ -122,6 +122,7 @@ class ReadPins:
 
     def _new_file(self) -> None:
         self._pid = os.getpid()
+        self._start = _start_ticks(self._pid)
         self._rel = f"{PIN_DIR}/{uuid.uuid4().hex}.pin"
         self._fd: int | None = None
         self._published: tuple[int | None, float] | None = None  # (version, expires) on disk
@@ -193,7 +194,7 @@ class ReadPins:
             return
         expires = _time.time() + PIN_TTL_S
         record = {"version": shown, "host": _HOST, "pid": os.getpid(),
-                  "start": _start_ticks(os.getpid()), "expires": round(expires, 1)}  # fmt: skip
+                  "start": self._start, "expires": round(expires, 1)}  # fmt: skip
         data = json.dumps(record, separators=(",", ":")).encode().ljust(_PIN_BYTES)
         try:
             if self.fs.is_local:
