@@ -10,11 +10,13 @@ removed by commit ``w`` is in every snapshot ``v < w`` and in none ``v >= w``). 
   directly: no window in which a just-taken snapshot is unprotected.
 - **Other processes** see a process's holds through one small file per process and store,
   ``readers/<token>.pin`` next to the data: ``{"version": v, "host", "pid", "start",
-  "expires"}`` (``version`` ``null`` when no read runs). A reader publishes its version *after*
-  taking the snapshot, then checks that the log's newest version did not move
-  (:func:`historian.storage.reader.snapshot_and_pending` retakes the snapshot if it did): any
-  vacuum that missed the file had already read that newest version, and deletes only files
-  replaced at or before it, none of which the snapshot lists.
+  "expires"}`` (``version`` ``null`` when no read runs). A reader publishes a version *before*
+  it takes its snapshot — the last version it saw (versions only grow, so it is no newer than
+  the snapshot to come), or ``-1`` (everything) on its first read — and narrows it to the
+  snapshot's version once taken (:func:`historian.storage.reader.snapshot_and_pending`). A
+  vacuum that did not see the pin had read the log before it was published, so before the
+  snapshot was taken: it deletes only files replaced at or before a version the snapshot is
+  at least as new as, none of which the snapshot lists.
 - A pin file counts while its process lives: same host and a running process of that pid and
   start time, or, seen from another host (a shared folder, S3), until ``expires`` (the holder
   refreshes it during long reads: :data:`PIN_TTL_S`). Files of dead readers are removed by the
@@ -181,11 +183,6 @@ class ReadPins:
     def _write_locked(self) -> None:
         """Show the oldest version this process's published holds read (``None``: none)."""
         shown: int | None = min(self._shown) if self._shown else None
-        # A hold still taking its snapshot need not be shown: it checks the log after it shows
-        # its version (see the module docstring), so it is shown once it has one.
-        if shown == HOLDS_ALL:
-            rest = [v for v in self._shown if v != HOLDS_ALL]
-            shown = min(rest) if rest else None
         if self._pid != os.getpid():  # a forked child: its own file, not its parent's
             if self._fd is not None:
                 os.close(self._fd)  # the child's copy; the parent's stays open

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,9 @@ EXACT_POINTS_ROWS = 2_000_000  # ~0.5 s to count on a 2-core machine (1.2 s at 5
 
 Pending = list[MemTable] | dict[str, list[TagSlice]]
 
+#: How long a reader of another process retries for a snapshot the writer does not move on.
+STABLE_SNAPSHOT_S = 5.0
+
 
 @contextmanager
 def pinned_snapshot(store: Store) -> Iterator[tuple[Snapshot | None, Pending]]:
@@ -74,18 +78,32 @@ def snapshot_and_pending(
             store._refuse_lost_log()
             return None, wal_points(store, -1)
         store._log = store._commit_log(create=False)
-    for _ in range(20):
+    if held is not None:
+        # Shown to the writer's vacuum *before* the snapshot is taken: a version no newer than
+        # it (the last one seen; versions only grow), or everything on the first read. A vacuum
+        # that did not see this pin read the log earlier still, so it deletes only files the
+        # snapshot taken below does not list (historian.storage.pins).
+        last = store._log.last_version()
+        held.set(pins.HOLDS_ALL if last is None else last)
+    # Against a writer committing faster than one attempt takes, attempts go on for a while
+    # rather than a fixed count (each one that loses the race is a few ms).
+    deadline = time.monotonic() + STABLE_SNAPSHOT_S
+    for attempt in itertools.count():
+        if attempt >= 20 and time.monotonic() > deadline:
+            break
         snap = store._log.snapshot()
         if held is not None:
-            held.set(snap.version)  # shown to the writer's vacuum; valid once the log is
-        try:  # seen not to have moved below
+            held.set(snap.version)  # narrowed to what this read uses
+        try:
             pending = wal_points(store, snap.wal_upto)
         except FileNotFoundError:
             continue  # a segment was flushed and removed meanwhile: take a newer snapshot
         if store._log.snapshot().version == snap.version:
             return forget_replaced(store, snap), pending
     raise StoreError(
-        f"could not get a stable snapshot of {store.path!r}; the writer flushes too often"
+        f"could not get a stable snapshot of {store.path!r} in {STABLE_SNAPSHOT_S:.0f} s; the "
+        "writer commits faster than a reader can read its log: flush less often (flush_seconds, "
+        "flush_points)"
     )
 
 

@@ -247,6 +247,11 @@ class CommitLog:
     def _has_newer(self, version: int) -> bool:
         return self.exists(log_name(version + 1))
 
+    def last_version(self) -> int | None:
+        """The version of the last snapshot taken (no log access), None before the first."""
+        snap = self._snapshot
+        return None if snap is None else snap.version
+
     def snapshot(self) -> Snapshot:
         """The latest committed snapshot (cheap when nothing changed: one ``stat``)."""
         with self._lock:

@@ -117,7 +117,7 @@ def test_a_killed_reader_s_pin_is_dropped_by_the_next_vacuum(tmp_path):
 def test_reads_of_another_process_never_fail_while_the_writer_compacts_and_vacuums(tmp_path):
     """The pin protocol under churn: every read of the other process succeeds and sees a
     growing store, while replaced files are deleted as soon as no read holds them."""
-    rounds = 150
+    rounds = 60
     with historian.open(tmp_path, auto_compact_files=2, background=False, fsync=False) as h:
         h.define("A")
         h.write("A", [T0], [0.0])
