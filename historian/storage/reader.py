@@ -13,7 +13,7 @@ import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,8 +56,13 @@ STABLE_SNAPSHOT_S = 5.0
 def pinned_snapshot(store: Store) -> Iterator[tuple[Snapshot | None, Pending]]:
     """:func:`snapshot_and_pending`, its files held against vacuum (of this process and of the
     writer's, :mod:`historian.storage.pins`) until the ``with`` block ends."""
-    with store._pins.hold(publish=not store._lock.held) as held:
+    with _hold(store) as held:
         yield snapshot_and_pending(store, held)
+
+
+def _hold(store: Store) -> AbstractContextManager[pins.Held]:
+    """A hold on the store's pins, shown to other processes unless this one is the writer."""
+    return store._pins.hold(publish=not store._lock.held)
 
 
 def snapshot_and_pending(
@@ -677,7 +682,7 @@ def read_batches(
     start_ns = MIN_NS if start is None else user_ns(start)
     end_ns = MAX_NS if end is None else user_ns(end)
     # Every batch comes from this one snapshot, held against vacuum until the iterator ends.
-    with store._pins.hold(publish=not store._lock.held) as hold:
+    with _hold(store) as hold:
         snap, pending = snapshot_and_pending(store, hold)
         if isinstance(pending, list):  # the writer's live memory tables: copy what they hold
             copied: dict[str, list[TagSlice]] = {n: [] for n in names}

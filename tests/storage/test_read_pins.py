@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,16 +77,28 @@ def _pin_files(store) -> list[str]:
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
+def _reader_holding_replaced_files(h: historian.Historian, store) -> tuple[Any, list[str]]:
+    """Three flush files read by a stream of another process, then replaced: the reader and
+    the old files, once vacuum has been seen to leave them."""
+    old = _three_flushes(h)
+    reader = _reader(_STREAMING_READER, str(store))
+    try:
+        assert reader.stdout.readline().strip() == "held"
+        assert len(_pin_files(store)) == 1
+        _replace_them(h)
+        assert testing.commit_log(h).vacuum(0) == []  # the other process holds them
+        assert all(_exist(store, old))
+    except BaseException:
+        reader.kill()
+        reader.wait()
+        raise
+    return reader, old
+
+
 def test_another_process_s_streaming_read_keeps_its_files_until_it_ends(tmp_path):
     with historian.open(tmp_path, auto_compact_files=0, background=False) as h:
-        old = _three_flushes(h)
-        reader = _reader(_STREAMING_READER, str(tmp_path))
+        reader, old = _reader_holding_replaced_files(h, tmp_path)
         try:
-            assert reader.stdout.readline().strip() == "held"
-            assert len(_pin_files(tmp_path)) == 1
-            _replace_them(h)
-            assert testing.commit_log(h).vacuum(0) == []  # the other process holds them
-            assert all(_exist(tmp_path, old))
             out, err = reader.communicate("go\n", timeout=60)
         finally:
             reader.kill()
@@ -100,15 +113,9 @@ def test_another_process_s_streaming_read_keeps_its_files_until_it_ends(tmp_path
 
 def test_a_killed_reader_s_pin_is_dropped_by_the_next_vacuum(tmp_path):
     with historian.open(tmp_path, auto_compact_files=0, background=False) as h:
-        old = _three_flushes(h)
-        reader = _reader(_STREAMING_READER, str(tmp_path))
-        try:
-            assert reader.stdout.readline().strip() == "held"
-            _replace_them(h)
-            assert testing.commit_log(h).vacuum(0) == []
-        finally:
-            reader.send_signal(signal.SIGKILL)
-            reader.communicate(timeout=60)
+        reader, old = _reader_holding_replaced_files(h, tmp_path)
+        reader.send_signal(signal.SIGKILL)
+        reader.communicate(timeout=60)
         assert len(_pin_files(tmp_path)) == 1  # left behind by the kill
         assert sorted(testing.commit_log(h).vacuum(0)) == sorted(old)
         assert _pin_files(tmp_path) == []
